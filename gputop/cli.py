@@ -1,0 +1,154 @@
+"""Command line: `gputop [options]`, `gputop rules check FILE...`, `gputop sim-exporter ...`.
+
+Every bad input ends in one line on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from gputop import __version__
+from gputop.core.clock import RealClock
+from gputop.monitor import Monitor
+
+__all__ = ["UsageError", "main"]
+
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """A bad flag, file or environment: printed as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but errors are one line naming the flag, and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def _positive_interval(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0.2 <= value <= 3600:
+        raise argparse.ArgumentTypeError(f"must be between 0.2 and 3600 seconds, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="gputop",
+        description="Live GPU and inference-job dashboard: NVML + Prometheus, near-firing alerts.",
+    )
+    parser.add_argument("--version", action="version", version=f"gputop {__version__}")
+    src = parser.add_argument_group("sources")
+    src.add_argument("--demo", action="store_true", help="watch the built-in simulated 8-GPU node")
+    src.add_argument(
+        "--scenario",
+        default="mixed",
+        help="demo node scenario: mixed, calm, hot-gpu, memory-creep, stuck-job, slow",
+    )
+    src.add_argument("--seed", type=int, default=7, help="demo node random seed (default 7)")
+    show = parser.add_argument_group("output")
+    show.add_argument(
+        "--interval",
+        type=_positive_interval,
+        default=None,
+        metavar="SECONDS",
+        help="refresh interval (default 1.0)",
+    )
+    show.add_argument("--once", action="store_true", help="print one snapshot and exit")
+    show.add_argument("--json", action="store_true", help="with --once: print JSON")
+    show.add_argument("--no-color", action="store_true", help="monochrome (also NO_COLOR=1)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    rules = sub.add_parser("rules", help="work with alert rule files")
+    rules_sub = rules.add_subparsers(dest="rules_command", metavar="ACTION", required=True)
+    check = rules_sub.add_parser("check", help="lint Prometheus rule files")
+    _attach("gputop.rulecheck", check)
+    sim = sub.add_parser("sim-exporter", help="serve simulated dcgm-exporter metrics")
+    _attach("gputop.sources.simexporter", sim)
+    for p in (rules, check, sim):
+        p.__class__ = _Parser
+    return parser
+
+
+def _attach(module: str, parser: argparse.ArgumentParser) -> None:
+    """Let a subcommand module declare its own flags (`add_arguments`) and runner (`run`)."""
+    import importlib
+
+    try:
+        mod = importlib.import_module(module)
+    except ImportError:  # the subcommand is not part of this build
+        return
+    mod.add_arguments(parser)
+    parser.set_defaults(_run=mod.run)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if getattr(args, "_run", None) is not None:
+            return int(args._run(args))
+        return _dashboard(args)
+    except UsageError as exc:
+        sys.stderr.write(f"gputop: {exc}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+def _build_monitor(args: argparse.Namespace) -> Monitor:
+    clock = RealClock()
+    if args.demo:
+        from gputop.sources.demo import SCENARIOS, DemoSource
+
+        if args.scenario not in SCENARIOS:
+            raise UsageError(f"--scenario: unknown scenario {args.scenario!r} "
+                             f"(one of {', '.join(SCENARIOS)})")
+        local = DemoSource(clock, seed=args.seed, scenario=args.scenario, warmup_s=900.0)
+        monitor = Monitor(clock=clock, local=local, host=local.node.host)
+    else:
+        from gputop.sources.nvml import NvmlSource
+
+        monitor = Monitor(clock=clock, local=NvmlSource(clock))
+    monitor.open()
+    return monitor
+
+
+def _dashboard(args: argparse.Namespace) -> int:
+    if args.json and not args.once:
+        raise UsageError("--json: only with --once")
+    monitor = _build_monitor(args)
+    try:
+        if not args.demo and monitor.local is None:
+            reason = monitor.state("nvml").reason or "NVML not available"
+            raise UsageError(f"{reason}")
+        if args.once:
+            return _once(monitor, args)
+        from gputop.ui.app import run_dashboard
+
+        no_color = args.no_color or bool(os.environ.get("NO_COLOR"))
+        interval = args.interval or 1.0
+        return run_dashboard(monitor, interval=interval, no_color=no_color)
+    finally:
+        monitor.close()
+
+
+def _once(monitor: Monitor, args: argparse.Namespace) -> int:
+    from gputop.snapshot import snapshot_json, snapshot_text
+
+    monitor.poll()
+    if args.json:
+        sys.stdout.write(json.dumps(snapshot_json(monitor), indent=2) + "\n")
+    else:
+        sys.stdout.write(snapshot_text(monitor) + "\n")
+    return 0

@@ -1,0 +1,94 @@
+"""Units and durations: parsing and formatting for people."""
+
+from __future__ import annotations
+
+import math
+import re
+
+__all__ = [
+    "format_age",
+    "format_duration",
+    "format_mib",
+    "format_value",
+    "parse_duration",
+]
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|y|w|d|h|m|s)")
+_UNIT_SECONDS = {
+    "ms": 0.001,
+    "s": 1.0,
+    "m": 60.0,
+    "h": 3600.0,
+    "d": 86400.0,
+    "w": 604800.0,
+    "y": 31536000.0,
+}
+
+
+def parse_duration(text: str) -> float:
+    """Parse a Prometheus-style duration ("90s", "5m", "1h30m") or plain seconds ("2.5")."""
+    s = text.strip()
+    if not s:
+        raise ValueError("empty duration")
+    try:
+        value = float(s)
+    except ValueError:
+        pass
+    else:
+        if value < 0 or not math.isfinite(value):
+            raise ValueError(f"not a duration: {text!r}")
+        return value
+    pos = 0
+    total = 0.0
+    for match in _DURATION_PART.finditer(s):
+        if match.start() != pos:
+            break
+        total += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        pos = match.end()
+    if pos != len(s) or pos == 0:
+        raise ValueError(f"not a duration: {text!r} (use e.g. 90s, 5m, 1h30m)")
+    return total
+
+
+def format_duration(seconds: float) -> str:
+    """Format seconds compactly: 45s, 5m, 1h30m, 2d3h."""
+    if seconds < 0:
+        return "-" + format_duration(-seconds)
+    if seconds < 10 and seconds != int(seconds):
+        return f"{seconds:.1f}s"
+    total = round(seconds)
+    if total < 60:
+        return f"{total}s"
+    days, rem = divmod(total, 86400)
+    hours, rem = divmod(rem, 3600)
+    minutes, secs = divmod(rem, 60)
+    if days:
+        return f"{days}d{hours}h" if hours else f"{days}d"
+    if hours:
+        return f"{hours}h{minutes}m" if minutes else f"{hours}h"
+    return f"{minutes}m{secs}s" if secs else f"{minutes}m"
+
+
+def format_age(seconds: float | None) -> str:
+    """How long ago, for freshness labels: "now", "12s", "3m"."""
+    if seconds is None:
+        return "never"
+    if seconds < 1.5:
+        return "now"
+    return format_duration(seconds)
+
+
+def format_mib(mib: float | None) -> str:
+    """Memory for people: MiB below 1 GiB, else GiB with one decimal."""
+    if mib is None:
+        return "n/a"
+    if abs(mib) < 1024:
+        return f"{mib:.0f}MiB"
+    return f"{mib / 1024:.1f}GiB"
+
+
+def format_value(value: float | None, unit: str = "", digits: int = 0) -> str:
+    """A number with its unit, or n/a when missing."""
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    return f"{value:.{digits}f}{unit}"

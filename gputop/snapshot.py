@@ -1,0 +1,73 @@
+"""`--once`: one snapshot of the monitor as a readable table or as JSON."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from gputop.core.units import format_mib, format_value
+from gputop.monitor import Monitor
+
+__all__ = ["snapshot_json", "snapshot_text"]
+
+
+def snapshot_json(monitor: Monitor, rules: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The public --json contract: names here are added to, never renamed."""
+    now = monitor.clock.now()
+    latency = monitor.latency()
+    return {
+        "time": dt.datetime.fromtimestamp(now, dt.timezone.utc).isoformat(timespec="seconds"),
+        "host": monitor.latest.host if monitor.latest else monitor.host,
+        "sources": {name: state.as_json() for name, state in monitor.states().items()},
+        "gpus": [g.as_json() for g in monitor.gpus()],
+        "processes": [p.as_json() for p in monitor.processes()],
+        "latency": latency.as_json() if latency is not None else None,
+        "rules": rules or [],
+    }
+
+
+def snapshot_text(monitor: Monitor) -> str:
+    """A gpustat-like table: one line per GPU, then the processes."""
+    snap = monitor.latest
+    now = monitor.clock.now()
+    stamp = dt.datetime.fromtimestamp(now).strftime("%Y-%m-%d %H:%M:%S")
+    head = [f"{monitor.latest.host if snap else monitor.host}  {stamp}"]
+    if snap and snap.driver_version:
+        head.append(f"driver {snap.driver_version}")
+    if snap and snap.cuda_version:
+        head.append(f"CUDA {snap.cuda_version}")
+    for name, state in monitor.states().items():
+        if state.status.value != "off":
+            reason = f" ({state.reason})" if state.reason else ""
+            head.append(f"{name}: {state.status.value}{reason}")
+    lines = ["  ".join(head)]
+    for g in monitor.gpus():
+        if g.state == "lost":
+            lines.append(f"[{g.index}] {g.name:<24} LOST: {g.reason or 'GPU is lost'}")
+            continue
+        mem = f"{format_mib(g.memory_used_mib)} / {format_mib(g.memory_total_mib)}"
+        lines.append(
+            f"[{g.index}] {g.name:<24} "
+            f"{format_value(g.temperature_c, '°C'):>5} "
+            f"{format_value(g.utilization_gpu_pct, ' %'):>6} "
+            f"{format_value(g.power_w, ' W'):>6} / {format_value(g.power_limit_w, ' W'):<6} "
+            f"{mem:>19}"
+            + (f"  {g.host}" if g.source == "prometheus" else "")
+        )
+    latency = monitor.latency()
+    if latency is not None and latency.p95_s is not None:
+        lines.append(
+            f"latency p50 {format_value(latency.p50_s, 's')}  p95 {format_value(latency.p95_s, 's')}"
+            f"  p99 {format_value(latency.p99_s, 's')}  "
+            f"{format_value(latency.jobs_per_min, ' jobs/min', 1)}"
+        )
+    procs = monitor.processes()
+    if procs:
+        lines.append("")
+        lines.append(f"{'GPU':>3} {'PID':>7} {'USER':<10} {'GPU MEM':>9}  COMMAND")
+        for p in sorted(procs, key=lambda p: (p.gpu_index, p.pid)):
+            lines.append(
+                f"{p.gpu_index:>3} {p.pid:>7} {(p.user or '?'):<10} "
+                f"{format_mib(p.gpu_memory_mib):>9}  {p.command or '?'}"
+            )
+    return "\n".join(lines)

@@ -1,0 +1,9 @@
+"""Sources of readings: NVML, Prometheus, Alertmanager and the simulated demo node.
+
+Each source turns every failure into a typed `SourceError` that the monitor shows as the
+source's state; none of them imports the UI.
+"""
+
+from gputop.sources.base import LocalSource, SourceError, SourceUnavailable
+
+__all__ = ["LocalSource", "SourceError", "SourceUnavailable"]

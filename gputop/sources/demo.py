@@ -1,0 +1,391 @@
+"""A simulated 8-GPU node serving a text-to-video model (Wan2.2-T2V-A14B-like).
+
+Jobs arrive at random (seeded) and queue for a free GPU; each holds GPU memory through its
+phases: text encoding, a diffusion loop of tens of steps, VAE decode and super-resolution.
+Utilization and power follow the phase; temperature follows power with a lag. Episodes make
+things go wrong: a hot GPU, memory creep to near-OOM, a stuck job, slow inference.
+
+The model is driven by an injected clock in fixed 1 s steps, so it is deterministic from its
+seed and an hour is simulated in well under a second.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import random
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+
+from gputop.core.clock import Clock
+from gputop.core.models import GpuSample, LatencySample, NodeSnapshot, ProcessSample
+
+__all__ = ["LATENCY_BUCKETS", "SCENARIOS", "DemoNode", "DemoSource"]
+
+SCENARIOS = ("mixed", "calm", "hot-gpu", "memory-creep", "stuck-job", "slow")
+#: Histogram bucket bounds (seconds) of the simulated inference-duration histogram.
+LATENCY_BUCKETS = (30.0, 60.0, 120.0, 180.0, 240.0, 270.0, 300.0, 360.0, 480.0, 600.0, 900.0)
+
+_MIB_TOTAL = 81920.0  # A100 80GB
+_RESIDENT_MIB = 28_900.0  # weights of the DiT, text encoder and VAE, resident between jobs
+_POWER_IDLE, _POWER_LIMIT = 62.0, 400.0
+_STEP = 1.0
+_LATENCY_WINDOW = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class Phase:
+    name: str
+    seconds: float  # mean length
+    util: float  # GPU utilization, %
+    mem_util: float  # memory-bus utilization, %
+    extra_mib: float  # activations held on top of the resident weights
+
+
+PHASES = (
+    Phase("text-encode", 6.0, 38.0, 12.0, 6_000.0),
+    Phase("diffusion", 5.4, 97.0, 46.0, 30_500.0),  # per step
+    Phase("vae-decode", 24.0, 76.0, 62.0, 42_000.0),
+    Phase("super-res", 19.0, 88.0, 40.0, 21_000.0),
+)
+DIFFUSION_STEPS = 40
+
+
+@dataclass(slots=True)
+class Job:
+    id: int
+    arrived: float
+    phase: int = 0
+    step: int = 0
+    phase_left: float = 0.0
+    stuck: bool = False
+
+
+@dataclass(slots=True)
+class _Gpu:
+    index: int
+    uuid: str
+    pid: int
+    started: float
+    job: Job | None = None
+    temp: float = 34.0
+    power: float = _POWER_IDLE
+    util: float = 0.0
+    mem_util: float = 0.0
+    mem_mib: float = _RESIDENT_MIB
+    leak_mib: float = 0.0
+    completed: int = 0
+    hot: bool = False
+    creeping: bool = False
+
+
+@dataclass(slots=True)
+class _Episode:
+    kind: str
+    gpu: int
+    start: float
+    end: float
+
+
+@dataclass
+class DemoNode:
+    """The simulation itself; `DemoSource` wraps it as a source, `sim-exporter` serves it."""
+
+    start: float
+    seed: int = 7
+    gpus: int = 8
+    scenario: str = "mixed"
+    host: str = "demo-node"
+    model: str = "NVIDIA A100-SXM4-80GB"
+    now: float = field(init=False)
+    _rng: random.Random = field(init=False, repr=False)
+    _gpus: list[_Gpu] = field(init=False, repr=False)
+    _queue: deque[Job] = field(init=False, repr=False)
+    _done: deque[tuple[float, float]] = field(init=False, repr=False)
+    _episodes: list[_Episode] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.scenario not in SCENARIOS:
+            raise ValueError(f"unknown scenario {self.scenario!r} (one of {', '.join(SCENARIOS)})")
+        self.now = self.start
+        self._rng = random.Random(self.seed)
+        self._gpus = [
+            _Gpu(
+                index=i,
+                uuid=_uuid(self.seed, self.host, i),
+                pid=41_200 + 17 * i,
+                started=self.start - 3 * 86400 - 60 * i,
+            )
+            for i in range(self.gpus)
+        ]
+        self._queue = deque()
+        self._done = deque()
+        self._next_job = 1
+        self._next_arrival = self.start + self._rng.expovariate(self._arrival_rate())
+        self.histogram = [0] * (len(LATENCY_BUCKETS) + 1)  # cumulative counts added below
+        self.latency_sum = 0.0
+        self.latency_count = 0
+        self._episodes = self._plan_episodes()
+        # Start in steady state: jobs already running at staggered phases.
+        for g in self._gpus:
+            if self._rng.random() < 0.8:
+                g.job = self._new_job(self.start - self._rng.uniform(0, 200))
+                g.job.phase = 1
+                g.job.step = self._rng.randrange(DIFFUSION_STEPS)
+                g.job.phase_left = PHASES[1].seconds
+                g.temp = 58.0 + self._rng.uniform(-3, 3)
+
+    # ---- public -------------------------------------------------------------------------
+
+    def advance_to(self, t: float) -> None:
+        """Run the simulation in 1 s steps up to time t (never backwards)."""
+        while self.now + _STEP <= t:
+            self.now += _STEP
+            self._step()
+
+    def gpu_samples(self, source: str = "demo") -> tuple[GpuSample, ...]:
+        return tuple(
+            GpuSample(
+                index=g.index,
+                uuid=g.uuid,
+                name=self.model,
+                host=self.host,
+                source=source,
+                time=self.now,
+                memory_used_mib=round(g.mem_mib, 1),
+                memory_total_mib=_MIB_TOTAL,
+                utilization_gpu_pct=round(g.util),
+                utilization_memory_pct=round(g.mem_util),
+                temperature_c=round(g.temp),
+                power_w=round(g.power, 1),
+                power_limit_w=_POWER_LIMIT,
+                sm_clock_mhz=1410.0 if g.util > 5 else 210.0,
+                mem_clock_mhz=1593.0,
+                fan_pct=None,  # datacenter parts have no fan reading
+            )
+            for g in self._gpus
+        )
+
+    def processes(self) -> tuple[ProcessSample, ...]:
+        return tuple(
+            ProcessSample(
+                gpu_index=g.index,
+                gpu_uuid=g.uuid,
+                pid=g.pid,
+                gpu_memory_mib=round(g.mem_mib - 520.0, 1),
+                user="t2v",
+                command=f"python -m t2v_serve --model Wan2.2-T2V-A14B --device cuda:{g.index}",
+                cpu_pct=round(4.0 + g.util * 0.9, 1),
+                started=g.started,
+            )
+            for g in self._gpus
+        )
+
+    def latency(self) -> LatencySample:
+        cutoff = self.now - _LATENCY_WINDOW
+        while self._done and self._done[0][0] < cutoff:
+            self._done.popleft()
+        durations = sorted(d for _, d in self._done)
+        per_min = len(durations) * 60.0 / _LATENCY_WINDOW
+        if not durations:
+            return LatencySample(self.now, None, None, None, per_min)
+        return LatencySample(
+            self.now,
+            _quantile(durations, 0.50),
+            _quantile(durations, 0.95),
+            _quantile(durations, 0.99),
+            per_min,
+        )
+
+    def completed(self, gpu: int) -> int:
+        return self._gpus[gpu].completed
+
+    def phase_of(self, gpu: int) -> str:
+        job = self._gpus[gpu].job
+        return "idle" if job is None else PHASES[job.phase].name
+
+    # ---- simulation ---------------------------------------------------------------------
+
+    def _arrival_rate(self) -> float:
+        mean_job = sum(p.seconds for p in PHASES) + (DIFFUSION_STEPS - 1) * PHASES[1].seconds
+        return 0.7 * self.gpus / mean_job
+
+    def _plan_episodes(self) -> list[_Episode]:
+        """Episodes as (kind, gpu, start, end) offsets in seconds from the start."""
+        n = self.gpus
+        forever = math.inf
+        single = {
+            "calm": [],
+            "hot-gpu": [_Episode("hot", min(3, n - 1), 0.0, forever)],
+            "memory-creep": [_Episode("creep", min(5, n - 1), 0.0, forever)],
+            "stuck-job": [_Episode("stuck", min(6, n - 1), 0.0, forever)],
+            "slow": [_Episode("slow", -1, 0.0, forever)],
+        }
+        if self.scenario in single:
+            return single[self.scenario]
+        # mixed: the same three episodes recur every hour at these offsets
+        return [
+            _Episode("hot", min(3, n - 1), 0.0, 1500.0),
+            _Episode("creep", min(5, n - 1), 200.0, 1700.0),
+            _Episode("stuck", min(6, n - 1), 1900.0, 2800.0),
+        ]
+
+    def _active(self, kind: str, gpu: int) -> bool:
+        offset = self.now - self.start
+        if self.scenario == "mixed":
+            offset %= 3600.0
+        return any(
+            e.kind == kind and e.gpu in (gpu, -1) and e.start <= offset < e.end
+            for e in self._episodes
+        )
+
+    def _new_job(self, arrived: float) -> Job:
+        job = Job(self._next_job, arrived, phase_left=self._jitter(PHASES[0].seconds))
+        self._next_job += 1
+        return job
+
+    def _jitter(self, seconds: float) -> float:
+        slow = 1.38 if self._active("slow", -1) else 1.0
+        return max(0.5, self._rng.gauss(seconds, seconds * 0.08)) * slow
+
+    def _step(self) -> None:
+        rng = self._rng
+        while self._next_arrival <= self.now:
+            self._queue.append(self._new_job(self._next_arrival))
+            self._next_arrival += rng.expovariate(self._arrival_rate())
+        for g in self._gpus:
+            g.hot = self._active("hot", g.index)
+            g.creeping = self._active("creep", g.index)
+            if g.job is None and self._queue:
+                g.job = self._queue.popleft()
+            job = g.job
+            if job is not None:
+                job.stuck = job.phase == 1 and self._active("stuck", g.index)
+                if not job.stuck:
+                    job.phase_left -= _STEP
+                    if job.phase_left <= 0:
+                        self._next_phase(g, job)
+            self._physics(g)
+
+    def _next_phase(self, g: _Gpu, job: Job) -> None:
+        if job.phase == 1 and job.step + 1 < DIFFUSION_STEPS:
+            job.step += 1
+            job.phase_left = self._jitter(PHASES[1].seconds)
+            return
+        job.phase += 1
+        if job.phase < len(PHASES):
+            job.phase_left = self._jitter(PHASES[job.phase].seconds)
+            return
+        duration = self.now - job.arrived
+        self._done.append((self.now, duration))
+        self.latency_sum += duration
+        self.latency_count += 1
+        self.histogram[bisect.bisect_left(LATENCY_BUCKETS, duration)] += 1
+        g.completed += 1
+        g.job = None
+
+    def _physics(self, g: _Gpu) -> None:
+        rng = self._rng
+        job = g.job
+        if job is None:
+            util, mem_util, extra = 0.0, 0.0, 0.0
+        else:
+            phase = PHASES[job.phase]
+            util, mem_util, extra = phase.util, phase.mem_util, phase.extra_mib
+            if job.stuck:
+                util, mem_util = 99.0, 8.0
+            util = min(100.0, max(0.0, util + rng.gauss(0, 1.5)))
+            mem_util = max(0.0, mem_util + rng.gauss(0, 2.0))
+        g.util = util
+        g.mem_util = mem_util
+        if g.creeping:
+            g.leak_mib += 9.0
+        elif g.leak_mib:
+            g.leak_mib = max(0.0, g.leak_mib - 600.0)
+        target = _RESIDENT_MIB + extra + g.leak_mib
+        if target > _MIB_TOTAL * 0.985:  # the allocator gives up: the worker restarts
+            g.leak_mib = 0.0
+            g.pid += 1000
+            g.started = self.now
+            g.job = None
+            target = _RESIDENT_MIB
+        g.mem_mib += (target - g.mem_mib) * 0.6
+        power_target = _POWER_IDLE + (util / 100.0) * (_POWER_LIMIT - _POWER_IDLE - 25.0)
+        g.power += (power_target - g.power) * 0.5 + rng.gauss(0, 2.0)
+        g.power = min(_POWER_LIMIT, max(_POWER_IDLE * 0.8, g.power))
+        temp_target = 29.0 + 0.095 * g.power + (24.0 if g.hot else 0.0)
+        g.temp += (temp_target - g.temp) / 45.0
+
+
+class DemoSource:
+    """The demo node as a local source: reads advance the simulation to the clock's time."""
+
+    name = "demo"
+
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        seed: int = 7,
+        gpus: int = 8,
+        scenario: str = "mixed",
+        host: str = "demo-node",
+        warmup_s: float = 0.0,
+    ) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self.node = DemoNode(clock.now() - warmup_s, seed=seed, gpus=gpus, scenario=scenario,
+                             host=host)
+
+    def open(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+    def sample(self) -> NodeSnapshot:
+        with self._lock:
+            self.node.advance_to(self._clock.now())
+            return self._snapshot()
+
+    def history(self, seconds: float, interval: float) -> list[NodeSnapshot]:
+        """Snapshots of the last `seconds` before now, every `interval` (a warm start)."""
+        with self._lock:
+            end = self._clock.now()
+            t = max(self.node.now, end - seconds)
+            out: list[NodeSnapshot] = []
+            while t < end:
+                self.node.advance_to(t)
+                out.append(self._snapshot())
+                t += max(interval, _STEP)
+            return out
+
+    def _snapshot(self) -> NodeSnapshot:
+        node = self.node
+        return NodeSnapshot(
+            time=node.now,
+            host=node.host,
+            source=self.name,
+            gpus=node.gpu_samples(),
+            processes=node.processes(),
+            driver_version="550.54.15",
+            cuda_version="12.4",
+            latency=node.latency(),
+        )
+
+
+def _uuid(seed: int, host: str, index: int) -> str:
+    r = random.Random(f"{seed}:{host}:{index}")
+    h = "%032x" % r.getrandbits(128)
+    return f"GPU-{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def _quantile(sorted_values: list[float], q: float) -> float:
+    """Linear-interpolated quantile of already-sorted values."""
+    if len(sorted_values) == 1:
+        return sorted_values[0]
+    pos = q * (len(sorted_values) - 1)
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(sorted_values) - 1)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)

@@ -1,0 +1,1 @@
+"""The Textual dashboard. Widgets only read views; they never call a source."""

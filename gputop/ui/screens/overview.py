@@ -1,0 +1,176 @@
+"""The overview: a header, one panel per GPU (cards or compact lines), latency and rules."""
+
+from __future__ import annotations
+
+import math
+import time
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Container
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from gputop.core.models import GPU_METRICS, GpuSample
+from gputop.ui.view import SparkSpec, closed_buckets
+from gputop.ui.widgets.gpu_panel import LABELS, GpuPanel, panel_geometry
+from gputop.ui.widgets.latency_panel import LatencyPanel
+from gputop.ui.widgets.rules_panel import RulesPanel
+from gputop.ui.widgets.status_bar import StatusBar
+
+__all__ = ["OverviewScreen", "choose_layout"]
+
+CARD_MIN_W = 56
+CARD_H = 6
+LOWER_H = 4 + 5  # latency panel + a few rule lines
+
+
+def choose_layout(width: int, height: int, gpus: int) -> tuple[bool, int]:
+    """(compact, columns): cards when they fit with the lower panels, else one line each."""
+    cols = max(1, min(gpus, width // CARD_MIN_W))
+    rows = math.ceil(gpus / cols) if gpus else 0
+    fits = width >= 100 and 1 + rows * CARD_H + LOWER_H + 1 <= height
+    return (not fits, 1 if not fits else cols)
+
+
+class OverviewScreen(Screen[None]):
+    DEFAULT_CSS = """
+    OverviewScreen { layout: vertical; }
+    #gpus { height: auto; layout: grid; grid-gutter: 0 1; grid-rows: 6; }
+    #gpus.-compact { layout: vertical; }
+    #columns { height: 1; color: $text-muted; display: none; }
+    #columns.-compact { display: block; }
+    #lower { height: 1fr; layout: vertical; }
+    """
+    BINDINGS = [
+        Binding("left,h", "move(-1, 0)", "←", show=False),
+        Binding("right,l", "move(1, 0)", "→", show=False),
+        Binding("up,k", "move(0, -1)", "↑", show=False),
+        Binding("down,j", "move(0, 1)", "↓", show=False),
+        Binding("enter", "detail", "Detail"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._compact = False
+        self._cols = 2
+        self._spark_state: tuple[int, int, int, int] | None = None
+
+    def compose(self) -> ComposeResult:
+        monitor = self.app.monitor  # type: ignore[attr-defined]
+        gpus = monitor.gpus()
+        self._compact, self._cols = choose_layout(self.app.size.width, self.app.size.height, len(gpus))
+        yield StatusBar(id="status")
+        yield Static("", id="columns")
+        with Container(id="gpus"):
+            for gpu in gpus:
+                yield GpuPanel(gpu, compact=self._compact, id=_panel_id(gpu))
+        with Container(id="lower"):
+            yield LatencyPanel(id="latency")
+            yield RulesPanel(id="rules")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._apply_layout()
+        self.refresh_view()
+        panels = list(self.query(GpuPanel))
+        if panels:
+            panels[0].focus()
+
+    def on_resize(self) -> None:
+        compact, cols = choose_layout(self.size.width, self.size.height, len(self.query(GpuPanel)))
+        if (compact, cols) != (self._compact, self._cols):
+            self._compact, self._cols = compact, cols
+            self._apply_layout()
+        self.call_after_refresh(self.refresh_view)
+
+    def _apply_layout(self) -> None:
+        grid = self.query_one("#gpus")
+        grid.set_class(self._compact, "-compact")
+        self.query_one("#columns").set_class(self._compact, "-compact")
+        grid.styles.grid_size_columns = self._cols
+        for panel in self.query(GpuPanel):
+            panel.compact = self._compact
+        if self._compact:
+            self._update_column_header()
+        self._spark_state = None
+
+    def _update_column_header(self) -> None:
+        width = self.size.width
+        line = [" "] * width
+        for f in panel_geometry(True, width):
+            kind, _, key = f.name.partition(":")
+            if kind == "spark":
+                label = LABELS[key]
+                for i, ch in enumerate(label[: f.width]):
+                    line[f.x + i] = ch
+        self.query_one("#columns", Static).update("".join(line).rstrip() or "")
+
+    # ---- data ----------------------------------------------------------------------
+
+    def refresh_view(self) -> None:
+        """Push the monitor's latest readings into the widgets; cheap when nothing changed."""
+        app = self.app
+        monitor = app.monitor  # type: ignore[attr-defined]
+        now = monitor.clock.now()
+        self.query_one(StatusBar).set_parts(app.status_parts(), time.strftime("%H:%M:%S", time.localtime(now)))  # type: ignore[attr-defined]
+        by_key = {g.key: g for g in monitor.gpus()}
+        panels = list(self.query(GpuPanel))
+        for panel in panels:
+            gpu = by_key.get(panel.key)
+            if gpu is not None:
+                panel.update_gpu(gpu)
+        self._refresh_sparks(panels, now)
+        latency = self.query_one(LatencyPanel)
+        sample = monitor.latency()
+        if sample is None:
+            latency.set_note("no latency source: configure Prometheus (--prometheus URL) or try --demo")
+        else:
+            latency.update_latency(sample)
+        self.app.refresh_rules(self.query_one(RulesPanel))  # type: ignore[attr-defined]
+
+    def _refresh_sparks(self, panels: list[GpuPanel], now: float) -> None:
+        if not panels:
+            return
+        monitor = self.app.monitor  # type: ignore[attr-defined]
+        window = self.app.window_s  # type: ignore[attr-defined]
+        columns = panels[0].spark_columns()
+        spec = SparkSpec(window, columns)
+        latency = self.query_one(LatencyPanel)
+        lat_spec = SparkSpec(window, latency.spark_columns())
+        state = (spec.epoch(now), columns, lat_spec.columns, monitor.store.merges)
+        if state == self._spark_state:
+            return
+        self._spark_state = state
+        for panel in panels:
+            panel.update_sparks(
+                {m.key: closed_buckets(monitor.store, panel.key, m.key, spec, now) for m in GPU_METRICS}
+            )
+        from gputop.core.store import LATENCY_KEY
+
+        latency.update_spark(closed_buckets(monitor.store, LATENCY_KEY, "p95_s", lat_spec, now))
+
+    # ---- navigation ----------------------------------------------------------------
+
+    def action_move(self, dx: int, dy: int) -> None:
+        panels = list(self.query(GpuPanel))
+        if not panels:
+            return
+        focused = self.focused
+        i = panels.index(focused) if focused in panels else 0
+        cols = self._cols
+        j = i + dx + dy * cols
+        if 0 <= j < len(panels):
+            panels[j].focus()
+
+    def action_detail(self) -> None:
+        if isinstance(self.focused, GpuPanel):
+            self.app.open_detail(self.focused.key)  # type: ignore[attr-defined]
+
+    def on_gpu_panel_selected(self, message: GpuPanel.Selected) -> None:
+        self.app.open_detail(message.key)  # type: ignore[attr-defined]
+
+
+def _panel_id(gpu: GpuSample) -> str:
+    return "gpu-" + "".join(c if c.isalnum() else "-" for c in gpu.key)
+
