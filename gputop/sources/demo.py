@@ -295,7 +295,7 @@ class DemoNode:
             util, mem_util, extra = phase.util, phase.mem_util, phase.extra_mib
             if job.stuck:
                 util, mem_util = 99.0, 8.0
-            util = min(100.0, max(0.0, util + rng.gauss(0, 1.5)))
+            util = min(100.0, max(97.0 if job.stuck else 0.0, util + rng.gauss(0, 1.5)))
             mem_util = max(0.0, mem_util + rng.gauss(0, 2.0))
         g.util = util
         g.mem_util = mem_util
@@ -314,7 +314,7 @@ class DemoNode:
         power_target = _POWER_IDLE + (util / 100.0) * (_POWER_LIMIT - _POWER_IDLE - 25.0)
         g.power += (power_target - g.power) * 0.5 + rng.gauss(0, 2.0)
         g.power = min(_POWER_LIMIT, max(_POWER_IDLE * 0.8, g.power))
-        temp_target = 29.0 + 0.095 * g.power + (24.0 if g.hot else 0.0)
+        temp_target = 29.0 + 0.095 * g.power + (26.0 if g.hot else 0.0)
         g.temp += (temp_target - g.temp) / 45.0
 
 

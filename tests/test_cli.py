@@ -1,0 +1,71 @@
+"""The command line as users run it: --once, --json, and bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def gputop(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gputop", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_once_demo_json_has_8_complete_gpus():
+    out = gputop("--once", "--demo", "--json")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert set(doc) >= {"time", "host", "sources", "gpus", "processes", "latency", "rules"}
+    assert doc["sources"]["demo"] == {"state": "ok", "reason": None}
+    assert doc["sources"]["nvml"]["state"] == "off"
+    assert doc["sources"]["prometheus"]["state"] == "off"
+    assert len(doc["gpus"]) == 8
+    numeric = [
+        "memory_used_mib", "memory_total_mib", "utilization_gpu_pct", "utilization_memory_pct",
+        "temperature_c", "power_w", "power_limit_w", "sm_clock_mhz",
+    ]
+    for g in doc["gpus"]:
+        assert g["state"] == "ok" and g["source"] == "demo" and g["host"] == "demo-node"
+        assert g["uuid"].startswith("GPU-")
+        for field in numeric:
+            assert isinstance(g[field], (int, float)), field
+        assert g["fan_pct"] is None
+    assert {p["gpu_index"] for p in doc["processes"]} == set(range(8))
+    assert all(isinstance(p["gpu_memory_mib"], float) for p in doc["processes"])
+    assert doc["time"].endswith("+00:00")
+
+
+def test_once_text_is_a_table():
+    out = gputop("--once", "--demo")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("demo-node")
+    assert sum(1 for line in lines if line.startswith("[")) == 8
+    assert "A100-SXM4-80GB" in out.stdout and "latency p50" in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--interval", "0"], "--interval"),
+        (["--interval", "soon"], "--interval"),
+        (["--demo", "--scenario", "boom"], "--scenario"),
+        (["--json", "--demo"], "--json"),
+        (["--bogus"], "--bogus"),
+    ],
+)
+def test_bad_flags_are_one_line_exit_2(args, needle):
+    out = gputop(*args)
+    assert out.returncode == 2
+    assert needle in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in out.stderr

@@ -1,0 +1,40 @@
+"""The core and the sources import no UI library; the core imports no I/O library either."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ("textual", "rich", "httpx", "pynvml")
+
+
+def _modules_after_import(module: str) -> set[str]:
+    code = (
+        "import importlib, json, pkgutil, sys\n"
+        f"pkg = importlib.import_module({module!r})\n"
+        "for info in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + '.'):\n"
+        "    importlib.import_module(info.name)\n"
+        "print(json.dumps(sorted(m.split('.')[0] for m in sys.modules)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return set(json.loads(out.stdout))
+
+
+def test_core_imports_no_ui_or_io_library():
+    loaded = _modules_after_import("gputop.core")
+    assert "gputop" in loaded
+    assert not loaded & set(HEAVY), f"gputop.core pulled in {sorted(loaded & set(HEAVY))}"
+
+
+@pytest.mark.parametrize("module", ["gputop.sources", "gputop.monitor"])
+def test_sources_and_monitor_import_no_ui(module):
+    loaded = _modules_after_import(module) if module == "gputop.sources" else None
+    if loaded is None:
+        code = f"import {module}, sys, json; print(json.dumps(sorted(sys.modules)))"
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        loaded = {m.split(".")[0] for m in json.loads(out.stdout)}
+    assert "textual" not in loaded
+    assert "rich" not in loaded

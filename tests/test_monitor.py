@@ -1,0 +1,104 @@
+"""The monitor: local readings into the store, failures into source states with backoff."""
+
+from __future__ import annotations
+
+import itertools
+
+from gputop.core.clock import FakeClock
+from gputop.core.models import GpuSample, NodeSnapshot, SourceStatus
+from gputop.monitor import Monitor
+from gputop.sources.base import SourceError, SourceUnavailable
+from gputop.sources.demo import DemoSource
+
+
+class FlakySource:
+    """Fails while `failing` is set; otherwise one GPU whose temperature counts up."""
+
+    name = "nvml"
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+        self.failing = False
+        self.calls = 0
+        self._temps = itertools.count(40)
+
+    def open(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    def sample(self) -> NodeSnapshot:
+        self.calls += 1
+        if self.failing:
+            raise SourceError("NVML call failed: Unknown Error")
+        now = self.clock.now()
+        gpu = GpuSample(0, "GPU-x", "Fake", "h", "nvml", now, temperature_c=next(self._temps))
+        return NodeSnapshot(now, "h", "nvml", gpus=(gpu,))
+
+
+def test_readings_land_in_the_store_and_the_state_is_ok():
+    clock = FakeClock()
+    mon = Monitor(clock=clock, local=DemoSource(clock))
+    mon.open()
+    for _ in range(5):
+        clock.advance(1)
+        mon.poll()
+    assert mon.state("demo").status is SourceStatus.OK
+    assert mon.state("nvml").status is SourceStatus.OFF
+    assert len(mon.gpus()) == 8
+    key = mon.gpus()[0].key
+    assert len(mon.store.get(key, "temperature_c")) == 5
+
+
+def test_a_failing_source_is_marked_with_its_reason_and_retried_with_backoff():
+    clock = FakeClock()
+    src = FlakySource(clock)
+    mon = Monitor(clock=clock, local=src)
+    mon.open()
+    mon.poll()
+    last_ok = mon.state("nvml").last_ok
+    src.failing = True
+    clock.advance(1)
+    mon.poll()
+    state = mon.state("nvml")
+    assert state.status is SourceStatus.ERROR
+    assert state.reason == "NVML call failed: Unknown Error"
+    assert state.last_ok == last_ok  # how stale the data is stays known
+    calls = src.calls
+    clock.advance(0.5)
+    mon.poll()  # inside the backoff delay: no call
+    assert src.calls == calls
+    clock.advance(1)
+    mon.poll()  # due again, fails again: the delay doubles
+    assert src.calls == calls + 1
+    assert mon.state("nvml").retry_at == clock.now() + 2
+    src.failing = False
+    clock.advance(2)
+    mon.poll()
+    assert mon.state("nvml").status is SourceStatus.OK
+    assert mon.gpus()[0].temperature_c is not None
+
+
+def test_an_unavailable_source_is_marked_and_dropped():
+    class Missing(FlakySource):
+        def open(self) -> None:
+            raise SourceUnavailable("NVML not found")
+
+    clock = FakeClock()
+    mon = Monitor(clock=clock, local=Missing(clock))
+    mon.open()
+    assert mon.local is None
+    assert mon.state("nvml").status is SourceStatus.UNAVAILABLE
+    assert mon.state("nvml").reason == "NVML not found"
+    mon.poll()  # nothing to read, nothing raised
+    assert mon.gpus() == []
+
+
+def test_warm_start_fills_history_from_a_replayable_source():
+    clock = FakeClock()
+    mon = Monitor(clock=clock, local=DemoSource(clock, warmup_s=600))
+    mon.open()
+    mon.warm_start(300, 1.0)
+    key = mon.gpus()[0].key
+    series = mon.store.get(key, "utilization_gpu_pct")
+    assert len(series) == 300
+    assert series.last_time - series.first_time == 299
