@@ -43,7 +43,12 @@ def _positive_interval(text: str) -> float:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
+#: Subcommands and the module that declares their flags (`add_arguments`) and runner (`run`).
+SUBCOMMANDS = {"rules": "gputop.rulecheck", "sim-exporter": "gputop.sources.simexporter"}
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; a subcommand's module is imported only when that subcommand is run."""
     parser = _Parser(
         prog="gputop",
         description="Live GPU and inference-job dashboard: NVML + Prometheus, near-firing alerts.",
@@ -68,15 +73,16 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--once", action="store_true", help="print one snapshot and exit")
     show.add_argument("--json", action="store_true", help="with --once: print JSON")
     show.add_argument("--no-color", action="store_true", help="monochrome (also NO_COLOR=1)")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     rules = sub.add_parser("rules", help="work with alert rule files")
-    rules_sub = rules.add_subparsers(dest="rules_command", metavar="ACTION", required=True)
+    rules_sub = rules.add_subparsers(dest="rules_command", metavar="ACTION", required=True,
+                                     parser_class=_Parser)
     check = rules_sub.add_parser("check", help="lint Prometheus rule files")
-    _attach("gputop.rulecheck", check)
     sim = sub.add_parser("sim-exporter", help="serve simulated dcgm-exporter metrics")
-    _attach("gputop.sources.simexporter", sim)
-    for p in (rules, check, sim):
-        p.__class__ = _Parser
+    if command == "rules":
+        _attach(SUBCOMMANDS["rules"], check)
+    elif command == "sim-exporter":
+        _attach(SUBCOMMANDS["sim-exporter"], sim)
     return parser
 
 
@@ -84,16 +90,14 @@ def _attach(module: str, parser: argparse.ArgumentParser) -> None:
     """Let a subcommand module declare its own flags (`add_arguments`) and runner (`run`)."""
     import importlib
 
-    try:
-        mod = importlib.import_module(module)
-    except ImportError:  # the subcommand is not part of this build
-        return
+    mod = importlib.import_module(module)
     mod.add_arguments(parser)
     parser.set_defaults(_run=mod.run)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv[0] if argv and argv[0] in SUBCOMMANDS else None)
     args = parser.parse_args(argv)
     try:
         if getattr(args, "_run", None) is not None:

@@ -36,14 +36,17 @@ class GpuTopApp(App[int]):
         poll: bool = True,
     ) -> None:
         super().__init__()
+        self.theme = os.environ.get("GPUTOP_THEME", "ansi-dark")
         self.monitor = monitor
         self.interval = interval
         self.window_s = window_s
         self._poll = poll
         self._stop = threading.Event()
 
+    def get_default_screen(self) -> OverviewScreen:
+        return OverviewScreen()  # the overview is the first and only full paint at start
+
     def on_mount(self) -> None:
-        self.push_screen(OverviewScreen())
         if self._poll:
             self.poll_local()
 

@@ -13,7 +13,7 @@ from textual.widgets import Footer, Static
 
 from gputop.core.models import GPU_METRICS, GpuSample
 from gputop.ui.view import SparkSpec, closed_buckets
-from gputop.ui.widgets.gpu_panel import LABELS, GpuPanel, panel_geometry
+from gputop.ui.widgets.gpu_panel import COMPACT_COLUMNS, LABELS, GpuPanel
 from gputop.ui.widgets.latency_panel import LatencyPanel
 from gputop.ui.widgets.rules_panel import RulesPanel
 from gputop.ui.widgets.status_bar import StatusBar
@@ -21,7 +21,7 @@ from gputop.ui.widgets.status_bar import StatusBar
 __all__ = ["OverviewScreen", "choose_layout"]
 
 CARD_MIN_W = 56
-CARD_H = 6
+CARD_H = 7
 LOWER_H = 4 + 5  # latency panel + a few rule lines
 
 
@@ -36,12 +36,13 @@ def choose_layout(width: int, height: int, gpus: int) -> tuple[bool, int]:
 class OverviewScreen(Screen[None]):
     DEFAULT_CSS = """
     OverviewScreen { layout: vertical; }
-    #gpus { height: auto; layout: grid; grid-gutter: 0 1; grid-rows: 6; }
+    #columns { grid-columns: %s; grid-gutter: 0 1; }
+    #gpus { height: auto; layout: grid; grid-gutter: 0 1; grid-rows: 7; }
     #gpus.-compact { layout: vertical; }
-    #columns { height: 1; color: $text-muted; display: none; }
+    #columns { height: 1; color: $text-muted; display: none; layout: grid; grid-size: 6; }
     #columns.-compact { display: block; }
     #lower { height: 1fr; layout: vertical; }
-    """
+    """ % COMPACT_COLUMNS
     BINDINGS = [
         Binding("left,h", "move(-1, 0)", "←", show=False),
         Binding("right,l", "move(1, 0)", "→", show=False),
@@ -61,7 +62,11 @@ class OverviewScreen(Screen[None]):
         gpus = monitor.gpus()
         self._compact, self._cols = choose_layout(self.app.size.width, self.app.size.height, len(gpus))
         yield StatusBar(id="status")
-        yield Static("", id="columns")
+        with Container(id="columns"):
+            yield Static("GPU")
+            yield Static(" MEM  TEMP UTIL   PWR")
+            for label in LABELS.values():
+                yield Static(label)
         with Container(id="gpus"):
             for gpu in gpus:
                 yield GpuPanel(gpu, compact=self._compact, id=_panel_id(gpu))
@@ -91,20 +96,7 @@ class OverviewScreen(Screen[None]):
         grid.styles.grid_size_columns = self._cols
         for panel in self.query(GpuPanel):
             panel.compact = self._compact
-        if self._compact:
-            self._update_column_header()
         self._spark_state = None
-
-    def _update_column_header(self) -> None:
-        width = self.size.width
-        line = [" "] * width
-        for f in panel_geometry(True, width):
-            kind, _, key = f.name.partition(":")
-            if kind == "spark":
-                label = LABELS[key]
-                for i, ch in enumerate(label[: f.width]):
-                    line[f.x + i] = ch
-        self.query_one("#columns", Static).update("".join(line).rstrip() or "")
 
     # ---- data ----------------------------------------------------------------------
 

@@ -1,102 +1,66 @@
-"""One GPU: four sparklines with their live numbers, as a card or as one compact line.
+"""One GPU: its current numbers and four sparklines, as a card or as one compact line.
 
-Drawn with Textual's line API. A number that changes repaints only its own cells
-(`refresh(region)`), and a sparkline repaints only when its closed buckets change; each row is
-emitted as runs of one style. This is what keeps the bytes sent to an SSH terminal low.
+The panel is a grid of small cells (gputop/ui/widgets/cells.py): the numbers, which change
+every tick, share one line in one widget; each sparkline repaints only when one of its time
+buckets closes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from rich.segment import Segment
-from rich.style import Style
-from textual.geometry import Region
+from textual.app import ComposeResult
 from textual.message import Message
 from textual.reactive import reactive
-from textual.strip import Strip
 from textual.widget import Widget
+from textual.widgets import Static
 
 from gputop.core.models import GPU_METRICS, GpuSample
-from gputop.ui.spark import spark_runs
 from gputop.ui.view import metric_level, metric_text, spark_bounds, spark_warn
+from gputop.ui.widgets.cells import IndexCell, ReadingLine, SparkCell
 
-__all__ = ["GpuPanel", "panel_geometry"]
+__all__ = ["COMPACT_COLUMNS", "LABELS", "GpuPanel"]
 
-VALUE_W = 6
 LABELS = {"memory_used_pct": "MEM", "temperature_c": "TEMP", "utilization_gpu_pct": "UTIL",
           "power_w": "PWR"}
-INDEX_W = 3  # compact mode: "7▕ "
-
-
-@dataclass(frozen=True, slots=True)
-class Field:
-    name: str  # "label:<metric>", "spark:<metric>", "value:<metric>", "index", "banner"
-    x: int
-    y: int
-    width: int
-
-    @property
-    def region(self) -> Region:
-        return Region(self.x, self.y, self.width, 1)
-
-
-def panel_geometry(compact: bool, width: int) -> list[Field]:
-    """Where each field of a panel sits, for a content width."""
-    fields: list[Field] = []
-    if compact:
-        fields.append(Field("index", 0, 0, INDEX_W))
-        cell = max(VALUE_W + 2, (width - INDEX_W) // len(GPU_METRICS))
-        for i, m in enumerate(GPU_METRICS):
-            x = INDEX_W + i * cell
-            spark_w = max(1, cell - VALUE_W - 1)
-            fields.append(Field(f"spark:{m.key}", x, 0, spark_w))
-            fields.append(Field(f"value:{m.key}", x + spark_w, 0, VALUE_W))
-        return fields
-    label_w = 5
-    spark_w = max(1, width - label_w - VALUE_W - 1)
-    for y, m in enumerate(GPU_METRICS):
-        fields.append(Field(f"label:{m.key}", 0, y, label_w))
-        fields.append(Field(f"spark:{m.key}", label_w, y, spark_w))
-        fields.append(Field(f"value:{m.key}", label_w + spark_w + 1, y, VALUE_W))
-    return fields
+#: Field widths of the readings: "100%", "100°C", "100%", "1000W".
+READING_WIDTHS = (4, 5, 4, 5)
+CARD_LABELS = tuple(f"{label} " for label in LABELS.values())
+COMPACT_LABELS = ("", "", "", "")
+#: Grid columns of a compact line: index, readings, then one sparkline per metric.
+COMPACT_COLUMNS = "3 22 1fr 1fr 1fr 1fr"
 
 
 class GpuPanel(Widget, can_focus=True):
-    COMPONENT_CLASSES = {
-        "gpu-panel--label",
-        "gpu-panel--spark",
-        "gpu-panel--spark-warn",
-        "gpu-panel--value",
-        "gpu-panel--warn",
-        "gpu-panel--crit",
-        "gpu-panel--lost",
-        "gpu-panel--index",
-    }
-
-    DEFAULT_CSS = """
-    GpuPanel {
-        height: 6;
+    DEFAULT_CSS = f"""
+    GpuPanel {{
+        layout: grid;
+        grid-size: 1;
+        grid-rows: 1;
+        height: 7;
         border: round $panel-lighten-2;
         border-title-color: $text;
         padding: 0 1;
-    }
-    GpuPanel:focus { border: round $accent; }
-    GpuPanel.-alert { border: round $warning; }
-    GpuPanel.-firing { border: round $error; }
-    GpuPanel.-compact { height: 1; border: none; padding: 0; }
-    GpuPanel.-compact:focus { background: $boost; }
-    GpuPanel > .gpu-panel--label { color: $text-muted; }
-    GpuPanel > .gpu-panel--spark { color: $success; }
-    GpuPanel > .gpu-panel--spark-warn { color: $warning; }
-    GpuPanel > .gpu-panel--value { color: $text; text-style: bold; }
-    GpuPanel > .gpu-panel--warn { color: $warning; text-style: bold; }
-    GpuPanel > .gpu-panel--crit { color: $error; text-style: bold reverse; }
-    GpuPanel > .gpu-panel--lost { color: $error; text-style: bold; }
-    GpuPanel > .gpu-panel--index { color: $text-muted; }
+    }}
+    GpuPanel:focus {{ border: round $accent; }}
+    GpuPanel.-alert {{ border: round $warning; }}
+    GpuPanel.-firing {{ border: round $error; }}
+    GpuPanel > IndexCell {{ display: none; }}
+    GpuPanel > .lost-banner {{ display: none; color: $error; text-style: bold; }}
+    GpuPanel.-lost > SparkCell, GpuPanel.-lost > ReadingLine {{ display: none; }}
+    GpuPanel.-lost > .lost-banner {{ display: block; }}
+    GpuPanel.-compact {{
+        grid-size: 6;
+        grid-columns: {COMPACT_COLUMNS};
+        grid-gutter: 0 1;
+        height: 1;
+        border: none;
+        padding: 0;
+    }}
+    GpuPanel.-compact > IndexCell {{ display: block; }}
+    GpuPanel.-compact > .lost-banner {{ column-span: 5; }}
+    GpuPanel.-compact:focus {{ background: $boost; }}
     """
 
-    compact: reactive[bool] = reactive(False, layout=True)
+    compact: reactive[bool] = reactive(False)
 
     class Selected(Message):
         """Enter on a panel: open the detail view of its GPU."""
@@ -110,124 +74,66 @@ class GpuPanel(Widget, can_focus=True):
         gpu: GpuSample,
         *,
         compact: bool = False,
-        name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
-        super().__init__(name=name, id=id, classes=classes)
+        super().__init__(id=id, classes=classes)
         self.gpu = gpu
         self.key = gpu.key
-        self._texts: dict[str, tuple[str, int]] = {}
-        self._sparks: dict[str, tuple[float | None, ...]] = {}
-        self._fields: list[Field] = []
-        self._by_name: dict[str, Field] = {}
+        self._readings = ReadingLine(READING_WIDTHS, labels=COMPACT_LABELS if compact else CARD_LABELS)
+        self._sparks = {m.key: SparkCell(LABELS[m.key]) for m in GPU_METRICS}
+        self._banner = Static("", classes="lost-banner")
         self.set_reactive(GpuPanel.compact, compact)
         self.set_class(compact, "-compact")
-        self._set_title()
+        short = gpu.name.replace("NVIDIA ", "")
+        host = f" · {gpu.host}" if gpu.source == "prometheus" else ""
+        self.border_title = f"GPU {gpu.index} · {short}{host}"
 
-    # ---- geometry ------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield IndexCell(self.gpu.index)
+        yield self._readings
+        for m in GPU_METRICS:
+            spark = self._sparks[m.key]
+            spark.show_label = not self.compact
+            yield spark
+        yield self._banner
+
+    def on_mount(self) -> None:
+        self.update_gpu(self.gpu, force=True)
 
     def watch_compact(self, compact: bool) -> None:
         self.set_class(compact, "-compact")
-        self._layout()
-
-    def on_resize(self) -> None:
-        self._layout()
-
-    def _layout(self) -> None:
-        self._fields = panel_geometry(self.compact, self.content_size.width)
-        self._by_name = {f.name: f for f in self._fields}
-        self.refresh()
+        self._readings.set_labels(COMPACT_LABELS if compact else CARD_LABELS)
+        for spark in self._sparks.values():
+            spark.set_show_label(not compact)
 
     def spark_columns(self) -> int:
         """How many buckets a sparkline of this panel shows at its current size."""
-        f = self._by_name.get(f"spark:{GPU_METRICS[0].key}")
-        return f.width if f else 0
+        return self._sparks[GPU_METRICS[0].key].columns()
 
-    # ---- data ----------------------------------------------------------------------
-
-    def _set_title(self) -> None:
-        g = self.gpu
-        short = g.name.replace("NVIDIA ", "")
-        host = f" · {g.host}" if g.source == "prometheus" else ""
-        self.border_title = f"GPU {g.index} · {short}{host}"
-
-    def update_gpu(self, gpu: GpuSample) -> None:
-        """A new reading: repaint only the numbers that changed."""
-        lost_changed = (gpu.state == "lost") != (self.gpu.state == "lost")
+    def update_gpu(self, gpu: GpuSample, *, force: bool = False) -> None:
+        """A new reading: the numbers line repaints up to the last field that changed."""
+        was_lost = self.gpu.state == "lost"
         self.gpu = gpu
-        if lost_changed:
-            self._texts.clear()
-            self.refresh()
+        lost = gpu.state == "lost"
+        if lost != was_lost or force:
+            self.set_class(lost, "-lost")
+            self._banner.update(f"LOST — {gpu.reason or 'the GPU is lost'}")
+        if lost:
             return
-        for m in GPU_METRICS:
-            text = (metric_text(m, gpu), metric_level(m, gpu))
-            name = f"value:{m.key}"
-            if self._texts.get(name) != text:
-                self._texts[name] = text
-                f = self._by_name.get(name)
-                if f is not None:
-                    self.refresh(f.region)
+        self._readings.set_fields([(metric_text(m, gpu), metric_level(m, gpu)) for m in GPU_METRICS])
 
     def update_sparks(self, sparks: dict[str, tuple[float | None, ...]]) -> None:
-        for key, values in sparks.items():
-            if self._sparks.get(key) != values:
-                self._sparks[key] = values
-                f = self._by_name.get(f"spark:{key}")
-                if f is not None:
-                    self.refresh(f.region)
+        for m in GPU_METRICS:
+            values = sparks.get(m.key)
+            if values is not None:
+                lo, hi = spark_bounds(m, self.gpu)
+                self._sparks[m.key].set_values(values, lo, hi, spark_warn(m.key))
 
-    # ---- drawing -------------------------------------------------------------------
-
-    def render_line(self, y: int) -> Strip:
-        width = self.content_size.width
-        base = self.rich_style
-        if self.gpu.state == "lost":
-            return self._lost_line(y, width, base)
-        segments: list[Segment] = []
-        x = 0
-        for f in self._fields:
-            if f.y != y:
-                continue
-            if f.x > x:
-                segments.append(Segment(" " * (f.x - x), base))
-            segments.extend(self._field_segments(f, base))
-            x = f.x + f.width
-        if x < width:
-            segments.append(Segment(" " * (width - x), base))
-        return Strip(segments).crop(0, width)
-
-    def _style(self, name: str, base: Style) -> Style:
-        return base + self.get_component_rich_style(name, partial=True)
-
-    def _field_segments(self, f: Field, base: Style) -> list[Segment]:
-        kind, _, key = f.name.partition(":")
-        if kind == "index":
-            return [Segment(f"{self.gpu.index:>1}▕ ".ljust(f.width), self._style("gpu-panel--index", base))]
-        if kind == "label":
-            return [Segment(LABELS[key].ljust(f.width), self._style("gpu-panel--label", base))]
-        if kind == "value":
-            text, level = self._texts.get(f.name, ("", 0))
-            cls = ("gpu-panel--value", "gpu-panel--warn", "gpu-panel--crit")[level]
-            return [Segment(text.rjust(f.width)[: f.width], self._style(cls, base))]
-        metric = next(m for m in GPU_METRICS if m.key == key)
-        lo, hi = spark_bounds(metric, self.gpu)
-        values = self._sparks.get(key, ())[-f.width :]
-        pad = f.width - len(values)
-        warn = spark_warn(key)
-        segs = [Segment(" " * pad, base)] if pad > 0 else []
-        normal = self._style("gpu-panel--spark", base)
-        hot = self._style("gpu-panel--spark-warn", base)
-        for text, level in spark_runs(values, lo, hi, warn):
-            segs.append(Segment(text, hot if level == 1 else normal))
-        return segs
-
-    def _lost_line(self, y: int, width: int, base: Style) -> Strip:
-        if self.compact or y == 1:
-            prefix = f"{self.gpu.index:>1}▕ " if self.compact else ""
-            text = f"{prefix}LOST — {self.gpu.reason or 'GPU is lost'}"
-            return Strip([Segment(text.ljust(width)[:width], self._style("gpu-panel--lost", base))])
-        return Strip.blank(width, base)
+    def value_text(self, metric_key: str) -> str:
+        """The number shown for a metric, as on screen (for tests and the detail view)."""
+        keys = [m.key for m in GPU_METRICS]
+        return self._readings.texts()[keys.index(metric_key)]
 
     def on_key(self, event) -> None:  # type: ignore[no-untyped-def]
         if event.key == "enter":

@@ -1,7 +1,8 @@
-"""The header line: host, driver/CUDA, each source's state and freshness, and the clock.
+"""The header line: the clock, host, driver/CUDA, and each source's state and freshness.
 
-Each part is its own field; a part repaints only when its text changes (the clock once a
-second, a source's age only when it stops saying "now").
+The clock comes first: Textual repaints a line from the widget's left edge, so the one part
+that changes every second costs only its own cells. The rest repaints when its text changes
+(a source's age only once it stops saying "now").
 """
 
 from __future__ import annotations
@@ -37,21 +38,13 @@ class StatusBar(Widget):
             self.refresh()
         elif clock != self._clock:
             self._clock = clock
-            width = self.content_size.width
-            self.refresh(Region(max(0, width - len(clock) - 1), 0, len(clock) + 1, 1))
+            self.refresh(Region(0, 0, len(clock) + 2, 1))
 
     def render_line(self, y: int) -> Strip:
         base = self.rich_style
         width = self.content_size.width
-        segments: list[Segment] = []
-        used = 0
+        segments = [Segment(f" {self._clock} ", base)]
         for text, cls in self._parts:
-            piece = f" {text} "
-            segments.append(Segment(piece, base + self.get_component_rich_style(cls, partial=True)))
-            used += len(piece)
-        clock = f"{self._clock} "
-        gap = width - used - len(clock)
-        if gap > 0:
-            segments.append(Segment(" " * gap, base))
-        segments.append(Segment(clock, base))
-        return Strip(segments).crop(0, width)
+            style = base + self.get_component_rich_style(cls, partial=True)
+            segments.append(Segment(f" {text} ", style))
+        return Strip(segments).crop(0, width).extend_cell_length(width, base)

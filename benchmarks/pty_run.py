@@ -1,0 +1,157 @@
+"""Run a terminal program in a pseudo-terminal and measure what it costs.
+
+Measures, per run: CPU seconds of the process (whole run and steady state after a warm-up),
+bytes it writes to the terminal (whole run and steady state), the time until a complete
+first frame is on the emulated screen, and peak resident memory.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import select
+import signal
+import struct
+import subprocess
+import termios
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import pyte
+
+__all__ = ["RunResult", "run_in_pty"]
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class RunResult:
+    name: str
+    seconds: float
+    warmup: float
+    cpu_total_s: float
+    cpu_steady_s: float
+    bytes_total: int
+    bytes_steady: int
+    first_frame_s: float | None
+    peak_rss_mb: float
+    final_screen: str
+
+    @property
+    def cpu_pct_total(self) -> float:
+        return 100.0 * self.cpu_total_s / self.seconds
+
+    @property
+    def cpu_pct_steady(self) -> float:
+        return 100.0 * self.cpu_steady_s / (self.seconds - self.warmup)
+
+    @property
+    def bytes_per_s_steady(self) -> float:
+        return self.bytes_steady / (self.seconds - self.warmup)
+
+
+def _cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    utime, stime = int(fields[11]), int(fields[12])
+    return (utime + stime) / _TICKS
+
+
+def _peak_rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    return 0.0
+
+
+def run_in_pty(
+    name: str,
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    cols: int = 120,
+    rows: int = 40,
+    seconds: float = 30.0,
+    warmup: float = 5.0,
+    frame_complete: Callable[[str], bool],
+    quit_keys: bytes = b"q",
+) -> RunResult:
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    screen = pyte.Screen(cols, rows)
+    stream = pyte.ByteStream(screen)
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        list(argv),
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=dict(env),
+        start_new_session=True,
+        close_fds=True,
+    )
+    os.close(slave)
+    total = steady = 0
+    first_frame: float | None = None
+    cpu_at_warmup: float | None = None
+    try:
+        while True:
+            now = time.monotonic() - started
+            if now >= seconds:
+                break
+            if cpu_at_warmup is None and now >= warmup:
+                cpu_at_warmup = _cpu_seconds(proc.pid)
+                steady = 0
+            ready, _, _ = select.select([master], [], [], 0.05)
+            if not ready:
+                if proc.poll() is not None:
+                    break
+                continue
+            try:
+                data = os.read(master, 65536)
+            except OSError:
+                break
+            total += len(data)
+            steady += len(data)
+            stream.feed(data)
+            if first_frame is None and frame_complete("\n".join(screen.display)):
+                first_frame = time.monotonic() - started
+        cpu_total = _cpu_seconds(proc.pid)
+        peak = _peak_rss_mb(proc.pid)
+    finally:
+        _stop(proc, master, quit_keys)
+    elapsed = min(seconds, time.monotonic() - started)
+    return RunResult(
+        name=name,
+        seconds=elapsed,
+        warmup=warmup,
+        cpu_total_s=cpu_total,
+        cpu_steady_s=cpu_total - (cpu_at_warmup or 0.0),
+        bytes_total=total,
+        bytes_steady=steady if cpu_at_warmup is not None else 0,
+        first_frame_s=first_frame,
+        peak_rss_mb=peak,
+        final_screen="\n".join(screen.display),
+    )
+
+
+def _stop(proc: subprocess.Popen[bytes], master: int, quit_keys: bytes) -> None:
+    try:
+        os.write(master, quit_keys)
+        proc.wait(timeout=3)
+    except (OSError, subprocess.TimeoutExpired):
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=3)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    finally:
+        try:
+            while select.select([master], [], [], 0)[0] and os.read(master, 65536):
+                pass
+        except OSError:
+            pass
+        os.close(master)

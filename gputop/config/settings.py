@@ -1,0 +1,115 @@
+"""The settings gputop runs with: frozen, validated, secrets wrapped."""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gputop.config.secret import Secret
+
+__all__ = [
+    "DEFAULT_LATENCY_HISTOGRAM",
+    "AlertmanagerSettings",
+    "Config",
+    "PrometheusSettings",
+    "RuleSettings",
+    "UiSettings",
+]
+
+DEFAULT_LATENCY_HISTOGRAM = "t2v_inference_duration_seconds"
+
+
+@dataclass(frozen=True)
+class PrometheusSettings:
+    """Where Prometheus is and how to talk to it. Durations are in seconds."""
+
+    url: str
+    bearer_token: Secret | None = None
+    basic_auth_user: str | None = None
+    basic_auth_password: Secret | None = None
+    extra_headers: tuple[tuple[str, str], ...] = ()
+    ca_file: Path | None = None
+    insecure: bool = False
+    timeout: float = 5.0
+    latency_histogram: str = DEFAULT_LATENCY_HISTOGRAM
+    selector: str = ""  # label matchers without braces, e.g. Hostname="node-3"
+    range: float = 900.0
+
+    def headers(self) -> dict[str, str]:
+        """Request headers for httpx: the configured extra headers plus the bearer token."""
+        headers = dict(self.extra_headers)
+        if self.bearer_token is not None:
+            headers["Authorization"] = f"Bearer {self.bearer_token.reveal()}"
+        return headers
+
+    def auth(self) -> tuple[str, str] | None:
+        """Basic-auth pair for httpx, or None."""
+        if self.basic_auth_user is None or self.basic_auth_password is None:
+            return None
+        return (self.basic_auth_user, self.basic_auth_password.reveal())
+
+    def verify(self) -> bool | ssl.SSLContext:
+        """TLS verification for httpx: False when insecure, a context for the CA file, else True.
+
+        A context rather than the CA path: httpx 0.28 deprecates `verify=<str>`.
+        """
+        if self.insecure:
+            return False
+        if self.ca_file is not None:
+            return ssl.create_default_context(cafile=str(self.ca_file))
+        return True
+
+    def client_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for `httpx.AsyncClient(...)`: headers, auth, verify, timeout."""
+        return {
+            "headers": self.headers(),
+            "auth": self.auth(),
+            "verify": self.verify(),
+            "timeout": self.timeout,
+        }
+
+
+@dataclass(frozen=True)
+class RuleSettings:
+    """Rule files and how near a threshold counts as "near firing"."""
+
+    files: tuple[Path, ...] = ()
+    margin_pct: float = 10.0
+    margins: tuple[tuple[str, float], ...] = ()  # rule name -> percent, overriding margin_pct
+    eval_interval: float = 15.0
+
+    def margin_for(self, rule_name: str) -> float:
+        """The near-firing margin of one rule, in percent of its threshold."""
+        return dict(self.margins).get(rule_name, self.margin_pct)
+
+
+@dataclass(frozen=True)
+class UiSettings:
+    interval: float = 1.0
+    kiosk_page_seconds: float = 15.0
+    no_color: bool = False
+
+
+@dataclass(frozen=True)
+class AlertmanagerSettings:
+    url: str
+    bearer_token: Secret | None = None
+
+    def headers(self) -> dict[str, str]:
+        if self.bearer_token is None:
+            return {}
+        return {"Authorization": f"Bearer {self.bearer_token.reveal()}"}
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything gputop was configured with; `path` is the file read (None: no file)."""
+
+    prometheus: PrometheusSettings | None = None
+    rules: RuleSettings = RuleSettings()
+    ui: UiSettings = UiSettings()
+    alertmanager: AlertmanagerSettings | None = None
+    path: Path | None = None
+    profile: str | None = None

@@ -1,0 +1,352 @@
+"""One GPU, large: its identity, current readings, four history charts and its processes.
+
+The charts are `plotext` plots over a selectable range. They are rebuilt only while this
+screen is shown, and only when time has moved by a chart step (at least one second).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Grid, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+from textual_plotext import PlotextPlot
+
+from gputop.core.models import GPU_METRICS, GpuSample, Metric, ProcessSample
+from gputop.core.series import RingSeries
+from gputop.core.units import format_duration, format_value
+from gputop.ui.screens.processes import COLUMNS, process_cells, sort_processes
+from gputop.ui.view import spark_bounds
+from gputop.ui.widgets.status_bar import StatusBar
+
+__all__ = [
+    "RANGES",
+    "DetailScreen",
+    "MetricChart",
+    "chart_segments",
+    "time_ticks",
+]
+
+#: Selectable chart ranges: (label, seconds), on keys 1..4.
+RANGES: tuple[tuple[str, float], ...] = (
+    ("1m", 60.0),
+    ("5m", 300.0),
+    ("15m", 900.0),
+    ("1h", 3600.0),
+)
+DEFAULT_RANGE = 1
+TITLES = {
+    "memory_used_pct": "Memory used %",
+    "temperature_c": "Temperature °C",
+    "utilization_gpu_pct": "GPU utilization %",
+    "power_w": "Power W",
+}
+COLORS = {
+    "memory_used_pct": "cyan",
+    "temperature_c": "orange",
+    "utilization_gpu_pct": "green",
+    "power_w": "magenta",
+}
+MIN_STEP_S = 1.0  # charts are rebuilt at most once per this much time
+PROCESS_ROWS = 4
+Segment = tuple[list[float], list[float]]
+
+
+def chart_segments(points: Sequence[tuple[float, float | None]], gap_s: float) -> list[Segment]:
+    """Split (t, value) points into drawable runs: a missing value or a jump past `gap_s`
+    ends a run, so a gap is drawn as a gap and never as a line through zero."""
+    segments: list[Segment] = []
+    xs: list[float] = []
+    ys: list[float] = []
+    last_t: float | None = None
+    for t, v in points:
+        broken = v is None or (last_t is not None and t - last_t > gap_s)
+        if broken and xs:
+            segments.append((xs, ys))
+            xs, ys = [], []
+        if v is None or not math.isfinite(v):
+            last_t = None
+            continue
+        xs.append(t)
+        ys.append(v)
+        last_t = t
+    if xs:
+        segments.append((xs, ys))
+    return segments
+
+
+def series_points(
+    series: RingSeries | None, now: float, range_s: float, max_points: int
+) -> tuple[list[tuple[float, float | None]], float]:
+    """Points of the last `range_s` (raw, or bucket means when there are too many),
+    and the longest step between two points that still counts as continuous."""
+    if series is None:
+        return [], range_s
+    raw = series.window(now - range_s, now)
+    if len(raw) <= max_points:
+        steps = [b[0] - a[0] for a, b in itertools.pairwise(raw)]
+        step = statistics.median(steps) if steps else MIN_STEP_S
+        return raw, 2.5 * max(step, 1e-9)
+    width = range_s / max_points
+    # closed buckets only, like the sparklines: the one still filling would move every tick
+    buckets = series.downsample(now - width, width, max_points)
+    # empty buckets are left out: a lone empty bucket is jitter, a run of them is a gap
+    points = [((b.start + b.end) / 2, b.mean) for b in buckets if not b.empty]
+    return points, 2.5 * width
+
+
+def time_ticks(range_s: float) -> tuple[list[float], list[str]]:
+    """Ticks of a time axis in seconds relative to now: "-5m" ... "now"."""
+    step = {60.0: 15.0, 300.0: 60.0, 900.0: 300.0, 3600.0: 900.0}.get(range_s, range_s / 4)
+    count = round(range_s / step)
+    ticks = [-range_s + i * step for i in range(count + 1)]
+    labels = ["now" if t == 0 else "-" + format_duration(-t) for t in ticks]
+    return ticks, labels
+
+
+class MetricChart(PlotextPlot):
+    """One metric of one GPU over time, with rule thresholds as horizontal lines."""
+
+    def __init__(self, metric: Metric, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.metric = metric
+        self.segments: list[Segment] = []
+        self.thresholds: list[tuple[str, float]] = []
+
+    def draw(
+        self,
+        segments: list[Segment],
+        range_label: str,
+        range_s: float,
+        bounds: tuple[float, float],
+        thresholds: list[tuple[str, float]],
+    ) -> None:
+        self.segments, self.thresholds = segments, thresholds
+        plt = self.plt
+        plt.clear_figure()
+        plt.title(f"{TITLES[self.metric.key]} · last {range_label}")
+        lo, hi = bounds
+        values = [y for _, ys in segments for y in ys] + [v for _, v in thresholds]
+        hi = max([hi, *values]) if values else hi
+        plt.xlim(-range_s, 0)
+        plt.ylim(lo, hi)
+        ticks, labels = time_ticks(range_s)
+        plt.xticks(ticks, labels)
+        color = COLORS[self.metric.key]
+        for xs, ys in segments:
+            plt.plot(xs, ys, marker="braille", color=color)
+        for name, value in thresholds:
+            plt.horizontal_line(value, color="red")
+            plt.text(name, -range_s, value, color="red", alignment="left")
+        self.refresh()
+
+
+class DetailScreen(Screen[None]):
+    DEFAULT_CSS = """
+    DetailScreen { layout: vertical; }
+    DetailScreen #identity {
+        height: auto;
+        border: round $accent;
+        border-title-color: $text;
+        padding: 0 1;
+    }
+    DetailScreen #ident { height: 1; color: $text-muted; }
+    DetailScreen #values { height: 2; }
+    DetailScreen #values.-lost { color: $error; text-style: bold; }
+    DetailScreen #charts { grid-size: 2 2; grid-gutter: 0 1; height: 1fr; }
+    DetailScreen #procs {
+        height: auto;
+        max-height: 7;
+        border: round $panel-lighten-2;
+        border-title-color: $text;
+        padding: 0 1;
+    }
+    DetailScreen #procs.-hidden { display: none; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *(
+            Binding(str(i + 1), f"range({i})", f"Last {label}")
+            for i, (label, _) in enumerate(RANGES)
+        ),
+        Binding("escape,backspace", "back", "Back"),
+    ]
+
+    def __init__(self, key: str) -> None:
+        super().__init__()
+        self.key = key
+        self.range_index = DEFAULT_RANGE
+        self.gpu: GpuSample | None = None
+        self._drawn: tuple[object, ...] | None = None
+
+    @property
+    def range_label(self) -> str:
+        return RANGES[self.range_index][0]
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status")
+        with Vertical(id="identity"):
+            yield Static("", id="ident")
+            yield Static("", id="values")
+        with Grid(id="charts"):
+            for metric in GPU_METRICS:
+                yield MetricChart(metric, id=f"chart-{metric.key.replace('_', '-')}")
+        yield Static("", id="procs")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.refresh_view()
+
+    def on_resize(self) -> None:
+        # small terminals give the charts the room the process list would take
+        self.query_one("#procs").set_class(self.size.height < 30, "-hidden")
+        self._drawn = None
+        self.call_after_refresh(self.refresh_view)
+
+    def on_screen_resume(self) -> None:
+        self._drawn = None
+        self.refresh_view()
+
+    # ---- data ----------------------------------------------------------------------
+
+    def refresh_view(self) -> None:
+        """Update the numbers every call; rebuild the charts once per chart step at most."""
+        app = self.app
+        monitor = app.monitor  # type: ignore[attr-defined]
+        now = monitor.clock.now()
+        clock = time.strftime("%H:%M:%S", time.localtime(now))
+        self.query_one(StatusBar).set_parts(app.status_parts(), clock)  # type: ignore[attr-defined]
+        current = next((g for g in monitor.gpus() if g.key == self.key), None)
+        gone = current is None
+        if current is not None:
+            self.gpu = current
+        gpu = self.gpu
+        if gpu is None:
+            self._update("#values", "this GPU is not reported by any source")
+            return
+        self._show_identity(gpu, monitor.latest, gone)
+        self._show_processes(gpu, monitor.processes(), now)
+        self._redraw_charts(gpu, now)
+
+    def _update(self, selector: str, text: str) -> None:
+        widget = self.query_one(selector, Static)
+        if str(widget.content) != text:
+            widget.update(text, layout=False)
+
+    def _show_identity(self, gpu: GpuSample, snap: object, gone: bool) -> None:
+        box = self.query_one("#identity")
+        name = gpu.name.replace("NVIDIA ", "")
+        box.border_title = f"GPU {gpu.index} · {name} · last {self.range_label}"
+        self.sub_title = box.border_title
+        driver = getattr(snap, "driver_version", None)
+        ident = f"UUID {gpu.uuid or 'n/a'}   host {gpu.host}   source {gpu.source}"
+        self._update("#ident", ident + (f"   driver {driver}" if driver else ""))
+        values = self.query_one("#values", Static)
+        lost = gpu.state == "lost" or gone
+        values.set_class(lost, "-lost")
+        if gpu.state == "lost":
+            self._update("#values", f"LOST — {gpu.reason or 'the GPU stopped answering'}")
+        elif gone:
+            self._update("#values", "LOST — this GPU is no longer reported by any source")
+        else:
+            self._update("#values", _values_text(gpu))
+
+    def _show_processes(self, gpu: GpuSample, procs: Sequence[ProcessSample], now: float) -> None:
+        box = self.query_one("#procs", Static)
+        if box.has_class("-hidden"):
+            return
+        mine = [
+            p
+            for p in procs
+            if p.gpu_uuid == gpu.uuid or (not p.gpu_uuid and p.gpu_index == gpu.index)
+        ]
+        mine = sort_processes(mine, "mem", True)
+        box.border_title = f"Processes on GPU {gpu.index} · {len(mine)}"
+        if not mine:
+            self._update("#procs", "no processes")
+            return
+        # the GPU column is the same for every row here: leave it out
+        heads = [h for _, h, _ in COLUMNS[1:]]
+        rows = [process_cells(p, now)[1:] for p in mine[:PROCESS_ROWS]]
+        widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(heads)]
+        lines = ["  ".join(h.ljust(w) for h, w in zip(heads, widths, strict=True)).rstrip()]
+        lines += [
+            "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
+        ]
+        if len(mine) > PROCESS_ROWS:
+            lines.append(f"… {len(mine) - PROCESS_ROWS} more (p: all processes)")
+        self._update("#procs", "\n".join(lines))
+
+    def _redraw_charts(self, gpu: GpuSample, now: float, force: bool = False) -> None:
+        label, range_s = RANGES[self.range_index]
+        charts = list(self.query(MetricChart))
+        width = max((c.size.width for c in charts), default=0)
+        max_points = max(16, 2 * width)  # braille: two dots per cell
+        step = max(MIN_STEP_S, range_s / max_points)
+        merges = self.app.monitor.store.merges  # type: ignore[attr-defined]
+        state = (self.range_index, math.floor(now / step), width, gpu.state, merges)
+        if state == self._drawn and not force:
+            return
+        self._drawn = state
+        store = self.app.monitor.store  # type: ignore[attr-defined]
+        thresholds = self._thresholds()
+        for chart in charts:
+            metric = chart.metric
+            points, gap = series_points(store.get(self.key, metric.key), now, range_s, max_points)
+            segments = [([t - now for t in xs], ys) for xs, ys in chart_segments(points, gap)]
+            bounds = spark_bounds(metric, gpu)
+            chart.draw(segments, label, range_s, bounds, thresholds(metric.key))
+
+    def _thresholds(self) -> Callable[[str], list[tuple[str, float]]]:
+        source = getattr(self.app, "thresholds", None)
+        if source is None:
+            return lambda _metric: []
+        return lambda metric: list(source(self.key, metric))
+
+    # ---- actions -------------------------------------------------------------------
+
+    def action_range(self, index: int) -> None:
+        self.range_index = index
+        self._drawn = None
+        self.refresh_view()
+
+    def action_back(self) -> None:
+        self.dismiss()
+
+
+def _values_text(gpu: GpuSample) -> str:
+    """Current readings in two lines; what the GPU does not report reads n/a."""
+    mem = (
+        f"{format_value(gpu.memory_used_pct, '%')} "
+        f"({_gib(gpu.memory_used_mib)} of {_gib(gpu.memory_total_mib)})"
+    )
+    first = [
+        f"MEM {mem}",
+        f"TEMP {format_value(gpu.temperature_c, '°C')}",
+        f"UTIL {format_value(gpu.utilization_gpu_pct, '%')}",
+        f"MEM BUS {format_value(gpu.utilization_memory_pct, '%')}",
+    ]
+    second = [
+        f"POWER {format_value(gpu.power_w, 'W')} of {format_value(gpu.power_limit_w, 'W')}",
+        f"SM {format_value(gpu.sm_clock_mhz, 'MHz')}",
+        f"MEM CLK {format_value(gpu.mem_clock_mhz, 'MHz')}",
+        f"FAN {format_value(gpu.fan_pct, '%')}",
+    ]
+    return "   ".join(first) + "\n" + "   ".join(second)
+
+
+def _runs_on(proc: ProcessSample, gpu: GpuSample) -> bool:
+    if proc.gpu_uuid:
+        return proc.gpu_uuid == gpu.uuid
+    return proc.gpu_index == gpu.index
+
+
+def _gib(mib: float | None) -> str:
+    return "n/a" if mib is None else f"{mib / 1024:.1f}GiB"
