@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from gputop import __version__
 from gputop.core.clock import RealClock
 from gputop.monitor import Monitor
+
+if TYPE_CHECKING:
+    from gputop.config import Config
 
 __all__ = ["UsageError", "main"]
 
@@ -33,14 +35,11 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
-def _positive_interval(text: str) -> float:
+def _seconds(text: str) -> float:
     try:
-        value = float(text)
+        return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not 0.2 <= value <= 3600:
-        raise argparse.ArgumentTypeError(f"must be between 0.2 and 3600 seconds, got {text}")
-    return value
 
 
 #: Subcommands and the module that declares their flags (`add_arguments`) and runner (`run`).
@@ -62,17 +61,30 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         help="demo node scenario: mixed, calm, hot-gpu, memory-creep, stuck-job, slow",
     )
     src.add_argument("--seed", type=int, default=7, help="demo node random seed (default 7)")
+    src.add_argument("--prometheus", metavar="URL", help="Prometheus (or compatible) base URL")
+    src.add_argument(
+        "--insecure", action="store_true", default=None, help="do not verify Prometheus' TLS certificate"
+    )
+    src.add_argument(
+        "--rules", action="append", metavar="FILE", help="Prometheus alert rule file (repeatable)"
+    )
+    conf = parser.add_argument_group("configuration")
+    conf.add_argument("--config", metavar="FILE", help="TOML config file (default: %(default)s)",
+                      default=None)
+    conf.add_argument("--profile", metavar="NAME", help="named profile from the config file")
     show = parser.add_argument_group("output")
     show.add_argument(
         "--interval",
-        type=_positive_interval,
+        type=_seconds,
         default=None,
         metavar="SECONDS",
         help="refresh interval (default 1.0)",
     )
     show.add_argument("--once", action="store_true", help="print one snapshot and exit")
     show.add_argument("--json", action="store_true", help="with --once: print JSON")
-    show.add_argument("--no-color", action="store_true", help="monochrome (also NO_COLOR=1)")
+    show.add_argument(
+        "--no-color", action="store_true", default=None, help="monochrome (also NO_COLOR=1)"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     rules = sub.add_parser("rules", help="work with alert rule files")
     rules_sub = rules.add_subparsers(dest="rules_command", metavar="ACTION", required=True,
@@ -110,6 +122,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def _load_config(args: argparse.Namespace) -> Config:
+    from pathlib import Path
+
+    from gputop.config import ConfigError, load_config
+
+    overrides = {
+        "prometheus.url": args.prometheus,
+        "prometheus.insecure": args.insecure,
+        "rules.files": args.rules,
+        "ui.interval": args.interval,
+        "ui.no_color": args.no_color,
+    }
+    try:
+        return load_config(
+            Path(args.config) if args.config else None, profile=args.profile, overrides=overrides
+        )
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def _build_monitor(args: argparse.Namespace) -> Monitor:
     clock = RealClock()
     if args.demo:
@@ -131,6 +163,7 @@ def _build_monitor(args: argparse.Namespace) -> Monitor:
 def _dashboard(args: argparse.Namespace) -> int:
     if args.json and not args.once:
         raise UsageError("--json: only with --once")
+    config = _load_config(args)
     monitor = _build_monitor(args)
     try:
         if not args.demo and monitor.local is None:
@@ -140,9 +173,7 @@ def _dashboard(args: argparse.Namespace) -> int:
             return _once(monitor, args)
         from gputop.ui.app import run_dashboard
 
-        no_color = args.no_color or bool(os.environ.get("NO_COLOR"))
-        interval = args.interval or 1.0
-        return run_dashboard(monitor, interval=interval, no_color=no_color)
+        return run_dashboard(monitor, interval=config.ui.interval, no_color=config.ui.no_color)
     finally:
         monitor.close()
 

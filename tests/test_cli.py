@@ -30,8 +30,14 @@ def test_once_demo_json_has_8_complete_gpus():
     assert doc["sources"]["prometheus"]["state"] == "off"
     assert len(doc["gpus"]) == 8
     numeric = [
-        "memory_used_mib", "memory_total_mib", "utilization_gpu_pct", "utilization_memory_pct",
-        "temperature_c", "power_w", "power_limit_w", "sm_clock_mhz",
+        "memory_used_mib",
+        "memory_total_mib",
+        "utilization_gpu_pct",
+        "utilization_memory_pct",
+        "temperature_c",
+        "power_w",
+        "power_limit_w",
+        "sm_clock_mhz",
     ]
     for g in doc["gpus"]:
         assert g["state"] == "ok" and g["source"] == "demo" and g["host"] == "demo-node"

@@ -20,7 +20,9 @@ def _run(seed: int, seconds: float, scenario: str = "mixed"):
 def test_same_seed_same_node_different_seed_different_node():
     a, b, c = _run(3, 600), _run(3, 600), _run(4, 600)
     assert a == b
-    assert [g.temperature_c for g in a.gpus] != [g.temperature_c for g in c.gpus] or a.latency != c.latency
+    assert [g.temperature_c for g in a.gpus] != [
+        g.temperature_c for g in c.gpus
+    ] or a.latency != c.latency
 
 
 def test_an_hour_simulates_in_well_under_a_second():

@@ -24,7 +24,14 @@ def test_parse_duration_rejects(text):
 
 @pytest.mark.parametrize(
     ("seconds", "text"),
-    [(45, "45s"), (300, "5m"), (5400, "1h30m"), (90, "1m30s"), (3 * 86400 + 7200, "3d2h"), (2.5, "2.5s")],
+    [
+        (45, "45s"),
+        (300, "5m"),
+        (5400, "1h30m"),
+        (90, "1m30s"),
+        (3 * 86400 + 7200, "3d2h"),
+        (2.5, "2.5s"),
+    ],
 )
 def test_format_duration(seconds, text):
     assert format_duration(seconds) == text
