@@ -69,8 +69,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         "--rules", action="append", metavar="FILE", help="Prometheus alert rule file (repeatable)"
     )
     conf = parser.add_argument_group("configuration")
-    conf.add_argument("--config", metavar="FILE", help="TOML config file (default: %(default)s)",
-                      default=None)
+    conf.add_argument(
+        "--config", metavar="FILE", help="TOML config file (default: ~/.config/gputop/config.toml)"
+    )
     conf.add_argument("--profile", metavar="NAME", help="named profile from the config file")
     show = parser.add_argument_group("output")
     show.add_argument(

@@ -1,0 +1,362 @@
+"""Rule and status models, and the status logic shared by Prometheus and local evaluation.
+
+Status of a rule per matching series, worst first: firing; pending (fires in for − (now −
+activeAt)); near (inactive, but the compared value is within a margin of its threshold, or
+its least-squares trend crosses the threshold within the `for` window); unknown; ok.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Literal
+
+from gputop.core.promql import Analysis, Comparison, analyse, compare
+from gputop.core.series import RingSeries
+from gputop.core.units import format_duration
+
+__all__ = [
+    "DEFAULT_MARGIN",
+    "MARGIN_ANNOTATION",
+    "TREND_MIN_WINDOW_S",
+    "AlertState",
+    "LabelKey",
+    "RuleDef",
+    "RuleStatus",
+    "State",
+    "ValueHistory",
+    "analysis_of",
+    "assess",
+    "label_key",
+    "parse_margin",
+    "series_status",
+    "sort_statuses",
+    "trend_eta",
+    "unknown_status",
+]
+
+State = Literal["firing", "pending", "near", "ok", "unknown"]
+AlertState = Literal["firing", "pending", "inactive"]
+StatusSource = Literal["prometheus", "local"]
+#: A series' identity: its labels as sorted (name, value) pairs.
+LabelKey = tuple[tuple[str, str], ...]
+
+#: Near when within this fraction of the threshold.
+DEFAULT_MARGIN = 0.10
+#: The annotation that overrides the margin of one rule ("5%" or "0.05").
+MARGIN_ANNOTATION = "gputop_margin"
+#: The trend is fitted over the rule's `for` window, but never less than this.
+TREND_MIN_WINDOW_S = 180.0
+_TREND_MIN_POINTS = 4
+_TREND_MIN_SPAN_S = 30.0
+_TREND_MIN_R2 = 0.5  # below this, the line explains too little of the history to predict
+_HISTORY_SHOWN = 60  # values kept on a status for its sparkline
+
+_STATE_RANK = {"firing": 0, "pending": 1, "near": 2, "unknown": 3, "ok": 4}
+_SEVERITY_RANK = {"critical": 0, "page": 0, "error": 1, "warning": 2, "info": 3}
+
+
+@dataclass(frozen=True, slots=True)
+class RuleDef:
+    """An alerting rule as written: from a rule file, the built-in pack or Prometheus."""
+
+    name: str
+    expr: str
+    for_s: float = 0.0
+    keep_firing_for_s: float = 0.0
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    severity: str | None = None
+    source: str | None = None  # "file:line" where the rule was written
+    margin: float | None = None  # fraction of the threshold; None: the global default
+    group: str | None = None
+
+    @property
+    def analysis(self) -> Analysis:
+        """The expression's comparisons and selectors (raises PromQLSyntaxError)."""
+        return analysis_of(self.expr)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleStatus:
+    """One rule's state for one series (or for the whole rule when it has none)."""
+
+    name: str
+    state: State
+    severity: str | None = None
+    value: float | None = None
+    op: str | None = None
+    threshold: float | None = None
+    fires_in_s: float | None = None  # pending: time left until it fires
+    eta_s: float | None = None  # near by trend: time until the trend crosses
+    reason: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    source: StatusSource = "prometheus"
+    history: tuple[float, ...] = ()  # recent compared values, oldest first
+    active_at: float | None = None
+    query: str | None = None
+    origin: str | None = None  # the rule's file:line
+
+    @property
+    def gap(self) -> float | None:
+        """Distance to the threshold as a fraction of it (0 at the threshold)."""
+        if self.value is None or self.threshold is None:
+            return None
+        if self.op is not None and compare(self.op, self.value, self.threshold):
+            return 0.0  # already across: the closest there is
+        return abs(self.value - self.threshold) / max(abs(self.threshold), 1e-12)
+
+    def sort_key(self) -> tuple[object, ...]:
+        inf = math.inf
+        if self.state == "firing":
+            detail: tuple[object, ...] = (_SEVERITY_RANK.get(self.severity or "", 4),)
+        elif self.state == "pending":
+            detail = (inf if self.fires_in_s is None else self.fires_in_s,)
+        elif self.state == "near":
+            gap = self.gap
+            detail = (inf if gap is None else gap, inf if self.eta_s is None else self.eta_s)
+        else:
+            detail = ()
+        return (_STATE_RANK[self.state], *detail, self.name, sorted(self.labels.items()))
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "state": self.state,
+            "severity": self.severity,
+            "value": self.value,
+            "op": self.op,
+            "threshold": self.threshold,
+            "fires_in_s": self.fires_in_s,
+            "eta_s": self.eta_s,
+            "reason": self.reason,
+            "labels": dict(self.labels),
+            "source": self.source,
+            "origin": self.origin,
+            "query": self.query,
+            "active_at": self.active_at,
+        }
+
+
+def sort_statuses(statuses: Iterable[RuleStatus]) -> list[RuleStatus]:
+    """Worst first: firing, pending (sooner first), near (closer first), unknown, ok."""
+    return sorted(statuses, key=RuleStatus.sort_key)
+
+
+@lru_cache(maxsize=512)
+def analysis_of(expr: str) -> Analysis:
+    return analyse(expr)
+
+
+def label_key(labels: Mapping[str, str], drop: Iterable[str] = ("__name__",)) -> LabelKey:
+    dropped = set(drop)
+    return tuple(sorted((k, str(v)) for k, v in labels.items() if k not in dropped))
+
+
+def parse_margin(text: str) -> float:
+    """A margin as "5%" or as a fraction "0.05"; raises ValueError."""
+    s = text.strip()
+    value = float(s[:-1]) / 100.0 if s.endswith("%") else float(s)
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"not a margin: {text!r} (use e.g. 10% or 0.1)")
+    return value
+
+
+def trend_eta(
+    points: Sequence[tuple[float, float]],
+    comparison: Comparison,
+    *,
+    now: float,
+    window_s: float,
+    value: float | None = None,
+) -> float | None:
+    """Seconds until the value, moving at the least-squares slope of the last `window_s`,
+    crosses the threshold (from `value`, else from the fitted line at `now`).
+
+    None with too little history, a trend away from the threshold, or points too scattered
+    around the line for it to mean anything.
+    """
+    recent = [(t - now, v) for t, v in points if now - window_s <= t <= now]
+    if len(recent) < _TREND_MIN_POINTS or recent[-1][0] - recent[0][0] < _TREND_MIN_SPAN_S:
+        return None
+    n = len(recent)
+    mean_t = sum(t for t, _ in recent) / n
+    mean_v = sum(v for _, v in recent) / n
+    var_t = sum((t - mean_t) ** 2 for t, _ in recent)
+    var_v = sum((v - mean_v) ** 2 for _, v in recent)
+    if var_t == 0 or var_v == 0:
+        return None
+    cov = sum((t - mean_t) * (v - mean_v) for t, v in recent)
+    slope = cov / var_t
+    if cov * cov / (var_t * var_v) < _TREND_MIN_R2:
+        return None
+    rising = comparison.op in (">", ">=")
+    if comparison.op not in (">", ">=", "<", "<=") or (slope > 0) != rising:
+        return None
+    start = value if value is not None else mean_v - slope * mean_t
+    return max(0.0, (comparison.threshold - start) / slope)
+
+
+def assess(
+    comparison: Comparison,
+    value: float | None,
+    *,
+    margin: float,
+    points: Sequence[tuple[float, float]] = (),
+    for_s: float = 0.0,
+    now: float,
+    gated: bool = False,
+) -> tuple[State, float | None, str | None]:
+    """State, eta and reason of an inactive series from its compared value and history."""
+    if value is None or math.isnan(value):
+        return "unknown", None, f"no value for {comparison.query}"
+    if comparison.return_bool:
+        return "ok", None, "a bool comparison has no margin"
+    if comparison.holds(value):
+        if gated:
+            return "ok", None, "threshold crossed, but the and/unless condition does not hold"
+        return "near", None, "threshold crossed, not yet pending"
+    if comparison.op == "!=":
+        return "ok", None, None
+    window = max(for_s, TREND_MIN_WINDOW_S)
+    eta = trend_eta(points, comparison, now=now, window_s=window, value=value) if points else None
+    if eta is not None and eta > window:
+        eta = None
+    if abs(value - comparison.threshold) <= margin * abs(comparison.threshold):
+        return "near", eta, f"within {margin:.0%} of the threshold"
+    if eta is not None:
+        return "near", eta, f"trend crosses the threshold in {format_duration(eta)}"
+    return "ok", None, None
+
+
+def series_status(
+    rule: RuleDef,
+    state: AlertState,
+    *,
+    now: float,
+    value: float | None = None,
+    labels: Mapping[str, str] | None = None,
+    active_at: float | None = None,
+    margin: float = DEFAULT_MARGIN,
+    points: Sequence[tuple[float, float]] = (),
+    source: StatusSource = "prometheus",
+    analysis: Analysis | None = None,
+) -> RuleStatus:
+    """The status of one series of a rule, given its alert state and compared value.
+
+    Firing and pending come from the alert state as given; near/ok only ever refine
+    "inactive", so the status always agrees with the evaluator's own state.
+    """
+    analysis = analysis or rule.analysis
+    comparison = analysis.comparison
+    reason: str | None = None
+    fires_in: float | None = None
+    eta: float | None = None
+    shown: State
+    if state == "firing":
+        shown = "firing"
+    elif state == "pending":
+        shown = "pending"
+        if active_at is not None:
+            fires_in = max(0.0, rule.for_s - (now - active_at))
+    elif comparison is None:
+        shown, reason = "ok", "no threshold to compare"
+    else:
+        shown, eta, reason = assess(
+            comparison,
+            value,
+            margin=margin if rule.margin is None else rule.margin,
+            points=points,
+            for_s=rule.for_s,
+            now=now,
+            gated=analysis.gated,
+        )
+    return RuleStatus(
+        name=rule.name,
+        state=shown,
+        severity=rule.severity,
+        value=None if value is None or math.isnan(value) else value,
+        op=comparison.op if comparison else None,
+        threshold=comparison.threshold if comparison else None,
+        fires_in_s=fires_in,
+        eta_s=eta,
+        reason=reason,
+        labels=dict(labels or {}),
+        source=source,
+        history=tuple(v for _, v in points[-_HISTORY_SHOWN:]),
+        active_at=active_at,
+        query=comparison.query if comparison else None,
+        origin=rule.source,
+    )
+
+
+def unknown_status(
+    rule: RuleDef,
+    reason: str,
+    *,
+    source: StatusSource = "prometheus",
+    labels: Mapping[str, str] | None = None,
+) -> RuleStatus:
+    comparison = None
+    with contextlib.suppress(ValueError):  # an unparsable rule is unknown for that reason
+        comparison = rule.analysis.comparison
+    return RuleStatus(
+        name=rule.name,
+        state="unknown",
+        severity=rule.severity,
+        op=comparison.op if comparison else None,
+        threshold=comparison.threshold if comparison else None,
+        reason=reason,
+        labels=dict(labels or {}),
+        source=source,
+        query=comparison.query if comparison else None,
+        origin=rule.source,
+    )
+
+
+class ValueHistory:
+    """Recent compared values per (rule, series), for trends and sparklines.
+
+    Points closer than `spacing_s` to the previous one replace nothing and are skipped, so
+    memory is bounded by `capacity` points per series whatever the refresh rate; series not
+    seen for `max_age_s` are dropped by `prune`.
+    """
+
+    def __init__(
+        self, *, capacity: int = 180, spacing_s: float = 5.0, max_age_s: float = 900.0
+    ) -> None:
+        self.capacity = capacity
+        self.spacing_s = spacing_s
+        self.max_age_s = max_age_s
+        self._series: dict[Hashable, RingSeries] = {}
+
+    def record(self, key: Hashable, t: float, value: float | None) -> None:
+        if value is None or math.isnan(value):
+            return
+        ring = self._series.get(key)
+        if ring is None:
+            ring = self._series[key] = RingSeries(self.capacity)
+        last = ring.last_time
+        if last is None or t - last >= self.spacing_s:
+            ring.append(t, value)
+
+    def points(self, key: Hashable) -> list[tuple[float, float]]:
+        ring = self._series.get(key)
+        if ring is None:
+            return []
+        return [(t, v) for t, v in ring.items() if v is not None]
+
+    def prune(self, now: float) -> None:
+        stale = [
+            k
+            for k, ring in self._series.items()
+            if ring.last_time is None or now - ring.last_time > self.max_age_s
+        ]
+        for k in stale:
+            del self._series[k]
+
+    def __len__(self) -> int:
+        return len(self._series)

@@ -1,0 +1,326 @@
+"""Status logic: ordering, pending countdown, near by margin and by trend, the Prometheus path."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gputop.core.promql import Comparison
+from gputop.core.promrules import (
+    QueryError,
+    alerting_rules,
+    compared_queries,
+    parse_timestamp,
+    statuses_from_prometheus,
+    vector_values,
+)
+from gputop.core.rules import (
+    RuleDef,
+    RuleStatus,
+    ValueHistory,
+    assess,
+    parse_margin,
+    series_status,
+    sort_statuses,
+    trend_eta,
+)
+
+NOW = 1_767_225_600.0
+TEMP = RuleDef("GPUTemperatureHigh", "DCGM_FI_DEV_GPU_TEMP > 85", for_s=60.0, severity="critical")
+GT90 = Comparison("x{}", ">", 90.0)
+
+
+def test_ordering_worst_first():
+    expected = [
+        RuleStatus("A", "firing", severity="critical"),
+        RuleStatus("B", "firing", severity="warning"),
+        RuleStatus("C", "pending", fires_in_s=10.0),
+        RuleStatus("D", "pending", fires_in_s=200.0),
+        RuleStatus("E", "near", value=89.0, threshold=90.0),
+        RuleStatus("F", "near", value=82.0, threshold=90.0),
+        RuleStatus("G", "unknown", reason="no data"),
+        RuleStatus("H", "ok", value=10.0, threshold=90.0),
+    ]
+    shuffled = expected[:]
+    random.Random(3).shuffle(shuffled)
+    assert [s.name for s in sort_statuses(shuffled)] == list("ABCDEFGH")
+
+
+def test_pending_counts_down_to_firing():
+    status = series_status(TEMP, "pending", now=NOW, value=90.0, active_at=NOW - 45.0)
+    assert status.state == "pending"
+    assert status.fires_in_s == pytest.approx(15.0)
+    late = series_status(TEMP, "pending", now=NOW, value=90.0, active_at=NOW - 75.0)
+    assert late.fires_in_s == 0.0  # due: it fires at the next evaluation
+
+
+def test_firing_keeps_its_threshold_and_value():
+    status = series_status(TEMP, "firing", now=NOW, value=91.0, labels={"gpu": "3"})
+    assert (status.state, status.value, status.op, status.threshold) == ("firing", 91.0, ">", 85.0)
+    assert status.labels == {"gpu": "3"}
+    assert status.origin is None and status.source == "prometheus"
+
+
+@pytest.mark.parametrize(
+    ("op", "threshold", "value", "state"),
+    [
+        (">", 90.0, 85.0, "near"),  # 5 below, margin 9
+        (">", 90.0, 81.0, "near"),
+        (">", 90.0, 80.0, "ok"),
+        (">=", 90.0, 89.9, "near"),
+        ("<", 10.0, 10.5, "near"),  # falling towards 10
+        ("<", 10.0, 11.5, "ok"),
+        ("==", 0.0, 0.5, "ok"),  # 10 % of zero is zero
+        ("!=", 5.0, 5.0, "ok"),  # equal: holds only by moving away
+    ],
+)
+def test_near_by_margin(op, threshold, value, state):
+    got, eta, reason = assess(Comparison("x{}", op, threshold), value, margin=0.10, now=NOW)
+    assert got == state
+    assert eta is None
+    if state == "near":
+        assert "within 10%" in reason
+
+
+def test_margin_is_configurable_globally_and_per_rule():
+    rule = RuleDef("Mem", "x > 90")
+    assert series_status(rule, "inactive", now=NOW, value=85.0).state == "near"
+    assert series_status(rule, "inactive", now=NOW, value=85.0, margin=0.02).state == "ok"
+    tight = RuleDef("Mem", "x > 90", margin=0.02)
+    assert series_status(tight, "inactive", now=NOW, value=85.0, margin=0.5).state == "ok"
+    wide = RuleDef("Mem", "x > 90", margin=0.5)
+    assert series_status(wide, "inactive", now=NOW, value=50.0).state == "near"
+
+
+def _ramp(start: float, per_s: float, seconds: int, step: int = 5) -> list[tuple[float, float]]:
+    return [(NOW - seconds + t, start + per_s * t) for t in range(0, seconds + 1, step)]
+
+
+def test_near_by_trend_with_eta():
+    points = _ramp(50.0, 0.1, 180)  # 50 -> 68 over 3 minutes, rising 0.1/s
+    state, eta, reason = assess(GT90, 68.0, margin=0.10, points=points, for_s=300.0, now=NOW)
+    assert state == "near"
+    assert eta == pytest.approx((90.0 - 68.0) / 0.1)  # 220 s, within the 300 s for window
+    assert "trend crosses" in reason
+
+
+def test_trend_beyond_the_for_window_is_not_near():
+    points = _ramp(50.0, 0.01, 180)  # would take ~2000 s
+    state, eta, _ = assess(GT90, 51.8, margin=0.10, points=points, for_s=300.0, now=NOW)
+    assert (state, eta) == ("ok", None)
+
+
+def test_trend_away_from_threshold_or_noise_is_not_near():
+    falling = _ramp(80.0, -0.05, 180)
+    assert assess(GT90, 71.0, margin=0.1, points=falling, for_s=300.0, now=NOW)[0] == "ok"
+    rng = random.Random(1)
+    noise = [(NOW - 180 + t, 60 + rng.uniform(-20, 20)) for t in range(0, 181, 5)]
+    assert trend_eta(noise, GT90, now=NOW, window_s=300.0) is None
+    assert trend_eta(_ramp(50, 0.1, 10), GT90, now=NOW, window_s=300.0) is None  # too short
+
+
+def test_crossed_but_inactive():
+    # Prometheus has not evaluated it yet: close to pending, so near.
+    assert assess(GT90, 95.0, margin=0.1, now=NOW)[0] == "near"
+    # The and/unless side does not hold: nothing is about to fire.
+    assert assess(GT90, 95.0, margin=0.1, now=NOW, gated=True)[0] == "ok"
+
+
+def test_missing_value_is_unknown_and_no_threshold_is_ok():
+    assert assess(GT90, float("nan"), margin=0.1, now=NOW)[0] == "unknown"
+    assert assess(GT90, None, margin=0.1, now=NOW)[0] == "unknown"
+    no_threshold = RuleDef("Absent", "absent(up)")
+    status = series_status(no_threshold, "inactive", now=NOW)
+    assert (status.state, status.reason) == ("ok", "no threshold to compare")
+
+
+def test_parse_margin():
+    assert parse_margin("5%") == pytest.approx(0.05)
+    assert parse_margin("0.2") == pytest.approx(0.2)
+    with pytest.raises(ValueError):
+        parse_margin("-1")
+    with pytest.raises(ValueError):
+        parse_margin("lots")
+
+
+def test_value_history_spacing_and_pruning():
+    history = ValueHistory(capacity=10, spacing_s=5.0, max_age_s=60.0)
+    for t in range(0, 30):
+        history.record("k", NOW + t, float(t))
+    assert [t - NOW for t, _ in history.points("k")] == [0, 5, 10, 15, 20, 25]
+    history.record("old", NOW - 100, 1.0)
+    history.record("k", NOW + 29, None)  # a missing value is not a point
+    history.prune(NOW + 29)
+    assert history.points("old") == [] and len(history) == 1
+
+
+# ---- the Prometheus path ------------------------------------------------------------------
+
+
+def _api(alerts: list[dict], *, health: str = "ok", last_error: str = "") -> dict:
+    """An /api/v1/rules answer as Prometheus 2.x returns it."""
+    return {
+        "status": "success",
+        "data": {
+            "groups": [
+                {
+                    "name": "gpu",
+                    "file": "/etc/prometheus/gpu.yml",
+                    "interval": 15,
+                    "rules": [
+                        {
+                            "state": "firing" if alerts else "inactive",
+                            "name": "GPUTemperatureHigh",
+                            "query": "DCGM_FI_DEV_GPU_TEMP > 85",
+                            "duration": 60,
+                            "labels": {"severity": "critical"},
+                            "annotations": {"summary": "hot"},
+                            "alerts": alerts,
+                            "health": health,
+                            "lastError": last_error,
+                            "type": "alerting",
+                        },
+                        {
+                            "name": "gpu:temp:max",
+                            "query": "max(DCGM_FI_DEV_GPU_TEMP)",
+                            "health": "ok",
+                            "type": "recording",
+                        },
+                    ],
+                }
+            ]
+        },
+    }
+
+
+def _alert(gpu: str, state: str, active_at: str, value: str) -> dict:
+    return {
+        "labels": {
+            "alertname": "GPUTemperatureHigh",
+            "gpu": gpu,
+            "UUID": f"GPU-{gpu}",
+            "severity": "critical",
+        },
+        "annotations": {"summary": "hot"},
+        "state": state,
+        "activeAt": active_at,
+        "value": value,
+    }
+
+
+def _temps(values: dict[str, float]) -> dict:
+    return {
+        "DCGM_FI_DEV_GPU_TEMP{}": {
+            (("UUID", f"GPU-{g}"), ("__name__", "DCGM_FI_DEV_GPU_TEMP"), ("gpu", g)): v
+            for g, v in values.items()
+        }
+    }
+
+
+def test_prometheus_states_plus_margin():
+    data = _api(
+        [
+            _alert("3", "firing", "2025-12-31T23:50:00Z", "9.1e+01"),
+            _alert("1", "pending", "2025-12-31T23:59:20.123456789Z", "8.7e+01"),
+        ]
+    )
+    assert compared_queries(alerting_rules(data)) == ["DCGM_FI_DEV_GPU_TEMP{}"]
+    got = statuses_from_prometheus(
+        data, _temps({"0": 50.0, "1": 87.0, "2": 80.0, "3": 91.0}), now=NOW
+    )
+    by_gpu = {s.labels["gpu"]: s for s in got}
+    assert [s.labels["gpu"] for s in got] == ["3", "1", "2", "0"]  # worst first
+    assert by_gpu["3"].state == "firing" and by_gpu["3"].severity == "critical"
+    assert by_gpu["1"].state == "pending"
+    assert by_gpu["1"].fires_in_s == pytest.approx(60.0 - 39.876543211, abs=1e-6)
+    assert by_gpu["2"].state == "near" and by_gpu["2"].value == 80.0
+    assert by_gpu["0"].state == "ok"
+    assert by_gpu["3"].labels == {"UUID": "GPU-3", "gpu": "3"}  # rule labels are not identity
+    assert all(s.origin == "/etc/prometheus/gpu.yml" for s in got)
+
+
+def test_prometheus_over_threshold_without_alert_is_never_firing():
+    # Prometheus has not (yet) made an alert of it: we must not claim it fires.
+    got = statuses_from_prometheus(_api([]), _temps({"0": 95.0}), now=NOW)
+    assert [s.state for s in got] == ["near"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from("01234567"),
+        st.tuples(st.floats(20, 100), st.sampled_from(["firing", "pending", "inactive"])),
+        min_size=1,
+    )
+)
+def test_prometheus_state_always_agrees(series):
+    alerts = [
+        _alert(g, state, "2025-12-31T23:59:30Z", str(v))
+        for g, (v, state) in series.items()
+        if state != "inactive"
+    ]
+    got = statuses_from_prometheus(
+        _api(alerts), _temps({g: v for g, (v, _) in series.items()}), now=NOW
+    )
+    assert {s.labels["gpu"] for s in got} == set(series)
+    for status in got:
+        given_state = series[status.labels["gpu"]][1]
+        if given_state in ("firing", "pending"):
+            assert status.state == given_state
+        else:
+            assert status.state in ("near", "ok")
+
+
+def test_prometheus_errors_are_unknown_with_reason():
+    failed = statuses_from_prometheus(
+        _api([], health="err", last_error="many-to-many matching not allowed"), {}, now=NOW
+    )
+    assert [(s.state, s.reason) for s in failed] == [
+        ("unknown", "many-to-many matching not allowed")
+    ]
+    query_failed = statuses_from_prometheus(
+        _api([]), {"DCGM_FI_DEV_GPU_TEMP{}": QueryError("timeout")}, now=NOW
+    )
+    assert [(s.state, s.reason) for s in query_failed] == [("unknown", "query failed: timeout")]
+    empty = statuses_from_prometheus(_api([]), {"DCGM_FI_DEV_GPU_TEMP{}": {}}, now=NOW)
+    assert empty[0].state == "unknown" and "no data" in empty[0].reason
+
+
+def test_prometheus_alert_shown_even_when_its_series_is_not_in_the_values():
+    data = _api([_alert("5", "firing", "2025-12-31T23:50:00Z", "90")])
+    got = statuses_from_prometheus(data, _temps({"0": 40.0}), now=NOW)
+    assert {(s.labels["gpu"], s.state) for s in got} == {("5", "firing"), ("0", "ok")}
+    assert next(s for s in got if s.state == "firing").value == 90.0
+
+
+def test_prometheus_history_gives_trend_and_sparkline():
+    history = ValueHistory(spacing_s=5.0)
+    data = _api([])
+    got: list[RuleStatus] = []
+    for i in range(40):  # 60 -> 79.5 over 195 s: 0.1 °C/s
+        got = statuses_from_prometheus(
+            data, _temps({"0": 60.0 + 0.5 * i}), now=NOW + 5 * i, history=history
+        )
+    assert got[0].state == "near"
+    assert got[0].eta_s == pytest.approx((85.0 - 79.5) / 0.1, rel=1e-3)
+    assert got[0].history[-1] == 79.5 and len(got[0].history) == 40
+
+
+def test_api_helpers():
+    assert parse_timestamp("2026-01-01T00:00:00Z") == NOW
+    assert parse_timestamp("2026-01-01T01:00:00.5+01:00") == NOW + 0.5
+    assert parse_timestamp("0001-01-01T00:00:00Z") is None
+    assert parse_timestamp("yesterday") is None
+    result = [
+        {"metric": {"__name__": "up", "job": "a"}, "value": [NOW, "1"]},
+        {"metric": {"job": "b"}, "value": [NOW, "NaN"]},
+    ]
+    values = vector_values(result)
+    assert values[(("__name__", "up"), ("job", "a"))] == 1.0
+    assert values[(("job", "b"),)] != values[(("job", "b"),)]  # NaN kept: shown as unknown
+    rules = alerting_rules(_api([])["data"])
+    assert [r.rule.name for r in rules] == ["GPUTemperatureHigh"]  # recording rules skipped
+    assert rules[0].rule.for_s == 60.0 and rules[0].rule.group == "gpu"
