@@ -1,0 +1,336 @@
+"""An async client for the Prometheus HTTP API (and compatible servers: Thanos Query, Mimir,
+VictoriaMetrics). Nothing newer than Prometheus 2.42 is required.
+
+Exception tree (every `reason` is one line and never holds a token or password)::
+
+    SourceError                  gputop.sources.base
+    └── PromError                any failure talking to Prometheus
+        ├── PromUnreachable      no connection: refused, reset, unknown host, TLS failure
+        ├── PromTimeout          no complete answer within `timeout` seconds
+        ├── PromHTTPError        a non-2xx answer that is not an API error (.status)
+        ├── PromAPIError         {"status": "error"} from the API (.error_type, .error)
+        └── PromMalformed        bad JSON, unexpected shape, body over `max_body_bytes`
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+import time as _time
+from collections.abc import Collection, Mapping
+from http import HTTPStatus
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from gputop.sources.promtypes import (
+    PromAlert,
+    PromError,
+    PromMalformed,
+    PromRule,
+    PromRuleGroup,
+    PromSample,
+    PromSeries,
+    PromStats,
+    parse_alerts,
+    parse_matrix,
+    parse_rule_groups,
+    parse_vector,
+)
+
+__all__ = [
+    "PromAPIError",
+    "PromAlert",
+    "PromError",
+    "PromHTTPError",
+    "PromMalformed",
+    "PromRule",
+    "PromRuleGroup",
+    "PromSample",
+    "PromSeries",
+    "PromStats",
+    "PromTimeout",
+    "PromUnreachable",
+    "PrometheusClient",
+]
+
+_MIB = 1024 * 1024
+_MAX_ERROR_CHARS = 200
+
+
+class PromUnreachable(PromError):
+    """No connection could be made or kept."""
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(f"unreachable: {detail}" if detail else "unreachable")
+        self.detail = detail
+
+
+class PromTimeout(PromError):
+    """The answer did not arrive in time."""
+
+    def __init__(self) -> None:
+        super().__init__("timeout")
+
+
+class PromHTTPError(PromError):
+    """A non-2xx status without an API error body."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+class PromAPIError(PromError):
+    """The API answered with status "error" (bad query, execution error, ...)."""
+
+    def __init__(self, error_type: str, error: str) -> None:
+        text = " ".join(error.split())[:_MAX_ERROR_CHARS]
+        super().__init__(f"query error: {error_type}" + (f": {text}" if text else ""))
+        self.error_type = error_type
+        self.error = error
+
+
+class PrometheusClient:
+    """Queries one Prometheus-compatible API; `stats` counts what the requests cost.
+
+    `base_url` may carry a path prefix (e.g. Mimir's `http://mimir/prometheus`). Credentials go
+    in `headers` (`{"Authorization": "Bearer ..."}`) or `auth` (a (user, password) tuple or an
+    httpx.Auth); they are never shown in errors or reprs.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        auth: httpx.Auth | tuple[str, str] | None = None,
+        verify: bool | str = True,
+        timeout: float = 5.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+        max_body_bytes: int = 32 * _MIB,
+    ) -> None:
+        url = _check_url(base_url)
+        if timeout <= 0:
+            raise ValueError(f"timeout must be positive, got {timeout}")
+        if max_body_bytes <= 0:
+            raise ValueError(f"max_body_bytes must be positive, got {max_body_bytes}")
+        self._display_url = str(url.copy_with(username=None, password=None))
+        self._has_credentials = auth is not None or any(
+            k.lower() == "authorization" for k in (headers or {})
+        )
+        self._timeout = float(timeout)
+        self._max_body = int(max_body_bytes)
+        self.stats = PromStats()
+        self._http = httpx.AsyncClient(
+            base_url=url,
+            headers=dict(headers or {}),
+            auth=auth,
+            verify=_ssl_verify(verify),
+            timeout=timeout,
+            transport=transport,
+            follow_redirects=True,
+        )
+
+    def __repr__(self) -> str:
+        return f"PrometheusClient({self._display_url!r})"
+
+    @property
+    def url(self) -> str:
+        """The base URL without any user or password in it."""
+        return self._display_url
+
+    async def __aenter__(self) -> PrometheusClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # ---- API ----------------------------------------------------------------------------
+
+    async def query(self, expr: str, time: float | None = None) -> tuple[PromSample, ...]:
+        """An instant query; a scalar result comes back as one sample without labels."""
+        params = {"query": expr}
+        if time is not None:
+            params["time"] = _fmt_time(time)
+        return parse_vector(await self._get("api/v1/query", params))
+
+    async def query_range(
+        self, expr: str, start: float, end: float, step: float
+    ) -> tuple[PromSeries, ...]:
+        """A range query: points at start, start+step, ... up to end (inclusive)."""
+        params = {
+            "query": expr,
+            "start": _fmt_time(start),
+            "end": _fmt_time(end),
+            "step": _fmt_time(step),
+        }
+        return parse_matrix(await self._get("api/v1/query_range", params))
+
+    async def rules(
+        self, type: str | None = "alert", *, names: Collection[str] | None = None
+    ) -> tuple[PromRuleGroup, ...]:
+        """Rule groups with their rules' states; `type` is "alert", "record" or None (both).
+
+        `names` keeps only the rules so named; the filter runs here because Prometheus 2.42
+        (and some compatible servers) ignore `rule_name[]`. Groups left empty are dropped.
+        """
+        if type not in ("alert", "record", None):
+            raise ValueError(f'rule type must be "alert", "record" or None, got {type!r}')
+        params = {"type": type} if type else {}
+        groups = parse_rule_groups(await self._get("api/v1/rules", params))
+        wanted_type = {"alert": "alerting", "record": "recording"}.get(type or "")
+        wanted = set(names) if names is not None else None
+        out: list[PromRuleGroup] = []
+        for group in groups:
+            rules = tuple(
+                r
+                for r in group.rules
+                if (wanted_type is None or r.type == wanted_type)
+                and (wanted is None or r.name in wanted)
+            )
+            if rules:
+                out.append(PromRuleGroup(group.name, group.file, group.interval_s, rules))
+        return tuple(out)
+
+    async def alerts(self) -> tuple[PromAlert, ...]:
+        """Every active (pending or firing) alert."""
+        return parse_alerts(await self._get("api/v1/alerts", {}))
+
+    async def buildinfo(self) -> dict[str, str]:
+        """Version, revision, ... of the server (not every compatible server has it)."""
+        data = await self._get("api/v1/status/buildinfo", {})
+        if not isinstance(data, Mapping):
+            raise PromMalformed("build info is not an object")
+        return {str(k): str(v) for k, v in data.items()}
+
+    async def ready(self) -> bool:
+        """True when the server answers and is ready to serve queries."""
+        try:
+            status, _ = await self._request("-/ready", {})
+            if status == 404:  # no readiness endpoint here: a trivial query must answer
+                await self.query("1")
+                return True
+        except PromError:
+            return False
+        return status == 200
+
+    # ---- transport ----------------------------------------------------------------------
+
+    async def _get(self, path: str, params: Mapping[str, str]) -> Any:
+        status, body = await self._request(path, params)
+        if status in (401, 403):
+            hint = "check the bearer token" if self._has_credentials else "no bearer token given"
+            raise PromHTTPError(status, f"HTTP {status} unauthorized: {hint}")
+        try:
+            doc = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            if 200 <= status < 300:
+                raise PromMalformed("not JSON") from None
+            raise PromHTTPError(status, f"HTTP {status} {_phrase(status)}".rstrip()) from None
+        if isinstance(doc, Mapping) and doc.get("status") == "error":
+            raise PromAPIError(str(doc.get("errorType") or "error"), str(doc.get("error") or ""))
+        if not 200 <= status < 300:
+            raise PromHTTPError(status, f"HTTP {status} {_phrase(status)}".rstrip())
+        if not isinstance(doc, Mapping) or doc.get("status") != "success" or "data" not in doc:
+            raise PromMalformed('no {"status": "success", "data": ...}')
+        return doc["data"]
+
+    async def _request(self, path: str, params: Mapping[str, str]) -> tuple[int, bytes]:
+        """GET path; returns (status, body). Transport failures become typed errors."""
+        self.stats.requests += 1
+        started = _time.perf_counter()
+        try:
+            return await asyncio.wait_for(self._stream(path, params), self._timeout)
+        except (asyncio.TimeoutError, httpx.TimeoutException):
+            self.stats.errors += 1
+            raise PromTimeout() from None
+        except httpx.TransportError as exc:
+            self.stats.errors += 1
+            raise PromUnreachable(_transport_detail(exc)) from None
+        except httpx.DecodingError:
+            self.stats.errors += 1
+            raise PromMalformed("body could not be decoded") from None
+        except httpx.TooManyRedirects:
+            self.stats.errors += 1
+            raise PromUnreachable("redirect loop") from None
+        except PromError:
+            self.stats.errors += 1
+            raise
+        finally:
+            self.stats.last_duration_s = _time.perf_counter() - started
+
+    async def _stream(self, path: str, params: Mapping[str, str]) -> tuple[int, bytes]:
+        async with self._http.stream("GET", path, params=params) as response:
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > self._max_body:
+                raise PromMalformed(f"body over {_size(self._max_body)}")
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                self.stats.bytes += len(chunk)
+                if size > self._max_body:
+                    raise PromMalformed(f"body over {_size(self._max_body)}")
+                chunks.append(chunk)
+            return response.status_code, b"".join(chunks)
+
+
+def _check_url(base_url: str) -> httpx.URL:
+    try:
+        url = httpx.URL(base_url)
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise ValueError(f"not a valid URL: {exc}") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ValueError("the Prometheus URL must look like http://host:9090")
+    return url
+
+
+def _ssl_verify(verify: bool | str) -> bool | ssl.SSLContext:
+    if isinstance(verify, bool):
+        return verify
+    try:
+        return ssl.create_default_context(cafile=verify)
+    except (OSError, ssl.SSLError) as exc:
+        raise ValueError(f"cannot use CA bundle {verify}: {exc}") from None
+
+
+def _transport_detail(exc: httpx.TransportError) -> str:
+    """A short cause for the failures worth naming; plain refusals need no words."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return f"TLS certificate not trusted ({cause.verify_message})"
+        if isinstance(cause, ssl.SSLError):
+            return "TLS handshake failed"
+        text = str(cause)
+        if "Name or service not known" in text or "nodename nor servname" in text:
+            return "unknown host"
+        cause = cause.__cause__ or cause.__context__
+    return ""
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def _fmt_time(t: float) -> str:
+    text = f"{t:.3f}".rstrip("0").rstrip(".")
+    return text or "0"
+
+
+def _size(n: int) -> str:
+    return f"{n // _MIB} MiB" if n >= _MIB and n % _MIB == 0 else f"{n} bytes"

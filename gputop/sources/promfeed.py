@@ -1,0 +1,363 @@
+"""Range panels from Prometheus: GPU metrics of the whole fleet and inference latency.
+
+The first refresh fetches the visible range (`range_s`) so every sparkline is full at once;
+later refreshes ask only for the points after the last one fetched, on a grid of `step`
+seconds aligned to the epoch, and merge them into the store. There is one range query per
+metric for all GPUs, so queries per refresh grow with panels, never with GPUs. After the
+first fetch the GPU queries return only the labels that name a GPU; the others (model, pod,
+namespace) come from one instant query when a new GPU shows up, and once a minute.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from gputop.core.backoff import Backoff
+from gputop.core.clock import Clock
+from gputop.core.models import GpuSample, LatencySample, SourceState, SourceStatus
+from gputop.core.store import LATENCY_KEY, SERIES_FIELDS, MetricStore
+from gputop.sources.base import SourceError
+from gputop.sources.prometheus import PrometheusClient, PromSeries, PromUnreachable
+from gputop.sources.promqueries import (
+    LABELS_EVERY_S,
+    LATENCY_METRICS,
+    MAX_POINTS,
+    gpu_queries,
+    latency_queries,
+    slim_query,
+)
+
+__all__ = ["PrometheusSource"]
+
+Point = tuple[float, float | None]
+
+
+@dataclass(slots=True)
+class _Gpu:
+    """What is known of one GPU seen in Prometheus: identity, labels, latest points."""
+
+    key: str
+    uuid: str
+    host: str
+    index: int
+    name: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+    latest: dict[str, Point] = field(default_factory=dict)
+
+    @property
+    def time(self) -> float:
+        return max((t for t, _ in self.latest.values()), default=-math.inf)
+
+
+class PrometheusSource:
+    """The Prometheus range panels, refreshed by the monitor; `refresh` never raises."""
+
+    name = "prometheus"
+
+    def __init__(
+        self,
+        client: PrometheusClient,
+        store: MetricStore,
+        clock: Clock,
+        *,
+        range_s: float = 900,
+        columns: int = 60,
+        latency_histogram: str = "t2v_inference_duration_seconds",
+        selector: str = "",
+        local_keys: Callable[[], set[str]] = lambda: set(),
+    ) -> None:
+        if not range_s > 0 or not math.isfinite(range_s):
+            raise ValueError(f"range_s must be a positive number of seconds, got {range_s}")
+        if columns < 1:
+            raise ValueError(f"columns must be at least 1, got {columns}")
+        self._client = client
+        self._store = store
+        self._clock = clock
+        self._range_s = float(range_s)
+        step = max(1, round(range_s / columns))
+        self._step = float(max(step, math.ceil(range_s / (MAX_POINTS - 1))))
+        self._local_keys = local_keys
+        self._groups: dict[str, dict[str, str]] = {
+            "gpu": gpu_queries(selector),
+            "latency": latency_queries(latency_histogram, selector),
+        }
+        self._cursor: dict[str, float | None] = dict.fromkeys(self._groups)
+        self._slim = {m: slim_query(q) for m, q in self._groups["gpu"].items()}
+        self._label_query = self._groups["gpu"]["memory_used_mib"]
+        self._labels_at = -math.inf  # when the full labels of every GPU were last fetched
+        self._labels_due = False  # a GPU appeared in a slim answer: fetch its labels
+        self._gpus: dict[str, _Gpu] = {}
+        self._latency: dict[str, Point] = {}
+        self._merged_last: dict[str, float] = {}  # entity -> newest time this source wrote
+        self._local_since: dict[str, float] = {}  # entity -> first time the local source holds
+        self._backoff = Backoff(base=1.0, factor=2.0, cap=60.0)
+        self._retry_at: float | None = None
+        self._last_ok: float | None = None
+        self._busy = False
+        self._state = SourceState(SourceStatus.UNAVAILABLE, "waiting for the first answer")
+
+    # ---- public -------------------------------------------------------------------------
+
+    @property
+    def step(self) -> float:
+        """Seconds between points: range_s / columns in whole seconds."""
+        return self._step
+
+    @property
+    def queries(self) -> dict[str, str]:
+        """Store metric -> PromQL, every query one refresh may send."""
+        return {m: q for group in self._groups.values() for m, q in group.items()}
+
+    @property
+    def state(self) -> SourceState:
+        return self._state
+
+    async def refresh(self) -> None:
+        """Fetch what is new; on failure keep the data, record why, back off (1 s .. 60 s)."""
+        now = self._clock.now()
+        if self._busy or (self._retry_at is not None and now < self._retry_at):
+            return
+        self._busy = True
+        try:
+            fetched = await self._fetch(now)
+        except SourceError as exc:
+            self._fail(now, exc)
+        except Exception as exc:  # a surprise must cost this panel, not the dashboard
+            self._fail(now, SourceError(f"internal error: {type(exc).__name__}: {exc}"))
+        else:
+            self._backoff.reset()
+            self._retry_at = None
+            if fetched:
+                self._last_ok = now
+            self._state = SourceState(SourceStatus.OK, None, last_ok=self._last_ok)
+        finally:
+            self._busy = False
+
+    def gpus(self) -> tuple[GpuSample, ...]:
+        """The latest reading of every GPU seen within the range, fleet order (host, index)."""
+        now = self._clock.now()
+        seen = [g for g in self._gpus.values() if g.time >= now - self._range_s]
+        newest = max((g.time for g in seen), default=now)
+        out: list[GpuSample] = []
+        for g in sorted(seen, key=lambda g: (g.host, g.index, g.key)):
+            values = {m: v for m, (_, v) in g.latest.items()}
+            used, free = values.get("memory_used_mib"), values.get("memory_free_mib")
+            silent = newest - g.time
+            lost = silent > max(3 * self._step, 60.0)  # stopped reporting while others go on
+            out.append(
+                GpuSample(
+                    index=g.index,
+                    uuid=g.uuid,
+                    name=g.name,
+                    host=g.host,
+                    source=self.name,
+                    time=g.time,
+                    state="lost" if lost else "ok",
+                    reason=f"no data from Prometheus for {silent:.0f} s" if lost else None,
+                    memory_used_mib=used,
+                    memory_total_mib=None if used is None or free is None else used + free,
+                    utilization_gpu_pct=values.get("utilization_gpu_pct"),
+                    utilization_memory_pct=values.get("utilization_memory_pct"),
+                    temperature_c=values.get("temperature_c"),
+                    power_w=values.get("power_w"),
+                    sm_clock_mhz=values.get("sm_clock_mhz"),
+                    mem_clock_mhz=values.get("mem_clock_mhz"),
+                )
+            )
+        return tuple(out)
+
+    def labels(self, key: str) -> Mapping[str, str]:
+        """All labels of a GPU's series (pod, namespace, instance, ...); empty if unknown."""
+        g = self._gpus.get(key)
+        return dict(g.labels) if g else {}
+
+    def latency(self) -> LatencySample | None:
+        """The newest latency point; None until the histogram has been seen."""
+        if not self._latency:
+            return None
+        values = {m: v for m, (_, v) in self._latency.items()}
+        return LatencySample(
+            time=max(t for t, _ in self._latency.values()),
+            p50_s=values.get("p50_s"),
+            p95_s=values.get("p95_s"),
+            p99_s=values.get("p99_s"),
+            jobs_per_min=values.get("jobs_per_min"),
+        )
+
+    # ---- fetching -----------------------------------------------------------------------
+
+    def _window(self, now: float, cursor: float | None) -> tuple[float, float] | None:
+        step = self._step
+        end = math.floor(now / step) * step
+        earliest = (math.floor((now - self._range_s) / step) + 1) * step  # (now-range, now]
+        start = earliest if cursor is None else max(cursor + step, earliest)
+        return None if start > end else (start, end)
+
+    async def _fetch(self, now: float) -> bool:
+        """Run the due queries; True if any ran. Raises the first failure after merging."""
+        calls: list[tuple[str, str, str, tuple[float, float]]] = []
+        for group, queries in self._groups.items():
+            cursor = self._cursor[group]
+            window = self._window(now, cursor)
+            if window is None:
+                continue
+            slim = group == "gpu" and cursor is not None  # labels known: identity is enough
+            for metric, expr in queries.items():
+                calls.append((group, metric, self._slim[metric] if slim else expr, window))
+        if not calls:
+            return False
+        relabel = self._cursor["gpu"] is not None and (
+            self._labels_due or now - self._labels_at >= LABELS_EVERY_S
+        )
+        ranges, labels = await asyncio.gather(
+            asyncio.gather(
+                *(self._client.query_range(e, w[0], w[1], self._step) for _, _, e, w in calls),
+                return_exceptions=True,
+            ),
+            self._relabel(now) if relabel else _nothing(),
+            return_exceptions=True,
+        )
+        if isinstance(ranges, BaseException):
+            raise ranges
+        failures = [r for r in (labels, *ranges) if isinstance(r, BaseException)]
+        if any(isinstance(f, asyncio.CancelledError) for f in failures):
+            raise asyncio.CancelledError()
+        local = self._local(now)
+        done: dict[str, dict[str, tuple[PromSeries, ...]]] = {g: {} for g in self._groups}
+        for (group, metric, _, _), result in zip(calls, ranges, strict=True):
+            if isinstance(result, BaseException):
+                done.pop(group, None)
+            elif group in done:
+                done[group][metric] = result
+        for group, (_, metric, expr, window) in {c[0]: c for c in calls}.items():
+            if group not in done:
+                continue
+            if group == "gpu":
+                full = expr == self._groups["gpu"][metric]
+                self._merge_gpus(done[group], local, full=full)
+                if full:
+                    self._labels_at = now
+            else:
+                self._merge_latency(done[group], local)
+            self._cursor[group] = window[1]
+        if failures:
+            raise failures[0]
+        return True
+
+    async def _relabel(self, now: float) -> None:
+        """Fetch the full labels of every GPU once (an instant query of one metric)."""
+        for sample in await self._client.query(self._label_query):
+            self._gpu_for(sample.labels, full=True)
+        self._labels_at, self._labels_due = now, False
+
+    def _local(self, now: float) -> set[str]:
+        """Entities the local source writes live; remembers when each one's live data starts."""
+        local = set(self._local_keys())
+        for key in [k for k in self._local_since if k not in local]:
+            del self._local_since[key]
+        for key in local:
+            if key not in self._local_since:
+                self._local_since[key] = self._first_local_time(key, now)
+        return local
+
+    def _first_local_time(self, key: str, now: float) -> float:
+        after = self._merged_last.get(key, -math.inf)
+        first = now
+        for metric in (*SERIES_FIELDS, *LATENCY_METRICS):
+            series = self._store.get(key, metric)
+            if series is None:
+                continue
+            for t, _ in series.items():
+                if t > after:
+                    first = min(first, t)
+                    break
+        return first
+
+    def _write(self, key: str, metric: str, points: Iterable[Point], local: set[str]) -> None:
+        batch = sorted(points)
+        if key in local:  # only history older than the live local data
+            cutoff = self._local_since[key]
+            batch = [p for p in batch if p[0] < cutoff]
+        if batch:
+            self._store.merge(key, metric, batch)
+            self._merged_last[key] = max(self._merged_last.get(key, -math.inf), batch[-1][0])
+
+    def _merge_gpus(
+        self, results: Mapping[str, tuple[PromSeries, ...]], local: set[str], *, full: bool
+    ) -> None:
+        points: dict[str, dict[str, dict[float, float | None]]] = {}
+        for metric, series_list in results.items():
+            for series in series_list:
+                gpu = self._gpu_for(series.labels, full=full)
+                held = points.setdefault(gpu.key, {}).setdefault(metric, {})
+                for t, v in series.points:
+                    v = v if v is not None and math.isfinite(v) else None
+                    if v is not None or held.get(t) is None:  # a duplicate series may be NaN
+                        held[t] = v
+        for key, metrics in points.items():
+            used, free = metrics.get("memory_used_mib", {}), metrics.get("memory_free_mib", {})
+            metrics["memory_used_pct"] = {t: _pct(u, free[t]) for t, u in used.items() if t in free}
+            gpu = self._gpus[key]
+            for metric, held in metrics.items():
+                if not held:
+                    continue
+                self._write(key, metric, held.items(), local)
+                newest = max(held)
+                if newest >= gpu.latest.get(metric, (-math.inf, None))[0]:
+                    gpu.latest[metric] = (newest, held[newest])
+
+    def _merge_latency(
+        self, results: Mapping[str, tuple[PromSeries, ...]], local: set[str]
+    ) -> None:
+        for metric, series_list in results.items():
+            held: dict[float, float | None] = {}
+            for series in series_list:  # one series, unless the selector splits it
+                for t, v in series.points:
+                    held[t] = v if v is not None and math.isfinite(v) else None
+            if not held:
+                continue
+            self._write(LATENCY_KEY, metric, held.items(), local)
+            newest = max(held)
+            if newest >= self._latency.get(metric, (-math.inf, None))[0]:
+                self._latency[metric] = (newest, held[newest])
+
+    def _gpu_for(self, labels: Mapping[str, str], *, full: bool) -> _Gpu:
+        """The GPU of a series; `full` labels (not only identity) also update name and labels."""
+        uuid = labels.get("UUID") or labels.get("uuid") or ""
+        host = labels.get("Hostname") or labels.get("hostname") or labels.get("instance") or ""
+        try:
+            index = int(labels.get("gpu", ""))
+        except ValueError:
+            index = -1
+        key = uuid or f"{host}/{index}"  # the same identity as GpuSample.key
+        gpu = self._gpus.get(key)
+        if gpu is None:
+            gpu = self._gpus[key] = _Gpu(key, uuid, host, index)
+            self._labels_due = self._labels_due or not full
+        if full:
+            gpu.name = labels.get("modelName") or gpu.name
+            gpu.labels = {k: v for k, v in labels.items() if k != "__name__"}
+        return gpu
+
+    def _fail(self, now: float, exc: SourceError) -> None:
+        self._retry_at = now + self._backoff.next_delay()
+        never_ok = self._last_ok is None and isinstance(exc, PromUnreachable)
+        self._state = SourceState(
+            SourceStatus.UNAVAILABLE if never_ok else SourceStatus.ERROR,
+            exc.reason,
+            last_ok=self._last_ok,
+            retry_at=self._retry_at,
+        )
+
+
+async def _nothing() -> None:
+    return None
+
+
+def _pct(used: float | None, free: float | None) -> float | None:
+    if used is None or free is None or used + free <= 0:
+        return None
+    return 100.0 * used / (used + free)

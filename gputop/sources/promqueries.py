@@ -1,0 +1,67 @@
+"""The PromQL of the range panels: dcgm-exporter metrics and the latency histogram.
+
+The latency quantiles are written exactly as the alert rules write them, so the panel and
+the rule `T2VInferenceSlow` show the same number.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "GPU_QUERIES",
+    "IDENTITY_LABELS",
+    "LABELS_EVERY_S",
+    "LATENCY_METRICS",
+    "MAX_POINTS",
+    "gpu_queries",
+    "latency_queries",
+    "slim_query",
+]
+
+#: Store metric -> dcgm-exporter metric, one range query each (memory_used_pct is derived).
+GPU_QUERIES: tuple[tuple[str, str], ...] = (
+    ("memory_used_mib", "DCGM_FI_DEV_FB_USED"),
+    ("memory_free_mib", "DCGM_FI_DEV_FB_FREE"),
+    ("temperature_c", "DCGM_FI_DEV_GPU_TEMP"),
+    ("utilization_gpu_pct", "DCGM_FI_DEV_GPU_UTIL"),
+    ("utilization_memory_pct", "DCGM_FI_DEV_MEM_COPY_UTIL"),
+    ("power_w", "DCGM_FI_DEV_POWER_USAGE"),
+    ("sm_clock_mhz", "DCGM_FI_DEV_SM_CLOCK"),
+    ("mem_clock_mhz", "DCGM_FI_DEV_MEM_CLOCK"),
+)
+LATENCY_METRICS: tuple[str, ...] = ("p50_s", "p95_s", "p99_s", "jobs_per_min")
+#: Prometheus refuses range queries of more points per series than this.
+MAX_POINTS = 11_000
+#: How often the full labels (pod, namespace, model) of every GPU are fetched again.
+LABELS_EVERY_S = 60.0
+# After the first fetch only these labels come back: they name the GPU, the rest is known.
+IDENTITY_LABELS = "UUID, gpu, Hostname, hostname, instance"
+
+
+def _matchers(selector: str) -> str:
+    inner = selector.strip()
+    if inner.startswith("{") and inner.endswith("}"):
+        inner = inner[1:-1].strip()
+    return "{" + inner + "}" if inner else ""
+
+
+def gpu_queries(selector: str = "") -> dict[str, str]:
+    """Store metric -> PromQL of the GPU panels."""
+    sel = _matchers(selector)
+    return {metric: f"{name}{sel}" for metric, name in GPU_QUERIES}
+
+
+def latency_queries(histogram: str, selector: str = "") -> dict[str, str]:
+    """Store metric -> PromQL of the latency panel (quantiles as the alert rules write them)."""
+    sel = _matchers(selector)
+    buckets = f"sum(rate({histogram}_bucket{sel}[5m])) by (le)"
+    return {
+        "p50_s": f"histogram_quantile(0.5, {buckets})",
+        "p95_s": f"histogram_quantile(0.95, {buckets})",
+        "p99_s": f"histogram_quantile(0.99, {buckets})",
+        "jobs_per_min": f"sum(rate({histogram}_count{sel}[5m])) * 60",
+    }
+
+
+def slim_query(expr: str) -> str:
+    """`expr` returning only the labels that name a GPU (for refreshes after the first)."""
+    return f"max by ({IDENTITY_LABELS}) ({expr})"

@@ -1,0 +1,376 @@
+"""A real Prometheus scraping the simulated dcgm-exporter, for tests and benchmarks.
+
+Plain functions (`start_sim_exporter`, `start_prometheus`, `start_stack`) work anywhere; the
+fixtures `prometheus_factory` (per test) and `module_prometheus_factory` (per module) stop
+everything they started. Without /usr/bin/prometheus the fixtures skip, or fail under CI.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from gputop.sources.simexporter import make_nodes, openmetrics_history
+
+__all__ = [
+    "JOB",
+    "PROMETHEUS",
+    "PROMTOOL",
+    "PromStack",
+    "PrometheusServer",
+    "SimExporterProcess",
+    "free_port",
+    "module_prometheus_factory",
+    "prometheus_factory",
+    "require_prometheus",
+    "start_prometheus",
+    "start_sim_exporter",
+    "start_stack",
+]
+
+PROMETHEUS = "/usr/bin/prometheus"
+PROMTOOL = "/usr/bin/promtool"
+JOB = "dcgm"  # the scrape job of the sim exporter
+_REPO = Path(__file__).resolve().parents[2]
+
+
+def require_prometheus() -> None:
+    """Skip the test when Prometheus is not installed; under CI that is a failure."""
+    missing = [p for p in (PROMETHEUS, PROMTOOL) if not os.access(p, os.X_OK)]
+    if not missing:
+        return
+    message = f"{' and '.join(missing)} not found: install the Debian package 'prometheus'"
+    if os.environ.get("CI"):
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _stop_process(proc: subprocess.Popen[Any] | None, grace: float = 10.0) -> None:
+    """Terminate, wait, then kill: by this process's own pid only."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(grace)
+
+
+@dataclass
+class SimExporterProcess:
+    """`gputop.sources.simexporter` running as a subprocess."""
+
+    proc: subprocess.Popen[str]
+    targets: list[str]  # host:port of each node
+    hosts: list[str]
+    start: float  # the simulation's start time
+
+    def stop(self) -> None:
+        _stop_process(self.proc)
+        if self.proc.stdout:
+            self.proc.stdout.close()
+
+
+def start_sim_exporter(
+    *,
+    nodes: int = 1,
+    gpus: int = 8,
+    scenario: str = "mixed",
+    seed: int = 7,
+    start: float | None = None,
+    timeout: float = 20.0,
+) -> SimExporterProcess:
+    """Start the exporter on free loopback ports; returns once every node is listening."""
+    start = math.floor(time.time() - 600) if start is None else start
+    cmd = [sys.executable, "-m", "gputop.sources.simexporter", "--nodes", str(nodes)]
+    cmd += ["--gpus", str(gpus), "--port", "0", "--scenario", scenario, "--seed", str(seed)]
+    cmd += ["--start", repr(float(start))]
+    proc = subprocess.Popen(
+        cmd, cwd=_REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    targets: list[str] = []
+    hosts: list[str] = []
+    deadline = time.monotonic() + timeout
+    while len(targets) < nodes:
+        try:
+            line = lines.get(timeout=max(0.01, deadline - time.monotonic()))
+        except queue.Empty:
+            line = None
+        if line is None:
+            _stop_process(proc)
+            err = proc.stderr.read() if proc.stderr else ""
+            raise RuntimeError(f"sim exporter did not start: {err.strip()[-500:]}")
+        words = line.split()  # serving sim-node-00 on http://127.0.0.1:PORT/metrics
+        hosts.append(words[1])
+        targets.append(words[3].removeprefix("http://").removesuffix("/metrics"))
+    return SimExporterProcess(proc, targets, hosts, start)
+
+
+@dataclass
+class PrometheusServer:
+    """One /usr/bin/prometheus on 127.0.0.1:port with its data in `workdir`."""
+
+    workdir: Path
+    targets: list[str]
+    rule_files: list[Path] = field(default_factory=list)
+    port: int = 0
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.workdir / "data"
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / "prometheus.log"
+
+    def write_config(self) -> Path:
+        config = {
+            "global": {
+                "scrape_interval": "1s",
+                "scrape_timeout": "1s",
+                "evaluation_interval": "1s",
+            },
+            "rule_files": [str(p) for p in self.rule_files],
+            "scrape_configs": [
+                {"job_name": JOB, "static_configs": [{"targets": list(self.targets)}]}
+            ],
+        }
+        path = self.workdir / "prometheus.yml"
+        path.write_text(json.dumps(config, indent=2))  # JSON is YAML
+        return path
+
+    def start(self, timeout: float = 60.0) -> None:
+        """Start (or start again, same port and data) and wait until every target is up."""
+        config = self.write_config()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        fixed = bool(self.port)  # a restart keeps its port
+        for _ in range(3):
+            if not fixed:
+                self.port = free_port()
+            with self.log_path.open("ab") as log:
+                self.proc = subprocess.Popen(
+                    [
+                        PROMETHEUS,
+                        f"--config.file={config}",
+                        f"--storage.tsdb.path={self.data_dir}",
+                        f"--web.listen-address=127.0.0.1:{self.port}",
+                        "--web.enable-lifecycle",
+                        "--log.level=warn",
+                    ],
+                    cwd=self.workdir,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            if self._wait_ready(timeout):
+                self.wait_targets_up(timeout)
+                return
+            time.sleep(0.5)  # it exited at once, e.g. its port was taken meanwhile
+        raise RuntimeError(f"Prometheus did not start: {self._log_tail()}")
+
+    def _wait_ready(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                return False  # e.g. the port was taken meanwhile: try another
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.url}/-/ready", timeout=1.0).status_code == 200:
+                    return True
+            time.sleep(0.1)
+        raise RuntimeError(f"Prometheus not ready in {timeout:.0f} s: {self._log_tail()}")
+
+    def wait_targets_up(self, timeout: float = 60.0) -> None:
+        """Wait until every target has been scraped successfully (`up == 1`)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError, KeyError, ValueError):
+                result = self.query("up")
+                up = {s["metric"].get("instance"): s["value"][1] for s in result}
+                if all(up.get(t) == "1" for t in self.targets):
+                    return
+            time.sleep(0.2)
+        raise RuntimeError(f"targets not up within {timeout:.0f} s: {self._log_tail()}")
+
+    def query(self, expr: str, at: float | None = None) -> list[dict[str, Any]]:
+        """An instant query, answered as the API's raw `result` list."""
+        params = {"query": expr} if at is None else {"query": expr, "time": repr(at)}
+        response = httpx.get(f"{self.url}/api/v1/query", params=params, timeout=5.0)
+        response.raise_for_status()
+        return list(response.json()["data"]["result"])
+
+    def kill(self) -> None:
+        """Kill -9, as a crash would; the data directory stays."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        _stop_process(self.proc)
+
+    def _log_tail(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace").strip()[-800:]
+        except OSError:
+            return "(no log)"
+
+
+def start_prometheus(
+    workdir: Path,
+    targets: Sequence[str],
+    *,
+    rule_files: Sequence[Path] = (),
+    backfill: str | None = None,
+    timeout: float = 60.0,
+) -> PrometheusServer:
+    """Prometheus on a free port scraping `targets` every second, with optional rules and
+    OpenMetrics `backfill` turned into TSDB blocks before it starts."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    server = PrometheusServer(workdir, list(targets), [Path(p) for p in rule_files])
+    if backfill:
+        source = workdir / "backfill.om"
+        source.write_text(backfill)
+        done = subprocess.run(
+            [
+                PROMTOOL,
+                "tsdb",
+                "create-blocks-from",
+                "openmetrics",
+                str(source),
+                str(server.data_dir),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        source.unlink()
+        if done.returncode != 0:
+            raise RuntimeError(f"promtool backfill failed: {done.stderr.strip()[-500:]}")
+    server.start(timeout)
+    return server
+
+
+@dataclass
+class PromStack:
+    """The sim exporter and the Prometheus scraping it."""
+
+    prometheus: PrometheusServer
+    exporter: SimExporterProcess
+    nodes: int
+    gpus: int
+
+    @property
+    def url(self) -> str:
+        return self.prometheus.url
+
+    @property
+    def hosts(self) -> list[str]:
+        return self.exporter.hosts
+
+    def stop(self) -> None:
+        try:
+            self.prometheus.stop()
+        finally:
+            self.exporter.stop()
+
+
+def start_stack(
+    workdir: Path,
+    *,
+    nodes: int = 1,
+    gpus: int = 8,
+    scenario: str = "mixed",
+    seed: int = 7,
+    history_s: float = 0.0,
+    rule_files: Sequence[Path] = (),
+) -> PromStack:
+    """Exporter + Prometheus; `history_s` seconds of the same simulation are back-filled so
+    range panels and rate() windows have data from the first query."""
+    start = math.floor(time.time()) - max(600.0, history_s + 1)
+    exporter = start_sim_exporter(nodes=nodes, gpus=gpus, scenario=scenario, seed=seed, start=start)
+    try:
+        backfill = None
+        if history_s > 0:  # the same simulation up to now, as the same series a scrape makes
+            now = math.floor(time.time())
+            sims = make_nodes(nodes, gpus, scenario=scenario, seed=seed, start=start)
+            labels = [{"instance": t, "job": JOB} for t in exporter.targets]
+            backfill = openmetrics_history(
+                sims, now - history_s, now - 1, 1.0, target_labels=labels
+            )
+        prometheus = start_prometheus(
+            workdir, exporter.targets, rule_files=rule_files, backfill=backfill
+        )
+    except BaseException:
+        exporter.stop()
+        raise
+    return PromStack(prometheus, exporter, nodes, gpus)
+
+
+@contextlib.contextmanager
+def _stacks(base: Path) -> Iterator[Callable[..., PromStack]]:
+    started: list[PromStack] = []
+
+    def make(**options: Any) -> PromStack:
+        stack = start_stack(base / f"prom{len(started)}", **options)
+        started.append(stack)
+        return stack
+
+    try:
+        yield make
+    finally:
+        for stack in reversed(started):
+            stack.stop()
+
+
+@pytest.fixture
+def prometheus_factory(tmp_path: Path) -> Iterator[Callable[..., PromStack]]:
+    """`make(nodes=, gpus=, scenario=, seed=, history_s=, rule_files=)` -> PromStack."""
+    require_prometheus()
+    with _stacks(tmp_path) as make:
+        yield make
+
+
+@pytest.fixture(scope="module")
+def module_prometheus_factory(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Callable[..., PromStack]]:
+    """As `prometheus_factory`, shared by the tests of one module."""
+    require_prometheus()
+    with _stacks(tmp_path_factory.mktemp("prometheus")) as make:
+        yield make

@@ -1,0 +1,243 @@
+"""The client and the range panels against a real Prometheus scraping the sim exporter."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import AsyncIterator, Callable
+
+import httpx
+import pytest
+
+from gputop.core.clock import RealClock
+from gputop.core.models import SourceStatus
+from gputop.core.store import LATENCY_KEY, MetricStore
+from gputop.sources.prometheus import PrometheusClient
+from gputop.sources.promfeed import PrometheusSource
+from gputop.sources.simexporter import make_nodes
+from tests.support.prometheus_server import PromStack
+
+pytestmark = pytest.mark.prometheus
+
+P95 = "histogram_quantile(0.95, sum(rate(t2v_inference_duration_seconds_bucket[5m])) by (le))"
+RULES = """
+groups:
+- name: sim
+  rules:
+  - alert: SimAlwaysFiring
+    expr: vector(1) > 0
+  - alert: SimGpuWarm
+    expr: DCGM_FI_DEV_GPU_TEMP > 0
+    for: 1h
+    labels:
+      severity: info
+  - record: sim:gpu_temp:max
+    expr: max(DCGM_FI_DEV_GPU_TEMP)
+"""
+
+
+class RecordingTransport(httpx.AsyncBaseTransport):
+    """The real transport, remembering the query parameters of every request."""
+
+    def __init__(self) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+        self.requests: list[httpx.Request] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    def ranges(self) -> list[tuple[str, float, float, float]]:
+        out = []
+        for r in self.requests:
+            p = r.url.params
+            out.append((p["query"], float(p["start"]), float(p["end"]), float(p["step"])))
+        return out
+
+
+@pytest.fixture(scope="module")
+def fleet(
+    module_prometheus_factory: Callable[..., PromStack], tmp_path_factory: pytest.TempPathFactory
+) -> PromStack:
+    """2 nodes x 8 GPUs, ten minutes of history back-filled, a few rules."""
+    rules = tmp_path_factory.mktemp("rules") / "sim-rules.yml"
+    rules.write_text(RULES)
+    return module_prometheus_factory(nodes=2, gpus=8, history_s=600, rule_files=[rules])
+
+
+@pytest.fixture
+async def recorded(fleet: PromStack) -> AsyncIterator[tuple[PrometheusClient, RecordingTransport]]:
+    transport = RecordingTransport()
+    async with PrometheusClient(fleet.url, transport=transport) as client:
+        yield client, transport
+
+
+async def _next_second(after: float) -> None:
+    """Sleep until the wall clock is past `after` + 1 s, so one new 1 s step exists."""
+    await asyncio.sleep(max(0.0, after + 1.05 - time.time()))
+
+
+async def test_prefill_then_only_newer_points(
+    fleet: PromStack, recorded: tuple[PrometheusClient, RecordingTransport]
+) -> None:
+    client, transport = recorded
+    store = MetricStore()
+    source = PrometheusSource(client, store, RealClock(), range_s=300, columns=300)
+    await source.refresh()
+    assert source.state.status is SourceStatus.OK
+    first = transport.ranges()
+    assert len(first) == 12
+    (end,) = {e for _, _, e, _ in first}
+    assert {(e - s, st) for _, s, e, st in first} == {(299.0, 1.0)}  # the whole visible range
+    key = source.gpus()[0].key
+    assert len(store.series(key, "temperature_c")) >= 295  # full at once, from the history
+    assert len(store.series(LATENCY_KEY, "p95_s")) >= 295
+
+    await _next_second(end)
+    transport.requests.clear()
+    before = client.stats.bytes
+    await source.refresh()
+    second_bytes = client.stats.bytes - before
+    second = transport.ranges()
+    assert len(second) == 12
+    for _, start, new_end, step in second:
+        assert start == end + step  # only points newer than the last one held
+        assert start % step == 0 and new_end >= start
+        assert new_end - start <= 5
+    assert store.series(key, "temperature_c").last_time == second[0][2]
+
+    async with PrometheusClient(fleet.url) as other:  # what a full re-fetch costs now
+        await PrometheusSource(
+            other, MetricStore(), RealClock(), range_s=300, columns=300
+        ).refresh()
+        full_bytes = other.stats.bytes
+    assert second_bytes <= 0.10 * full_bytes, (second_bytes, full_bytes)
+
+
+async def test_p95_is_prometheus_own_answer(fleet: PromStack) -> None:
+    async with PrometheusClient(fleet.url) as client:
+        store = MetricStore()
+        source = PrometheusSource(client, store, RealClock(), range_s=300, columns=60)
+        assert source.queries["p95_s"] == P95
+        asked_at = time.time()
+        await source.refresh()
+    settled = [
+        (t, v)
+        for t, v in store.series(LATENCY_KEY, "p95_s").items()
+        if t <= asked_at - 3  # scrapes still landing could change the newest points
+    ]
+    checked = 0
+    async with httpx.AsyncClient(base_url=fleet.url) as http:
+        for t, held in settled[-6:]:
+            doc = (await http.get("/api/v1/query", params={"query": P95, "time": t})).json()
+            (sample,) = doc["data"]["result"]
+            theirs = float(sample["value"][1])
+            assert held == (None if math.isnan(theirs) else theirs)
+            checked += held is not None
+    assert checked >= 3  # real quantiles, not only "no data" on both sides
+    latency = source.latency()
+    assert latency is not None and latency.p95_s is not None and latency.jobs_per_min
+    assert 30 <= latency.p95_s <= 900  # inside the histogram's finite buckets
+
+
+async def test_a_fleet_of_two_nodes(fleet: PromStack) -> None:
+    async with PrometheusClient(fleet.url) as client:
+        source = PrometheusSource(client, MetricStore(), RealClock())
+        await source.refresh()
+    gpus = source.gpus()
+    assert len(gpus) == 16
+    assert [(g.host, g.index) for g in gpus] == [
+        (f"sim-node-{n:02d}", i) for n in range(2) for i in range(8)
+    ]
+    sims = make_nodes(2, 8, start=fleet.exporter.start)
+    assert [g.uuid for g in gpus] == [s.uuid for n in sims for s in n.gpu_samples()]
+    for g in gpus:
+        assert g.state == "ok" and g.name == "NVIDIA A100-SXM4-80GB"
+        assert g.memory_total_mib == 81920 and g.temperature_c is not None
+        labels = source.labels(g.key)
+        assert labels["pod"] == f"t2v-serve-{g.host}-{g.index}"
+        assert labels["namespace"] == "t2v"
+
+
+async def test_queries_per_refresh_do_not_grow_with_gpus(fleet: PromStack) -> None:
+    seen = {}
+    for selector, gpus in (('Hostname="sim-node-00"', 8), ("", 16)):
+        transport = RecordingTransport()
+        async with PrometheusClient(fleet.url, transport=transport) as client:
+            source = PrometheusSource(
+                client, MetricStore(), RealClock(), range_s=60, columns=60, selector=selector
+            )
+            await source.refresh()
+            assert len(source.gpus()) == gpus
+            first = len(transport.requests)
+            await _next_second(transport.ranges()[0][2])
+            await source.refresh()
+            seen[gpus] = (first, len(transport.requests) - first)
+    assert seen[8] == seen[16] == (12, 12)
+
+
+async def test_rules_and_alerts_from_prometheus_2_42(fleet: PromStack) -> None:
+    async with PrometheusClient(fleet.url) as client:
+        assert await client.ready()
+        assert (await client.buildinfo())["version"].startswith("2.")
+        deadline = time.monotonic() + 20
+        while True:
+            groups = await client.rules(type=None)
+            states = {r.name: r.state for g in groups for r in g.rules}
+            if states.get("SimGpuWarm") == "pending" or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.5)
+        (group,) = groups
+        assert group.interval_s == 1.0 and group.file.endswith("sim-rules.yml")
+        firing, warm, recorded = group.rules
+        assert (firing.name, firing.state, firing.type) == ("SimAlwaysFiring", "firing", "alerting")
+        assert (warm.state, warm.duration_s, warm.health) == ("pending", 3600.0, "ok")
+        assert warm.labels == {"severity": "info"} and len(warm.alerts) == 16
+        now = time.time()
+        for alert in warm.alerts:
+            assert alert.state == "pending"
+            assert alert.active_at is not None and now - 120 < alert.active_at <= now + 1
+            assert alert.value is not None and alert.value > 0
+        assert (recorded.type, recorded.state) == ("recording", None)
+
+        only = await client.rules(names={"SimGpuWarm"})  # 2.42 would ignore rule_name[]
+        assert [r.name for g in only for r in g.rules] == ["SimGpuWarm"]
+        alerts = await client.alerts()
+        assert {a.name for a in alerts} == {"SimAlwaysFiring", "SimGpuWarm"}
+
+
+async def test_killed_prometheus_then_back_on_the_same_port(
+    prometheus_factory: Callable[..., PromStack],
+) -> None:
+    stack = prometheus_factory(nodes=1, gpus=8, history_s=60)
+    async with PrometheusClient(stack.url, timeout=2.0) as client:
+        store = MetricStore()
+        source = PrometheusSource(client, store, RealClock(), range_s=60, columns=60)
+        await source.refresh()
+        assert source.state.ok
+        key = source.gpus()[0].key
+        held = list(store.series(key, "power_w").items())
+        assert held
+
+        stack.prometheus.kill()
+        await _next_second(held[-1][0])
+        await source.refresh()
+        state = source.state
+        assert state.status is SourceStatus.ERROR and state.reason == "unreachable"
+        assert state.retry_at is not None and state.last_ok is not None
+        assert list(store.series(key, "power_w").items()) == held
+        assert len(source.gpus()) == 8
+
+        port, data = stack.prometheus.port, stack.prometheus.data_dir
+        stack.prometheus.start()  # same port, same data directory
+        assert (stack.prometheus.port, stack.prometheus.data_dir) == (port, data)
+        deadline = time.monotonic() + 60
+        while not source.state.ok and time.monotonic() < deadline:
+            await asyncio.sleep(0.25)
+            await source.refresh()  # nobody resets anything: it must come back by itself
+        assert source.state.ok, source.state
+        assert (store.series(key, "power_w").last_time or 0) > held[-1][0]

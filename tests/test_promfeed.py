@@ -1,0 +1,437 @@
+"""The range panels against a fake Prometheus that answers range queries from formulas."""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import httpx
+import pytest
+
+from gputop.core.clock import FakeClock
+from gputop.core.models import SourceStatus
+from gputop.core.store import LATENCY_KEY, SERIES_FIELDS, MetricStore
+from gputop.sources.prometheus import PrometheusClient
+from gputop.sources.promfeed import PrometheusSource
+from gputop.sources.promqueries import MAX_POINTS, latency_queries
+
+T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z, a multiple of every step used here
+
+
+class FakeProm:
+    """Answers /api/v1/query_range for the dcgm metrics and the latency queries."""
+
+    def __init__(self, hosts: int = 1, gpus: int = 8, *, hostname_label: str = "Hostname"):
+        self.gpus = [(f"node-{h}", i) for h in range(hosts) for i in range(gpus)]
+        self.hostname_label = hostname_label
+        self.requests: list[httpx.Request] = []
+        self.fail_with: httpx.Response | Exception | None = None
+        self.silent: set[tuple[str, int]] = set()  # GPUs that stopped reporting
+        self.silent_since = math.inf
+        self.with_uuid = True
+        self.broken = "\0"  # queries starting with this answer 503
+
+    def value(self, metric: str, host: str, gpu: int, t: float) -> str:
+        if metric == "DCGM_FI_DEV_FB_USED":
+            return str(20_000 + 1000 * gpu)
+        if metric == "DCGM_FI_DEV_FB_FREE":
+            return str(81_920 - 20_000 - 1000 * gpu)
+        if metric == "DCGM_FI_DEV_GPU_TEMP":
+            return str(50 + gpu + int(t) % 7)
+        return str(float(gpu) + (int(t) % 13) / 10)
+
+    def labels(self, host: str, gpu: int, metric: str) -> dict[str, str]:
+        labels = {
+            "__name__": metric,
+            self.hostname_label: host,
+            "gpu": str(gpu),
+            "modelName": "NVIDIA H100 80GB HBM3",
+            "pod": f"serve-{host}-{gpu}",
+            "namespace": "t2v",
+        }
+        if self.with_uuid:
+            labels["UUID"] = f"GPU-{host}-{gpu}"
+        return labels
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if isinstance(self.fail_with, Exception):
+            raise self.fail_with
+        if self.fail_with is not None:
+            return self.fail_with
+        p = request.url.params
+        if p["query"].startswith(self.broken):
+            return httpx.Response(503, text="busy")
+        query = p["query"]
+        wanted = re.findall(r'Hostname="([^"]*)"', query)
+        gpus = [(h, i) for h, i in self.gpus if not wanted or h in wanted]
+        if request.url.path.endswith("/query"):  # instant: the full labels of every GPU
+            vector = [
+                {"metric": self.labels(h, i, query.split("{")[0]), "value": [0, "1"]}
+                for h, i in gpus
+            ]
+            doc = {"status": "success", "data": {"resultType": "vector", "result": vector}}
+            return httpx.Response(200, json=doc)
+        start, end, step = float(p["start"]), float(p["end"]), float(p["step"])
+        times = [start + k * step for k in range(int((end - start) / step) + 1)]
+        result: list[dict[str, Any]] = []
+        keep: set[str] | None = None
+        slim = re.fullmatch(r"max by \(([^)]*)\) \((.*)\)", query)
+        if slim:
+            keep = {name.strip() for name in slim.group(1).split(",")}
+            query = slim.group(2)
+        if query.startswith("DCGM_"):
+            metric = query.split("{")[0]
+            for host, gpu in gpus:
+                ts = [t for t in times if (host, gpu) not in self.silent or t < self.silent_since]
+                labels = self.labels(host, gpu, metric)
+                if keep is not None:
+                    labels = {k: v for k, v in labels.items() if k in keep}
+                if ts:
+                    values = [[t, self.value(metric, host, gpu, t)] for t in ts]
+                    result.append({"metric": labels, "values": values})
+        elif query.startswith("histogram_quantile(0.95"):
+            # no job finished in the first minute of every ten: NaN
+            values = [[t, "NaN" if t % 600 < 60 else str(200 + t % 100)] for t in times]
+            result.append({"metric": {}, "values": values})
+        elif query.startswith("histogram_quantile"):
+            result.append({"metric": {}, "values": [[t, "150"] for t in times]})
+        else:
+            result.append({"metric": {}, "values": [[t, "2.5"] for t in times]})
+        doc = {"status": "success", "data": {"resultType": "matrix", "result": result}}
+        return httpx.Response(200, json=doc)
+
+    def ranges(self) -> list[tuple[str, float, float, float]]:
+        return [
+            (
+                r.url.params["query"],
+                float(r.url.params["start"]),
+                float(r.url.params["end"]),
+                float(r.url.params["step"]),
+            )
+            for r in self.requests
+            if r.url.path.endswith("/query_range")
+        ]
+
+
+def make(
+    fake: FakeProm, clock: FakeClock, store: MetricStore | None = None, **kw: Any
+) -> tuple[PrometheusSource, MetricStore]:
+    store = store or MetricStore()
+    client = PrometheusClient("http://prom.test:9090", transport=httpx.MockTransport(fake.handler))
+    return PrometheusSource(client, store, clock, **kw), store
+
+
+@pytest.mark.parametrize(
+    ("range_s", "columns", "step"),
+    [(900, 60, 15.0), (60, 120, 1.0), (300, 300, 1.0), (100_000, 100_000, 10.0), (1, 1, 1.0)],
+)
+def test_step_is_whole_seconds_and_capped(range_s: float, columns: int, step: float) -> None:
+    source, _ = make(FakeProm(), FakeClock(T0), range_s=range_s, columns=columns)
+    assert source.step == step
+    assert range_s / source.step + 1 <= MAX_POINTS
+
+
+def test_bad_options() -> None:
+    with pytest.raises(ValueError, match="range_s"):
+        make(FakeProm(), FakeClock(T0), range_s=0)
+    with pytest.raises(ValueError, match="columns"):
+        make(FakeProm(), FakeClock(T0), columns=0)
+
+
+async def test_prefill_then_only_new_points() -> None:
+    fake, clock = FakeProm(), FakeClock(T0 + 7)
+    source, store = make(fake, clock)  # 900 s in 60 columns: 15 s steps
+    await source.refresh()
+    assert source.state.status is SourceStatus.OK and source.state.last_ok == T0 + 7
+    assert len(fake.requests) == 12  # 8 dcgm metrics + p50, p95, p99, jobs/min
+    assert {(s, e, st) for _, s, e, st in fake.ranges()} == {(T0 - 885, T0, 15.0)}
+    key = "GPU-node-0-3"
+    temps = list(store.series(key, "temperature_c").items())
+    assert len(temps) == 60 and temps[0][0] == T0 - 885 and temps[-1][0] == T0
+    assert temps[-1][1] == 50 + 3 + int(T0) % 7
+
+    fake.requests.clear()
+    clock.advance(5)  # the next point (T0 + 15) is not due yet: nothing to ask
+    await source.refresh()
+    assert fake.requests == []
+
+    clock.advance(20)  # now T0 + 32: points T0 + 15 and T0 + 30 are new
+    await source.refresh()
+    assert {(s, e) for _, s, e, _ in fake.ranges()} == {(T0 + 15, T0 + 30)}
+    assert len(fake.requests) == 12
+    asked = {q for q, *_ in fake.ranges()}  # labels are known: only identity comes back
+    assert "max by (UUID, gpu, Hostname, hostname, instance) (DCGM_FI_DEV_GPU_TEMP)" in asked
+    temps = list(store.series(key, "temperature_c").items())
+    assert [t for t, _ in temps[-3:]] == [T0, T0 + 15, T0 + 30]
+
+
+async def test_memory_percent_and_gpu_readings() -> None:
+    fake, clock = FakeProm(hosts=2, gpus=2), FakeClock(T0)
+    source, store = make(fake, clock)
+    await source.refresh()
+    gpus = source.gpus()
+    assert [(g.host, g.index) for g in gpus] == [
+        ("node-0", 0),
+        ("node-0", 1),
+        ("node-1", 0),
+        ("node-1", 1),
+    ]
+    g = gpus[1]
+    assert (g.uuid, g.name, g.source, g.state) == (
+        "GPU-node-0-1",
+        "NVIDIA H100 80GB HBM3",
+        "prometheus",
+        "ok",
+    )
+    assert g.memory_used_mib == 21_000 and g.memory_total_mib == 81_920
+    assert g.memory_used_pct == pytest.approx(100 * 21_000 / 81_920)
+    assert g.time == T0
+    assert store.series(g.key, "memory_used_pct").last() == pytest.approx(100 * 21_000 / 81_920)
+    assert set(SERIES_FIELDS) <= {m for e, m in store._series if e == g.key}
+    assert source.labels(g.key)["pod"] == "serve-node-0-1"
+    assert source.labels(g.key)["namespace"] == "t2v"
+    assert "__name__" not in source.labels(g.key)
+    assert source.labels("GPU-unknown") == {}
+
+
+async def test_lowercase_hostname_and_no_uuid() -> None:
+    fake = FakeProm(hosts=1, gpus=2, hostname_label="hostname")
+    fake.with_uuid = False
+    source, store = make(fake, FakeClock(T0))
+    await source.refresh()
+    assert [(g.host, g.index, g.key) for g in source.gpus()] == [
+        ("node-0", 0, "node-0/0"),
+        ("node-0", 1, "node-0/1"),
+    ]
+    assert store.get("node-0/1", "temperature_c") is not None
+
+
+async def test_queries_grow_with_panels_not_gpus() -> None:
+    counts = []
+    for gpus in (8, 256):
+        fake = FakeProm(hosts=gpus // 8, gpus=8)
+        source, _ = make(fake, FakeClock(T0))
+        await source.refresh()
+        assert len(source.gpus()) == gpus
+        counts.append(len(fake.requests))
+    assert counts[0] == counts[1] == 12
+
+
+async def test_latency_queries_are_the_rules_own() -> None:
+    fake, clock = FakeProm(hosts=2), FakeClock(T0 + 600 + 120)
+    source, store = make(fake, clock, selector='Hostname="node-1"')
+    await source.refresh()
+    asked = {q for q, *_ in fake.ranges()}
+    p95 = (
+        "histogram_quantile(0.95, sum(rate("
+        't2v_inference_duration_seconds_bucket{Hostname="node-1"}[5m])) by (le))'
+    )
+    assert p95 in asked
+    assert 'sum(rate(t2v_inference_duration_seconds_count{Hostname="node-1"}[5m])) * 60' in asked
+    assert 'DCGM_FI_DEV_GPU_TEMP{Hostname="node-1"}' in asked
+    assert {g.host for g in source.gpus()} == {"node-1"}
+    latency = source.latency()
+    assert latency is not None and latency.time == T0 + 720
+    assert latency.p95_s == 200 + 720 % 100 and latency.p50_s == 150
+    assert latency.jobs_per_min == 2.5
+    nan_point = store.series(LATENCY_KEY, "p95_s").window(T0 + 600, T0 + 600)
+    assert nan_point == [(T0 + 600, None)]
+
+
+def test_selector_with_or_without_braces() -> None:
+    plain = latency_queries("h", 'job="x"')
+    assert plain == latency_queries("h", '{job="x"}')
+    assert latency_queries("h")["p95_s"] == (
+        "histogram_quantile(0.95, sum(rate(h_bucket[5m])) by (le))"
+    )
+
+
+async def test_latency_is_none_before_any_data() -> None:
+    source, _ = make(FakeProm(), FakeClock(T0))
+    assert source.latency() is None
+    assert source.gpus() == ()
+    assert source.state.status is SourceStatus.UNAVAILABLE
+
+
+async def test_local_gpus_get_only_older_history() -> None:
+    fake, clock = FakeProm(hosts=1, gpus=2), FakeClock(T0)
+    store = MetricStore()
+    local_key = "GPU-node-0-0"
+    for t in (T0 - 100, T0 - 50, T0):  # live NVML readings, already in the store
+        store.series(local_key, "temperature_c").append(t, 99.0)
+    source, _ = make(fake, clock, store, local_keys=lambda: {local_key})
+    await source.refresh()
+    points = list(store.series(local_key, "temperature_c").items())
+    assert [v for t, v in points if t >= T0 - 100] == [99.0, 99.0, 99.0]
+    older = [t for t, _ in points if t < T0 - 100]
+    assert older and older[0] == T0 - 885 and older[-1] == T0 - 105
+    remote = list(store.series("GPU-node-0-1", "temperature_c").items())
+    assert remote[-1][0] == T0  # the other GPU is not local: filled to the end
+
+    clock.advance(30)
+    store.series(local_key, "temperature_c").append(T0 + 29, 98.0)
+    await source.refresh()
+    assert list(store.series(local_key, "temperature_c").items())[-4:] == [
+        (T0 - 100, 99.0),
+        (T0 - 50, 99.0),
+        (T0, 99.0),
+        (T0 + 29, 98.0),
+    ]
+    assert store.series("GPU-node-0-1", "temperature_c").last_time == T0 + 30
+
+
+async def test_failure_keeps_data_and_backs_off_until_recovery() -> None:
+    fake, clock = FakeProm(hosts=1, gpus=2), FakeClock(T0)
+    source, store = make(fake, clock)
+    await source.refresh()
+    before = list(store.series("GPU-node-0-0", "temperature_c").items())
+    gpus_before = source.gpus()
+
+    fake.fail_with = httpx.Response(500, text="boom")
+    delays = []
+    for _ in range(9):
+        clock.advance(15)
+        await source.refresh()
+        state = source.state
+        assert state.status is SourceStatus.ERROR
+        assert state.reason == "HTTP 500 Internal Server Error"
+        assert state.last_ok == T0
+        assert state.retry_at is not None
+        delays.append(state.retry_at - clock.now())
+        asked = len(fake.requests)
+        clock.set(state.retry_at - 0.5)
+        await source.refresh()  # before retry_at: nothing is sent
+        assert len(fake.requests) == asked
+        clock.set(state.retry_at - 15)
+    assert delays == [1, 2, 4, 8, 16, 32, 60, 60, 60]
+    assert list(store.series("GPU-node-0-0", "temperature_c").items()) == before
+    assert [g.uuid for g in source.gpus()] == [g.uuid for g in gpus_before]
+
+    fake.fail_with = None
+    clock.set(source.state.retry_at or 0)
+    await source.refresh()
+    assert source.state.status is SourceStatus.OK and source.state.reason is None
+    assert source.state.last_ok == clock.now()
+    assert store.series("GPU-node-0-0", "temperature_c").last_time == (clock.now() // 15) * 15
+    fake.fail_with = httpx.Response(500)
+    clock.advance(15)
+    await source.refresh()
+    assert source.state.retry_at == clock.now() + 1  # the backoff starts over
+
+
+async def test_unreachable_first_is_unavailable_then_error() -> None:
+    fake, clock = FakeProm(), FakeClock(T0)
+    fake.fail_with = httpx.ConnectError("[Errno 111] Connection refused")
+    source, _ = make(fake, clock)
+    await source.refresh()
+    assert source.state.status is SourceStatus.UNAVAILABLE
+    assert source.state.reason == "unreachable"
+    fake.fail_with = None
+    clock.advance(1)
+    await source.refresh()
+    assert source.state.ok
+    fake.fail_with = httpx.ConnectError("[Errno 111] Connection refused")
+    clock.advance(15)
+    await source.refresh()
+    assert source.state.status is SourceStatus.ERROR
+    assert source.state.reason == "unreachable"
+    assert len(source.gpus()) == 8
+
+
+async def test_query_error_reason() -> None:
+    fake = FakeProm()
+    fake.fail_with = httpx.Response(
+        400, json={"status": "error", "errorType": "bad_data", "error": "parse error"}
+    )
+    source, _ = make(fake, FakeClock(T0), selector="Hostname=")
+    await source.refresh()
+    assert source.state.status is SourceStatus.ERROR
+    assert source.state.reason == "query error: bad_data: parse error"
+
+
+async def test_a_surprise_is_recorded_not_raised() -> None:
+    fake = FakeProm()
+    fake.fail_with = RuntimeError("bug in a transport")
+    source, _ = make(fake, FakeClock(T0))
+    await source.refresh()
+    assert source.state.status is SourceStatus.ERROR
+    assert source.state.reason == "internal error: RuntimeError: bug in a transport"
+
+
+async def test_a_failed_group_asks_its_window_again() -> None:
+    fake, clock = FakeProm(hosts=1, gpus=1), FakeClock(T0)
+    source, store = make(fake, clock)
+    await source.refresh()
+    fake.broken = "histogram_quantile(0.99"
+    clock.advance(15)
+    await source.refresh()
+    assert source.state.reason == "HTTP 503 Service Unavailable"
+    assert store.series(LATENCY_KEY, "p50_s").last_time == T0  # the group's merge was dropped
+    assert store.series("GPU-node-0-0", "power_w").last_time == T0 + 15
+
+    fake.broken = "\0"
+    fake.requests.clear()
+    clock.advance(1)
+    await source.refresh()
+    by_query = {q: (s, e) for q, s, e, _ in fake.ranges()}
+    assert len(by_query) == 4 and set(by_query.values()) == {(T0 + 15, T0 + 15)}
+    assert store.series(LATENCY_KEY, "p99_s").last_time == T0 + 15
+
+
+async def test_after_a_long_outage_only_the_visible_range_is_asked() -> None:
+    fake, clock = FakeProm(hosts=1, gpus=1), FakeClock(T0)
+    source, _ = make(fake, clock, range_s=3600, columns=3600)
+    await source.refresh()
+    fake.requests.clear()
+    clock.advance(86_400)
+    await source.refresh()
+    for _, start, end, step in fake.ranges():
+        assert start == T0 + 86_400 - 3600 + 1 and end == T0 + 86_400
+        assert (end - start) / step + 1 <= MAX_POINTS
+
+
+async def test_a_gpu_that_stops_reporting_is_lost() -> None:
+    fake, clock = FakeProm(hosts=1, gpus=2), FakeClock(T0)
+    source, _ = make(fake, clock)
+    await source.refresh()
+    fake.silent = {("node-0", 1)}
+    fake.silent_since = T0 + 1
+    clock.advance(120)
+    await source.refresh()
+    state = {g.index: (g.state, g.reason) for g in source.gpus()}
+    assert state[0] == ("ok", None)
+    assert state[1] == ("lost", "no data from Prometheus for 120 s")
+    clock.advance(900)
+    await source.refresh()
+    assert [g.index for g in source.gpus()] == [0]  # gone for the whole range: not shown
+
+
+async def test_labels_come_whole_first_then_for_new_gpus_and_every_minute() -> None:
+    fake, clock = FakeProm(hosts=1, gpus=2), FakeClock(T0)
+    source, store = make(fake, clock)
+    await source.refresh()
+
+    def instant_queries() -> int:
+        return sum(r.url.path.endswith("/api/v1/query") for r in fake.requests)
+
+    fake.gpus.append(("node-0", 2))  # a GPU appears after the first fetch
+    clock.advance(15)
+    await source.refresh()
+    assert instant_queries() == 0
+    assert source.labels("GPU-node-0-0")["pod"] == "serve-node-0-0"  # kept from the first fetch
+    new = [g for g in source.gpus() if g.index == 2]
+    assert new and new[0].name == "" and "pod" not in source.labels("GPU-node-0-2")
+    assert store.series("GPU-node-0-2", "temperature_c").last_time == T0 + 15
+
+    clock.advance(15)
+    await source.refresh()  # its labels are fetched with the next refresh, in one query
+    assert instant_queries() == 1
+    assert source.labels("GPU-node-0-2")["pod"] == "serve-node-0-2"
+    assert [g.name for g in source.gpus()] == ["NVIDIA H100 80GB HBM3"] * 3
+
+    for _ in range(4):  # and again once a minute, for pods that moved
+        clock.advance(15)
+        await source.refresh()
+    assert instant_queries() == 2
