@@ -84,6 +84,14 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     show.add_argument("--once", action="store_true", help="print one snapshot and exit")
     show.add_argument("--json", action="store_true", help="with --once: print JSON")
     show.add_argument(
+        "--check",
+        action="store_true",
+        help="with --once: exit 0 all ok, 1 near or pending, 2 firing, 3 unknown or unreachable",
+    )
+    show.add_argument(
+        "--notify", action="store_true", help="bell and desktop notification when a rule fires"
+    )
+    show.add_argument(
         "--no-color", action="store_true", default=None, help="monochrome (also NO_COLOR=1)"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -143,48 +151,115 @@ def _load_config(args: argparse.Namespace) -> Config:
         raise UsageError(str(exc)) from None
 
 
-def _build_monitor(args: argparse.Namespace) -> Monitor:
+def _build_monitor(args: argparse.Namespace, config: Config) -> Monitor:
     clock = RealClock()
+    local: object
     if args.demo:
         from gputop.sources.demo import SCENARIOS, DemoSource
 
         if args.scenario not in SCENARIOS:
-            raise UsageError(f"--scenario: unknown scenario {args.scenario!r} "
-                             f"(one of {', '.join(SCENARIOS)})")
+            raise UsageError(
+                f"--scenario: unknown scenario {args.scenario!r} (one of {', '.join(SCENARIOS)})"
+            )
         local = DemoSource(clock, seed=args.seed, scenario=args.scenario, warmup_s=900.0)
-        monitor = Monitor(clock=clock, local=local, host=local.node.host)
     else:
         from gputop.sources.nvml import NvmlSource
 
-        monitor = Monitor(clock=clock, local=NvmlSource(clock))
+        local = NvmlSource(clock)
+    monitor = Monitor(clock=clock, local=local, host=getattr(local, "host", None))  # type: ignore[arg-type]
     monitor.open()
+    _attach_rules(monitor, config)
+    if config.prometheus is not None:
+        _attach_prometheus(monitor, config)
     return monitor
+
+
+def _attach_rules(monitor: Monitor, config: Config) -> None:
+    from gputop.alerting import RulesEngine, with_margins
+    from gputop.rulefile import RuleFileError, load_rules
+    from gputop.rules import builtin_rules
+
+    settings = config.rules
+    margin = settings.margin_pct / 100.0
+    margins = dict(settings.margins)
+    try:
+        files = with_margins(load_rules(settings.files), margins) if settings.files else None
+    except RuleFileError as exc:
+        raise UsageError(str(exc)) from None
+    origin = ", ".join(p.name for p in settings.files) if settings.files else "built-in rules"
+    if config.prometheus is not None:
+        monitor.rules = RulesEngine([], clock=monitor.clock, margin=margin, origin="Prometheus")
+        if files:
+            monitor.local_rules = RulesEngine(files, clock=monitor.clock, margin=margin, origin=origin)
+    else:
+        rules = files if files is not None else with_margins(builtin_rules(), margins)
+        monitor.rules = RulesEngine(rules, clock=monitor.clock, margin=margin, origin=origin)
+
+
+def _attach_prometheus(monitor: Monitor, config: Config) -> None:
+    from gputop.sources.promfeed import PrometheusSource
+    from gputop.sources.prometheus import PrometheusClient
+
+    settings = config.prometheus
+    assert settings is not None
+    client = PrometheusClient(settings.url, **settings.client_kwargs())
+    monitor.client = client
+    monitor.remote = PrometheusSource(
+        client,
+        monitor.store,
+        monitor.clock,
+        range_s=settings.range,
+        columns=max(1, round(settings.range / 10.0)),  # a 10 s step: finer than a sparkline cell
+        latency_histogram=settings.latency_histogram,
+        selector=settings.selector,
+        local_keys=monitor.local_keys,
+    )
 
 
 def _dashboard(args: argparse.Namespace) -> int:
     if args.json and not args.once:
         raise UsageError("--json: only with --once")
+    if args.check and not args.once:
+        raise UsageError("--check: only with --once")
     config = _load_config(args)
-    monitor = _build_monitor(args)
+    monitor = _build_monitor(args, config)
     try:
-        if not args.demo and monitor.local is None:
+        if monitor.local is None and monitor.remote is None:
             reason = monitor.state("nvml").reason or "NVML not available"
             raise UsageError(f"{reason}")
         if args.once:
             return _once(monitor, args)
         from gputop.ui.app import run_dashboard
 
-        return run_dashboard(monitor, interval=config.ui.interval, no_color=config.ui.no_color)
+        return run_dashboard(
+            monitor, interval=config.ui.interval, no_color=config.ui.no_color, notify=args.notify
+        )
     finally:
         monitor.close()
 
 
 def _once(monitor: Monitor, args: argparse.Namespace) -> int:
+    import asyncio
+
+    from gputop.alerting import check_status
     from gputop.snapshot import snapshot_json, snapshot_text
 
     monitor.poll()
+
+    async def remote() -> None:
+        try:
+            await monitor.refresh_remote()
+        finally:
+            await monitor.aclose()
+
+    if monitor.remote is not None:
+        asyncio.run(remote())
+    statuses = monitor.rule_statuses()
     if args.json:
-        sys.stdout.write(json.dumps(snapshot_json(monitor), indent=2) + "\n")
+        doc = snapshot_json(monitor, [s.as_json() for s in statuses])
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
     else:
-        sys.stdout.write(snapshot_text(monitor) + "\n")
-    return 0
+        sys.stdout.write(snapshot_text(monitor, statuses) + "\n")
+    if not args.check:
+        return 0
+    return check_status(statuses, sources_failing=monitor.sources_failing())

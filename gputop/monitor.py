@@ -12,6 +12,7 @@ import socket
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from gputop.core.backoff import Backoff
 from gputop.core.clock import Clock
@@ -23,8 +24,13 @@ from gputop.core.models import (
     SourceState,
     SourceStatus,
 )
+from gputop.core.rules import RuleStatus, sort_statuses
 from gputop.core.store import MetricStore
 from gputop.sources.base import LocalSource, SourceError, SourceUnavailable
+
+if TYPE_CHECKING:
+    from gputop.alerting import RulesEngine
+    from gputop.sources.prometheus import PrometheusClient
 
 __all__ = ["LOCAL_SOURCES", "LocalFailure", "Monitor"]
 
@@ -48,11 +54,17 @@ class Monitor:
         local: LocalSource | None,
         store: MetricStore | None = None,
         remote: object | None = None,
+        client: PrometheusClient | None = None,
+        rules: RulesEngine | None = None,
+        local_rules: RulesEngine | None = None,
         host: str | None = None,
     ) -> None:
         self.clock = clock
         self.local = local
         self.remote = remote  # a PrometheusSource, when configured
+        self.client = client  # its client, also used for Prometheus' own rules
+        self.rules = rules  # Prometheus' rules when configured, else local evaluation
+        self.local_rules = local_rules  # rule files evaluated locally beside Prometheus
         self.store = store if store is not None else MetricStore()
         self.host = host or (local and getattr(local, "host", None)) or socket.gethostname()
         self.latest: NodeSnapshot | None = None
@@ -96,8 +108,11 @@ class Monitor:
             except SourceError as exc:
                 return LocalFailure(exc, now)
 
-    def ingest(self, result: NodeSnapshot | LocalFailure | None) -> None:
-        """Apply a local reading to the store and the source states (owner's thread)."""
+    def ingest(self, result: NodeSnapshot | LocalFailure | None, *, evaluate: bool = True) -> None:
+        """Apply a local reading to the store and the source states (owner's thread).
+
+        Local rules are evaluated at the reading's arrival, like Prometheus at each evaluation.
+        """
         if result is None or self.local is None:
             return
         name = self.local.name
@@ -118,10 +133,26 @@ class Monitor:
         if result.latency is not None:
             self.store.add_latency(result.latency)
         self._set(name, SourceState(SourceStatus.OK, None, result.time))
+        if evaluate:
+            self._evaluate_local_rules()
+
+    def _evaluate_local_rules(self) -> None:
+        gpus = self.latest.gpus if self.latest else ()
+        for engine in (self.local_rules, None if self.remote is not None else self.rules):
+            if engine is not None:
+                engine.evaluate_local(self.store, gpus)
+
+    def rule_statuses(self) -> list[RuleStatus]:
+        """Every rule's status, worst first."""
+        engines = [e for e in (self.rules, self.local_rules) if e is not None]
+        if len(engines) == 1:
+            return engines[0].statuses
+        return sort_statuses(s for e in engines for s in e.statuses)
 
     def ingest_many(self, snapshots: Iterable[NodeSnapshot]) -> None:
+        """Replay past readings into the history; rules start evaluating from now."""
         for snap in snapshots:
-            self.ingest(snap)
+            self.ingest(snap, evaluate=False)
 
     def warm_start(self, seconds: float, interval: float) -> None:
         """Fill the history of a source that can replay its past (the demo node)."""
@@ -141,8 +172,25 @@ class Monitor:
             return
         await remote.refresh()  # type: ignore[attr-defined]
         self._set("prometheus", remote.state)  # type: ignore[attr-defined]
+        if self.rules is not None and self.client is not None:
+            await self.rules.refresh_prometheus(self.client)
+
+    async def aclose(self) -> None:
+        if self.client is not None:
+            await self.client.aclose()
 
     # ---- views ----------------------------------------------------------------------
+
+    def sources_failing(self) -> bool:
+        """Whether a source in use cannot be read (or Prometheus' rules cannot)."""
+        if self.local is not None and self.state(self.local.name).status is SourceStatus.ERROR:
+            return True
+        if self.remote is not None:
+            if not self.state("prometheus").ok:
+                return True
+            if self.rules is not None and self.rules.error is not None:
+                return True
+        return False
 
     def state(self, name: str) -> SourceState:
         return self._states[name]
@@ -153,8 +201,14 @@ class Monitor:
     def _set(self, name: str, state: SourceState) -> None:
         self._states[name] = state
 
+    def overview_gpus(self) -> list[GpuSample]:
+        """The GPUs of the overview: this node's, or, with none here, what Prometheus sees."""
+        if self.latest is not None and self.latest.gpus:
+            return list(self.latest.gpus)
+        return list(self._remote_gpus())
+
     def gpus(self) -> list[GpuSample]:
-        """Every GPU to show: local ones first, then those only Prometheus sees."""
+        """Every GPU known: local ones first, then those only Prometheus sees."""
         local = list(self.latest.gpus) if self.latest else []
         seen = {g.key for g in local}
         remote = [g for g in self._remote_gpus() if g.key not in seen]

@@ -5,8 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from collections.abc import Sequence
+
+from gputop.core.rules import RuleStatus
 from gputop.core.units import format_mib, format_value
 from gputop.monitor import Monitor
+from gputop.rulestext import rule_line
 
 __all__ = ["snapshot_json", "snapshot_text"]
 
@@ -26,8 +30,8 @@ def snapshot_json(monitor: Monitor, rules: list[dict[str, Any]] | None = None) -
     }
 
 
-def snapshot_text(monitor: Monitor) -> str:
-    """A gpustat-like table: one line per GPU, then the processes."""
+def snapshot_text(monitor: Monitor, statuses: Sequence[RuleStatus] = ()) -> str:
+    """A gpustat-like table: one line per GPU, the rules that are not ok, the processes."""
     snap = monitor.latest
     now = monitor.clock.now()
     stamp = dt.datetime.fromtimestamp(now).strftime("%Y-%m-%d %H:%M:%S")
@@ -61,6 +65,10 @@ def snapshot_text(monitor: Monitor) -> str:
             f"  p99 {format_value(latency.p99_s, 's')}  "
             f"{format_value(latency.jobs_per_min, ' jobs/min', 1)}"
         )
+    troubled = [st for st in statuses if st.state != "ok"]
+    if troubled:
+        lines.append("")
+        lines.extend(f"{st.state.upper():<8} {rule_line(st)}" for st in troubled)
     procs = monitor.processes()
     if procs:
         lines.append("")

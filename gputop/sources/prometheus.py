@@ -203,6 +203,10 @@ class PrometheusClient:
                 out.append(PromRuleGroup(group.name, group.file, group.interval_s, rules))
         return tuple(out)
 
+    async def rules_data(self) -> Any:
+        """The alerting rules' `data` object exactly as the API sent it (for rule analysis)."""
+        return await self._get("api/v1/rules", {"type": "alert"})
+
     async def alerts(self) -> tuple[PromAlert, ...]:
         """Every active (pending or firing) alert."""
         return parse_alerts(await self._get("api/v1/alerts", {}))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 
@@ -9,11 +10,19 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding
 
+from gputop.core.rules import RuleStatus
 from gputop.core.units import format_age
 from gputop.monitor import Monitor
+from gputop.rulestext import rule_detail, rule_title, series_name
 from gputop.ui.screens.overview import OverviewScreen
-from gputop.ui.view import DEFAULT_WINDOW_S
-from gputop.ui.widgets.rules_panel import RulesPanel
+from gputop.ui.view import (
+    DEFAULT_WINDOW_S,
+    RULE_SPARK_BUCKET_S,
+    bucket_means,
+    rule_metric,
+    status_matches_gpu,
+)
+from gputop.ui.widgets.rules_panel import RuleRow, RulesPanel
 
 __all__ = ["GpuTopApp", "run_dashboard"]
 
@@ -34,13 +43,20 @@ class GpuTopApp(App[int]):
         interval: float = 1.0,
         window_s: float = DEFAULT_WINDOW_S,
         poll: bool = True,
+        notify_firing: bool = False,
     ) -> None:
-        super().__init__()
-        self.theme = os.environ.get("GPUTOP_THEME", "ansi-dark")
+        theme = os.environ.get("GPUTOP_THEME", "ansi-dark")
+        # decided before the theme is set: NO_COLOR must keep the terminal's own colours
+        super().__init__(ansi_color=True if theme.startswith("ansi") else None)
+        self.theme = theme
         self.monitor = monitor
         self.interval = interval
         self.window_s = window_s
         self._poll = poll
+        self._notify_firing = notify_firing
+        self._firing: set[tuple[str, tuple[tuple[str, str], ...]]] | None = None
+        self._rule_spark_epoch = -1
+        self._rule_sparks: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[float, ...]] = {}
         self._stop = threading.Event()
 
     def get_default_screen(self) -> OverviewScreen:
@@ -49,9 +65,12 @@ class GpuTopApp(App[int]):
     def on_mount(self) -> None:
         if self._poll:
             self.poll_local()
+            if self.monitor.remote is not None:
+                self.run_worker(self._poll_remote(), exclusive=True, group="remote")
 
-    def on_unmount(self) -> None:
+    async def on_unmount(self) -> None:
         self._stop.set()
+        await self.monitor.aclose()
 
     # ---- polling -------------------------------------------------------------------
 
@@ -71,6 +90,14 @@ class GpuTopApp(App[int]):
     def apply_local(self, result: object) -> None:
         self.monitor.ingest(result)  # type: ignore[arg-type]
         self.refresh_screen()
+
+    async def _poll_remote(self) -> None:
+        """Refresh Prometheus once per interval; the next refresh starts when the last ends."""
+        while not self._stop.is_set():
+            await self.monitor.refresh_remote()
+            self.refresh_screen()
+            await asyncio.sleep(self._delay())
+
 
     def refresh_screen(self) -> None:
         refresh = getattr(self.screen, "refresh_view", None)
@@ -103,8 +130,70 @@ class GpuTopApp(App[int]):
         return parts
 
     def refresh_rules(self, panel: RulesPanel) -> None:
-        if self.monitor.remote is None:
-            panel.set_note("no Prometheus configured (--prometheus URL): rules are evaluated locally")
+        """Fill the rules panel and ring the bell for rules that start firing."""
+        monitor = self.monitor
+        engine = monitor.rules
+        statuses = monitor.rule_statuses()
+        self._notify_new_firing(statuses)
+        if engine is None:
+            panel.set_note("no rules")
+            return
+        if engine.error is not None:
+            panel.set_note(f"Prometheus rules unavailable: {engine.error}")
+            return
+        if not statuses:
+            panel.set_note("waiting for the first evaluation" if engine.rules or monitor.remote else "no rules")
+            return
+        now = monitor.clock.now()
+        epoch = int(now // RULE_SPARK_BUCKET_S)
+        if epoch != self._rule_spark_epoch:  # rule histories shift once per bucket, like sparks
+            self._rule_spark_epoch = epoch
+            self._rule_sparks = {
+                (st.name, tuple(sorted(st.labels.items()))): bucket_means(st.history, RULE_SPARK_BUCKET_S)
+                for st in statuses
+            }
+        rows = tuple(
+            RuleRow(
+                st.state,
+                rule_title(st),
+                rule_detail(st),
+                self._rule_sparks.get((st.name, tuple(sorted(st.labels.items()))), ()),
+                st.threshold,
+            )
+            for st in statuses
+        )
+        counts = {state: sum(1 for st in statuses if st.state == state) for state in
+                  ("firing", "pending", "near")}
+        summary = " ".join(f"{n} {state}" for state, n in counts.items() if n) or "all ok"
+        where = engine.origin if monitor.remote is None else "Prometheus"
+        panel.set_rows(rows, subtitle=f"{summary} · {where}")
+
+    def _notify_new_firing(self, statuses: list[RuleStatus]) -> None:
+        firing = {(st.name, tuple(sorted(st.labels.items()))) for st in statuses if st.state == "firing"}
+        new = firing - self._firing if self._firing is not None else set()
+        self._firing = firing
+        if not new or not self._notify_firing:
+            return
+        self.bell()
+        for name, labels in sorted(new):
+            body = f"{name} firing: {series_name(dict(labels))}"
+            self.notify(body, severity="error", timeout=10)
+            driver = self._driver
+            if driver is not None:  # OSC 777: a desktop notification that passes through SSH
+                driver.write(f"\x1b]777;notify;gputop;{_osc_safe(body)}\x07")
+
+    def thresholds(self, gpu_key: str, metric_key: str) -> list[tuple[str, float]]:
+        """(rule, threshold) lines to draw on a GPU's metric chart."""
+        gpu = next((g for g in self.monitor.gpus() if g.key == gpu_key), None)
+        out: dict[str, float] = {}
+        for st in self.monitor.rule_statuses():
+            mapped = rule_metric(st.query)
+            if mapped is None or st.threshold is None or mapped[0] != metric_key:
+                continue
+            if st.labels and gpu is not None and not status_matches_gpu(st.labels, gpu):
+                continue
+            out[st.name] = st.threshold / mapped[1]
+        return sorted(out.items(), key=lambda item: item[1])
 
     # ---- actions -------------------------------------------------------------------
 
@@ -124,11 +213,17 @@ class GpuTopApp(App[int]):
         self.push_screen(HelpScreen())
 
 
-def run_dashboard(monitor: Monitor, *, interval: float = 1.0, no_color: bool = False) -> int:
+def _osc_safe(text: str) -> str:
+    return "".join(c for c in text if c.isprintable() and c not in ";\x1b\x07")
+
+
+def run_dashboard(
+    monitor: Monitor, *, interval: float = 1.0, no_color: bool = False, notify: bool = False
+) -> int:
     """Run the dashboard until the user quits; returns the exit status."""
     if no_color:
         os.environ["NO_COLOR"] = "1"
-    app = GpuTopApp(monitor, interval=interval)
+    app = GpuTopApp(monitor, interval=interval, notify_firing=notify)
     monitor.warm_start(app.window_s, interval)
     monitor.poll()  # the first frame shows real numbers, not placeholders
     app.run()

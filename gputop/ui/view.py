@@ -7,9 +7,14 @@ bucket while the number beside it follows every sample.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
+from gputop.core.catalogue import lookup
 from gputop.core.models import GPU_METRICS, GpuSample, Metric
+from gputop.core.promql import PromQLSyntaxError, analyse
+from gputop.core.rules import RuleStatus
 from gputop.core.store import MetricStore
 from gputop.core.units import format_value
 
@@ -17,6 +22,11 @@ __all__ = [
     "DEFAULT_WINDOW_S",
     "SparkSpec",
     "closed_buckets",
+    "RULE_SPARK_BUCKET_S",
+    "bucket_means",
+    "gpu_marks",
+    "rule_metric",
+    "status_matches_gpu",
     "metric_level",
     "metric_text",
     "spark_warn",
@@ -100,3 +110,67 @@ def metric_level(metric: Metric, gpu: GpuSample) -> int:
 
 
 METRICS = GPU_METRICS
+
+
+def status_matches_gpu(labels: Mapping[str, str], gpu: GpuSample) -> bool:
+    """Whether a rule's series is about this GPU (by UUID, else by index and host)."""
+    uuid = labels.get("UUID")
+    if uuid:
+        return uuid == gpu.uuid
+    if labels.get("gpu") != str(gpu.index):
+        return False
+    host = labels.get("Hostname") or labels.get("hostname")
+    return host is None or host == gpu.host
+
+
+_MARK_RANK = {"firing": 3, "pending": 2, "near": 1}
+
+
+def gpu_marks(statuses: Sequence[RuleStatus], gpus: Sequence[GpuSample]) -> dict[str, str]:
+    """GPU key → the worst of firing/pending/near among the rules touching it."""
+    marks: dict[str, str] = {}
+    for st in statuses:
+        rank = _MARK_RANK.get(st.state)
+        if rank is None or not st.labels:
+            continue
+        for gpu in gpus:
+            if status_matches_gpu(st.labels, gpu):
+                if rank > _MARK_RANK.get(marks.get(gpu.key, ""), 0):
+                    marks[gpu.key] = st.state
+    return marks
+
+
+@lru_cache(maxsize=256)
+def rule_metric(query: str | None) -> tuple[str, float] | None:
+    """(store metric, scale) a rule's compared query is measured in, for threshold lines.
+
+    A threshold `t` on the query is drawn at `t / scale` on that metric's chart.
+    """
+    if not query:
+        return None
+    try:
+        analysis = analyse(query)
+    except PromQLSyntaxError:
+        return None
+    metrics = set(analysis.metrics)
+    if metrics == {"DCGM_FI_DEV_FB_USED", "DCGM_FI_DEV_FB_FREE"}:
+        return ("memory_used_pct", 1.0)  # used / (used + free) * 100
+    comparison = analysis.comparison
+    unit = comparison.unit_metric if comparison is not None else None
+    if unit is None and len(metrics) == 1:
+        unit = next(iter(metrics))
+    info = lookup(unit) if unit else None
+    if info is None or info.store_field is None:
+        return None
+    return (info.store_field, info.store_scale)
+
+
+#: A rule's history sparkline: one cell per this many seconds of evaluations.
+RULE_SPARK_BUCKET_S = 15.0
+
+
+def bucket_means(history: Sequence[float], per_cell: float) -> tuple[float, ...]:
+    """Mean of each group of `per_cell` consecutive values (evaluations are ~1 s apart)."""
+    n = max(1, round(per_cell))
+    full = len(history) - len(history) % n
+    return tuple(sum(history[i : i + n]) / n for i in range(0, full, n))

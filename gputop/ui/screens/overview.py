@@ -12,7 +12,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from gputop.core.models import GPU_METRICS, GpuSample
-from gputop.ui.view import SparkSpec, closed_buckets
+from gputop.ui.view import SparkSpec, closed_buckets, gpu_marks
 from gputop.ui.widgets.gpu_panel import COMPACT_COLUMNS, LABELS, GpuPanel
 from gputop.ui.widgets.latency_panel import LatencyPanel
 from gputop.ui.widgets.rules_panel import RulesPanel
@@ -37,7 +37,7 @@ class OverviewScreen(Screen[None]):
     DEFAULT_CSS = """
     OverviewScreen { layout: vertical; }
     #columns { grid-columns: %s; grid-gutter: 0 1; }
-    #gpus { height: auto; layout: grid; grid-gutter: 0 1; grid-rows: 7; }
+    #gpus { height: auto; max-height: 75%%; overflow-y: auto; layout: grid; grid-gutter: 0 1; grid-rows: 7; }
     #gpus.-compact { layout: vertical; }
     #columns { height: 1; color: $text-muted; display: none; layout: grid; grid-size: 6; }
     #columns.-compact { display: block; }
@@ -59,7 +59,7 @@ class OverviewScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         monitor = self.app.monitor  # type: ignore[attr-defined]
-        gpus = monitor.gpus()
+        gpus = monitor.overview_gpus()
         self._compact, self._cols = choose_layout(self.app.size.width, self.app.size.height, len(gpus))
         yield StatusBar(id="status")
         with Container(id="columns"):
@@ -106,12 +106,17 @@ class OverviewScreen(Screen[None]):
         monitor = app.monitor  # type: ignore[attr-defined]
         now = monitor.clock.now()
         self.query_one(StatusBar).set_parts(app.status_parts(), time.strftime("%H:%M:%S", time.localtime(now)))  # type: ignore[attr-defined]
-        by_key = {g.key: g for g in monitor.gpus()}
+        gpus = monitor.overview_gpus()
         panels = list(self.query(GpuPanel))
-        for panel in panels:
-            gpu = by_key.get(panel.key)
-            if gpu is not None:
-                panel.update_gpu(gpu)
+        if [p.key for p in panels] != [g.key for g in gpus]:
+            self._replace_panels(gpus)  # GPUs appeared (Prometheus found them) or went away
+            return
+        marks = gpu_marks(monitor.rule_statuses(), gpus)
+        for panel, gpu in zip(panels, gpus):
+            panel.update_gpu(gpu)
+            mark = marks.get(gpu.key)
+            panel.set_class(mark in ("near", "pending"), "-alert")
+            panel.set_class(mark == "firing", "-firing")
         self._refresh_sparks(panels, now)
         latency = self.query_one(LatencyPanel)
         sample = monitor.latency()
@@ -120,6 +125,20 @@ class OverviewScreen(Screen[None]):
         else:
             latency.update_latency(sample)
         self.app.refresh_rules(self.query_one(RulesPanel))  # type: ignore[attr-defined]
+
+    def _replace_panels(self, gpus: list[GpuSample]) -> None:
+        grid = self.query_one("#gpus")
+        self._compact, self._cols = choose_layout(self.size.width, self.size.height, len(gpus))
+
+        async def swap() -> None:
+            await grid.remove_children()
+            await grid.mount_all(
+                GpuPanel(g, compact=self._compact, id=_panel_id(g)) for g in gpus
+            )
+            self._apply_layout()
+            self.call_after_refresh(self.refresh_view)
+
+        self.run_worker(swap(), exclusive=True, group="panels")
 
     def _refresh_sparks(self, panels: list[GpuPanel], now: float) -> None:
         if not panels:

@@ -1,19 +1,28 @@
-"""The rules panel: every alert rule, worst first; near-firing ones highlighted."""
+"""The rules panel: every alert rule, worst first; near-firing ones highlighted.
+
+Three columns, each its own widget, so a countdown that changes every second repaints only
+its own cells: state and rule (left), the compared value's history (middle), the value
+against its threshold with the countdown or ETA (right). Each column repaints only the
+lines that changed.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from rich.segment import Segment
+from textual.app import ComposeResult
+from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
-from gputop.ui.spark import spark_runs
+from gputop.ui.spark import spark_text
 
 __all__ = ["RuleRow", "RulesPanel"]
 
 STATE_W = 9
 SPARK_W = 16
+DETAIL_W = 36
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +34,34 @@ class RuleRow:
     detail: str
     history: tuple[float | None, ...] = ()
     threshold: float | None = None
+
+
+class _Column(Widget):
+    """Lines of (text, component class) pairs; repaints only the lines that changed."""
+
+    def __init__(self, *, classes: str | None = None) -> None:
+        super().__init__(classes=classes)
+        self._lines: list[tuple[tuple[str, str], ...]] = []
+
+    def set_lines(self, lines: list[tuple[tuple[str, str], ...]]) -> None:
+        width = self.content_size.width
+        old = self._lines
+        self._lines = lines
+        for y in range(max(len(old), len(lines))):
+            if y >= len(old) or y >= len(lines) or old[y] != lines[y]:
+                self.refresh(Region(0, y, width, 1))
+
+    def render_line(self, y: int) -> Strip:
+        base = self.rich_style
+        width = self.content_size.width
+        if y >= len(self._lines):
+            return Strip.blank(width, base)
+        parent = self.parent
+        segs = [
+            Segment(text, base + parent.get_component_rich_style(cls, partial=True))  # type: ignore[union-attr]
+            for text, cls in self._lines[y]
+        ]
+        return Strip(segs).crop(0, width).extend_cell_length(width, base)
 
 
 class RulesPanel(Widget):
@@ -39,64 +76,79 @@ class RulesPanel(Widget):
         "rules-panel--spark",
         "rules-panel--note",
     }
-    DEFAULT_CSS = """
-    RulesPanel { height: 1fr; min-height: 3; border: round $panel-lighten-2; padding: 0 1; }
-    RulesPanel > .rules-panel--firing { background: $error; color: $text; text-style: bold; }
-    RulesPanel > .rules-panel--pending { color: $warning; text-style: bold reverse; }
-    RulesPanel > .rules-panel--near { color: $warning; text-style: bold; }
-    RulesPanel > .rules-panel--ok { color: $success; }
-    RulesPanel > .rules-panel--unknown { color: $text-muted; }
-    RulesPanel > .rules-panel--title { text-style: bold; }
-    RulesPanel > .rules-panel--detail { color: $text-muted; }
-    RulesPanel > .rules-panel--spark { color: $secondary; }
-    RulesPanel > .rules-panel--note { color: $text-muted; }
+    DEFAULT_CSS = f"""
+    RulesPanel {{
+        height: 1fr; min-height: 3; border: round $panel-lighten-2; padding: 0 1;
+        layout: horizontal; overflow: hidden;
+    }}
+    RulesPanel > .-names {{ width: 1fr; }}
+    RulesPanel > .-sparks {{ width: {SPARK_W + 1}; }}
+    RulesPanel > .-details {{ width: {DETAIL_W}; }}
+    RulesPanel.-narrow > .-sparks {{ display: none; }}
+    RulesPanel > .rules-panel--firing {{ background: $error; color: $text; text-style: bold; }}
+    RulesPanel > .rules-panel--pending {{ color: $warning; text-style: bold reverse; }}
+    RulesPanel > .rules-panel--near {{ color: $warning; text-style: bold; }}
+    RulesPanel > .rules-panel--ok {{ color: $success; }}
+    RulesPanel > .rules-panel--unknown {{ color: $text-muted; }}
+    RulesPanel > .rules-panel--title {{ text-style: bold; }}
+    RulesPanel > .rules-panel--detail {{ color: $text; }}
+    RulesPanel > .rules-panel--spark {{ color: $secondary; }}
+    RulesPanel > .rules-panel--note {{ color: $text-muted; }}
     """
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.border_title = "Alert rules"
+        self._names = _Column(classes="-names")
+        self._sparks = _Column(classes="-sparks")
+        self._details = _Column(classes="-details")
         self._rows: tuple[RuleRow, ...] = ()
-        self._note = "no rules loaded"
+        self._note: str | None = "no rules loaded"
+
+    def compose(self) -> ComposeResult:
+        yield self._names
+        yield self._sparks
+        yield self._details
+
+    def on_resize(self) -> None:
+        self.set_class(self.content_size.width < 70, "-narrow")
+
+    @property
+    def rows(self) -> tuple[RuleRow, ...]:
+        return self._rows
 
     def set_note(self, note: str) -> None:
-        if note != self._note or self._rows:
+        if note != self._note:
             self._note, self._rows = note, ()
-            self.refresh()
+            self.border_subtitle = ""
+            self._names.set_lines([((note, "rules-panel--note"),)])
+            self._sparks.set_lines([])
+            self._details.set_lines([])
 
     def set_rows(self, rows: tuple[RuleRow, ...], subtitle: str = "") -> None:
-        if rows != self._rows or self._note:
-            self._rows, self._note = rows, ""
+        if rows == self._rows and self._note is None:
+            return
+        self._rows, self._note = rows, None
+        if subtitle != self.border_subtitle:
             self.border_subtitle = subtitle
-            self.refresh()
+        self._names.set_lines(
+            [
+                (
+                    (f" {r.state.upper():<{STATE_W - 2}} ", f"rules-panel--{r.state}"),
+                    (f" {r.title}", "rules-panel--title"),
+                )
+                for r in rows
+            ]
+        )
+        self._sparks.set_lines([((_spark(r), "rules-panel--spark"),) for r in rows])
+        self._details.set_lines([((r.detail, "rules-panel--detail"),) for r in rows])
 
-    def render_line(self, y: int) -> Strip:
-        base = self.rich_style
-        width = self.content_size.width
 
-        def style(name: str):  # type: ignore[no-untyped-def]
-            return base + self.get_component_rich_style(name, partial=True)
-
-        if self._note:
-            text = self._note if y == 0 else ""
-            return Strip([Segment(text.ljust(width)[:width], style("rules-panel--note"))])
-        if y >= len(self._rows):
-            return Strip.blank(width, base)
-        row = self._rows[y]
-        badge = f" {row.state.upper():<{STATE_W - 2}} "
-        segs = [Segment(badge, style(f"rules-panel--{row.state}")), Segment(" ", base)]
-        spark_w = SPARK_W if width >= 70 and row.history else 0
-        room = width - STATE_W - 1 - (spark_w + 1 if spark_w else 0)
-        title = row.title[: max(0, room)]
-        detail = row.detail[: max(0, room - len(title) - 2)]
-        segs.append(Segment(title, style("rules-panel--title")))
-        segs.append(Segment(f"  {detail}".ljust(room - len(title))[: room - len(title)],
-                            style("rules-panel--detail")))
-        if spark_w:
-            values = row.history[-spark_w:]
-            present = [v for v in values if v is not None]
-            lo = min([*present, row.threshold or 0.0]) if present else 0.0
-            hi = max([*present, row.threshold or 1.0]) if present else 1.0
-            segs.append(Segment(" " + " " * (spark_w - len(values)), base))
-            for text, _level in spark_runs(values, lo, hi):
-                segs.append(Segment(text, style("rules-panel--spark")))
-        return Strip(segs).crop(0, width)
+def _spark(row: RuleRow) -> str:
+    values = row.history[-SPARK_W:]
+    present = [v for v in values if v is not None]
+    if not present:
+        return ""
+    lo = min([*present, row.threshold]) if row.threshold is not None else min(present)
+    hi = max([*present, row.threshold]) if row.threshold is not None else max(present)
+    return " " * (SPARK_W - len(values)) + spark_text(values, lo, hi)

@@ -1,0 +1,107 @@
+"""The rules engine: the statuses of every alerting rule, from Prometheus or evaluated locally.
+
+- With Prometheus: its own rules and their states (`/api/v1/rules`), with margins from one
+  batched instant query per rule's compared side (never one per series).
+- Without it: rule files (or the built-in pack) evaluated from the local history, with
+  Prometheus' `for` and `keep_firing_for` semantics.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from gputop.core.backoff import Backoff
+from gputop.core.clock import Clock
+from gputop.core.localeval import LocalEvaluator
+from gputop.core.models import GpuSample
+from gputop.core.promrules import QueryError, alerting_rules, compared_queries, statuses_from_prometheus
+from gputop.core.rules import DEFAULT_MARGIN, RuleDef, RuleStatus, ValueHistory, label_key
+from gputop.core.store import MetricStore
+from gputop.sources.base import SourceError
+
+if TYPE_CHECKING:
+    from gputop.sources.prometheus import PrometheusClient
+
+__all__ = ["RulesEngine", "check_status", "with_margins"]
+
+
+def with_margins(rules: Sequence[RuleDef], margins: Mapping[str, float]) -> list[RuleDef]:
+    """Rules with per-rule margins (percent, from the config) applied."""
+    return [
+        dataclasses.replace(r, margin=margins[r.name] / 100.0) if r.name in margins else r
+        for r in rules
+    ]
+
+
+class RulesEngine:
+    def __init__(
+        self,
+        rules: Sequence[RuleDef],
+        *,
+        clock: Clock,
+        margin: float = DEFAULT_MARGIN,
+        origin: str = "built-in rules",
+    ) -> None:
+        self.clock = clock
+        self.margin = margin
+        self.origin = origin
+        self.rules = list(rules)
+        self.local = LocalEvaluator(self.rules, clock=clock, margin=margin)
+        self.statuses: list[RuleStatus] = []
+        self.error: str | None = None  # why Prometheus' rules could not be read
+        self._history = ValueHistory()
+        self._backoff = Backoff(base=1.0, factor=2.0, cap=60.0)
+        self._retry_at = 0.0
+
+    def evaluate_local(self, store: MetricStore, gpus: Sequence[GpuSample]) -> None:
+        self.statuses = self.local.evaluate(store, gpus)
+
+    async def refresh_prometheus(self, client: PrometheusClient) -> None:
+        """Prometheus' rules and states, plus one instant query per compared side."""
+        now = self.clock.now()
+        if now < self._retry_at:
+            return
+        try:
+            data = await client.rules_data()
+            values: dict[str, Mapping[object, float] | QueryError] = {}
+            for query in compared_queries(alerting_rules(data)):
+                try:
+                    samples = await client.query(query)
+                except SourceError as exc:
+                    values[query] = QueryError(exc.reason)
+                    continue
+                values[query] = {
+                    label_key(s.labels, drop=()): s.value for s in samples if s.value is not None
+                }
+        except SourceError as exc:
+            self.error = exc.reason
+            self._retry_at = now + self._backoff.next_delay()
+            return
+        self._backoff.reset()
+        self.error = None
+        self.origin = "Prometheus"
+        self.statuses = statuses_from_prometheus(
+            data, values, now=now, margin=self.margin, history=self._history  # type: ignore[arg-type]
+        )
+
+
+def check_status(statuses: Sequence[RuleStatus], *, sources_failing: bool) -> int:
+    """Monitoring-plugin exit status: 2 firing, 3 unknown or unreachable, 1 near or pending, 0 ok.
+
+    A rule that is unknown only because it needs Prometheus (none is configured) does not
+    make the check unknown; it is listed in the JSON with its reason.
+    """
+    states = {s.state for s in statuses}
+    if "firing" in states:
+        return 2
+    unknown = any(
+        s.state == "unknown" and not (s.reason or "").startswith("needs Prometheus")
+        for s in statuses
+    )
+    if sources_failing or unknown:
+        return 3
+    if states & {"pending", "near"}:
+        return 1
+    return 0

@@ -1,0 +1,68 @@
+"""Rule statuses in words, shared by `--once` and the dashboard's rules panel."""
+
+from __future__ import annotations
+
+import time
+
+from gputop.core.rules import RuleStatus
+from gputop.core.units import format_duration
+
+__all__ = ["rule_detail", "rule_line", "rule_title", "series_name"]
+
+
+def series_name(labels: dict[str, str] | object) -> str:
+    """Which series a status is about, in a few words: "GPU 3 @ node-1"."""
+    labels = dict(labels)  # type: ignore[call-overload]
+    host = labels.get("Hostname") or labels.get("hostname") or labels.get("instance")
+    if "gpu" in labels:
+        return f"GPU {labels['gpu']}" + (f" @ {host}" if host else "")
+    if host:
+        return host
+    return ", ".join(f"{k}={v}" for k, v in sorted(labels.items()) if k != "__name__")
+
+
+def rule_title(status: RuleStatus) -> str:
+    who = series_name(status.labels)
+    return f"{status.name} · {who}" if who else status.name
+
+
+def _num(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    if abs(value) >= 100 or value == int(value):
+        return f"{value:.0f}"
+    return f"{value:.3g}"
+
+
+def rule_detail(status: RuleStatus) -> str:
+    compared = (
+        f"{_num(status.value)} {status.op} {_num(status.threshold)}"
+        if status.op is not None and status.threshold is not None
+        else (_num(status.value) if status.value is not None else "")
+    )
+    if status.state == "firing":
+        since = ""
+        if status.active_at is not None:
+            since = f" since {time.strftime('%H:%M:%S', time.localtime(status.active_at))}"
+        return f"{compared}  firing{since}".strip()
+    if status.state == "pending":
+        left = "" if status.fires_in_s is None else f"fires in {_countdown(status.fires_in_s)}"
+        return f"{compared}  {left}".strip()
+    if status.state == "near":
+        eta = "" if status.eta_s is None else f"  trend crosses in {format_duration(status.eta_s)}"
+        return f"{_num(status.value)} vs {status.op} {_num(status.threshold)}{eta}"
+    if status.state == "unknown":
+        return status.reason or "cannot be evaluated"
+    return f"{_num(status.value)} vs {status.op} {_num(status.threshold)}" if status.op else compared
+
+
+def _countdown(seconds: float) -> str:
+    """Seconds in the last two minutes; whole minutes before (a display that ticks less)."""
+    seconds = max(0.0, seconds)
+    if seconds < 120:
+        return format_duration(seconds)
+    return f"~{round(seconds / 60)}m"
+
+
+def rule_line(status: RuleStatus) -> str:
+    return f"{rule_title(status)}  {rule_detail(status)}"
