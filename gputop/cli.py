@@ -209,7 +209,7 @@ def _attach_prometheus(monitor: Monitor, config: Config) -> None:
         monitor.store,
         monitor.clock,
         range_s=settings.range,
-        columns=max(1, round(settings.range / 10.0)),  # a 10 s step: finer than a sparkline cell
+        columns=max(1, round(settings.range / 5.0)),  # a 5 s step: no wider than a sparkline cell
         latency_histogram=settings.latency_histogram,
         selector=settings.selector,
         local_keys=monitor.local_keys,

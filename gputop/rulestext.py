@@ -36,7 +36,7 @@ def _num(value: float | None) -> str:
 
 def rule_detail(status: RuleStatus) -> str:
     compared = (
-        f"{_num(status.value)} {status.op} {_num(status.threshold)}"
+        f"{_num(status.value)} vs {status.op} {_num(status.threshold)}"
         if status.op is not None and status.threshold is not None
         else (_num(status.value) if status.value is not None else "")
     )
