@@ -225,6 +225,14 @@ class Monitor:
     def processes(self) -> tuple[ProcessSample, ...]:
         return self.latest.processes if self.latest else ()
 
+    def latency_source(self) -> str | None:
+        """Which source the latency comes from: Prometheus when it has some, else local."""
+        if self.remote is not None and self.remote.latency() is not None:  # type: ignore[attr-defined]
+            return "prometheus"
+        if self.latest is not None and self.latest.latency is not None:
+            return self.local_name
+        return "prometheus" if self.remote is not None else None
+
     def latency(self) -> LatencySample | None:
         if self.remote is not None:
             remote_latency = self.remote.latency()  # type: ignore[attr-defined]

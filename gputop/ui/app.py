@@ -124,7 +124,11 @@ class GpuTopApp(App[int]):
             age = None if state.last_ok is None else now - state.last_ok
             if state.ok:
                 parts.append((f"● {name} {format_age(age)}", "status-bar--ok"))
-            elif state.status.value == "unavailable" and self.monitor.remote is not None:
+            elif (
+                state.status.value == "unavailable"
+                and name != "prometheus"
+                and self.monitor.remote is not None
+            ):
                 parts.append((f"✖ {name} unavailable", "status-bar--off"))  # Prometheus stands in
             else:
                 stale = f", stale {format_age(age)}" if state.last_ok is not None else ""

@@ -7,12 +7,13 @@ bucket while the number beside it follows every sample.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 from gputop.core.catalogue import lookup
-from gputop.core.models import GPU_METRICS, GpuSample, Metric
+from gputop.core.models import GPU_METRICS, GpuSample, Metric, SourceState
 from gputop.core.promql import PromQLSyntaxError, analyse
 from gputop.core.rules import RuleStatus
 from gputop.core.store import MetricStore
@@ -26,6 +27,7 @@ __all__ = [
     "bucket_means",
     "gpu_marks",
     "rule_metric",
+    "stale_note",
     "status_matches_gpu",
     "metric_level",
     "metric_text",
@@ -174,3 +176,16 @@ def bucket_means(history: Sequence[float], per_cell: float) -> tuple[float, ...]
     n = max(1, round(per_cell))
     full = len(history) - len(history) % n
     return tuple(sum(history[i : i + n]) / n for i in range(0, full, n))
+
+
+def stale_note(state: SourceState | None) -> str:
+    """Why a panel's data is not fresh ("" when it is): the failing source's reason and since when.
+
+    The time is the last good sample's clock time, so the note does not tick every second.
+    """
+    if state is None or state.ok or state.status.value == "off":
+        return ""
+    reason = state.reason or state.status.value
+    if state.last_ok is None:
+        return f"no data: {reason}"
+    return f"stale since {time.strftime('%H:%M:%S', time.localtime(state.last_ok))}: {reason}"

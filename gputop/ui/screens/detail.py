@@ -117,6 +117,8 @@ class MetricChart(PlotextPlot):
 
     def __init__(self, metric: Metric, *, id: str | None = None) -> None:
         super().__init__(id=id)
+        # terminal default colours for axes and text: readable on any theme, and under NO_COLOR
+        self.set_reactive(PlotextPlot.theme, "clear")
         self.metric = metric
         self.segments: list[Segment] = []
         self.thresholds: list[tuple[str, float]] = []
@@ -235,10 +237,10 @@ class DetailScreen(Screen[None]):
         self._show_processes(gpu, monitor.processes(), now)
         self._redraw_charts(gpu, now)
 
-    def _update(self, selector: str, text: str) -> None:
+    def _update(self, selector: str, text: str, layout: bool = False) -> None:
         widget = self.query_one(selector, Static)
         if str(widget.content) != text:
-            widget.update(text, layout=False)
+            widget.update(text, layout=layout)
 
     def _show_identity(self, gpu: GpuSample, snap: object, gone: bool) -> None:
         box = self.query_one("#identity")
@@ -270,7 +272,7 @@ class DetailScreen(Screen[None]):
         mine = sort_processes(mine, "mem", True)
         box.border_title = f"Processes on GPU {gpu.index} · {len(mine)}"
         if not mine:
-            self._update("#procs", "no processes")
+            self._update("#procs", "no processes", layout=True)
             return
         # the GPU column is the same for every row here: leave it out
         heads = [h for _, h, _ in COLUMNS[1:]]
@@ -282,7 +284,7 @@ class DetailScreen(Screen[None]):
         ]
         if len(mine) > PROCESS_ROWS:
             lines.append(f"… {len(mine) - PROCESS_ROWS} more (p: all processes)")
-        self._update("#procs", "\n".join(lines))
+        self._update("#procs", "\n".join(lines), layout=True)  # the row count may change
 
     def _redraw_charts(self, gpu: GpuSample, now: float, force: bool = False) -> None:
         label, range_s = RANGES[self.range_index]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.table import Table
 from rich.text import Text
@@ -16,7 +16,7 @@ from textual.widgets import Static
 __all__ = ["HelpScreen", "binding_rows", "help_sections"]
 
 
-def binding_rows(app: App[object], bindings: Iterable[BindingType]) -> list[tuple[str, str]]:
+def binding_rows(app: App[Any], bindings: Iterable[BindingType]) -> list[tuple[str, str]]:
     """(keys, what they do) per distinct description, in declaration order."""
     rows: dict[str, list[str]] = {}
     for binding in Binding.make_bindings(bindings):
@@ -31,7 +31,7 @@ def binding_rows(app: App[object], bindings: Iterable[BindingType]) -> list[tupl
     return [(" ".join(keys), desc) for desc, keys in rows.items()]
 
 
-def help_sections(app: App[object]) -> list[tuple[str, list[tuple[str, str]]]]:
+def help_sections(app: App[Any]) -> list[tuple[str, list[tuple[str, str]]]]:
     """The help text: one section per screen, and the keys that work everywhere."""
     from gputop.ui.screens.detail import DetailScreen
     from gputop.ui.screens.overview import OverviewScreen

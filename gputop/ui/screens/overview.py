@@ -12,7 +12,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from gputop.core.models import GPU_METRICS, GpuSample
-from gputop.ui.view import SparkSpec, closed_buckets, gpu_marks
+from gputop.ui.view import SparkSpec, closed_buckets, gpu_marks, stale_note
 from gputop.ui.widgets.gpu_panel import COMPACT_COLUMNS, LABELS, GpuPanel
 from gputop.ui.widgets.latency_panel import LatencyPanel
 from gputop.ui.widgets.rules_panel import RulesPanel
@@ -112,13 +112,16 @@ class OverviewScreen(Screen[None]):
             self._replace_panels(gpus)  # GPUs appeared (Prometheus found them) or went away
             return
         marks = gpu_marks(monitor.rule_statuses(), gpus)
+        notes = {name: stale_note(state) for name, state in monitor.states().items()}
         for panel, gpu in zip(panels, gpus):
             panel.update_gpu(gpu)
+            panel.set_stale(notes.get(gpu.source, ""))
             mark = marks.get(gpu.key)
             panel.set_class(mark in ("near", "pending"), "-alert")
             panel.set_class(mark == "firing", "-firing")
         self._refresh_sparks(panels, now)
         latency = self.query_one(LatencyPanel)
+        latency.set_stale(notes.get(monitor.latency_source() or "", ""))
         sample = monitor.latency()
         if sample is None:
             latency.set_note("no latency source: configure Prometheus (--prometheus URL) or try --demo")

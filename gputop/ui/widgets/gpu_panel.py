@@ -43,6 +43,8 @@ class GpuPanel(Widget, can_focus=True):
     GpuPanel:focus {{ border: round $accent; }}
     GpuPanel.-alert {{ border: round $warning; }}
     GpuPanel.-firing {{ border: round $error; }}
+    GpuPanel.-stale {{ border: round $error; border-subtitle-color: $error; }}
+    GpuPanel.-compact.-stale > IndexCell {{ color: $error; text-style: bold; }}
     GpuPanel > IndexCell {{ display: none; }}
     GpuPanel > .lost-banner {{ display: none; color: $error; text-style: bold; }}
     GpuPanel.-lost > SparkCell, GpuPanel.-lost > ReadingLine {{ display: none; }}
@@ -129,6 +131,12 @@ class GpuPanel(Widget, can_focus=True):
             if values is not None:
                 lo, hi = spark_bounds(m, self.gpu)
                 self._sparks[m.key].set_values(values, lo, hi, spark_warn(m.key))
+
+    def set_stale(self, note: str) -> None:
+        """Say why the numbers are not fresh (the source failing); "" when they are."""
+        if note != (self.border_subtitle or ""):
+            self.border_subtitle = note
+            self.set_class(bool(note), "-stale")
 
     def value_text(self, metric_key: str) -> str:
         """The number shown for a metric, as on screen (for tests and the detail view)."""

@@ -49,6 +49,11 @@ class LatencyPanel(Widget):
     def spark_columns(self) -> int:
         return max(1, self.content_size.width - LABEL_W - VALUE_W - 1)
 
+    def set_stale(self, note: str) -> None:
+        """Say why the latency is not fresh (its source failing); "" when it is."""
+        if note != (self.border_subtitle or ""):
+            self.border_subtitle = note
+
     def set_note(self, note: str) -> None:
         """A message instead of numbers (no latency source, source stale)."""
         if note != self._note:
