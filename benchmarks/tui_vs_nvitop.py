@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import re
-import shutil
 import statistics
 import sys
 from pathlib import Path
@@ -22,26 +21,34 @@ from benchmarks.pty_run import RunResult, run_in_pty
 from tests.support.fake_nvml import build_fake_nvml
 
 ROOT = Path(__file__).resolve().parents[1]
-VENV_BIN = Path(sys.executable).parent
 
 
-def _gputop_ready(screen: str) -> bool:
-    return all(f"GPU {i} " in screen for i in range(8)) and len(re.findall(r"\d+W\b", screen)) >= 8
+def _gputop_ready(gpus: int):  # type: ignore[no-untyped-def]
+    def ready(screen: str) -> bool:
+        titles = all(f"GPU {i} " in screen for i in range(gpus))
+        return titles and len(re.findall(r"\d+W\b", screen)) >= gpus
+
+    return ready
 
 
-def _nvitop_ready(screen: str) -> bool:
-    rows = re.findall(r"^│\s*(\d)\s+\S", screen, flags=re.M)
-    return {str(i) for i in range(8)} <= set(rows) and len(re.findall(r"\d+W\b", screen)) >= 8
+def _nvitop_ready(gpus: int):  # type: ignore[no-untyped-def]
+    def ready(screen: str) -> bool:
+        rows = re.findall(r"^│\s*(\d)\s+\S", screen, flags=re.M)
+        return {str(i) for i in range(gpus)} <= set(rows) and len(re.findall(r"\d+W\b", screen)) >= gpus
+
+    return ready
 
 
-def programs(interval: float) -> dict[str, tuple[list[str], object]]:
-    nvitop = shutil.which("nvitop", path=str(VENV_BIN)) or "nvitop"
+def programs(interval: float, gpus: int) -> dict[str, tuple[list[str], object]]:
     return {
         "gputop": (
             [sys.executable, "-m", "gputop", "--interval", str(interval)],
-            _gputop_ready,
+            _gputop_ready(gpus),
         ),
-        "nvitop": ([nvitop, "-m", "full", "--interval", str(interval)], _nvitop_ready),
+        "nvitop": (
+            [sys.executable, "-m", "nvitop", "-m", "full", "--interval", str(interval)],
+            _nvitop_ready(gpus),
+        ),
     }
 
 
@@ -54,21 +61,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cols", type=int, default=120)
     parser.add_argument("--rows", type=int, default=40)
     parser.add_argument("--json", type=Path, help="also write the raw runs here")
+    parser.add_argument(
+        "--real-gpus",
+        type=int,
+        metavar="N",
+        help="use the machine's own NVML and its N GPUs instead of 8 stand-in GPUs",
+    )
     args = parser.parse_args(argv)
 
-    lib = build_fake_nvml(ROOT / ".bench" / "nvml")
     env = {
         **os.environ,
-        "LD_LIBRARY_PATH": f"{lib}:{os.environ.get('LD_LIBRARY_PATH', '')}".rstrip(":"),
         "TERM": "xterm-256color",
-        "FAKE_NVML_GPUS": "8",
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p),
     }
+    gpus = args.real_gpus or 8
+    if not args.real_gpus:
+        lib = build_fake_nvml(ROOT / ".bench" / "nvml")
+        ld = os.environ.get("LD_LIBRARY_PATH", "")
+        env.update(LD_LIBRARY_PATH=f"{lib}:{ld}".rstrip(":"), FAKE_NVML_GPUS="8")
     for var in ("NO_COLOR", "COLORTERM"):  # an SSH session rarely forwards COLORTERM
         env.pop(var, None)
     runs: dict[str, list[RunResult]] = {}
     for r in range(args.rounds):
-        for name, (argv_, ready) in programs(args.interval).items():
+        for name, (argv_, ready) in programs(args.interval, gpus).items():
             result = run_in_pty(
                 name,
                 argv_,
