@@ -1,0 +1,157 @@
+"""Deterministic dashboards for UI tests and screenshots: a fixed clock, a seeded demo node.
+
+`build_app()` gives a `GpuTopApp` that does not poll: time moves only when a test says so
+(`advance()`), so every frame is reproducible.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Any
+
+from rich.console import Console
+
+from gputop.core.clock import FakeClock
+from gputop.core.models import GpuSample, NodeSnapshot
+from gputop.monitor import Monitor
+from gputop.sources.demo import DemoSource
+from gputop.ui.app import GpuTopApp
+
+__all__ = [
+    "SEED",
+    "START",
+    "FaultySource",
+    "advance",
+    "build_app",
+    "build_monitor",
+    "fixed_utc",
+    "screen_lines",
+]
+
+#: 2026-01-01T12:00:00Z: a fixed, recognisable time for every frame.
+START = 1_767_268_800.0
+SEED = 7
+WARMUP_S = 3600.0
+
+
+class FaultySource:
+    """The demo node with chosen GPUs lost or with chosen fields not available."""
+
+    def __init__(
+        self,
+        inner: DemoSource,
+        *,
+        lost: Iterable[int] = (),
+        missing: Mapping[int, Iterable[str]] | None = None,
+        reason: str = "GPU has fallen off the bus",
+    ) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.host = inner.node.host
+        self.lost = set(lost)
+        self.missing = {i: tuple(fields) for i, fields in (missing or {}).items()}
+        self.reason = reason
+
+    def open(self) -> None:
+        self.inner.open()
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def sample(self) -> NodeSnapshot:
+        return self._damage(self.inner.sample())
+
+    def history(self, seconds: float, interval: float) -> list[NodeSnapshot]:
+        return [self._damage(s) for s in self.inner.history(seconds, interval)]
+
+    def _damage(self, snap: NodeSnapshot) -> NodeSnapshot:
+        return replace(snap, gpus=tuple(self._gpu(g) for g in snap.gpus))
+
+    def _gpu(self, gpu: GpuSample) -> GpuSample:
+        if gpu.index in self.lost:
+            return GpuSample(
+                index=gpu.index,
+                uuid=gpu.uuid,
+                name=gpu.name,
+                host=gpu.host,
+                source=gpu.source,
+                time=gpu.time,
+                state="lost",
+                reason=self.reason,
+            )
+        fields = self.missing.get(gpu.index)
+        if not fields:
+            return gpu
+        blanks: dict[str, Any] = dict.fromkeys(fields)
+        return replace(gpu, **blanks)
+
+
+def build_monitor(
+    *,
+    seed: int = SEED,
+    start: float = START,
+    warmup_s: float = WARMUP_S,
+    lost: Iterable[int] = (),
+    missing: Mapping[int, Iterable[str]] | None = None,
+    scenario: str = "mixed",
+) -> Monitor:
+    """A monitor on the demo node with `warmup_s` of history and one fresh reading."""
+    clock = FakeClock(start)
+    demo = DemoSource(clock, seed=seed, scenario=scenario, warmup_s=warmup_s)
+    local = FaultySource(demo, lost=lost, missing=missing) if (lost or missing) else demo
+    monitor = Monitor(clock=clock, local=local, host=demo.node.host)
+    monitor.open()
+    monitor.warm_start(warmup_s, 1.0)
+    monitor.poll()
+    return monitor
+
+
+def build_app(**kwargs: object) -> GpuTopApp:
+    """A dashboard on `build_monitor(**kwargs)` that never polls by itself."""
+    return GpuTopApp(build_monitor(**kwargs), poll=False)  # type: ignore[arg-type]
+
+
+def advance(app: GpuTopApp, seconds: float = 1.0) -> None:
+    """Move the fake clock, read the source once and repaint the shown screen."""
+    app.monitor.clock.advance(seconds)  # type: ignore[attr-defined]
+    app.monitor.poll()
+    app.refresh_screen()
+
+
+@contextmanager
+def fixed_utc() -> Iterator[None]:
+    """Run with TZ=UTC so the header clock reads the same everywhere."""
+    old = os.environ.get("TZ")
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("TZ", None)
+        else:
+            os.environ["TZ"] = old
+        time.tzset()
+
+
+def screen_lines(app: GpuTopApp) -> list[str]:
+    """The text on the screen now, one string per terminal row (what a person reads)."""
+    width, height = app.size
+    console = Console(
+        width=width,
+        height=height,
+        file=io.StringIO(),
+        force_terminal=True,
+        color_system="truecolor",
+        record=True,
+        legacy_windows=False,
+        safe_box=False,
+    )
+    update = app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
+    console.print(update)
+    return console.export_text(styles=False).splitlines()

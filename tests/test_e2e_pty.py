@@ -1,0 +1,126 @@
+"""The real program in a real pseudo-terminal, its output read through a terminal emulator."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import select
+import struct
+import subprocess
+import sys
+import termios
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyte
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class PtyRun:
+    """`python -m gputop ...` on the slave side of a pty of a given size."""
+
+    def __init__(self, args: list[str], cols: int, rows: int) -> None:
+        self.screen = pyte.Screen(cols, rows)
+        self.stream = pyte.ByteStream(self.screen)
+        self.output = bytearray()
+        master, slave = os.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "GPUTOP_THEME")}
+        env.update(TERM="xterm-256color", COLORTERM="truecolor", LINES=str(rows), COLUMNS=str(cols))
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gputop", *args],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            cwd=ROOT,
+            env=env,
+            start_new_session=True,  # its own process group: the test's signals do not reach it
+            close_fds=True,
+        )
+        os.close(slave)
+        self.master = master
+
+    def pump(self, seconds: float) -> None:
+        """Read what the program writes for `seconds` (or until it exits)."""
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            ready, _, _ = select.select([self.master], [], [], min(left, 0.2))
+            if not ready:
+                continue
+            try:
+                data = os.read(self.master, 65536)
+            except OSError:  # the slave side closed: the program has exited
+                return
+            if not data:
+                return
+            self.output += data
+            self.stream.feed(data)
+
+    def lines(self) -> list[str]:
+        return list(self.screen.display)
+
+    def send(self, keys: bytes) -> None:
+        os.write(self.master, keys)
+
+    def wait(self, timeout: float) -> int | None:
+        end = time.monotonic() + timeout
+        while self.proc.poll() is None and time.monotonic() < end:
+            self.pump(0.2)
+        return self.proc.poll()
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+        os.close(self.master)
+
+
+@pytest.fixture
+def gputop() -> Iterator[type[PtyRun]]:
+    runs: list[PtyRun] = []
+
+    class Tracked(PtyRun):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            runs.append(self)
+
+    yield Tracked
+    for run in runs:
+        run.close()
+
+
+def _quit(run: PtyRun) -> None:
+    run.send(b"q")
+    assert run.wait(15) == 0, run.output[-2000:].decode("utf-8", "replace")
+    assert b"Traceback" not in run.output
+
+
+def test_demo_runs_at_120x40(gputop: type[PtyRun]) -> None:
+    run = gputop(["--demo"], cols=120, rows=40)
+    run.pump(20.0)
+    assert run.proc.poll() is None, run.output[-2000:].decode("utf-8", "replace")
+    text = "\n".join(run.lines())
+    for i in range(8):
+        assert f"GPU {i}" in text, text
+    assert re.search(r"\d\d:\d\d:\d\d", run.lines()[0])  # the header clock
+    assert "P95 latency" in text
+    assert b"Traceback" not in run.output
+    _quit(run)
+
+
+def test_demo_at_80x24_is_one_line_per_gpu(gputop: type[PtyRun]) -> None:
+    run = gputop(["--demo"], cols=80, rows=24)
+    run.pump(8.0)
+    lines = run.lines()
+    rows = [line for line in lines if re.match(r"^\d▕", line)]
+    assert [int(line[0]) for line in rows] == list(range(8)), "\n".join(lines)
+    for line in rows:  # all four numbers on every line: MEM %, TEMP °C, UTIL %, PWR W
+        assert re.search(r"\d+%.*?\d+°C.*?\d+%.*?\d+W", line), line
+    assert b"Traceback" not in run.output
+    _quit(run)

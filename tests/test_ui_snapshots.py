@@ -1,0 +1,52 @@
+"""What a person sees, pinned as SVG snapshots (update with `pytest --snapshot-update`).
+
+Every frame comes from the demo node with a fixed seed at a fixed time, in UTC, so the
+snapshots are the same on every machine and every run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.ui import build_app, fixed_utc
+
+
+@pytest.fixture(autouse=True)
+def _stable_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.delenv("GPUTOP_THEME", raising=False)
+    with fixed_utc():
+        yield
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 60)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_overview(snap_compare, size: tuple[int, int]) -> None:
+    assert snap_compare(build_app(), terminal_size=size)
+
+
+def test_overview_with_a_lost_gpu(snap_compare) -> None:
+    assert snap_compare(build_app(lost=[2]), terminal_size=(120, 40))
+
+
+def test_overview_no_color(snap_compare, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert snap_compare(build_app(), terminal_size=(120, 40))
+
+
+def test_detail(snap_compare) -> None:
+    # GPU 3 runs hot in the demo's first episode
+    assert snap_compare(build_app(), press=["down", "right", "enter"], terminal_size=(120, 40))
+
+
+def test_detail_last_hour_80x24(snap_compare) -> None:
+    assert snap_compare(build_app(), press=["enter", "4"], terminal_size=(80, 24))
+
+
+def test_processes(snap_compare) -> None:
+    assert snap_compare(build_app(), press=["p", "m"], terminal_size=(120, 40))
+
+
+def test_help(snap_compare) -> None:
+    assert snap_compare(build_app(), press=["question_mark"], terminal_size=(120, 40))
