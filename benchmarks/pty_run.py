@@ -77,7 +77,9 @@ def run_in_pty(
     warmup: float = 5.0,
     frame_complete: Callable[[str], bool],
     quit_keys: bytes = b"q",
+    keys: Sequence[tuple[float, bytes]] = (),
 ) -> RunResult:
+    """Run `argv` for `seconds`; `keys` are (seconds after start, bytes) typed into it."""
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
     screen = pyte.Screen(cols, rows)
@@ -94,6 +96,7 @@ def run_in_pty(
     )
     os.close(slave)
     total = steady = 0
+    pending = sorted(keys)
     first_frame: float | None = None
     cpu_at_warmup: float | None = None
     try:
@@ -101,6 +104,8 @@ def run_in_pty(
             now = time.monotonic() - started
             if now >= seconds:
                 break
+            while pending and now >= pending[0][0]:
+                os.write(master, pending.pop(0)[1])
             if cpu_at_warmup is None and now >= warmup:
                 cpu_at_warmup = _cpu_seconds(proc.pid)
                 steady = 0

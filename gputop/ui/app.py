@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import threading
 
@@ -34,6 +35,9 @@ class GpuTopApp(App[int]):
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("p", "processes", "Processes"),
+        Binding("f", "fleet", "Fleet"),
+        # without Prometheus `f` still opens the fleet, which says what it needs, unlisted
+        Binding("f", "fleet('unlisted')", "Fleet", show=False),
     ]
 
     def __init__(
@@ -63,6 +67,7 @@ class GpuTopApp(App[int]):
         return OverviewScreen()  # the overview is the first and only full paint at start
 
     def on_mount(self) -> None:
+        self.call_after_refresh(_settle_gc)
         if self._poll:
             self.poll_local()
             if self.monitor.remote is not None:
@@ -161,8 +166,9 @@ class GpuTopApp(App[int]):
         rows = tuple(
             RuleRow(
                 st.state,
-                rule_title(st),
-                rule_detail(st),
+                # an unknown rule's reason can be long: it gets the wide column
+                f"{rule_title(st)} — {rule_detail(st)}" if st.state == "unknown" else rule_title(st),
+                "" if st.state == "unknown" else rule_detail(st),
                 self._rule_sparks.get((st.name, tuple(sorted(st.labels.items()))), ()),
                 st.threshold,
             )
@@ -213,10 +219,27 @@ class GpuTopApp(App[int]):
 
         self.push_screen(ProcessesScreen())
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "fleet":  # the listed binding with Prometheus, the unlisted one without
+            return bool(parameters) == (self.monitor.remote is None)
+        return True
+
+    def action_fleet(self, _how: str = "") -> None:
+        from gputop.ui.screens.fleet import FleetScreen
+
+        if not isinstance(self.screen, FleetScreen):
+            self.push_screen(FleetScreen())
+
     def action_help(self) -> None:
         from gputop.ui.screens.help import HelpScreen
 
         self.push_screen(HelpScreen())
+
+
+def _settle_gc() -> None:
+    """After the first frame: move start-up objects out of the collector's way, collect again."""
+    gc.freeze()
+    gc.enable()
 
 
 def _osc_safe(text: str) -> str:

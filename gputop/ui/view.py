@@ -130,12 +130,20 @@ _MARK_RANK = {"firing": 3, "pending": 2, "near": 1}
 
 def gpu_marks(statuses: Sequence[RuleStatus], gpus: Sequence[GpuSample]) -> dict[str, str]:
     """GPU key → the worst of firing/pending/near among the rules touching it."""
+    by_uuid: dict[str, list[GpuSample]] = {}
+    by_index: dict[str, list[GpuSample]] = {}
+    for gpu in gpus:
+        by_uuid.setdefault(gpu.uuid, []).append(gpu)
+        by_index.setdefault(str(gpu.index), []).append(gpu)
     marks: dict[str, str] = {}
     for st in statuses:
         rank = _MARK_RANK.get(st.state)
         if rank is None or not st.labels:
             continue
-        for gpu in gpus:
+        uuid = st.labels.get("UUID")
+        # only the GPUs that can match: a fleet has hundreds, and a rule a series per GPU
+        candidates = by_uuid.get(uuid, []) if uuid else by_index.get(st.labels.get("gpu", ""), [])
+        for gpu in candidates:
             if status_matches_gpu(st.labels, gpu):
                 if rank > _MARK_RANK.get(marks.get(gpu.key, ""), 0):
                     marks[gpu.key] = st.state

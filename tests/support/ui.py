@@ -16,9 +16,11 @@ from typing import Any
 
 from rich.console import Console
 
+from gputop.alerting import RulesEngine
 from gputop.core.clock import FakeClock
 from gputop.core.models import GpuSample, NodeSnapshot
 from gputop.monitor import Monitor
+from gputop.rules import builtin_rules
 from gputop.sources.demo import DemoSource
 from gputop.ui.app import GpuTopApp
 
@@ -99,12 +101,18 @@ def build_monitor(
     lost: Iterable[int] = (),
     missing: Mapping[int, Iterable[str]] | None = None,
     scenario: str = "mixed",
+    rules: bool = True,
 ) -> Monitor:
-    """A monitor on the demo node with `warmup_s` of history and one fresh reading."""
+    """A monitor on the demo node with `warmup_s` of history and one fresh reading.
+
+    With `rules`, the built-in rule pack is evaluated locally, as `gputop --demo` does.
+    """
     clock = FakeClock(start)
     demo = DemoSource(clock, seed=seed, scenario=scenario, warmup_s=warmup_s)
     local = FaultySource(demo, lost=lost, missing=missing) if (lost or missing) else demo
     monitor = Monitor(clock=clock, local=local, host=demo.node.host)
+    if rules:
+        monitor.rules = RulesEngine(builtin_rules(), clock=clock)
     monitor.open()
     monitor.warm_start(warmup_s, 1.0)
     monitor.poll()

@@ -95,10 +95,17 @@ class ReadingLine(Widget):
         self.widths = widths
         self.labels = labels or ("",) * len(widths)
         self._fields: list[tuple[str, int]] = [("", 0)] * len(widths)
+        self._banner = ""
 
     def set_labels(self, labels: tuple[str, ...]) -> None:
         if labels != self.labels:
             self.labels = labels
+            self.refresh()
+
+    def set_banner(self, text: str) -> None:
+        """Show one critical message (a lost GPU) instead of the readings; "" to go back."""
+        if text != self._banner:
+            self._banner = text
             self.refresh()
 
     def texts(self) -> list[str]:
@@ -124,6 +131,8 @@ class ReadingLine(Widget):
         width = self.content_size.width
         base = self.rich_style
         styles = [base + self.get_component_rich_style(c, partial=True) for c in self._LEVELS]
+        if self._banner:
+            return Strip([Segment(self._banner, styles[2])]).crop(0, width).extend_cell_length(width, base)
         runs: list[tuple[str, int]] = []
         for (text, level), label, w in zip(self._fields, self.labels, self.widths):
             cell = f"{label}{text.rjust(w)[-w:]} "

@@ -11,7 +11,6 @@ from textual.app import ComposeResult
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
-from textual.widgets import Static
 
 from gputop.core.models import GPU_METRICS, GpuSample
 from gputop.ui.view import metric_level, metric_text, spark_bounds, spark_warn
@@ -46,9 +45,7 @@ class GpuPanel(Widget, can_focus=True):
     GpuPanel.-stale {{ border: round $error; border-subtitle-color: $error; }}
     GpuPanel.-compact.-stale > IndexCell {{ color: $error; text-style: bold; }}
     GpuPanel > IndexCell {{ display: none; }}
-    GpuPanel > .lost-banner {{ display: none; color: $error; text-style: bold; }}
-    GpuPanel.-lost > SparkCell, GpuPanel.-lost > ReadingLine {{ display: none; }}
-    GpuPanel.-lost > .lost-banner {{ display: block; }}
+    GpuPanel.-lost > SparkCell {{ display: none; }}
     GpuPanel.-compact {{
         grid-size: 6;
         grid-columns: {COMPACT_COLUMNS};
@@ -58,7 +55,7 @@ class GpuPanel(Widget, can_focus=True):
         padding: 0;
     }}
     GpuPanel.-compact > IndexCell {{ display: block; }}
-    GpuPanel.-compact > .lost-banner {{ column-span: 5; }}
+    GpuPanel.-compact.-lost > ReadingLine {{ column-span: 5; }}
     GpuPanel.-compact:focus {{ background: $boost; }}
     """
 
@@ -84,7 +81,6 @@ class GpuPanel(Widget, can_focus=True):
         self.key = gpu.key
         self._readings = ReadingLine(READING_WIDTHS, labels=COMPACT_LABELS if compact else CARD_LABELS)
         self._sparks = {m.key: SparkCell(LABELS[m.key]) for m in GPU_METRICS}
-        self._banner = Static("", classes="lost-banner")
         self.set_reactive(GpuPanel.compact, compact)
         self.set_class(compact, "-compact")
         short = gpu.name.replace("NVIDIA ", "")
@@ -98,7 +94,6 @@ class GpuPanel(Widget, can_focus=True):
             spark = self._sparks[m.key]
             spark.show_label = not self.compact
             yield spark
-        yield self._banner
 
     def on_mount(self) -> None:
         self.update_gpu(self.gpu, force=True)
@@ -120,7 +115,7 @@ class GpuPanel(Widget, can_focus=True):
         lost = gpu.state == "lost"
         if lost != was_lost or force:
             self.set_class(lost, "-lost")
-            self._banner.update(f"LOST — {gpu.reason or 'the GPU is lost'}")
+            self._readings.set_banner(f"LOST — {gpu.reason or 'the GPU is lost'}" if lost else "")
         if lost:
             return
         self._readings.set_fields([(metric_text(m, gpu), metric_level(m, gpu)) for m in GPU_METRICS])
