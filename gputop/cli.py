@@ -93,6 +93,11 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         "--notify", action="store_true", help="bell and desktop notification when a rule fires"
     )
     show.add_argument(
+        "--kiosk",
+        action="store_true",
+        help="wall-screen mode: pages cycle by themselves ([ui] kiosk_page_seconds)",
+    )
+    show.add_argument(
         "--no-color", action="store_true", default=None, help="monochrome (also NO_COLOR=1)"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -236,7 +241,11 @@ def _dashboard(args: argparse.Namespace) -> int:
         from gputop.ui.app import run_dashboard
 
         return run_dashboard(
-            monitor, interval=config.ui.interval, no_color=config.ui.no_color, notify=args.notify
+            monitor,
+            interval=config.ui.interval,
+            no_color=config.ui.no_color,
+            notify=args.notify,
+            kiosk_page_s=config.ui.kiosk_page_seconds if args.kiosk else None,
         )
     finally:
         monitor.close()

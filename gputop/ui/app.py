@@ -48,6 +48,7 @@ class GpuTopApp(App[int]):
         window_s: float = DEFAULT_WINDOW_S,
         poll: bool = True,
         notify_firing: bool = False,
+        kiosk_page_s: float | None = None,
     ) -> None:
         theme = os.environ.get("GPUTOP_THEME", "ansi-dark")
         # decided before the theme is set: NO_COLOR must keep the terminal's own colours
@@ -58,6 +59,8 @@ class GpuTopApp(App[int]):
         self.window_s = window_s
         self._poll = poll
         self._notify_firing = notify_firing
+        self._kiosk_page_s = kiosk_page_s  # kiosk: pages cycle by themselves
+        self._kiosk_page = 0
         self._firing: set[tuple[str, tuple[tuple[str, str], ...]]] | None = None
         self._rule_spark_epoch = -1
         self._rule_sparks: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[float, ...]] = {}
@@ -68,6 +71,8 @@ class GpuTopApp(App[int]):
 
     def on_mount(self) -> None:
         self.call_after_refresh(_settle_gc)
+        if self._kiosk_page_s:
+            self.set_interval(self._kiosk_page_s, self.next_kiosk_page)
         if self._poll:
             self.poll_local()
             if self.monitor.remote is not None:
@@ -230,6 +235,21 @@ class GpuTopApp(App[int]):
         if not isinstance(self.screen, FleetScreen):
             self.push_screen(FleetScreen())
 
+    def kiosk_pages(self) -> list[str]:
+        return ["overview", "processes"] + (["fleet"] if self.monitor.remote is not None else [])
+
+    def next_kiosk_page(self) -> None:
+        """Show the next page of the kiosk cycle (overview, processes, fleet)."""
+        pages = self.kiosk_pages()
+        self._kiosk_page = (self._kiosk_page + 1) % len(pages)
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+        page = pages[self._kiosk_page]
+        if page == "processes":
+            self.action_processes()
+        elif page == "fleet":
+            self.action_fleet()
+
     def action_help(self) -> None:
         from gputop.ui.screens.help import HelpScreen
 
@@ -247,12 +267,19 @@ def _osc_safe(text: str) -> str:
 
 
 def run_dashboard(
-    monitor: Monitor, *, interval: float = 1.0, no_color: bool = False, notify: bool = False
+    monitor: Monitor,
+    *,
+    interval: float = 1.0,
+    no_color: bool = False,
+    notify: bool = False,
+    kiosk_page_s: float | None = None,
 ) -> int:
     """Run the dashboard until the user quits; returns the exit status."""
     if no_color:
         os.environ["NO_COLOR"] = "1"
-    app = GpuTopApp(monitor, interval=interval, notify_firing=notify)
+    app = GpuTopApp(
+        monitor, interval=interval, notify_firing=notify, kiosk_page_s=kiosk_page_s
+    )
     monitor.warm_start(app.window_s, interval)
     monitor.poll()  # the first frame shows real numbers, not placeholders
     app.run()
