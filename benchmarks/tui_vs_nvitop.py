@@ -34,7 +34,9 @@ def _gputop_ready(gpus: int):  # type: ignore[no-untyped-def]
 def _nvitop_ready(gpus: int):  # type: ignore[no-untyped-def]
     def ready(screen: str) -> bool:
         rows = re.findall(r"^│\s*(\d)\s+\S", screen, flags=re.M)
-        return {str(i) for i in range(gpus)} <= set(rows) and len(re.findall(r"\d+W\b", screen)) >= gpus
+        return {str(i) for i in range(gpus)} <= set(rows) and len(
+            re.findall(r"\d+W\b", screen)
+        ) >= gpus
 
     return ready
 
@@ -109,9 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(
-            json.dumps(
-                {n: [_as_dict(x) for x in rs] for n, rs in runs.items()}, indent=2
-            )
+            json.dumps({n: [_as_dict(x) for x in rs] for n, rs in runs.items()}, indent=2)
         )
     return 0
 
@@ -134,8 +134,11 @@ def report(runs: dict[str, list[RunResult]]) -> str:
         "peak RSS (MB)": lambda r: r.peak_rss_mb,
     }
     names = list(runs)
-    lines = [f"{'median of ' + str(len(runs[names[0]])) + ' runs':22}" + "".join(f"{n:>12}" for n in names)
-             + ("       ratio" if len(names) == 2 else "")]
+    lines = [
+        f"{'median of ' + str(len(runs[names[0]])) + ' runs':22}"
+        + "".join(f"{n:>12}" for n in names)
+        + ("       ratio" if len(names) == 2 else "")
+    ]
     for label, get in rows.items():
         meds = [_median([get(r) for r in runs[n]]) for n in names]
         cells = "".join(f"{'n/a' if m is None else f'{m:.2f}':>12}" for m in meds)
@@ -148,8 +151,11 @@ def report(runs: dict[str, list[RunResult]]) -> str:
 
 def _as_dict(r: RunResult) -> dict[str, object]:
     d = {k: getattr(r, k) for k in r.__dataclass_fields__ if k != "final_screen"}
-    d.update(cpu_pct_total=r.cpu_pct_total, cpu_pct_steady=r.cpu_pct_steady,
-             bytes_per_s_steady=r.bytes_per_s_steady)
+    d.update(
+        cpu_pct_total=r.cpu_pct_total,
+        cpu_pct_steady=r.cpu_pct_steady,
+        bytes_per_s_steady=r.bytes_per_s_steady,
+    )
     return d
 
 

@@ -16,8 +16,20 @@ from gputop.core.backoff import Backoff
 from gputop.core.clock import Clock
 from gputop.core.localeval import LocalEvaluator
 from gputop.core.models import GpuSample
-from gputop.core.promrules import QueryError, alerting_rules, compared_queries, statuses_from_prometheus
-from gputop.core.rules import DEFAULT_MARGIN, RuleDef, RuleStatus, ValueHistory, label_key
+from gputop.core.promrules import (
+    QueryError,
+    alerting_rules,
+    compared_queries,
+    statuses_from_prometheus,
+)
+from gputop.core.rules import (
+    DEFAULT_MARGIN,
+    LabelKey,
+    RuleDef,
+    RuleStatus,
+    ValueHistory,
+    label_key,
+)
 from gputop.core.store import MetricStore
 from gputop.sources.base import SourceError
 
@@ -53,7 +65,7 @@ class RulesEngine:
         self.error: str | None = None  # why Prometheus' rules could not be read
         self._history = ValueHistory()
         self._backoff = Backoff(base=1.0, factor=2.0, cap=60.0)
-        self._retry_at = 0.0
+        self._retry_at = 0.0  # no request before this: backoff, or the next evaluation
 
     def evaluate_local(self, store: MetricStore, gpus: Sequence[GpuSample]) -> None:
         self.statuses = self.local.evaluate(store, gpus)
@@ -65,7 +77,7 @@ class RulesEngine:
             return
         try:
             data = await client.rules_data()
-            values: dict[str, Mapping[object, float] | QueryError] = {}
+            values: dict[str, Mapping[LabelKey, float] | QueryError] = {}
             for query in compared_queries(alerting_rules(data)):
                 try:
                     samples = await client.query(query)
@@ -80,11 +92,28 @@ class RulesEngine:
             self._retry_at = now + self._backoff.next_delay()
             return
         self._backoff.reset()
+        self._retry_at = now + _refresh_period(data)
         self.error = None
         self.origin = "Prometheus"
         self.statuses = statuses_from_prometheus(
-            data, values, now=now, margin=self.margin, history=self._history  # type: ignore[arg-type]
+            data,
+            values,
+            now=now,
+            margin=self.margin,
+            history=self._history,
         )
+
+
+def _refresh_period(data: object) -> float:
+    """Prometheus changes rule states only at its evaluation interval: ask no more often
+    (at most every 5 s, so a countdown on screen keeps moving)."""
+    groups = data.get("groups") if isinstance(data, Mapping) else None
+    intervals = [
+        float(g["interval"])
+        for g in groups or ()
+        if isinstance(g, Mapping) and isinstance(g.get("interval"), (int, float))
+    ]
+    return min(5.0, max(1.0, min(intervals, default=5.0)))
 
 
 def check_status(statuses: Sequence[RuleStatus], *, sources_failing: bool) -> int:

@@ -64,7 +64,10 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     src.add_argument("--seed", type=int, default=7, help="demo node random seed (default 7)")
     src.add_argument("--prometheus", metavar="URL", help="Prometheus (or compatible) base URL")
     src.add_argument(
-        "--insecure", action="store_true", default=None, help="do not verify Prometheus' TLS certificate"
+        "--insecure",
+        action="store_true",
+        default=None,
+        help="do not verify Prometheus' TLS certificate",
     )
     src.add_argument(
         "--rules", action="append", metavar="FILE", help="Prometheus alert rule file (repeatable)"
@@ -102,8 +105,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     rules = sub.add_parser("rules", help="work with alert rule files")
-    rules_sub = rules.add_subparsers(dest="rules_command", metavar="ACTION", required=True,
-                                     parser_class=_Parser)
+    rules_sub = rules.add_subparsers(
+        dest="rules_command", metavar="ACTION", required=True, parser_class=_Parser
+    )
     check = rules_sub.add_parser("check", help="lint Prometheus rule files")
     sim = sub.add_parser("sim-exporter", help="serve simulated dcgm-exporter metrics")
     if command == "rules":
@@ -175,7 +179,7 @@ def _build_monitor(args: argparse.Namespace, config: Config) -> Monitor:
         from gputop.sources.nvml import NvmlSource
 
         local = NvmlSource(clock)
-    monitor = Monitor(clock=clock, local=local, host=getattr(local, "host", None))  # type: ignore[arg-type]
+    monitor = Monitor(clock=clock, local=local, host=getattr(local, "host", None))
     monitor.open()
     _attach_rules(monitor, config)
     if config.prometheus is not None:
@@ -199,15 +203,17 @@ def _attach_rules(monitor: Monitor, config: Config) -> None:
     if config.prometheus is not None:
         monitor.rules = RulesEngine([], clock=monitor.clock, margin=margin, origin="Prometheus")
         if files:
-            monitor.local_rules = RulesEngine(files, clock=monitor.clock, margin=margin, origin=origin)
+            monitor.local_rules = RulesEngine(
+                files, clock=monitor.clock, margin=margin, origin=origin
+            )
     else:
         rules = files if files is not None else with_margins(builtin_rules(), margins)
         monitor.rules = RulesEngine(rules, clock=monitor.clock, margin=margin, origin=origin)
 
 
 def _attach_prometheus(monitor: Monitor, config: Config) -> None:
-    from gputop.sources.promfeed import PrometheusSource
     from gputop.sources.prometheus import PrometheusClient
+    from gputop.sources.promfeed import PrometheusSource
 
     settings = config.prometheus
     assert settings is not None

@@ -32,8 +32,10 @@ if TYPE_CHECKING:
     from gputop.alerting import RulesEngine
     from gputop.sources.prometheus import PrometheusClient
 
-__all__ = ["LOCAL_SOURCES", "LocalFailure", "Monitor"]
+__all__ = ["LOCAL_SOURCES", "OVERVIEW_MAX", "LocalFailure", "Monitor"]
 
+#: With no local GPU, the overview shows at most this many of Prometheus' GPUs.
+OVERVIEW_MAX = 16
 #: Names under `sources` in --json, in order.
 LOCAL_SOURCES = ("nvml", "demo")
 
@@ -122,7 +124,9 @@ class Monitor:
             previous = self._states[name]
             self._set(
                 name,
-                SourceState(SourceStatus.ERROR, result.error.reason, previous.last_ok, self._retry_at),
+                SourceState(
+                    SourceStatus.ERROR, result.error.reason, previous.last_ok, self._retry_at
+                ),
             )
             return
         self._backoff.reset()
@@ -202,10 +206,11 @@ class Monitor:
         self._states[name] = state
 
     def overview_gpus(self) -> list[GpuSample]:
-        """The GPUs of the overview: this node's, or, with none here, what Prometheus sees."""
+        """The GPUs of the overview: this node's, or, with none here, the first
+        `OVERVIEW_MAX` that Prometheus sees (the fleet screen lists them all)."""
         if self.latest is not None and self.latest.gpus:
             return list(self.latest.gpus)
-        return list(self._remote_gpus())
+        return list(self._remote_gpus()[:OVERVIEW_MAX])
 
     def gpus(self) -> list[GpuSample]:
         """Every GPU known: local ones first, then those only Prometheus sees."""

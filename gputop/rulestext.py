@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 
 from gputop.core.rules import RuleStatus
 from gputop.core.units import format_duration
@@ -10,9 +11,8 @@ from gputop.core.units import format_duration
 __all__ = ["rule_detail", "rule_line", "rule_title", "series_name"]
 
 
-def series_name(labels: dict[str, str] | object) -> str:
+def series_name(labels: Mapping[str, str]) -> str:
     """Which series a status is about, in a few words: "GPU 3 @ node-1"."""
-    labels = dict(labels)  # type: ignore[call-overload]
     host = labels.get("Hostname") or labels.get("hostname") or labels.get("instance")
     if "gpu" in labels:
         return f"GPU {labels['gpu']}" + (f" @ {host}" if host else "")
@@ -53,7 +53,9 @@ def rule_detail(status: RuleStatus) -> str:
         return f"{_num(status.value)} vs {status.op} {_num(status.threshold)}{eta}"
     if status.state == "unknown":
         return status.reason or "cannot be evaluated"
-    return f"{_num(status.value)} vs {status.op} {_num(status.threshold)}" if status.op else compared
+    return (
+        f"{_num(status.value)} vs {status.op} {_num(status.threshold)}" if status.op else compared
+    )
 
 
 def _countdown(seconds: float) -> str:

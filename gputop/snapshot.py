@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
-
 from collections.abc import Sequence
+from typing import Any
 
 from gputop.core.rules import RuleStatus
 from gputop.core.units import format_mib, format_value
@@ -35,7 +34,7 @@ def snapshot_text(monitor: Monitor, statuses: Sequence[RuleStatus] = ()) -> str:
     snap = monitor.latest
     now = monitor.clock.now()
     stamp = dt.datetime.fromtimestamp(now).strftime("%Y-%m-%d %H:%M:%S")
-    head = [f"{monitor.latest.host if snap else monitor.host}  {stamp}"]
+    head = [f"{snap.host if snap else monitor.host}  {stamp}"]
     if snap and snap.driver_version:
         head.append(f"driver {snap.driver_version}")
     if snap and snap.cuda_version:
@@ -55,13 +54,13 @@ def snapshot_text(monitor: Monitor, statuses: Sequence[RuleStatus] = ()) -> str:
             f"{format_value(g.temperature_c, '°C'):>5} "
             f"{format_value(g.utilization_gpu_pct, ' %'):>6} "
             f"{format_value(g.power_w, ' W'):>6} / {format_value(g.power_limit_w, ' W'):<6} "
-            f"{mem:>19}"
-            + (f"  {g.host}" if g.source == "prometheus" else "")
+            f"{mem:>19}" + (f"  {g.host}" if g.source == "prometheus" else "")
         )
     latency = monitor.latency()
     if latency is not None and latency.p95_s is not None:
+        p50, p95 = format_value(latency.p50_s, "s"), format_value(latency.p95_s, "s")
         lines.append(
-            f"latency p50 {format_value(latency.p50_s, 's')}  p95 {format_value(latency.p95_s, 's')}"
+            f"latency p50 {p50}  p95 {p95}"
             f"  p99 {format_value(latency.p99_s, 's')}  "
             f"{format_value(latency.jobs_per_min, ' jobs/min', 1)}"
         )

@@ -35,7 +35,9 @@ def test_sources_and_monitor_import_no_ui(module):
     loaded = _modules_after_import(module) if module == "gputop.sources" else None
     if loaded is None:
         code = f"import {module}, sys, json; print(json.dumps(sorted(sys.modules)))"
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
         loaded = {m.split(".")[0] for m in json.loads(out.stdout)}
     assert "gputop" in loaded
     assert "textual" not in loaded

@@ -38,11 +38,12 @@ class MetricStore:
         self.version = 0  # bumped on every change; views cache on it
         self.merges = 0  # bumped by merges (remote history), which can change closed buckets
 
-    def series(self, entity: str, metric: str) -> RingSeries:
+    def series(self, entity: str, metric: str, capacity: int | None = None) -> RingSeries:
+        """The series, created with `capacity` points (default: the store's) if new."""
         key = (entity, metric)
         s = self._series.get(key)
         if s is None:
-            s = self._series[key] = RingSeries(self.capacity)
+            s = self._series[key] = RingSeries(capacity or self.capacity)
         return s
 
     def get(self, entity: str, metric: str) -> RingSeries | None:
@@ -59,8 +60,17 @@ class MetricStore:
             self.series(LATENCY_KEY, name).append(sample.time, getattr(sample, name))
         self.version += 1
 
-    def merge(self, entity: str, metric: str, points: Iterable[tuple[float, float | None]]) -> int:
-        added = self.series(entity, metric).merge(points)
+    def merge(
+        self,
+        entity: str,
+        metric: str,
+        points: Iterable[tuple[float, float | None]],
+        *,
+        capacity: int | None = None,
+    ) -> int:
+        """Insert remote history; a new series holds `capacity` points (a fleet's GPUs need
+        only their range at the query step, not an hour of one-second samples)."""
+        added = self.series(entity, metric, capacity).merge(points)
         if added:
             self.version += 1
             self.merges += 1

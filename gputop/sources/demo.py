@@ -335,8 +335,9 @@ class DemoSource:
     ) -> None:
         self._clock = clock
         self._lock = threading.Lock()
-        self.node = DemoNode(clock.now() - warmup_s, seed=seed, gpus=gpus, scenario=scenario,
-                             host=host)
+        self.node = DemoNode(
+            clock.now() - warmup_s, seed=seed, gpus=gpus, scenario=scenario, host=host
+        )
 
     def open(self) -> None:
         return None
@@ -377,7 +378,7 @@ class DemoSource:
 
 def _uuid(seed: int, host: str, index: int) -> str:
     r = random.Random(f"{seed}:{host}:{index}")
-    h = "%032x" % r.getrandbits(128)
+    h = f"{r.getrandbits(128):032x}"
     return f"GPU-{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 

@@ -80,6 +80,8 @@ class PrometheusSource:
         step = max(1, round(range_s / columns))
         self._step = float(max(step, math.ceil(range_s / (MAX_POINTS - 1))))
         self._local_keys = local_keys
+        # the visible range at the query step, twice over: room for a longer chart range
+        self._capacity = 2 * math.ceil(self._range_s / self._step) + 2
         self._groups: dict[str, dict[str, str]] = {
             "gpu": gpu_queries(selector),
             "latency": latency_queries(latency_histogram, selector),
@@ -282,7 +284,7 @@ class PrometheusSource:
             cutoff = self._local_since[key]
             batch = [p for p in batch if p[0] < cutoff]
         if batch:
-            self._store.merge(key, metric, batch)
+            self._store.merge(key, metric, batch, capacity=self._capacity)
             self._merged_last[key] = max(self._merged_last.get(key, -math.inf), batch[-1][0])
 
     def _merge_gpus(

@@ -13,7 +13,7 @@ from textual.binding import Binding
 
 from gputop.core.rules import RuleStatus
 from gputop.core.units import format_age
-from gputop.monitor import Monitor
+from gputop.monitor import OVERVIEW_MAX, Monitor
 from gputop.rulestext import rule_detail, rule_title, series_name
 from gputop.ui.screens.overview import OverviewScreen
 from gputop.ui.view import (
@@ -74,7 +74,8 @@ class GpuTopApp(App[int]):
         if self._kiosk_page_s:
             self.set_interval(self._kiosk_page_s, self.next_kiosk_page)
         if self._poll:
-            self.poll_local()
+            if self.monitor.local is not None or self.monitor.remote is None:
+                self.poll_local()
             if self.monitor.remote is not None:
                 self.run_worker(self._poll_remote(), exclusive=True, group="remote")
 
@@ -103,11 +104,21 @@ class GpuTopApp(App[int]):
 
     async def _poll_remote(self) -> None:
         """Refresh Prometheus once per interval; the next refresh starts when the last ends."""
+        fleet_checked = False
         while not self._stop.is_set():
             await self.monitor.refresh_remote()
+            if not fleet_checked and self.monitor.state("prometheus").ok:
+                fleet_checked = True
+                self._open_fleet_if_no_local_gpus()
             self.refresh_screen()
             await asyncio.sleep(self._delay())
 
+    def _open_fleet_if_no_local_gpus(self) -> None:
+        """A fleet larger than the overview shows, and no GPU here: start on the fleet."""
+        monitor = self.monitor
+        local = monitor.latest is not None and bool(monitor.latest.gpus)
+        if not local and len(monitor.gpus()) > OVERVIEW_MAX and len(self.screen_stack) == 1:
+            self.action_fleet()
 
     def refresh_screen(self) -> None:
         refresh = getattr(self.screen, "refresh_view", None)
@@ -158,35 +169,45 @@ class GpuTopApp(App[int]):
             panel.set_note(f"Prometheus rules unavailable: {engine.error}")
             return
         if not statuses:
-            panel.set_note("waiting for the first evaluation" if engine.rules or monitor.remote else "no rules")
+            panel.set_note(
+                "waiting for the first evaluation" if engine.rules or monitor.remote else "no rules"
+            )
             return
         now = monitor.clock.now()
         epoch = int(now // RULE_SPARK_BUCKET_S)
         if epoch != self._rule_spark_epoch:  # rule histories shift once per bucket, like sparks
             self._rule_spark_epoch = epoch
             self._rule_sparks = {
-                (st.name, tuple(sorted(st.labels.items()))): bucket_means(st.history, RULE_SPARK_BUCKET_S)
+                (st.name, tuple(sorted(st.labels.items()))): bucket_means(
+                    st.history, RULE_SPARK_BUCKET_S
+                )
                 for st in statuses
             }
         rows = tuple(
             RuleRow(
                 st.state,
                 # an unknown rule's reason can be long: it gets the wide column
-                f"{rule_title(st)} — {rule_detail(st)}" if st.state == "unknown" else rule_title(st),
+                f"{rule_title(st)} — {rule_detail(st)}"
+                if st.state == "unknown"
+                else rule_title(st),
                 "" if st.state == "unknown" else rule_detail(st),
                 self._rule_sparks.get((st.name, tuple(sorted(st.labels.items()))), ()),
                 st.threshold,
             )
             for st in statuses
         )
-        counts = {state: sum(1 for st in statuses if st.state == state) for state in
-                  ("firing", "pending", "near")}
+        counts = {
+            state: sum(1 for st in statuses if st.state == state)
+            for state in ("firing", "pending", "near")
+        }
         summary = " ".join(f"{n} {state}" for state, n in counts.items() if n) or "all ok"
         where = engine.origin if monitor.remote is None else "Prometheus"
         panel.set_rows(rows, subtitle=f"{summary} · {where}")
 
     def _notify_new_firing(self, statuses: list[RuleStatus]) -> None:
-        firing = {(st.name, tuple(sorted(st.labels.items()))) for st in statuses if st.state == "firing"}
+        firing = {
+            (st.name, tuple(sorted(st.labels.items()))) for st in statuses if st.state == "firing"
+        }
         new = firing - self._firing if self._firing is not None else set()
         self._firing = firing
         if not new or not self._notify_firing:
@@ -277,9 +298,7 @@ def run_dashboard(
     """Run the dashboard until the user quits; returns the exit status."""
     if no_color:
         os.environ["NO_COLOR"] = "1"
-    app = GpuTopApp(
-        monitor, interval=interval, notify_firing=notify, kiosk_page_s=kiosk_page_s
-    )
+    app = GpuTopApp(monitor, interval=interval, notify_firing=notify, kiosk_page_s=kiosk_page_s)
     monitor.warm_start(app.window_s, interval)
     monitor.poll()  # the first frame shows real numbers, not placeholders
     app.run()

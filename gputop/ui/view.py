@@ -21,18 +21,18 @@ from gputop.core.units import format_value
 
 __all__ = [
     "DEFAULT_WINDOW_S",
-    "SparkSpec",
-    "closed_buckets",
     "RULE_SPARK_BUCKET_S",
+    "SparkSpec",
     "bucket_means",
+    "closed_buckets",
     "gpu_marks",
-    "rule_metric",
-    "stale_note",
-    "status_matches_gpu",
     "metric_level",
     "metric_text",
-    "spark_warn",
+    "rule_metric",
     "spark_bounds",
+    "spark_warn",
+    "stale_note",
+    "status_matches_gpu",
 ]
 
 #: The overview's sparkline window: the whole row spans this much time.
@@ -144,9 +144,9 @@ def gpu_marks(statuses: Sequence[RuleStatus], gpus: Sequence[GpuSample]) -> dict
         # only the GPUs that can match: a fleet has hundreds, and a rule a series per GPU
         candidates = by_uuid.get(uuid, []) if uuid else by_index.get(st.labels.get("gpu", ""), [])
         for gpu in candidates:
-            if status_matches_gpu(st.labels, gpu):
-                if rank > _MARK_RANK.get(marks.get(gpu.key, ""), 0):
-                    marks[gpu.key] = st.state
+            worse = rank > _MARK_RANK.get(marks.get(gpu.key, ""), 0)
+            if worse and status_matches_gpu(st.labels, gpu):
+                marks[gpu.key] = st.state
     return marks
 
 

@@ -34,6 +34,7 @@ def binding_rows(app: App[Any], bindings: Iterable[BindingType]) -> list[tuple[s
 def help_sections(app: App[Any]) -> list[tuple[str, list[tuple[str, str]]]]:
     """The help text: one section per screen, and the keys that work everywhere."""
     from gputop.ui.screens.detail import DetailScreen
+    from gputop.ui.screens.fleet import FleetScreen
     from gputop.ui.screens.overview import OverviewScreen
     from gputop.ui.screens.processes import ProcessesScreen
 
@@ -42,6 +43,7 @@ def help_sections(app: App[Any]) -> list[tuple[str, list[tuple[str, str]]]]:
         ("Overview", OverviewScreen.BINDINGS),
         ("GPU detail", DetailScreen.BINDINGS),
         ("Processes", ProcessesScreen.BINDINGS),
+        ("Fleet (with Prometheus)", FleetScreen.BINDINGS),
         ("This help", HelpScreen.BINDINGS),
     ]
     return [(title, binding_rows(app, bindings)) for title, bindings in screens]

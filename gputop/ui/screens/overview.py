@@ -34,15 +34,18 @@ def choose_layout(width: int, height: int, gpus: int) -> tuple[bool, int]:
 
 
 class OverviewScreen(Screen[None]):
-    DEFAULT_CSS = """
-    OverviewScreen { layout: vertical; }
-    #columns { grid-columns: %s; grid-gutter: 0 1; }
-    #gpus { height: auto; max-height: 75%%; overflow-y: auto; layout: grid; grid-gutter: 0 1; grid-rows: 7; }
-    #gpus.-compact { layout: vertical; }
-    #columns { height: 1; color: $text-muted; display: none; layout: grid; grid-size: 6; }
-    #columns.-compact { display: block; }
-    #lower { height: 1fr; layout: vertical; }
-    """ % COMPACT_COLUMNS
+    DEFAULT_CSS = f"""
+    OverviewScreen {{ layout: vertical; }}
+    #columns {{ grid-columns: {COMPACT_COLUMNS}; grid-gutter: 0 1; }}
+    #gpus {{
+        height: auto; max-height: 75%; overflow-y: auto;
+        layout: grid; grid-gutter: 0 1; grid-rows: 7;
+    }}
+    #gpus.-compact {{ layout: vertical; }}
+    #columns {{ height: 1; color: $text-muted; display: none; layout: grid; grid-size: 6; }}
+    #columns.-compact {{ display: block; }}
+    #lower {{ height: 1fr; layout: vertical; }}
+    """
     BINDINGS = [
         Binding("left,h", "move(-1, 0)", "←", show=False),
         Binding("right,l", "move(1, 0)", "→", show=False),
@@ -60,7 +63,9 @@ class OverviewScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         monitor = self.app.monitor  # type: ignore[attr-defined]
         gpus = monitor.overview_gpus()
-        self._compact, self._cols = choose_layout(self.app.size.width, self.app.size.height, len(gpus))
+        self._compact, self._cols = choose_layout(
+            self.app.size.width, self.app.size.height, len(gpus)
+        )
         yield StatusBar(id="status")
         with Container(id="columns"):
             yield Static("GPU")
@@ -105,7 +110,8 @@ class OverviewScreen(Screen[None]):
         app = self.app
         monitor = app.monitor  # type: ignore[attr-defined]
         now = monitor.clock.now()
-        self.query_one(StatusBar).set_parts(app.status_parts(), time.strftime("%H:%M:%S", time.localtime(now)))  # type: ignore[attr-defined]
+        clock = time.strftime("%H:%M:%S", time.localtime(now))
+        self.query_one(StatusBar).set_parts(app.status_parts(), clock)  # type: ignore[attr-defined]
         gpus = monitor.overview_gpus()
         panels = list(self.query(GpuPanel))
         if [p.key for p in panels] != [g.key for g in gpus]:
@@ -113,7 +119,7 @@ class OverviewScreen(Screen[None]):
             return
         marks = gpu_marks(monitor.rule_statuses(), gpus)
         notes = {name: stale_note(state) for name, state in monitor.states().items()}
-        for panel, gpu in zip(panels, gpus):
+        for panel, gpu in zip(panels, gpus, strict=True):
             panel.update_gpu(gpu)
             panel.set_stale(notes.get(gpu.source, ""))
             mark = marks.get(gpu.key)
@@ -124,7 +130,9 @@ class OverviewScreen(Screen[None]):
         latency.set_stale(notes.get(monitor.latency_source() or "", ""))
         sample = monitor.latency()
         if sample is None:
-            latency.set_note("no latency source: configure Prometheus (--prometheus URL) or try --demo")
+            latency.set_note(
+                "no latency source: configure Prometheus (--prometheus URL) or try --demo"
+            )
         else:
             latency.update_latency(sample)
         self.app.refresh_rules(self.query_one(RulesPanel))  # type: ignore[attr-defined]
@@ -135,9 +143,7 @@ class OverviewScreen(Screen[None]):
 
         async def swap() -> None:
             await grid.remove_children()
-            await grid.mount_all(
-                GpuPanel(g, compact=self._compact, id=_panel_id(g)) for g in gpus
-            )
+            await grid.mount_all(GpuPanel(g, compact=self._compact, id=_panel_id(g)) for g in gpus)
             self._apply_layout()
             self.call_after_refresh(self.refresh_view)
 
@@ -158,7 +164,10 @@ class OverviewScreen(Screen[None]):
         self._spark_state = state
         for panel in panels:
             panel.update_sparks(
-                {m.key: closed_buckets(monitor.store, panel.key, m.key, spec, now) for m in GPU_METRICS}
+                {
+                    m.key: closed_buckets(monitor.store, panel.key, m.key, spec, now)
+                    for m in GPU_METRICS
+                }
             )
         from gputop.core.store import LATENCY_KEY
 
@@ -187,4 +196,3 @@ class OverviewScreen(Screen[None]):
 
 def _panel_id(gpu: GpuSample) -> str:
     return "gpu-" + "".join(c if c.isalnum() else "-" for c in gpu.key)
-

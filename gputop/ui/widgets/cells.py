@@ -113,7 +113,7 @@ class ReadingLine(Widget):
 
     def _spans(self) -> list[tuple[int, int]]:
         spans, x = [], 0
-        for label, width in zip(self.labels, self.widths):
+        for label, width in zip(self.labels, self.widths, strict=True):
             w = len(label) + width
             spans.append((x, w))
             x += w + 1
@@ -132,9 +132,13 @@ class ReadingLine(Widget):
         base = self.rich_style
         styles = [base + self.get_component_rich_style(c, partial=True) for c in self._LEVELS]
         if self._banner:
-            return Strip([Segment(self._banner, styles[2])]).crop(0, width).extend_cell_length(width, base)
+            return (
+                Strip([Segment(self._banner, styles[2])])
+                .crop(0, width)
+                .extend_cell_length(width, base)
+            )
         runs: list[tuple[str, int]] = []
-        for (text, level), label, w in zip(self._fields, self.labels, self.widths):
+        for (text, level), label, w in zip(self._fields, self.labels, self.widths, strict=True):
             cell = f"{label}{text.rjust(w)[-w:]} "
             if runs and runs[-1][1] == level:
                 runs[-1] = (runs[-1][0] + cell, level)
@@ -154,4 +158,6 @@ class IndexCell(Widget):
         self.index = index
 
     def render_line(self, y: int) -> Strip:
-        return Strip([Segment(f"{self.index:>1}▕ ".ljust(self.content_size.width), self.rich_style)])
+        return Strip(
+            [Segment(f"{self.index:>1}▕ ".ljust(self.content_size.width), self.rich_style)]
+        )

@@ -18,8 +18,12 @@ from gputop.ui.widgets.cells import IndexCell, ReadingLine, SparkCell
 
 __all__ = ["COMPACT_COLUMNS", "LABELS", "GpuPanel"]
 
-LABELS = {"memory_used_pct": "MEM", "temperature_c": "TEMP", "utilization_gpu_pct": "UTIL",
-          "power_w": "PWR"}
+LABELS = {
+    "memory_used_pct": "MEM",
+    "temperature_c": "TEMP",
+    "utilization_gpu_pct": "UTIL",
+    "power_w": "PWR",
+}
 #: Field widths of the readings: "100%", "100°C", "100%", "1000W".
 READING_WIDTHS = (4, 5, 4, 5)
 CARD_LABELS = tuple(f"{label} " for label in LABELS.values())
@@ -79,7 +83,9 @@ class GpuPanel(Widget, can_focus=True):
         super().__init__(id=id, classes=classes)
         self.gpu = gpu
         self.key = gpu.key
-        self._readings = ReadingLine(READING_WIDTHS, labels=COMPACT_LABELS if compact else CARD_LABELS)
+        self._readings = ReadingLine(
+            READING_WIDTHS, labels=COMPACT_LABELS if compact else CARD_LABELS
+        )
         self._sparks = {m.key: SparkCell(LABELS[m.key]) for m in GPU_METRICS}
         self.set_reactive(GpuPanel.compact, compact)
         self.set_class(compact, "-compact")
@@ -118,7 +124,9 @@ class GpuPanel(Widget, can_focus=True):
             self._readings.set_banner(f"LOST — {gpu.reason or 'the GPU is lost'}" if lost else "")
         if lost:
             return
-        self._readings.set_fields([(metric_text(m, gpu), metric_level(m, gpu)) for m in GPU_METRICS])
+        self._readings.set_fields(
+            [(metric_text(m, gpu), metric_level(m, gpu)) for m in GPU_METRICS]
+        )
 
     def update_sparks(self, sparks: dict[str, tuple[float | None, ...]]) -> None:
         for m in GPU_METRICS:
@@ -138,7 +146,7 @@ class GpuPanel(Widget, can_focus=True):
         keys = [m.key for m in GPU_METRICS]
         return self._readings.texts()[keys.index(metric_key)]
 
-    def on_key(self, event) -> None:  # type: ignore[no-untyped-def]
+    def on_key(self, event) -> None:
         if event.key == "enter":
             event.stop()
             self.post_message(self.Selected(self.key))

@@ -91,7 +91,7 @@ class LatencyPanel(Widget):
         base = self.rich_style
         width = self.content_size.width
 
-        def style(name: str):  # type: ignore[no-untyped-def]
+        def style(name: str):
             return base + self.get_component_rich_style(name, partial=True)
 
         if y == 0:
@@ -103,12 +103,20 @@ class LatencyPanel(Widget):
                 segs.append(Segment(" " * (cols - len(values)), base))
             for text, level in spark_runs(values, 0.0, hi, self.threshold_s):
                 segs.append(
-                    Segment(text, style("latency-panel--spark-warn" if level == 1 else "latency-panel--spark"))
+                    Segment(
+                        text,
+                        style(
+                            "latency-panel--spark-warn" if level == 1 else "latency-panel--spark"
+                        ),
+                    )
                 )
             segs.append(Segment(" ", base))
             over = self._p95 is not None and self._p95 >= self.threshold_s
             segs.append(
-                Segment(self._value.rjust(VALUE_W), style("latency-panel--warn" if over else "latency-panel--value"))
+                Segment(
+                    self._value.rjust(VALUE_W),
+                    style("latency-panel--warn" if over else "latency-panel--value"),
+                )
             )
             return Strip(segs).crop(0, width)
         if y == 1:
@@ -116,4 +124,3 @@ class LatencyPanel(Widget):
             cls = "latency-panel--note" if self._note else "latency-panel--label"
             return Strip([Segment(text.ljust(width)[:width], style(cls))])
         return Strip.blank(width, base)
-

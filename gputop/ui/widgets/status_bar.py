@@ -16,7 +16,12 @@ __all__ = ["StatusBar"]
 
 
 class StatusBar(Widget):
-    COMPONENT_CLASSES = {"status-bar--title", "status-bar--ok", "status-bar--bad", "status-bar--off"}
+    COMPONENT_CLASSES = {
+        "status-bar--title",
+        "status-bar--ok",
+        "status-bar--bad",
+        "status-bar--off",
+    }
     DEFAULT_CSS = """
     StatusBar { height: 1; background: $panel; color: $text; }
     StatusBar > .status-bar--title { text-style: bold; color: $accent; }
