@@ -102,3 +102,27 @@ def test_warm_start_fills_history_from_a_replayable_source():
     series = mon.store.get(key, "utilization_gpu_pct")
     assert len(series) == 300
     assert series.last_time - series.first_time == 299
+
+
+class FleetOnly:
+    """A remote source that sees 40 GPUs on 5 nodes (no local GPU)."""
+
+    def __init__(self) -> None:
+        self._gpus = tuple(
+            GpuSample(i % 8, f"GPU-{i}", "A100", f"node-{i // 8}", "prometheus", 0.0)
+            for i in range(40)
+        )
+
+    def gpus(self):
+        return self._gpus
+
+    def latency(self):
+        return None
+
+
+def test_with_no_local_gpu_the_overview_shows_the_first_of_the_fleet_and_json_all():
+    from gputop.monitor import OVERVIEW_MAX
+
+    mon = Monitor(clock=FakeClock(), local=None, remote=FleetOnly())
+    assert len(mon.gpus()) == 40
+    assert [g.key for g in mon.overview_gpus()] == [f"GPU-{i}" for i in range(OVERVIEW_MAX)]

@@ -1,0 +1,69 @@
+"""The rules engine's glue: check status, refresh pacing, margins, stale notes, store capacity."""
+
+from __future__ import annotations
+
+import pytest
+
+from gputop.alerting import _refresh_period, check_status, with_margins
+from gputop.core.models import SourceState, SourceStatus
+from gputop.core.rules import RuleDef, RuleStatus
+from gputop.core.store import MetricStore
+from gputop.ui.view import stale_note
+
+
+def st(state: str, reason: str | None = None) -> RuleStatus:
+    return RuleStatus(name="R", state=state, reason=reason)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("states", "failing", "expected"),
+    [
+        ([st("ok")], False, 0),
+        ([st("ok"), st("near")], False, 1),
+        ([st("pending"), st("ok")], False, 1),
+        ([st("near"), st("firing")], False, 2),
+        ([st("firing")], True, 2),  # firing wins over unreachable
+        ([st("near")], True, 3),  # a source in use is failing
+        ([st("unknown", "query failed: timeout"), st("near")], False, 3),
+        ([st("unknown", "needs Prometheus: metric x"), st("near")], False, 1),
+        ([], False, 0),
+    ],
+)
+def test_check_status_follows_the_monitoring_plugin_convention(states, failing, expected):
+    assert check_status(states, sources_failing=failing) == expected
+
+
+def test_rules_are_asked_at_prometheus_evaluation_interval_between_1_and_5_seconds():
+    assert _refresh_period({"groups": [{"interval": 1}, {"interval": 30}]}) == 1.0
+    assert _refresh_period({"groups": [{"interval": 60}]}) == 5.0
+    assert _refresh_period({"groups": [{"interval": 0.2}]}) == 1.0
+    assert _refresh_period({"groups": []}) == 5.0
+    assert _refresh_period(["not", "a", "mapping"]) == 5.0
+
+
+def test_per_rule_margins_from_the_config_are_fractions():
+    rules = [RuleDef("A", "x > 1"), RuleDef("B", "y > 2", margin=0.2)]
+    out = with_margins(rules, {"A": 5.0})
+    assert [r.margin for r in out] == [0.05, 0.2]
+
+
+def test_stale_note_names_the_reason_and_since_when(monkeypatch):
+    monkeypatch.setenv("TZ", "UTC")
+    import time
+
+    time.tzset()
+    assert stale_note(SourceState(SourceStatus.OK, None, 10.0)) == ""
+    assert stale_note(SourceState(SourceStatus.OFF)) == ""
+    assert stale_note(SourceState(SourceStatus.UNAVAILABLE, "unreachable")) == "no data: unreachable"
+    note = stale_note(SourceState(SourceStatus.ERROR, "HTTP 401 unauthorized", 3600.0 + 62))
+    assert note == "stale since 01:01:02: HTTP 401 unauthorized"
+
+
+def test_remote_history_is_held_in_series_of_its_own_capacity():
+    store = MetricStore(capacity=3600)
+    store.merge("GPU-a", "temperature_c", [(float(t), 50.0) for t in range(500)], capacity=100)
+    assert store.get("GPU-a", "temperature_c").capacity == 100
+    assert len(store.get("GPU-a", "temperature_c")) == 100
+    store.merge("GPU-a", "temperature_c", [(600.0, 51.0)], capacity=999)  # exists: unchanged
+    assert store.get("GPU-a", "temperature_c").capacity == 100
+    assert store.series("GPU-b", "power_w").capacity == 3600
