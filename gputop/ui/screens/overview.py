@@ -147,7 +147,7 @@ class OverviewScreen(Screen[None]):
             self._apply_layout()
             self.call_after_refresh(self.refresh_view)
 
-        self.run_worker(swap(), exclusive=True, group="panels")
+        self.run_worker(swap, exclusive=True, group="panels")
 
     def _refresh_sparks(self, panels: list[GpuPanel], now: float) -> None:
         if not panels:
