@@ -255,3 +255,12 @@ def test_no_local_data_is_unknown():
     ev = node.evaluator(HOT)
     status = ev.evaluate(node.store, [])[0]
     assert status.state == "unknown" and "no local data" in status.reason
+
+
+def test_a_scaled_metric_at_the_threshold_does_not_cross_it_by_rounding():
+    # GR_ENGINE_ACTIVE is utilization / 100 locally: 95 % must read 0.95, which is not > 0.95
+    from gputop.core.localquery import _scaled
+
+    assert _scaled(95.0, 0.01) == 0.95
+    assert not _scaled(95.0, 0.01) > 0.95
+    assert _scaled(96.0, 0.01) > 0.95

@@ -18,7 +18,7 @@ from gputop.alerting import RulesEngine
 from gputop.core.clock import FakeClock
 from gputop.core.rules import RuleStatus, sort_statuses
 from gputop.monitor import Monitor
-from gputop.ui.app import GpuTopApp
+from gputop.ui.app import RULES_SHOWN_S, GpuTopApp
 from gputop.ui.widgets.rules_panel import RulesPanel
 from tests.support.ui import START, fixed_utc, screen_lines
 
@@ -121,14 +121,15 @@ async def test_rules_panel_shows_every_state_worst_first() -> None:
             "",
             "0.42 vs > 0.95",
         ]
-        assert panel.border_subtitle == "1 firing 1 pending 1 near · team-rules.yml"
+        assert panel.border_subtitle == "1 firing 1 pending · team-rules.yml"
         text = "\n".join(screen_lines(app))
         for row in rows:
             assert row.state.upper() in text
             assert row.title in text
             assert row.detail in text
 
-        # the next evaluation's countdown reaches the panel through the same path
+        # a new value alone waits for the panel's next value refresh (a noisy value must not
+        # repaint every tick); then it reaches the panel through the same path
         engine = app.monitor.rules
         assert engine is not None
         engine.statuses = [
@@ -137,8 +138,21 @@ async def test_rules_panel_shows_every_state_worst_first() -> None:
         ]
         app.refresh_screen()
         await pilot.pause()
+        assert panel.rows[1].detail == "91.5 vs > 90  fires in 42s"
+        app.monitor.clock.advance(RULES_SHOWN_S)  # type: ignore[attr-defined]
+        app.refresh_screen()
+        await pilot.pause()
         assert panel.rows[1].detail == "91.5 vs > 90  fires in 41s"
         assert "fires in 41s" in "\n".join(screen_lines(app))
+
+        # a change of state shows at once
+        engine.statuses = [
+            dataclasses.replace(s, state="firing") if s.state == "pending" else s
+            for s in engine.statuses
+        ]
+        app.refresh_screen()
+        await pilot.pause()
+        assert [r.state for r in panel.rows][:2] == ["firing", "firing"]
 
 
 async def test_rules_panel_says_when_prometheus_rules_are_unavailable() -> None:

@@ -188,7 +188,7 @@ def _instant(node: pp.VectorSelector) -> Evaluator:
         for labels, ring in _selected(ctx, matchers, field):
             value = _latest(ring, ctx.now)
             if value is not None:
-                out[_with_name(labels, name)] = value * scale
+                out[_with_name(labels, name)] = _scaled(value, scale)
         return out
 
     return run
@@ -255,6 +255,11 @@ def _map_vector(inner: Evaluator, fn: Callable[[float], float]) -> Evaluator:
     return run
 
 
+def _scaled(value: float, scale: float) -> float:
+    """A store value in the metric's unit; rounded so 95 % reads exactly 0.95, not 0.95000…01."""
+    return value if scale == 1.0 else round(value * scale, 12)
+
+
 def _over_time(arg: pp.MatrixSelector, agg: Callable[[list[float]], float]) -> Evaluator:
     field, scale, matchers, _ = _series_source(arg.vector_selector)
     range_s = arg.range.total_seconds()
@@ -264,7 +269,7 @@ def _over_time(arg: pp.MatrixSelector, agg: Callable[[list[float]], float]) -> E
         for labels, ring in _selected(ctx, matchers, field):
             # A range is left-open: (now - range, now].
             values = [
-                v * scale
+                _scaled(v, scale)
                 for t, v in ring.window(ctx.now - range_s, ctx.now)
                 if v is not None and t > ctx.now - range_s
             ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import math
 import os
 import threading
 
@@ -25,7 +26,10 @@ from gputop.ui.view import (
 )
 from gputop.ui.widgets.rules_panel import RuleRow, RulesPanel
 
-__all__ = ["GpuTopApp", "run_dashboard"]
+__all__ = ["RULES_SHOWN_S", "GpuTopApp", "run_dashboard"]
+
+#: How often rule values (not states) refresh on screen.
+RULES_SHOWN_S = 5.0
 
 
 class GpuTopApp(App[int]):
@@ -63,6 +67,9 @@ class GpuTopApp(App[int]):
         self._kiosk_page = 0
         self._firing: set[tuple[str, tuple[tuple[str, str], ...]]] | None = None
         self._rule_spark_epoch = -1
+        self._shown: list[RuleStatus] = []
+        self._shown_states: list[object] = []
+        self._shown_at = -math.inf
         self._rule_sparks: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[float, ...]] = {}
         self._stop = threading.Event()
 
@@ -156,12 +163,25 @@ class GpuTopApp(App[int]):
                 parts.append((f"✖ {name}: {state.reason}{stale}", "status-bar--bad"))
         return parts
 
+    def shown_statuses(self) -> list[RuleStatus]:
+        """The rule statuses on screen: a rule that starts or stops pending or firing shows at
+        once; values, and near/ok, every few seconds (noisy values flapping around a margin
+        would otherwise repaint the rules panel and the cards every tick)."""
+        statuses = self.monitor.rule_statuses()
+        now = self.monitor.clock.now()
+        states = [
+            (st.name, st.labels, st.state) for st in statuses if st.state in ("pending", "firing")
+        ]
+        if states != self._shown_states or now - self._shown_at >= RULES_SHOWN_S:
+            self._shown, self._shown_states, self._shown_at = statuses, states, now
+        return self._shown
+
     def refresh_rules(self, panel: RulesPanel) -> None:
         """Fill the rules panel and ring the bell for rules that start firing."""
         monitor = self.monitor
         engine = monitor.rules
-        statuses = monitor.rule_statuses()
-        self._notify_new_firing(statuses)
+        self._notify_new_firing(monitor.rule_statuses())
+        statuses = self.shown_statuses()
         if engine is None:
             panel.set_note("no rules")
             return
@@ -196,11 +216,11 @@ class GpuTopApp(App[int]):
             )
             for st in statuses
         )
+        # near comes and goes with noisy values: the border (a whole repaint) counts only these
         counts = {
-            state: sum(1 for st in statuses if st.state == state)
-            for state in ("firing", "pending", "near")
+            state: sum(1 for st in statuses if st.state == state) for state in ("firing", "pending")
         }
-        summary = " ".join(f"{n} {state}" for state, n in counts.items() if n) or "all ok"
+        summary = " ".join(f"{n} {state}" for state, n in counts.items() if n) or "none firing"
         where = engine.origin if monitor.remote is None else "Prometheus"
         panel.set_rows(rows, subtitle=f"{summary} · {where}")
 

@@ -324,7 +324,7 @@ class FleetScreen(Screen[None]):
             return
         gpus = tuple(remote.gpus())
         pods_changed = self._refresh_pods(remote, gpus, now)
-        marks = gpu_marks(monitor.rule_statuses(), gpus)
+        marks = gpu_marks(self.app.shown_statuses(), gpus)  # type: ignore[attr-defined]
         sort = SORTS[self.sort_key]
         given = (gpus, marks, self.sort_key)
         if pods_changed or given != self._given:  # the same readings keep the same rows

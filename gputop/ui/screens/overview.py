@@ -23,6 +23,7 @@ __all__ = ["OverviewScreen", "choose_layout"]
 CARD_MIN_W = 56
 CARD_H = 7
 LOWER_H = 4 + 5  # latency panel + a few rule lines
+MARK_HOLD_S = 30.0
 
 
 def choose_layout(width: int, height: int, gpus: int) -> tuple[bool, int]:
@@ -59,6 +60,7 @@ class OverviewScreen(Screen[None]):
         self._compact = False
         self._cols = 2
         self._spark_state: tuple[int, int, int, int] | None = None
+        self._marked: dict[str, tuple[str, float]] = {}
 
     def compose(self) -> ComposeResult:
         monitor = self.app.monitor  # type: ignore[attr-defined]
@@ -117,7 +119,7 @@ class OverviewScreen(Screen[None]):
         if [p.key for p in panels] != [g.key for g in gpus]:
             self._replace_panels(gpus)  # GPUs appeared (Prometheus found them) or went away
             return
-        marks = gpu_marks(monitor.rule_statuses(), gpus)
+        marks = self._sticky_marks(gpu_marks(app.shown_statuses(), gpus), now)  # type: ignore[attr-defined]
         notes = {name: stale_note(state) for name, state in monitor.states().items()}
         for panel, gpu in zip(panels, gpus, strict=True):
             panel.update_gpu(gpu)
@@ -136,6 +138,19 @@ class OverviewScreen(Screen[None]):
         else:
             latency.update_latency(sample)
         self.app.refresh_rules(self.query_one(RulesPanel))  # type: ignore[attr-defined]
+
+    def _sticky_marks(self, marks: dict[str, str], now: float) -> dict[str, str]:
+        """A card keeps a near/pending mark for MARK_HOLD_S after the rule lets go, so a value
+        wavering around a margin does not repaint the card's border every few seconds."""
+        for key, mark in marks.items():
+            self._marked[key] = (mark, now)
+        for key, (mark, since) in list(self._marked.items()):
+            if key not in marks:
+                if now - since >= MARK_HOLD_S or mark == "firing":
+                    del self._marked[key]
+                else:
+                    marks[key] = mark
+        return marks
 
     def _replace_panels(self, gpus: list[GpuSample]) -> None:
         grid = self.query_one("#gpus")
