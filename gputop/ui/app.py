@@ -11,6 +11,7 @@ import threading
 from textual import work
 from textual.app import App
 from textual.binding import Binding
+from textual.css.query import NoMatches
 
 from gputop.core.rules import RuleStatus
 from gputop.core.units import format_age
@@ -130,7 +131,10 @@ class GpuTopApp(App[int]):
     def refresh_screen(self) -> None:
         refresh = getattr(self.screen, "refresh_view", None)
         if refresh is not None:
-            refresh()
+            try:
+                refresh()
+            except NoMatches:  # a screen just pushed, not composed yet: it fills itself on mount
+                pass
 
     # ---- views the screens ask for -----------------------------------------------
 
