@@ -54,7 +54,8 @@ def test_stale_note_names_the_reason_and_since_when(monkeypatch):
     time.tzset()
     assert stale_note(SourceState(SourceStatus.OK, None, 10.0)) == ""
     assert stale_note(SourceState(SourceStatus.OFF)) == ""
-    assert stale_note(SourceState(SourceStatus.UNAVAILABLE, "unreachable")) == "no data: unreachable"
+    never = SourceState(SourceStatus.UNAVAILABLE, "unreachable")
+    assert stale_note(never) == "no data: unreachable"
     note = stale_note(SourceState(SourceStatus.ERROR, "HTTP 401 unauthorized", 3600.0 + 62))
     assert note == "stale since 01:01:02: HTTP 401 unauthorized"
 

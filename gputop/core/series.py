@@ -175,7 +175,8 @@ class RingSeries:
                     vlast = v
                 i += 1
             if count:
-                out.append(Bucket(lo, hi, count, vmin, vmax, total / count, vlast))
+                mean = min(vmax, max(vmin, total / count))  # float sums can stray past the ends
+                out.append(Bucket(lo, hi, count, vmin, vmax, mean, vlast))
             else:
                 out.append(Bucket(lo, hi))
         return out

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import math
 import os
 import threading
+import time
+from collections.abc import Sequence
 
 from textual import work
 from textual.app import App
@@ -26,6 +29,7 @@ from gputop.ui.view import (
     status_matches_gpu,
 )
 from gputop.ui.widgets.rules_panel import RuleRow, RulesPanel
+from gputop.ui.widgets.status_bar import StatusBar
 
 __all__ = ["RULES_SHOWN_S", "GpuTopApp", "run_dashboard"]
 
@@ -69,7 +73,7 @@ class GpuTopApp(App[int]):
         self._firing: set[tuple[str, tuple[tuple[str, str], ...]]] | None = None
         self._rule_spark_epoch = -1
         self._shown: list[RuleStatus] = []
-        self._shown_states: list[object] = []
+        self._shown_states: Sequence[object] = ()
         self._shown_at = -math.inf
         self._rule_sparks: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[float, ...]] = {}
         self._stop = threading.Event()
@@ -131,12 +135,16 @@ class GpuTopApp(App[int]):
     def refresh_screen(self) -> None:
         refresh = getattr(self.screen, "refresh_view", None)
         if refresh is not None:
-            try:
+            # a screen just pushed is not composed yet: it fills itself on mount
+            with contextlib.suppress(NoMatches):
                 refresh()
-            except NoMatches:  # a screen just pushed, not composed yet: it fills itself on mount
-                pass
 
     # ---- views the screens ask for -----------------------------------------------
+
+    def update_status(self, bar: StatusBar) -> None:
+        """The header of every screen: the clock, then the sources' states."""
+        now = self.monitor.clock.now()
+        bar.set_parts(self.status_parts(), time.strftime("%H:%M:%S", time.localtime(now)))
 
     def status_parts(self) -> list[tuple[str, str]]:
         monitor = self.monitor

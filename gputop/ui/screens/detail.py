@@ -9,7 +9,6 @@ from __future__ import annotations
 import itertools
 import math
 import statistics
-import time
 from collections.abc import Callable, Sequence
 from typing import ClassVar
 
@@ -223,8 +222,7 @@ class DetailScreen(Screen[None]):
         app = self.app
         monitor = app.monitor  # type: ignore[attr-defined]
         now = monitor.clock.now()
-        clock = time.strftime("%H:%M:%S", time.localtime(now))
-        self.query_one(StatusBar).set_parts(app.status_parts(), clock)  # type: ignore[attr-defined]
+        app.update_status(self.query_one(StatusBar))  # type: ignore[attr-defined]
         current = next((g for g in monitor.gpus() if g.key == self.key), None)
         gone = current is None
         if current is not None:

@@ -9,7 +9,6 @@ repaints only the lines that changed, cut just after their last changed cell.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
@@ -314,8 +313,7 @@ class FleetScreen(Screen[None]):
         app = self.app
         monitor = app.monitor  # type: ignore[attr-defined]
         now = monitor.clock.now()
-        clock = time.strftime("%H:%M:%S", time.localtime(now))
-        self.query_one(StatusBar).set_parts(app.status_parts(), clock)  # type: ignore[attr-defined]
+        app.update_status(self.query_one(StatusBar))  # type: ignore[attr-defined]
         title = self.query_one(FleetLines)
         table = self.query_one(FleetTable)
         remote = monitor.remote

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -112,8 +111,7 @@ class OverviewScreen(Screen[None]):
         app = self.app
         monitor = app.monitor  # type: ignore[attr-defined]
         now = monitor.clock.now()
-        clock = time.strftime("%H:%M:%S", time.localtime(now))
-        self.query_one(StatusBar).set_parts(app.status_parts(), clock)  # type: ignore[attr-defined]
+        app.update_status(self.query_one(StatusBar))  # type: ignore[attr-defined]
         gpus = monitor.overview_gpus()
         panels = list(self.query(GpuPanel))
         if [p.key for p in panels] != [g.key for g in gpus]:
@@ -162,7 +160,7 @@ class OverviewScreen(Screen[None]):
             self._apply_layout()
             self.call_after_refresh(self.refresh_view)
 
-        self.run_worker(swap, exclusive=True, group="panels")
+        self.run_worker(swap, exclusive=True, group="panels")  # type: ignore[arg-type]
 
     def _refresh_sparks(self, panels: list[GpuPanel], now: float) -> None:
         if not panels:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import ClassVar
@@ -131,8 +130,7 @@ class ProcessesScreen(Screen[None]):
         app = self.app
         monitor = app.monitor  # type: ignore[attr-defined]
         now = monitor.clock.now()
-        clock = time.strftime("%H:%M:%S", time.localtime(now))
-        self.query_one(StatusBar).set_parts(app.status_parts(), clock)  # type: ignore[attr-defined]
+        app.update_status(self.query_one(StatusBar))  # type: ignore[attr-defined]
         procs = monitor.processes()
         if self.gpu_filter is not None:
             procs = [p for p in procs if p.gpu_index == self.gpu_filter]
