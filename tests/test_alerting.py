@@ -68,3 +68,10 @@ def test_remote_history_is_held_in_series_of_its_own_capacity():
     store.merge("GPU-a", "temperature_c", [(600.0, 51.0)], capacity=999)  # exists: unchanged
     assert store.get("GPU-a", "temperature_c").capacity == 100
     assert store.series("GPU-b", "power_w").capacity == 3600
+
+
+def test_a_sparkline_cell_spans_at_least_its_minimum():
+    from gputop.ui.view import SparkSpec
+
+    assert SparkSpec.at_least(600.0, 43, 20.0).width_s == 20.0  # wide: more history
+    assert SparkSpec.at_least(600.0, 20, 20.0).width_s == 30.0  # narrow: the window rules

@@ -54,6 +54,11 @@ class SparkSpec:
     window_s: float
     columns: int
 
+    @classmethod
+    def at_least(cls, window_s: float, columns: int, cell_s: float) -> SparkSpec:
+        """`columns` buckets of `window_s / columns`, but no bucket shorter than `cell_s`."""
+        return cls(max(window_s, columns * cell_s), columns)
+
     @property
     def width_s(self) -> float:
         return self.window_s / max(1, self.columns)

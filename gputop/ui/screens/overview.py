@@ -23,6 +23,9 @@ CARD_MIN_W = 56
 CARD_H = 7
 LOWER_H = 4 + 5  # latency panel + a few rule lines
 MARK_HOLD_S = 30.0
+#: A sparkline cell spans at least this long: wide panels show more history, not
+#: finer buckets that would repaint every few seconds.
+MIN_CELL_S = 20.0
 
 
 def choose_layout(width: int, height: int, gpus: int) -> tuple[bool, int]:
@@ -168,9 +171,9 @@ class OverviewScreen(Screen[None]):
         monitor = self.app.monitor  # type: ignore[attr-defined]
         window = self.app.window_s  # type: ignore[attr-defined]
         columns = panels[0].spark_columns()
-        spec = SparkSpec(window, columns)
+        spec = SparkSpec.at_least(window, columns, MIN_CELL_S)
         latency = self.query_one(LatencyPanel)
-        lat_spec = SparkSpec(window, latency.spark_columns())
+        lat_spec = SparkSpec.at_least(window, latency.spark_columns(), MIN_CELL_S)
         state = (spec.epoch(now), columns, lat_spec.columns, monitor.store.merges)
         if state == self._spark_state:
             return
