@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from gputop.core.catalogue import lookup
-from gputop.core.models import GPU_METRICS, GpuSample, Metric, SourceState
+from gputop.core.models import GpuSample, Metric, SourceState
 from gputop.core.promql import PromQLSyntaxError, analyse
 from gputop.core.rules import RuleStatus
 from gputop.core.store import MetricStore
@@ -114,9 +114,6 @@ def metric_level(metric: Metric, gpu: GpuSample) -> int:
         return 0
     warn, crit = levels
     return 2 if value >= crit else 1 if value >= warn else 0
-
-
-METRICS = GPU_METRICS
 
 
 def status_matches_gpu(labels: Mapping[str, str], gpu: GpuSample) -> bool:

@@ -32,6 +32,7 @@ from gputop.ui.view import (
     spark_warn,
 )
 from gputop.ui.widgets.fleet_table import Field, FleetLines, FleetTable, Line
+from gputop.ui.widgets.gpu_panel import LABELS, READING_WIDTHS
 from gputop.ui.widgets.status_bar import StatusBar
 
 __all__ = [
@@ -68,7 +69,6 @@ SORTS: dict[str, Sort] = {
 _MARKS = {"firing": ("●", "firing"), "pending": ("◐", "pending"), "near": ("○", "near")}
 _LEVEL = ("value", "warn", "crit")
 #: Widths of MEM, TEMP, UTIL, PWR: "100%", "100°C", "100%", "1000W".
-READING_WIDTHS = (4, 5, 4, 5)
 MODEL_W = 15
 SPARK_MIN = 10
 
@@ -186,7 +186,7 @@ def heading_line(layout: FleetLayout, sort: Sort, window_s: float) -> Line:
     texts = ["  ", _cell("NODE", layout.node_w), "GPU ", _cell("MODEL", MODEL_W)]
     if layout.pod_w:
         texts.append(_cell("POD", layout.pod_w))
-    for label, width in zip(("MEM", "TEMP", "UTIL", "PWR"), READING_WIDTHS, strict=True):
+    for label, width in zip(LABELS.values(), READING_WIDTHS, strict=True):
         texts.append(label.rjust(width) + " ")
     chart = f"{sort.heading} · last {format_duration(window_s)}"
     if len(chart) > layout.spark_w:

@@ -108,9 +108,6 @@ class ReadingLine(Widget):
             self._banner = text
             self.refresh()
 
-    def texts(self) -> list[str]:
-        return [text for text, _ in self._fields]
-
     def _spans(self) -> list[tuple[int, int]]:
         spans, x = [], 0
         for label, width in zip(self.labels, self.widths, strict=True):

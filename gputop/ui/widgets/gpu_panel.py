@@ -141,11 +141,6 @@ class GpuPanel(Widget, can_focus=True):
             self.border_subtitle = note
             self.set_class(bool(note), "-stale")
 
-    def value_text(self, metric_key: str) -> str:
-        """The number shown for a metric, as on screen (for tests and the detail view)."""
-        keys = [m.key for m in GPU_METRICS]
-        return self._readings.texts()[keys.index(metric_key)]
-
     def on_key(self, event) -> None:
         if event.key == "enter":
             event.stop()
