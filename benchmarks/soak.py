@@ -13,10 +13,10 @@ import gc
 import time
 import tracemalloc
 
-from gputop.alerting import RulesEngine
 from gputop.core.clock import FakeClock
 from gputop.monitor import Monitor
-from gputop.rules import builtin_rules
+from gputop.rules.builtin import builtin_rules
+from gputop.rules.engine import RulesEngine
 from gputop.sources.demo import DemoSource
 
 

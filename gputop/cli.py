@@ -44,7 +44,7 @@ def _seconds(text: str) -> float:
 
 
 #: Subcommands and the module that declares their flags (`add_arguments`) and runner (`run`).
-SUBCOMMANDS = {"rules": "gputop.rulecheck", "sim-exporter": "gputop.sources.simexporter"}
+SUBCOMMANDS = {"rules": "gputop.rules.lint", "sim-exporter": "gputop.sources.simexporter"}
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -188,9 +188,9 @@ def _build_monitor(args: argparse.Namespace, config: Config) -> Monitor:
 
 
 def _attach_rules(monitor: Monitor, config: Config) -> None:
-    from gputop.alerting import RulesEngine, with_margins
-    from gputop.rulefile import RuleFileError, load_rules
-    from gputop.rules import builtin_rules
+    from gputop.rules.builtin import builtin_rules
+    from gputop.rules.engine import RulesEngine, with_margins
+    from gputop.rules.files import RuleFileError, load_rules
 
     settings = config.rules
     margin = settings.margin_pct / 100.0
@@ -260,7 +260,7 @@ def _dashboard(args: argparse.Namespace) -> int:
 def _once(monitor: Monitor, args: argparse.Namespace) -> int:
     import asyncio
 
-    from gputop.alerting import check_status
+    from gputop.rules.engine import check_status
     from gputop.snapshot import snapshot_json, snapshot_text
 
     monitor.poll()

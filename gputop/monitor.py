@@ -24,12 +24,12 @@ from gputop.core.models import (
     SourceState,
     SourceStatus,
 )
-from gputop.core.rules import RuleStatus, sort_statuses
 from gputop.core.store import MetricStore
+from gputop.rules.model import RuleStatus, sort_statuses
 from gputop.sources.base import LocalSource, SourceError, SourceUnavailable
 
 if TYPE_CHECKING:
-    from gputop.alerting import RulesEngine
+    from gputop.rules.engine import RulesEngine
     from gputop.sources.prometheus import PrometheusClient
 
 __all__ = ["LOCAL_SOURCES", "OVERVIEW_MAX", "LocalFailure", "Monitor"]

@@ -6,10 +6,10 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from gputop.core.rules import RuleStatus
 from gputop.core.units import format_mib, format_value
 from gputop.monitor import Monitor
-from gputop.rulestext import rule_line
+from gputop.rules.model import RuleStatus
+from gputop.rules.text import rule_line
 
 __all__ = ["snapshot_json", "snapshot_text"]
 

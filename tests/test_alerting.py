@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from gputop.alerting import _refresh_period, check_status, with_margins
 from gputop.core.models import SourceState, SourceStatus
-from gputop.core.rules import RuleDef, RuleStatus
 from gputop.core.store import MetricStore
+from gputop.rules.engine import _refresh_period, check_status, with_margins
+from gputop.rules.model import RuleDef, RuleStatus
+from gputop.rules.prometheus import PromRuleGroup
 from gputop.ui.view import stale_note
 
 
@@ -33,12 +34,16 @@ def test_check_status_follows_the_monitoring_plugin_convention(states, failing, 
     assert check_status(states, sources_failing=failing) == expected
 
 
+def _groups(*intervals: float) -> tuple[PromRuleGroup, ...]:
+    return tuple(PromRuleGroup(f"g{i}", "rules.yml", s) for i, s in enumerate(intervals))
+
+
 def test_rules_are_asked_at_prometheus_evaluation_interval_between_1_and_5_seconds():
-    assert _refresh_period({"groups": [{"interval": 1}, {"interval": 30}]}) == 1.0
-    assert _refresh_period({"groups": [{"interval": 60}]}) == 5.0
-    assert _refresh_period({"groups": [{"interval": 0.2}]}) == 1.0
-    assert _refresh_period({"groups": []}) == 5.0
-    assert _refresh_period(["not", "a", "mapping"]) == 5.0
+    assert _refresh_period(_groups(1, 30)) == 1.0
+    assert _refresh_period(_groups(60)) == 5.0
+    assert _refresh_period(_groups(0.2)) == 1.0
+    assert _refresh_period(_groups()) == 5.0
+    assert _refresh_period(_groups(0)) == 5.0  # a server that reports no interval
 
 
 def test_per_rule_margins_from_the_config_are_fractions():

@@ -9,10 +9,10 @@ import subprocess
 import pytest
 
 from gputop.core.clock import FakeClock
-from gputop.core.localeval import NEEDS_PROMETHEUS, LocalEvaluator
 from gputop.core.store import MetricStore
-from gputop.rulefile import read_rule_file
-from gputop.rules import BUILTIN_GROUP, builtin_pack, builtin_path, builtin_rules
+from gputop.rules.builtin import BUILTIN_GROUP, builtin_pack, builtin_path, builtin_rules
+from gputop.rules.files import read_rule_file
+from gputop.rules.local import NEEDS_PROMETHEUS, LocalEvaluator
 from gputop.sources.demo import DemoSource
 
 PROMTOOL = "/usr/bin/promtool"

@@ -1,4 +1,5 @@
-"""The core and the sources import no UI library; the core imports no I/O library either."""
+"""Package boundaries at run time: the core and PromQL import no UI or I/O library; rules,
+sources and the monitor import no UI."""
 
 from __future__ import annotations
 
@@ -39,5 +40,17 @@ def test_sources_and_monitor_import_no_ui(module):
             [sys.executable, "-c", code], capture_output=True, text=True, check=True
         )
         loaded = {m.split(".")[0] for m in json.loads(out.stdout)}
+    assert "gputop" in loaded
+    assert "textual" not in loaded
+
+
+def test_promql_imports_no_ui_or_io_library():
+    loaded = _modules_after_import("gputop.promql")
+    assert "promql_parser" in loaded
+    assert not loaded & set(HEAVY), f"gputop.promql pulled in {sorted(loaded & set(HEAVY))}"
+
+
+def test_rules_import_no_ui():
+    loaded = _modules_after_import("gputop.rules")
     assert "gputop" in loaded
     assert "textual" not in loaded

@@ -17,8 +17,8 @@ from textual.geometry import Region
 import gputop.ui.screens.fleet as fleet_module
 from gputop.core.clock import FakeClock, RealClock
 from gputop.core.models import GpuSample, SourceState, SourceStatus
-from gputop.core.rules import RuleStatus
 from gputop.monitor import Monitor
+from gputop.rules.model import RuleStatus
 from gputop.sources.prometheus import PrometheusClient
 from gputop.sources.promfeed import PrometheusSource
 from gputop.ui.app import GpuTopApp

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from gputop.core.clock import FakeClock
-from gputop.core.localeval import NEEDS_PROMETHEUS, LocalEvaluator
-from gputop.core.localquery import EvalContext, compile_query, gpu_labels
 from gputop.core.models import GpuSample, LatencySample
-from gputop.core.rules import RuleDef, RuleStatus
 from gputop.core.store import MetricStore
+from gputop.promql.evaluator import EvalContext, compile_query, gpu_labels
+from gputop.rules.local import NEEDS_PROMETHEUS, LocalEvaluator
+from gputop.rules.model import RuleDef, RuleStatus
 
 MODEL = "NVIDIA A100-SXM4-80GB"
 
@@ -259,7 +259,7 @@ def test_no_local_data_is_unknown():
 
 def test_a_scaled_metric_at_the_threshold_does_not_cross_it_by_rounding():
     # GR_ENGINE_ACTIVE is utilization / 100 locally: 95 % must read 0.95, which is not > 0.95
-    from gputop.core.localquery import _scaled
+    from gputop.promql.evaluator import _scaled
 
     assert _scaled(95.0, 0.01) == 0.95
     assert not _scaled(95.0, 0.01) > 0.95

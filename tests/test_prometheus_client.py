@@ -19,6 +19,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gputop.rules.prometheus import parse_rfc3339
 from gputop.sources.base import SourceError
 from gputop.sources.prometheus import (
     PromAPIError,
@@ -29,7 +30,6 @@ from gputop.sources.prometheus import (
     PromTimeout,
     PromUnreachable,
 )
-from gputop.sources.promtypes import parse_rfc3339
 
 TOKEN = "s3cr3t-t0ken-value"
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gputop.core.promql import (
+from gputop.promql.analysis import (
     COMPARISON_OPS,
     Comparison,
     LabelMatcher,

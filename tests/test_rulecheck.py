@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from gputop.rulecheck import check_files, main
-from gputop.rules import builtin_path
+from gputop.rules.builtin import builtin_path
+from gputop.rules.lint import check_files, main
 
 DATA = Path(__file__).parent / "data"
 ARTICLE = str(DATA / "article-rules.yml")
@@ -139,7 +139,7 @@ def test_group_interval_decides_the_for_warning(tmp_path):
 
 def test_module_entry_point():
     proc = subprocess.run(
-        [sys.executable, "-m", "gputop.rulecheck", ARTICLE],
+        [sys.executable, "-m", "gputop.rules.lint", ARTICLE],
         capture_output=True,
         text=True,
         check=False,

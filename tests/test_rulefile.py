@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gputop.rulefile import (
+from gputop.rules.files import (
     RuleFileError,
     load_rules,
     parse_prometheus_duration,

@@ -14,10 +14,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from gputop.alerting import RulesEngine
 from gputop.core.clock import FakeClock
-from gputop.core.rules import RuleStatus, sort_statuses
 from gputop.monitor import Monitor
+from gputop.rules.engine import RulesEngine
+from gputop.rules.model import RuleStatus, sort_statuses
 from gputop.ui.app import RULES_SHOWN_S, GpuTopApp
 from gputop.ui.widgets.rules_panel import RulesPanel
 from tests.support.ui import START, fixed_utc, screen_lines

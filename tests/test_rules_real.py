@@ -28,8 +28,9 @@ import pytest
 import yaml
 
 from gputop.cli import _build_monitor, _load_config, build_parser
-from gputop.core.rules import LabelKey, RuleStatus, label_key
+from gputop.core.labels import LabelKey, label_key
 from gputop.monitor import Monitor
+from gputop.rules.model import RuleStatus
 from gputop.ui.app import GpuTopApp
 from gputop.ui.widgets.rules_panel import RuleRow, RulesPanel
 from tests.support.prometheus_server import PromStack

@@ -8,16 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gputop.core.promql import Comparison
-from gputop.core.promrules import (
-    QueryError,
-    alerting_rules,
-    compared_queries,
-    parse_timestamp,
-    statuses_from_prometheus,
-    vector_values,
-)
-from gputop.core.rules import (
+from gputop.promql.analysis import Comparison
+from gputop.rules.model import (
     RuleDef,
     RuleStatus,
     ValueHistory,
@@ -26,6 +18,14 @@ from gputop.core.rules import (
     series_status,
     sort_statuses,
     trend_eta,
+)
+from gputop.rules.prometheus import (
+    QueryError,
+    alerting_rules,
+    compared_queries,
+    parse_timestamp,
+    statuses_from_prometheus,
+    vector_values,
 )
 
 NOW = 1_767_225_600.0

@@ -1,33 +1,40 @@
-"""The built-in alert rule pack (`builtin.yml`, group `gputop-builtin`)."""
+"""Everything about alert rules, in one place.
 
-from __future__ import annotations
+- `model`: RuleDef (a rule as written), RuleStatus (firing, pending, near, ok, unknown per
+  series), the near-firing and trend logic, and recent compared values.
+- `prometheus`: Prometheus' own rules and alerts (`/api/v1/rules`, `/api/v1/alerts`) as one
+  typed model, and the statuses worked out from them.
+- `local`: evaluation without Prometheus, with `for` and `keep_firing_for`.
+- `engine`: RulesEngine, which picks between the two, and the `--check` exit status.
+- `files`: Prometheus rule files with the line and column of everything; `builtin`: the
+  built-in pack (`builtin.yml`); `lint`: `gputop rules check`; `text`: statuses in words.
 
-from functools import cache
-from pathlib import Path
+It may import `gputop.core`, `gputop.promql` and the sources' error types; never the UI. The
+model does no I/O.
+"""
 
-from gputop.core.rules import RuleDef
-from gputop.rulefile import load_rules
+from gputop.rules.builtin import BUILTIN_GROUP, builtin_pack, builtin_path, builtin_rules
+from gputop.rules.engine import RulesEngine, check_status, with_margins
+from gputop.rules.files import RuleFileError, load_rules
+from gputop.rules.model import RuleDef, RuleStatus, State, sort_statuses
+from gputop.rules.text import rule_detail, rule_line, rule_title, series_name
 
-__all__ = ["BUILTIN_GROUP", "builtin_pack", "builtin_path", "builtin_rules"]
-
-BUILTIN_GROUP = "gputop-builtin"
-
-
-def builtin_path() -> Path:
-    """Path of the built-in rule file (installed with the package)."""
-    return Path(__file__).with_name("builtin.yml")
-
-
-@cache
-def _parsed() -> tuple[RuleDef, ...]:
-    return tuple(load_rules([builtin_path()]))
-
-
-def builtin_rules() -> list[RuleDef]:
-    """The built-in alerting rules, parsed (the file is read once)."""
-    return list(_parsed())
-
-
-def builtin_pack() -> tuple[Path, list[RuleDef]]:
-    """The pack's path and its parsed rules."""
-    return builtin_path(), builtin_rules()
+__all__ = [
+    "BUILTIN_GROUP",
+    "RuleDef",
+    "RuleFileError",
+    "RuleStatus",
+    "RulesEngine",
+    "State",
+    "builtin_pack",
+    "builtin_path",
+    "builtin_rules",
+    "check_status",
+    "load_rules",
+    "rule_detail",
+    "rule_line",
+    "rule_title",
+    "series_name",
+    "sort_statuses",
+    "with_margins",
+]

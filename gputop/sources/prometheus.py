@@ -25,29 +25,22 @@ from typing import Any
 
 import httpx
 
+from gputop.rules.prometheus import PromAlert, PromRuleGroup, parse_alerts, parse_rule_groups
 from gputop.sources.promtypes import (
-    PromAlert,
     PromError,
     PromMalformed,
-    PromRule,
-    PromRuleGroup,
     PromSample,
     PromSeries,
     PromStats,
-    parse_alerts,
     parse_matrix,
-    parse_rule_groups,
     parse_vector,
 )
 
 __all__ = [
     "PromAPIError",
-    "PromAlert",
     "PromError",
     "PromHTTPError",
     "PromMalformed",
-    "PromRule",
-    "PromRuleGroup",
     "PromSample",
     "PromSeries",
     "PromStats",
@@ -202,10 +195,6 @@ class PrometheusClient:
             if rules:
                 out.append(PromRuleGroup(group.name, group.file, group.interval_s, rules))
         return tuple(out)
-
-    async def rules_data(self) -> Any:
-        """The alerting rules' `data` object exactly as the API sent it (for rule analysis)."""
-        return await self._get("api/v1/rules", {"type": "alert"})
 
     async def alerts(self) -> tuple[PromAlert, ...]:
         """Every active (pending or firing) alert."""

@@ -16,10 +16,10 @@ from textual.app import App
 from textual.binding import Binding
 from textual.css.query import NoMatches
 
-from gputop.core.rules import RuleStatus
 from gputop.core.units import format_age
 from gputop.monitor import OVERVIEW_MAX, Monitor
-from gputop.rulestext import rule_detail, rule_title, series_name
+from gputop.rules.model import RuleStatus
+from gputop.rules.text import rule_detail, rule_title, series_name
 from gputop.ui.screens.overview import OverviewScreen
 from gputop.ui.view import (
     DEFAULT_WINDOW_S,

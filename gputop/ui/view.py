@@ -14,10 +14,10 @@ from functools import lru_cache
 
 from gputop.core.catalogue import lookup
 from gputop.core.models import GpuSample, Metric, SourceState
-from gputop.core.promql import PromQLSyntaxError, analyse
-from gputop.core.rules import RuleStatus
 from gputop.core.store import MetricStore
 from gputop.core.units import format_value
+from gputop.promql.analysis import PromQLSyntaxError, analyse
+from gputop.rules.model import RuleStatus
 
 __all__ = [
     "DEFAULT_WINDOW_S",

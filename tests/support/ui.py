@@ -16,11 +16,11 @@ from typing import Any
 
 from rich.console import Console
 
-from gputop.alerting import RulesEngine
 from gputop.core.clock import FakeClock
 from gputop.core.models import GpuSample, NodeSnapshot
 from gputop.monitor import Monitor
-from gputop.rules import builtin_rules
+from gputop.rules.builtin import builtin_rules
+from gputop.rules.engine import RulesEngine
 from gputop.sources.demo import DemoSource
 from gputop.ui.app import GpuTopApp
 

@@ -14,23 +14,23 @@ from typing import TYPE_CHECKING
 
 from gputop.core.backoff import Backoff
 from gputop.core.clock import Clock
-from gputop.core.localeval import LocalEvaluator
+from gputop.core.labels import LabelKey, label_key
 from gputop.core.models import GpuSample
-from gputop.core.promrules import (
+from gputop.core.store import MetricStore
+from gputop.rules.local import LocalEvaluator
+from gputop.rules.model import (
+    DEFAULT_MARGIN,
+    RuleDef,
+    RuleStatus,
+    ValueHistory,
+)
+from gputop.rules.prometheus import (
+    PromRuleGroup,
     QueryError,
     alerting_rules,
     compared_queries,
     statuses_from_prometheus,
 )
-from gputop.core.rules import (
-    DEFAULT_MARGIN,
-    LabelKey,
-    RuleDef,
-    RuleStatus,
-    ValueHistory,
-    label_key,
-)
-from gputop.core.store import MetricStore
 from gputop.sources.base import SourceError
 
 if TYPE_CHECKING:
@@ -76,9 +76,9 @@ class RulesEngine:
         if now < self._retry_at:
             return
         try:
-            data = await client.rules_data()
+            groups = await client.rules()
             values: dict[str, Mapping[LabelKey, float] | QueryError] = {}
-            for query in compared_queries(alerting_rules(data)):
+            for query in compared_queries(alerting_rules(groups)):
                 try:
                     samples = await client.query(query)
                 except SourceError as exc:
@@ -92,11 +92,11 @@ class RulesEngine:
             self._retry_at = now + self._backoff.next_delay()
             return
         self._backoff.reset()
-        self._retry_at = now + _refresh_period(data)
+        self._retry_at = now + _refresh_period(groups)
         self.error = None
         self.origin = "Prometheus"
         self.statuses = statuses_from_prometheus(
-            data,
+            groups,
             values,
             now=now,
             margin=self.margin,
@@ -104,15 +104,10 @@ class RulesEngine:
         )
 
 
-def _refresh_period(data: object) -> float:
+def _refresh_period(groups: Sequence[PromRuleGroup]) -> float:
     """Prometheus changes rule states only at its evaluation interval: ask no more often
     (at most every 5 s, so a countdown on screen keeps moving)."""
-    groups = data.get("groups") if isinstance(data, Mapping) else None
-    intervals = [
-        float(g["interval"])
-        for g in groups or ()
-        if isinstance(g, Mapping) and isinstance(g.get("interval"), (int, float))
-    ]
+    intervals = [g.interval_s for g in groups if g.interval_s > 0]
     return min(5.0, max(1.0, min(intervals, default=5.0)))
 
 

@@ -14,8 +14,8 @@ import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from gputop.core.promql import compare
-from gputop.core.rules import LabelKey
+from gputop.core.labels import LabelKey
+from gputop.promql.analysis import compare
 
 __all__ = [
     "ARITHMETIC",

@@ -14,23 +14,21 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Literal
 
-from gputop.core.promql import Analysis, Comparison, analyse, compare
 from gputop.core.series import RingSeries
 from gputop.core.units import format_duration
+from gputop.promql.analysis import Analysis, Comparison, analyse, compare
 
 __all__ = [
     "DEFAULT_MARGIN",
     "MARGIN_ANNOTATION",
     "TREND_MIN_WINDOW_S",
     "AlertState",
-    "LabelKey",
     "RuleDef",
     "RuleStatus",
     "State",
     "ValueHistory",
     "analysis_of",
     "assess",
-    "label_key",
     "parse_margin",
     "series_status",
     "sort_statuses",
@@ -41,8 +39,6 @@ __all__ = [
 State = Literal["firing", "pending", "near", "ok", "unknown"]
 AlertState = Literal["firing", "pending", "inactive"]
 StatusSource = Literal["prometheus", "local"]
-#: A series' identity: its labels as sorted (name, value) pairs.
-LabelKey = tuple[tuple[str, str], ...]
 
 #: Near when within this fraction of the threshold.
 DEFAULT_MARGIN = 0.10
@@ -149,11 +145,6 @@ def sort_statuses(statuses: Iterable[RuleStatus]) -> list[RuleStatus]:
 @lru_cache(maxsize=512)
 def analysis_of(expr: str) -> Analysis:
     return analyse(expr)
-
-
-def label_key(labels: Mapping[str, str], drop: Iterable[str] = ("__name__",)) -> LabelKey:
-    dropped = set(drop)
-    return tuple(sorted((k, str(v)) for k, v in labels.items() if k not in dropped))
 
 
 def parse_margin(text: str) -> float:

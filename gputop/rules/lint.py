@@ -16,9 +16,9 @@ from typing import Literal, TextIO
 import promql_parser as pp
 
 from gputop.core.catalogue import lookup
-from gputop.core.promql import Comparison, children, parse, selector
 from gputop.core.units import format_duration
-from gputop.rulefile import (
+from gputop.promql.analysis import Comparison, children, parse, selector
+from gputop.rules.files import (
     Position,
     RuleEntry,
     RuleFile,

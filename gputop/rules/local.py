@@ -12,7 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from gputop.core.clock import Clock
-from gputop.core.localquery import (
+from gputop.core.labels import LabelKey
+from gputop.core.models import GpuSample
+from gputop.core.store import MetricStore
+from gputop.promql.analysis import Analysis, PromQLSyntaxError
+from gputop.promql.evaluator import (
     EvalContext,
     EvalError,
     Evaluator,
@@ -21,13 +25,10 @@ from gputop.core.localquery import (
     compile_query,
     gpu_labels,
 )
-from gputop.core.models import GpuSample
-from gputop.core.promql import Analysis, PromQLSyntaxError
-from gputop.core.rules import (
+from gputop.rules.model import (
     DEFAULT_MARGIN,
     TREND_MIN_WINDOW_S,
     AlertState,
-    LabelKey,
     RuleDef,
     RuleStatus,
     ValueHistory,
@@ -35,7 +36,6 @@ from gputop.core.rules import (
     sort_statuses,
     unknown_status,
 )
-from gputop.core.store import MetricStore
 
 __all__ = ["NEEDS_PROMETHEUS", "LocalEvaluator"]
 

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 import promql_parser as pp
 
 from gputop.core.catalogue import CATALOGUE, lookup
+from gputop.core.labels import LabelKey
 from gputop.core.models import GpuSample
-from gputop.core.promql import LabelMatcher, parse, selector
-from gputop.core.rules import LabelKey
 from gputop.core.series import RingSeries
 from gputop.core.store import LATENCY_KEY, MetricStore
-from gputop.core.vectorops import (
+from gputop.promql.analysis import LabelMatcher, parse, selector
+from gputop.promql.vectorops import (
     ARITHMETIC,
     COMPARISONS,
     SET_OPS,

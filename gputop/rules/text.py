@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 
-from gputop.core.rules import RuleStatus
 from gputop.core.units import format_duration
+from gputop.rules.model import RuleStatus
 
 __all__ = ["rule_detail", "rule_line", "rule_title", "series_name"]
 

@@ -15,8 +15,8 @@ from typing import Literal
 
 import yaml
 
-from gputop.core.promql import Analysis, PromQLSyntaxError
-from gputop.core.rules import MARGIN_ANNOTATION, RuleDef, analysis_of, parse_margin
+from gputop.promql.analysis import Analysis, PromQLSyntaxError
+from gputop.rules.model import MARGIN_ANNOTATION, RuleDef, analysis_of, parse_margin
 
 __all__ = [
     "Position",
