@@ -18,6 +18,7 @@ from gputop.monitor import Monitor
 
 if TYPE_CHECKING:
     from gputop.config import Config
+    from gputop.sources.base import LocalSource
 
 __all__ = ["UsageError", "main"]
 
@@ -166,7 +167,7 @@ def _load_config(args: argparse.Namespace) -> Config:
 
 def _build_monitor(args: argparse.Namespace, config: Config) -> Monitor:
     clock = RealClock()
-    local: object
+    local: LocalSource
     if args.demo:
         from gputop.sources.demo import SCENARIOS, DemoSource
 
@@ -179,7 +180,7 @@ def _build_monitor(args: argparse.Namespace, config: Config) -> Monitor:
         from gputop.sources.nvml import NvmlSource
 
         local = NvmlSource(clock)
-    monitor = Monitor(clock=clock, local=local, host=getattr(local, "host", None))
+    monitor = Monitor(clock=clock, local=local)
     monitor.open()
     _attach_rules(monitor, config)
     if config.prometheus is not None:

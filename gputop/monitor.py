@@ -26,13 +26,13 @@ from gputop.core.models import (
 )
 from gputop.core.store import MetricStore
 from gputop.rules.model import RuleStatus, sort_statuses
-from gputop.sources.base import LocalSource, SourceError, SourceUnavailable
+from gputop.sources.base import LocalSource, RemoteSource, SourceError, SourceUnavailable
 
 if TYPE_CHECKING:
     from gputop.rules.engine import RulesEngine
     from gputop.sources.prometheus import PrometheusClient
 
-__all__ = ["LOCAL_SOURCES", "OVERVIEW_MAX", "LocalFailure", "Monitor"]
+__all__ = ["LOCAL_SOURCES", "OVERVIEW_MAX", "LocalFailure", "LocalReading", "Monitor"]
 
 #: With no local GPU, the overview shows at most this many of Prometheus' GPUs.
 OVERVIEW_MAX = 16
@@ -48,6 +48,10 @@ class LocalFailure:
     time: float
 
 
+#: What one read of the local source gives: a snapshot, a failure, or None (nothing due).
+LocalReading = NodeSnapshot | LocalFailure | None
+
+
 class Monitor:
     def __init__(
         self,
@@ -55,7 +59,7 @@ class Monitor:
         clock: Clock,
         local: LocalSource | None,
         store: MetricStore | None = None,
-        remote: object | None = None,
+        remote: RemoteSource | None = None,
         client: PrometheusClient | None = None,
         rules: RulesEngine | None = None,
         local_rules: RulesEngine | None = None,
@@ -63,14 +67,13 @@ class Monitor:
     ) -> None:
         self.clock = clock
         self.local = local
-        self.remote = remote  # a PrometheusSource, when configured
+        self.remote = remote  # Prometheus, when configured
         self.client = client  # its client, also used for Prometheus' own rules
         self.rules = rules  # Prometheus' rules when configured, else local evaluation
         self.local_rules = local_rules  # rule files evaluated locally beside Prometheus
         self.store = store if store is not None else MetricStore()
-        self.host = host or (local and getattr(local, "host", None)) or socket.gethostname()
+        self.host = host or (local.host if local is not None else socket.gethostname())
         self.latest: NodeSnapshot | None = None
-        self._lost_first_seen: dict[str, float] = {}
         self._backoff = Backoff(base=1.0, factor=2.0, cap=30.0)
         self._retry_at: float | None = None
         self._lock = threading.Lock()
@@ -96,7 +99,7 @@ class Monitor:
             return
         self._set(self.local.name, SourceState(SourceStatus.OK))
 
-    def read_local(self) -> NodeSnapshot | LocalFailure | None:
+    def read_local(self) -> LocalReading:
         """Read the local source once (blocking, thread-safe). None: nothing due or no source."""
         source = self.local
         if source is None:
@@ -110,7 +113,7 @@ class Monitor:
             except SourceError as exc:
                 return LocalFailure(exc, now)
 
-    def ingest(self, result: NodeSnapshot | LocalFailure | None, *, evaluate: bool = True) -> None:
+    def ingest(self, result: LocalReading, *, evaluate: bool = True) -> None:
         """Apply a local reading to the store and the source states (owner's thread).
 
         Local rules are evaluated at the reading's arrival, like Prometheus at each evaluation.
@@ -174,8 +177,8 @@ class Monitor:
         remote = self.remote
         if remote is None:
             return
-        await remote.refresh()  # type: ignore[attr-defined]
-        self._set("prometheus", remote.state)  # type: ignore[attr-defined]
+        await remote.refresh()
+        self._set("prometheus", remote.state)
         if self.rules is not None and self.client is not None:
             await self.rules.refresh_prometheus(self.client)
 
@@ -222,7 +225,7 @@ class Monitor:
     def _remote_gpus(self) -> tuple[GpuSample, ...]:
         if self.remote is None:
             return ()
-        return tuple(self.remote.gpus())  # type: ignore[attr-defined]
+        return tuple(self.remote.gpus())
 
     def local_keys(self) -> set[str]:
         return {g.key for g in self.latest.gpus} if self.latest else set()
@@ -232,7 +235,7 @@ class Monitor:
 
     def latency_source(self) -> str | None:
         """Which source the latency comes from: Prometheus when it has some, else local."""
-        if self.remote is not None and self.remote.latency() is not None:  # type: ignore[attr-defined]
+        if self.remote is not None and self.remote.latency() is not None:
             return "prometheus"
         if self.latest is not None and self.latest.latency is not None:
             return self.local_name
@@ -240,7 +243,7 @@ class Monitor:
 
     def latency(self) -> LatencySample | None:
         if self.remote is not None:
-            remote_latency = self.remote.latency()  # type: ignore[attr-defined]
+            remote_latency = self.remote.latency()
             if remote_latency is not None:
                 return remote_latency
         return self.latest.latency if self.latest else None

@@ -15,6 +15,7 @@ class FlakySource:
     """Fails while `failing` is set; otherwise one GPU whose temperature counts up."""
 
     name = "nvml"
+    host = "test-node"
 
     def __init__(self, clock: FakeClock) -> None:
         self.clock = clock

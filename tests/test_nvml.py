@@ -180,11 +180,13 @@ def test_gpu_lost_mid_run_stays_listed_and_the_others_go_on(fake_nvml: FakeNvml)
     assert (after["index"], after["uuid"], after["name"]) == (2, before["uuid"], before["name"])
     assert all(after[k] is None for k in MEASURED if k not in {"memory_total_mib", "power_limit_w"})
     assert all(p["gpu_index"] != 2 for p in samples[-1]["processes"])
+    moving = ("memory_used_mib", "temperature_c", "power_w", "utilization_gpu_pct")
     for i in (0, 1, 3):
         g, earlier = samples[-1]["gpus"][i], samples[-2]["gpus"][i]
         assert g["state"] == "ok"
         assert all(g[k] is not None for k in MEASURED if k != "fan_pct")
-        assert g["memory_used_mib"] != earlier["memory_used_mib"]
+        # still read: its readings move (one of them may sit at a turning point)
+        assert any(g[k] != earlier[k] for k in moving)
     assert {p["gpu_index"] for p in samples[-1]["processes"]} == {0, 1, 3}
 
 

@@ -32,7 +32,8 @@ from gputop.core.labels import LabelKey, label_key
 from gputop.monitor import Monitor
 from gputop.rules.model import RuleStatus
 from gputop.ui.app import GpuTopApp
-from gputop.ui.widgets.rules_panel import RuleRow, RulesPanel
+from gputop.ui.rules_view import RuleRow
+from gputop.ui.widgets.rules_panel import RulesPanel
 from tests.support.prometheus_server import PromStack
 from tests.support.ui import screen_lines
 

@@ -8,10 +8,11 @@ from textual.widgets import DataTable
 
 from gputop.core.models import GPU_METRICS, ProcessSample
 from gputop.ui.app import GpuTopApp
+from gputop.ui.process_view import process_cells, sort_processes
 from gputop.ui.screens.detail import DetailScreen, MetricChart, chart_segments, time_ticks
 from gputop.ui.screens.help import HelpScreen, help_sections
 from gputop.ui.screens.overview import OverviewScreen
-from gputop.ui.screens.processes import ProcessesScreen, process_cells, sort_processes
+from gputop.ui.screens.processes import ProcessesScreen
 from gputop.ui.widgets.gpu_panel import GpuPanel
 from tests.support.ui import FaultySource, advance, build_app, build_monitor, screen_lines
 
@@ -132,7 +133,8 @@ async def test_detail_charts_redraw_only_when_shown_and_time_moved() -> None:
 
 async def test_without_a_thresholds_source_no_lines_are_drawn() -> None:
     class NoRules(GpuTopApp):
-        thresholds = None  # type: ignore[assignment]
+        def thresholds(self, gpu_key: str, metric_key: str) -> list[tuple[str, float]]:
+            return []
 
     app = NoRules(build_monitor(), poll=False)
     async with app.run_test(size=(120, 40)) as pilot:

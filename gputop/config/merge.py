@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from gputop.config.errors import Origin
 from gputop.config.schema import SCHEMA, Field, Invalid, ParseContext, kind_of
@@ -100,17 +101,19 @@ def build_config(merged: Layer, path: Path | None, profile: str | None) -> Confi
             if isinstance(value, dict):
                 values[section][attr] = tuple(value.items())
 
+    # the schema checked every value's type above; the settings' own types cannot say so
+    sections: dict[str, dict[str, Any]] = values
     prometheus = None
-    if "url" in values["prometheus"]:
-        _check_auth(values["prometheus"], origins)
-        prometheus = PrometheusSettings(**values["prometheus"])  # type: ignore[arg-type]
+    if "url" in sections["prometheus"]:
+        _check_auth(sections["prometheus"], origins)
+        prometheus = PrometheusSettings(**sections["prometheus"])
     alertmanager = None
-    if "url" in values["alertmanager"]:
-        alertmanager = AlertmanagerSettings(**values["alertmanager"])  # type: ignore[arg-type]
+    if "url" in sections["alertmanager"]:
+        alertmanager = AlertmanagerSettings(**sections["alertmanager"])
     return Config(
         prometheus=prometheus,
-        rules=RuleSettings(**values["rules"]),  # type: ignore[arg-type]
-        ui=UiSettings(**values["ui"]),  # type: ignore[arg-type]
+        rules=RuleSettings(**sections["rules"]),
+        ui=UiSettings(**sections["ui"]),
         alertmanager=alertmanager,
         path=path,
         profile=profile,

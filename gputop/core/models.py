@@ -8,6 +8,7 @@ from typing import Literal
 
 __all__ = [
     "GPU_METRICS",
+    "METRICS",
     "GpuSample",
     "LatencySample",
     "Metric",
@@ -42,23 +43,41 @@ class SourceState:
         return {"state": self.status.value, "reason": self.reason}
 
 
+Aggregate = Literal["max", "mean"]
+
+
 @dataclass(frozen=True, slots=True)
 class Metric:
-    """A plottable GPU metric: key in the store, label, unit, fixed axis bounds."""
+    """A plottable GPU metric, and everything every view says or draws of it.
 
-    key: str
-    label: str
+    One table for the whole UI: the card's and compact line's column label, the reading's
+    fixed field width, the detail chart's title and colour, the axis bounds, and which
+    aggregate of a time bucket a sparkline cell shows.
+    """
+
+    key: str  # the GpuSample field and the store series
+    label: str  # column label: "MEM"
+    title: str  # chart title: "Memory used %"
     unit: str
     lo: float
     hi: float | None  # None: scale to the data (or the GPU's own limit)
+    width: int  # cells of its reading: "100%" is 4
+    colour: str  # chart line colour (a plotext colour name)
+    aggregate: Aggregate = "mean"  # peaks matter for memory and heat, averages for load
 
 
-MEMORY = Metric("memory_used_pct", "MEM", "%", 0.0, 100.0)
-TEMPERATURE = Metric("temperature_c", "TEMP", "°C", 20.0, 100.0)
-UTILIZATION = Metric("utilization_gpu_pct", "UTIL", "%", 0.0, 100.0)
-POWER = Metric("power_w", "POWER", "W", 0.0, None)
+MEMORY = Metric("memory_used_pct", "MEM", "Memory used %", "%", 0.0, 100.0, 4, "cyan", "max")
+TEMPERATURE = Metric(
+    "temperature_c", "TEMP", "Temperature °C", "°C", 20.0, 100.0, 5, "orange", "max"
+)
+UTILIZATION = Metric(
+    "utilization_gpu_pct", "UTIL", "GPU utilization %", "%", 0.0, 100.0, 4, "green"
+)
+POWER = Metric("power_w", "PWR", "Power W", "W", 0.0, None, 5, "magenta")
 #: The four sparkline metrics of every GPU card, in display order.
 GPU_METRICS: tuple[Metric, ...] = (MEMORY, TEMPERATURE, UTILIZATION, POWER)
+#: The same, by key.
+METRICS: dict[str, Metric] = {m.key: m for m in GPU_METRICS}
 
 GpuState = Literal["ok", "lost"]
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Literal
 
+from gputop.core.labels import LabelKey, label_key
 from gputop.core.series import RingSeries
 from gputop.core.units import format_duration
 from gputop.promql.analysis import Analysis, Comparison, analyse, compare
@@ -95,6 +96,12 @@ class RuleStatus:
     active_at: float | None = None
     query: str | None = None
     origin: str | None = None  # the rule's file:line
+    margin: float | None = None  # the fraction of the threshold that counts as near
+
+    @property
+    def key(self) -> tuple[str, LabelKey]:
+        """The rule and series this status is about."""
+        return (self.name, label_key(self.labels, drop=()))
 
     @property
     def gap(self) -> float | None:
@@ -243,6 +250,7 @@ def series_status(
     """
     analysis = analysis or rule.analysis
     comparison = analysis.comparison
+    margin = margin if rule.margin is None else rule.margin
     reason: str | None = None
     fires_in: float | None = None
     eta: float | None = None
@@ -259,7 +267,7 @@ def series_status(
         shown, eta, reason = assess(
             comparison,
             value,
-            margin=margin if rule.margin is None else rule.margin,
+            margin=margin,
             points=points,
             for_s=rule.for_s,
             now=now,
@@ -281,6 +289,7 @@ def series_status(
         active_at=active_at,
         query=comparison.query if comparison else None,
         origin=rule.source,
+        margin=margin,
     )
 
 
@@ -305,6 +314,7 @@ def unknown_status(
         source=source,
         query=comparison.query if comparison else None,
         origin=rule.source,
+        margin=rule.margin,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 
+from gputop.core.labels import node_of
 from gputop.core.units import format_duration
 from gputop.rules.model import RuleStatus
 
@@ -13,7 +14,7 @@ __all__ = ["rule_detail", "rule_line", "rule_title", "series_name"]
 
 def series_name(labels: Mapping[str, str]) -> str:
     """Which series a status is about, in a few words: "GPU 3 @ node-1"."""
-    host = labels.get("Hostname") or labels.get("hostname") or labels.get("instance")
+    host = node_of(labels)
     if "gpu" in labels:
         return f"GPU {labels['gpu']}" + (f" @ {host}" if host else "")
     if host:

@@ -4,6 +4,6 @@ Each source turns every failure into a typed `SourceError` that the monitor show
 source's state; none of them imports the UI.
 """
 
-from gputop.sources.base import LocalSource, SourceError, SourceUnavailable
+from gputop.sources.base import LocalSource, RemoteSource, SourceError, SourceUnavailable
 
-__all__ = ["LocalSource", "SourceError", "SourceUnavailable"]
+__all__ = ["LocalSource", "RemoteSource", "SourceError", "SourceUnavailable"]

@@ -8,11 +8,12 @@ Exception tree::
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-from gputop.core.models import NodeSnapshot
+from gputop.core.models import GpuSample, LatencySample, NodeSnapshot, SourceState
 
-__all__ = ["LocalSource", "SourceError", "SourceUnavailable"]
+__all__ = ["LocalSource", "RemoteSource", "SourceError", "SourceUnavailable"]
 
 
 class SourceError(Exception):
@@ -31,6 +32,7 @@ class LocalSource(Protocol):
     """A source read synchronously (from a worker thread in the UI)."""
 
     name: str
+    host: str  # the node it reads
 
     def open(self) -> None:
         """Prepare the source; raises SourceUnavailable when it cannot work here."""
@@ -41,3 +43,25 @@ class LocalSource(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class RemoteSource(Protocol):
+    """A source refreshed asynchronously (Prometheus): GPUs, latency and labels it has seen.
+
+    `refresh` never raises: a failure becomes `state`, and what was known stays known.
+    """
+
+    @property
+    def state(self) -> SourceState: ...
+
+    async def refresh(self) -> None: ...
+
+    def gpus(self) -> Sequence[GpuSample]:
+        """Every GPU it sees, local ones included (matched by UUID)."""
+        ...
+
+    def latency(self) -> LatencySample | None: ...
+
+    def labels(self, key: str) -> Mapping[str, str]:
+        """The labels of a GPU's series (pod, namespace ...), by GPU key."""
+        ...

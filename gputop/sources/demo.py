@@ -335,6 +335,7 @@ class DemoSource:
     ) -> None:
         self._clock = clock
         self._lock = threading.Lock()
+        self.host = host
         self.node = DemoNode(
             clock.now() - warmup_s, seed=seed, gpus=gpus, scenario=scenario, host=host
         )

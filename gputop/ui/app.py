@@ -5,41 +5,42 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import math
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from textual import work
+from textual import getters, work
 from textual.app import App
 from textual.binding import Binding
 from textual.css.query import NoMatches
+from textual.screen import Screen
 
-from gputop.core.units import format_age
-from gputop.monitor import OVERVIEW_MAX, Monitor
+from gputop.monitor import OVERVIEW_MAX, LocalReading, Monitor
 from gputop.rules.model import RuleStatus
-from gputop.rules.text import rule_detail, rule_title, series_name
-from gputop.ui.screens.overview import OverviewScreen
-from gputop.ui.view import (
-    DEFAULT_WINDOW_S,
-    RULE_SPARK_BUCKET_S,
-    bucket_means,
-    rule_metric,
-    status_matches_gpu,
-)
-from gputop.ui.widgets.rules_panel import RuleRow, RulesPanel
+from gputop.rules.text import series_name
+from gputop.ui import rules_view
+from gputop.ui.rules_view import RuleSparks, ShownRules, rules_panel_view
+from gputop.ui.view import DEFAULT_WINDOW_S, NumberLevels, status_parts
+from gputop.ui.widgets.rules_panel import RulesPanel
 from gputop.ui.widgets.status_bar import StatusBar
 
-__all__ = ["RULES_SHOWN_S", "GpuTopApp", "run_dashboard"]
+if TYPE_CHECKING:
+    from gputop.ui.screens.overview import OverviewScreen
 
-#: How often rule values (not states) refresh on screen.
-RULES_SHOWN_S = 5.0
+__all__ = ["GpuTopApp", "GpuTopScreen", "run_dashboard"]
 
 
 class GpuTopApp(App[int]):
     TITLE = "gputop"
     ENABLE_COMMAND_PALETTE = False
+    # the overview is the first screen and the only full paint at start; as a mode, its own
+    # stylesheet is loaded with it (Textual skips it for `get_default_screen`)
+    MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {
+        "overview": lambda: _overview_screen()
+    }
+    DEFAULT_MODE = "overview"
     BINDINGS = [
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help", key_display="?"),
@@ -71,15 +72,10 @@ class GpuTopApp(App[int]):
         self._kiosk_page_s = kiosk_page_s  # kiosk: pages cycle by themselves
         self._kiosk_page = 0
         self._firing: set[tuple[str, tuple[tuple[str, str], ...]]] | None = None
-        self._rule_spark_epoch = -1
-        self._shown: list[RuleStatus] = []
-        self._shown_states: Sequence[object] = ()
-        self._shown_at = -math.inf
-        self._rule_sparks: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[float, ...]] = {}
+        self._shown = ShownRules()
+        self._rule_sparks = RuleSparks()
+        self._levels: tuple[list[RuleStatus] | None, NumberLevels] = (None, NumberLevels())
         self._stop = threading.Event()
-
-    def get_default_screen(self) -> OverviewScreen:
-        return OverviewScreen()  # the overview is the first and only full paint at start
 
     def on_mount(self) -> None:
         self.call_after_refresh(_settle_gc)
@@ -110,8 +106,8 @@ class GpuTopApp(App[int]):
         now = self.monitor.clock.now()
         return self.interval - (now % self.interval)  # ticks aligned to the interval
 
-    def apply_local(self, result: object) -> None:
-        self.monitor.ingest(result)  # type: ignore[arg-type]
+    def apply_local(self, result: LocalReading) -> None:
+        self.monitor.ingest(result)
         self.refresh_screen()
 
     async def _poll_remote(self) -> None:
@@ -133,113 +129,46 @@ class GpuTopApp(App[int]):
             self.action_fleet()
 
     def refresh_screen(self) -> None:
-        refresh = getattr(self.screen, "refresh_view", None)
-        if refresh is not None:
+        screen = self.screen
+        if isinstance(screen, GpuTopScreen):
             # a screen just pushed is not composed yet: it fills itself on mount
             with contextlib.suppress(NoMatches):
-                refresh()
+                screen.refresh_view()
 
     # ---- views the screens ask for -----------------------------------------------
 
     def update_status(self, bar: StatusBar) -> None:
         """The header of every screen: the clock, then the sources' states."""
         now = self.monitor.clock.now()
-        bar.set_parts(self.status_parts(), time.strftime("%H:%M:%S", time.localtime(now)))
-
-    def status_parts(self) -> list[tuple[str, str]]:
-        monitor = self.monitor
-        snap = monitor.latest
-        parts: list[tuple[str, str]] = [("gputop", "status-bar--title")]
-        host = snap.host if snap else monitor.host
-        versions = []
-        if snap and snap.driver_version:
-            versions.append(f"driver {snap.driver_version}")
-        if snap and snap.cuda_version:
-            versions.append(f"CUDA {snap.cuda_version}")
-        parts.append((" ".join([host, *versions]), "status-bar--off"))
-        now = monitor.clock.now()
-        for name, state in monitor.states().items():
-            if state.status.value == "off":
-                continue
-            age = None if state.last_ok is None else now - state.last_ok
-            if state.ok:
-                parts.append((f"● {name} {format_age(age)}", "status-bar--ok"))
-            elif (
-                state.status.value == "unavailable"
-                and name != "prometheus"
-                and self.monitor.remote is not None
-            ):
-                parts.append((f"✖ {name} unavailable", "status-bar--off"))  # Prometheus stands in
-            else:
-                stale = f", stale {format_age(age)}" if state.last_ok is not None else ""
-                parts.append((f"✖ {name}: {state.reason}{stale}", "status-bar--bad"))
-        return parts
+        bar.set_parts(
+            status_parts(self.monitor, now), time.strftime("%H:%M:%S", time.localtime(now))
+        )
 
     def shown_statuses(self) -> list[RuleStatus]:
-        """The rule statuses on screen: a rule that starts or stops pending or firing shows at
-        once; values, and near/ok, every few seconds (noisy values flapping around a margin
-        would otherwise repaint the rules panel and the cards every tick)."""
-        statuses = self.monitor.rule_statuses()
-        now = self.monitor.clock.now()
-        states = [
-            (st.name, st.labels, st.state) for st in statuses if st.state in ("pending", "firing")
-        ]
-        if states != self._shown_states or now - self._shown_at >= RULES_SHOWN_S:
-            self._shown, self._shown_states, self._shown_at = statuses, states, now
-        return self._shown
+        """The rule statuses on screen (see `ShownRules`)."""
+        return self._shown.update(self.monitor.rule_statuses(), self.monitor.clock.now())
+
+    def number_levels(self) -> NumberLevels:
+        """How alarming each number is, from the rules on screen (worked out when they change)."""
+        statuses = self.shown_statuses()
+        if self._levels[0] is not statuses:
+            self._levels = (statuses, NumberLevels(statuses))
+        return self._levels[1]
 
     def refresh_rules(self, panel: RulesPanel) -> None:
         """Fill the rules panel and ring the bell for rules that start firing."""
         monitor = self.monitor
-        engine = monitor.rules
         self._notify_new_firing(monitor.rule_statuses())
         statuses = self.shown_statuses()
-        if engine is None:
-            panel.set_note("no rules")
-            return
-        if engine.error is not None:
-            panel.set_note(f"Prometheus rules unavailable: {engine.error}")
-            return
-        if not statuses:
-            panel.set_note(
-                "waiting for the first evaluation" if engine.rules or monitor.remote else "no rules"
-            )
-            return
-        now = monitor.clock.now()
-        epoch = int(now // RULE_SPARK_BUCKET_S)
-        if epoch != self._rule_spark_epoch:  # rule histories shift once per bucket, like sparks
-            self._rule_spark_epoch = epoch
-            self._rule_sparks = {
-                (st.name, tuple(sorted(st.labels.items()))): bucket_means(
-                    st.history, RULE_SPARK_BUCKET_S
-                )
-                for st in statuses
-            }
-        rows = tuple(
-            RuleRow(
-                st.state,
-                # an unknown rule's reason can be long: it gets the wide column
-                f"{rule_title(st)} — {rule_detail(st)}"
-                if st.state == "unknown"
-                else rule_title(st),
-                "" if st.state == "unknown" else rule_detail(st),
-                self._rule_sparks.get((st.name, tuple(sorted(st.labels.items()))), ()),
-                st.threshold,
-            )
-            for st in statuses
-        )
-        # near comes and goes with noisy values: the border (a whole repaint) counts only these
-        counts = {
-            state: sum(1 for st in statuses if st.state == state) for state in ("firing", "pending")
-        }
-        summary = " ".join(f"{n} {state}" for state, n in counts.items() if n) or "none firing"
-        where = engine.origin if monitor.remote is None else "Prometheus"
-        panel.set_rows(rows, subtitle=f"{summary} · {where}")
+        sparks = self._rule_sparks.get(statuses, monitor.clock.now())
+        view = rules_panel_view(monitor.rules, statuses, sparks, remote=monitor.remote is not None)
+        if view.note is not None:
+            panel.set_note(view.note)
+        else:
+            panel.set_rows(view.rows, subtitle=view.subtitle)
 
     def _notify_new_firing(self, statuses: list[RuleStatus]) -> None:
-        firing = {
-            (st.name, tuple(sorted(st.labels.items()))) for st in statuses if st.state == "firing"
-        }
+        firing = {st.key for st in statuses if st.state == "firing"}
         new = firing - self._firing if self._firing is not None else set()
         self._firing = firing
         if not new or not self._notify_firing:
@@ -255,15 +184,7 @@ class GpuTopApp(App[int]):
     def thresholds(self, gpu_key: str, metric_key: str) -> list[tuple[str, float]]:
         """(rule, threshold) lines to draw on a GPU's metric chart."""
         gpu = next((g for g in self.monitor.gpus() if g.key == gpu_key), None)
-        out: dict[str, float] = {}
-        for st in self.monitor.rule_statuses():
-            mapped = rule_metric(st.query)
-            if mapped is None or st.threshold is None or mapped[0] != metric_key:
-                continue
-            if st.labels and gpu is not None and not status_matches_gpu(st.labels, gpu):
-                continue
-            out[st.name] = st.threshold / mapped[1]
-        return sorted(out.items(), key=lambda item: item[1])
+        return rules_view.thresholds(self.monitor.rule_statuses(), gpu, metric_key)
 
     # ---- actions -------------------------------------------------------------------
 
@@ -307,6 +228,22 @@ class GpuTopApp(App[int]):
         from gputop.ui.screens.help import HelpScreen
 
         self.push_screen(HelpScreen())
+
+
+class GpuTopScreen(Screen[None]):
+    """A full screen of the dashboard: `app` is typed, and `refresh_view` is called on every
+    new reading while the screen is shown."""
+
+    app = getters.app(GpuTopApp)
+
+    def refresh_view(self) -> None:
+        """Bring the widgets up to date with the monitor; cheap when nothing changed."""
+
+
+def _overview_screen() -> OverviewScreen:
+    from gputop.ui.screens.overview import OverviewScreen
+
+    return OverviewScreen()
 
 
 def _settle_gc() -> None:

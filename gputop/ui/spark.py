@@ -37,14 +37,14 @@ def spark_runs(
     """
     runs: list[tuple[str, int]] = []
     text: list[str] = []
-    level = None
+    level = 0
     for v in values:
         lv = -1 if v is None else (1 if warn is not None and v >= warn else 0)
         if lv != level and text:
-            runs.append(("".join(text), level))  # type: ignore[arg-type]
+            runs.append(("".join(text), level))
             text = []
         level = lv
         text.append(_glyph(v, lo, hi))
     if text:
-        runs.append(("".join(text), level))  # type: ignore[arg-type]
+        runs.append(("".join(text), level))
     return runs

@@ -1,7 +1,8 @@
-"""What the screens show, computed from the monitor: plain data, no widgets.
+"""What the screens show of GPUs and sources, computed from the monitor: plain data, no widgets.
 
 A sparkline is drawn from *closed* fixed time buckets only, so its cells change once per
-bucket while the number beside it follows every sample.
+bucket while the number beside it follows every sample. How a number is coloured comes from
+the rules actually loaded (`NumberLevels`), never from a copy of their thresholds.
 """
 
 from __future__ import annotations
@@ -13,38 +14,35 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from gputop.core.catalogue import lookup
-from gputop.core.models import GpuSample, Metric, SourceState
+from gputop.core.labels import node_of
+from gputop.core.models import METRICS, GpuSample, Metric, SourceState, SourceStatus
 from gputop.core.store import MetricStore
-from gputop.core.units import format_value
-from gputop.promql.analysis import PromQLSyntaxError, analyse
-from gputop.rules.model import RuleStatus
+from gputop.core.units import format_age, format_value
+from gputop.monitor import Monitor
+from gputop.promql.analysis import PromQLSyntaxError, analyse, compare
+from gputop.rules.model import DEFAULT_MARGIN, RuleStatus
 
 __all__ = [
     "DEFAULT_WINDOW_S",
-    "RULE_SPARK_BUCKET_S",
+    "Limit",
+    "NumberLevels",
     "SparkSpec",
-    "bucket_means",
     "closed_buckets",
     "gpu_marks",
-    "metric_level",
     "metric_text",
     "rule_metric",
     "spark_bounds",
-    "spark_warn",
     "stale_note",
     "status_matches_gpu",
+    "status_parts",
 ]
 
 #: The overview's sparkline window: the whole row spans this much time.
 DEFAULT_WINDOW_S = 600.0
-
-# Warn/critical levels for the numbers, from the built-in rule pack's thresholds.
-_LEVELS: dict[str, tuple[float, float]] = {
-    "memory_used_pct": (81.0, 90.0),
-    "temperature_c": (76.5, 85.0),
-}
-#: Bucket aggregate per metric: peaks matter for memory and heat, averages for load.
-_AGG = {"memory_used_pct": "max", "temperature_c": "max"}
+#: Rules of these severities say something is worth knowing, not that a number is bad.
+_QUIET_SEVERITIES = frozenset({"info", "none"})
+#: Without a rule on power, a reading near the GPU's own limit is the warning.
+_POWER_LIMIT_WARN = 0.95
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +76,8 @@ def closed_buckets(
     if series is None:
         return (None,) * spec.columns
     buckets = series.downsample(now - spec.width_s, spec.width_s, spec.columns)
-    agg = _AGG.get(metric, "mean")
+    info = METRICS.get(metric)
+    agg = info.aggregate if info is not None else "mean"
     return tuple(getattr(b, agg) for b in buckets)
 
 
@@ -90,30 +89,108 @@ def spark_bounds(metric: Metric, gpu: GpuSample | None) -> tuple[float, float]:
 
 
 def metric_text(metric: Metric, gpu: GpuSample) -> str:
-    value = gpu.metric(metric.key)
-    return format_value(value, metric.unit)
+    return format_value(gpu.metric(metric.key), metric.unit)
 
 
-def spark_warn(metric_key: str) -> float | None:
-    """Cells at or above this value are drawn in the warning colour."""
-    levels = _LEVELS.get(metric_key)
-    return levels[1] if levels else None
+# ---- how alarming a number is, from the rules loaded --------------------------------------
 
 
-def metric_level(metric: Metric, gpu: GpuSample) -> int:
-    """0 normal, 1 near a threshold, 2 over it."""
-    value = gpu.metric(metric.key)
-    if value is None:
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """One rule's threshold on a metric, in the metric's own unit."""
+
+    rule: str
+    op: str
+    threshold: float
+    margin: float  # fraction of the threshold that counts as near
+
+    def level(self, value: float) -> int:
+        """2 across the threshold, 1 within the margin on the way to it, else 0."""
+        if compare(self.op, value, self.threshold):
+            return 2
+        band = self.margin * abs(self.threshold)
+        if self.op in (">", ">="):
+            return 1 if value >= self.threshold - band else 0
+        if self.op in ("<", "<="):
+            return 1 if value <= self.threshold + band else 0
         return 0
-    if metric.key == "power_w":
-        limit = gpu.power_limit_w
-        levels = (0.95 * limit, limit) if limit else None
-    else:
-        levels = _LEVELS.get(metric.key)
-    if levels is None:
+
+
+class NumberLevels:
+    """0 normal, 1 near a threshold, 2 over it, for each GPU metric: from the thresholds of
+    the rules loaded that compare a metric's instantaneous value (`x > 85`, a ratio of two
+    gauges), not a range (`min_over_time(x[10m])`), at a severity above info."""
+
+    def __init__(self, statuses: Sequence[RuleStatus] = ()) -> None:
+        limits: dict[str, dict[tuple[str, str, float], Limit]] = {}
+        for st in statuses:
+            if st.threshold is None or st.op is None or st.severity in _QUIET_SEVERITIES:
+                continue
+            mapped = rule_metric(st.query, instant=True)
+            if mapped is None:
+                continue
+            metric, scale = mapped
+            margin = DEFAULT_MARGIN if st.margin is None else st.margin
+            limit = Limit(st.name, st.op, st.threshold / scale, margin)
+            limits.setdefault(metric, {})[(st.name, st.op, limit.threshold)] = limit
+        self.limits: dict[str, tuple[Limit, ...]] = {
+            m: tuple(v.values()) for m, v in limits.items()
+        }
+        self._identity = tuple(sorted(self.limits.items()))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, NumberLevels) and self._identity == other._identity
+
+    def __hash__(self) -> int:
+        return hash(self._identity)
+
+    def level(self, metric: Metric, gpu: GpuSample) -> int:
+        value = gpu.metric(metric.key)
+        if value is None:
+            return 0
+        limits = self.limits.get(metric.key)
+        if limits:
+            return max(limit.level(value) for limit in limits)
+        if metric.key == "power_w" and gpu.power_limit_w:
+            limit = gpu.power_limit_w
+            return 2 if value >= limit else 1 if value >= _POWER_LIMIT_WARN * limit else 0
         return 0
-    warn, crit = levels
-    return 2 if value >= crit else 1 if value >= warn else 0
+
+    def spark_warn(self, metric_key: str) -> float | None:
+        """Sparkline cells at or above this value are drawn in the warning colour."""
+        rising = [x.threshold for x in self.limits.get(metric_key, ()) if x.op in (">", ">=")]
+        return min(rising, default=None)
+
+
+@lru_cache(maxsize=256)
+def rule_metric(query: str | None, *, instant: bool = False) -> tuple[str, float] | None:
+    """(store metric, scale) a rule's compared query is measured in, for threshold lines.
+
+    A threshold `t` on the query is drawn at `t / scale` on that metric's chart. With
+    `instant`, only a query of instantaneous values maps (no range selector in it).
+    """
+    if not query:
+        return None
+    try:
+        analysis = analyse(query)
+    except PromQLSyntaxError:
+        return None
+    if instant and any(s.range_s is not None for s in analysis.selectors):
+        return None
+    metrics = set(analysis.metrics)
+    if metrics == {"DCGM_FI_DEV_FB_USED", "DCGM_FI_DEV_FB_FREE"}:
+        return ("memory_used_pct", 1.0)  # used / (used + free) * 100
+    comparison = analysis.comparison
+    unit = comparison.unit_metric if comparison is not None else None
+    if unit is None and len(metrics) == 1:
+        unit = next(iter(metrics))
+    info = lookup(unit) if unit else None
+    if info is None or info.store_field is None:
+        return None
+    return (info.store_field, info.store_scale)
+
+
+# ---- rules touching GPUs --------------------------------------------------------------------
 
 
 def status_matches_gpu(labels: Mapping[str, str], gpu: GpuSample) -> bool:
@@ -123,7 +200,7 @@ def status_matches_gpu(labels: Mapping[str, str], gpu: GpuSample) -> bool:
         return uuid == gpu.uuid
     if labels.get("gpu") != str(gpu.index):
         return False
-    host = labels.get("Hostname") or labels.get("hostname")
+    host = node_of(labels, instance=False)
     return host is None or host == gpu.host
 
 
@@ -152,40 +229,7 @@ def gpu_marks(statuses: Sequence[RuleStatus], gpus: Sequence[GpuSample]) -> dict
     return marks
 
 
-@lru_cache(maxsize=256)
-def rule_metric(query: str | None) -> tuple[str, float] | None:
-    """(store metric, scale) a rule's compared query is measured in, for threshold lines.
-
-    A threshold `t` on the query is drawn at `t / scale` on that metric's chart.
-    """
-    if not query:
-        return None
-    try:
-        analysis = analyse(query)
-    except PromQLSyntaxError:
-        return None
-    metrics = set(analysis.metrics)
-    if metrics == {"DCGM_FI_DEV_FB_USED", "DCGM_FI_DEV_FB_FREE"}:
-        return ("memory_used_pct", 1.0)  # used / (used + free) * 100
-    comparison = analysis.comparison
-    unit = comparison.unit_metric if comparison is not None else None
-    if unit is None and len(metrics) == 1:
-        unit = next(iter(metrics))
-    info = lookup(unit) if unit else None
-    if info is None or info.store_field is None:
-        return None
-    return (info.store_field, info.store_scale)
-
-
-#: A rule's history sparkline: one cell per this many seconds of evaluations.
-RULE_SPARK_BUCKET_S = 15.0
-
-
-def bucket_means(history: Sequence[float], per_cell: float) -> tuple[float, ...]:
-    """Mean of each group of `per_cell` consecutive values (evaluations are ~1 s apart)."""
-    n = max(1, round(per_cell))
-    full = len(history) - len(history) % n
-    return tuple(sum(history[i : i + n]) / n for i in range(0, full, n))
+# ---- sources ----------------------------------------------------------------------------------
 
 
 def stale_note(state: SourceState | None) -> str:
@@ -193,9 +237,38 @@ def stale_note(state: SourceState | None) -> str:
 
     The time is the last good sample's clock time, so the note does not tick every second.
     """
-    if state is None or state.ok or state.status.value == "off":
+    if state is None or state.ok or state.status is SourceStatus.OFF:
         return ""
     reason = state.reason or state.status.value
     if state.last_ok is None:
         return f"no data: {reason}"
     return f"stale since {time.strftime('%H:%M:%S', time.localtime(state.last_ok))}: {reason}"
+
+
+def status_parts(monitor: Monitor, now: float) -> list[tuple[str, str]]:
+    """The header after the clock: host, driver and CUDA, then each source's state and age,
+    as (text, status-bar component class) parts."""
+    snap = monitor.latest
+    parts: list[tuple[str, str]] = [("gputop", "status-bar--title")]
+    versions = []
+    if snap and snap.driver_version:
+        versions.append(f"driver {snap.driver_version}")
+    if snap and snap.cuda_version:
+        versions.append(f"CUDA {snap.cuda_version}")
+    parts.append((" ".join([snap.host if snap else monitor.host, *versions]), "status-bar--off"))
+    for name, state in monitor.states().items():
+        if state.status is SourceStatus.OFF:
+            continue
+        age = None if state.last_ok is None else now - state.last_ok
+        if state.ok:
+            parts.append((f"● {name} {format_age(age)}", "status-bar--ok"))
+        elif (
+            state.status is SourceStatus.UNAVAILABLE
+            and name != "prometheus"
+            and monitor.remote is not None
+        ):
+            parts.append((f"✖ {name} unavailable", "status-bar--off"))  # Prometheus stands in
+        else:
+            stale = f", stale {format_age(age)}" if state.last_ok is not None else ""
+            parts.append((f"✖ {name}: {state.reason}{stale}", "status-bar--bad"))
+    return parts

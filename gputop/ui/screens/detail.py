@@ -15,14 +15,14 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Vertical
-from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual_plotext import PlotextPlot
 
-from gputop.core.models import GPU_METRICS, GpuSample, Metric, ProcessSample
+from gputop.core.models import GPU_METRICS, GpuSample, Metric, NodeSnapshot, ProcessSample
 from gputop.core.series import RingSeries
 from gputop.core.units import format_duration, format_value
-from gputop.ui.screens.processes import COLUMNS, process_cells, sort_processes
+from gputop.ui.app import GpuTopScreen
+from gputop.ui.process_view import COLUMNS, process_cells, sort_processes
 from gputop.ui.view import spark_bounds
 from gputop.ui.widgets.status_bar import StatusBar
 
@@ -42,18 +42,6 @@ RANGES: tuple[tuple[str, float], ...] = (
     ("1h", 3600.0),
 )
 DEFAULT_RANGE = 1
-TITLES = {
-    "memory_used_pct": "Memory used %",
-    "temperature_c": "Temperature °C",
-    "utilization_gpu_pct": "GPU utilization %",
-    "power_w": "Power W",
-}
-COLORS = {
-    "memory_used_pct": "cyan",
-    "temperature_c": "orange",
-    "utilization_gpu_pct": "green",
-    "power_w": "magenta",
-}
 MIN_STEP_S = 1.0  # charts are rebuilt at most once per this much time
 PROCESS_ROWS = 4
 Segment = tuple[list[float], list[float]]
@@ -133,7 +121,7 @@ class MetricChart(PlotextPlot):
         self.segments, self.thresholds = segments, thresholds
         plt = self.plt
         plt.clear_figure()
-        plt.title(f"{TITLES[self.metric.key]} · last {range_label}")
+        plt.title(f"{self.metric.title} · last {range_label}")
         lo, hi = bounds
         values = [y for _, ys in segments for y in ys] + [v for _, v in thresholds]
         hi = max([hi, *values]) if values else hi
@@ -141,7 +129,7 @@ class MetricChart(PlotextPlot):
         plt.ylim(lo, hi)
         ticks, labels = time_ticks(range_s)
         plt.xticks(ticks, labels)
-        color = COLORS[self.metric.key]
+        color = self.metric.colour
         for xs, ys in segments:
             plt.plot(xs, ys, marker="braille", color=color)
         for name, value in thresholds:
@@ -150,28 +138,8 @@ class MetricChart(PlotextPlot):
         self.refresh()
 
 
-class DetailScreen(Screen[None]):
-    DEFAULT_CSS = """
-    DetailScreen { layout: vertical; }
-    DetailScreen #identity {
-        height: auto;
-        border: round $accent;
-        border-title-color: $text;
-        padding: 0 1;
-    }
-    DetailScreen #ident { height: 1; color: $text-muted; }
-    DetailScreen #values { height: 2; }
-    DetailScreen #values.-lost { color: $error; text-style: bold; }
-    DetailScreen #charts { grid-size: 2 2; grid-gutter: 0 1; height: 1fr; }
-    DetailScreen #procs {
-        height: auto;
-        max-height: 7;
-        border: round $panel-lighten-2;
-        border-title-color: $text;
-        padding: 0 1;
-    }
-    DetailScreen #procs.-hidden { display: none; }
-    """
+class DetailScreen(GpuTopScreen):
+    CSS_PATH = "detail.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         *(
             Binding(str(i + 1), f"range({i})", f"Last {label}")
@@ -220,9 +188,9 @@ class DetailScreen(Screen[None]):
     def refresh_view(self) -> None:
         """Update the numbers every call; rebuild the charts once per chart step at most."""
         app = self.app
-        monitor = app.monitor  # type: ignore[attr-defined]
+        monitor = app.monitor
         now = monitor.clock.now()
-        app.update_status(self.query_one(StatusBar))  # type: ignore[attr-defined]
+        app.update_status(self.query_one(StatusBar))
         current = next((g for g in monitor.gpus() if g.key == self.key), None)
         gone = current is None
         if current is not None:
@@ -240,12 +208,12 @@ class DetailScreen(Screen[None]):
         if str(widget.content) != text:
             widget.update(text, layout=layout)
 
-    def _show_identity(self, gpu: GpuSample, snap: object, gone: bool) -> None:
+    def _show_identity(self, gpu: GpuSample, snap: NodeSnapshot | None, gone: bool) -> None:
         box = self.query_one("#identity")
         name = gpu.name.replace("NVIDIA ", "")
         box.border_title = f"GPU {gpu.index} · {name} · last {self.range_label}"
         self.sub_title = box.border_title
-        driver = getattr(snap, "driver_version", None)
+        driver = snap.driver_version if snap is not None else None
         ident = f"UUID {gpu.uuid or 'n/a'}   host {gpu.host}   source {gpu.source}"
         self._update("#ident", ident + (f"   driver {driver}" if driver else ""))
         values = self.query_one("#values", Static)
@@ -290,12 +258,12 @@ class DetailScreen(Screen[None]):
         width = max((c.size.width for c in charts), default=0)
         max_points = max(16, 2 * width)  # braille: two dots per cell
         step = max(MIN_STEP_S, range_s / max_points)
-        merges = self.app.monitor.store.merges  # type: ignore[attr-defined]
+        merges = self.app.monitor.store.merges
         state = (self.range_index, math.floor(now / step), width, gpu.state, merges)
         if state == self._drawn and not force:
             return
         self._drawn = state
-        store = self.app.monitor.store  # type: ignore[attr-defined]
+        store = self.app.monitor.store
         thresholds = self._thresholds()
         for chart in charts:
             metric = chart.metric
@@ -305,9 +273,7 @@ class DetailScreen(Screen[None]):
             chart.draw(segments, label, range_s, bounds, thresholds(metric.key))
 
     def _thresholds(self) -> Callable[[str], list[tuple[str, float]]]:
-        source = getattr(self.app, "thresholds", None)
-        if source is None:
-            return lambda _metric: []
+        source = self.app.thresholds
         return lambda metric: list(source(self.key, metric))
 
     # ---- actions -------------------------------------------------------------------
@@ -340,12 +306,6 @@ def _values_text(gpu: GpuSample) -> str:
         f"FAN {format_value(gpu.fan_pct, '%')}",
     ]
     return "   ".join(first) + "\n" + "   ".join(second)
-
-
-def _runs_on(proc: ProcessSample, gpu: GpuSample) -> bool:
-    if proc.gpu_uuid:
-        return proc.gpu_uuid == gpu.uuid
-    return proc.gpu_index == gpu.index
 
 
 def _gib(mib: float | None) -> str:

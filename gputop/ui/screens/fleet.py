@@ -15,24 +15,17 @@ from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
 from textual.widgets import Footer
 
-from gputop.core.models import GPU_METRICS, TEMPERATURE, GpuSample
+from gputop.core.models import GPU_METRICS, METRICS, TEMPERATURE, GpuSample
 from gputop.core.store import MetricStore
 from gputop.core.units import format_duration, format_value
+from gputop.sources.base import RemoteSource
 from gputop.sources.promqueries import LABELS_EVERY_S
+from gputop.ui.app import GpuTopScreen
 from gputop.ui.spark import spark_runs
-from gputop.ui.view import (
-    SparkSpec,
-    closed_buckets,
-    gpu_marks,
-    metric_level,
-    spark_bounds,
-    spark_warn,
-)
+from gputop.ui.view import NumberLevels, SparkSpec, closed_buckets, gpu_marks, spark_bounds
 from gputop.ui.widgets.fleet_table import Field, FleetLines, FleetTable, Line
-from gputop.ui.widgets.gpu_panel import LABELS, READING_WIDTHS
 from gputop.ui.widgets.status_bar import StatusBar
 
 __all__ = [
@@ -68,7 +61,6 @@ SORTS: dict[str, Sort] = {
 }
 _MARKS = {"firing": ("●", "firing"), "pending": ("◐", "pending"), "near": ("○", "near")}
 _LEVEL = ("value", "warn", "crit")
-#: Widths of MEM, TEMP, UTIL, PWR: "100%", "100°C", "100%", "1000W".
 MODEL_W = 15
 SPARK_MIN = 10
 
@@ -141,7 +133,7 @@ def fleet_rows(
         if sort != "n":
             # by the shown (whole) number, so jitter below it does not reorder lines
             known = [g for g in members if _value(g, metric) is not None]
-            known.sort(key=lambda g: -round(_value(g, metric)))  # type: ignore[arg-type]
+            known.sort(key=lambda g: -round(_value(g, metric) or 0.0))
             members = known + [g for g in members if _value(g, metric) is None]
         top = _value(members[0], metric) if sort != "n" else None
         groups.append((None if top is None else round(top), host, members))
@@ -170,7 +162,7 @@ class FleetLayout:
     @classmethod
     def fit(cls, width: int, longest_host: int) -> FleetLayout:
         node_w = min(max(longest_host, 4), 20)
-        fixed = 2 + node_w + 1 + 4 + MODEL_W + 1 + sum(w + 1 for w in READING_WIDTHS)
+        fixed = 2 + node_w + 1 + 4 + MODEL_W + 1 + sum(m.width + 1 for m in GPU_METRICS)
         left = max(0, width - fixed)
         pod_w = min(32, left - SPARK_MIN - 1)
         pod_w = pod_w if pod_w >= 12 else 0  # too narrow to read: the pod goes first
@@ -186,8 +178,8 @@ def heading_line(layout: FleetLayout, sort: Sort, window_s: float) -> Line:
     texts = ["  ", _cell("NODE", layout.node_w), "GPU ", _cell("MODEL", MODEL_W)]
     if layout.pod_w:
         texts.append(_cell("POD", layout.pod_w))
-    for label, width in zip(LABELS.values(), READING_WIDTHS, strict=True):
-        texts.append(label.rjust(width) + " ")
+    for metric in GPU_METRICS:
+        texts.append(metric.label.rjust(metric.width) + " ")
     chart = f"{sort.heading} · last {format_duration(window_s)}"
     if len(chart) > layout.spark_w:
         chart = f"{sort.heading} {format_duration(window_s)}"
@@ -195,9 +187,9 @@ def heading_line(layout: FleetLayout, sort: Sort, window_s: float) -> Line:
     return (("".join(texts), "heading"),)
 
 
-def node_line(row: NodeRow) -> Line:
-    worst = format_value(row.worst_c, "°C")
-    level = 0 if row.hottest is None else metric_level(TEMPERATURE, row.hottest)
+def node_line(row: NodeRow, levels: NumberLevels) -> Line:
+    worst = format_value(row.worst_c, TEMPERATURE.unit)
+    level = 0 if row.hottest is None else levels.level(TEMPERATURE, row.hottest)
     fields: list[Field] = [
         (f"▾ {row.host}", "node"),
         (f" · {row.gpus} GPU{'s' if row.gpus != 1 else ''} · worst ", "muted"),
@@ -208,7 +200,13 @@ def node_line(row: NodeRow) -> Line:
     return tuple(fields)
 
 
-def gpu_line(row: GpuRow, layout: FleetLayout, spark: Sequence[float | None], sort: Sort) -> Line:
+def gpu_line(
+    row: GpuRow,
+    layout: FleetLayout,
+    spark: Sequence[float | None],
+    sort: Sort,
+    levels: NumberLevels,
+) -> Line:
     gpu = row.gpu
     glyph, mark_cls = _MARKS.get(row.mark or "", (" ", "muted"))
     fields: list[Field] = [
@@ -222,21 +220,25 @@ def gpu_line(row: GpuRow, layout: FleetLayout, spark: Sequence[float | None], so
     if gpu.state == "lost":
         fields.append((f"LOST — {gpu.reason or 'the GPU is lost'}", "lost"))
         return tuple(fields)
-    for metric, width in zip(GPU_METRICS, READING_WIDTHS, strict=True):
-        text = format_value(gpu.metric(metric.key), metric.unit)
-        fields.append((text.rjust(width)[-width:] + " ", _LEVEL[metric_level(metric, gpu)]))
-    fields.extend(_spark_fields(spark, layout.spark_w, sort.metric, gpu))
+    for metric in GPU_METRICS:
+        text, width = format_value(gpu.metric(metric.key), metric.unit), metric.width
+        fields.append((text.rjust(width)[-width:] + " ", _LEVEL[levels.level(metric, gpu)]))
+    fields.extend(_spark_fields(spark, layout.spark_w, sort.metric, gpu, levels))
     return tuple(fields)
 
 
 def _spark_fields(
-    values: Sequence[float | None], width: int, metric_key: str, gpu: GpuSample
+    values: Sequence[float | None],
+    width: int,
+    metric_key: str,
+    gpu: GpuSample,
+    levels: NumberLevels,
 ) -> list[Field]:
-    metric = next(m for m in GPU_METRICS if m.key == metric_key)
+    metric = METRICS[metric_key]
     shown = list(values[-width:]) if width else []
     lo, hi = spark_bounds(metric, gpu)
     fields: list[Field] = [(" " * (width - len(shown)), "spark")] if len(shown) < width else []
-    for text, level in spark_runs(shown, lo, hi, spark_warn(metric_key)):
+    for text, level in spark_runs(shown, lo, hi, levels.spark_warn(metric_key)):
         fields.append((text, "spark-warn" if level == 1 else "spark"))
     return fields
 
@@ -260,12 +262,8 @@ class _Sparks:
         return closed_buckets(self.store, key, self.metric, spec, self.now)
 
 
-class FleetScreen(Screen[None]):
-    DEFAULT_CSS = """
-    FleetScreen { layout: vertical; }
-    FleetScreen > FleetLines { height: 2; padding: 0 1; }
-    FleetScreen > FleetTable { height: 1fr; padding: 0 1; }
-    """
+class FleetScreen(GpuTopScreen):
+    CSS_PATH = "fleet.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("t", "sort('t')", "Temp", tooltip="Sort by worst temperature"),
         Binding("m", "sort('m')", "Memory", tooltip="Sort by memory used"),
@@ -311,9 +309,9 @@ class FleetScreen(Screen[None]):
     def refresh_view(self) -> None:
         """Bring the lines in view up to date; cheap when nothing in view changed."""
         app = self.app
-        monitor = app.monitor  # type: ignore[attr-defined]
+        monitor = app.monitor
         now = monitor.clock.now()
-        app.update_status(self.query_one(StatusBar))  # type: ignore[attr-defined]
+        app.update_status(self.query_one(StatusBar))
         title = self.query_one(FleetLines)
         table = self.query_one(FleetTable)
         remote = monitor.remote
@@ -322,7 +320,8 @@ class FleetScreen(Screen[None]):
             return
         gpus = tuple(remote.gpus())
         pods_changed = self._refresh_pods(remote, gpus, now)
-        marks = gpu_marks(self.app.shown_statuses(), gpus)  # type: ignore[attr-defined]
+        marks = gpu_marks(app.shown_statuses(), gpus)
+        levels = app.number_levels()
         sort = SORTS[self.sort_key]
         given = (gpus, marks, self.sort_key)
         if pods_changed or given != self._given:  # the same readings keep the same rows
@@ -332,20 +331,18 @@ class FleetScreen(Screen[None]):
         layout = FleetLayout.fit(table.scrollable_content_region.width, longest)
         table.show(
             self._rows,
-            look=(layout, self.sort_key),
+            look=(layout, self.sort_key, levels),
             spark_columns=layout.spark_w,
-            feed=_Sparks(monitor.store, sort.metric, app.window_s, now),  # type: ignore[attr-defined]
-            word=lambda row, spark: _line(row, layout, spark, sort),
+            feed=_Sparks(monitor.store, sort.metric, app.window_s, now),
+            word=lambda row, spark: _line(row, layout, spark, sort, levels),
         )
-        title.set_lines(
-            [self._title_line(remote, gpus), heading_line(layout, sort, app.window_s)]  # type: ignore[attr-defined]
-        )
+        title.set_lines([self._title_line(remote, gpus), heading_line(layout, sort, app.window_s)])
 
-    def _title_line(self, remote: object, gpus: Sequence[GpuSample]) -> Line:
+    def _title_line(self, remote: RemoteSource, gpus: Sequence[GpuSample]) -> Line:
         sort = SORTS[self.sort_key]
         nodes = len({g.host for g in gpus})
         if not gpus:
-            state = remote.state  # type: ignore[attr-defined]
+            state = remote.state
             why = state.reason if not state.ok and state.reason else "no DCGM metrics seen yet"
             return ((f"Fleet · waiting for Prometheus: {why}", "note"),)
         lost = sum(1 for g in gpus if g.state == "lost")
@@ -358,7 +355,7 @@ class FleetScreen(Screen[None]):
             fields.append((f" · {lost} lost", "lost"))
         return tuple(fields)
 
-    def _refresh_pods(self, remote: object, gpus: Sequence[GpuSample], now: float) -> bool:
+    def _refresh_pods(self, remote: RemoteSource, gpus: Sequence[GpuSample], now: float) -> bool:
         """Pod names change rarely: read them for new GPUs, and all of them once a minute."""
         stale = now - self._pods_at >= LABELS_EVERY_S
         if stale:
@@ -366,7 +363,7 @@ class FleetScreen(Screen[None]):
         changed = False
         for gpu in gpus:
             if stale or gpu.key not in self._pods:
-                pod = pod_text(remote.labels(gpu.key))  # type: ignore[attr-defined]
+                pod = pod_text(remote.labels(gpu.key))
                 changed = changed or pod != self._pods.get(gpu.key)
                 self._pods[gpu.key] = pod
         return changed
@@ -383,7 +380,13 @@ class FleetScreen(Screen[None]):
         self.dismiss()
 
 
-def _line(row: FleetRow, layout: FleetLayout, spark: Sequence[float | None], sort: Sort) -> Line:
+def _line(
+    row: FleetRow,
+    layout: FleetLayout,
+    spark: Sequence[float | None],
+    sort: Sort,
+    levels: NumberLevels,
+) -> Line:
     if isinstance(row, NodeRow):
-        return node_line(row)
-    return gpu_line(row, layout, spark, sort)
+        return node_line(row, levels)
+    return gpu_line(row, layout, spark, sort, levels)

@@ -50,19 +50,7 @@ def help_sections(app: App[Any]) -> list[tuple[str, list[tuple[str, str]]]]:
 
 
 class HelpScreen(ModalScreen[None]):
-    DEFAULT_CSS = """
-    HelpScreen { align: center middle; }
-    HelpScreen > VerticalScroll {
-        width: 72;
-        max-width: 100%;
-        height: auto;
-        max-height: 100%;
-        border: round $accent;
-        border-title-color: $text;
-        background: $surface;
-        padding: 0 1;
-    }
-    """
+    CSS_PATH = "help.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close"),
         Binding("question_mark", "close", "Close", key_display="?"),

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import math
 
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Container
-from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from gputop.core.models import GPU_METRICS, GpuSample
-from gputop.ui.view import SparkSpec, closed_buckets, gpu_marks, stale_note
-from gputop.ui.widgets.gpu_panel import COMPACT_COLUMNS, LABELS, GpuPanel
+from gputop.core.store import LATENCY_KEY
+from gputop.ui.app import GpuTopScreen
+from gputop.ui.view import NumberLevels, SparkSpec, closed_buckets, gpu_marks, stale_note
+from gputop.ui.widgets.gpu_panel import COMPACT_COLUMNS, GpuPanel, readings_heading
 from gputop.ui.widgets.latency_panel import LatencyPanel
 from gputop.ui.widgets.rules_panel import RulesPanel
 from gputop.ui.widgets.status_bar import StatusBar
@@ -36,19 +38,8 @@ def choose_layout(width: int, height: int, gpus: int) -> tuple[bool, int]:
     return (not fits, 1 if not fits else cols)
 
 
-class OverviewScreen(Screen[None]):
-    DEFAULT_CSS = f"""
-    OverviewScreen {{ layout: vertical; }}
-    #columns {{ grid-columns: {COMPACT_COLUMNS}; grid-gutter: 0 1; }}
-    #gpus {{
-        height: auto; max-height: 75%; overflow-y: auto;
-        layout: grid; grid-gutter: 0 1; grid-rows: 7;
-    }}
-    #gpus.-compact {{ layout: vertical; }}
-    #columns {{ height: 1; color: $text-muted; display: none; layout: grid; grid-size: 6; }}
-    #columns.-compact {{ display: block; }}
-    #lower {{ height: 1fr; layout: vertical; }}
-    """
+class OverviewScreen(GpuTopScreen):
+    CSS_PATH = "overview.tcss"
     BINDINGS = [
         Binding("left,h", "move(-1, 0)", "←", show=False),
         Binding("right,l", "move(1, 0)", "→", show=False),
@@ -61,24 +52,24 @@ class OverviewScreen(Screen[None]):
         super().__init__()
         self._compact = False
         self._cols = 2
-        self._spark_state: tuple[int, int, int, int] | None = None
+        self._spark_state: tuple[object, ...] | None = None
         self._marked: dict[str, tuple[str, float]] = {}
 
     def compose(self) -> ComposeResult:
-        monitor = self.app.monitor  # type: ignore[attr-defined]
-        gpus = monitor.overview_gpus()
+        gpus = self.app.monitor.overview_gpus()
+        levels = self.app.number_levels()
         self._compact, self._cols = choose_layout(
             self.app.size.width, self.app.size.height, len(gpus)
         )
         yield StatusBar(id="status")
         with Container(id="columns"):
             yield Static("GPU")
-            yield Static(" MEM  TEMP UTIL   PWR")
-            for label in LABELS.values():
-                yield Static(label)
+            yield Static(readings_heading())
+            for metric in GPU_METRICS:
+                yield Static(metric.label)
         with Container(id="gpus"):
             for gpu in gpus:
-                yield GpuPanel(gpu, compact=self._compact, id=_panel_id(gpu))
+                yield GpuPanel(gpu, levels=levels, compact=self._compact, id=_panel_id(gpu))
         with Container(id="lower"):
             yield LatencyPanel(id="latency")
             yield RulesPanel(id="rules")
@@ -101,7 +92,9 @@ class OverviewScreen(Screen[None]):
     def _apply_layout(self) -> None:
         grid = self.query_one("#gpus")
         grid.set_class(self._compact, "-compact")
-        self.query_one("#columns").set_class(self._compact, "-compact")
+        columns = self.query_one("#columns")
+        columns.set_class(self._compact, "-compact")
+        columns.styles.grid_columns = COMPACT_COLUMNS
         grid.styles.grid_size_columns = self._cols
         for panel in self.query(GpuPanel):
             panel.compact = self._compact
@@ -112,23 +105,24 @@ class OverviewScreen(Screen[None]):
     def refresh_view(self) -> None:
         """Push the monitor's latest readings into the widgets; cheap when nothing changed."""
         app = self.app
-        monitor = app.monitor  # type: ignore[attr-defined]
+        monitor = app.monitor
         now = monitor.clock.now()
-        app.update_status(self.query_one(StatusBar))  # type: ignore[attr-defined]
+        app.update_status(self.query_one(StatusBar))
         gpus = monitor.overview_gpus()
         panels = list(self.query(GpuPanel))
         if [p.key for p in panels] != [g.key for g in gpus]:
             self._replace_panels(gpus)  # GPUs appeared (Prometheus found them) or went away
             return
-        marks = self._sticky_marks(gpu_marks(app.shown_statuses(), gpus), now)  # type: ignore[attr-defined]
+        marks = self._sticky_marks(gpu_marks(app.shown_statuses(), gpus), now)
+        levels = app.number_levels()
         notes = {name: stale_note(state) for name, state in monitor.states().items()}
         for panel, gpu in zip(panels, gpus, strict=True):
-            panel.update_gpu(gpu)
+            panel.update_gpu(gpu, levels)
             panel.set_stale(notes.get(gpu.source, ""))
             mark = marks.get(gpu.key)
             panel.set_class(mark in ("near", "pending"), "-alert")
             panel.set_class(mark == "firing", "-firing")
-        self._refresh_sparks(panels, now)
+        self._refresh_sparks(panels, now, levels)
         latency = self.query_one(LatencyPanel)
         latency.set_stale(notes.get(monitor.latency_source() or "", ""))
         sample = monitor.latency()
@@ -138,7 +132,7 @@ class OverviewScreen(Screen[None]):
             )
         else:
             latency.update_latency(sample)
-        self.app.refresh_rules(self.query_one(RulesPanel))  # type: ignore[attr-defined]
+        app.refresh_rules(self.query_one(RulesPanel))
 
     def _sticky_marks(self, marks: dict[str, str], now: float) -> dict[str, str]:
         """A card keeps a near/pending mark for MARK_HOLD_S after the rule lets go, so a value
@@ -154,27 +148,31 @@ class OverviewScreen(Screen[None]):
         return marks
 
     def _replace_panels(self, gpus: list[GpuSample]) -> None:
-        grid = self.query_one("#gpus")
         self._compact, self._cols = choose_layout(self.size.width, self.size.height, len(gpus))
+        self._swap_panels(gpus)
 
-        async def swap() -> None:
-            await grid.remove_children()
-            await grid.mount_all(GpuPanel(g, compact=self._compact, id=_panel_id(g)) for g in gpus)
-            self._apply_layout()
-            self.call_after_refresh(self.refresh_view)
+    @work(exclusive=True, group="panels")
+    async def _swap_panels(self, gpus: list[GpuSample]) -> None:
+        grid = self.query_one("#gpus")
+        await grid.remove_children()
+        levels = self.app.number_levels()
+        await grid.mount_all(
+            GpuPanel(g, levels=levels, compact=self._compact, id=_panel_id(g)) for g in gpus
+        )
+        self._apply_layout()
+        self.call_after_refresh(self.refresh_view)
 
-        self.run_worker(swap, exclusive=True, group="panels")  # type: ignore[arg-type]
-
-    def _refresh_sparks(self, panels: list[GpuPanel], now: float) -> None:
+    def _refresh_sparks(self, panels: list[GpuPanel], now: float, levels: NumberLevels) -> None:
         if not panels:
             return
-        monitor = self.app.monitor  # type: ignore[attr-defined]
-        window = self.app.window_s  # type: ignore[attr-defined]
+        monitor = self.app.monitor
+        window = self.app.window_s
         columns = panels[0].spark_columns()
         spec = SparkSpec.at_least(window, columns, MIN_CELL_S)
         latency = self.query_one(LatencyPanel)
         lat_spec = SparkSpec.at_least(window, latency.spark_columns(), MIN_CELL_S)
-        state = (spec.epoch(now), columns, lat_spec.columns, monitor.store.merges)
+        warns = tuple(levels.spark_warn(m.key) for m in GPU_METRICS)
+        state = (spec.epoch(now), columns, lat_spec.columns, monitor.store.merges, warns)
         if state == self._spark_state:
             return
         self._spark_state = state
@@ -183,10 +181,9 @@ class OverviewScreen(Screen[None]):
                 {
                     m.key: closed_buckets(monitor.store, panel.key, m.key, spec, now)
                     for m in GPU_METRICS
-                }
+                },
+                levels,
             )
-        from gputop.core.store import LATENCY_KEY
-
         latency.update_spark(closed_buckets(monitor.store, LATENCY_KEY, "p95_s", lat_spec, now))
 
     # ---- navigation ----------------------------------------------------------------
@@ -204,10 +201,10 @@ class OverviewScreen(Screen[None]):
 
     def action_detail(self) -> None:
         if isinstance(self.focused, GpuPanel):
-            self.app.open_detail(self.focused.key)  # type: ignore[attr-defined]
+            self.app.open_detail(self.focused.key)
 
     def on_gpu_panel_selected(self, message: GpuPanel.Selected) -> None:
-        self.app.open_detail(message.key)  # type: ignore[attr-defined]
+        self.app.open_detail(message.key)
 
 
 def _panel_id(gpu: GpuSample) -> str:

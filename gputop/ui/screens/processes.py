@@ -2,74 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer
 
-from gputop.core.models import ProcessSample
-from gputop.core.units import format_duration, format_mib, format_value
+from gputop.ui.app import GpuTopScreen
+from gputop.ui.process_view import COLUMNS, SORTS, process_cells, sort_processes
 from gputop.ui.widgets.status_bar import StatusBar
 
-__all__ = ["COLUMNS", "SORTS", "ProcessesScreen", "process_cells", "sort_processes"]
-
-#: (column key, heading, right-aligned)
-COLUMNS: tuple[tuple[str, str, bool], ...] = (
-    ("gpu", "GPU", True),
-    ("pid", "PID", True),
-    ("user", "USER", False),
-    ("mem", "GPU MEM", True),
-    ("cpu", "CPU %", True),
-    ("elapsed", "ELAPSED", True),
-    ("command", "COMMAND", False),
-)
-#: sort key -> (heading, descending first): big numbers first for memory and CPU.
-SORTS: dict[str, tuple[str, bool]] = {
-    "mem": ("GPU MEM", True),
-    "cpu": ("CPU %", True),
-    "pid": ("PID", False),
-    "gpu": ("GPU", False),
-}
-
-
-def process_cells(proc: ProcessSample, now: float) -> tuple[str, ...]:
-    """The table cells of one process, in COLUMNS order; missing values read n/a."""
-    elapsed = "n/a" if proc.started is None else format_duration(max(0.0, now - proc.started))
-    return (
-        str(proc.gpu_index),
-        str(proc.pid),
-        proc.user or "n/a",
-        format_mib(proc.gpu_memory_mib),
-        format_value(proc.cpu_pct, "", 1),
-        elapsed,
-        proc.command or "n/a",
-    )
-
-
-def _sort_value(proc: ProcessSample, key: str) -> float | None:
-    return {
-        "mem": proc.gpu_memory_mib,
-        "cpu": proc.cpu_pct,
-        "pid": float(proc.pid),
-        "gpu": float(proc.gpu_index),
-    }[key]
-
-
-def sort_processes(
-    procs: Iterable[ProcessSample], key: str, descending: bool
-) -> list[ProcessSample]:
-    """Sorted by `key`; processes whose value is missing always come last."""
-    # a stable base order first, so equal values keep GPU then PID order
-    base = sorted(procs, key=lambda p: (p.gpu_index, p.pid))
-    present = [p for p in base if _sort_value(p, key) is not None]
-    missing = [p for p in base if _sort_value(p, key) is None]
-    present.sort(key=lambda p: _sort_value(p, key), reverse=descending)  # type: ignore[arg-type,return-value]
-    return present + missing
+__all__ = ["ProcessesScreen"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,16 +23,8 @@ class _Row:
     cells: tuple[str, ...]
 
 
-class ProcessesScreen(Screen[None]):
-    DEFAULT_CSS = """
-    ProcessesScreen { layout: vertical; }
-    ProcessesScreen > DataTable {
-        height: 1fr;
-        border: round $panel-lighten-2;
-        border-title-color: $text;
-    }
-    ProcessesScreen > DataTable:focus { border: round $accent; }
-    """
+class ProcessesScreen(GpuTopScreen):
+    CSS_PATH = "processes.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("m", "sort('mem')", "GPU mem", tooltip="Sort by GPU memory (again: reverse)"),
         Binding("c", "sort('cpu')", "CPU", tooltip="Sort by CPU % (again: reverse)"),
@@ -128,12 +65,12 @@ class ProcessesScreen(Screen[None]):
     def refresh_view(self) -> None:
         """Bring the table up to date; rows are changed in place so the cursor stays put."""
         app = self.app
-        monitor = app.monitor  # type: ignore[attr-defined]
+        monitor = app.monitor
         now = monitor.clock.now()
-        app.update_status(self.query_one(StatusBar))  # type: ignore[attr-defined]
+        app.update_status(self.query_one(StatusBar))
         procs = monitor.processes()
         if self.gpu_filter is not None:
-            procs = [p for p in procs if p.gpu_index == self.gpu_filter]
+            procs = tuple(p for p in procs if p.gpu_index == self.gpu_filter)
         rows = [
             _Row(f"{p.gpu_index}:{p.pid}", process_cells(p, now))
             for p in sort_processes(procs, self.sort_key, self.descending)
@@ -196,7 +133,7 @@ class ProcessesScreen(Screen[None]):
         self.refresh_view()
 
     def _gpu_indices(self) -> list[int]:
-        monitor = self.app.monitor  # type: ignore[attr-defined]
+        monitor = self.app.monitor
         indices = {g.index for g in monitor.gpus()} | {p.gpu_index for p in monitor.processes()}
         return sorted(indices)
 

@@ -13,23 +13,22 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from gputop.core.models import GPU_METRICS, GpuSample
-from gputop.ui.view import metric_level, metric_text, spark_bounds, spark_warn
+from gputop.ui.view import NumberLevels, metric_text, spark_bounds
 from gputop.ui.widgets.cells import IndexCell, ReadingLine, SparkCell
 
-__all__ = ["COMPACT_COLUMNS", "LABELS", "GpuPanel"]
+__all__ = ["COMPACT_COLUMNS", "GpuPanel", "readings_heading"]
 
-LABELS = {
-    "memory_used_pct": "MEM",
-    "temperature_c": "TEMP",
-    "utilization_gpu_pct": "UTIL",
-    "power_w": "PWR",
-}
-#: Field widths of the readings: "100%", "100°C", "100%", "1000W".
-READING_WIDTHS = (4, 5, 4, 5)
-CARD_LABELS = tuple(f"{label} " for label in LABELS.values())
-COMPACT_LABELS = ("", "", "", "")
-#: Grid columns of a compact line: index, readings, then one sparkline per metric.
-COMPACT_COLUMNS = "3 22 1fr 1fr 1fr 1fr"
+#: Field widths of the readings, from the metrics: "100%", "100°C", "100%", "1000W".
+READING_WIDTHS = tuple(m.width for m in GPU_METRICS)
+CARD_LABELS = tuple(f"{m.label} " for m in GPU_METRICS)
+COMPACT_LABELS = ("",) * len(GPU_METRICS)
+#: Grid columns of a compact line: index, the readings, then one sparkline per metric.
+COMPACT_COLUMNS = f"3 {sum(w + 1 for w in READING_WIDTHS)} " + " ".join(["1fr"] * len(GPU_METRICS))
+
+
+def readings_heading() -> str:
+    """The compact layout's heading over the readings: each label over its field."""
+    return " ".join(m.label.rjust(m.width) for m in GPU_METRICS)
 
 
 class GpuPanel(Widget, can_focus=True):
@@ -76,6 +75,7 @@ class GpuPanel(Widget, can_focus=True):
         self,
         gpu: GpuSample,
         *,
+        levels: NumberLevels | None = None,
         compact: bool = False,
         id: str | None = None,
         classes: str | None = None,
@@ -83,10 +83,11 @@ class GpuPanel(Widget, can_focus=True):
         super().__init__(id=id, classes=classes)
         self.gpu = gpu
         self.key = gpu.key
+        self._levels = levels or NumberLevels()
         self._readings = ReadingLine(
             READING_WIDTHS, labels=COMPACT_LABELS if compact else CARD_LABELS
         )
-        self._sparks = {m.key: SparkCell(LABELS[m.key]) for m in GPU_METRICS}
+        self._sparks = {m.key: SparkCell(m.label) for m in GPU_METRICS}
         self.set_reactive(GpuPanel.compact, compact)
         self.set_class(compact, "-compact")
         short = gpu.name.replace("NVIDIA ", "")
@@ -102,7 +103,7 @@ class GpuPanel(Widget, can_focus=True):
             yield spark
 
     def on_mount(self) -> None:
-        self.update_gpu(self.gpu, force=True)
+        self.update_gpu(self.gpu, self._levels, force=True)
 
     def watch_compact(self, compact: bool) -> None:
         self.set_class(compact, "-compact")
@@ -114,7 +115,7 @@ class GpuPanel(Widget, can_focus=True):
         """How many buckets a sparkline of this panel shows at its current size."""
         return self._sparks[GPU_METRICS[0].key].columns()
 
-    def update_gpu(self, gpu: GpuSample, *, force: bool = False) -> None:
+    def update_gpu(self, gpu: GpuSample, levels: NumberLevels, *, force: bool = False) -> None:
         """A new reading: the numbers line repaints up to the last field that changed."""
         was_lost = self.gpu.state == "lost"
         self.gpu = gpu
@@ -125,15 +126,17 @@ class GpuPanel(Widget, can_focus=True):
         if lost:
             return
         self._readings.set_fields(
-            [(metric_text(m, gpu), metric_level(m, gpu)) for m in GPU_METRICS]
+            [(metric_text(m, gpu), levels.level(m, gpu)) for m in GPU_METRICS]
         )
 
-    def update_sparks(self, sparks: dict[str, tuple[float | None, ...]]) -> None:
+    def update_sparks(
+        self, sparks: dict[str, tuple[float | None, ...]], levels: NumberLevels
+    ) -> None:
         for m in GPU_METRICS:
             values = sparks.get(m.key)
             if values is not None:
                 lo, hi = spark_bounds(m, self.gpu)
-                self._sparks[m.key].set_values(values, lo, hi, spark_warn(m.key))
+                self._sparks[m.key].set_values(values, lo, hi, levels.spark_warn(m.key))
 
     def set_stale(self, note: str) -> None:
         """Say why the numbers are not fresh (the source failing); "" when they are."""

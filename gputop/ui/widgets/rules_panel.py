@@ -8,39 +8,31 @@ lines that changed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from rich.segment import Segment
 from textual.app import ComposeResult
 from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
+from gputop.ui.rules_view import RuleRow
 from gputop.ui.spark import spark_text
 
-__all__ = ["RuleRow", "RulesPanel"]
+__all__ = ["RulesPanel"]
 
 STATE_W = 9
 SPARK_W = 16
 DETAIL_W = 36
 
 
-@dataclass(frozen=True, slots=True)
-class RuleRow:
-    """One line of the panel, already worded: state, rule (and series), detail, history."""
-
-    state: str  # firing | pending | near | ok | unknown
-    title: str
-    detail: str
-    history: tuple[float | None, ...] = ()
-    threshold: float | None = None
-
-
 class _Column(Widget):
-    """Lines of (text, component class) pairs; repaints only the lines that changed."""
+    """Lines of (text, component class) pairs; repaints only the lines that changed.
 
-    def __init__(self, *, classes: str | None = None) -> None:
+    The component classes are the panel's: it passes itself as `styles_from`.
+    """
+
+    def __init__(self, styles_from: Widget, *, classes: str | None = None) -> None:
         super().__init__(classes=classes)
+        self._styles_from = styles_from
         self._lines: list[tuple[tuple[str, str], ...]] = []
 
     def set_lines(self, lines: list[tuple[tuple[str, str], ...]]) -> None:
@@ -56,9 +48,9 @@ class _Column(Widget):
         width = self.content_size.width
         if y >= len(self._lines):
             return Strip.blank(width, base)
-        parent = self.parent
+        panel = self._styles_from
         segs = [
-            Segment(text, base + parent.get_component_rich_style(cls, partial=True))  # type: ignore[union-attr]
+            Segment(text, base + panel.get_component_rich_style(cls, partial=True))
             for text, cls in self._lines[y]
         ]
         return Strip(segs).crop(0, width).extend_cell_length(width, base)
@@ -99,9 +91,9 @@ class RulesPanel(Widget):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.border_title = "Alert rules"
-        self._names = _Column(classes="-names")
-        self._sparks = _Column(classes="-sparks")
-        self._details = _Column(classes="-details")
+        self._names = _Column(self, classes="-names")
+        self._sparks = _Column(self, classes="-sparks")
+        self._details = _Column(self, classes="-details")
         self._rows: tuple[RuleRow, ...] = ()
         self._note: str | None = "no rules loaded"
 
