@@ -259,7 +259,7 @@ def test_no_local_data_is_unknown():
 
 def test_a_scaled_metric_at_the_threshold_does_not_cross_it_by_rounding():
     # GR_ENGINE_ACTIVE is utilization / 100 locally: 95 % must read 0.95, which is not > 0.95
-    from gputop.promql.evaluator import _scaled
+    from gputop.promql.localdata import _scaled
 
     assert _scaled(95.0, 0.01) == 0.95
     assert not _scaled(95.0, 0.01) > 0.95

@@ -104,7 +104,7 @@ def test_promql_syntax_error_points_at_the_expr(tmp_path):
     )
 
 
-def test_promql_syntax_error_in_a_block_points_at_its_first_line(tmp_path):
+def test_promql_syntax_error_in_a_folded_block_points_at_its_first_character(tmp_path):
     err = _error(
         tmp_path,
         """\
@@ -117,7 +117,7 @@ def test_promql_syntax_error_in_a_block_points_at_its_first_line(tmp_path):
                   > 85
         """,
     )
-    assert err.position is not None and (err.position.line, err.position.col) == (5, 15)
+    assert err.position is not None and (err.position.line, err.position.col) == (6, 11)
     assert "unexpected character inside braces" in str(err)
 
 

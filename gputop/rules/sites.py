@@ -1,0 +1,133 @@
+"""The selectors of a rule as the checks see them: in the order they are written, where each
+is written, the function each is an argument of, and the comparison each reaches with its
+value unchanged (`sum(x) > 5` compares x raw; `rate(x[5m]) > 5` does not).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import promql_parser as pp
+
+from gputop.promql.analysis import COMPARISON_OPS, Selector, children, parse, selector
+from gputop.promql.positions import SelectorSpan, selector_spans
+from gputop.rules.entries import Position, RuleEntry
+
+__all__ = ["Site", "site_position", "sites"]
+
+# What passes a selector's value through unchanged in kind: a counter stays a raw counter.
+_KEEPING_CALLS = frozenset(
+    {
+        "abs",
+        "ceil",
+        "floor",
+        "round",
+        "clamp",
+        "clamp_min",
+        "clamp_max",
+        "sort",
+        "sort_desc",
+        "label_replace",
+        "label_join",
+        "last_over_time",
+        "max_over_time",
+        "min_over_time",
+        "avg_over_time",
+        "quantile_over_time",
+    }
+)
+_KEEPING_AGGREGATIONS = frozenset({"sum", "avg", "min", "max", "topk", "bottomk", "quantile"})
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """One selector of a rule: which it is, where it is written, and what surrounds it."""
+
+    index: int
+    selector: Selector
+    span: SelectorSpan | None
+    call: str | None  # the function it is the direct argument of
+    compared: tuple[str, float] | None  # (op, threshold) it is compared with, value unchanged
+
+
+def sites(entry: RuleEntry) -> list[Site]:
+    """The selectors of a rule in the order they are written, each with its span."""
+    walker = _SiteWalker()
+    walker.walk(parse(entry.expr), None, None)
+    found = walker.found
+    spans = selector_spans(entry.expr)
+    aligned = len(spans) == len(found)
+    return [
+        Site(i, sel, spans[i] if aligned else None, call, compared)
+        for i, (sel, call, compared) in enumerate(found)
+    ]
+
+
+class _SiteWalker:
+    """Visits selectors in the parser's order (the order they are written), noting the call
+    each is an argument of and the comparison it reaches with its value unchanged."""
+
+    def __init__(self) -> None:
+        self.found: list[tuple[Selector, str | None, tuple[str, float] | None]] = []
+
+    def walk(self, node: pp.Expr, call: str | None, compared: tuple[str, float] | None) -> None:
+        if isinstance(node, pp.MatrixSelector):
+            base = selector(node.vector_selector)
+            ranged = Selector(base.metric, base.matchers, node.range.total_seconds())
+            self.found.append((ranged, call, compared))
+        elif isinstance(node, pp.VectorSelector):
+            self.found.append((selector(node), call, compared))
+        elif isinstance(node, pp.BinaryExpr):
+            self.binary(node, compared)
+        elif isinstance(node, pp.Call):
+            keep = compared if node.func.name in _KEEPING_CALLS else None
+            for child in children(node):
+                self.walk(child, node.func.name, keep)
+        elif isinstance(node, pp.AggregateExpr):
+            keep = compared if str(node.op) in _KEEPING_AGGREGATIONS else None
+            if isinstance(node.param, pp.Expr):
+                self.walk(node.param, None, None)
+            self.walk(node.expr, None, keep)
+        else:
+            for child in children(node):
+                self.walk(child, None, compared)
+
+    def binary(self, node: pp.BinaryExpr, compared: tuple[str, float] | None) -> None:
+        op = str(node.op)
+        bool_modifier = node.modifier is not None and node.modifier.return_bool
+        lhs, rhs = _number(node.lhs), _number(node.rhs)
+        one_number = (lhs is None) != (rhs is None)
+        if op in COMPARISON_OPS and not bool_modifier and one_number:
+            if rhs is not None:
+                self.walk(node.lhs, None, (op, rhs))
+            elif lhs is not None:
+                self.walk(node.rhs, None, (COMPARISON_OPS[op], lhs))
+            return
+        if op in ("*", "/", "+", "-") and one_number:
+            self.walk(node.lhs, None, compared if lhs is None else None)
+            self.walk(node.rhs, None, compared if rhs is None else None)
+            return
+        self.walk(node.lhs, None, compared if op in ("and", "unless") else None)
+        self.walk(node.rhs, None, None)
+
+
+def _number(node: pp.Expr) -> float | None:
+    while isinstance(node, pp.ParenExpr):
+        node = node.expr
+    if isinstance(node, pp.NumberLiteral):
+        return float(node.val)
+    if isinstance(node, pp.UnaryExpr):
+        inner = _number(node.expr)
+        return None if inner is None else -inner
+    return None
+
+
+def site_position(entry: RuleEntry, site: Site, label: str | None = None) -> Position:
+    """Where a selector is written: its name (or `{`), or one of its label matchers."""
+    if site.span is None:
+        return entry.locate(site.selector.metric) if site.selector.metric else entry.expr_position
+    if label is not None:
+        at = site.span.matcher_offset(label)
+        if at is not None:
+            return entry.position_at(at)
+    return entry.position_at(site.span.start)
