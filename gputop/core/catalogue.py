@@ -103,9 +103,10 @@ def histogram_of(name: str) -> MetricInfo:
 def in_namespace(name: str, *, histogram: str = DEFAULT_HISTOGRAM) -> bool:
     """Whether the catalogue speaks for every name like this one: dcgm-exporter's (current
     and 1.x) and the latency histogram's family. Others are never called unknown here."""
-    return (
-        name.startswith(("DCGM_", "dcgm_")) or name == histogram or name.startswith(histogram + "_")
-    )
+    if name.startswith(("DCGM_", "dcgm_", histogram)):
+        return True
+    family = [histogram + s for s in HISTOGRAM_SUFFIXES]
+    return bool(difflib.get_close_matches(name, family, n=1, cutoff=0.9))  # a slip of its name
 
 
 def suggest(name: str, *, histogram: str = DEFAULT_HISTOGRAM) -> str | None:
@@ -115,5 +116,5 @@ def suggest(name: str, *, histogram: str = DEFAULT_HISTOGRAM) -> str | None:
     upper = {n.upper(): n for n in names}
     if name.upper() in upper and upper[name.upper()] != name:
         return upper[name.upper()]  # a case slip: dcgm_fi_dev_gpu_temp
-    found = difflib.get_close_matches(name.upper(), list(upper), n=1, cutoff=0.8)
+    found = difflib.get_close_matches(name.upper(), list(upper), n=1, cutoff=0.75)
     return upper[found[0]] if found else None

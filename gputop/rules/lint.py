@@ -255,7 +255,7 @@ def _server_finding(url: str, message: str) -> Finding:
 def _error_finding(error: RuleFileError) -> Finding:
     if error.position is not None:
         return Finding.at(error.position, "syntax", error.message)
-    return Finding(error.path, 0, 0, "error", error.message)
+    return Finding(error.path, 0, 0, "error", error.message, "file")
 
 
 def _count(n: int, noun: str) -> str:
