@@ -164,7 +164,8 @@ def test_warnings(tmp_path, rule, expected):
         "- alert: A\n  expr: node_filesystem_files_free / node_filesystem_files < 0.1\n",
         "- alert: A\n  expr: rate(kube_pod_container_status_restarts_total[15m]) > 0\n",
         "# gputop: disable=default-export\n- alert: A\n  expr: DCGM_FI_DEV_ECC_DBE_VOL_TOTAL > 0\n",
-        "- alert: A\n  expr: DCGM_FI_DEV_CLOCK_THROTTLE_REASONS > 0  # gputop: disable=default-export\n",
+        "- alert: A\n  expr: DCGM_FI_DEV_CLOCK_THROTTLE_REASONS > 0"
+        "  # gputop: disable=default-export\n",
         "- alert: A\n  expr: DCGM_FI_DEV_ROW_REMAP_FAILURE == 1\n",
         "- alert: A\n  expr: increase(DCGM_FI_DEV_CORRECTABLE_REMAPPED_ROWS[1h]) > 10\n",
         "- alert: A\n  expr: DCGM_FI_DEV_XID_ERRORS > 0\n",

@@ -107,9 +107,13 @@ def test_the_mistakes_the_issue_names_are_found(tmp_path):
         (9, "rate-of-gauge"),
         (11, "unknown-metric"),
     }
-    assert "is in MiB, as DCGM_FI_DEV_FB_TOTAL is: multiply by 1048576" in messages[4, "unit-suffix"]
+    assert (
+        "is in MiB, as DCGM_FI_DEV_FB_TOTAL is: multiply by 1048576" in messages[4, "unit-suffix"]
+    )
     assert "or use DCGM_FI_DEV_FB_USED + DCGM_FI_DEV_FB_FREE" in messages[5, "default-export"]
-    assert "is in MHz, as DCGM_FI_DEV_SM_CLOCK is: multiply by 1000000" in messages[6, "unit-suffix"]
+    assert (
+        "is in MHz, as DCGM_FI_DEV_SM_CLOCK is: multiply by 1000000" in messages[6, "unit-suffix"]
+    )
     assert "the code of the last XID error, not a count" in messages[9, "rate-of-gauge"]
 
 

@@ -280,8 +280,12 @@ def _where(path: str, entry_name: str, token: str) -> tuple[int, int, str]:
     [
         ("expr: |\n          sum(x)\n            / node_filesystem_files > 2\n", 8, 15),
         ("expr: >-\n          sum(x)\n            / node_filesystem_files > 2\n", 8, 15),
-        ("expr: |2-\n            sum(x)\n          # node_filesystem_files\n"
-         "            / node_filesystem_files > 2\n", 9, 15),
+        (
+            "expr: |2-\n            sum(x)\n          # node_filesystem_files\n"
+            "            / node_filesystem_files > 2\n",
+            9,
+            15,
+        ),
         ("expr: sum(x)\n          / node_filesystem_files > 2\n", 7, 13),
         ('expr: "sum(x{a=\\"b\\"})\n          / node_filesystem_files > 2"\n', 7, 13),
         ("expr: 'sum(x{a=''b''})\n          / node_filesystem_files > 2'\n", 7, 13),

@@ -125,7 +125,7 @@ def _read_probe(
         for i, m in enumerate(matchers)
         if f"m{i}" not in seen
     )
-    return Probe(False, "metric" in seen or not matchers, empty)
+    return Probe(False, "metric" in seen, empty)  # without matchers, "all" was the metric
 
 
 async def check_live(
