@@ -302,3 +302,50 @@ def test_rules_check_through_the_gputop_command(capsys):
     assert gputop(["rules", "check", "--format", "github", ARTICLE]) == 1
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith(f"::warning file={ARTICLE},line=7,col=11,title=memory-usage::")
+
+
+@pytest.mark.parametrize(
+    ("name", "expr", "expected"),
+    [
+        ("gpu_throttled_seconds", "DCGM_FI_DEV_POWER_VIOLATION", "in ns, as DCGM_FI_DEV_POWER_"),
+        ("gpu_busy_percent", "DCGM_FI_PROF_GR_ENGINE_ACTIVE", "multiply by 100"),
+        ("gpu_energy_joules", "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", "divide by 1000"),
+        ("gpu_power_celsius", "DCGM_FI_DEV_POWER_USAGE", "promises °C by its name, but its"),
+        ("node:gpu_fb_free_bytes:sum", "sum(DCGM_FI_DEV_FB_FREE)", "multiply by 1048576"),
+        ("gpu_fb_used_percent", "DCGM_FI_DEV_FB_USED / DCGM_FI_DEV_FB_FREE", "multiply by 100"),
+    ],
+)
+def test_unit_suffix_mismatches(tmp_path, name, expr, expected):
+    found = _check(
+        tmp_path,
+        f"- record: {name}\n  expr: {expr}\n",
+    )
+    found = [f for f in found if "[default-export]" not in f]
+    assert len(found) == 1 and expected in found[0] and "[unit-suffix]" in found[0], found
+
+
+@pytest.mark.parametrize(
+    ("name", "expr"),
+    [
+        ("gpu_temp_celsius", "max by (gpu) (DCGM_FI_DEV_GPU_TEMP)"),
+        ("gpu_power_watts", "avg_over_time(DCGM_FI_DEV_POWER_USAGE[5m])"),
+        ("gpu_util_percent", "DCGM_FI_DEV_GPU_UTIL"),
+        ("gpu_busy_ratio", "DCGM_FI_PROF_GR_ENGINE_ACTIVE"),
+        ("gpu_fb_used_ratio", "DCGM_FI_DEV_FB_USED / (DCGM_FI_DEV_FB_USED + DCGM_FI_DEV_FB_FREE)"),
+        (
+            "gpu_fb_used_percent",
+            "100 * DCGM_FI_DEV_FB_USED / (DCGM_FI_DEV_FB_USED + DCGM_FI_DEV_FB_FREE)",
+        ),
+        ("gpu_sm_clock_hertz", "DCGM_FI_DEV_SM_CLOCK * 1e6"),
+        ("gpu_fb_used_bytes", "DCGM_FI_DEV_FB_USED * 2^20"),  # unknown (power): never reported
+        ("instance:node_cpu_seconds:rate5m", "rate(node_cpu_seconds_total[5m])"),
+        (
+            "p95_latency_seconds",
+            "histogram_quantile(0.95, sum by (le) (rate(t2v_inference_duration_seconds_bucket[5m])"
+            "))",
+        ),
+        ("job:energy_joules:sum", "sum(DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION) / 1000"),
+    ],
+)
+def test_units_that_match_their_suffix(tmp_path, name, expr):
+    assert _check(tmp_path, f"- record: {name}\n  expr: {expr}\n") == []
