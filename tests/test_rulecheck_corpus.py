@@ -179,3 +179,8 @@ def test_json_lists_every_finding(capsys):
     assert doc["warnings"] == len(doc["findings"]) == len(expected_findings(MISTAKES))
     assert {f["file"] for f in doc["findings"]} == {str(MISTAKES)}
     assert all(f["rule"] and f["check"] in CHECKS for f in doc["findings"])
+
+
+def test_the_readme_shows_every_check_by_name():
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    assert [name for name in CHECKS if f"| `{name}` |" not in readme] == []
