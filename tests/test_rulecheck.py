@@ -349,3 +349,31 @@ def test_unit_suffix_mismatches(tmp_path, name, expr, expected):
 )
 def test_units_that_match_their_suffix(tmp_path, name, expr):
     assert _check(tmp_path, f"- record: {name}\n  expr: {expr}\n") == []
+
+
+def test_a_server_that_fails_every_query_is_said_not_skipped(capsys):
+    import http.server
+    import threading
+
+    class Failing(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            ok = self.path.startswith("/api/v1/metadata")
+            body = b'{"status":"success","data":{}}' if ok else b"overloaded"
+            self.send_response(200 if ok else 503)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Failing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        assert main(["--prometheus", url, ARTICLE]) == 2
+    finally:
+        server.shutdown()
+        server.server_close()
+    out = capsys.readouterr().out.splitlines()
+    assert f"{url}: error: 4 selectors not checked against Prometheus: HTTP 503" in out[-2]

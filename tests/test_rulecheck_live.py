@@ -176,4 +176,4 @@ def test_what_is_not_checked_by_the_deadline_is_said(server, tmp_path):
     report = check_files([str(path)], prometheus=prometheus.url, deadline_s=1e-9)
     last = report.findings[-1]
     assert last.place == prometheus.url and last.severity == "error"
-    assert last.message.endswith("not checked against Prometheus within 1e-09 s")
+    assert last.message.endswith("not checked against Prometheus: not all answered within 1e-09 s")

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
 from gputop.core.catalogue import DEFAULT_HISTOGRAM
 from gputop.promql.analysis import Selector
@@ -32,10 +32,14 @@ from gputop.rules.checks import (
 )
 from gputop.rules.entries import RuleEntry, RuleFile, RuleFileError
 from gputop.rules.files import parse_prometheus_duration, read_rule_file
+from gputop.rules.live import (
+    LIVE_DEADLINE_S,
+    LiveResult,
+    check_live,
+    missing_message,
+    selector_key,
+)
 from gputop.rules.sites import site_position, sites
-
-if TYPE_CHECKING:
-    from gputop.rules.live import LiveResult
 
 __all__ = [
     "DEFAULT_EVAL_INTERVAL_S",
@@ -166,13 +170,9 @@ def check_files(
         kept = [f for f in found if f.check not in off]
         report.findings.extend(sorted(kept, key=lambda f: (f.line, f.col)))
     if live is not None and live.unchecked:
-        report.findings.append(
-            _server_finding(
-                prometheus or "",
-                f"{_count(live.unchecked, 'selector')} not checked against Prometheus within "
-                f"{deadline_s or 30:g} s",
-            )
-        )
+        why = live.failure or f"not all answered within {deadline_s or LIVE_DEADLINE_S:g} s"
+        message = f"{_count(live.unchecked, 'selector')} not checked against Prometheus: {why}"
+        report.findings.append(_server_finding(prometheus or "", message))
     return report
 
 
@@ -187,8 +187,6 @@ def _recorded(entries: Sequence[RuleEntry], ctx: CheckContext) -> dict[str, Unit
 
 
 def _entry_findings(entry: RuleEntry, ctx: CheckContext, live: LiveResult | None) -> list[Finding]:
-    from gputop.rules.live import missing_message, selector_key
-
     found = check_entry(entry, ctx)
     if live is not None:
         named = {(f.line, f.col) for f in found if f.check in _NAME_CHECKS}
@@ -231,7 +229,6 @@ def _run_live(
     ctx: CheckContext,
     deadline_s: float | None,
 ) -> LiveResult:
-    from gputop.rules.live import LIVE_DEADLINE_S, check_live
     from gputop.sources.prometheus import PrometheusClient
 
     selectors: list[Selector] = [

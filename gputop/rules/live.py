@@ -64,7 +64,8 @@ class LiveResult:
     url: str
     types: dict[str, str] = field(default_factory=dict)
     probes: dict[SelectorKey, Probe] = field(default_factory=dict)
-    unchecked: int = 0  # selectors left unchecked at the deadline
+    unchecked: int = 0  # selectors left unchecked: a failed query, or the deadline
+    failure: str | None = None  # why the first failed query failed
     error: str | None = None  # why the server could not be used at all
 
     @property
@@ -153,8 +154,9 @@ async def check_live(
         async with gate:
             try:
                 samples = await client.query(probe_query(*key))
-            except PromError:
-                return  # a query the server refuses (e.g. its regex dialect): no finding
+            except PromError as exc:
+                result.failure = result.failure or exc.reason
+                return
         result.probes[key] = _read_probe(key[0], key[1], (s.labels for s in samples))
 
     tasks = [asyncio.ensure_future(probe(key)) for key in keys]
