@@ -377,3 +377,21 @@ def test_a_server_that_fails_every_query_is_said_not_skipped(capsys):
         server.server_close()
     out = capsys.readouterr().out.splitlines()
     assert f"{url}: error: 4 selectors not checked against Prometheus: HTTP 503" in out[-2]
+
+
+def test_each_impossible_comparison_at_its_own_selector(tmp_path):
+    rules = (
+        "- alert: A\n  expr: |\n"
+        "    max(DCGM_FI_PROF_GR_ENGINE_ACTIVE) > 95\n"
+        "    or count(DCGM_FI_DEV_GPU_UTIL > 100) > 0\n"
+        "    or sum(DCGM_FI_PROF_GR_ENGINE_ACTIVE) > 95\n"
+        "    or DCGM_FI_PROF_GR_ENGINE_ACTIVE * 100 > 95\n"
+        "    or 0.5 > DCGM_FI_PROF_SM_ACTIVE\n"
+    )
+    found = [f for f in _check(tmp_path, rules) if "[metric-range]" in f or "[default" in f]
+    where = [f.split(": warning: ")[0].rsplit(":", 2)[1:] + [f.rsplit("[", 1)[1]] for f in found]
+    assert where == [
+        ["6", "15", "metric-range]"],
+        ["7", "20", "metric-range]"],
+        ["10", "20", "default-export]"],  # not exported by default, and yet in range
+    ]

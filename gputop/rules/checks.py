@@ -25,7 +25,7 @@ from gputop.core.catalogue import (
     suggest,
 )
 from gputop.core.units import format_duration
-from gputop.promql.analysis import Comparison, parse
+from gputop.promql.analysis import parse
 from gputop.promql.units import Unit, expression_unit, name_unit, unit_of_metric
 from gputop.rules.entries import Position, RuleEntry
 from gputop.rules.sites import site_position, sites
@@ -168,18 +168,16 @@ def check_entry(entry: RuleEntry, ctx: CheckContext) -> list[Finding]:
         problem = _name_problem(metric, ctx)
         if problem is not None:
             report(problem[0], metric, where, problem[1])
-            continue
         kind = metric_kind(metric, ctx)
         if site.call in _RATE_FUNCTIONS and kind == "gauge":
             report("rate-of-gauge", metric, where, _rate_of_gauge(site.call, metric, ctx))
         if site.compared is not None and kind == "counter" and site.compared[1] != 0:
             report("raw-counter", metric, where, _raw_counter(metric, site.compared))
+        if site.compared is not None and site.exact:
+            message = _range_problem(metric, *site.compared, ctx)
+            if message is not None:
+                report("metric-range", f"{metric}{site.compared}", where, message)
     first = {s.selector.metric: s for s in reversed(all_sites) if s.selector.metric}
-    for comparison in entry.analysis.comparisons:
-        message = _range_problem(comparison, ctx)
-        compared = first.get(comparison.unit_metric or "")
-        if message is not None and compared is not None:
-            report("metric-range", str(comparison), site_position(entry, compared), message)
     if _MEM_COPY in first and _talks_about_memory_usage(entry):
         report(
             "memory-usage",
@@ -299,14 +297,13 @@ def _unit_suffix(entry: RuleEntry, ctx: CheckContext) -> str | None:
     return f"{entry.name} promises {promised} by its name, but {source}: {fix}"
 
 
-def _range_problem(comparison: Comparison, ctx: CheckContext) -> str | None:
-    """Why a comparison can never hold, or always holds, given its metric's range."""
-    info = lookup(comparison.unit_metric or "", histogram=ctx.histogram)
-    if info is None or comparison.return_bool or (info.lo is None and info.hi is None):
+def _range_problem(metric: str, op: str, t: float, ctx: CheckContext) -> str | None:
+    """Why `metric op t` can never hold, or always holds, given the metric's range."""
+    info = lookup(metric, histogram=ctx.histogram)
+    if info is None or (info.lo is None and info.hi is None):
         return None
     lo = -float("inf") if info.lo is None else info.lo
     hi = float("inf") if info.hi is None else info.hi
-    op, t = comparison.op, comparison.threshold
     never = {
         ">": t >= hi,
         ">=": t > hi,

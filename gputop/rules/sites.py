@@ -1,6 +1,7 @@
 """The selectors of a rule as the checks see them: in the order they are written, where each
-is written, the function each is an argument of, and the comparison each reaches with its
-value unchanged (`sum(x) > 5` compares x raw; `rate(x[5m]) > 5` does not).
+is written, the function each is an argument of, and the comparison each reaches without a
+rate in between (`sum(x) > 5` compares x raw; `rate(x[5m]) > 5` does not) — `exact` when
+its values reach it unchanged in range too (`max(x) > 5`, not `sum(x) > 5` or `x * 100 > 5`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from gputop.rules.entries import Position, RuleEntry
 
 __all__ = ["Site", "site_position", "sites"]
 
-# What passes a selector's value through unchanged in kind: a counter stays a raw counter.
+# What passes a selector's values through unchanged, in range as well as in kind.
 _KEEPING_CALLS = frozenset(
     {
         "abs",
@@ -36,7 +37,12 @@ _KEEPING_CALLS = frozenset(
         "quantile_over_time",
     }
 )
-_KEEPING_AGGREGATIONS = frozenset({"sum", "avg", "min", "max", "topk", "bottomk", "quantile"})
+_KEEPING_AGGREGATIONS = frozenset({"avg", "min", "max", "topk", "bottomk", "quantile"})
+# What keeps the kind (a counter stays a raw counter) but not the range.
+_KIND_KEEPING_AGGREGATIONS = _KEEPING_AGGREGATIONS | {"sum"}
+
+# (op, threshold, exact) of the comparison a selector's values reach.
+_Compared = tuple[str, float, bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +53,8 @@ class Site:
     selector: Selector
     span: SelectorSpan | None
     call: str | None  # the function it is the direct argument of
-    compared: tuple[str, float] | None  # (op, threshold) it is compared with, value unchanged
+    compared: tuple[str, float] | None  # (op, threshold) it is compared with, without a rate
+    exact: bool = False  # its values reach that comparison unchanged in range
 
 
 def sites(entry: RuleEntry) -> list[Site]:
@@ -58,7 +65,14 @@ def sites(entry: RuleEntry) -> list[Site]:
     spans = selector_spans(entry.expr)
     aligned = len(spans) == len(found)
     return [
-        Site(i, sel, spans[i] if aligned else None, call, compared)
+        Site(
+            i,
+            sel,
+            spans[i] if aligned else None,
+            call,
+            compared[:2] if compared else None,
+            bool(compared and compared[2]),
+        )
         for i, (sel, call, compared) in enumerate(found)
     ]
 
@@ -68,9 +82,9 @@ class _SiteWalker:
     each is an argument of and the comparison it reaches with its value unchanged."""
 
     def __init__(self) -> None:
-        self.found: list[tuple[Selector, str | None, tuple[str, float] | None]] = []
+        self.found: list[tuple[Selector, str | None, _Compared | None]] = []
 
-    def walk(self, node: pp.Expr, call: str | None, compared: tuple[str, float] | None) -> None:
+    def walk(self, node: pp.Expr, call: str | None, compared: _Compared | None) -> None:
         if isinstance(node, pp.MatrixSelector):
             base = selector(node.vector_selector)
             ranged = Selector(base.metric, base.matchers, node.range.total_seconds())
@@ -84,7 +98,10 @@ class _SiteWalker:
             for child in children(node):
                 self.walk(child, node.func.name, keep)
         elif isinstance(node, pp.AggregateExpr):
-            keep = compared if str(node.op) in _KEEPING_AGGREGATIONS else None
+            op = str(node.op)
+            keep = compared if op in _KIND_KEEPING_AGGREGATIONS else None
+            if keep is not None and op not in _KEEPING_AGGREGATIONS:
+                keep = (keep[0], keep[1], False)
             if isinstance(node.param, pp.Expr):
                 self.walk(node.param, None, None)
             self.walk(node.expr, None, keep)
@@ -92,20 +109,21 @@ class _SiteWalker:
             for child in children(node):
                 self.walk(child, None, compared)
 
-    def binary(self, node: pp.BinaryExpr, compared: tuple[str, float] | None) -> None:
+    def binary(self, node: pp.BinaryExpr, compared: _Compared | None) -> None:
         op = str(node.op)
         bool_modifier = node.modifier is not None and node.modifier.return_bool
         lhs, rhs = _number(node.lhs), _number(node.rhs)
         one_number = (lhs is None) != (rhs is None)
         if op in COMPARISON_OPS and not bool_modifier and one_number:
             if rhs is not None:
-                self.walk(node.lhs, None, (op, rhs))
+                self.walk(node.lhs, None, (op, rhs, True))
             elif lhs is not None:
-                self.walk(node.rhs, None, (COMPARISON_OPS[op], lhs))
+                self.walk(node.rhs, None, (COMPARISON_OPS[op], lhs, True))
             return
         if op in ("*", "/", "+", "-") and one_number:
-            self.walk(node.lhs, None, compared if lhs is None else None)
-            self.walk(node.rhs, None, compared if rhs is None else None)
+            scaled = (compared[0], compared[1], False) if compared else None
+            self.walk(node.lhs, None, scaled if lhs is None else None)
+            self.walk(node.rhs, None, scaled if rhs is None else None)
             return
         self.walk(node.lhs, None, compared if op in ("and", "unless") else None)
         self.walk(node.rhs, None, None)
