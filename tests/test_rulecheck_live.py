@@ -91,7 +91,7 @@ groups:
       - alert: Fine
         expr: |
           DCGM_FI_DEV_GPU_TEMP{{Hostname="{host}"}} > 85
-          unless on (gpu) absent(DCGM_FI_DEV_POWER_USAGE{{gpu="7"}})
+          unless on (gpu) absent(DCGM_FI_DEV_POWER_USAGE{{gpu="7"}} > 0)
       - record: job:errors:rate5m
         expr: sum(rate(app_errors_total[5m]))
       - alert: OnARecord

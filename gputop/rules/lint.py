@@ -53,9 +53,7 @@ __all__ = [
 ]
 
 FORMATS = ("text", "json", "github")
-# Selectors of these never count as missing: absent() wants none, ALERTS exist only while
-# an alert is active.
-_WANTS_NONE = frozenset({"absent", "absent_over_time"})
+# Selectors of these never count as missing: ALERTS exist only while an alert is active.
 _SYNTHETIC = frozenset({"ALERTS", "ALERTS_FOR_STATE"})
 _IGNORED_DOCUMENT = (
     "Prometheus reads only the first YAML document of a rule file: the rules from here on "
@@ -197,7 +195,7 @@ def _entry_findings(entry: RuleEntry, ctx: CheckContext, live: LiveResult | None
             if (
                 probe is None
                 or probe.has_series
-                or site.call in _WANTS_NONE
+                or site.in_absent
                 or sel.metric in ctx.recorded
                 or sel.metric in _SYNTHETIC
                 or (start.line, start.col) in named
@@ -235,7 +233,9 @@ def _run_live(
         site.selector
         for entry in entries
         for site in sites(entry)
-        if site.selector.metric not in ctx.recorded and site.selector.metric not in _SYNTHETIC
+        if not site.in_absent
+        and site.selector.metric not in ctx.recorded
+        and site.selector.metric not in _SYNTHETIC
     ]
 
     async def go() -> LiveResult:

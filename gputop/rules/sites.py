@@ -55,6 +55,7 @@ class Site:
     call: str | None  # the function it is the direct argument of
     compared: tuple[str, float] | None  # (op, threshold) it is compared with, without a rate
     exact: bool = False  # its values reach that comparison unchanged in range
+    in_absent: bool = False  # inside absent() or absent_over_time(): meant to select nothing
 
 
 def sites(entry: RuleEntry) -> list[Site]:
@@ -72,8 +73,9 @@ def sites(entry: RuleEntry) -> list[Site]:
             call,
             compared[:2] if compared else None,
             bool(compared and compared[2]),
+            in_absent,
         )
-        for i, (sel, call, compared) in enumerate(found)
+        for i, (sel, call, compared, in_absent) in enumerate(found)
     ]
 
 
@@ -82,21 +84,25 @@ class _SiteWalker:
     each is an argument of and the comparison it reaches with its value unchanged."""
 
     def __init__(self) -> None:
-        self.found: list[tuple[Selector, str | None, _Compared | None]] = []
+        self.found: list[tuple[Selector, str | None, _Compared | None, bool]] = []
+        self.absent = 0  # how many absent() calls enclose the node being walked
 
     def walk(self, node: pp.Expr, call: str | None, compared: _Compared | None) -> None:
         if isinstance(node, pp.MatrixSelector):
             base = selector(node.vector_selector)
             ranged = Selector(base.metric, base.matchers, node.range.total_seconds())
-            self.found.append((ranged, call, compared))
+            self.found.append((ranged, call, compared, self.absent > 0))
         elif isinstance(node, pp.VectorSelector):
-            self.found.append((selector(node), call, compared))
+            self.found.append((selector(node), call, compared, self.absent > 0))
         elif isinstance(node, pp.BinaryExpr):
             self.binary(node, compared)
         elif isinstance(node, pp.Call):
             keep = compared if node.func.name in _KEEPING_CALLS else None
+            absent = node.func.name in ("absent", "absent_over_time")
+            self.absent += absent
             for child in children(node):
                 self.walk(child, node.func.name, keep)
+            self.absent -= absent
         elif isinstance(node, pp.AggregateExpr):
             op = str(node.op)
             keep = compared if op in _KIND_KEEPING_AGGREGATIONS else None
