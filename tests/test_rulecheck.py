@@ -389,7 +389,7 @@ def test_each_impossible_comparison_at_its_own_selector(tmp_path):
         "    or 0.5 > DCGM_FI_PROF_SM_ACTIVE\n"
     )
     found = [f for f in _check(tmp_path, rules) if "[metric-range]" in f or "[default" in f]
-    where = [f.split(": warning: ")[0].rsplit(":", 2)[1:] + [f.rsplit("[", 1)[1]] for f in found]
+    where = [[*f.split(": warning: ")[0].rsplit(":", 2)[1:], f.rsplit("[", 1)[1]] for f in found]
     assert where == [
         ["6", "15", "metric-range]"],
         ["7", "20", "metric-range]"],
