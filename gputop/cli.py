@@ -189,27 +189,43 @@ def _build_monitor(args: argparse.Namespace, config: Config) -> Monitor:
 
 
 def _attach_rules(monitor: Monitor, config: Config) -> None:
+    from pathlib import Path
+
     from gputop.rules.builtin import builtin_rules
     from gputop.rules.engine import RulesEngine, with_margins
-    from gputop.rules.files import RuleFileError, load_rules
+    from gputop.rules.files import RuleFileError, RuleSet, load_rule_set
+    from gputop.rules.model import RuleDef
 
     settings = config.rules
     margin = settings.margin_pct / 100.0
     margins = dict(settings.margins)
     try:
-        files = with_margins(load_rules(settings.files), margins) if settings.files else None
+        loaded = load_rule_set(settings.files) if settings.files else RuleSet()
     except RuleFileError as exc:
         raise UsageError(str(exc)) from None
     origin = ", ".join(p.name for p in settings.files) if settings.files else "built-in rules"
+    if loaded.without_alerts:
+        origin += (
+            f" (no alerting rules in {', '.join(Path(p).name for p in loaded.without_alerts)})"
+        )
+    alerts = with_margins(loaded.alerts, margins)
+
+    def local(rules: list[RuleDef]) -> RulesEngine:
+        return RulesEngine(
+            rules,
+            clock=monitor.clock,
+            margin=margin,
+            origin=origin,
+            records=loaded.records,
+            notes=loaded.notes,
+        )
+
     if config.prometheus is not None:
         monitor.rules = RulesEngine([], clock=monitor.clock, margin=margin, origin="Prometheus")
-        if files:
-            monitor.local_rules = RulesEngine(
-                files, clock=monitor.clock, margin=margin, origin=origin
-            )
+        if settings.files:
+            monitor.local_rules = local(alerts)
     else:
-        rules = files if files is not None else with_margins(builtin_rules(), margins)
-        monitor.rules = RulesEngine(rules, clock=monitor.clock, margin=margin, origin=origin)
+        monitor.rules = local(alerts if settings.files else with_margins(builtin_rules(), margins))
 
 
 def _attach_prometheus(monitor: Monitor, config: Config) -> None:

@@ -26,7 +26,14 @@ def snapshot_json(monitor: Monitor, rules: list[dict[str, Any]] | None = None) -
         "processes": [p.as_json() for p in monitor.processes()],
         "latency": latency.as_json() if latency is not None else None,
         "rules": rules or [],
+        "rule_notes": list(_rule_notes(monitor)),
     }
+
+
+def _rule_notes(monitor: Monitor) -> tuple[str, ...]:
+    """What the rule engines say beside the rules (a file with no alerting rules)."""
+    engines = (monitor.rules, monitor.local_rules)
+    return tuple(note for e in engines if e is not None for note in e.notes)
 
 
 def snapshot_text(monitor: Monitor, statuses: Sequence[RuleStatus] = ()) -> str:
@@ -65,9 +72,11 @@ def snapshot_text(monitor: Monitor, statuses: Sequence[RuleStatus] = ()) -> str:
             f"{format_value(latency.jobs_per_min, ' jobs/min', 1)}"
         )
     troubled = [st for st in statuses if st.state != "ok"]
-    if troubled:
+    notes = _rule_notes(monitor)
+    if troubled or notes:
         lines.append("")
         lines.extend(f"{st.state.upper():<8} {rule_line(st)}" for st in troubled)
+        lines.extend(f"{'NOTE':<8} {note}" for note in notes)
     procs = monitor.processes()
     if procs:
         lines.append("")

@@ -75,3 +75,28 @@ def test_bad_flags_are_one_line_exit_2(args, needle):
     assert needle in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
     assert "Traceback" not in out.stderr
+
+
+def test_once_evaluates_recording_rules_and_names_files_without_alerts(tmp_path):
+    records = tmp_path / "records.yml"
+    records.write_text(
+        "groups:\n- name: r\n  rules:\n  - record: gpu:fb_used:ratio\n"
+        "    expr: DCGM_FI_DEV_FB_USED / DCGM_FI_DEV_FB_TOTAL\n",
+        encoding="utf-8",
+    )
+    alerts = tmp_path / "alerts.yml"
+    alerts.write_text(
+        "groups:\n- name: a\n  rules:\n  - alert: FramebufferInUse\n"
+        "    expr: gpu:fb_used:ratio > 0\n",
+        encoding="utf-8",
+    )
+    env = {"XDG_CONFIG_HOME": str(tmp_path), "GPUTOP_CONFIG": ""}
+    rules = ["--rules", str(records), "--rules", str(alerts)]
+    out = gputop("--once", "--demo", "--json", *rules, env=env)
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["rule_notes"] == [f"{records}: no alerting rules, only 1 recording rule"]
+    in_use = [r for r in doc["rules"] if r["name"] == "FramebufferInUse"]
+    assert len(in_use) == 8 and {r["state"] for r in in_use} == {"firing"}
+    text = gputop("--once", "--demo", *rules, env=env)
+    assert f"NOTE     {records}: no alerting rules, only 1 recording rule" in text.stdout

@@ -84,6 +84,13 @@ def test_unknown_section_and_stray_top_level_key(tmp_path: Path) -> None:
         ("[rules]\nmargin_pct = 100", 2, "[rules] margin_pct: must be a percentage"),
         ("[rules]\nmargins = { GPUBusy = 0 }", 2, "[rules] margins.GPUBusy: must be a percentage"),
         ('[rules]\neval_interval = "soon"', 2, "[rules] eval_interval: not a duration"),
+        (
+            '[rules]\ndisabled_checks = ["default-exports"]',
+            2,
+            "[rules] disabled_checks: no check is named 'default-exports' (did you mean "
+            "'default-export'?",
+        ),
+        ('[rules]\ndisabled_checks = "for-interval"', 2, "[rules] disabled_checks: must be an"),
         ("prometheus = 3", 1, "[prometheus] must be a table"),
         ('[prometheus]\nheaders = { X-A = "a\\nb" }', 2, "[prometheus] headers.X-A: a header"),
         ('[prometheus]\nheaders = { "X A" = "a" }', 2, "[prometheus] headers.X A: is not a valid"),
@@ -159,7 +166,8 @@ def test_missing_default_file_gives_the_defaults(
     assert config.prometheus is None
     assert config.ui.interval == 1.0
     assert config.rules.margin_pct == 10.0
-    assert config.rules.eval_interval == 15.0
+    assert config.rules.eval_interval == 60.0  # Prometheus' default evaluation interval
+    assert config.rules.disabled_checks == ()
 
 
 def test_default_file_is_read_when_present(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -200,6 +208,7 @@ def test_full_prometheus_section(tmp_path: Path) -> None:
         [rules]
         eval_interval = "90s"
         margins = { GPUBusy = 5 }
+        disabled_checks = ["default-export", "for-interval"]
         """,
     )
     config = load_config(path, env={})
@@ -212,8 +221,8 @@ def test_full_prometheus_section(tmp_path: Path) -> None:
     assert prom.headers() == {"X-Scope-OrgID": "team-a"}
     assert prom.auth() is None
     assert config.rules.eval_interval == 90.0
-    assert config.rules.margin_for("GPUBusy") == 5.0
-    assert config.rules.margin_for("GPUTemperatureHigh") == 10.0
+    assert dict(config.rules.margins) == {"GPUBusy": 5.0}
+    assert config.rules.disabled_checks == ("default-export", "for-interval")
     assert config.alertmanager is None
 
 
@@ -693,6 +702,7 @@ _FIELD_NAMES = [
     "margin_pct",
     "margins",
     "eval_interval",
+    "disabled_checks",
     "interval",
     "kiosk_page_seconds",
     "no_color",

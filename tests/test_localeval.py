@@ -9,7 +9,7 @@ from gputop.core.models import GpuSample, LatencySample
 from gputop.core.store import MetricStore
 from gputop.promql.evaluator import EvalContext, compile_query, gpu_labels
 from gputop.rules.local import NEEDS_PROMETHEUS, LocalEvaluator
-from gputop.rules.model import RuleDef, RuleStatus
+from gputop.rules.model import RecordDef, RuleDef, RuleStatus
 
 MODEL = "NVIDIA A100-SXM4-80GB"
 
@@ -44,12 +44,13 @@ class Node:
         self.latest = samples
         return samples
 
-    def evaluator(self, *rules: RuleDef) -> LocalEvaluator:
-        return LocalEvaluator(list(rules), clock=self.clock)
+    def evaluator(self, *rules: RuleDef, records: tuple[RecordDef, ...] = ()) -> LocalEvaluator:
+        return LocalEvaluator(list(rules), clock=self.clock, records=records)
 
     def query(self, expr: str) -> dict[str, float]:
         """Evaluate a query now; values by gpu label."""
-        ctx = EvalContext(self.clock.now(), self.store, gpu_labels(self.latest))
+        readings = {g.key: g for g in self.latest}
+        ctx = EvalContext(self.clock.now(), self.store, gpu_labels(self.latest), readings)
         result = compile_query(expr)(ctx)
         assert isinstance(result, dict)
         return {dict(k).get("gpu", ""): v for k, v in result.items()}
@@ -259,8 +260,79 @@ def test_no_local_data_is_unknown():
 
 def test_a_scaled_metric_at_the_threshold_does_not_cross_it_by_rounding():
     # GR_ENGINE_ACTIVE is utilization / 100 locally: 95 % must read 0.95, which is not > 0.95
-    from gputop.promql.evaluator import _scaled
+    from gputop.promql.localdata import _scaled
 
     assert _scaled(95.0, 0.01) == 0.95
     assert not _scaled(95.0, 0.01) > 0.95
     assert _scaled(96.0, 0.01) > 0.95
+
+
+def test_every_dcgm_field_nvml_reads_is_evaluated_locally():
+    node = Node(gpus=2)
+    node.sample(
+        memory_used_mib=[40960.0, 8192.0],
+        power_w=[690.0, 300.0],
+        power_limit_w=700.0,
+        fan_pct=[30.0, 95.0],
+    )
+    assert node.query("DCGM_FI_DEV_FB_USED / DCGM_FI_DEV_FB_TOTAL") == {"0": 0.5, "1": 0.1}
+    assert node.query("DCGM_FI_DEV_POWER_USAGE / DCGM_FI_DEV_POWER_MGMT_LIMIT > 0.95") == {
+        "0": 690.0 / 700.0
+    }
+    assert node.query("DCGM_FI_DEV_ENFORCED_POWER_LIMIT") == {"0": 700.0, "1": 700.0}
+    assert node.query("DCGM_FI_DEV_FAN_SPEED > 90") == {"1": 95.0}
+    ev = node.evaluator(RuleDef("Full", "DCGM_FI_DEV_FB_USED / DCGM_FI_DEV_FB_TOTAL > 0.4"))
+    assert [(s.state, s.labels["gpu"]) for s in ev.evaluate(node.store, node.latest)] == [
+        ("firing", "0"),
+        ("ok", "1"),
+    ]
+
+
+def test_a_reading_only_metric_over_time_needs_prometheus():
+    node = Node()
+    node.sample(temperature_c=50.0)
+    ev = node.evaluator(RuleDef("R", "avg_over_time(DCGM_FI_DEV_FB_TOTAL[5m]) < 1000"))
+    status = ev.evaluate(node.store, node.latest)[0]
+    assert status.state == "unknown" and status.reason.startswith(NEEDS_PROMETHEUS)
+    assert "only the current reading of DCGM_FI_DEV_FB_TOTAL is kept locally" in status.reason
+
+
+def test_alerts_on_recorded_series_work_locally():
+    node = Node(gpus=2)
+    records = (
+        RecordDef("gpu:fb_used:ratio", "DCGM_FI_DEV_FB_USED / DCGM_FI_DEV_FB_TOTAL"),
+        RecordDef(
+            "node:fb_used:max_ratio", "max by (Hostname) (gpu:fb_used:ratio)", {"team": "t2v"}
+        ),
+    )
+    rules = (
+        RuleDef("GpuFull", 'gpu:fb_used:ratio{gpu="0"} > 0.9', for_s=30.0),
+        RuleDef("NodeFull", 'node:fb_used:max_ratio{team="t2v"} > 0.9'),
+        RuleDef("WasFull", "max_over_time(gpu:fb_used:ratio[1m]) > 0.98"),
+    )
+    ev = node.evaluator(*rules, records=records)
+    states = []
+    for used in (81000.0, 81000.0, 81000.0, 40000.0):
+        node.sample(memory_used_mib=[used, 1000.0])
+        by_rule = {}
+        for status in ev.evaluate(node.store, node.latest):
+            by_rule.setdefault(status.name, []).append(status.state)
+        states.append(by_rule)
+        node.clock.advance(15)
+    assert [s["GpuFull"] for s in states] == [["pending"], ["pending"], ["firing"], ["ok"]]
+    assert [s["NodeFull"] for s in states] == [["firing"], ["firing"], ["firing"], ["ok"]]
+    # the recorded history: still full within the last minute after memory was freed
+    assert states[0]["WasFull"] == states[3]["WasFull"] == ["firing", "ok"]
+    assert ev.unsupported() == {}
+
+
+def test_an_alert_on_a_record_that_needs_prometheus_says_which():
+    node = Node()
+    node.sample(temperature_c=50.0)
+    records = (RecordDef("job:load:sum", "sum(node_load1)"),)
+    ev = node.evaluator(RuleDef("Load", "job:load:sum > 4"), records=records)
+    status = ev.evaluate(node.store, node.latest)[0]
+    assert status.state == "unknown"
+    assert status.reason == (
+        NEEDS_PROMETHEUS + "metric node_load1 (in the recording rule job:load:sum)"
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -14,6 +15,15 @@ from gputop.rules.lint import check_files, main
 
 DATA = Path(__file__).parent / "data"
 ARTICLE = str(DATA / "article-rules.yml")
+_ENV = ("GPUTOP_CONFIG", "GPUTOP_PROFILE", "GPUTOP_PROMETHEUS_URL", "GPUTOP_PROMETHEUS_TOKEN")
+
+
+@pytest.fixture(autouse=True)
+def no_user_config(tmp_path_factory, monkeypatch):
+    """The check reads the config like gputop does: never the user's own here."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg")))
+    for name in _ENV:
+        monkeypatch.delenv(name, raising=False)
 
 
 def _lines_of(path: str, needle: str) -> int:
@@ -63,7 +73,7 @@ def test_syntax_error_exits_2_with_file_line_col(tmp_path, capsys):
     )
     assert main([str(bad), ARTICLE]) == 2
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == f"{bad}:5:11: error: rule Broken: PromQL: invalid promql query"
+    assert out[0] == f"{bad}:5:11: error: rule Broken: PromQL: invalid promql query [syntax]"
     assert out[-1] == "2 files, 4 rules: 1 error, 3 warnings"
 
 
@@ -71,7 +81,7 @@ def test_missing_file_is_an_error(tmp_path, capsys):
     assert main([str(tmp_path / "nope.yml")]) == 2
     assert (
         capsys.readouterr().out.splitlines()[0]
-        == f"{tmp_path / 'nope.yml'}: error: no such rule file"
+        == f"{tmp_path / 'nope.yml'}: error: no such rule file [file]"
     )
 
 
@@ -87,10 +97,43 @@ def _check(tmp_path: Path, rules: str, **kw: float) -> list[str]:
     [
         ("- alert: A\n  expr: DCGM_FI_DEV_GPU_UTIL > 100\n", "`> 100` can never fire"),
         ("- alert: A\n  expr: DCGM_FI_DEV_GPU_UTIL >= 0\n", "always holds"),
-        ("- alert: A\n  expr: avg_over_time(DCGM_FI_PROF_SM_ACTIVE[5m]) < 2\n", "always holds"),
+        ("- alert: A\n  expr: avg_over_time(DCGM_FI_PROF_DRAM_ACTIVE[5m]) < 2\n", "always holds"),
         ("- alert: A\n  expr: DCGM_FI_DEV_FB_USED < 0\n", "can never fire"),
         ("- alert: A\n  expr: DCGM_FI_PROF_GR_ENGINE_ACTIVE == 95\n", "`== 95` can never fire"),
-        ("- alert: A\n  expr: gpu_temprature > 85\n", "unknown metric gpu_temprature"),
+        (
+            "- alert: A\n  expr: DCGM_FI_DEV_GPU_TEMPRATURE > 85\n",
+            "unknown metric DCGM_FI_DEV_GPU_TEMPRATURE: no exporter exports it; "
+            "did you mean DCGM_FI_DEV_GPU_TEMP?",
+        ),
+        (
+            "- alert: A\n  expr: dcgm_gpu_temperature > 85\n",
+            "did you mean dcgm_gpu_temp (1.x), now DCGM_FI_DEV_GPU_TEMP?",
+        ),
+        (
+            "- alert: A\n  expr: dcgm_fb_used > 70000\n",
+            "dcgm_fb_used is a dcgm-exporter 1.x name; since 2.0 the metric is DCGM_FI_DEV_FB_USED",
+        ),
+        (
+            "- alert: A\n  expr: DCGM_FI_DEV_FB_USED{DCGM_FI_DRIVER_VERSION!=''} > 0\n"
+            "- alert: B\n  expr: DCGM_FI_DRIVER_VERSION > 0\n",
+            "DCGM_FI_DRIVER_VERSION is a label dcgm-exporter puts on every series",
+        ),
+        (
+            "- alert: A\n  expr: t2v_inference_duration_seconds > 300\n",
+            "t2v_inference_duration_seconds is a histogram: select",
+        ),
+        (
+            "- alert: A\n  expr: t2v_inference_duration_second_bucket > 300\n",
+            "did you mean t2v_inference_duration_seconds_bucket?",
+        ),
+        (
+            "- alert: A\n  expr: DCGM_FI_DEV_PCIE_REPLAY_COUNTER > 10\n",
+            "DCGM_FI_DEV_PCIE_REPLAY_COUNTER is a counter, compared raw (`> 10`)",
+        ),
+        (
+            "- alert: A\n  expr: max_over_time(t2v_jobs_completed_total[1h]) < 5\n",
+            "t2v_jobs_completed_total is a counter, compared raw (`< 5`)",
+        ),
         (
             "- alert: A\n  expr: rate(DCGM_FI_DEV_GPU_TEMP[5m]) > 1\n",
             "rate() of DCGM_FI_DEV_GPU_TEMP",
@@ -117,6 +160,18 @@ def test_warnings(tmp_path, rule, expected):
         "- alert: A\n  expr: rate(t2v_jobs_completed_total[5m]) == 0\n  for: 2m\n",
         "- record: job:util\n  expr: avg(DCGM_FI_DEV_GPU_UTIL)\n"
         "- alert: A\n  expr: job:util > 90\n",
+        "- alert: A\n  expr: gpu_temprature > 85\n",  # not dcgm-exporter's: not ours to judge
+        "- alert: A\n  expr: node_filesystem_files_free / node_filesystem_files < 0.1\n",
+        "- alert: A\n  expr: rate(kube_pod_container_status_restarts_total[15m]) > 0\n",
+        "# gputop: disable=default-export\n- alert: A\n  expr: DCGM_FI_DEV_ECC_DBE_VOL_TOTAL > 0\n",
+        "- alert: A\n  expr: DCGM_FI_DEV_CLOCK_THROTTLE_REASONS > 0"
+        "  # gputop: disable=default-export\n",
+        "- alert: A\n  expr: DCGM_FI_DEV_ROW_REMAP_FAILURE == 1\n",
+        "- alert: A\n  expr: increase(DCGM_FI_DEV_CORRECTABLE_REMAPPED_ROWS[1h]) > 10\n",
+        "- alert: A\n  expr: DCGM_FI_DEV_XID_ERRORS > 0\n",
+        "- alert: A\n  expr: DCGM_FI_DEV_ECC_DBE_VOL_TOTAL > 0  # gputop: disable=default-export\n",
+        "- alert: A\n  expr: absent(DCGM_FI_DEV_GPU_TEMP)\n",
+        "- alert: A\n  expr: DCGM_FI_DEV_FB_USED / 1024 > 70\n",
     ],
 )
 def test_no_false_alarms(tmp_path, rule):
@@ -137,13 +192,206 @@ def test_group_interval_decides_the_for_warning(tmp_path):
     assert [(f.line, f.col, f.severity) for f in findings] == [(7, 14, "warning")]
 
 
-def test_module_entry_point():
+def test_module_entry_point(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in _ENV}
+    env["XDG_CONFIG_HOME"] = str(tmp_path)
     proc = subprocess.run(
         [sys.executable, "-m", "gputop.rules.lint", ARTICLE],
         capture_output=True,
         text=True,
         check=False,
+        env=env,
     )
     assert proc.returncode == 1
     assert proc.stdout.splitlines()[-1] == "1 file, 4 rules: 0 errors, 3 warnings"
     assert proc.stderr == ""
+
+
+def _file(tmp_path: Path, rules: str, name: str = "r.yml") -> str:
+    path = tmp_path / name
+    body = textwrap.indent(textwrap.dedent(rules), "      ")
+    path.write_text(f"groups:\n  - name: g\n    rules:\n{body}", encoding="utf-8")
+    return str(path)
+
+
+def test_checks_are_turned_off_by_flag_config_and_comment(tmp_path, capsys):
+    path = _file(
+        tmp_path,
+        """\
+        - alert: A
+          expr: DCGM_FI_DEV_FAN_SPEED < 10
+          for: 30s
+        - alert: B  # gputop: disable=for-interval, default-exports
+          expr: DCGM_FI_DEV_GPU_TEMP > 85
+          for: 30s
+        """,
+    )
+    assert main([path]) == 1
+    out = capsys.readouterr().out
+    assert "[default-export]" in out and out.count("[for-interval]") == 1
+    assert "r.yml:7:51: warning: no check is named 'default-exports'" in out
+    flags = ["--disable", "default-export,for-interval", "--disable", "disable-comment"]
+    assert main([*flags, path]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "1 file, 2 rules: 0 errors, 0 warnings"
+    config = tmp_path / "gputop.toml"
+    config.write_text(
+        '[rules]\ndisabled_checks = ["default-export", "disable-comment"]\neval_interval = "15s"\n',
+        encoding="utf-8",
+    )
+    assert main(["--config", str(config), path]) == 0  # 30s is two 15 s intervals
+
+
+def test_bad_flags_and_config_are_one_line_exit_2(tmp_path, capsys):
+    path = _file(tmp_path, "- alert: A\n  expr: up == 0\n")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--disable", "nope", path])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --disable: no check is named 'nope'" in err
+    config = tmp_path / "bad.toml"
+    config.write_text('[rules]\ndisabled_checks = ["nope"]\n', encoding="utf-8")
+    assert main(["--config", str(config), path]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{config}:2: [rules] disabled_checks: no check" in err
+
+
+def test_the_config_default_eval_interval_is_prometheus_1m(tmp_path):
+    path = _file(tmp_path, "- alert: A\n  expr: up == 0\n  for: 90s\n")
+    assert main([path]) == 1  # 90 s < two 1m evaluations
+    assert main(["--eval-interval", "30s", path]) == 0
+
+
+def test_a_file_of_recording_rules_says_it_has_no_alerts(tmp_path, capsys):
+    path = _file(tmp_path, "- record: job:up:sum\n  expr: sum(up)\n")
+    assert main([path, ARTICLE]) == 1
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        f"2 files, 5 rules: 0 errors, 3 warnings; no alerting rules in {path}"
+    )
+
+
+def test_a_second_document_is_a_warning(tmp_path, capsys):
+    path = tmp_path / "two.yml"
+    path.write_text(
+        "groups: [{name: a, rules: [{alert: A, expr: up == 0}]}]\n---\n"
+        "groups: [{name: b, rules: [{alert: B, expr: up == 0}]}]\n",
+        encoding="utf-8",
+    )
+    assert main([str(path)]) == 1
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith(f"{path}:3:1: warning: Prometheus reads only the first YAML document")
+    assert first.endswith("[ignored-document]")
+
+
+def test_an_unreachable_server_is_one_line_and_exit_2(tmp_path, capsys):
+    from tests.support.prometheus_server import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"
+    assert main(["--prometheus", url, ARTICLE]) == 2
+    out = capsys.readouterr().out.splitlines()
+    server = [line for line in out if line.startswith(url)]
+    assert server == [f"{url}: error: cannot check against Prometheus: unreachable [prometheus]"]
+    config = tmp_path / "c.toml"
+    config.write_text(f'[prometheus]\nurl = "{url}"\n', encoding="utf-8")
+    assert main(["--config", str(config), ARTICLE]) == 2  # the config's server is used
+    assert main(["--config", str(config), "--offline", ARTICLE]) == 1
+
+
+def test_rules_check_through_the_gputop_command(capsys):
+    from gputop.cli import main as gputop
+
+    assert gputop(["rules", "check", "--format", "github", ARTICLE]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith(f"::warning file={ARTICLE},line=7,col=11,title=memory-usage::")
+
+
+@pytest.mark.parametrize(
+    ("name", "expr", "expected"),
+    [
+        ("gpu_throttled_seconds", "DCGM_FI_DEV_POWER_VIOLATION", "in ns, as DCGM_FI_DEV_POWER_"),
+        ("gpu_busy_percent", "DCGM_FI_PROF_GR_ENGINE_ACTIVE", "multiply by 100"),
+        ("gpu_energy_joules", "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", "divide by 1000"),
+        ("gpu_power_celsius", "DCGM_FI_DEV_POWER_USAGE", "promises °C by its name, but its"),
+        ("node:gpu_fb_free_bytes:sum", "sum(DCGM_FI_DEV_FB_FREE)", "multiply by 1048576"),
+        ("gpu_fb_used_percent", "DCGM_FI_DEV_FB_USED / DCGM_FI_DEV_FB_FREE", "multiply by 100"),
+    ],
+)
+def test_unit_suffix_mismatches(tmp_path, name, expr, expected):
+    found = _check(
+        tmp_path,
+        f"- record: {name}\n  expr: {expr}\n",
+    )
+    found = [f for f in found if "[default-export]" not in f]
+    assert len(found) == 1 and expected in found[0] and "[unit-suffix]" in found[0], found
+
+
+@pytest.mark.parametrize(
+    ("name", "expr"),
+    [
+        ("gpu_temp_celsius", "max by (gpu) (DCGM_FI_DEV_GPU_TEMP)"),
+        ("gpu_power_watts", "avg_over_time(DCGM_FI_DEV_POWER_USAGE[5m])"),
+        ("gpu_util_percent", "DCGM_FI_DEV_GPU_UTIL"),
+        ("gpu_busy_ratio", "DCGM_FI_PROF_GR_ENGINE_ACTIVE"),
+        ("gpu_fb_used_ratio", "DCGM_FI_DEV_FB_USED / (DCGM_FI_DEV_FB_USED + DCGM_FI_DEV_FB_FREE)"),
+        (
+            "gpu_fb_used_percent",
+            "100 * DCGM_FI_DEV_FB_USED / (DCGM_FI_DEV_FB_USED + DCGM_FI_DEV_FB_FREE)",
+        ),
+        ("gpu_sm_clock_hertz", "DCGM_FI_DEV_SM_CLOCK * 1e6"),
+        ("gpu_fb_used_bytes", "DCGM_FI_DEV_FB_USED * 2^20"),  # unknown (power): never reported
+        ("instance:node_cpu_seconds:rate5m", "rate(node_cpu_seconds_total[5m])"),
+        (
+            "p95_latency_seconds",
+            "histogram_quantile(0.95, sum by (le) (rate(t2v_inference_duration_seconds_bucket[5m])"
+            "))",
+        ),
+        ("job:energy_joules:sum", "sum(DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION) / 1000"),
+    ],
+)
+def test_units_that_match_their_suffix(tmp_path, name, expr):
+    assert _check(tmp_path, f"- record: {name}\n  expr: {expr}\n") == []
+
+
+def test_a_server_that_fails_every_query_is_said_not_skipped(capsys):
+    import http.server
+    import threading
+
+    class Failing(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            ok = self.path.startswith("/api/v1/metadata")
+            body = b'{"status":"success","data":{}}' if ok else b"overloaded"
+            self.send_response(200 if ok else 503)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Failing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        assert main(["--prometheus", url, ARTICLE]) == 2
+    finally:
+        server.shutdown()
+        server.server_close()
+    out = capsys.readouterr().out.splitlines()
+    assert f"{url}: error: 4 selectors not checked against Prometheus: HTTP 503" in out[-2]
+
+
+def test_each_impossible_comparison_at_its_own_selector(tmp_path):
+    rules = (
+        "- alert: A\n  expr: |\n"
+        "    max(DCGM_FI_PROF_GR_ENGINE_ACTIVE) > 95\n"
+        "    or count(DCGM_FI_DEV_GPU_UTIL > 100) > 0\n"
+        "    or sum(DCGM_FI_PROF_GR_ENGINE_ACTIVE) > 95\n"
+        "    or DCGM_FI_PROF_GR_ENGINE_ACTIVE * 100 > 95\n"
+        "    or 0.5 > DCGM_FI_PROF_SM_ACTIVE\n"
+    )
+    found = [f for f in _check(tmp_path, rules) if "[metric-range]" in f or "[default" in f]
+    where = [[*f.split(": warning: ")[0].rsplit(":", 2)[1:], f.rsplit("[", 1)[1]] for f in found]
+    assert where == [
+        ["6", "15", "metric-range]"],
+        ["7", "20", "metric-range]"],
+        ["10", "20", "default-export]"],  # not exported by default, and yet in range
+    ]

@@ -9,8 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gputop.promql.positions import selector_spans, token_offsets
 from gputop.rules.files import (
     RuleFileError,
+    load_rule_set,
     load_rules,
     parse_prometheus_duration,
     read_rule_file,
@@ -104,7 +106,7 @@ def test_promql_syntax_error_points_at_the_expr(tmp_path):
     )
 
 
-def test_promql_syntax_error_in_a_block_points_at_its_first_line(tmp_path):
+def test_promql_syntax_error_in_a_folded_block_points_at_its_first_character(tmp_path):
     err = _error(
         tmp_path,
         """\
@@ -117,7 +119,7 @@ def test_promql_syntax_error_in_a_block_points_at_its_first_line(tmp_path):
                   > 85
         """,
     )
-    assert err.position is not None and (err.position.line, err.position.col) == (5, 15)
+    assert err.position is not None and (err.position.line, err.position.col) == (6, 11)
     assert "unexpected character inside braces" in str(err)
 
 
@@ -244,6 +246,13 @@ def test_prometheus_durations():
                 "annotations:",
                 "      gputop_margin: x",
                 "!!python/object:os.system",
+                "---",
+                "kind: PrometheusRule",
+                "apiVersion: v1",
+                "spec:",
+                "  groups:",
+                '    expr: "a\\\n  b"',
+                "# gputop: disable=x",
             ]
         ),
         max_size=12,
@@ -255,3 +264,174 @@ def test_any_text_gives_errors_never_exceptions(tmp_path_factory, lines):
     parsed = read_rule_file(path)
     for error in parsed.errors:
         assert "\n" not in str(error) and str(error).startswith(str(path))
+
+
+def _where(path: str, entry_name: str, token: str) -> tuple[int, int, str]:
+    """Where `token` is first written as a whole name in a rule's expression, and the text
+    of the file from there, to see that it is the token."""
+    entry = next(e for e in read_rule_file(path).entries if e.name == entry_name)
+    at = entry.locate(token)
+    line = Path(path).read_text(encoding="utf-8").splitlines()[at.line - 1]
+    return at.line, at.col, line[at.col - 1 :]
+
+
+@pytest.mark.parametrize(
+    ("expr_yaml", "line", "col"),
+    [
+        ("expr: |\n          sum(x)\n            / node_filesystem_files > 2\n", 8, 15),
+        ("expr: >-\n          sum(x)\n            / node_filesystem_files > 2\n", 8, 15),
+        (
+            "expr: |2-\n            sum(x)\n          # node_filesystem_files\n"
+            "            / node_filesystem_files > 2\n",
+            9,
+            15,
+        ),
+        ("expr: sum(x)\n          / node_filesystem_files > 2\n", 7, 13),
+        ('expr: "sum(x{a=\\"b\\"})\n          / node_filesystem_files > 2"\n', 7, 13),
+        ("expr: 'sum(x{a=''b''})\n          / node_filesystem_files > 2'\n", 7, 13),
+        ('expr: "sum(x) \\\n          / node_filesystem_files > 2"\n', 7, 13),
+    ],
+)
+def test_a_token_is_found_at_its_line_and_column_in_any_scalar_style(
+    tmp_path, expr_yaml, line, col
+):
+    # node_filesystem_files_free comes first: a substring search would stop there
+    text = (
+        "groups:\n  - name: g\n    rules:\n      - alert: A\n"
+        "        labels: {node_filesystem_files_free: x}\n        " + expr_yaml
+    )
+    text = text.replace("sum(x", "sum(node_filesystem_files_free")
+    path = tmp_path / "r.yml"
+    path.write_text(text, encoding="utf-8")
+    assert read_rule_file(path).errors == []
+    at_line, at_col, rest = _where(str(path), "A", "node_filesystem_files")
+    assert (at_line, at_col) == (line, col), text
+    assert rest.startswith("node_filesystem_files ")
+
+
+def test_selector_spans_skip_strings_comments_functions_and_label_lists():
+    expr = (
+        'sum by (node_load1) (rate(node_load1{job="node_load1"}[5m])) # node_load1\n'
+        "/ on (instance) group_left (node_load1) node_load15 > 1e-3"
+    )
+    spans = selector_spans(expr)
+    assert [(s.name, s.start) for s in spans] == [("node_load1", 26), ("node_load15", 114)]
+    assert spans[0].matchers == (("job", 37),)
+    assert token_offsets(expr, "node_load1") == [8, 26, 102]  # label names are names too
+    assert [s.name for s in selector_spans('{__name__="x"} + topk(5, y) or vector(1)')] == [
+        None,
+        "y",
+    ]
+
+
+def test_prometheus_rule_groups_are_read_from_spec(tmp_path):
+    path = write(
+        tmp_path,
+        """\
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {name: other}
+        ---
+        apiVersion: monitoring.coreos.com/v1
+        kind: PrometheusRule
+        metadata:
+          name: gpu
+        spec:
+          groups:
+            - name: gpu
+              partial_response_strategy: warn
+              rules:
+                - alert: Hot
+                  expr: DCGM_FI_DEV_GPU_TEMP > 85
+        """,
+    )
+    parsed = read_rule_file(path)
+    assert parsed.errors == [] and parsed.skipped == ["ConfigMap"]
+    hot = parsed.entries[0]
+    assert (hot.name, hot.position.line, hot.expr_position.line, hot.expr_position.col) == (
+        "Hot",
+        14,
+        15,
+        17,
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "col", "message"),
+    [
+        (
+            "apiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\nmetadata: {}\n",
+            1,
+            1,
+            "a PrometheusRule needs a spec with its groups",
+        ),
+        (
+            "apiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\nspec:\n  group: []\n",
+            4,
+            3,
+            "unknown key 'group' in the PrometheusRule spec (one of groups)",
+        ),
+        ("apiVersion: v1\nspec:\n  groups: []\n", 1, 1, "needs a kind (PrometheusRule)"),
+    ],
+)
+def test_prometheus_rule_errors_point_into_the_file(tmp_path, text, line, col, message):
+    err = _error(tmp_path, text)
+    assert str(err).startswith(f"{tmp_path / 'rules.yml'}:{line}:{col}: ")
+    assert message in str(err)
+
+
+def test_a_second_plain_document_is_read_and_marked_ignored(tmp_path):
+    path = write(
+        tmp_path,
+        """\
+        groups: [{name: a, rules: [{alert: A, expr: up == 0}]}]
+        ---
+        groups: [{name: a, rules: [{alert: B, expr: up == 0}]}]
+        """,
+    )
+    parsed = read_rule_file(path)
+    assert [e.name for e in parsed.entries] == ["A", "B"]
+    assert [(p.line, p.col) for p in parsed.ignored_documents] == [(3, 1)]
+
+
+def test_disable_comments_above_and_inside_a_rule(tmp_path):
+    path = write(
+        tmp_path,
+        """\
+        groups:
+          - name: g
+            rules:
+              # gputop: disable=default-export, raw-counter
+              - alert: A
+                expr: |
+                  DCGM_FI_DEV_FB_TOTAL  # gputop: disable=no-such-check
+              - alert: B  # gputop: disable=for-interval
+                expr: up == 0
+              # gputop: disable=metric-range
+        """,
+    )
+    a, b = read_rule_file(path).entries
+    assert [(name, p.line, p.col) for name, p in a.disabled] == [
+        ("default-export", 4, 25),
+        ("raw-counter", 4, 41),
+        ("no-such-check", 7, 51),
+    ]
+    assert b.disabled_checks == {"for-interval"}  # not the comment after it: the next rule's
+
+
+def test_rule_set_holds_records_and_says_which_files_have_no_alerts(tmp_path):
+    alerts = write(tmp_path, GOOD, "alerts.yml")
+    records = write(
+        tmp_path,
+        "groups:\n  - name: r\n    rules:\n      - record: a:b\n        expr: up\n"
+        "        labels: {x: y}\n",
+        "records.yml",
+    )
+    rule_set = load_rule_set([alerts, records])
+    assert [r.name for r in rule_set.alerts] == ["Hot", "Stuck", "Down"]
+    assert [(r.name, dict(r.labels), r.source) for r in rule_set.records] == [
+        ("gpu:temp:max", {}, f"{alerts}:5"),
+        ("a:b", {"x": "y"}, f"{records}:4"),
+    ]
+    assert rule_set.notes == (f"{records}: no alerting rules, only 1 recording rule",)
+    assert rule_set.without_alerts == (records,)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
 import re
@@ -200,6 +201,26 @@ def label_selector(value: object, ctx: ParseContext) -> str:
     return text
 
 
+def check_names(value: object, ctx: ParseContext) -> tuple[str, ...]:
+    if ctx.from_flag and isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, (list, tuple)):
+        raise Invalid(
+            f'must be an array of check names such as ["default-export"], not {kind_of(value)}'
+        )
+    from gputop.rules.checks import CHECKS  # only when set: keeps plain start-up lean
+
+    names = []
+    for item in value:
+        name = string(item, ctx).strip()
+        if name not in CHECKS:
+            close = difflib.get_close_matches(name, list(CHECKS), n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise Invalid(f"no check is named '{name}' ({hint}checks: {', '.join(CHECKS)})")
+        names.append(name)
+    return tuple(names)
+
+
 _TOKEN_CHARS = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _AUTH_HEADERS = ("authorization", "proxy-authorization")
 
@@ -261,6 +282,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "margin_pct": Field(percent, "margin_pct"),
         "margins": Field(percent, "margins", table=True),
         "eval_interval": Field(duration, "eval_interval"),
+        "disabled_checks": Field(check_names, "disabled_checks"),
     },
     "ui": {
         "interval": Field(seconds(0.2, inclusive=True), "interval"),

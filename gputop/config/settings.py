@@ -73,16 +73,15 @@ class PrometheusSettings:
 
 @dataclass(frozen=True)
 class RuleSettings:
-    """Rule files and how near a threshold counts as "near firing"."""
+    """Rule files, how near a threshold counts as "near firing", and how `rules check`
+    judges them: the evaluation interval of groups without their own (Prometheus' default
+    1m) and the checks turned off."""
 
     files: tuple[Path, ...] = ()
     margin_pct: float = 10.0
     margins: tuple[tuple[str, float], ...] = ()  # rule name -> percent, overriding margin_pct
-    eval_interval: float = 15.0
-
-    def margin_for(self, rule_name: str) -> float:
-        """The near-firing margin of one rule, in percent of its threshold."""
-        return dict(self.margins).get(rule_name, self.margin_pct)
+    eval_interval: float = 60.0
+    disabled_checks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,23 +1,36 @@
-"""The dcgm-exporter metric catalogue: what each metric measures, in which unit and range.
+"""The metric catalogue: what each metric measures, in which unit and range, and which
+names belong to it.
 
-The lint uses it for unit sense (a 0–1 ratio compared with 95 never fires), the local
-evaluator for the mapping of DCGM metrics onto the store's series.
+The lint uses it for unit sense (a 0–1 ratio compared with 95 never fires), for the names it
+may judge (dcgm-exporter's `DCGM_*`, its 1.x `dcgm_*` names and the latency histogram: a
+`node_*` or `kube_*` name is none of its business), and for what a default install exports;
+the local evaluator uses it to map DCGM metrics onto the store's series and readings.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+import dataclasses
+import difflib
+
+from gputop.core.dcgm_fields import DCGM_METRICS, LABEL_FIELDS, NOT_METRICS, OLD_NAMES, RENAMED
+from gputop.core.metric_info import MetricInfo, MetricKind
 
 __all__ = [
     "CATALOGUE",
+    "DEFAULT_HISTOGRAM",
     "GPU_LABELS",
     "HISTOGRAM_SUFFIXES",
+    "LABEL_FIELDS",
+    "NOT_METRICS",
+    "OLD_NAMES",
+    "RENAMED",
     "MetricInfo",
+    "MetricKind",
+    "histogram_of",
+    "in_namespace",
     "lookup",
+    "suggest",
 ]
-
-MetricKind = Literal["gauge", "counter", "histogram"]
 
 #: Labels dcgm-exporter puts on every per-GPU series (Kubernetes adds namespace/pod/container).
 GPU_LABELS: tuple[str, ...] = (
@@ -32,143 +45,43 @@ GPU_LABELS: tuple[str, ...] = (
 )
 #: Series a Prometheus histogram is exposed as.
 HISTOGRAM_SUFFIXES: tuple[str, ...] = ("_bucket", "_sum", "_count")
+#: The inference latency histogram unless the config names another.
+DEFAULT_HISTOGRAM = "t2v_inference_duration_seconds"
 
-
-@dataclass(frozen=True, slots=True)
-class MetricInfo:
-    """One metric: unit, kind, the range its values can take, what it means.
-
-    `store_field` names the MetricStore series it maps to locally; `store_scale` converts the
-    store's value into the metric's unit (e.g. a percentage into a 0–1 ratio).
-    """
-
-    name: str
-    unit: str
-    kind: MetricKind
-    meaning: str
-    lo: float | None = None
-    hi: float | None = None
-    store_field: str | None = None
-    store_scale: float = 1.0
-
-    @property
-    def range_name(self) -> str | None:
-        """ "ratio 0–1" or "percent 0–100" for bounded metrics, else None."""
-        if self.lo == 0.0 and self.hi == 1.0:
-            return "ratio 0–1"
-        if self.lo == 0.0 and self.hi == 100.0:
-            return "percent 0–100"
-        return None
-
-
-# fmt: off
-_RANGES: dict[str, tuple[float | None, float | None]] = {
-    "pct": (0.0, 100.0),
-    "ratio": (0.0, 1.0),
-    "nonneg": (0.0, None),
-    "any": (None, None),
-}
-
-
-def _metric(
-    name: str,
-    unit: str,
-    kind: MetricKind,
-    values: str,
-    meaning: str,
-    store_field: str | None = None,
-    store_scale: float = 1.0,
-) -> MetricInfo:
-    lo, hi = _RANGES[values]
-    return MetricInfo(name, unit, kind, meaning, lo, hi, store_field, store_scale)
-
-
-_METRICS: tuple[MetricInfo, ...] = (
-    # name, unit, kind, range, meaning[, store series, scale]
-    _metric(
-        "DCGM_FI_DEV_GPU_UTIL", "%", "gauge", "pct",
-        "GPU utilization: share of time a kernel was running", "utilization_gpu_pct",
-    ),
-    _metric(
-        "DCGM_FI_DEV_MEM_COPY_UTIL", "%", "gauge", "pct",
-        "memory-bus utilization: share of time device memory was read or written "
-        "(busy time, not occupancy)", "utilization_memory_pct",
-    ),
-    _metric("DCGM_FI_DEV_ENC_UTIL", "%", "gauge", "pct", "video encoder utilization"),
-    _metric("DCGM_FI_DEV_DEC_UTIL", "%", "gauge", "pct", "video decoder utilization"),
-    _metric(
-        "DCGM_FI_DEV_FB_USED", "MiB", "gauge", "nonneg", "framebuffer (device) memory used",
-        "memory_used_mib",
-    ),
-    _metric(
-        "DCGM_FI_DEV_FB_FREE", "MiB", "gauge", "nonneg", "framebuffer (device) memory free",
-        "memory_free_mib",
-    ),
-    _metric("DCGM_FI_DEV_FB_TOTAL", "MiB", "gauge", "nonneg", "framebuffer memory total"),
-    _metric("DCGM_FI_DEV_FB_RESERVED", "MiB", "gauge", "nonneg", "memory the driver reserves"),
-    _metric(
-        "DCGM_FI_DEV_GPU_TEMP", "°C", "gauge", "any", "GPU die temperature", "temperature_c"
-    ),
-    _metric("DCGM_FI_DEV_MEMORY_TEMP", "°C", "gauge", "any", "HBM memory temperature"),
-    _metric("DCGM_FI_DEV_POWER_USAGE", "W", "gauge", "nonneg", "board power draw", "power_w"),
-    _metric("DCGM_FI_DEV_POWER_MGMT_LIMIT", "W", "gauge", "nonneg", "power limit"),
-    _metric("DCGM_FI_DEV_SM_CLOCK", "MHz", "gauge", "nonneg", "SM clock", "sm_clock_mhz"),
-    _metric("DCGM_FI_DEV_MEM_CLOCK", "MHz", "gauge", "nonneg", "memory clock", "mem_clock_mhz"),
-    _metric("DCGM_FI_DEV_FAN_SPEED", "%", "gauge", "pct", "fan speed"),
-    _metric(
-        "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", "mJ", "counter", "nonneg",
-        "energy used since the driver loaded",
-    ),
-    _metric("DCGM_FI_DEV_XID_ERRORS", "code", "gauge", "any", "last XID error code"),
-    _metric("DCGM_FI_DEV_PCIE_REPLAY_COUNTER", "count", "counter", "nonneg", "PCIe replays"),
-    _metric("DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL", "count", "counter", "nonneg", "NVLink traffic"),
-    _metric("DCGM_FI_DEV_ECC_SBE_VOL_TOTAL", "count", "counter", "nonneg", "single-bit ECC errors"),
-    _metric("DCGM_FI_DEV_ECC_DBE_VOL_TOTAL", "count", "counter", "nonneg", "double-bit ECC errors"),
-    _metric("DCGM_FI_DEV_POWER_VIOLATION", "µs", "counter", "nonneg", "time power-throttled"),
-    _metric("DCGM_FI_DEV_THERMAL_VIOLATION", "µs", "counter", "nonneg", "time heat-throttled"),
-    _metric("DCGM_FI_DEV_RETIRED_SBE", "count", "gauge", "nonneg", "pages retired (SBE)"),
-    _metric("DCGM_FI_DEV_RETIRED_DBE", "count", "gauge", "nonneg", "pages retired (DBE)"),
-    _metric("DCGM_FI_DEV_RETIRED_PENDING", "count", "gauge", "nonneg", "pages to retire"),
-    _metric("DCGM_FI_PROF_PCIE_TX_BYTES", "B/s", "gauge", "nonneg", "PCIe bytes sent"),
-    _metric("DCGM_FI_PROF_PCIE_RX_BYTES", "B/s", "gauge", "nonneg", "PCIe bytes received"),
-    _metric(
-        "DCGM_FI_PROF_GR_ENGINE_ACTIVE", "ratio", "gauge", "ratio",
-        "graphics/compute engine active: ratio of time any kernel ran",
-        "utilization_gpu_pct", 0.01,
-    ),
-    _metric("DCGM_FI_PROF_SM_ACTIVE", "ratio", "gauge", "ratio", "cycles an SM had a warp"),
-    _metric("DCGM_FI_PROF_SM_OCCUPANCY", "ratio", "gauge", "ratio", "resident warps / maximum"),
-    _metric("DCGM_FI_PROF_PIPE_TENSOR_ACTIVE", "ratio", "gauge", "ratio", "tensor pipe active"),
-    _metric("DCGM_FI_PROF_PIPE_FP64_ACTIVE", "ratio", "gauge", "ratio", "FP64 pipe active"),
-    _metric("DCGM_FI_PROF_PIPE_FP32_ACTIVE", "ratio", "gauge", "ratio", "FP32 pipe active"),
-    _metric("DCGM_FI_PROF_PIPE_FP16_ACTIVE", "ratio", "gauge", "ratio", "FP16 pipe active"),
-    _metric("DCGM_FI_PROF_DRAM_ACTIVE", "ratio", "gauge", "ratio", "cycles DRAM was busy"),
-    _metric(
-        "t2v_inference_duration_seconds", "s", "histogram", "nonneg",
+_OTHER: tuple[MetricInfo, ...] = (
+    MetricInfo(
+        DEFAULT_HISTOGRAM,
+        "s",
+        "histogram",
         "end-to-end duration of one text-to-video inference job",
+        0.0,
+        None,
     ),
-    _metric(
-        "t2v_jobs_completed_total", "jobs", "counter", "nonneg", "inference jobs completed"
-    ),
-    _metric("t2v_queue_depth", "jobs", "gauge", "nonneg", "inference jobs waiting for a GPU"),
-    _metric("up", "bool", "gauge", "ratio", "1 when the target's last scrape succeeded"),
+    MetricInfo("t2v_jobs_completed_total", "jobs", "counter", "inference jobs completed", 0.0),
+    MetricInfo("t2v_queue_depth", "jobs", "gauge", "inference jobs waiting for a GPU", 0.0),
+    MetricInfo("up", "bool", "gauge", "1 when the target's last scrape succeeded", 0.0, 1.0),
 )
-# fmt: on
 
-#: Every catalogued metric by name.
-CATALOGUE: dict[str, MetricInfo] = {m.name: m for m in _METRICS}
+#: Every catalogued metric by name, the names DCGM renamed included.
+CATALOGUE: dict[str, MetricInfo] = {m.name: m for m in (*DCGM_METRICS, *_OTHER)}
+CATALOGUE.update(
+    {old: dataclasses.replace(CATALOGUE[new], name=old) for old, new in RENAMED.items()}
+)
 
 
-def lookup(name: str) -> MetricInfo | None:
-    """The catalogue entry of a metric, also for a histogram's _bucket/_sum/_count series."""
+def lookup(name: str, *, histogram: str = DEFAULT_HISTOGRAM) -> MetricInfo | None:
+    """The catalogue entry of a metric, also for a histogram's _bucket/_sum/_count series;
+    `histogram` is the configured latency histogram, known even when it is not catalogued."""
     info = CATALOGUE.get(name)
     if info is not None:
         return info
+    if name == histogram:
+        return histogram_of(name)
     for suffix in (*HISTOGRAM_SUFFIXES, "_created"):
         if not name.endswith(suffix):
             continue
         stem = name.removesuffix(suffix)
-        base = CATALOGUE.get(stem)
+        base = CATALOGUE.get(stem) or (histogram_of(stem) if stem == histogram else None)
         if base is not None and base.kind == "histogram":
             return base
         # OpenMetrics exposes a counter's creation time as <name without _total>_created.
@@ -176,3 +89,32 @@ def lookup(name: str) -> MetricInfo | None:
         if suffix == "_created" and counter is not None and counter.kind == "counter":
             return counter
     return None
+
+
+def histogram_of(name: str) -> MetricInfo:
+    """The entry of a latency histogram named in the config."""
+    known = CATALOGUE.get(name)
+    if known is not None and known.kind == "histogram":
+        return known
+    unit = "s" if name.endswith("_seconds") else "?"
+    return MetricInfo(name, unit, "histogram", "the inference latency histogram", 0.0, None)
+
+
+def in_namespace(name: str, *, histogram: str = DEFAULT_HISTOGRAM) -> bool:
+    """Whether the catalogue speaks for every name like this one: dcgm-exporter's (current
+    and 1.x) and the latency histogram's family. Others are never called unknown here."""
+    if name.startswith(("DCGM_", "dcgm_", histogram)):
+        return True
+    family = [histogram + s for s in HISTOGRAM_SUFFIXES]
+    return bool(difflib.get_close_matches(name, family, n=1, cutoff=0.9))  # a slip of its name
+
+
+def suggest(name: str, *, histogram: str = DEFAULT_HISTOGRAM) -> str | None:
+    """The catalogued name a near-miss most likely meant, if one is close enough."""
+    family = [histogram + s for s in HISTOGRAM_SUFFIXES]
+    names = [n for n in CATALOGUE if n.startswith("DCGM_")] + family + list(OLD_NAMES)
+    upper = {n.upper(): n for n in names}
+    if name.upper() in upper and upper[name.upper()] != name:
+        return upper[name.upper()]  # a case slip: dcgm_fi_dev_gpu_temp
+    found = difflib.get_close_matches(name.upper(), list(upper), n=1, cutoff=0.75)
+    return upper[found[0]] if found else None

@@ -1,27 +1,37 @@
 """A small PromQL evaluator over the local MetricStore, for the subset that maps to NVML.
 
-Supported: the DCGM metrics with a store series (and GR_ENGINE_ACTIVE as utilization/100),
-label matchers on gpu/UUID/device/modelName/Hostname, arithmetic and comparisons between
-vectors and scalars, `and`/`or`/`unless` with Prometheus' label matching, `*_over_time`
-over local history, `avg/min/max/sum/count by|without (...)`, and the P50/P95/P99 latency
-form `histogram_quantile(Q, sum(rate(<hist>_bucket[5m])) by (le))`. Compiling anything else
-raises Unsupported naming it, so a rule outside the subset is reported, never dropped.
+Supported: every DCGM metric NVML reads (see `localdata`: store history, or the latest
+reading for the memory total, power limit and fan), series recorded by recording rules
+evaluated locally, label matchers on gpu/UUID/device/modelName/Hostname, arithmetic and
+comparisons between vectors and scalars, `and`/`or`/`unless` with Prometheus' label
+matching, `*_over_time` over local history, `avg/min/max/sum/count by|without (...)`, and
+the P50/P95/P99 latency form `histogram_quantile(Q, sum(rate(<hist>_bucket[5m])) by (le))`.
+Compiling anything else raises Unsupported naming it, so a rule outside the subset is
+reported, never dropped.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
+from contextvars import ContextVar
 
 import promql_parser as pp
 
-from gputop.core.catalogue import CATALOGUE, lookup
+from gputop.core.catalogue import lookup
 from gputop.core.labels import LabelKey
-from gputop.core.models import GpuSample
-from gputop.core.series import RingSeries
-from gputop.core.store import LATENCY_KEY, MetricStore
-from gputop.promql.analysis import LabelMatcher, parse, selector
+from gputop.core.store import LATENCY_KEY
+from gputop.promql.analysis import parse, selector
+from gputop.promql.localdata import (
+    LOCAL_LABELS,
+    EvalContext,
+    Evaluator,
+    Unsupported,
+    check_selector,
+    gpu_labels,
+    instant_selector,
+    latest,
+    range_selector,
+)
 from gputop.promql.vectorops import (
     ARITHMETIC,
     COMPARISONS,
@@ -45,13 +55,8 @@ __all__ = [
     "gpu_labels",
 ]
 
-#: Series labels known locally; a matcher on any other label needs Prometheus.
-LOCAL_LABELS = frozenset({"gpu", "UUID", "device", "modelName", "Hostname"})
-#: Seconds a sample stays current (Prometheus' default lookback delta).
-LOOKBACK_S = 300.0
-_NEAR_S = 15.0
-
-Evaluator = Callable[["EvalContext"], Value]
+# The names recorded by the rules being compiled: set by compile_query for its duration.
+_RECORDED: ContextVar[frozenset[str]] = ContextVar("recorded", default=frozenset())
 
 _QUANTILE_FIELDS = {0.5: "p50_s", 0.95: "p95_s", 0.99: "p99_s"}
 _OVER_TIME: dict[str, Callable[[list[float]], float]] = {
@@ -71,36 +76,15 @@ _AGGREGATIONS: dict[str, Callable[[list[float]], float]] = {
 }
 
 
-class Unsupported(Exception):
-    """The expression needs Prometheus; the message names what."""
-
-
-@dataclass(frozen=True, slots=True)
-class EvalContext:
-    now: float
-    store: MetricStore
-    gpus: tuple[tuple[LabelKey, str], ...]  # (series labels, store entity) per GPU
-
-
-def gpu_labels(gpus: Sequence[GpuSample]) -> tuple[tuple[LabelKey, str], ...]:
-    """The dcgm-exporter labels of each GPU, with its store entity."""
-    out = []
-    for g in gpus:
-        labels = {
-            "gpu": str(g.index),
-            "UUID": g.uuid,
-            "device": f"nvidia{g.index}",
-            "modelName": g.name,
-            "Hostname": g.host,
-        }
-        out.append((tuple(sorted(labels.items())), g.key))
-    return tuple(out)
-
-
-def compile_query(expr: str | pp.Expr) -> Evaluator:
-    """Compile PromQL text or AST into a function of an EvalContext (raises Unsupported)."""
+def compile_query(expr: str | pp.Expr, *, recorded: frozenset[str] = frozenset()) -> Evaluator:
+    """Compile PromQL text or AST into a function of an EvalContext (raises Unsupported);
+    `recorded` names the series recording rules evaluated locally write."""
     node = parse(expr) if isinstance(expr, str) else expr
-    return _compile(node)
+    token = _RECORDED.set(recorded)
+    try:
+        return _compile(node)
+    finally:
+        _RECORDED.reset(token)
 
 
 def _compile(node: pp.Expr) -> Evaluator:
@@ -136,83 +120,8 @@ def _negate(inner: Evaluator) -> Evaluator:
     return run
 
 
-# ---- selectors ------------------------------------------------------------------------
-
-
-def _series_source(node: pp.VectorSelector) -> tuple[str, float, list[LabelMatcher], str]:
-    """Store field, scale, matchers and metric name of a selector, or Unsupported."""
-    sel = selector(node)
-    if node.offset is not None or node.at is not None:
-        raise Unsupported(f"offset or @ modifier in {node}")
-    info = CATALOGUE.get(sel.metric or "")
-    if sel.metric is None or info is None or info.store_field is None:
-        raise Unsupported(f"metric {sel.metric or node}")
-    for m in sel.matchers:
-        if m.name not in LOCAL_LABELS:
-            raise Unsupported(f"label matcher {m}")
-        if m.op in ("=~", "!~"):
-            _check_regex(m)
-    return info.store_field, info.store_scale, list(sel.matchers), sel.metric
-
-
-def _matches(matchers: list[LabelMatcher], labels: Mapping[str, str]) -> bool:
-    for m in matchers:
-        have = labels.get(m.name, "")
-        if m.op == "=" and have != m.value:
-            return False
-        if m.op == "!=" and have == m.value:
-            return False
-        if m.op in ("=~", "!~"):
-            hit = re.fullmatch(m.value, have) is not None  # PromQL regexes are anchored
-            if hit != (m.op == "=~"):
-                return False
-    return True
-
-
-def _selected(
-    ctx: EvalContext, matchers: list[LabelMatcher], field: str
-) -> list[tuple[LabelKey, RingSeries]]:
-    out = []
-    for labels, entity in ctx.gpus:
-        ring = ctx.store.get(entity, field)
-        if ring is not None and _matches(matchers, dict(labels)):
-            out.append((labels, ring))
-    return out
-
-
 def _instant(node: pp.VectorSelector) -> Evaluator:
-    field, scale, matchers, name = _series_source(node)
-
-    def run(ctx: EvalContext) -> Value:
-        out: Vector = {}
-        for labels, ring in _selected(ctx, matchers, field):
-            value = _latest(ring, ctx.now)
-            if value is not None:
-                out[_with_name(labels, name)] = _scaled(value, scale)
-        return out
-
-    return run
-
-
-def _latest(ring: RingSeries, now: float) -> float | None:
-    """The value current at `now`: the newest point within the lookback, if present."""
-    last = ring.last_time
-    if last is None:
-        return None
-    if last <= now:
-        return ring.last() if now - last <= LOOKBACK_S else None
-    for span in (_NEAR_S, LOOKBACK_S):  # a short window first: a past point is usually close
-        points = ring.window(now - span, now)
-        if points:
-            return points[-1][1]
-    return None
-
-
-def _check_regex(m: LabelMatcher) -> None:
-    try:
-        re.compile(m.value)
-    except re.error as exc:
-        raise Unsupported(f"regex {m.value!r}: {exc}") from None
+    return instant_selector(node, _RECORDED.get())
 
 
 # ---- functions --------------------------------------------------------------------------
@@ -241,7 +150,7 @@ def _call(node: pp.Call) -> Evaluator:
         return _map_vector(inner, fn)
     for arg in node.args:  # name an unsupported metric before the function itself
         if isinstance(arg, pp.MatrixSelector):
-            _series_source(arg.vector_selector)
+            check_selector(arg.vector_selector, _RECORDED.get())
     raise Unsupported(f"function {name}()")
 
 
@@ -255,27 +164,11 @@ def _map_vector(inner: Evaluator, fn: Callable[[float], float]) -> Evaluator:
     return run
 
 
-def _scaled(value: float, scale: float) -> float:
-    """A store value in the metric's unit; rounded so 95 % reads exactly 0.95, not 0.95000…01."""
-    return value if scale == 1.0 else round(value * scale, 12)
-
-
 def _over_time(arg: pp.MatrixSelector, agg: Callable[[list[float]], float]) -> Evaluator:
-    field, scale, matchers, _ = _series_source(arg.vector_selector)
-    range_s = arg.range.total_seconds()
+    values = range_selector(arg, _RECORDED.get())
 
     def run(ctx: EvalContext) -> Value:
-        out: Vector = {}
-        for labels, ring in _selected(ctx, matchers, field):
-            # A range is left-open: (now - range, now].
-            values = [
-                _scaled(v, scale)
-                for t, v in ring.window(ctx.now - range_s, ctx.now)
-                if v is not None and t > ctx.now - range_s
-            ]
-            if values:
-                out[labels] = agg(values)
-        return out
+        return {labels: agg(vs) for labels, vs in values(ctx).items() if vs}
 
     return run
 
@@ -305,7 +198,7 @@ def _latency_quantile(node: pp.Call) -> Evaluator:
         ring = ctx.store.get(LATENCY_KEY, field)
         if ring is None:
             raise Unsupported(f"{sel.metric}: no local latency data")
-        value = _latest(ring, ctx.now)
+        value = latest(ring, ctx.now)
         return {} if value is None else {(): value}
 
     return run
@@ -380,7 +273,3 @@ def _binary(node: pp.BinaryExpr) -> Evaluator:
         return_bool=bool(modifier is not None and modifier.return_bool),
     )
     return lambda ctx: binary(op, lhs(ctx), rhs(ctx), matching)
-
-
-def _with_name(labels: LabelKey, name: str) -> LabelKey:
-    return tuple(sorted((*labels, ("__name__", name))))

@@ -3,7 +3,10 @@
 - With Prometheus: its own rules and their states (`/api/v1/rules`), with margins from one
   batched instant query per rule's compared side (never one per series).
 - Without it: rule files (or the built-in pack) evaluated from the local history, with
-  Prometheus' `for` and `keep_firing_for` semantics.
+  Prometheus' `for` and `keep_firing_for` semantics, their recording rules first.
+
+`notes` says what the screen and `--once` should say beside the rules, e.g. that a loaded
+file holds no alerting rules (so nothing from it can ever show).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from gputop.core.store import MetricStore
 from gputop.rules.local import LocalEvaluator
 from gputop.rules.model import (
     DEFAULT_MARGIN,
+    RecordDef,
     RuleDef,
     RuleStatus,
     ValueHistory,
@@ -55,12 +59,15 @@ class RulesEngine:
         clock: Clock,
         margin: float = DEFAULT_MARGIN,
         origin: str = "built-in rules",
+        records: Sequence[RecordDef] = (),
+        notes: Sequence[str] = (),
     ) -> None:
         self.clock = clock
         self.margin = margin
         self.origin = origin
         self.rules = list(rules)
-        self.local = LocalEvaluator(self.rules, clock=clock, margin=margin)
+        self.notes = tuple(notes)
+        self.local = LocalEvaluator(self.rules, clock=clock, margin=margin, records=records)
         self.statuses: list[RuleStatus] = []
         self.error: str | None = None  # why Prometheus' rules could not be read
         self._history = ValueHistory()

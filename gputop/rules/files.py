@@ -1,28 +1,33 @@
 """Prometheus rule files (YAML) with the line and column of every rule and expression.
 
-Every problem is one line, `file:line:col: message`, pointing at the YAML mark of the
-offending value: a PromQL syntax error at its `expr:`, a YAML error where the parser stopped.
-Recording rules are checked like alerting rules but yield no RuleDef.
+Read as Prometheus reads them (`groups:` at the top), and as Kubernetes ships them: a
+`PrometheusRule` custom resource holds the same groups under `spec:`, and a file may hold
+several YAML documents (`---`); every position is in the original file. Every problem is one
+line, `file:line:col: message`, at the YAML mark of the offending value. The types built
+here are in `entries`; where a value's characters sit in the file, in `yamltext`.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import yaml
 
-from gputop.promql.analysis import Analysis, PromQLSyntaxError
-from gputop.rules.model import MARGIN_ANNOTATION, RuleDef, analysis_of, parse_margin
+from gputop.promql.analysis import PromQLSyntaxError
+from gputop.rules.entries import Position, RuleEntry, RuleFile, RuleFileError, RuleSet
+from gputop.rules.model import MARGIN_ANNOTATION, RecordDef, RuleDef, analysis_of, parse_margin
+from gputop.rules.yamltext import SourceText, disable_comments, scalar_map
 
 __all__ = [
     "Position",
     "RuleEntry",
     "RuleFile",
     "RuleFileError",
+    "RuleSet",
+    "load_rule_set",
     "load_rules",
     "parse_prometheus_duration",
     "read_rule_file",
@@ -36,72 +41,13 @@ _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _TOP_KEYS = frozenset({"groups"})
 _GROUP_KEYS = frozenset({"name", "interval", "limit", "rules", "query_offset", "labels"})
+# prometheus-operator's RuleGroup adds Thanos' partial_response_strategy.
+_CR_GROUP_KEYS = _GROUP_KEYS | {"partial_response_strategy"}
+_CR_KEYS = frozenset({"apiVersion", "kind", "metadata", "spec", "status"})
 _RULE_KEYS = frozenset(
     {"record", "alert", "expr", "for", "keep_firing_for", "labels", "annotations"}
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Position:
-    path: str
-    line: int  # 1-based
-    col: int  # 1-based
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}:{self.col}"
-
-
-class RuleFileError(Exception):
-    """A bad rule file; str() is the one line `file:line:col: message` (`file: message`
-    when the problem has no place in the file, e.g. a missing file)."""
-
-    def __init__(self, message: str, position: Position | None = None, *, path: str = "") -> None:
-        self.message = message
-        self.position = position
-        self.path = position.path if position else path
-        where = str(position) if position else path
-        super().__init__(f"{where}: {message}" if where else message)
-
-
-@dataclass(frozen=True, slots=True)
-class RuleEntry:
-    """One rule of a file with where each part of it was written."""
-
-    kind: Literal["alert", "record"]
-    name: str
-    expr: str
-    group: str
-    group_interval_s: float | None
-    position: Position  # the rule's first key
-    expr_position: Position
-    for_position: Position | None
-    analysis: Analysis
-    rule: RuleDef | None  # alerting rules only
-    #: Where each line of the expression starts in the file, when that is known exactly.
-    expr_lines: tuple[Position, ...] = ()
-
-    def locate(self, needle: str) -> Position:
-        """Where `needle` (e.g. a metric name) is written in the expression, else its start."""
-        index = self.expr.find(needle)
-        if index < 0:
-            return self.expr_position
-        line = self.expr.count("\n", 0, index)
-        if line >= len(self.expr_lines):
-            return self.expr_position
-        start = self.expr_lines[line]
-        offset = index - (self.expr.rfind("\n", 0, index) + 1)
-        return Position(start.path, start.line, start.col + offset)
-
-
-@dataclass(slots=True)
-class RuleFile:
-    path: str
-    entries: list[RuleEntry] = field(default_factory=list)
-    errors: list[RuleFileError] = field(default_factory=list)
-
-    @property
-    def rules(self) -> list[RuleDef]:
-        return [e.rule for e in self.entries if e.rule is not None]
+_CUSTOM_RESOURCE = "PrometheusRule"
 
 
 def parse_prometheus_duration(text: str) -> float:
@@ -117,13 +63,26 @@ def parse_prometheus_duration(text: str) -> float:
 
 def load_rules(paths: Iterable[str | Path]) -> list[RuleDef]:
     """The alerting rules of every file, in order; raises the first RuleFileError."""
-    rules: list[RuleDef] = []
+    return list(load_rule_set(paths).alerts)
+
+
+def load_rule_set(paths: Iterable[str | Path]) -> RuleSet:
+    """Alerting and recording rules of every file, in order; raises the first RuleFileError."""
+    alerts: list[RuleDef] = []
+    records: list[RecordDef] = []
+    notes: list[str] = []
+    without: list[str] = []
     for path in paths:
         parsed = read_rule_file(path)
         if parsed.errors:
             raise parsed.errors[0]
-        rules.extend(parsed.rules)
-    return rules
+        alerts.extend(parsed.rules)
+        records.extend(parsed.records)
+        note = parsed.note()
+        if note is not None:
+            notes.append(note)
+            without.append(parsed.path)
+    return RuleSet(tuple(alerts), tuple(records), tuple(notes), tuple(without))
 
 
 def read_rule_file(path: str | Path) -> RuleFile:
@@ -145,36 +104,40 @@ def read_rule_file(path: str | Path) -> RuleFile:
         out.errors.append(RuleFileError(f"cannot read: {exc.strerror or exc}", path=name))
         return out
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        roots = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        where = _position(name, mark) if mark is not None else None
+        where = Position(name, mark.line + 1, mark.column + 1) if mark is not None else None
         problem = exc.problem or exc.context or "invalid YAML"
         out.errors.append(RuleFileError(f"YAML error: {problem}", where, path=name))
         return out
     except yaml.YAMLError as exc:
         out.errors.append(RuleFileError(f"YAML error: {exc}", path=name))
         return out
-    if root is None:
-        return out  # an empty file holds no rules, as for Prometheus
-    _Reader(name, text.splitlines(), out).file(root)
+    reader = _Reader(name, SourceText(text), out)
+    plain = 0
+    for root in roots:
+        if root is None:
+            continue  # an empty document holds no rules, as for Prometheus
+        if reader.custom_resource(root):
+            continue
+        plain += 1
+        if plain > 1:  # Prometheus reads only the first document of a rule file
+            out.ignored_documents.append(reader.at(root))
+        reader.file(root)
     return out
-
-
-def _position(path: str, mark: yaml.Mark) -> Position:
-    return Position(path, mark.line + 1, mark.column + 1)
 
 
 class _Reader:
     """Walks the composed YAML tree, recording entries and errors with their marks."""
 
-    def __init__(self, path: str, lines: list[str], out: RuleFile) -> None:
+    def __init__(self, path: str, source: SourceText, out: RuleFile) -> None:
         self.path = path
-        self.lines = lines
+        self.source = source
         self.out = out
 
     def at(self, node: yaml.Node) -> Position:
-        return _position(self.path, node.start_mark)
+        return Position(self.path, node.start_mark.line + 1, node.start_mark.column + 1)
 
     def error(self, node: yaml.Node, message: str) -> None:
         self.out.errors.append(RuleFileError(message, self.at(node)))
@@ -236,11 +199,39 @@ class _Reader:
             out[name] = text
         return out
 
+    def custom_resource(self, root: yaml.Node) -> bool:
+        """Read a Kubernetes object's rules if it is a PrometheusRule (its groups under
+        `spec:`); False when the document is a plain rule file."""
+        if not isinstance(root, yaml.MappingNode):
+            return False
+        keys = {k.value: (k, v) for k, v in root.value if isinstance(k, yaml.ScalarNode)}
+        if "kind" not in keys and "apiVersion" not in keys:
+            return False
+        kind_node = keys["kind"][1] if "kind" in keys else None
+        kind = kind_node.value if isinstance(kind_node, yaml.ScalarNode) else None
+        if kind != _CUSTOM_RESOURCE:
+            if kind is None:
+                self.error(root, f"a Kubernetes object needs a kind ({_CUSTOM_RESOURCE})")
+            else:
+                self.out.skipped.append(str(kind))
+            return True
+        top = self.mapping(root, f"a {_CUSTOM_RESOURCE}", _CR_KEYS)
+        if top is None:
+            return True
+        if "spec" not in top:
+            self.error(root, f"a {_CUSTOM_RESOURCE} needs a spec with its groups")
+            return True
+        spec = self.mapping(top["spec"][1], f"the {_CUSTOM_RESOURCE} spec", _TOP_KEYS)
+        if spec is not None and "groups" in spec:
+            self.groups(spec["groups"][1], _CR_GROUP_KEYS)
+        return True
+
     def file(self, root: yaml.Node) -> None:
         top = self.mapping(root, "the rule file", _TOP_KEYS)
-        if top is None or "groups" not in top:
-            return
-        groups = top["groups"][1]
+        if top is not None and "groups" in top:
+            self.groups(top["groups"][1], _GROUP_KEYS)
+
+    def groups(self, groups: yaml.Node, allowed: frozenset[str]) -> None:
         if isinstance(groups, yaml.ScalarNode) and groups.tag.endswith(":null"):
             return
         if not isinstance(groups, yaml.SequenceNode):
@@ -248,10 +239,10 @@ class _Reader:
             return
         seen: set[str] = set()
         for node in groups.value:
-            self.group(node, seen)
+            self.group(node, seen, allowed)
 
-    def group(self, node: yaml.Node, seen: set[str]) -> None:
-        keys = self.mapping(node, "a group", _GROUP_KEYS)
+    def group(self, node: yaml.Node, seen: set[str], allowed: frozenset[str]) -> None:
+        keys = self.mapping(node, "a group", allowed)
         if keys is None:
             return
         name = self.scalar(keys["name"][1], "the group name") if "name" in keys else None
@@ -299,8 +290,12 @@ class _Reader:
         expr = self.scalar(expr_node, "expr")
         if expr is None:
             return
-        expr_lines = self.expr_lines(expr_node, expr)
-        expr_at = expr_lines[0] if expr_lines else self.at(expr_node)
+        assert isinstance(expr_node, yaml.ScalarNode)
+        expr_map = scalar_map(self.source, expr_node, expr)
+        expr_at = self.at(expr_node)
+        if expr_map is not None:
+            line, col = expr_map.at(len(expr) - len(expr.lstrip()))
+            expr_at = Position(self.path, line, col)
         try:
             analysis = analysis_of(expr)
         except PromQLSyntaxError as exc:
@@ -326,7 +321,8 @@ class _Reader:
             except ValueError as exc:
                 self.error(keys["annotations"][1], f"annotations.{MARGIN_ANNOTATION}: {exc}")
         position = self.at(keys[kind][0])
-        rule = None
+        source = f"{self.path}:{position.line}"
+        rule = record = None
         if kind == "alert":
             rule = RuleDef(
                 name=name,
@@ -336,10 +332,12 @@ class _Reader:
                 labels=labels,
                 annotations=annotations,
                 severity=labels.get("severity"),
-                source=f"{self.path}:{position.line}",
+                source=source,
                 margin=margin,
                 group=group,
             )
+        else:
+            record = RecordDef(name, expr, labels, source=source, group=group)
         self.out.entries.append(
             RuleEntry(
                 kind=kind,
@@ -352,29 +350,22 @@ class _Reader:
                 for_position=self.at(keys["for"][1]) if "for" in keys else None,
                 analysis=analysis,
                 rule=rule,
-                expr_lines=expr_lines,
+                record=record,
+                name_position=self.value_at(name_node),
+                expr_map=expr_map,
+                disabled=self.disabled(node),
             )
         )
 
-    def expr_lines(self, node: yaml.ScalarNode, value: str) -> tuple[Position, ...]:
-        """Where each line of a scalar's value is written, when the file shows it verbatim."""
-        line, col = node.start_mark.line, node.start_mark.column
-        if node.style in (None, "'", '"') and "\n" not in value.strip():
-            start = col + (1 if node.style else 0)
-            if self._shows(line, start, value.strip()):
-                return (Position(self.path, line + 1, start + 1),)
-        elif node.style == "|":
-            out = []
-            for i, part in enumerate(value.rstrip("\n").split("\n")):
-                row = line + 1 + i
-                text = self.lines[row] if row < len(self.lines) else ""
-                indent = len(text) - len(text.lstrip(" "))
-                if part and not self._shows(row, indent, part):
-                    break
-                out.append(Position(self.path, row + 1, indent + 1))
-            else:
-                return tuple(out)
-        return ()
+    def value_at(self, node: yaml.Node) -> Position:
+        """Where a scalar's value starts: inside its quotes, if it has any."""
+        at = self.at(node)
+        quoted = isinstance(node, yaml.ScalarNode) and node.style in ('"', "'")
+        return Position(at.path, at.line, at.col + 1) if quoted else at
 
-    def _shows(self, row: int, col: int, text: str) -> bool:
-        return row < len(self.lines) and self.lines[row][col : col + len(text)] == text
+    def disabled(self, node: yaml.MappingNode) -> tuple[tuple[str, Position], ...]:
+        """The checks disabled by comments on the rule's lines or just above it."""
+        end = node.value[-1][1].end_mark if node.value else node.end_mark
+        last = end.line if end.column == 0 else end.line + 1
+        found = disable_comments(self.source.lines, node.start_mark.line + 1, last)
+        return tuple((name, Position(self.path, line, col)) for name, line, col in found)

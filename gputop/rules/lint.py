@@ -1,76 +1,66 @@
-"""`gputop rules check FILE...`: rule-file syntax plus unit sense from the metric catalogue.
+"""`gputop rules check FILE...`: rule files as Prometheus reads them, plus the checks that
+find rules which silently never fire (see `checks` for each, README for examples).
 
-One line per finding, GNU style (`file:line:col: warning: ...`), then a summary line.
-Exit status: 0 clean, 1 warnings only, 2 errors.
+Findings as GNU-style lines (`file:line:col: warning: ... [check]`), JSON, or GitHub Actions
+annotations, then a summary line. Exit status: 0 clean, 1 warnings only, 2 errors (a bad file,
+a bad flag or config, a server that cannot be reached). A warning is turned off for one rule
+by a `# gputop: disable=<check>` comment, everywhere by `--disable` or the config's
+`[rules] disabled_checks`; errors cannot be turned off.
 """
 
 from __future__ import annotations
 
 import argparse
-import re
+import asyncio
+import json
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, TextIO
+from pathlib import Path
+from typing import Any, TextIO
 
-import promql_parser as pp
-
-from gputop.core.catalogue import lookup
-from gputop.core.units import format_duration
-from gputop.promql.analysis import Comparison, children, parse, selector
-from gputop.rules.files import (
-    Position,
-    RuleEntry,
-    RuleFile,
-    RuleFileError,
-    parse_prometheus_duration,
-    read_rule_file,
+from gputop.core.catalogue import DEFAULT_HISTOGRAM
+from gputop.promql.analysis import Selector
+from gputop.promql.units import Unit
+from gputop.rules.checks import (
+    CHECKS,
+    DEFAULT_EVAL_INTERVAL_S,
+    CheckContext,
+    Finding,
+    check_entry,
+    record_unit,
 )
+from gputop.rules.entries import RuleEntry, RuleFile, RuleFileError
+from gputop.rules.files import parse_prometheus_duration, read_rule_file
+from gputop.rules.live import (
+    LIVE_DEADLINE_S,
+    LiveResult,
+    check_live,
+    missing_message,
+    selector_key,
+)
+from gputop.rules.sites import site_position, sites
 
 __all__ = [
     "DEFAULT_EVAL_INTERVAL_S",
+    "FORMATS",
     "Finding",
     "Report",
     "add_arguments",
     "check_files",
-    "lint_entry",
     "main",
     "run",
 ]
 
-#: Prometheus' default `evaluation_interval`.
-DEFAULT_EVAL_INTERVAL_S = 60.0
-_MEM_COPY = "DCGM_FI_DEV_MEM_COPY_UTIL"
-_MEMORY_USAGE_FIX = "DCGM_FI_DEV_FB_USED / (DCGM_FI_DEV_FB_USED + DCGM_FI_DEV_FB_FREE) * 100"
-# Words that mean memory occupancy (not "memory utilization", which is what MEM_COPY_UTIL is).
-_MEMORY_TALK = re.compile(
-    r"\b(?:memory|mem|vram|framebuffer|fb)\s*(?:usage|used|use|occupancy|full|pressure|"
-    r"consumption|exhaust\w*)\b|\bOOM\b|\bout\s*of\s*memory\b",
-    re.IGNORECASE,
+FORMATS = ("text", "json", "github")
+# Selectors of these never count as missing: ALERTS exist only while an alert is active.
+_SYNTHETIC = frozenset({"ALERTS", "ALERTS_FOR_STATE"})
+_IGNORED_DOCUMENT = (
+    "Prometheus reads only the first YAML document of a rule file: the rules from here on "
+    "are never loaded (a PrometheusRule per document is fine)"
 )
-_RATE_FUNCTIONS = frozenset({"rate", "irate", "increase"})
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    where: str  # file:line:col, or the file alone
-    line: int
-    col: int
-    severity: Literal["error", "warning"]
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.where}: {self.severity}: {self.message}"
-
-    @classmethod
-    def at(cls, position: Position, severity: Literal["error", "warning"], message: str) -> Finding:
-        return cls(str(position), position.line, position.col, severity, message)
-
-    @classmethod
-    def from_error(cls, error: RuleFileError) -> Finding:
-        if error.position is not None:
-            return cls.at(error.position, "error", error.message)
-        return cls(error.path, 0, 0, "error", error.message)
+# A name the catalogue already faults needs no "no series" beside it.
+_NAME_CHECKS = frozenset({"unknown-metric", "old-metric-name", "default-export"})
 
 
 @dataclass(slots=True)
@@ -78,6 +68,9 @@ class Report:
     findings: list[Finding] = field(default_factory=list)
     files: int = 0
     rules: int = 0
+    #: Files with no alerting rules: the dashboard has nothing to show from them.
+    without_alerts: list[str] = field(default_factory=list)
+    prometheus: str | None = None  # the server checked against
 
     @property
     def errors(self) -> int:
@@ -92,143 +85,210 @@ class Report:
         return 2 if self.errors else 1 if self.warnings else 0
 
     def summary(self) -> str:
-        return (
+        line = (
             f"{_count(self.files, 'file')}, {_count(self.rules, 'rule')}: "
             f"{_count(self.errors, 'error')}, {_count(self.warnings, 'warning')}"
         )
+        if self.without_alerts:
+            line += f"; no alerting rules in {', '.join(self.without_alerts)}"
+        return line
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "files": self.files,
+            "rules": self.rules,
+            "errors": self.errors,
+            "warnings": self.warnings,
+            "prometheus": self.prometheus,
+            "no_alerting_rules": list(self.without_alerts),
+            "findings": [
+                {
+                    "file": f.path,
+                    "line": f.line or None,
+                    "col": f.col or None,
+                    "severity": f.severity,
+                    "check": f.check,
+                    "rule": f.rule,
+                    "message": f.message,
+                    **({"place": f.place} if f.place else {}),
+                }
+                for f in self.findings
+            ],
+        }
 
 
 def check_files(
-    paths: Iterable[str], *, eval_interval_s: float = DEFAULT_EVAL_INTERVAL_S
+    paths: Iterable[str | Path],
+    *,
+    eval_interval_s: float = DEFAULT_EVAL_INTERVAL_S,
+    histogram: str = DEFAULT_HISTOGRAM,
+    disabled: Iterable[str] = (),
+    prometheus: str | None = None,
+    client_options: Mapping[str, Any] | None = None,
+    deadline_s: float | None = None,
 ) -> Report:
-    """Read and lint every file; findings in file order, then by line and column."""
+    """Read and check every file; findings in file order, then by line and column.
+
+    With `prometheus` (a base URL; `client_options` as for PrometheusClient), every selector
+    is also checked for series there and the server's metric types are used.
+    """
     parsed: list[RuleFile] = [read_rule_file(p) for p in paths]
-    # Series recorded by any of the files are known metrics for all of them.
-    recorded = {e.name for f in parsed for e in f.entries if e.kind == "record"}
-    report = Report(files=len(parsed))
+    entries = [e for f in parsed for e in f.entries]
+    base = CheckContext(eval_interval_s=eval_interval_s, histogram=histogram)
+    ctx = CheckContext(eval_interval_s, histogram, recorded=_recorded(entries, base))
+    report = Report(files=len(parsed), prometheus=prometheus)
+    live = None
+    if prometheus is not None:
+        live = _run_live(prometheus, client_options or {}, entries, ctx, deadline_s)
+        if live.error is not None:
+            report.findings.append(
+                _server_finding(prometheus, f"cannot check against Prometheus: {live.error}")
+            )
+            live = None
+        else:
+            ctx = CheckContext(
+                eval_interval_s=eval_interval_s,
+                histogram=histogram,
+                recorded=ctx.recorded,
+                types=live.types,
+                present=live.present,
+            )
+    off = frozenset(disabled)
     for rule_file in parsed:
-        found = [Finding.from_error(e) for e in rule_file.errors]
+        found = [_error_finding(e) for e in rule_file.errors]
+        found += [
+            Finding.at(at, "ignored-document", _IGNORED_DOCUMENT)
+            for at in rule_file.ignored_documents
+        ]
         for entry in rule_file.entries:
-            found.extend(lint_entry(entry, eval_interval_s=eval_interval_s, recorded=recorded))
+            found += _entry_findings(entry, ctx, live)
         report.rules += len(rule_file.entries)
-        report.findings.extend(sorted(found, key=lambda f: (f.line, f.col)))
+        if not rule_file.rules and not rule_file.errors:
+            report.without_alerts.append(rule_file.path)
+        kept = [f for f in found if f.check not in off]
+        report.findings.extend(sorted(kept, key=lambda f: (f.line, f.col)))
+    if live is not None and live.unchecked:
+        why = live.failure or f"not all answered within {deadline_s or LIVE_DEADLINE_S:g} s"
+        message = f"{_count(live.unchecked, 'selector')} not checked against Prometheus: {why}"
+        report.findings.append(_server_finding(prometheus or "", message))
     return report
 
 
-def lint_entry(
-    entry: RuleEntry,
-    *,
-    eval_interval_s: float = DEFAULT_EVAL_INTERVAL_S,
-    recorded: Iterable[str] = (),
-) -> list[Finding]:
-    """The warnings of one syntactically valid rule."""
-    out: list[Finding] = []
-    known = set(recorded)
-    for metric in entry.analysis.metrics:
-        if lookup(metric) is None and metric not in known:
-            out.append(Finding.at(entry.locate(metric), "warning", f"unknown metric {metric}"))
-    for comparison in entry.analysis.comparisons:
-        message = _range_problem(comparison)
-        if message is not None:
-            where = entry.locate(comparison.unit_metric or "")
-            out.append(Finding.at(where, "warning", message))
-    if _MEM_COPY in entry.analysis.metrics and _talks_about_memory_usage(entry):
-        out.append(
-            Finding.at(
-                entry.locate(_MEM_COPY),
-                "warning",
-                f"{_MEM_COPY} is the share of time the memory bus is busy, not memory "
-                f"usage; for memory usage (OOM risk) use {_MEMORY_USAGE_FIX}",
+def _recorded(entries: Sequence[RuleEntry], ctx: CheckContext) -> dict[str, Unit | None]:
+    """Series recorded by the files, with their units, each known to the records after it."""
+    units: dict[str, Unit | None] = {e.name: None for e in entries if e.kind == "record"}
+    for entry in entries:
+        if entry.kind == "record":
+            step = CheckContext(ctx.eval_interval_s, ctx.histogram, units)
+            units[entry.name] = record_unit(entry, step)
+    return units
+
+
+def _entry_findings(entry: RuleEntry, ctx: CheckContext, live: LiveResult | None) -> list[Finding]:
+    found = check_entry(entry, ctx)
+    if live is not None:
+        named = {(f.line, f.col) for f in found if f.check in _NAME_CHECKS}
+        for site in sites(entry):
+            sel = site.selector
+            probe = live.probes.get(selector_key(sel))
+            start = site_position(entry, site)
+            if (
+                probe is None
+                or probe.has_series
+                or site.in_absent
+                or sel.metric in ctx.recorded
+                or sel.metric in _SYNTHETIC
+                or (start.line, start.col) in named
+            ):
+                continue
+            message, label = missing_message(sel.metric, sel, probe, live.url)
+            at = site_position(entry, site, label)
+            if not any(f.check == "no-series" and f.message == message for f in found):
+                found.append(Finding.at(at, "no-series", message, rule=entry.name))
+    disabled = entry.disabled_checks
+    kept = [f for f in found if f.check not in disabled]
+    for name, at in entry.disabled:
+        if name not in CHECKS:
+            kept.append(
+                Finding.at(
+                    at,
+                    "disable-comment",
+                    f"no check is named {name!r} (checks: {', '.join(CHECKS)})",
+                    rule=entry.name,
+                )
             )
-        )
-    for name, metric in _rates_of_gauges(entry.expr):
-        out.append(
-            Finding.at(
-                entry.locate(metric),
-                "warning",
-                f"{name}() of {metric}, a gauge: {name}() is meant for counters",
-            )
-        )
-    interval = entry.group_interval_s or eval_interval_s
-    rule = entry.rule
-    if rule is not None and entry.for_position and 0 < rule.for_s < 2 * interval:
-        out.append(
-            Finding.at(
-                entry.for_position,
-                "warning",
-                f"for: {format_duration(rule.for_s)} is shorter than two evaluation "
-                f"intervals ({format_duration(interval)} each): one noisy evaluation "
-                f"starts it and the next fires it",
-            )
-        )
-    return out
+    return kept
 
 
-def _range_problem(comparison: Comparison) -> str | None:
-    """Why a comparison can never hold, or always holds, given its metric's range."""
-    info = lookup(comparison.unit_metric or "")
-    if info is None or comparison.return_bool or (info.lo is None and info.hi is None):
-        return None
-    lo = -float("inf") if info.lo is None else info.lo
-    hi = float("inf") if info.hi is None else info.hi
-    op, t = comparison.op, comparison.threshold
-    never = {
-        ">": t >= hi,
-        ">=": t > hi,
-        "<": t <= lo,
-        "<=": t < lo,
-        "==": not lo <= t <= hi,
-        "!=": False,
-    }[op]
-    always = {
-        ">": t < lo,
-        ">=": t <= lo,
-        "<": t > hi,
-        "<=": t >= hi,
-        "==": False,
-        "!=": not lo <= t <= hi,
-    }[op]
-    if not never and not always:
-        return None
-    span = info.range_name or (f"at least {lo:g}" if info.hi is None else f"{lo:g}–{hi:g}")
-    what = f"{info.name} is a {span}" if info.range_name else f"{info.name} is {span}"
-    if never:
-        hint = ""
-        if info.range_name == "ratio 0–1" and 1 < t <= 100:
-            hint = f" (did you mean {op} {t / 100:g}?)"
-        return f"{what}: `{op} {t:g}` can never fire{hint}"
-    return f"{what}: `{op} {t:g}` always holds, so the rule fires for every series"
+def _run_live(
+    url: str,
+    options: Mapping[str, Any],
+    entries: Sequence[RuleEntry],
+    ctx: CheckContext,
+    deadline_s: float | None,
+) -> LiveResult:
+    from gputop.sources.prometheus import PrometheusClient
+
+    selectors: list[Selector] = [
+        site.selector
+        for entry in entries
+        for site in sites(entry)
+        if not site.in_absent
+        and site.selector.metric not in ctx.recorded
+        and site.selector.metric not in _SYNTHETIC
+    ]
+
+    async def go() -> LiveResult:
+        async with PrometheusClient(url, **options) as client:
+            return await check_live(client, selectors, deadline_s=deadline_s or LIVE_DEADLINE_S)
+
+    return asyncio.run(go())
 
 
-def _talks_about_memory_usage(entry: RuleEntry) -> bool:
-    # CamelCase and snake_case names into words: "GPUOutOfMemory" -> "GPU Out Of Memory".
-    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", " ", entry.name)
-    words = words.replace("_", " ")
-    texts = [words, *(entry.rule.annotations.values() if entry.rule else ())]
-    return any(_MEMORY_TALK.search(t) for t in texts)
+def _server_finding(url: str, message: str) -> Finding:
+    return Finding(None, 0, 0, "error", message, "prometheus", place=url)
 
 
-def _rates_of_gauges(expr: str) -> list[tuple[str, str]]:
-    """(function, metric) for each rate/irate/increase applied straight to a gauge."""
-    found: list[tuple[str, str]] = []
-
-    def visit(node: pp.Expr) -> None:
-        if isinstance(node, pp.Call) and node.func.name in _RATE_FUNCTIONS:
-            arg = node.args[0] if node.args else None
-            if isinstance(arg, pp.MatrixSelector):
-                metric = selector(arg.vector_selector).metric
-                info = lookup(metric or "")
-                if metric and info is not None and info.kind == "gauge":
-                    found.append((node.func.name, metric))
-        for child in children(node):
-            visit(child)
-
-    visit(parse(expr))
-    return found
+def _error_finding(error: RuleFileError) -> Finding:
+    if error.position is not None:
+        return Finding.at(error.position, "syntax", error.message)
+    return Finding(error.path, 0, 0, "error", error.message, "file")
 
 
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+# ---- output ------------------------------------------------------------------------------
+
+
+def _github_escape(text: str, *, prop: bool = False) -> str:
+    out = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return out.replace(":", "%3A").replace(",", "%2C") if prop else out
+
+
+def github_line(finding: Finding) -> str:
+    """A GitHub Actions workflow command: an annotation on the file, line and column."""
+    props = []
+    if finding.path is not None:
+        props.append(f"file={_github_escape(finding.path, prop=True)}")
+        if finding.line:
+            props += [f"line={finding.line}", f"col={finding.col}"]
+    props.append(f"title={_github_escape(finding.check, prop=True)}")
+    message = finding.message if finding.path else f"{finding.where}: {finding.message}"
+    return f"::{finding.severity} {','.join(props)}::{_github_escape(message)}"
+
+
+def write_report(report: Report, out: TextIO, fmt: str = "text") -> None:
+    if fmt == "json":
+        out.write(json.dumps(report.as_json(), indent=2, ensure_ascii=False) + "\n")
+        return
+    for finding in report.findings:
+        print(github_line(finding) if fmt == "github" else str(finding), file=out)
+    print(report.summary(), file=out)
+
+
+# ---- command line ------------------------------------------------------------------------
 
 
 def _duration_arg(text: str) -> float:
@@ -241,25 +301,76 @@ def _duration_arg(text: str) -> float:
     return seconds
 
 
+def _checks_arg(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    for name in names:
+        if name not in CHECKS:
+            raise argparse.ArgumentTypeError(
+                f"no check is named {name!r} (checks: {', '.join(CHECKS)})"
+            )
+    return names
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The `rules check` arguments."""
-    parser.add_argument("files", nargs="+", metavar="FILE", help="Prometheus rule files")
+    parser.add_argument("files", nargs="+", metavar="FILE", help="rule files or PrometheusRules")
+    parser.add_argument(
+        "--format", choices=FORMATS, default="text", help="output: text (default), json, github"
+    )
     parser.add_argument(
         "--eval-interval",
         type=_duration_arg,
-        default=DEFAULT_EVAL_INTERVAL_S,
+        default=None,
         metavar="DURATION",
-        help="evaluation interval of groups without their own `interval` (default: 1m)",
+        help="evaluation interval of groups without their own `interval` "
+        "(default: [rules] eval_interval, else 1m)",
     )
+    parser.add_argument(
+        "--prometheus",
+        metavar="URL",
+        help="also check every selector for series on this server (default: the config's)",
+    )
+    parser.add_argument(
+        "--offline", action="store_true", help="no server checks, even if the config names one"
+    )
+    parser.add_argument(
+        "--disable",
+        type=_checks_arg,
+        action="append",
+        default=[],
+        metavar="CHECK[,CHECK]",
+        help="turn a check off everywhere (also [rules] disabled_checks)",
+    )
+    parser.add_argument("--config", metavar="FILE", help="TOML config file")
+    parser.add_argument("--profile", metavar="NAME", help="named profile from the config file")
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """Check the files named in `args`, print the findings and a summary; the exit status."""
+    from gputop.config import ConfigError, load_config
+
     stream = out if out is not None else sys.stdout
-    report = check_files(args.files, eval_interval_s=args.eval_interval)
-    for finding in report.findings:
-        print(finding, file=stream)
-    print(report.summary(), file=stream)
+    try:
+        config = load_config(
+            Path(args.config) if args.config else None,
+            profile=args.profile,
+            overrides={"prometheus.url": args.prometheus},
+        )
+    except ConfigError as exc:
+        sys.stderr.write(f"gputop rules check: {exc}\n")
+        return 2
+    settings = config.prometheus
+    disabled = {name for names in args.disable for name in names}
+    disabled |= set(config.rules.disabled_checks)
+    report = check_files(
+        args.files,
+        eval_interval_s=args.eval_interval or config.rules.eval_interval,
+        histogram=settings.latency_histogram if settings else DEFAULT_HISTOGRAM,
+        disabled=disabled,
+        prometheus=None if args.offline or settings is None else settings.url,
+        client_options=settings.client_kwargs() if settings else None,
+    )
+    write_report(report, stream, args.format)
     return report.exit_code
 
 

@@ -2,8 +2,11 @@
 
 Each `evaluate` is one evaluation at the clock's time, with Prometheus' semantics: a series
 whose condition holds becomes pending, fires once it has held for `for`, stays firing for
-`keep_firing_for` after the condition clears, then resolves. Rules outside the local subset
-(see localquery) are `unknown` with the reason "needs Prometheus: <what>".
+`keep_firing_for` after the condition clears, then resolves. The recording rules of the
+loaded files are evaluated first, in file order, so alerting rules built on the series they
+record work as on Prometheus. Rules outside the local subset (see `promql.evaluator`) are
+`unknown` with the reason "needs Prometheus: <what>"; an alert on a recorded series whose
+recording rule needs Prometheus says which.
 """
 
 from __future__ import annotations
@@ -25,13 +28,16 @@ from gputop.promql.evaluator import (
     compile_query,
     gpu_labels,
 )
+from gputop.promql.recorded import RecordedSeries
 from gputop.rules.model import (
     DEFAULT_MARGIN,
     TREND_MIN_WINDOW_S,
     AlertState,
+    RecordDef,
     RuleDef,
     RuleStatus,
     ValueHistory,
+    analysis_of,
     series_status,
     sort_statuses,
     unknown_status,
@@ -63,6 +69,13 @@ class _Rule:
     backfilled: bool = False
 
 
+@dataclass(slots=True)
+class _Record:
+    record: RecordDef
+    expr: Evaluator | None = None
+    problem: str | None = None  # why it cannot be evaluated locally
+
+
 class LocalEvaluator:
     """Evaluates rules locally; call `evaluate` at each evaluation time."""
 
@@ -73,11 +86,16 @@ class LocalEvaluator:
         clock: Clock,
         margin: float = DEFAULT_MARGIN,
         history: ValueHistory | None = None,
+        records: Sequence[RecordDef] = (),
     ) -> None:
         self.clock = clock
         self.margin = margin
         self.history = history if history is not None else ValueHistory()
-        self._rules = [_prepare(rule) for rule in rules]
+        names = frozenset(r.name for r in records)
+        self.recorded = RecordedSeries(_longest_range(rules, records, names))
+        self._records = [_prepare_record(r, names) for r in records]
+        broken = {r.record.name: r.problem for r in self._records if r.problem is not None}
+        self._rules = [_prepare(rule, names, broken) for rule in rules]
 
     @property
     def rules(self) -> list[RuleDef]:
@@ -90,7 +108,15 @@ class LocalEvaluator:
     def evaluate(self, store: MetricStore, gpus: Sequence[GpuSample]) -> list[RuleStatus]:
         """One evaluation of every rule at the clock's time; statuses worst first."""
         now = self.clock.now()
-        ctx = EvalContext(now=now, store=store, gpus=gpu_labels(gpus))
+        ctx = EvalContext(
+            now=now,
+            store=store,
+            gpus=gpu_labels(gpus),
+            readings={g.key: g for g in gpus if g.state == "ok"},
+            recorded=self.recorded,
+        )
+        for record in self._records:
+            _record(record, ctx, self.recorded)
         out: list[RuleStatus] = []
         for entry in self._rules:
             out.extend(self._evaluate_rule(entry, ctx))
@@ -153,7 +179,7 @@ class LocalEvaluator:
         step = max(self.history.spacing_s, window / _BACKFILL_POINTS)
         t = ctx.now - window
         while t < ctx.now:
-            past = EvalContext(now=t, store=ctx.store, gpus=ctx.gpus)
+            past = EvalContext(t, ctx.store, ctx.gpus, ctx.readings, ctx.recorded)
             try:
                 values = _vector(entry.compared(past), entry.rule)
             except (Unsupported, EvalError, ArithmeticError, ValueError):
@@ -163,18 +189,70 @@ class LocalEvaluator:
             t += step
 
 
-def _prepare(rule: RuleDef) -> _Rule:
+def _prepare(rule: RuleDef, recorded: frozenset[str], broken: dict[str, str]) -> _Rule:
     try:
         analysis = rule.analysis
     except PromQLSyntaxError as exc:
         return _Rule(rule, problem=f"syntax error: {exc}")
+    for metric in analysis.metrics:
+        if metric in broken:
+            why = broken[metric].removeprefix(NEEDS_PROMETHEUS)
+            return _Rule(
+                rule,
+                analysis=analysis,
+                problem=f"{NEEDS_PROMETHEUS}{why} (in the recording rule {metric})",
+            )
     comparison = analysis.comparison
     try:
-        expr = compile_query(rule.expr)
-        compared = compile_query(comparison.query) if comparison is not None else None
+        expr = compile_query(rule.expr, recorded=recorded)
+        compared = (
+            compile_query(comparison.query, recorded=recorded) if comparison is not None else None
+        )
     except Unsupported as exc:
         return _Rule(rule, analysis=analysis, problem=NEEDS_PROMETHEUS + str(exc))
     return _Rule(rule, analysis=analysis, expr=expr, compared=compared)
+
+
+def _prepare_record(record: RecordDef, recorded: frozenset[str]) -> _Record:
+    try:
+        return _Record(record, expr=compile_query(record.expr, recorded=recorded))
+    except PromQLSyntaxError as exc:
+        return _Record(record, problem=f"syntax error: {exc}")
+    except Unsupported as exc:
+        return _Record(record, problem=NEEDS_PROMETHEUS + str(exc))
+
+
+def _record(record: _Record, ctx: EvalContext, into: RecordedSeries) -> None:
+    """One evaluation of a recording rule: its result, renamed and relabelled, recorded."""
+    if record.expr is None:
+        return
+    try:
+        value = record.expr(ctx)
+    except (Unsupported, EvalError, ArithmeticError, ValueError):
+        return  # nothing recorded this time, as when Prometheus' evaluation fails
+    vector = {(): value} if isinstance(value, float) else value
+    out: dict[tuple[tuple[str, str], ...], float] = {}
+    for key, v in vector.items():
+        labels = {k: val for k, val in key if k != "__name__"}
+        labels.update(record.record.labels)
+        out[tuple(sorted(labels.items()))] = v
+    into.record(record.record.name, ctx.now, out)
+
+
+def _longest_range(
+    rules: Sequence[RuleDef], records: Sequence[RecordDef], recorded: frozenset[str]
+) -> float:
+    """The longest range any rule reads of a recorded series: how much history to keep."""
+    longest = 0.0
+    for expr in [r.expr for r in rules] + [r.expr for r in records]:
+        try:
+            selectors = analysis_of(expr).selectors
+        except PromQLSyntaxError:
+            continue
+        for sel in selectors:
+            if sel.metric in recorded and sel.range_s:
+                longest = max(longest, sel.range_s)
+    return longest
 
 
 def _step(entry: _Rule, result: Vector, rule: RuleDef, now: float) -> None:

@@ -24,6 +24,7 @@ __all__ = [
     "MARGIN_ANNOTATION",
     "TREND_MIN_WINDOW_S",
     "AlertState",
+    "RecordDef",
     "RuleDef",
     "RuleStatus",
     "State",
@@ -75,6 +76,17 @@ class RuleDef:
     def analysis(self) -> Analysis:
         """The expression's comparisons and selectors (raises PromQLSyntaxError)."""
         return analysis_of(self.expr)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordDef:
+    """A recording rule as written: the series `name` is `expr` with `labels` set."""
+
+    name: str
+    expr: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+    source: str | None = None  # "file:line" where the rule was written
+    group: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

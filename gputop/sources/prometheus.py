@@ -200,6 +200,22 @@ class PrometheusClient:
         """Every active (pending or firing) alert."""
         return parse_alerts(await self._get("api/v1/alerts", {}))
 
+    async def metadata(self) -> dict[str, str]:
+        """Metric name → type ("counter", "gauge", "histogram", ...) as the targets declare
+        it; names whose targets disagree, or say "unknown", are left out."""
+        data = await self._get("api/v1/metadata", {})
+        if not isinstance(data, Mapping):
+            raise PromMalformed("metadata is not an object")
+        out: dict[str, str] = {}
+        for name, entries in data.items():
+            if not isinstance(entries, list):
+                continue
+            kinds = {e.get("type") for e in entries if isinstance(e, Mapping)}
+            kinds -= {None, "", "unknown"}
+            if len(kinds) == 1:
+                out[str(name)] = str(kinds.pop())
+        return out
+
     async def buildinfo(self) -> dict[str, str]:
         """Version, revision, ... of the server (not every compatible server has it)."""
         data = await self._get("api/v1/status/buildinfo", {})

@@ -1,0 +1,179 @@
+"""`gputop rules check --prometheus URL` against the real Prometheus of the tests.
+
+Prometheus scrapes the simulated dcgm-exporter and a small application exporter whose
+metric types only the server knows (its `/api/v1/metadata`), so the type checks are seen to
+come from the server, not the catalogue.
+"""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gputop.rules.lint import check_files, main
+from tests.support.prometheus_server import (
+    PrometheusServer,
+    free_port,
+    require_prometheus,
+    start_prometheus,
+    start_sim_exporter,
+)
+
+pytestmark = pytest.mark.prometheus
+
+_APP_METRICS = b"""\
+# HELP app_inflight_requests Requests being served now.
+# TYPE app_inflight_requests gauge
+app_inflight_requests{route="/generate"} 3
+# HELP app_errors_total Requests that failed.
+# TYPE app_errors_total counter
+app_errors_total{route="/generate"} 5
+# HELP DCGM_FI_DEV_FB_TOTAL Framebuffer memory total (in MiB).
+# TYPE DCGM_FI_DEV_FB_TOTAL gauge
+DCGM_FI_DEV_FB_TOTAL{gpu="0"} 81920
+"""
+
+
+class _AppExporter(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; version=0.0.4")
+        self.send_header("Content-Length", str(len(_APP_METRICS)))
+        self.end_headers()
+        self.wfile.write(_APP_METRICS)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[PrometheusServer, str]]:
+    """Prometheus scraping the sim exporter (one node) and the app exporter; and the node."""
+    require_prometheus()
+    port = free_port()
+    app = http.server.ThreadingHTTPServer(("127.0.0.1", port), _AppExporter)
+    threading.Thread(target=app.serve_forever, daemon=True).start()
+    sim = start_sim_exporter(nodes=1, gpus=2)
+    prometheus = None
+    try:
+        workdir = tmp_path_factory.mktemp("live")
+        prometheus = start_prometheus(workdir, [*sim.targets, f"127.0.0.1:{port}"])
+        yield prometheus, sim.hosts[0]
+    finally:
+        if prometheus is not None:
+            prometheus.stop()
+        sim.stop()
+        app.shutdown()
+        app.server_close()
+
+
+def _rules(tmp_path: Path, host: str, uuid1: str) -> Path:
+    path = tmp_path / "live.yml"
+    path.write_text(
+        f"""\
+groups:
+  - name: live
+    rules:
+      - alert: WrongNode
+        expr: DCGM_FI_DEV_GPU_TEMP{{gpu="0", Hostname="no-such-node"}} > 85
+      - alert: NotScraped
+        expr: node_load1 > 4
+      - alert: InflightRising
+        expr: rate(app_inflight_requests[5m]) > 1
+      - alert: ErrorsSeen
+        expr: app_errors_total > 3
+      - alert: NeverTogether
+        expr: DCGM_FI_DEV_GPU_TEMP{{gpu="0", UUID="{uuid1}"}} > 85
+      - alert: Fine
+        expr: |
+          DCGM_FI_DEV_GPU_TEMP{{Hostname="{host}"}} > 85
+          unless on (gpu) absent(DCGM_FI_DEV_POWER_USAGE{{gpu="7"}} > 0)
+      - record: job:errors:rate5m
+        expr: sum(rate(app_errors_total[5m]))
+      - alert: OnARecord
+        expr: job:errors:rate5m > 1
+      - alert: ExportedHereThoughNotByDefault
+        expr: DCGM_FI_DEV_FB_USED / DCGM_FI_DEV_FB_TOTAL > 0.9
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_selectors_without_series_and_types_from_the_server(server, tmp_path):
+    prometheus, host = server
+    uuid1 = prometheus.query('DCGM_FI_DEV_GPU_TEMP{gpu="1"}')[0]["metric"]["UUID"]
+    path = _rules(tmp_path, host, uuid1)
+    report = check_files([str(path)], prometheus=prometheus.url)
+    found = {(f.line, f.col, f.check): f.message for f in report.findings}
+    url = prometheus.url
+    assert set(found) == {
+        (5, 45, "no-series"),
+        (7, 15, "no-series"),
+        (9, 20, "rate-of-gauge"),
+        (11, 15, "raw-counter"),
+        (13, 15, "no-series"),
+    }, found
+    assert found[5, 45, "no-series"] == (
+        f'Hostname="no-such-node" leaves no series of DCGM_FI_DEV_GPU_TEMP on {url}: '
+        f'its series have Hostname="{host}"'
+    )
+    assert found[7, 15, "no-series"].startswith(f"no series of node_load1 on {url}")
+    assert "a gauge" in found[9, 20, "rate-of-gauge"]
+    assert found[11, 15, "raw-counter"].startswith("app_errors_total is a counter, compared raw")
+    assert found[13, 15, "no-series"] == (
+        f'no series of DCGM_FI_DEV_GPU_TEMP match {{gpu="0", UUID="{uuid1}"}} together on {url}'
+    )
+    assert report.prometheus == url and report.exit_code == 1
+
+
+def test_without_the_server_the_same_file_has_no_type_or_series_findings(server, tmp_path):
+    _, host = server
+    path = _rules(tmp_path, host, "GPU-x")
+    checks = {(f.line, f.check) for f in check_files([str(path)]).findings}
+    # app_* are unknown to the catalogue; FB_TOTAL is not exported by default
+    assert checks == {(23, "default-export")}
+
+
+def test_the_cli_names_the_server_and_exits_1(server, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    monkeypatch.delenv("GPUTOP_PROMETHEUS_URL", raising=False)
+    monkeypatch.delenv("GPUTOP_CONFIG", raising=False)
+    prometheus, host = server
+    path = _rules(tmp_path, host, "GPU-x")
+    assert main(["--prometheus", prometheus.url, "--format", "github", str(path)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert any(
+        line.startswith(f"::warning file={path},line=7,col=15,title=no-series::") for line in out
+    )
+
+
+async def test_one_query_per_distinct_selector(server):
+    from gputop.promql.analysis import analyse
+    from gputop.rules.live import check_live
+    from gputop.sources.prometheus import PrometheusClient
+
+    prometheus, _ = server
+    selectors = [
+        *analyse('DCGM_FI_DEV_GPU_TEMP{gpu="0"} > DCGM_FI_DEV_GPU_TEMP{gpu="0"} + 1').selectors,
+        *analyse("rate(app_errors_total[5m]) > 0 and app_errors_total > 0").selectors,
+    ]
+    async with PrometheusClient(prometheus.url) as client:
+        result = await check_live(client, selectors)
+        assert client.stats.requests == 1 + 2  # the metadata, then one per distinct selector
+    assert result.unchecked == 0 and len(result.probes) == 2
+    assert result.types["app_errors_total"] == "counter"
+    assert result.present == {"DCGM_FI_DEV_GPU_TEMP", "app_errors_total"}
+
+
+def test_what_is_not_checked_by_the_deadline_is_said(server, tmp_path):
+    prometheus, host = server
+    path = _rules(tmp_path, host, "GPU-x")
+    report = check_files([str(path)], prometheus=prometheus.url, deadline_s=1e-9)
+    last = report.findings[-1]
+    assert last.place == prometheus.url and last.severity == "error"
+    assert last.message.endswith("not checked against Prometheus: not all answered within 1e-09 s")
