@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from gputop.core.models import GpuSample
 from gputop.rules.engine import RulesEngine
 from gputop.rules.model import RuleStatus, State
-from gputop.rules.text import rule_detail, rule_title
+from gputop.rules.text import fate_text, rule_detail, rule_title
 from gputop.ui.view import rule_metric, status_matches_gpu
 
 __all__ = [
@@ -99,11 +99,13 @@ class RuleSparks:
         return self._sparks
 
 
-def rule_row(status: RuleStatus, spark: tuple[float, ...]) -> RuleRow:
+def rule_row(status: RuleStatus, spark: tuple[float, ...], now: float = 0.0) -> RuleRow:
+    fate = fate_text(status, now)  # what Alertmanager did with it, after the series
+    title = rule_title(status) + (f"  {fate}" if fate else "")
     if status.state == "unknown":  # an unknown rule's reason can be long: the wide column
-        title = f"{rule_title(status)} — {rule_detail(status)}"
+        title = f"{title} — {rule_detail(status)}"
         return RuleRow(status.state, title, "", spark, status.threshold)
-    return RuleRow(status.state, rule_title(status), rule_detail(status), spark, status.threshold)
+    return RuleRow(status.state, title, rule_detail(status), spark, status.threshold)
 
 
 def rules_panel_view(
@@ -112,6 +114,7 @@ def rules_panel_view(
     sparks: dict[Hashable, tuple[float, ...]],
     *,
     remote: bool,
+    now: float = 0.0,
 ) -> RulesPanelView:
     """The rows of the rules panel, worst first, or why there are none."""
     if engine is None:
@@ -121,7 +124,7 @@ def rules_panel_view(
     if not statuses:
         waiting = engine.rules or remote
         return RulesPanelView(note="waiting for the first evaluation" if waiting else "no rules")
-    rows = tuple(rule_row(st, sparks.get(st.key, ())) for st in statuses)
+    rows = tuple(rule_row(st, sparks.get(st.key, ()), now) for st in statuses)
     # near comes and goes with noisy values: the border (a whole repaint) counts only these
     counts = {state: sum(1 for st in statuses if st.state == state) for state in _ACTIVE[::-1]}
     summary = " ".join(f"{n} {state}" for state, n in counts.items() if n) or "none firing"
