@@ -186,7 +186,9 @@ class Monitor:
         now = self.clock.now()
         key = (am.version, int(now))
         if self._fated_from is not statuses or self._fated_key != key:
-            self._fated = with_fates(statuses, am.view, now=now, fresh=am.state.ok)
+            self._fated = with_fates(
+                statuses, am.view, now=now, fresh=am.state.ok, margin_s=am.missing_margin_s
+            )
             self._fated_from, self._fated_key = statuses, key
         return self._fated
 

@@ -23,8 +23,9 @@ from gputop.sources.amtypes import AmAlert, AmSilence, AmView
 __all__ = ["MISSING_MARGIN_S", "fate_of", "silence_labels", "with_fates"]
 
 #: A firing alert not in Alertmanager after `group_wait` plus this long is missing: it covers
-#: Prometheus' evaluation interval and gputop's own poll of Alertmanager.
-MISSING_MARGIN_S = 30.0
+#: Prometheus' evaluation interval (firing starts at the first evaluation after activeAt + for,
+#: up to a common 1m later) and gputop's own poll of Alertmanager.
+MISSING_MARGIN_S = 90.0
 
 #: The labels that say which GPU a series is about, for a silence's matchers.
 _GPU_IDENTITY = ("Hostname", "hostname", "instance", "gpu", "UUID")
@@ -88,13 +89,20 @@ def _unique(items: Iterable[str]) -> tuple[str, ...]:
 
 
 def with_fates(
-    statuses: Sequence[RuleStatus], view: AmView | None, *, now: float, fresh: bool
+    statuses: Sequence[RuleStatus],
+    view: AmView | None,
+    *,
+    now: float,
+    fresh: bool,
+    margin_s: float = MISSING_MARGIN_S,
 ) -> list[RuleStatus]:
     """The statuses with their fates; with no view yet, each fate is unknown (state None)."""
     if view is None:
         empty = AlertFate()
         return [dataclasses.replace(st, alertmanager=empty) for st in statuses]
     return [
-        dataclasses.replace(st, alertmanager=fate_of(st, view, now=now, fresh=fresh))
+        dataclasses.replace(
+            st, alertmanager=fate_of(st, view, now=now, fresh=fresh, margin_s=margin_s)
+        )
         for st in statuses
     ]

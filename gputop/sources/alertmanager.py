@@ -28,6 +28,7 @@ import httpx
 from gputop.core.backoff import Backoff
 from gputop.core.clock import Clock
 from gputop.core.models import SourceState, SourceStatus
+from gputop.rules.fate import MISSING_MARGIN_S
 from gputop.sources.amtypes import (
     DEFAULT_GROUP_WAIT_S,
     AmError,
@@ -206,10 +207,19 @@ class AlertmanagerSource:
 
     name = "alertmanager"
 
-    def __init__(self, client: AlertmanagerClient, clock: Clock, *, period_s: float = 5.0):
+    def __init__(
+        self,
+        client: AlertmanagerClient,
+        clock: Clock,
+        *,
+        period_s: float = 5.0,
+        missing_margin_s: float = MISSING_MARGIN_S,
+    ) -> None:
         self.client = client
         self.clock = clock
         self.period_s = period_s
+        # a firing alert absent this long after group_wait is "NOT IN ALERTMANAGER"
+        self.missing_margin_s = missing_margin_s
         self.view: AmView | None = None
         self.version = 0  # bumped on every new view
         self._state = SourceState(SourceStatus.UNAVAILABLE, "not asked yet")

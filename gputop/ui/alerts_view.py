@@ -24,20 +24,21 @@ __all__ = [
 ]
 
 #: (column key, heading) of each table.
+#: The long columns (labels, matchers) come last, so the short ones stay on screen.
 ALERT_COLUMNS = (
     ("group", "GROUP → RECEIVER"),
     ("state", "STATE"),
     ("alert", "ALERT"),
-    ("labels", "LABELS"),
     ("since", "SINCE"),
     ("why", "SUPPRESSED BY"),
+    ("labels", "LABELS"),
 )
 SILENCE_COLUMNS = (
     ("state", "STATE"),
-    ("matchers", "MATCHERS"),
+    ("left", "ENDS"),
     ("by", "CREATED BY"),
     ("comment", "COMMENT"),
-    ("left", "ENDS"),
+    ("matchers", "MATCHERS"),
 )
 #: Labels every alert of a group shares or that say little: left out of the LABELS column.
 _QUIET_LABELS = frozenset({"alertname", "severity", "job", "__name__"})
@@ -88,9 +89,9 @@ def alert_rows(view: AmView) -> list[TableRow]:
                         title if i == 0 else "",
                         alert.state.upper(),
                         alert.name,
-                        _labels(alert.labels, group.labels),
                         _clock(alert.starts_at),
                         _why(alert, view),
+                        _labels(alert.labels, group.labels),
                     ),
                 )
             )
@@ -114,10 +115,10 @@ def silence_rows(view: AmView, now: float) -> list[TableRow]:
                 silence.id,
                 (
                     silence.state.upper(),
-                    format_matchers(silence.matchers),
+                    left,
                     silence.created_by,
                     silence.comment,
-                    left,
+                    format_matchers(silence.matchers),
                 ),
             )
         )

@@ -17,7 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
+from textual.widgets import Button, Input, Label, Select, Static
 
 from gputop.core.units import format_duration, parse_duration
 from gputop.rules.fate import silence_labels
@@ -62,22 +62,23 @@ class SilenceScreen(ModalScreen[str | None]):
         box.border_title = f"Silence {rule_title(self.status)}"
         prefill = format_matchers(Matcher(k, v) for k, v in self._labels.items())
         with box:
-            yield Label("Matchers")
-            yield Input(prefill, id="matchers", compact=True, select_on_focus=False)
-            yield Static("", id="matches", markup=False)
-            yield Label("Duration")
-            with Horizontal(id="duration-row"):
-                with RadioSet(id="duration", compact=True):
-                    for i, name in enumerate([*DURATIONS, "custom"]):
-                        yield RadioButton(name, value=i == 0, id=f"d-{name}", compact=True)
+            with Horizontal(classes="row"):
+                yield Label("Matchers", classes="field")
+                yield Input(prefill, id="matchers", compact=True, select_on_focus=False)
+            yield Static("", id="matches", classes="note", markup=False)
+            with Horizontal(classes="row"):
+                yield Label("Duration", classes="field")
+                options = [(name, name) for name in DURATIONS] + [("custom:", "custom")]
+                yield Select(options, value="1h", allow_blank=False, id="duration", compact=True)
                 yield Input(placeholder="e.g. 90m, 2d", id="custom", compact=True)
-            yield Label("Comment (required)")
-            yield Input(placeholder="why, and who to ask", id="comment", compact=True)
-            yield Static("", id="ends", markup=False)
-            yield Static("", id="error", markup=False)
+            with Horizontal(classes="row"):
+                yield Label("Comment", classes="field")
+                yield Input(placeholder="required: why, and who to ask", id="comment", compact=True)
+            yield Static("", id="ends", classes="note", markup=False)
+            yield Static("", id="error", classes="note", markup=False)
             with Horizontal(id="buttons"):
-                yield Button("Silence…", id="submit", variant="primary")
-                yield Button("Cancel", id="cancel")
+                yield Button("Silence…", id="submit", variant="primary", compact=True)
+                yield Button("Cancel", id="cancel", compact=True)
 
     def on_mount(self) -> None:
         self._update_matches()
@@ -90,10 +91,10 @@ class SilenceScreen(ModalScreen[str | None]):
         if event.input.id == "matchers":
             self._update_matches()
         elif event.input.id == "custom" and event.value.strip():
-            self.query_one("#d-custom", RadioButton).value = True
+            self.query_one("#duration", Select).value = "custom"
         self._update_ends()
 
-    def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
+    def on_select_changed(self, event: Select.Changed) -> None:
         self._update_ends()
 
     def _update_matches(self) -> None:
@@ -118,14 +119,13 @@ class SilenceScreen(ModalScreen[str | None]):
         ends = self.app.monitor.clock.now() + seconds
         clock = time.strftime("%Y-%m-%d %H:%M", time.localtime(ends))
         self.query_one("#ends", Static).update(
-            f"by {self.created_by} · ends {clock} (in {format_duration(seconds)})"
+            f"created by {self.created_by} · ends {clock} (in {format_duration(seconds)})"
         )
 
     def _duration_s(self) -> float:
-        pressed = self.query_one("#duration", RadioSet).pressed_button
-        name = (pressed.id or "") if pressed is not None else "d-1h"
-        if name != "d-custom":
-            return DURATIONS[name.removeprefix("d-")]
+        choice = self.query_one("#duration", Select).value
+        if choice != "custom":
+            return DURATIONS[str(choice)]
         text = self.query_one("#custom", Input).value.strip()
         if not text:
             raise ValueError("custom duration: write one such as 90m or 2d")
