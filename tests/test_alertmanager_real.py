@@ -168,9 +168,9 @@ def test_once_json_carries_each_rules_fate(chain: Chain) -> None:
         lambda: any(a["status"]["silencedBy"] == [silence_id] for a in chain.alertmanager.alerts()),
         "silenced in Alertmanager",
     )
+    urls = ["--prometheus", chain.stack.url, "--alertmanager", chain.alertmanager.url]
     done = subprocess.run(
-        [sys.executable, "-m", "gputop", "--once", "--json"]
-        + ["--prometheus", chain.stack.url, "--alertmanager", chain.alertmanager.url],
+        [sys.executable, "-m", "gputop", "--once", "--json", *urls],
         capture_output=True,
         text=True,
         timeout=60,
