@@ -59,18 +59,18 @@ def stale_banner_lines(monitor: Monitor) -> list[str]:
     when a source's state changes, never on a tick."""
     parts: list[str] = []
     remote = monitor.remote is not None
+    rules_error = monitor.rules.error if remote and monitor.rules is not None else None
     for name, state in monitor.states().items():
-        if state.ok or state.status is SourceStatus.OFF:
-            continue
-        if state.status is SourceStatus.UNAVAILABLE and name != "prometheus" and remote:
-            continue  # no local GPU, and Prometheus stands in for it
         reason = state.reason or state.status.value
+        if name == "prometheus" and state.ok and rules_error is not None:
+            reason = rules_error  # its rules cannot be read: the same server, failing
+        elif state.ok or state.status is SourceStatus.OFF:
+            continue
+        elif state.status is SourceStatus.UNAVAILABLE and name != "prometheus" and remote:
+            continue  # no local GPU, and Prometheus stands in for it
         if state.last_ok is None:
             since = "no data yet"
         else:
             since = f"data from {time.strftime('%H:%M:%S', time.localtime(state.last_ok))}"
         parts.append(f"{name}: {reason}, {since}")
-    rules = monitor.rules
-    if remote and rules is not None and rules.error is not None and monitor.state("prometheus").ok:
-        parts.append(f"prometheus rules: {rules.error}")
     return ["STALE", *parts] if parts else []
