@@ -81,7 +81,7 @@ def fate_text(status: RuleStatus, now: float) -> str:
     parts: list[str] = []
     if fate.silences:
         _, who, until = max(fate.silences, key=lambda s: s[2] or 0.0)  # the last to end
-        text = f"SILENCED by {who or '?'}"
+        text = f"SILENCED by {who.split('@')[0] or '?'}"  # the user; the host is on the silence
         if until is not None:
             left = max(0.0, until - now)
             clock = time.strftime("%H:%M", time.localtime(until))

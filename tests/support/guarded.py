@@ -24,7 +24,13 @@ from gputop.sources.alertmanager import AlertmanagerClient, AlertmanagerSource
 from gputop.sources.demo import DemoSource
 from tests.support.ui import build_monitor
 
-__all__ = ["FakeAlertmanager", "ListedProcess", "child_process", "guarded_monitor"]
+__all__ = [
+    "FakeAlertmanager",
+    "ListedProcess",
+    "child_process",
+    "guarded_monitor",
+    "with_alertmanager",
+]
 
 _SILENCE = {
     "id": "8c1e2c55-3d3f-4f0b-9d34-1f1b0c6a9a11",
@@ -49,8 +55,9 @@ _ALERT = {
 class FakeAlertmanager:
     """Answers API v2 reads; every request is kept in `requests` as (method, path)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, down: bool = False) -> None:
         self.requests: list[tuple[str, str]] = []
+        self.down = down  # every request is refused, as by a stopped Alertmanager
         self.transport = httpx.MockTransport(self._handle)
 
     def writes(self) -> list[tuple[str, str]]:
@@ -58,6 +65,8 @@ class FakeAlertmanager:
 
     def _handle(self, request: httpx.Request) -> httpx.Response:
         self.requests.append((request.method, request.url.path))
+        if self.down:
+            raise httpx.ConnectError("connection refused", request=request)
         path = request.url.path
         if request.method == "POST" and path == "/api/v2/silences":
             return httpx.Response(200, json={"silenceID": "new"})
@@ -132,13 +141,18 @@ class _NvmlLikeSource:
         return dataclasses.replace(snap, processes=listed)
 
 
-def guarded_monitor(pid: int, alertmanager: FakeAlertmanager) -> Monitor:
-    """The demo node's monitor with `pid` listed on every GPU and the fake Alertmanager."""
-    monitor = build_monitor()
-    assert isinstance(monitor.local, DemoSource)
-    monitor.local = _NvmlLikeSource(monitor.local, pid)
+def with_alertmanager(monitor: Monitor, alertmanager: FakeAlertmanager) -> Monitor:
+    """`monitor` with the fake Alertmanager as its Alertmanager (asked on every refresh)."""
     client = AlertmanagerClient("http://alertmanager.test:9093", transport=alertmanager.transport)
     monitor.alertmanager = AlertmanagerSource(client, monitor.clock, period_s=0.0)
+    return monitor
+
+
+def guarded_monitor(pid: int, alertmanager: FakeAlertmanager) -> Monitor:
+    """The demo node's monitor with `pid` listed on every GPU and the fake Alertmanager."""
+    monitor = with_alertmanager(build_monitor(), alertmanager)
+    assert isinstance(monitor.local, DemoSource)
+    monitor.local = _NvmlLikeSource(monitor.local, pid)
     monitor.clock.advance(1.0)  # type: ignore[attr-defined]
     monitor.poll()
     return monitor

@@ -95,8 +95,8 @@ class AlertsScreen(GpuTopScreen):
         self._sync(silences, "silences", silence_rows(view, now))
         stale = "" if am.state.ok else f" · ✖ {am.state.reason}"
         alerts.border_title = (
-            f"Alert groups · {len(view.alerts)} alerts in {len(view.groups)} groups"
-            f" · {am.client.url}{stale}"
+            f"Alert groups · {_count(len(view.alerts), 'alert')} in"
+            f" {_count(len(view.groups), 'group')} · {am.client.url}{stale}"
         )
         silences.border_title = f"Silences · {len(self._rows['silences'])} active, newest first"
 
@@ -167,3 +167,7 @@ class AlertsScreen(GpuTopScreen):
 
     def action_back(self) -> None:
         self.dismiss()
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}{'' if n == 1 else 's'}"
