@@ -69,7 +69,9 @@ class Matcher:
 
     @property
     def op(self) -> str:
-        return ("=" if self.is_equal else "!") + ("~" if self.is_regex else "")
+        if self.is_regex:
+            return "=~" if self.is_equal else "!~"
+        return "=" if self.is_equal else "!="
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         value = labels.get(self.name, "")
