@@ -336,7 +336,7 @@ def test_rule_lines_and_json_without_alertmanager_are_unchanged() -> None:
     assert fate_text(st, NOW) == ""
 
 
-async def test_polls_do_not_overlap_a_slow_alertmanager() -> None:
+async def test_a_slow_alertmanager_is_a_timeout_not_a_hang() -> None:
     gate = asyncio.Event()
 
     async def slow(request: httpx.Request) -> httpx.Response:

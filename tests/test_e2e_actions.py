@@ -66,7 +66,7 @@ def test_kiosk_stale_banner_through_an_outage_and_only_the_chord_quits(
 
     stack.prometheus.kill()
     text = wait_screen(run, lambda t: "STALE" in t, "the STALE banner", 20)
-    assert "prometheus: unreachable" in text and "data from" in text
+    assert "prometheus (data from " in text and "): unreachable" in text
     assert "GPU 3" in text  # the last known readings stay
 
     stack.prometheus.start()  # the same port
@@ -82,6 +82,39 @@ def test_kiosk_stale_banner_through_an_outage_and_only_the_chord_quits(
     run.send(b"\x03")  # ctrl+c
     assert run.wait(15) == 0, run.output[-2000:].decode("utf-8", "replace")
     assert b"Traceback" not in run.output
+
+
+def test_a_kiosk_starts_with_every_source_down_and_keeps_trying(
+    prometheus_factory: Callable[..., PromStack],
+    no_nvml: FakeNvml,
+    isolated_env: dict[str, str],
+    runs: list[PtyRun],
+) -> None:
+    stack = prometheus_factory(nodes=1, gpus=2, history_s=60, rule_files=[RULES])
+    stack.prometheus.kill()  # down before the wall screen boots
+    env = {**isolated_env, **no_nvml.env()}
+    run = PtyRun(["--kiosk", "--prometheus", stack.url], cols=100, rows=30, env=env)
+    runs.append(run)
+    text = wait_screen(run, lambda t: "STALE" in t, "the STALE banner", 30)
+    assert "prometheus (no data yet): unreachable" in text
+    run.pump(3.0)
+    assert run.proc.poll() is None  # nothing to show is no reason to leave
+    stack.prometheus.start()  # the same port
+    wait_screen(run, lambda t: "GPU 1" in t and "STALE" not in t, "the GPUs, fresh", 90)
+    run.proc.send_signal(signal.SIGTERM)
+    assert run.wait(15) == 0
+    assert b"Traceback" not in run.output
+
+
+def test_a_kiosk_without_any_gpu_yet_waits_for_one(
+    no_nvml: FakeNvml, isolated_env: dict[str, str], runs: list[PtyRun]
+) -> None:
+    run = PtyRun(["--kiosk"], cols=100, rows=30, env={**isolated_env, **no_nvml.env()})
+    runs.append(run)
+    text = wait_screen(run, lambda t: "STALE" in t, "the STALE banner", 30)
+    assert "nvml (no data yet): NVML not found" in text  # not "exit 2": it keeps trying
+    run.proc.send_signal(signal.SIGTERM)
+    assert run.wait(15) == 0
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])

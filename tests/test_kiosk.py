@@ -98,9 +98,9 @@ def test_the_banner_names_each_failing_source_in_use_with_a_fixed_time(monkeypat
     monitor = build_monitor()
     assert stale_banner_lines(monitor) == []
     monitor._set("demo", SourceState(SourceStatus.ERROR, "device vanished", 3600.0 + 62))
-    assert stale_banner_lines(monitor) == ["STALE", "demo: device vanished, data from 01:01:02"]
+    assert stale_banner_lines(monitor) == ["STALE", "demo (data from 01:01:02): device vanished"]
     monitor._set("prometheus", SourceState(SourceStatus.ERROR, "unreachable"))
-    assert stale_banner_lines(monitor)[2] == "prometheus: unreachable, no data yet"
+    assert stale_banner_lines(monitor)[2] == "prometheus (no data yet): unreachable"
 
 
 async def _kiosk_on(url: str, clock: FakeClock) -> Monitor:
@@ -141,7 +141,7 @@ async def test_stale_banner_within_two_intervals_and_gone_after_recovery(
             assert steps <= 2, "no STALE banner within two intervals"
             banner = await step()
         text = "\n".join(screen_lines(app))
-        assert "STALE" in text and "prometheus: unreachable" in text and "data from" in text
+        assert "STALE" in text and "prometheus (data from " in text and "): unreachable" in text
         shown = banner.lines
         for _ in range(3):  # no age that ticks: the banner's words hold still
             assert (await step()).lines == shown

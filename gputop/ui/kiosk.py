@@ -54,8 +54,8 @@ def kiosk_pages(monitor: Monitor) -> list[str]:
 
 
 def stale_banner_lines(monitor: Monitor) -> list[str]:
-    """`STALE`, then one line per failing source in use (`prometheus: unreachable, data from
-    14:03:12`); empty when every source in use is fresh. Only fixed times: the banner repaints
+    """`STALE`, then one line per failing source in use (`prometheus (data from 14:03:12):
+    unreachable`); empty when every source in use is fresh. Only fixed times: the banner repaints
     when a source's state changes, never on a tick."""
     parts: list[str] = []
     remote = monitor.remote is not None
@@ -72,5 +72,5 @@ def stale_banner_lines(monitor: Monitor) -> list[str]:
             since = "no data yet"
         else:
             since = f"data from {time.strftime('%H:%M:%S', time.localtime(state.last_ok))}"
-        parts.append(f"{name}: {reason}, {since}")
+        parts.append(f"{name} ({since}): {reason}")  # a long reason is cut at its end
     return ["STALE", *parts] if parts else []
