@@ -36,7 +36,7 @@ __all__ = [
 
 #: Action names (without namespace or arguments) that change something outside gputop.
 GUARDED_ACTIONS = frozenset({"silence", "expire_silence", "signal_process"})
-READ_ONLY_MESSAGE = "read-only: gputop changes nothing here (started with --read-only or --kiosk)"
+READ_ONLY_MESSAGE = "read-only: silences and process signals are off"
 #: A listed process and the live one match when started within this many seconds.
 _START_TOLERANCE_S = 1.0
 
