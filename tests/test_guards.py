@@ -13,11 +13,13 @@ import os
 import signal
 from collections.abc import Iterator
 
+import psutil
 import pytest
 from textual.binding import Binding
 from textual.screen import ModalScreen
 
-from gputop.ui.actions import READ_ONLY_MESSAGE
+from gputop.core.models import ProcessSample
+from gputop.ui.actions import READ_ONLY_MESSAGE, ActionError, signal_process
 from gputop.ui.app import GpuTopApp
 from gputop.ui.screens.alerts import AlertsScreen
 from gputop.ui.screens.confirm import ConfirmScreen
@@ -191,3 +193,25 @@ async def test_interactive_mode_asks_then_signals_and_opens_the_silence_dialog(
         assert f"pid {child.pid} has exited; nothing sent" in "\n".join(screen_lines(app))
         assert app.is_running
     assert am.writes() == []
+
+
+def test_a_pid_that_now_names_another_process_is_not_signalled(
+    child: ListedProcess, kills: list[tuple[int, int]]
+) -> None:
+    started = psutil.Process(child.pid).create_time()
+    listed = ProcessSample(0, "GPU-0", child.pid, 512.0, user="alice", started=started - 60)
+    with pytest.raises(ActionError, match=f"pid {child.pid} is now another process"):
+        signal_process(listed, signal.SIGTERM)
+    assert kills == [] and child.alive()
+
+
+def test_not_permitted_is_said_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(pid: int, sig: int) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "kill", refuse)  # as for another user's process, without root
+    me = psutil.Process()
+    listed = ProcessSample(0, "GPU-0", me.pid, 512.0, user="root", started=me.create_time())
+    with pytest.raises(ActionError) as caught:
+        signal_process(listed, signal.SIGTERM)
+    assert str(caught.value) == f"not permitted to signal pid {me.pid} (it belongs to root)"

@@ -20,6 +20,7 @@ from gputop.ui.kiosk import CHORD_S, ExitChord, kiosk_pages, stale_banner_lines
 from gputop.ui.screens.overview import OverviewScreen
 from gputop.ui.screens.processes import ProcessesScreen
 from gputop.ui.widgets.stale_banner import StaleBanner
+from tests.support.guarded import FakeAlertmanager, with_alertmanager
 from tests.support.prometheus_server import PromStack
 from tests.support.ui import build_monitor, screen_lines
 
@@ -50,12 +51,16 @@ async def test_without_kiosk_the_page_stays() -> None:
         assert isinstance(app.screen, OverviewScreen)
 
 
-def test_only_pages_with_something_to_show_are_in_the_cycle() -> None:
+async def test_only_pages_with_something_to_show_are_in_the_cycle() -> None:
     monitor = build_monitor()
     assert kiosk_pages(monitor) == ["overview", "processes"]
     assert monitor.latest is not None
     monitor.latest = dataclasses.replace(monitor.latest, processes=())
     assert kiosk_pages(monitor) == ["overview"]  # no "Processes 0 of 0" page
+    with_alertmanager(monitor, FakeAlertmanager())
+    assert kiosk_pages(monitor) == ["overview"]  # not read yet: nothing to show
+    await monitor.refresh_alertmanager()
+    assert kiosk_pages(monitor) == ["overview", "alerts"]  # an alert and a silence
 
 
 def test_the_exit_chord_is_ctrl_x_then_ctrl_c_in_time() -> None:

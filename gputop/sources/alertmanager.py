@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import ssl
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -81,7 +82,7 @@ class AlertmanagerClient:
         *,
         headers: Mapping[str, str] | None = None,
         auth: httpx.Auth | tuple[str, str] | None = None,
-        verify: Any = True,
+        verify: bool | str | ssl.SSLContext = True,
         timeout: float = 5.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
@@ -95,7 +96,7 @@ class AlertmanagerClient:
             base_url=url,
             headers=dict(headers or {}),
             auth=auth,
-            verify=_ssl_verify(verify) if isinstance(verify, (bool, str)) else verify,
+            verify=verify if isinstance(verify, ssl.SSLContext) else _ssl_verify(verify),
             timeout=timeout,
             transport=transport,
             follow_redirects=True,

@@ -166,8 +166,9 @@ class SilenceScreen(ModalScreen[str | None]):
             return
         self._error("")
         count = matching_alerts(matchers, self.app)
-        what = "" if count is None else f" ({count} alert{'' if count == 1 else 's'} now)"
-        question = f"Silence{what} for {format_duration(seconds)}?"
+        question = f"Silence for {format_duration(seconds)}?"
+        if count is not None:
+            question += f" It matches {count} alert{'' if count == 1 else 's'} now."
         detail = f"{format_matchers(matchers)}\n“{comment}” — {self.created_by}"
 
         def answered(yes: bool | None) -> None:

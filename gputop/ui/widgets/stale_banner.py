@@ -8,6 +8,7 @@ takes no room at all while every source is fresh.
 from __future__ import annotations
 
 from rich.segment import Segment
+from textual.geometry import Size
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -38,7 +39,7 @@ class StaleBanner(Widget):
         self.display = bool(lines)
         self.refresh(layout=relayout)
 
-    def get_content_height(self, container: object, viewport: object, width: int) -> int:
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         return len(self._lines)
 
     def render_line(self, y: int) -> Strip:
