@@ -67,7 +67,7 @@ def snapshot_text(monitor: Monitor, statuses: Sequence[RuleStatus] = ()) -> str:
     troubled = [st for st in statuses if st.state != "ok"]
     if troubled:
         lines.append("")
-        lines.extend(f"{st.state.upper():<8} {rule_line(st, now)}" for st in troubled)
+        lines.extend(f"{st.state.upper():<8} {rule_line(st)}" for st in troubled)
     procs = monitor.processes()
     if procs:
         lines.append("")
