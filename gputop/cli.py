@@ -73,6 +73,11 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     src.add_argument(
         "--rules", action="append", metavar="FILE", help="Prometheus alert rule file (repeatable)"
     )
+    src.add_argument(
+        "--alertmanager",
+        metavar="URL",
+        help="Alertmanager base URL: where fired alerts went, silences",
+    )
     conf = parser.add_argument_group("configuration")
     conf.add_argument(
         "--config", metavar="FILE", help="TOML config file (default: ~/.config/gputop/config.toml)"
@@ -97,9 +102,16 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         "--notify", action="store_true", help="bell and desktop notification when a rule fires"
     )
     show.add_argument(
+        "--read-only",
+        action="store_true",
+        default=None,
+        help="no actions: no silences, no process signals ([ui] read_only)",
+    )
+    show.add_argument(
         "--kiosk",
         action="store_true",
-        help="wall-screen mode: pages cycle by themselves ([ui] kiosk_page_seconds)",
+        default=None,
+        help="wall screen: read-only, keys ignored but ctrl+x ctrl+c, pages cycle ([ui] kiosk)",
     )
     show.add_argument(
         "--no-color", action="store_true", default=None, help="monochrome (also NO_COLOR=1)"
@@ -153,9 +165,12 @@ def _load_config(args: argparse.Namespace) -> Config:
     overrides = {
         "prometheus.url": args.prometheus,
         "prometheus.insecure": args.insecure,
+        "alertmanager.url": args.alertmanager,
         "rules.files": args.rules,
         "ui.interval": args.interval,
         "ui.no_color": args.no_color,
+        "ui.read_only": args.read_only,
+        "ui.kiosk": args.kiosk,
     }
     try:
         return load_config(
@@ -165,7 +180,11 @@ def _load_config(args: argparse.Namespace) -> Config:
         raise UsageError(str(exc)) from None
 
 
-def _build_monitor(args: argparse.Namespace, config: Config) -> Monitor:
+def _build_monitor(
+    args: argparse.Namespace, config: Config, *, keep_trying: bool = False
+) -> Monitor:
+    """The monitor with every configured source; `keep_trying`: a local source that cannot
+    be opened yet is retried (a kiosk with nothing else to show) rather than dropped."""
     clock = RealClock()
     local: LocalSource
     if args.demo:
@@ -181,10 +200,12 @@ def _build_monitor(args: argparse.Namespace, config: Config) -> Monitor:
 
         local = NvmlSource(clock)
     monitor = Monitor(clock=clock, local=local)
-    monitor.open()
+    monitor.open(keep_trying=keep_trying and config.prometheus is None)
     _attach_rules(monitor, config)
     if config.prometheus is not None:
         _attach_prometheus(monitor, config)
+    if config.alertmanager is not None:
+        _attach_alertmanager(monitor, config)
     return monitor
 
 
@@ -248,13 +269,24 @@ def _attach_prometheus(monitor: Monitor, config: Config) -> None:
     )
 
 
+def _attach_alertmanager(monitor: Monitor, config: Config) -> None:
+    from gputop.sources.alertmanager import AlertmanagerClient, AlertmanagerSource
+
+    settings = config.alertmanager
+    assert settings is not None
+    client = AlertmanagerClient(settings.url, **settings.client_kwargs())
+    period = max(settings.interval, config.ui.interval)
+    monitor.alertmanager = AlertmanagerSource(client, monitor.clock, period_s=period)
+
+
 def _dashboard(args: argparse.Namespace) -> int:
     if args.json and not args.once:
         raise UsageError("--json: only with --once")
     if args.check and not args.once:
         raise UsageError("--check: only with --once")
     config = _load_config(args)
-    monitor = _build_monitor(args, config)
+    kiosk = config.ui.kiosk and not args.once
+    monitor = _build_monitor(args, config, keep_trying=kiosk)
     try:
         if monitor.local is None and monitor.remote is None:
             reason = monitor.state("nvml").reason or "NVML not available"
@@ -267,8 +299,9 @@ def _dashboard(args: argparse.Namespace) -> int:
             monitor,
             interval=config.ui.interval,
             no_color=config.ui.no_color,
-            notify=args.notify,
-            kiosk_page_s=config.ui.kiosk_page_seconds if args.kiosk else None,
+            notify=args.notify and not kiosk,
+            kiosk_page_s=config.ui.kiosk_page_seconds if kiosk else None,
+            read_only=config.ui.read_only or kiosk,
         )
     finally:
         monitor.close()

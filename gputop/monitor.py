@@ -3,7 +3,8 @@
 
 The local source (NVML or the demo node) is read with `read_local()`, which blocks and may run
 on a worker thread; its result is applied with `ingest()` on the owner's thread, so the store
-is only ever written from one thread. Remote sources are async (`refresh_remote()`).
+is only ever written from one thread. Remote sources (Prometheus, Alertmanager) are async
+(`refresh_remote()`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from gputop.sources.base import LocalSource, RemoteSource, SourceError, SourceUn
 
 if TYPE_CHECKING:
     from gputop.rules.engine import RulesEngine
+    from gputop.sources.alertmanager import AlertmanagerSource
     from gputop.sources.prometheus import PrometheusClient
 
 __all__ = ["LOCAL_SOURCES", "OVERVIEW_MAX", "LocalFailure", "LocalReading", "Monitor"]
@@ -63,6 +65,7 @@ class Monitor:
         client: PrometheusClient | None = None,
         rules: RulesEngine | None = None,
         local_rules: RulesEngine | None = None,
+        alertmanager: AlertmanagerSource | None = None,
         host: str | None = None,
     ) -> None:
         self.clock = clock
@@ -71,15 +74,22 @@ class Monitor:
         self.client = client  # its client, also used for Prometheus' own rules
         self.rules = rules  # Prometheus' rules when configured, else local evaluation
         self.local_rules = local_rules  # rule files evaluated locally beside Prometheus
+        self.alertmanager = alertmanager  # where fired alerts go, when configured
         self.store = store if store is not None else MetricStore()
         self.host = host or (local.host if local is not None else socket.gethostname())
         self.latest: NodeSnapshot | None = None
         self._backoff = Backoff(base=1.0, factor=2.0, cap=30.0)
         self._retry_at: float | None = None
+        self._closed = False  # the local source is still to be opened (see `open`)
         self._lock = threading.Lock()
         self._states: dict[str, SourceState] = {
-            name: SourceState(SourceStatus.OFF) for name in (*LOCAL_SOURCES, "prometheus")
+            name: SourceState(SourceStatus.OFF)
+            for name in (*LOCAL_SOURCES, "prometheus", "alertmanager")
         }
+        # rule_statuses() with fates: the same list until its inputs change
+        self._fated_from: list[RuleStatus] | None = None
+        self._fated_key: tuple[int, int] = (-1, -1)  # (Alertmanager's version, second)
+        self._fated: list[RuleStatus] = []
 
     # ---- local source ---------------------------------------------------------------
 
@@ -87,15 +97,21 @@ class Monitor:
     def local_name(self) -> str | None:
         return None if self.local is None else self.local.name
 
-    def open(self) -> None:
-        """Open the local source; a source that cannot work here is marked unavailable."""
+    def open(self, *, keep_trying: bool = False) -> None:
+        """Open the local source; a source that cannot work here is marked unavailable and
+        dropped, or, with `keep_trying` (a kiosk with nothing else to show), opened again
+        with backoff until it works."""
         if self.local is None:
             return
         try:
             self.local.open()
         except SourceUnavailable as exc:
             self._set(self.local.name, SourceState(SourceStatus.UNAVAILABLE, exc.reason))
-            self.local = None
+            if keep_trying:
+                self._closed = True
+                self._retry_at = self.clock.now() + self._backoff.next_delay()
+            else:
+                self.local = None
             return
         self._set(self.local.name, SourceState(SourceStatus.OK))
 
@@ -109,6 +125,9 @@ class Monitor:
             return None
         with self._lock:
             try:
+                if self._closed:
+                    source.open()
+                    self._closed = False
                 return source.sample()
             except SourceError as exc:
                 return LocalFailure(exc, now)
@@ -150,11 +169,28 @@ class Monitor:
                 engine.evaluate_local(self.store, gpus)
 
     def rule_statuses(self) -> list[RuleStatus]:
-        """Every rule's status, worst first."""
+        """Every rule's status, worst first; with Alertmanager, each with its alert's fate."""
         engines = [e for e in (self.rules, self.local_rules) if e is not None]
         if len(engines) == 1:
-            return engines[0].statuses
-        return sort_statuses(s for e in engines for s in e.statuses)
+            statuses = engines[0].statuses
+        else:
+            statuses = sort_statuses(s for e in engines for s in e.statuses)
+        return self._with_fates(statuses)
+
+    def _with_fates(self, statuses: list[RuleStatus]) -> list[RuleStatus]:
+        am = self.alertmanager
+        if am is None:
+            return statuses
+        from gputop.rules.fate import with_fates
+
+        now = self.clock.now()
+        key = (am.version, int(now))
+        if self._fated_from is not statuses or self._fated_key != key:
+            self._fated = with_fates(
+                statuses, am.view, now=now, fresh=am.state.ok, margin_s=am.missing_margin_s
+            )
+            self._fated_from, self._fated_key = statuses, key
+        return self._fated
 
     def ingest_many(self, snapshots: Iterable[NodeSnapshot]) -> None:
         """Replay past readings into the history; rules start evaluating from now."""
@@ -175,16 +211,24 @@ class Monitor:
 
     async def refresh_remote(self) -> None:
         remote = self.remote
-        if remote is None:
-            return
-        await remote.refresh()
-        self._set("prometheus", remote.state)
-        if self.rules is not None and self.client is not None:
-            await self.rules.refresh_prometheus(self.client)
+        if remote is not None:
+            await remote.refresh()
+            self._set("prometheus", remote.state)
+            if self.rules is not None and self.client is not None:
+                await self.rules.refresh_prometheus(self.client)
+        await self.refresh_alertmanager()
+
+    async def refresh_alertmanager(self) -> None:
+        """Poll Alertmanager when due (it paces itself); now, after a silence changed."""
+        if self.alertmanager is not None:
+            await self.alertmanager.refresh()
+            self._set("alertmanager", self.alertmanager.state)
 
     async def aclose(self) -> None:
         if self.client is not None:
             await self.client.aclose()
+        if self.alertmanager is not None:
+            await self.alertmanager.aclose()
 
     # ---- views ----------------------------------------------------------------------
 
@@ -197,7 +241,7 @@ class Monitor:
                 return True
             if self.rules is not None and self.rules.error is not None:
                 return True
-        return False
+        return self.alertmanager is not None and not self.state("alertmanager").ok
 
     def state(self, name: str) -> SourceState:
         return self._states[name]

@@ -3,4 +3,5 @@
 pytest_plugins = [
     "tests.support.fake_nvml",
     "tests.support.prometheus_server",
+    "tests.support.alertmanager_server",
 ]

@@ -67,6 +67,8 @@ def test_once_text_is_a_table():
         (["--demo", "--scenario", "boom"], "--scenario"),
         (["--json", "--demo"], "--json"),
         (["--bogus"], "--bogus"),
+        (["--demo", "--alertmanager", "am:9093"], "--alertmanager: URL has no scheme"),
+        (["--demo", "--alertmanager", "http://u:pw@am"], "--alertmanager: URL must not carry"),
     ],
 )
 def test_bad_flags_are_one_line_exit_2(args, needle):

@@ -750,3 +750,64 @@ def test_any_file_either_loads_or_gives_one_line(text: str) -> None:
             assert "\n" not in str(exc)
             assert exc.source == str(path)
             assert exc.line is None or 1 <= exc.line <= max(len(text.splitlines()), 1)
+
+
+# --- Alertmanager, read-only, kiosk ------------------------------------------------------------
+
+
+def test_alertmanager_takes_the_same_access_settings_as_prometheus(tmp_path: Path) -> None:
+    (tmp_path / "am-password").write_text(PASSWORD + "\n")
+    path = write(
+        tmp_path,
+        f"""
+        [alertmanager]
+        url = "https://am.example:9093/am/"
+        basic_auth_user = "gputop"
+        basic_auth_password_file = "am-password"
+        headers = {{ X-Scope-OrgID = "ops" }}
+        ca_file = "{certifi.where()}"
+        timeout = 2.5
+        interval = 10
+        """,
+    )
+    am = load_config(path, env={}).alertmanager
+    assert am is not None
+    assert am.url == "https://am.example:9093/am"
+    kwargs = am.client_kwargs()
+    assert kwargs["auth"] == ("gputop", PASSWORD)
+    assert kwargs["headers"] == {"X-Scope-OrgID": "ops"}
+    assert isinstance(kwargs["verify"], ssl.SSLContext)
+    assert (kwargs["timeout"], am.interval) == (2.5, 10.0)
+    assert PASSWORD not in repr(am)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ('basic_auth_user = "u"', "[alertmanager] basic_auth_user: needs basic_auth_password_file"),
+        (f'password = "{PASSWORD}"', "use basic_auth_password_file instead"),
+        ("interval = 0.5", "[alertmanager] interval: must be at least 1 seconds"),
+        ('insecure = "no"', "[alertmanager] insecure: must be true or false"),
+    ],
+)
+def test_bad_alertmanager_settings_name_their_line(
+    tmp_path: Path, body: str, expected: str
+) -> None:
+    path = write(tmp_path, f'[alertmanager]\nurl = "http://am"\n{body}\n')
+    message = error_of(path)
+    assert message.startswith(f"{path}:") and expected in message
+    assert PASSWORD not in message
+
+
+def test_read_only_and_kiosk_from_the_file_or_the_flags(tmp_path: Path) -> None:
+    path = write(tmp_path, "[ui]\nkiosk = true\nkiosk_page_seconds = 30\n")
+    ui = load_config(path, env={}).ui
+    assert (ui.kiosk, ui.read_only, ui.kiosk_page_seconds) == (True, False, 30.0)
+    flags = {"ui.read_only": True, "alertmanager.url": "http://am:9093"}
+    config = load_config(None, env={}, overrides=flags)
+    assert config.ui.read_only and config.alertmanager is not None
+    assert error_of(path=write(tmp_path, '[ui]\nread_only = "yes"\n')).endswith(
+        "[ui] read_only: must be true or false, not a string"
+    )
+    message = error_of(overrides={"alertmanager.url": "am:9093"})
+    assert message.startswith("--alertmanager: URL has no scheme")

@@ -25,13 +25,16 @@ ROOT = Path(__file__).resolve().parent.parent
 class PtyRun:
     """`python -m gputop ...` on the slave side of a pty of a given size."""
 
-    def __init__(self, args: list[str], cols: int, rows: int) -> None:
+    def __init__(
+        self, args: list[str], cols: int, rows: int, env: dict[str, str] | None = None
+    ) -> None:
         self.screen = pyte.Screen(cols, rows)
         self.stream = pyte.ByteStream(self.screen)
         self.output = bytearray()
         master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-        env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "GPUTOP_THEME")}
+        base = os.environ if env is None else env
+        env = {k: v for k, v in base.items() if k not in ("NO_COLOR", "GPUTOP_THEME")}
         env.update(TERM="xterm-256color", COLORTERM="truecolor", LINES=str(rows), COLUMNS=str(cols))
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gputop", *args],

@@ -1,15 +1,34 @@
-"""Kiosk mode: the pages cycle by themselves and come back to the overview."""
+"""Kiosk mode: pages cycle among those with something to show, only the exit chord quits, and a
+STALE banner stands while a source is failing — here a real Prometheus, killed and restarted,
+watched with a fake clock so every step is one refresh interval."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from gputop.cli import _attach_prometheus, _attach_rules
+from gputop.config import load_config
+from gputop.core.clock import FakeClock
+from gputop.core.models import SourceState, SourceStatus
+from gputop.monitor import Monitor
 from gputop.ui.app import GpuTopApp
+from gputop.ui.kiosk import CHORD_S, ExitChord, kiosk_pages, stale_banner_lines
 from gputop.ui.screens.overview import OverviewScreen
 from gputop.ui.screens.processes import ProcessesScreen
-from tests.support.ui import build_monitor
+from gputop.ui.widgets.stale_banner import StaleBanner
+from tests.support.guarded import FakeAlertmanager, with_alertmanager
+from tests.support.prometheus_server import PromStack
+from tests.support.ui import build_monitor, screen_lines
+
+RULES = Path(__file__).parent / "data" / "rules-fast.yml"
 
 
 async def test_kiosk_pages_cycle_by_themselves() -> None:
-    app = GpuTopApp(build_monitor(), poll=False, kiosk_page_s=0.4)
+    app = GpuTopApp(build_monitor(), poll=False, kiosk=True, kiosk_page_s=0.4)
     async with app.run_test(size=(120, 40)) as pilot:
         assert app.kiosk_pages() == ["overview", "processes"]  # no Prometheus: no fleet page
         assert isinstance(app.screen, OverviewScreen)
@@ -30,3 +49,113 @@ async def test_without_kiosk_the_page_stays() -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause(1.0)
         assert isinstance(app.screen, OverviewScreen)
+
+
+async def test_only_pages_with_something_to_show_are_in_the_cycle() -> None:
+    monitor = build_monitor()
+    assert kiosk_pages(monitor) == ["overview", "processes"]
+    assert monitor.latest is not None
+    monitor.latest = dataclasses.replace(monitor.latest, processes=())
+    assert kiosk_pages(monitor) == ["overview"]  # no "Processes 0 of 0" page
+    with_alertmanager(monitor, FakeAlertmanager())
+    assert kiosk_pages(monitor) == ["overview"]  # not read yet: nothing to show
+    await monitor.refresh_alertmanager()
+    assert kiosk_pages(monitor) == ["overview", "alerts"]  # an alert and a silence
+
+
+def test_the_exit_chord_is_ctrl_x_then_ctrl_c_in_time() -> None:
+    now = [0.0]
+    chord = ExitChord(clock=lambda: now[0])
+    assert not chord.press("ctrl+c")
+    assert not chord.press("ctrl+x")
+    assert chord.press("ctrl+c")
+    assert not chord.press("ctrl+c")  # used up
+    assert not chord.press("ctrl+x")
+    assert not chord.press("q")  # anything between breaks it
+    assert not chord.press("ctrl+c")
+    assert not chord.press("ctrl+x")
+    now[0] += CHORD_S + 0.1
+    assert not chord.press("ctrl+c")  # too late
+
+
+async def test_in_a_kiosk_no_key_quits_and_nothing_covers_the_screen() -> None:
+    app = GpuTopApp(build_monitor(), poll=False, kiosk=True, read_only=True)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await pilot.pause()
+        for key in ("q", "ctrl+q", "ctrl+c", "question_mark", "p", "escape", "ctrl+x", "q"):
+            await pilot.press(key)
+        await pilot.pause()
+        assert app.is_running and isinstance(app.screen, OverviewScreen)
+        app.notify("a toast")  # a firing rule's notification, say
+        await pilot.pause()
+        lines = screen_lines(app)
+        assert "a toast" not in "\n".join(lines)
+        assert "Quit" not in lines[-1] and "Help" not in lines[-1]  # no footer
+        await pilot.press("ctrl+x", "ctrl+c")
+        await pilot.pause()
+        assert not app.is_running
+    assert app.return_code == 0
+
+
+def test_the_banner_names_each_failing_source_in_use_with_a_fixed_time(monkeypatch) -> None:
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    monitor = build_monitor()
+    assert stale_banner_lines(monitor) == []
+    monitor._set("demo", SourceState(SourceStatus.ERROR, "device vanished", 3600.0 + 62))
+    assert stale_banner_lines(monitor) == ["STALE", "demo (data from 01:01:02): device vanished"]
+    monitor._set("prometheus", SourceState(SourceStatus.ERROR, "unreachable"))
+    assert stale_banner_lines(monitor)[2] == "prometheus (no data yet): unreachable"
+
+
+async def _kiosk_on(url: str, clock: FakeClock) -> Monitor:
+    config = load_config(env={}, overrides={"prometheus.url": url})
+    monitor = Monitor(clock=clock, local=None, host="wall")
+    _attach_rules(monitor, config)
+    _attach_prometheus(monitor, config)
+    return monitor
+
+
+async def test_stale_banner_within_two_intervals_and_gone_after_recovery(
+    prometheus_factory: Callable[..., PromStack],
+) -> None:
+    # with alert rules, as gputop is used: their 1 s evaluation paces the rules requests
+    stack = prometheus_factory(nodes=1, gpus=4, history_s=60, rule_files=[RULES])
+    clock = FakeClock(time.time())
+    monitor = await _kiosk_on(stack.url, clock)
+    app = GpuTopApp(monitor, poll=False, kiosk=True)
+
+    async def step() -> StaleBanner:
+        """One refresh interval of the dashboard."""
+        clock.set(max(clock.now() + 1.0, time.time()))
+        await monitor.refresh_remote()
+        app.refresh_screen()
+        await pilot.pause()
+        return app.screen.query_one(StaleBanner)
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        for _ in range(2):
+            banner = await step()
+        assert monitor.state("prometheus").ok
+        assert not banner.display and "STALE" not in "\n".join(screen_lines(app))
+
+        stack.prometheus.kill()
+        steps = 0
+        while not banner.display:
+            steps += 1
+            assert steps <= 2, "no STALE banner within two intervals"
+            banner = await step()
+        text = "\n".join(screen_lines(app))
+        assert "STALE" in text and "prometheus (data from " in text and "): unreachable" in text
+        shown = banner.lines
+        for _ in range(3):  # no age that ticks: the banner's words hold still
+            assert (await step()).lines == shown
+
+        stack.prometheus.start()  # the same port
+        deadline = time.monotonic() + 60
+        while banner.display:
+            assert time.monotonic() < deadline, banner.lines
+            await asyncio.sleep(0.2)
+            banner = await step()
+        assert "STALE" not in "\n".join(screen_lines(app))
+    await monitor.aclose()

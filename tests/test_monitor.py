@@ -127,3 +127,34 @@ def test_with_no_local_gpu_the_overview_shows_the_first_of_the_fleet_and_json_al
     mon = Monitor(clock=FakeClock(), local=None, remote=FleetOnly())
     assert len(mon.gpus()) == 40
     assert [g.key for g in mon.overview_gpus()] == [f"GPU-{i}" for i in range(OVERVIEW_MAX)]
+
+
+class LateDriver(FlakySource):
+    """A GPU whose driver loads only after `opens_failing` attempts (a wall screen at boot)."""
+
+    def __init__(self, clock: FakeClock, opens_failing: int) -> None:
+        super().__init__(clock)
+        self.opens_failing = opens_failing
+        self.opens = 0
+
+    def open(self) -> None:
+        self.opens += 1
+        if self.opens <= self.opens_failing:
+            raise SourceUnavailable("NVIDIA driver not loaded")
+
+
+def test_a_kiosk_keeps_trying_a_source_that_cannot_open_yet():
+    clock = FakeClock()
+    src = LateDriver(clock, opens_failing=3)
+    mon = Monitor(clock=clock, local=src)
+    mon.open(keep_trying=True)
+    assert mon.local is src  # kept, not dropped
+    assert mon.state("nvml").status is SourceStatus.UNAVAILABLE
+    for _ in range(20):
+        clock.advance(1)
+        mon.poll()
+        if mon.state("nvml").ok:
+            break
+    assert mon.state("nvml").ok and src.opens == 4
+    assert mon.state("nvml").reason is None and len(mon.gpus()) == 1
+    assert src.opens == 4  # opened once it worked, never again

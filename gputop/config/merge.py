@@ -105,10 +105,11 @@ def build_config(merged: Layer, path: Path | None, profile: str | None) -> Confi
     sections: dict[str, dict[str, Any]] = values
     prometheus = None
     if "url" in sections["prometheus"]:
-        _check_auth(sections["prometheus"], origins)
+        _check_auth(sections["prometheus"], origins, "prometheus")
         prometheus = PrometheusSettings(**sections["prometheus"])
     alertmanager = None
     if "url" in sections["alertmanager"]:
+        _check_auth(sections["alertmanager"], origins, "alertmanager")
         alertmanager = AlertmanagerSettings(**sections["alertmanager"])
     return Config(
         prometheus=prometheus,
@@ -120,16 +121,16 @@ def build_config(merged: Layer, path: Path | None, profile: str | None) -> Confi
     )
 
 
-def _check_auth(values: Mapping[str, object], origins: Mapping[tuple[str, str], Origin]) -> None:
+def _check_auth(
+    values: Mapping[str, object], origins: Mapping[tuple[str, str], Origin], section: str
+) -> None:
     user = "basic_auth_user" in values
     password = "basic_auth_password" in values
     if user and not password:
-        raise origins[("prometheus", "basic_auth_user")].error(
-            "needs basic_auth_password_file as well"
-        )
+        raise origins[(section, "basic_auth_user")].error("needs basic_auth_password_file as well")
     if password and not user:
-        raise origins[("prometheus", "basic_auth_password")].error("needs basic_auth_user as well")
+        raise origins[(section, "basic_auth_password")].error("needs basic_auth_user as well")
     if user and "bearer_token" in values:
-        raise origins[("prometheus", "bearer_token")].error(
+        raise origins[(section, "bearer_token")].error(
             "a bearer token and basic auth are both set; use one of them"
         )

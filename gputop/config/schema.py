@@ -263,16 +263,21 @@ def rule_files(value: object) -> None:
             raise Invalid(f"rules file not found: {item}")
 
 
+#: How to reach an HTTP API: the same keys for Prometheus and Alertmanager.
+_HTTP_ACCESS: dict[str, Field] = {
+    "url": Field(url, "url"),
+    "bearer_token_file": Field(path, "bearer_token", secret="bearer token"),
+    "basic_auth_user": Field(string, "basic_auth_user"),
+    "basic_auth_password_file": Field(path, "basic_auth_password", secret="password"),
+    "headers": Field(header_value, "extra_headers", table=True, check_key=header_name),
+    "ca_file": Field(path, "ca_file", final=ca_bundle),
+    "insecure": Field(boolean, "insecure"),
+    "timeout": Field(seconds(0, inclusive=False), "timeout"),
+}
+
 SCHEMA: dict[str, dict[str, Field]] = {
     "prometheus": {
-        "url": Field(url, "url"),
-        "bearer_token_file": Field(path, "bearer_token", secret="bearer token"),
-        "basic_auth_user": Field(string, "basic_auth_user"),
-        "basic_auth_password_file": Field(path, "basic_auth_password", secret="password"),
-        "headers": Field(header_value, "extra_headers", table=True, check_key=header_name),
-        "ca_file": Field(path, "ca_file", final=ca_bundle),
-        "insecure": Field(boolean, "insecure"),
-        "timeout": Field(seconds(0, inclusive=False), "timeout"),
+        **_HTTP_ACCESS,
         "latency_histogram": Field(metric_name, "latency_histogram"),
         "selector": Field(label_selector, "selector"),
         "range": Field(duration, "range"),
@@ -288,10 +293,12 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "interval": Field(seconds(0.2, inclusive=True), "interval"),
         "kiosk_page_seconds": Field(seconds(1, inclusive=True), "kiosk_page_seconds"),
         "no_color": Field(boolean, "no_color"),
+        "read_only": Field(boolean, "read_only"),
+        "kiosk": Field(boolean, "kiosk"),
     },
     "alertmanager": {
-        "url": Field(url, "url"),
-        "bearer_token_file": Field(path, "bearer_token", secret="bearer token"),
+        **_HTTP_ACCESS,
+        "interval": Field(seconds(1, inclusive=True), "interval"),
     },
 }
 
@@ -304,10 +311,10 @@ def secret_hint(section: str, key: str) -> str | None:
         return None
     if key.endswith("_file") or not _SECRET_WORDS.search(key):
         return None
-    if section == "alertmanager":
-        where = "bearer_token_file"
-    elif "passw" in key.lower():
+    if "passw" in key.lower():
         where = "basic_auth_password_file"
+    elif section == "alertmanager":
+        where = "bearer_token_file"
     else:
         where = "bearer_token_file or the GPUTOP_PROMETHEUS_TOKEN environment variable"
     return f"use {where} instead"

@@ -21,21 +21,17 @@ __all__ = [
 DEFAULT_LATENCY_HISTOGRAM = "t2v_inference_duration_seconds"
 
 
-@dataclass(frozen=True)
-class PrometheusSettings:
-    """Where Prometheus is and how to talk to it. Durations are in seconds."""
+class _HttpAccess:
+    """How to reach an HTTP API: the request headers, basic auth, TLS verification and
+    timeout, as httpx takes them (Prometheus and Alertmanager are configured alike)."""
 
-    url: str
-    bearer_token: Secret | None = None
-    basic_auth_user: str | None = None
-    basic_auth_password: Secret | None = None
-    extra_headers: tuple[tuple[str, str], ...] = ()
-    ca_file: Path | None = None
-    insecure: bool = False
-    timeout: float = 5.0
-    latency_histogram: str = DEFAULT_LATENCY_HISTOGRAM
-    selector: str = ""  # label matchers without braces, e.g. Hostname="node-3"
-    range: float = 900.0
+    bearer_token: Secret | None
+    basic_auth_user: str | None
+    basic_auth_password: Secret | None
+    extra_headers: tuple[tuple[str, str], ...]
+    ca_file: Path | None
+    insecure: bool
+    timeout: float
 
     def headers(self) -> dict[str, str]:
         """Request headers for httpx: the configured extra headers plus the bearer token."""
@@ -72,6 +68,23 @@ class PrometheusSettings:
 
 
 @dataclass(frozen=True)
+class PrometheusSettings(_HttpAccess):
+    """Where Prometheus is and how to talk to it. Durations are in seconds."""
+
+    url: str
+    bearer_token: Secret | None = None
+    basic_auth_user: str | None = None
+    basic_auth_password: Secret | None = None
+    extra_headers: tuple[tuple[str, str], ...] = ()
+    ca_file: Path | None = None
+    insecure: bool = False
+    timeout: float = 5.0
+    latency_histogram: str = DEFAULT_LATENCY_HISTOGRAM
+    selector: str = ""  # label matchers without braces, e.g. Hostname="node-3"
+    range: float = 900.0
+
+
+@dataclass(frozen=True)
 class RuleSettings:
     """Rule files, how near a threshold counts as "near firing", and how `rules check`
     judges them: the evaluation interval of groups without their own (Prometheus' default
@@ -89,17 +102,23 @@ class UiSettings:
     interval: float = 1.0
     kiosk_page_seconds: float = 15.0
     no_color: bool = False
+    read_only: bool = False  # no action that changes anything: no silences, no signals
+    kiosk: bool = False  # a wall screen: read-only, keys ignored but the exit chord
 
 
 @dataclass(frozen=True)
-class AlertmanagerSettings:
+class AlertmanagerSettings(_HttpAccess):
+    """Where Alertmanager is, how to talk to it, and how often to ask (seconds)."""
+
     url: str
     bearer_token: Secret | None = None
-
-    def headers(self) -> dict[str, str]:
-        if self.bearer_token is None:
-            return {}
-        return {"Authorization": f"Bearer {self.bearer_token.reveal()}"}
+    basic_auth_user: str | None = None
+    basic_auth_password: Secret | None = None
+    extra_headers: tuple[tuple[str, str], ...] = ()
+    ca_file: Path | None = None
+    insecure: bool = False
+    timeout: float = 5.0
+    interval: float = 5.0
 
 
 @dataclass(frozen=True)

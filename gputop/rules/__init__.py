@@ -6,10 +6,12 @@
   typed model, and the statuses worked out from them.
 - `local`: evaluation without Prometheus, with `for` and `keep_firing_for`.
 - `engine`: RulesEngine, which picks between the two, and the `--check` exit status.
+- `fate`: what Alertmanager did with each rule's alert (silenced, inhibited, routed, missing).
 - `files`: Prometheus rule files with the line and column of everything; `builtin`: the
   built-in pack (`builtin.yml`); `lint`: `gputop rules check`; `text`: statuses in words.
 
-It may import `gputop.core`, `gputop.promql` and the sources' error types; never the UI. The
+It may import `gputop.core`, `gputop.promql` and the sources' error types and API models;
+never the UI. The
 model does no I/O.
 """
 
@@ -17,7 +19,7 @@ from gputop.rules.builtin import BUILTIN_GROUP, builtin_pack, builtin_path, buil
 from gputop.rules.engine import RulesEngine, check_status, with_margins
 from gputop.rules.files import RuleFileError, load_rules
 from gputop.rules.model import RuleDef, RuleStatus, State, sort_statuses
-from gputop.rules.text import rule_detail, rule_line, rule_title, series_name
+from gputop.rules.text import fate_text, rule_detail, rule_line, rule_title, series_name
 
 __all__ = [
     "BUILTIN_GROUP",
@@ -30,6 +32,7 @@ __all__ = [
     "builtin_path",
     "builtin_rules",
     "check_status",
+    "fate_text",
     "load_rules",
     "rule_detail",
     "rule_line",

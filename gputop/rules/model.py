@@ -23,6 +23,7 @@ __all__ = [
     "DEFAULT_MARGIN",
     "MARGIN_ANNOTATION",
     "TREND_MIN_WINDOW_S",
+    "AlertFate",
     "AlertState",
     "RecordDef",
     "RuleDef",
@@ -78,6 +79,31 @@ class RuleDef:
         return analysis_of(self.expr)
 
 
+FateState = Literal["active", "suppressed", "missing"]
+
+
+@dataclass(frozen=True, slots=True)
+class AlertFate:
+    """What Alertmanager did with a rule's alert (see `gputop.rules.fate`).
+
+    `state` is None when Alertmanager is not expected to hold the alert (not firing, or too
+    recently); `silences` are (id, created by, ends at) of the silences covering it.
+    """
+
+    state: FateState | None = None
+    silences: tuple[tuple[str, str, float | None], ...] = ()
+    inhibited_by: tuple[str, ...] = ()  # names of the inhibiting alerts
+    receivers: tuple[str, ...] = ()
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "state": self.state,
+            "silenced_by": [silence_id for silence_id, _, _ in self.silences],
+            "inhibited_by": list(self.inhibited_by),
+            "receivers": list(self.receivers),
+        }
+
+
 @dataclass(frozen=True, slots=True)
 class RecordDef:
     """A recording rule as written: the series `name` is `expr` with `labels` set."""
@@ -109,6 +135,8 @@ class RuleStatus:
     query: str | None = None
     origin: str | None = None  # the rule's file:line
     margin: float | None = None  # the fraction of the threshold that counts as near
+    for_s: float = 0.0  # the rule's `for`: firing starts at active_at + for_s
+    alertmanager: AlertFate | None = None  # None: no Alertmanager configured
 
     @property
     def key(self) -> tuple[str, LabelKey]:
@@ -153,6 +181,7 @@ class RuleStatus:
             "origin": self.origin,
             "query": self.query,
             "active_at": self.active_at,
+            "alertmanager": None if self.alertmanager is None else self.alertmanager.as_json(),
         }
 
 
@@ -302,6 +331,7 @@ def series_status(
         query=comparison.query if comparison else None,
         origin=rule.source,
         margin=margin,
+        for_s=rule.for_s,
     )
 
 
@@ -327,6 +357,7 @@ def unknown_status(
         query=comparison.query if comparison else None,
         origin=rule.source,
         margin=rule.margin,
+        for_s=rule.for_s,
     )
 
 

@@ -9,7 +9,7 @@ from gputop.core.labels import node_of
 from gputop.core.units import format_duration
 from gputop.rules.model import RuleStatus
 
-__all__ = ["rule_detail", "rule_line", "rule_title", "series_name"]
+__all__ = ["fate_text", "rule_detail", "rule_line", "rule_title", "series_name"]
 
 
 def series_name(labels: Mapping[str, str]) -> str:
@@ -67,5 +67,33 @@ def _countdown(seconds: float) -> str:
     return f"~{round(seconds / 60)}m"
 
 
-def rule_line(status: RuleStatus) -> str:
-    return f"{rule_title(status)}  {rule_detail(status)}"
+def fate_text(status: RuleStatus, now: float) -> str:
+    """What Alertmanager did with the rule's alert: `SILENCED by alice until 14:00 (2h)`,
+    `INHIBITED by GPUDown`, `→ dingtalk-relay`, `NOT IN ALERTMANAGER`; "" when nothing to say.
+
+    Times left are in whole minutes, so the words change at most once a minute.
+    """
+    fate = status.alertmanager
+    if fate is None:
+        return ""
+    if fate.state == "missing":
+        return "NOT IN ALERTMANAGER"
+    parts: list[str] = []
+    if fate.silences:
+        _, who, until = max(fate.silences, key=lambda s: s[2] or 0.0)  # the last to end
+        text = f"SILENCED by {who.split('@')[0] or '?'}"  # the user; the host is on the silence
+        if until is not None:
+            left = max(0.0, until - now)
+            clock = time.strftime("%H:%M", time.localtime(until))
+            text += f" until {clock} ({format_duration(60 * max(1, round(left / 60)))})"
+        parts.append(text)
+    if fate.inhibited_by:
+        parts.append("INHIBITED by " + ", ".join(fate.inhibited_by))
+    if fate.receivers and fate.state == "active":
+        parts.append("→ " + ", ".join(fate.receivers))
+    return "  ".join(parts)
+
+
+def rule_line(status: RuleStatus, now: float | None = None) -> str:
+    fate = fate_text(status, time.time() if now is None else now)
+    return f"{rule_title(status)}  {rule_detail(status)}" + (f"  {fate}" if fate else "")

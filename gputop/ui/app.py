@@ -1,4 +1,8 @@
-"""The Textual application: owns the polling, hands the monitor's views to the screens."""
+"""The Textual application: owns the polling, hands the monitor's views to the screens, and
+guards the actions: with `read_only` every action that changes something outside gputop is
+gone (see `gputop.ui.actions`); a `kiosk` is read-only and also ignores every key but its exit
+chord, shows no toasts or dialogs and no footer, and puts up a STALE banner while a source in
+use is failing (see `gputop.ui.kiosk`)."""
 
 from __future__ import annotations
 
@@ -6,24 +10,30 @@ import asyncio
 import contextlib
 import gc
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from textual import getters, work
+from textual import events, getters, work
 from textual.app import App
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from gputop.monitor import OVERVIEW_MAX, LocalReading, Monitor
 from gputop.rules.model import RuleStatus
 from gputop.rules.text import series_name
 from gputop.ui import rules_view
+from gputop.ui.actions import READ_ONLY_MESSAGE, guarded_keys, is_guarded
+from gputop.ui.kiosk import ExitChord, kiosk_pages, stale_banner_lines
 from gputop.ui.rules_view import RuleSparks, ShownRules, rules_panel_view
 from gputop.ui.view import DEFAULT_WINDOW_S, NumberLevels, status_parts
 from gputop.ui.widgets.rules_panel import RulesPanel
+from gputop.ui.widgets.stale_banner import StaleBanner
 from gputop.ui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
@@ -34,6 +44,7 @@ __all__ = ["GpuTopApp", "GpuTopScreen", "run_dashboard"]
 
 class GpuTopApp(App[int]):
     TITLE = "gputop"
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: tests subclass the app
     ENABLE_COMMAND_PALETTE = False
     # the overview is the first screen and the only full paint at start; as a mode, its own
     # stylesheet is loaded with it (Textual skips it for `get_default_screen`)
@@ -45,9 +56,12 @@ class GpuTopApp(App[int]):
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("p", "processes", "Processes"),
+        Binding("a", "alerts", "Alerts"),
         Binding("f", "fleet", "Fleet"),
-        # without Prometheus `f` still opens the fleet, which says what it needs, unlisted
+        # without Prometheus `f` still opens the fleet, which says what it needs, unlisted;
+        # the same for `a` without Alertmanager
         Binding("f", "fleet('unlisted')", "Fleet", show=False),
+        Binding("a", "alerts('unlisted')", "Alerts", show=False),
     ]
 
     def __init__(
@@ -59,6 +73,9 @@ class GpuTopApp(App[int]):
         poll: bool = True,
         notify_firing: bool = False,
         kiosk_page_s: float | None = None,
+        read_only: bool = False,
+        kiosk: bool = False,
+        handle_signals: bool = False,
     ) -> None:
         theme = os.environ.get("GPUTOP_THEME", "ansi-dark")
         # decided before the theme is set: NO_COLOR must keep the terminal's own colours
@@ -69,8 +86,12 @@ class GpuTopApp(App[int]):
         self.window_s = window_s
         self._poll = poll
         self._notify_firing = notify_firing
-        self._kiosk_page_s = kiosk_page_s  # kiosk: pages cycle by themselves
-        self._kiosk_page = 0
+        self._kiosk_page_s = kiosk_page_s  # pages cycle by themselves
+        self._kiosk_page_name = "overview"
+        self.kiosk = kiosk
+        self.read_only = read_only or kiosk
+        self._exit_chord = ExitChord()
+        self._handle_signals = handle_signals
         self._firing: set[tuple[str, tuple[tuple[str, str], ...]]] | None = None
         self._shown = ShownRules()
         self._rule_sparks = RuleSparks()
@@ -79,17 +100,64 @@ class GpuTopApp(App[int]):
 
     def on_mount(self) -> None:
         self.call_after_refresh(_settle_gc)
+        self.set_class(self.kiosk, "-kiosk")
+        if self._handle_signals:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                loop.add_signal_handler(sig, self.exit, 0)
         if self._kiosk_page_s:
             self.set_interval(self._kiosk_page_s, self.next_kiosk_page)
         if self._poll:
-            if self.monitor.local is not None or self.monitor.remote is None:
+            monitor = self.monitor
+            if monitor.local is not None or monitor.remote is None:
                 self.poll_local()
-            if self.monitor.remote is not None:
+            if monitor.remote is not None or monitor.alertmanager is not None:
                 self.run_worker(self._poll_remote(), exclusive=True, group="remote")
 
     async def on_unmount(self) -> None:
         self._stop.set()
+        if self._handle_signals:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                loop.remove_signal_handler(sig)
         await self.monitor.aclose()
+
+    # ---- kiosk and read-only -------------------------------------------------------
+
+    async def on_event(self, event: events.Event) -> None:
+        """A kiosk drops every key and mouse event but the exit chord; read-only answers the
+        keys of the actions it has removed."""
+        if isinstance(event, events.InputEvent) and not event.is_forwarded:
+            if self.kiosk:
+                if isinstance(event, events.Key) and self._exit_chord.press(event.key):
+                    self.exit(0)
+                return
+            if isinstance(event, events.Key) and self.read_only and self._guarded(event.key):
+                self.say_read_only()
+                return
+        elif self.kiosk and isinstance(event, events.Paste):
+            return
+        await super().on_event(event)
+
+    def _guarded(self, key: str) -> bool:
+        bindings: list[BindingType] = [*type(self).BINDINGS, *type(self.screen).BINDINGS]
+        return key in guarded_keys(bindings)
+
+    def say_read_only(self) -> None:
+        self.notify(READ_ONLY_MESSAGE, severity="warning", timeout=4)
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """A toast, except in a kiosk: nothing may cover its rows."""
+        if not self.kiosk:
+            super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     # ---- polling -------------------------------------------------------------------
 
@@ -111,7 +179,8 @@ class GpuTopApp(App[int]):
         self.refresh_screen()
 
     async def _poll_remote(self) -> None:
-        """Refresh Prometheus once per interval; the next refresh starts when the last ends."""
+        """Refresh Prometheus (and Alertmanager) once per interval; the next refresh starts
+        when the last ends."""
         fleet_checked = False
         while not self._stop.is_set():
             await self.monitor.refresh_remote()
@@ -134,15 +203,18 @@ class GpuTopApp(App[int]):
             # a screen just pushed is not composed yet: it fills itself on mount
             with contextlib.suppress(NoMatches):
                 screen.refresh_view()
+                if self.kiosk:
+                    screen.query_one(StaleBanner).set_lines(stale_banner_lines(self.monitor))
 
     # ---- views the screens ask for -----------------------------------------------
 
     def update_status(self, bar: StatusBar) -> None:
         """The header of every screen: the clock, then the sources' states."""
         now = self.monitor.clock.now()
-        bar.set_parts(
-            status_parts(self.monitor, now), time.strftime("%H:%M:%S", time.localtime(now))
-        )
+        parts = status_parts(self.monitor, now)
+        if self.read_only:
+            parts.insert(1, ("READ-ONLY", "status-bar--badge"))
+        bar.set_parts(parts, time.strftime("%H:%M:%S", time.localtime(now)))
 
     def shown_statuses(self) -> list[RuleStatus]:
         """The rule statuses on screen (see `ShownRules`)."""
@@ -160,8 +232,12 @@ class GpuTopApp(App[int]):
         monitor = self.monitor
         self._notify_new_firing(monitor.rule_statuses())
         statuses = self.shown_statuses()
-        sparks = self._rule_sparks.get(statuses, monitor.clock.now())
-        view = rules_panel_view(monitor.rules, statuses, sparks, remote=monitor.remote is not None)
+        now = monitor.clock.now()
+        sparks = self._rule_sparks.get(statuses, now)
+        view = rules_panel_view(
+            monitor.rules, statuses, sparks, remote=monitor.remote is not None, now=now
+        )
+        panel.set_statuses(statuses if view.note is None else ())
         if view.note is not None:
             panel.set_note(view.note)
         else:
@@ -201,7 +277,9 @@ class GpuTopApp(App[int]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "fleet":  # the listed binding with Prometheus, the unlisted one without
             return bool(parameters) == (self.monitor.remote is None)
-        return True
+        if action == "alerts":
+            return bool(parameters) == (self.monitor.alertmanager is None)
+        return not (self.read_only and is_guarded(action))
 
     def action_fleet(self, _how: str = "") -> None:
         from gputop.ui.screens.fleet import FleetScreen
@@ -209,20 +287,46 @@ class GpuTopApp(App[int]):
         if not isinstance(self.screen, FleetScreen):
             self.push_screen(FleetScreen())
 
+    def action_alerts(self, _how: str = "") -> None:
+        from gputop.ui.screens.alerts import AlertsScreen
+
+        if not isinstance(self.screen, AlertsScreen):
+            self.push_screen(AlertsScreen())
+
+    def silence_rule(self, status: RuleStatus | None) -> None:
+        """Open the silence dialog for a firing, pending or near rule row (not when read-only)."""
+        if self.read_only:
+            self.say_read_only()
+            return
+        if self.monitor.alertmanager is None:
+            self.notify("no Alertmanager: start with --alertmanager URL", severity="warning")
+            return
+        if status is None or status.state not in ("firing", "pending", "near"):
+            self.notify("select a firing, pending or near rule to silence", severity="warning")
+            return
+        from gputop.ui.screens.silence import SilenceScreen
+
+        self.push_screen(SilenceScreen(status))
+
     def kiosk_pages(self) -> list[str]:
-        return ["overview", "processes"] + (["fleet"] if self.monitor.remote is not None else [])
+        return kiosk_pages(self.monitor)
 
     def next_kiosk_page(self) -> None:
-        """Show the next page of the kiosk cycle (overview, processes, fleet)."""
+        """Show the next page of the kiosk cycle: the overview, then each page that has
+        something to show (processes, fleet, alerts)."""
         pages = self.kiosk_pages()
-        self._kiosk_page = (self._kiosk_page + 1) % len(pages)
+        shown = self._kiosk_page_name
+        at = pages.index(shown) if shown in pages else -1
+        page = pages[(at + 1) % len(pages)]
+        self._kiosk_page_name = page
         while len(self.screen_stack) > 1:
             self.pop_screen()
-        page = pages[self._kiosk_page]
         if page == "processes":
             self.action_processes()
         elif page == "fleet":
             self.action_fleet()
+        elif page == "alerts":
+            self.action_alerts()
 
     def action_help(self) -> None:
         from gputop.ui.screens.help import HelpScreen
@@ -232,9 +336,20 @@ class GpuTopApp(App[int]):
 
 class GpuTopScreen(Screen[None]):
     """A full screen of the dashboard: `app` is typed, and `refresh_view` is called on every
-    new reading while the screen is shown."""
+    new reading while the screen is shown. Its guarded actions are gone when read-only; in
+    a kiosk it carries the STALE banner instead of a footer."""
 
     app = getters.app(GpuTopApp)
+
+    def on_mount(self) -> None:
+        app = self.app
+        if app.kiosk:
+            banner = StaleBanner()
+            self.mount(banner)
+            banner.set_lines(stale_banner_lines(app.monitor))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return not (self.app.read_only and is_guarded(action))
 
     def refresh_view(self) -> None:
         """Bring the widgets up to date with the monitor; cheap when nothing changed."""
@@ -263,11 +378,22 @@ def run_dashboard(
     no_color: bool = False,
     notify: bool = False,
     kiosk_page_s: float | None = None,
+    read_only: bool = False,
 ) -> int:
-    """Run the dashboard until the user quits; returns the exit status."""
+    """Run the dashboard until the user quits (or a signal ends it); returns the exit status.
+
+    With `kiosk_page_s` it is a kiosk: pages cycle, and only the exit chord quits."""
     if no_color:
         os.environ["NO_COLOR"] = "1"
-    app = GpuTopApp(monitor, interval=interval, notify_firing=notify, kiosk_page_s=kiosk_page_s)
+    app = GpuTopApp(
+        monitor,
+        interval=interval,
+        notify_firing=notify,
+        kiosk_page_s=kiosk_page_s,
+        read_only=read_only,
+        kiosk=kiosk_page_s is not None,
+        handle_signals=True,
+    )
     monitor.warm_start(app.window_s, interval)
     monitor.poll()  # the first frame shows real numbers, not placeholders
     app.run()

@@ -1,8 +1,9 @@
 """What the screens show of alert rules: plain data worked out from rule statuses, no widgets.
 
-- `ShownRules` paces what reaches the screen: a rule that starts or stops pending or firing
-  shows at once; values, and near/ok, every `RULES_SHOWN_S` (a noisy value flapping around a
-  margin would otherwise repaint the rules panel and the cards every tick).
+- `ShownRules` paces what reaches the screen: a rule that starts or stops pending or firing,
+  or whose alert's fate in Alertmanager changes, shows at once; values, and near/ok, every
+  `RULES_SHOWN_S` (a noisy value flapping around a margin would otherwise repaint the rules
+  panel and the cards every tick).
 - `RuleSparks` holds each rule's history sparkline, shifted once per bucket like the GPUs'.
 - `rules_panel_view` words the rows of the rules panel, or the note it shows instead.
 - `thresholds` gives the rule lines to draw on a GPU's chart.
@@ -15,8 +16,8 @@ from dataclasses import dataclass
 
 from gputop.core.models import GpuSample
 from gputop.rules.engine import RulesEngine
-from gputop.rules.model import RuleStatus, State
-from gputop.rules.text import rule_detail, rule_title
+from gputop.rules.model import AlertFate, RuleStatus, State
+from gputop.rules.text import fate_text, rule_detail, rule_title
 from gputop.ui.view import rule_metric, status_matches_gpu
 
 __all__ = [
@@ -63,17 +64,23 @@ class ShownRules:
     def __init__(self, period_s: float = RULES_SHOWN_S) -> None:
         self.period_s = period_s
         self._shown: list[RuleStatus] = []
-        self._states: list[tuple[str, Mapping[str, str], State]] = []
+        self._states: list[tuple[str, Mapping[str, str], State, AlertFate | None]] = []
         self._at = -float("inf")
 
     def update(self, statuses: list[RuleStatus], now: float) -> list[RuleStatus]:
-        states = [(st.name, st.labels, st.state) for st in statuses if st.state in _ACTIVE]
+        # an alert's fate in Alertmanager (silenced, missing, ...) also shows at once
+        states = [
+            (st.name, st.labels, st.state, st.alertmanager)
+            for st in statuses
+            if st.state in _ACTIVE or (st.alertmanager and st.alertmanager != _NO_FATE)
+        ]
         if states != self._states or now - self._at >= self.period_s:
             self._shown, self._states, self._at = statuses, states, now
         return self._shown
 
 
 _ACTIVE = ("pending", "firing")
+_NO_FATE = AlertFate()
 
 
 def bucket_means(history: Sequence[float], per_cell: float) -> tuple[float, ...]:
@@ -99,11 +106,18 @@ class RuleSparks:
         return self._sparks
 
 
-def rule_row(status: RuleStatus, spark: tuple[float, ...]) -> RuleRow:
+def rule_row(status: RuleStatus, spark: tuple[float, ...], now: float = 0.0) -> RuleRow:
+    """A rule's row. What Alertmanager did with its alert: where it was routed, after the
+    series; why it will not page (silenced, inhibited, missing), instead of the detail."""
+    title, detail = rule_title(status), rule_detail(status)
+    fate = fate_text(status, now)
+    if fate and status.alertmanager is not None and status.alertmanager.state == "active":
+        title = f"{title}  {fate}"
+    elif fate:
+        detail = fate
     if status.state == "unknown":  # an unknown rule's reason can be long: the wide column
-        title = f"{rule_title(status)} — {rule_detail(status)}"
-        return RuleRow(status.state, title, "", spark, status.threshold)
-    return RuleRow(status.state, rule_title(status), rule_detail(status), spark, status.threshold)
+        return RuleRow(status.state, f"{title} — {detail}", "", spark, status.threshold)
+    return RuleRow(status.state, title, detail, spark, status.threshold)
 
 
 def rules_panel_view(
@@ -112,6 +126,7 @@ def rules_panel_view(
     sparks: dict[Hashable, tuple[float, ...]],
     *,
     remote: bool,
+    now: float = 0.0,
 ) -> RulesPanelView:
     """The rows of the rules panel, worst first, or why there are none."""
     if engine is None:
@@ -121,7 +136,7 @@ def rules_panel_view(
     if not statuses:
         waiting = engine.rules or remote
         return RulesPanelView(note="waiting for the first evaluation" if waiting else "no rules")
-    rows = tuple(rule_row(st, sparks.get(st.key, ())) for st in statuses)
+    rows = tuple(rule_row(st, sparks.get(st.key, ()), now) for st in statuses)
     # near comes and goes with noisy values: the border (a whole repaint) counts only these
     counts = {state: sum(1 for st in statuses if st.state == state) for state in _ACTIVE[::-1]}
     summary = " ".join(f"{n} {state}" for state, n in counts.items() if n) or "none firing"

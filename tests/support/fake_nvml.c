@@ -17,6 +17,8 @@
  *   FAKE_NVML_LOST_AFTER=S      ... S seconds after the first nvmlInit (default 0)
  *   FAKE_NVML_NO_DRIVER=1       nvmlInit answers NVML_ERROR_DRIVER_NOT_LOADED
  *   FAKE_NVML_PROCS=N           compute processes per GPU (default 2, at most 8)
+ *   FAKE_NVML_PID=P             p1 (below) is pid P instead of the calling process: a process
+ *                               a test started, to be signalled from the processes table
  *   FAKE_NVML_TIME=T            freeze the clock at T (seconds since the epoch); default: now
  *   FAKE_NVML_SPEED=X           the clock runs X times as fast as real time from the first
  *                               nvmlInit (default 1), so values move a lot in a short test
@@ -33,7 +35,7 @@
  *   fan           = 30 + util / 4 (only with FAKE_NVML_FAN=1)
  *   uuid          = GPU-%08x-%04x-%04x-%04x-%012x from a hash of i (see make_uuid)
  *   processes     = p0: a pid that cannot exist (pid_max + 1 + 8 i), used_mib - 512 (n - 1) MiB;
- *                   p1: the calling process (getpid()), 512 MiB;
+ *                   p1: the calling process (getpid()), or FAKE_NVML_PID, 512 MiB;
  *                   pk, k >= 2: pid_max + 1 + 8 i + k, 512 MiB
  */
 #define _GNU_SOURCE
@@ -122,6 +124,7 @@ static double frozen_time;
 static double speed = 1.0;
 static double real_start;
 static unsigned long long fake_pid_base = 4194304ULL + 1;
+static unsigned given_pid; /* FAKE_NVML_PID, 0: the calling process */
 static double init_mono;
 static int init_count;
 static pthread_once_t setup_once = PTHREAD_ONCE_INIT;
@@ -197,6 +200,7 @@ static void setup(void) {
         frozen_time = strtod(v, NULL);
     }
     if ((v = getenv("FAKE_NVML_SPEED")) && *v && strtod(v, NULL) > 0) speed = strtod(v, NULL);
+    if ((v = getenv("FAKE_NVML_PID")) && *v) given_pid = (unsigned)strtoul(v, NULL, 10);
     real_start = real_now();
     FILE *f = fopen("/proc/sys/kernel/pid_max", "r");
     if (f) {
@@ -226,7 +230,7 @@ static unsigned long long used_mib_at(unsigned i, double t) {
 }
 
 static unsigned proc_pid(unsigned i, unsigned k) {
-    if (k == 1) return (unsigned)getpid();
+    if (k == 1) return given_pid ? given_pid : (unsigned)getpid();
     return (unsigned)(fake_pid_base + 8ULL * i + k);
 }
 

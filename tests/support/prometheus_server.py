@@ -145,6 +145,7 @@ class PrometheusServer:
     workdir: Path
     targets: list[str]
     rule_files: list[Path] = field(default_factory=list)
+    alertmanagers: list[str] = field(default_factory=list)  # host:port Prometheus sends to
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
 
@@ -172,6 +173,9 @@ class PrometheusServer:
                 {"job_name": JOB, "static_configs": [{"targets": list(self.targets)}]}
             ],
         }
+        if self.alertmanagers:
+            targets = {"targets": list(self.alertmanagers)}
+            config["alerting"] = {"alertmanagers": [{"static_configs": [targets]}]}
         path = self.workdir / "prometheus.yml"
         path.write_text(json.dumps(config, indent=2))  # JSON is YAML
         return path
@@ -193,6 +197,9 @@ class PrometheusServer:
                         f"--web.listen-address=127.0.0.1:{self.port}",
                         "--web.enable-lifecycle",
                         "--log.level=warn",
+                        # an alert dropped before Alertmanager was discovered is sent again
+                        # within a second, not a minute
+                        *(["--rules.alert.resend-delay=1s"] if self.alertmanagers else []),
                     ],
                     cwd=self.workdir,
                     stdout=log,
@@ -256,13 +263,17 @@ def start_prometheus(
     targets: Sequence[str],
     *,
     rule_files: Sequence[Path] = (),
+    alertmanagers: Sequence[str] = (),
     backfill: str | None = None,
     timeout: float = 60.0,
 ) -> PrometheusServer:
-    """Prometheus on a free port scraping `targets` every second, with optional rules and
-    OpenMetrics `backfill` turned into TSDB blocks before it starts."""
+    """Prometheus on a free port scraping `targets` every second, with optional rules, the
+    Alertmanagers (host:port) it sends alerts to, and OpenMetrics `backfill` turned into TSDB
+    blocks before it starts."""
     workdir.mkdir(parents=True, exist_ok=True)
-    server = PrometheusServer(workdir, list(targets), [Path(p) for p in rule_files])
+    server = PrometheusServer(
+        workdir, list(targets), [Path(p) for p in rule_files], list(alertmanagers)
+    )
     if backfill:
         source = workdir / "backfill.om"
         source.write_text(backfill)
@@ -319,6 +330,7 @@ def start_stack(
     seed: int = 7,
     history_s: float = 0.0,
     rule_files: Sequence[Path] = (),
+    alertmanagers: Sequence[str] = (),
 ) -> PromStack:
     """Exporter + Prometheus; `history_s` seconds of the same simulation are back-filled so
     range panels and rate() windows have data from the first query."""
@@ -334,7 +346,11 @@ def start_stack(
                 sims, now - history_s, now - 1, 1.0, target_labels=labels
             )
         prometheus = start_prometheus(
-            workdir, exporter.targets, rule_files=rule_files, backfill=backfill
+            workdir,
+            exporter.targets,
+            rule_files=rule_files,
+            alertmanagers=alertmanagers,
+            backfill=backfill,
         )
     except BaseException:
         exporter.stop()
@@ -360,7 +376,8 @@ def _stacks(base: Path) -> Iterator[Callable[..., PromStack]]:
 
 @pytest.fixture
 def prometheus_factory(tmp_path: Path) -> Iterator[Callable[..., PromStack]]:
-    """`make(nodes=, gpus=, scenario=, seed=, history_s=, rule_files=)` -> PromStack."""
+    """`make(nodes=, gpus=, scenario=, seed=, history_s=, rule_files=, alertmanagers=)`
+    -> PromStack."""
     require_prometheus()
     with _stacks(tmp_path) as make:
         yield make

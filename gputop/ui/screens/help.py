@@ -1,8 +1,12 @@
-"""Every key of every screen, read from the screens' own BINDINGS so it cannot drift."""
+"""Every key of every screen, read from the screens' own BINDINGS so it cannot drift.
+
+Only what works here is listed: the fleet's keys with Prometheus, the alerts screen's with
+Alertmanager, and no action that is off (read-only, nothing to silence in, simulated
+processes)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any, ClassVar
 
 from rich.table import Table
@@ -13,13 +17,20 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from gputop.ui.actions import GUARDED_ACTIONS
+
 __all__ = ["HelpScreen", "binding_rows", "help_sections"]
 
 
-def binding_rows(app: App[Any], bindings: Iterable[BindingType]) -> list[tuple[str, str]]:
-    """(keys, what they do) per distinct description, in declaration order."""
+def binding_rows(
+    app: App[Any], bindings: Iterable[BindingType], *, gone: Collection[str] = ()
+) -> list[tuple[str, str]]:
+    """(keys, what they do) per distinct description, in declaration order, leaving out the
+    actions named in `gone`."""
     rows: dict[str, list[str]] = {}
     for binding in Binding.make_bindings(bindings):
+        if binding.action.split("(")[0] in gone:
+            continue
         desc = binding.tooltip or binding.description
         if not any(ch.isalpha() for ch in desc):
             # a bare symbol ("←") says where, the action says what
@@ -33,20 +44,35 @@ def binding_rows(app: App[Any], bindings: Iterable[BindingType]) -> list[tuple[s
 
 def help_sections(app: App[Any]) -> list[tuple[str, list[tuple[str, str]]]]:
     """The help text: one section per screen, and the keys that work everywhere."""
+    from gputop.ui.app import GpuTopApp
+    from gputop.ui.screens.alerts import AlertsScreen
     from gputop.ui.screens.detail import DetailScreen
     from gputop.ui.screens.fleet import FleetScreen
     from gputop.ui.screens.overview import OverviewScreen
     from gputop.ui.screens.processes import ProcessesScreen
 
+    monitor = app.monitor if isinstance(app, GpuTopApp) else None
+    read_only = isinstance(app, GpuTopApp) and app.read_only
+    gone: set[str] = set(GUARDED_ACTIONS) if read_only else set()
+    if monitor is None or monitor.alertmanager is None:
+        gone |= {"silence", "expire_silence"}
+    if monitor is None or monitor.local_name != "nvml":
+        gone.add("signal_process")  # the demo's processes are simulated
     screens: list[tuple[str, list[BindingType]]] = [
         ("Everywhere", type(app).BINDINGS),
         ("Overview", OverviewScreen.BINDINGS),
         ("GPU detail", DetailScreen.BINDINGS),
         ("Processes", ProcessesScreen.BINDINGS),
-        ("Fleet (with Prometheus)", FleetScreen.BINDINGS),
-        ("This help", HelpScreen.BINDINGS),
     ]
-    return [(title, binding_rows(app, bindings)) for title, bindings in screens]
+    if monitor is not None and monitor.remote is not None:
+        screens.append(("Fleet", FleetScreen.BINDINGS))
+    if monitor is not None and monitor.alertmanager is not None:
+        screens.append(("Alerts", AlertsScreen.BINDINGS))
+    screens.append(("This help", HelpScreen.BINDINGS))
+    sections = [(title, binding_rows(app, b, gone=gone)) for title, b in screens]
+    if read_only:
+        sections.insert(0, ("Read-only: silences and process signals are off", []))
+    return sections
 
 
 class HelpScreen(ModalScreen[None]):

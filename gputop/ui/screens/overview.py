@@ -46,6 +46,7 @@ class OverviewScreen(GpuTopScreen):
         Binding("up,k", "move(0, -1)", "↑", show=False),
         Binding("down,j", "move(0, 1)", "↓", show=False),
         Binding("enter", "detail", "Detail"),
+        Binding("s", "silence", "Silence", tooltip="Silence a firing, pending or near rule"),
     ]
 
     def __init__(self) -> None:
@@ -202,6 +203,15 @@ class OverviewScreen(GpuTopScreen):
     def action_detail(self) -> None:
         if isinstance(self.focused, GpuPanel):
             self.app.open_detail(self.focused.key)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "silence" and self.app.monitor.alertmanager is None:
+            return False  # nothing to silence in
+        return super().check_action(action, parameters)
+
+    def action_silence(self) -> None:
+        # the rules panel's selected row (its first firing, pending or near row for now)
+        self.app.silence_rule(self.query_one(RulesPanel).selected)
 
     def on_gpu_panel_selected(self, message: GpuPanel.Selected) -> None:
         self.app.open_detail(message.key)

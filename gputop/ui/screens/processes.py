@@ -1,7 +1,9 @@
-"""The processes on the GPUs: a sortable table, filterable by GPU, kept current in place."""
+"""The processes on the GPUs: a sortable table, filterable by GPU, kept current in place;
+`k` sends SIGTERM to the selected one after a confirmation (`K`: SIGKILL, asked twice)."""
 
 from __future__ import annotations
 
+import signal
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -10,11 +12,16 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Footer
 
+from gputop.core.models import ProcessSample
+from gputop.ui.actions import ActionError, describe_process, signal_process
 from gputop.ui.app import GpuTopScreen
 from gputop.ui.process_view import COLUMNS, SORTS, process_cells, sort_processes
+from gputop.ui.screens.confirm import ConfirmScreen
 from gputop.ui.widgets.status_bar import StatusBar
 
 __all__ = ["ProcessesScreen"]
+
+_SIGNAL_HELP = "Signal the selected process: k SIGTERM, K SIGKILL (asks twice)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +42,8 @@ class ProcessesScreen(GpuTopScreen):
             Binding(str(d), f"filter({d})", "Only GPU n (again: all)", show=False)
             for d in range(10)
         ),
+        Binding("k", "signal_process('TERM')", "SIGTERM", tooltip=_SIGNAL_HELP),
+        Binding("K", "signal_process('KILL')", "SIGKILL", show=False, tooltip=_SIGNAL_HELP),
         Binding("escape", "back", "Back"),
     ]
 
@@ -153,6 +162,53 @@ class ProcessesScreen(GpuTopScreen):
             self.app.bell()
             return
         self.refresh_view()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "signal_process" and self.app.monitor.local_name != "nvml":
+            return False  # the demo's processes are simulated: nothing to signal
+        return super().check_action(action, parameters)
+
+    @property
+    def selected(self) -> ProcessSample | None:
+        """The process under the cursor."""
+        table: DataTable[Text] = self.query_one(DataTable)
+        key = self._cursor_key(table)
+        return next(
+            (p for p in self.app.monitor.processes() if f"{p.gpu_index}:{p.pid}" == key), None
+        )
+
+    def action_signal_process(self, name: str) -> None:
+        """SIGTERM after one confirmation; SIGKILL only after a second, explicit one."""
+        app = self.app
+        if app.read_only:
+            app.say_read_only()
+            return
+        proc = self.selected
+        if proc is None:
+            app.notify("no process selected", severity="warning")
+            return
+        sig = signal.Signals[f"SIG{name}"]
+        who = describe_process(proc)
+
+        def send(yes: bool | None) -> None:
+            if not yes or app.read_only:
+                return
+            try:
+                app.notify(signal_process(proc, sig))
+            except ActionError as exc:
+                app.notify(str(exc), severity="error", timeout=8)
+
+        def first(yes: bool | None) -> None:
+            if yes:
+                again = "SIGKILL cannot be caught: the process gets no chance to clean up."
+                app.push_screen(ConfirmScreen(f"Really SIGKILL {who}?", again, yes="SIGKILL"), send)
+
+        question = f"Send {sig.name} to {who}?"
+        gpu = f"on GPU {proc.gpu_index}"
+        if sig is signal.SIGKILL:
+            app.push_screen(ConfirmScreen(question, gpu, yes="Go on"), first)
+        else:
+            app.push_screen(ConfirmScreen(question, gpu, yes="SIGTERM"), send)
 
     def action_back(self) -> None:
         self.dismiss()

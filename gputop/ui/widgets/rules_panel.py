@@ -8,17 +8,21 @@ lines that changed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.segment import Segment
 from textual.app import ComposeResult
 from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
+from gputop.rules.model import RuleStatus
 from gputop.ui.rules_view import RuleRow
 from gputop.ui.spark import spark_text
 
 __all__ = ["RulesPanel"]
 
+_ACTIONABLE = ("firing", "pending", "near")
 STATE_W = 9
 SPARK_W = 16
 DETAIL_W = 36
@@ -95,6 +99,7 @@ class RulesPanel(Widget):
         self._sparks = _Column(self, classes="-sparks")
         self._details = _Column(self, classes="-details")
         self._rows: tuple[RuleRow, ...] = ()
+        self._statuses: tuple[RuleStatus, ...] = ()  # behind the rows, in the same order
         self._note: str | None = "no rules loaded"
 
     def compose(self) -> ComposeResult:
@@ -108,6 +113,18 @@ class RulesPanel(Widget):
     @property
     def rows(self) -> tuple[RuleRow, ...]:
         return self._rows
+
+    @property
+    def selected(self) -> RuleStatus | None:
+        """The status of the row an action applies to.
+
+        Until the panel has a selection of its own: the first firing, pending or near row.
+        """
+        return next((st for st in self._statuses if st.state in _ACTIONABLE), None)
+
+    def set_statuses(self, statuses: Sequence[RuleStatus]) -> None:
+        """The statuses behind the rows (for `selected`)."""
+        self._statuses = tuple(statuses)
 
     def set_note(self, note: str) -> None:
         if note != self._note:

@@ -21,6 +21,7 @@ class StatusBar(Widget):
         "status-bar--ok",
         "status-bar--bad",
         "status-bar--off",
+        "status-bar--badge",
     }
     DEFAULT_CSS = """
     StatusBar { height: 1; background: $panel; color: $text; }
@@ -28,6 +29,7 @@ class StatusBar(Widget):
     StatusBar > .status-bar--ok { color: $success; }
     StatusBar > .status-bar--bad { color: $error; text-style: bold; }
     StatusBar > .status-bar--off { color: $text-muted; }
+    StatusBar > .status-bar--badge { text-style: bold reverse; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:

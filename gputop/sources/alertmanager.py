@@ -1,0 +1,302 @@
+"""Alertmanager: where an alert that fired went (silenced, inhibited, routed to which receiver),
+and the two writes gputop ever makes (create a silence, expire one).
+
+`AlertmanagerClient` speaks API v2 (Alertmanager 0.25); `AlertmanagerSource` polls it every
+`period_s` (alerts, groups, silences; the routing tree's `group_wait` now and then), keeps the
+last answer through an outage and retries with backoff, like every other source.
+
+Exception tree (every `reason` is one line and never holds a token or password)::
+
+    SourceError                   gputop.sources.base
+    └── AmError                   gputop.sources.amtypes: any failure talking to Alertmanager
+        ├── AmUnreachable         no connection: refused, reset, unknown host, TLS failure
+        ├── AmTimeout             no complete answer within `timeout` seconds
+        ├── AmHTTPError           a non-2xx answer (.status), with Alertmanager's message
+        └── AmMalformed           not JSON, or not the shape API v2 returns
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import ssl
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import httpx
+
+from gputop.core.backoff import Backoff
+from gputop.core.clock import Clock
+from gputop.core.models import SourceState, SourceStatus
+from gputop.rules.fate import MISSING_MARGIN_S
+from gputop.sources.amtypes import (
+    DEFAULT_GROUP_WAIT_S,
+    AmError,
+    AmMalformed,
+    AmView,
+    Matcher,
+    parse_alerts,
+    parse_group_wait,
+    parse_groups,
+    parse_silences,
+)
+from gputop.sources.prometheus import _phrase, _ssl_verify, _transport_detail
+
+__all__ = [
+    "AlertmanagerClient",
+    "AlertmanagerSource",
+    "AmHTTPError",
+    "AmTimeout",
+    "AmUnreachable",
+]
+
+_MAX_BODY = 16 * 1024 * 1024
+_MAX_MESSAGE_CHARS = 160
+#: The routing tree changes only with Alertmanager's config: ask for it this seldom.
+_STATUS_PERIOD_S = 300.0
+
+
+class AmUnreachable(AmError):
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(f"unreachable: {detail}" if detail else "unreachable")
+
+
+class AmTimeout(AmError):
+    def __init__(self) -> None:
+        super().__init__("timeout")
+
+
+class AmHTTPError(AmError):
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+class AlertmanagerClient:
+    """One Alertmanager's API v2. Credentials go in `headers` or `auth`; never shown."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        auth: httpx.Auth | tuple[str, str] | None = None,
+        verify: bool | str | ssl.SSLContext = True,
+        timeout: float = 5.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        url = _base_url(base_url)
+        self.url = str(url.copy_with(username=None, password=None))
+        self._timeout = float(timeout)
+        self._has_credentials = auth is not None or any(
+            k.lower() == "authorization" for k in (headers or {})
+        )
+        self._http = httpx.AsyncClient(
+            base_url=url,
+            headers=dict(headers or {}),
+            auth=auth,
+            verify=verify if isinstance(verify, ssl.SSLContext) else _ssl_verify(verify),
+            timeout=timeout,
+            transport=transport,
+            follow_redirects=True,
+        )
+
+    def __repr__(self) -> str:
+        return f"AlertmanagerClient({self.url!r})"
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def view(self, now: float, group_wait_s: float = DEFAULT_GROUP_WAIT_S) -> AmView:
+        """Alerts (silenced and inhibited included), groups and silences, in one view."""
+        alerts = parse_alerts(await self._request("GET", "api/v2/alerts"))
+        groups = parse_groups(await self._request("GET", "api/v2/alerts/groups"))
+        silences = parse_silences(await self._request("GET", "api/v2/silences"))
+        return AmView(now, alerts, silences, groups, group_wait_s)
+
+    async def group_wait(self) -> float:
+        """The routing tree's `group_wait`, in seconds."""
+        return parse_group_wait(await self._request("GET", "api/v2/status"))
+
+    async def create_silence(
+        self,
+        matchers: Sequence[Matcher],
+        *,
+        starts_at: str,
+        ends_at: str,
+        created_by: str,
+        comment: str,
+    ) -> str:
+        """Create a silence (times in RFC 3339); returns its id."""
+        body = {
+            "matchers": [m.as_api() for m in matchers],
+            "startsAt": starts_at,
+            "endsAt": ends_at,
+            "createdBy": created_by,
+            "comment": comment,
+        }
+        answer = await self._request("POST", "api/v2/silences", body)
+        if not isinstance(answer, Mapping) or not isinstance(answer.get("silenceID"), str):
+            raise AmMalformed("no silenceID in the answer")
+        return str(answer["silenceID"])
+
+    async def expire_silence(self, silence_id: str) -> None:
+        await self._request("DELETE", f"api/v2/silence/{silence_id}")
+
+    # ---- transport ----------------------------------------------------------------------
+
+    async def _request(self, method: str, path: str, body: object = None) -> Any:
+        try:
+            status, raw = await asyncio.wait_for(self._send(method, path, body), self._timeout)
+        except (asyncio.TimeoutError, httpx.TimeoutException):
+            raise AmTimeout() from None
+        except httpx.TransportError as exc:
+            raise AmUnreachable(_transport_detail(exc)) from None
+        except httpx.HTTPError:
+            raise AmMalformed("the answer could not be read") from None
+        if status in (401, 403):
+            hint = "check the credentials" if self._has_credentials else "no credentials given"
+            raise AmHTTPError(status, f"HTTP {status} unauthorized: {hint}")
+        if not 200 <= status < 300:
+            message = _message(raw)
+            text = f"HTTP {status} {message or _phrase(status)}".rstrip()
+            raise AmHTTPError(status, text)
+        if not raw.strip():
+            return None
+        try:
+            return json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise AmMalformed("not JSON: is this Alertmanager's address?") from None
+
+    async def _send(self, method: str, path: str, body: object) -> tuple[int, bytes]:
+        request = self._http.build_request(method, path, json=body)
+        response = await self._http.send(request, stream=True)
+        try:
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > _MAX_BODY:
+                    raise AmMalformed("body over 16 MiB")
+                chunks.append(chunk)
+            return response.status_code, b"".join(chunks)
+        finally:
+            await response.aclose()
+
+
+def _message(raw: bytes) -> str:
+    """Alertmanager's own words for an error: {"message": ...} or a line of text."""
+    text = raw.decode("utf-8", "replace").strip()
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        doc = None
+    if isinstance(doc, Mapping):
+        text = str(doc.get("message") or doc.get("error") or "")
+    elif doc is not None or text.startswith("<"):
+        text = ""  # a web page, or a JSON value with no message
+    return " ".join(text.split())[:_MAX_MESSAGE_CHARS]
+
+
+class AlertmanagerSource:
+    """Polls Alertmanager; `view` is the last good answer, `state` how fresh it is.
+
+    `refresh` never raises. Between polls it returns at once, so it can be called on every
+    tick of the dashboard.
+    """
+
+    name = "alertmanager"
+
+    def __init__(
+        self,
+        client: AlertmanagerClient,
+        clock: Clock,
+        *,
+        period_s: float = 5.0,
+        missing_margin_s: float = MISSING_MARGIN_S,
+    ) -> None:
+        self.client = client
+        self.clock = clock
+        self.period_s = period_s
+        # a firing alert absent this long after group_wait is "NOT IN ALERTMANAGER"
+        self.missing_margin_s = missing_margin_s
+        self.view: AmView | None = None
+        self.version = 0  # bumped on every new view
+        self._state = SourceState(SourceStatus.UNAVAILABLE, "not asked yet")
+        self._backoff = Backoff(base=1.0, factor=2.0, cap=30.0)
+        self._next_at = 0.0
+        self._group_wait_s: float | None = None
+        self._status_at = -_STATUS_PERIOD_S
+
+    @property
+    def state(self) -> SourceState:
+        return self._state
+
+    def refresh_soon(self) -> None:
+        """Ask again at the next `refresh` (after gputop changed something)."""
+        self._next_at = 0.0
+
+    async def refresh(self) -> None:
+        now = self.clock.now()
+        if now < self._next_at:
+            return
+        try:
+            if self._group_wait_s is None or now - self._status_at >= _STATUS_PERIOD_S:
+                self._group_wait_s = await self.client.group_wait()
+                self._status_at = now
+            view = await self.client.view(now, self._group_wait_s)
+        except AmError as exc:
+            self._next_at = now + self._backoff.next_delay()
+            self._state = SourceState(
+                SourceStatus.ERROR, exc.reason, self._state.last_ok, self._next_at
+            )
+            return
+        self._backoff.reset()
+        self._next_at = now + self.period_s
+        self.view = view
+        self.version += 1
+        self._state = SourceState(SourceStatus.OK, None, now)
+
+    async def create_silence(
+        self,
+        matchers: Sequence[Matcher],
+        *,
+        starts_at: float,
+        ends_at: float,
+        created_by: str,
+        comment: str,
+    ) -> str:
+        """Create a silence from now on (raises AmError); the next refresh shows it."""
+        silence_id = await self.client.create_silence(
+            matchers,
+            starts_at=_rfc3339(starts_at),
+            ends_at=_rfc3339(ends_at),
+            created_by=created_by,
+            comment=comment,
+        )
+        self.refresh_soon()
+        return silence_id
+
+    async def expire_silence(self, silence_id: str) -> None:
+        """Expire a silence now (raises AmError); the next refresh shows it expired."""
+        await self.client.expire_silence(silence_id)
+        self.refresh_soon()
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+def _rfc3339(t: float) -> str:
+    when = dt.datetime.fromtimestamp(t, dt.timezone.utc)
+    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _base_url(text: str) -> httpx.URL:
+    try:
+        url = httpx.URL(text)
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise ValueError(f"not a valid URL: {exc}") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ValueError("the Alertmanager URL must look like http://host:9093")
+    return url

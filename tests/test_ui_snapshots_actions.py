@@ -1,0 +1,61 @@
+"""What a person sees of Alertmanager, the actions and the kiosk, pinned as SVG snapshots
+(update with `pytest --snapshot-update`): the demo node at a fixed time, in UTC, with an
+Alertmanager that answers the same every time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from gputop.ui.app import GpuTopApp
+from tests.support.guarded import FakeAlertmanager, with_alertmanager
+from tests.support.ui import build_monitor, fixed_utc
+
+
+@pytest.fixture(autouse=True)
+def _stable_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.delenv("GPUTOP_THEME", raising=False)
+    with fixed_utc():
+        yield
+
+
+def app_with_alertmanager(*, down: bool = False, **options: bool) -> GpuTopApp:
+    monitor = with_alertmanager(build_monitor(), FakeAlertmanager(down=down))
+    return GpuTopApp(monitor, poll=False, **options)
+
+
+async def _read_alertmanager(pilot) -> None:
+    await pilot.app.monitor.refresh_alertmanager()
+    pilot.app.refresh_screen()
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_kiosk(snap_compare, size: tuple[int, int]) -> None:
+    # at 80x24 Alertmanager is down: the STALE banner says so
+    app = app_with_alertmanager(down=size == (80, 24), kiosk=True)
+    assert snap_compare(app, terminal_size=size, run_before=_read_alertmanager)
+
+
+def test_read_only_badge(snap_compare) -> None:
+    app = GpuTopApp(build_monitor(), poll=False, read_only=True)
+    assert snap_compare(app, terminal_size=(120, 40))
+
+
+def test_alerts_screen(snap_compare) -> None:
+    app = app_with_alertmanager()
+    assert snap_compare(app, press=["a"], terminal_size=(120, 40), run_before=_read_alertmanager)
+
+
+def test_silence_dialog(snap_compare, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("gputop.ui.screens.silence.created_by", lambda: "alice@ops")
+
+    async def open_dialog(pilot) -> None:
+        await _read_alertmanager(pilot)
+        await pilot.press("s")  # the first firing, pending or near row
+        await pilot.pause()
+
+    app = app_with_alertmanager()
+    assert snap_compare(app, terminal_size=(120, 40), run_before=open_dialog)
