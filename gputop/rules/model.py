@@ -97,6 +97,22 @@ class RuleStatus:
     query: str | None = None
     origin: str | None = None  # the rule's file:line
     margin: float | None = None  # the fraction of the threshold that counts as near
+    for_s: float | None = None  # the rule's `for:`, when known
+
+    @property
+    def fires_at(self) -> float | None:
+        """Pending: when it fires if the condition keeps holding (activeAt + for)."""
+        if self.state != "pending" or self.active_at is None or self.for_s is None:
+            return None
+        return self.active_at + self.for_s
+
+    @property
+    def firing_since(self) -> float | None:
+        """Firing: when it started firing. Prometheus' activeAt is when it went *pending*;
+        firing began once the condition had held for `for`."""
+        if self.state != "firing" or self.active_at is None:
+            return None
+        return self.active_at + (self.for_s or 0.0)
 
     @property
     def key(self) -> tuple[str, LabelKey]:
@@ -141,6 +157,8 @@ class RuleStatus:
             "origin": self.origin,
             "query": self.query,
             "active_at": self.active_at,
+            "for_s": self.for_s,
+            "firing_since": self.firing_since,
         }
 
 
@@ -290,6 +308,7 @@ def series_status(
         query=comparison.query if comparison else None,
         origin=rule.source,
         margin=margin,
+        for_s=rule.for_s,
     )
 
 
@@ -315,6 +334,7 @@ def unknown_status(
         query=comparison.query if comparison else None,
         origin=rule.source,
         margin=rule.margin,
+        for_s=rule.for_s,
     )
 
 

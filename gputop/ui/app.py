@@ -17,6 +17,7 @@ from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.screen import Screen
 
+from gputop.core.models import GPU_METRICS
 from gputop.monitor import OVERVIEW_MAX, LocalReading, Monitor
 from gputop.rules.model import RuleStatus
 from gputop.rules.text import series_name
@@ -46,6 +47,8 @@ class GpuTopApp(App[int]):
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("p", "processes", "Processes"),
         Binding("f", "fleet", "Fleet"),
+        # offered while a source fails: try it now instead of waiting for the backoff
+        Binding("r", "retry", "Retry now"),
         # without Prometheus `f` still opens the fleet, which says what it needs, unlisted
         Binding("f", "fleet('unlisted')", "Fleet", show=False),
     ]
@@ -75,6 +78,7 @@ class GpuTopApp(App[int]):
         self._shown = ShownRules()
         self._rule_sparks = RuleSparks()
         self._levels: tuple[list[RuleStatus] | None, NumberLevels] = (None, NumberLevels())
+        self._failing = False
         self._stop = threading.Event()
 
     def on_mount(self) -> None:
@@ -129,6 +133,10 @@ class GpuTopApp(App[int]):
             self.action_fleet()
 
     def refresh_screen(self) -> None:
+        failing = self.monitor.sources_failing()
+        if failing != self._failing:  # `r` is offered only while something fails
+            self._failing = failing
+            self.refresh_bindings()
         screen = self.screen
         if isinstance(screen, GpuTopScreen):
             # a screen just pushed is not composed yet: it fills itself on mount
@@ -160,12 +168,13 @@ class GpuTopApp(App[int]):
         monitor = self.monitor
         self._notify_new_firing(monitor.rule_statuses())
         statuses = self.shown_statuses()
-        sparks = self._rule_sparks.get(statuses, monitor.clock.now())
-        view = rules_panel_view(monitor.rules, statuses, sparks, remote=monitor.remote is not None)
-        if view.note is not None:
-            panel.set_note(view.note)
-        else:
-            panel.set_rows(view.rows, subtitle=view.subtitle)
+        now = monitor.clock.now()
+        sparks = self._rule_sparks.get(statuses, now)
+        panel.set_view(
+            rules_panel_view(
+                monitor.rules, statuses, sparks, remote=monitor.remote is not None, now=now
+            )
+        )
 
     def _notify_new_firing(self, statuses: list[RuleStatus]) -> None:
         firing = {st.key for st in statuses if st.state == "firing"}
@@ -186,6 +195,16 @@ class GpuTopApp(App[int]):
         gpu = next((g for g in self.monitor.gpus() if g.key == gpu_key), None)
         return rules_view.thresholds(self.monitor.rule_statuses(), gpu, metric_key)
 
+    def off_scale(self, gpu_key: str) -> list[str]:
+        """Why some rule thresholds on a GPU's charts are not drawn (off the chart's scale)."""
+        gpu = next((g for g in self.monitor.gpus() if g.key == gpu_key), None)
+        statuses = self.monitor.rule_statuses()
+        return [
+            note
+            for metric in GPU_METRICS
+            for note in rules_view.chart_thresholds(statuses, gpu, metric.key).off_scale
+        ]
+
     # ---- actions -------------------------------------------------------------------
 
     def open_detail(self, key: str) -> None:
@@ -201,7 +220,13 @@ class GpuTopApp(App[int]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "fleet":  # the listed binding with Prometheus, the unlisted one without
             return bool(parameters) == (self.monitor.remote is None)
+        if action == "retry":
+            return self._failing
         return True
+
+    def action_retry(self) -> None:
+        """Try every failing source now; the next poll (within a second) asks it."""
+        self.monitor.retry_now()
 
     def action_fleet(self, _how: str = "") -> None:
         from gputop.ui.screens.fleet import FleetScreen

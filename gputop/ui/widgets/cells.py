@@ -15,7 +15,7 @@ from textual.widget import Widget
 
 from gputop.ui.spark import spark_runs
 
-__all__ = ["IndexCell", "ReadingLine", "SparkCell"]
+__all__ = ["IndexCell", "NodeHeading", "ReadingLine", "SparkCell"]
 
 
 class SparkCell(Widget):
@@ -146,15 +146,55 @@ class ReadingLine(Widget):
 
 
 class IndexCell(Widget):
-    """The GPU index at the start of a compact line."""
+    """The GPU index at the start of a compact line: "▶" and the index in reverse video when
+    the GPU is selected, so the selection reads without colour and whatever its alert colour."""
 
-    DEFAULT_CSS = "IndexCell { height: 1; width: 3; color: $text-muted; }"
+    COMPONENT_CLASSES = {"index-cell--selected"}
+    DEFAULT_CSS = """
+    IndexCell { height: 1; width: 4; color: $text-muted; }
+    IndexCell > .index-cell--selected { color: $text; text-style: bold reverse; }
+    """
 
     def __init__(self, index: int) -> None:
         super().__init__()
         self.index = index
+        self.selected = False
+
+    def set_selected(self, selected: bool) -> None:
+        if selected != self.selected:
+            self.selected = selected
+            self.refresh()
 
     def render_line(self, y: int) -> Strip:
-        return Strip(
-            [Segment(f"{self.index:>1}▕ ".ljust(self.content_size.width), self.rich_style)]
+        base = self.rich_style
+        mark = base + self.get_component_rich_style("index-cell--selected", partial=True)
+        index = f"{self.index:>2}" if self.index >= 0 else " ?"
+        segments = [
+            Segment("▶" if self.selected else " ", mark if self.selected else base),
+            Segment(index, mark if self.selected else base),
+            Segment("▕", base),
+        ]
+        return (
+            Strip(segments)
+            .crop(0, self.content_size.width)
+            .extend_cell_length(self.content_size.width, base)
+        )
+
+
+class NodeHeading(Widget):
+    """A node's heading in the compact GPU list: "▾ node-a · 8 GPUs"."""
+
+    DEFAULT_CSS = "NodeHeading { height: 1; color: $accent; text-style: bold; }"
+
+    def __init__(self, host: str, gpus: int) -> None:
+        super().__init__()
+        self.host = host
+        self.text = f"▾ {host} · {gpus} GPU{'s' if gpus != 1 else ''}"
+
+    def render_line(self, y: int) -> Strip:
+        width = self.content_size.width
+        return (
+            Strip([Segment(self.text, self.rich_style)])
+            .crop(0, width)
+            .extend_cell_length(width, self.rich_style)
         )
