@@ -83,7 +83,7 @@ def format_age(seconds: float | None) -> str:
 def format_since(when: float, now: float) -> str:
     """A past moment as local clock time and how long ago: "12:03:14 (4m)"."""
     clock = time.strftime("%H:%M:%S", time.localtime(when))
-    ago = max(0.0, now - when)
+    ago = float(max(0, math.floor(now - when)))
     # whole minutes past the first one: the text changes once a minute, not every second
     return f"{clock} ({format_duration(ago if ago < 60 else ago // 60 * 60)})"
 

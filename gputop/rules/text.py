@@ -21,6 +21,7 @@ __all__ = [
     "compared_text",
     "fires_in",
     "rule_detail",
+    "rule_detail_short",
     "rule_line",
     "rule_title",
     "series_name",
@@ -95,6 +96,28 @@ def rule_detail(status: RuleStatus, now: float | None = None) -> str:
     if status.state == "unknown":
         return status.reason or "cannot be evaluated"
     return compared
+
+
+def rule_detail_short(status: RuleStatus, now: float | None = None) -> str:
+    """The detail where space is short, keeping what matters most: "88>85 in 1m30s",
+    "88>85 since 11:57:55", "88>85 eta 1m35s"."""
+    if status.state == "unknown":
+        return status.reason or "cannot be evaluated"
+    compared = (
+        f"{_num(status.value)}{status.op}{_num(status.threshold)}"
+        if status.op is not None and status.threshold is not None
+        else compared_text(status)
+    )
+    tail = ""
+    if status.state == "firing" and status.firing_since is not None:
+        tail = f" since {time.strftime('%H:%M:%S', time.localtime(status.firing_since))}"
+    elif status.state == "pending":
+        left = fires_in(status, now)
+        if left is not None:
+            tail = " due" if left < 0.5 else f" in {format_duration(float(round(left)))}"
+    elif status.state == "near" and status.eta_s is not None:
+        tail = f" eta {format_duration(status.eta_s)}"
+    return compared + tail
 
 
 def rule_line(status: RuleStatus, now: float | None = None) -> str:

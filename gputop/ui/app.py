@@ -22,7 +22,7 @@ from gputop.monitor import OVERVIEW_MAX, LocalReading, Monitor
 from gputop.rules.model import RuleStatus
 from gputop.rules.text import series_name
 from gputop.ui import rules_view
-from gputop.ui.rules_view import RuleSparks, ShownRules, rules_panel_view
+from gputop.ui.rules_view import RowCache, RuleSparks, ShownRules, rules_panel_view
 from gputop.ui.view import DEFAULT_WINDOW_S, NumberLevels, status_parts
 from gputop.ui.widgets.rules_panel import RulesPanel
 from gputop.ui.widgets.status_bar import StatusBar
@@ -77,6 +77,7 @@ class GpuTopApp(App[int]):
         self._firing: set[tuple[str, tuple[tuple[str, str], ...]]] | None = None
         self._shown = ShownRules()
         self._rule_sparks = RuleSparks()
+        self._rule_rows = RowCache()
         self._levels: tuple[list[RuleStatus] | None, NumberLevels] = (None, NumberLevels())
         self._failing = False
         self._stop = threading.Event()
@@ -172,7 +173,12 @@ class GpuTopApp(App[int]):
         sparks = self._rule_sparks.get(statuses, now)
         panel.set_view(
             rules_panel_view(
-                monitor.rules, statuses, sparks, remote=monitor.remote is not None, now=now
+                monitor.rules,
+                statuses,
+                sparks,
+                remote=monitor.remote is not None,
+                now=now,
+                cache=self._rule_rows,
             )
         )
 

@@ -6,7 +6,8 @@ value's sparkline, the detail (value against threshold, countdown). The widths f
 
 - the rule and series get what they need first: the rule name is never cut while blank
   columns remain; if something must go, the sparkline goes first, then the detail shrinks to
-  its short form (value against threshold), and only then is the rule name cut, in its middle;
+  its short form ("88>85 in 1m30s") and is cut down to 10 cells, and only then is the rule
+  name cut, in its middle (the GPU and node stay);
 - an unknown row's reason runs over the whole width after its state;
 - the detail column's width moves in steps, so a countdown that loses a digit does not move
   every column (which would repaint the whole panel).
@@ -26,6 +27,7 @@ from gputop.ui.spark import spark_text
 
 __all__ = [
     "CURSOR",
+    "CURSOR_W",
     "SPARK_MAX",
     "STATE_W",
     "Line",
@@ -42,12 +44,16 @@ __all__ = [
 Field = tuple[str, str]
 Line = tuple[Field, ...]
 
-CURSOR = "▶"
+CURSOR = "▶ "
+#: The cursor's column: "▶ " on the selected row, blank on the others.
+CURSOR_W = len(CURSOR)
 #: The state column: "◐ PENDING" and one blank.
 STATE_W = max(len(s) for s in STATE_LABELS.values()) + 1
 SPARK_MAX = 16
 SPARK_MIN = 6
 _TITLE_MIN = 12
+#: What the detail keeps before the rule name is cut: the value against its threshold, mostly.
+_DETAIL_MIN = 10
 _DETAIL_STEP = 6
 _ORDER = ("firing", "pending", "near", "unknown", "ok")
 
@@ -77,29 +83,30 @@ class RuleColumns:
     title_w: int
     spark_w: int
     detail_w: int
+    short: bool = False  # every row's detail in its short form (one did not fit whole)
 
     @property
     def text_w(self) -> int:
         """Cells after the state column: where an unknown row's reason goes."""
-        return max(0, self.width - 1 - STATE_W)
+        return max(0, self.width - CURSOR_W - STATE_W)
 
     @classmethod
     def fit(cls, width: int, rows: Sequence[RuleRow]) -> RuleColumns:
-        avail = max(0, width - 1 - STATE_W)
+        avail = max(0, width - CURSOR_W - STATE_W)
         shown = [r for r in rows if r.state != "unknown"]
         title_need = max((len(r.title) for r in shown), default=0)
         short_need = max((len(r.short) for r in shown), default=0)
         longest = max((len(r.detail) for r in shown), default=0)
         detail_need = min(longest + _DETAIL_STEP - 1, -(-longest // _DETAIL_STEP) * _DETAIL_STEP)
-        title_w = min(title_need, max(avail - (short_need + 1 if short_need else 0), _TITLE_MIN))
-        title_w = min(title_w, avail)
+        keep = min(short_need, _DETAIL_MIN)
+        title_w = min(title_need, max(avail - (keep + 1 if keep else 0), _TITLE_MIN), avail)
         rest = max(0, avail - title_w - 1)
         detail_w = min(detail_need, rest)
         room = rest - detail_w - 1
         spark_w = min(SPARK_MAX, room) if room >= SPARK_MIN else 0
         used = title_w + 1 + (spark_w + 1 if spark_w else 0) + detail_w
         title_w += max(0, avail - used)  # blank columns: the title's, so the rest sits right
-        return cls(width, title_w, spark_w, detail_w)
+        return cls(width, title_w, spark_w, detail_w, short=detail_w < longest)
 
 
 def fit_title(row: RuleRow, width: int) -> str:
@@ -115,9 +122,10 @@ def fit_title(row: RuleRow, width: int) -> str:
     return shorten_middle(title, width)
 
 
-def fit_detail(row: RuleRow, width: int) -> str:
-    """The detail, its short form when it does not fit, else the short form cut."""
-    if len(row.detail) <= width:
+def fit_detail(row: RuleRow, width: int, *, short: bool = False) -> str:
+    """The detail, its short form when it does not fit (or `short`: when one row's did not,
+    so the rows read alike), else the short form cut."""
+    if len(row.detail) <= width and not (short and row.short):
         return row.detail
     if row.short and len(row.short) <= width:
         return row.short
@@ -136,7 +144,7 @@ def _spark(row: RuleRow, width: int) -> str:
 def row_line(row: RuleRow, cols: RuleColumns, *, selected: bool = False) -> Line:
     """One rule row: cursor mark, state, rule and series, sparkline, detail."""
     fields: list[Field] = [
-        (CURSOR if selected else " ", "cursor"),
+        (CURSOR if selected else " " * CURSOR_W, "cursor"),
         (STATE_LABELS.get(row.state, row.state.upper()).ljust(STATE_W), row.state),
     ]
     title_style = "selected" if selected else "title"
@@ -147,7 +155,7 @@ def row_line(row: RuleRow, cols: RuleColumns, *, selected: bool = False) -> Line
     fields.append((" ", "detail"))
     if cols.spark_w:
         fields.append((_spark(row, cols.spark_w) + " ", "spark"))
-    fields.append((fit_detail(row, cols.detail_w), "detail"))
+    fields.append((fit_detail(row, cols.detail_w, short=cols.short), "detail"))
     return tuple(fields)
 
 

@@ -22,7 +22,7 @@ from gputop.core.models import METRICS, GpuSample
 from gputop.core.units import format_duration, format_since
 from gputop.rules.engine import RulesEngine
 from gputop.rules.model import RuleStatus, State
-from gputop.rules.text import compared_text, rule_detail, rule_title
+from gputop.rules.text import rule_detail, rule_detail_short, rule_title
 from gputop.ui.view import rule_metric, status_matches_gpu
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "RULE_SPARK_BUCKET_S",
     "ChartThresholds",
     "RuleRow",
+    "RowCache",
     "RuleSparks",
     "RulesPanelView",
     "ShownRules",
@@ -58,7 +59,7 @@ class RuleRow:
     """One line of the rules panel, already worded: state, rule (and series), detail, history.
 
     `name` is the rule alone (cut in its middle first when space is short), `short` the
-    detail's short form (the value against the threshold), `status` what the row is about.
+    detail's short form ("88>85 in 1m30s"), `status` what the row is about.
     """
 
     state: str  # firing | pending | near | ok | unknown
@@ -152,7 +153,9 @@ def panel_order(statuses: Sequence[RuleStatus]) -> list[RuleStatus]:
     return sorted(statuses, key=_order_key)
 
 
-def rule_row(status: RuleStatus, spark: tuple[float, ...], now: float | None = None) -> RuleRow:
+def rule_row(
+    status: RuleStatus, spark: tuple[float | None, ...], now: float | None = None
+) -> RuleRow:
     detail = rule_detail(status, now)
     if status.state == "unknown":  # an unknown rule's reason can be long: the wide column
         title = f"{rule_title(status)} — {detail}"
@@ -166,10 +169,39 @@ def rule_row(status: RuleStatus, spark: tuple[float, ...], now: float | None = N
         spark,
         status.threshold,
         status.name,
-        compared_text(status),
+        rule_detail_short(status, now),
         status.key,
         status,
     )
+
+
+class RowCache:
+    """The worded rows of the last statuses: sorted and worded again only when the statuses
+    (or their sparklines) change; between changes only pending rows are, for their
+    countdowns. A fleet of hundreds of rule series then costs little per tick."""
+
+    def __init__(self) -> None:
+        self._given: tuple[object, object] | None = None
+        self._rows: list[RuleRow] = []
+        self._pending: list[int] = []
+
+    def rows(
+        self,
+        statuses: Sequence[RuleStatus],
+        sparks: dict[Hashable, tuple[float, ...]],
+        now: float | None,
+    ) -> tuple[RuleRow, ...]:
+        if self._given is None or self._given[0] is not statuses or self._given[1] is not sparks:
+            self._given = (statuses, sparks)
+            ordered = panel_order(statuses)
+            self._rows = [rule_row(st, sparks.get(st.key, ()), now) for st in ordered]
+            self._pending = [i for i, st in enumerate(ordered) if st.state == "pending"]
+        else:
+            for i in self._pending:
+                row = self._rows[i]
+                if row.status is not None:
+                    self._rows[i] = rule_row(row.status, row.history, now)
+        return tuple(self._rows)
 
 
 def stale_line(engine: RulesEngine, now: float) -> str | None:
@@ -190,8 +222,10 @@ def rules_panel_view(
     *,
     remote: bool,
     now: float | None = None,
+    cache: RowCache | None = None,
 ) -> RulesPanelView:
-    """The rows of the rules panel, worst first, or why there are none."""
+    """The rows of the rules panel, worst first, or why there are none (`cache`: keep the
+    worded rows between calls)."""
     if engine is None:
         return RulesPanelView(note="no rules")
     if not statuses:
@@ -199,8 +233,7 @@ def rules_panel_view(
             return RulesPanelView(note=f"Prometheus rules unavailable: {engine.error}")
         waiting = engine.rules or remote
         return RulesPanelView(note="waiting for the first evaluation" if waiting else "no rules")
-    ordered = panel_order(statuses)
-    rows = tuple(rule_row(st, sparks.get(st.key, ()), now) for st in ordered)
+    rows = (cache or RowCache()).rows(statuses, sparks, now)
     # near comes and goes with noisy values: the border (a whole repaint) counts only these
     counts = {state: sum(1 for st in statuses if st.state == state) for state in _ACTIVE[::-1]}
     summary = " ".join(f"{n} {state}" for state, n in counts.items() if n) or "none firing"

@@ -249,8 +249,9 @@ def latency_note(monitor: Monitor) -> str:
     state = remote.state
     if not state.ok:
         return f"no latency data: Prometheus {state.reason or state.status.value}"
-    histogram = monitor.latency_histogram or "the latency histogram"
-    return f"no latency data: Prometheus has no series of {histogram}_bucket"
+    if monitor.latency_histogram is None:
+        return "no latency data: Prometheus has no series of the latency histogram"
+    return f"no latency data: Prometheus has no series of {monitor.latency_histogram}_bucket"
 
 
 def status_parts(monitor: Monitor, now: float) -> list[tuple[str, str]]:

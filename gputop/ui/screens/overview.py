@@ -47,6 +47,7 @@ MIN_CELL_S = 20.0
 
 class OverviewScreen(GpuTopScreen):
     CSS_PATH = "overview.tcss"
+    AUTO_FOCUS = ""  # the first GPU is focused on mount, without scrolling its heading away
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("left,h", "move(-1, 0)", "←", show=False),
         Binding("right,l", "move(1, 0)", "→", show=False),
@@ -69,12 +70,13 @@ class OverviewScreen(GpuTopScreen):
         levels = self.app.number_levels()
         self._layout = self._choose(gpus)
         yield StatusBar(id="status")
-        with Container(id="columns"):
+        compact = "-compact" if self._layout.compact else None
+        with Container(id="columns", classes=compact):
             yield Static("GPU")
             yield Static(readings_heading())
             for metric in GPU_METRICS:
                 yield Static(metric.label)
-        with Container(id="gpus"):
+        with Container(id="gpus", classes=compact):
             yield from self._gpu_widgets(gpus, levels)
         with Container(id="lower"):
             yield LatencyPanel(id="latency")
@@ -98,7 +100,7 @@ class OverviewScreen(GpuTopScreen):
         self.refresh_view()
         panels = list(self.query(GpuPanel))
         if panels:
-            panels[0].focus()
+            panels[0].focus(scroll_visible=False)
 
     def on_resize(self) -> None:
         self._relayout()
@@ -136,7 +138,15 @@ class OverviewScreen(GpuTopScreen):
         self._spark_state = None
         focused = self.focused
         if isinstance(focused, GpuPanel):
-            self.call_after_refresh(focused.scroll_visible, animate=False)
+            self.call_after_refresh(self._show_panel, focused)
+
+    def _show_panel(self, panel: GpuPanel) -> None:
+        """Scroll the GPU list to a panel, with its node's heading when it is the first."""
+        siblings = list(panel.parent.children) if panel.parent is not None else []
+        at = siblings.index(panel) if panel in siblings else -1
+        if at > 0 and isinstance(siblings[at - 1], NodeHeading):
+            siblings[at - 1].scroll_visible(animate=False)
+        panel.scroll_visible(animate=False)
 
     # ---- data ----------------------------------------------------------------------
 
@@ -191,9 +201,17 @@ class OverviewScreen(GpuTopScreen):
     @work(exclusive=True, group="panels")
     async def _swap_panels(self, gpus: list[GpuSample]) -> None:
         grid = self.query_one("#gpus")
+        focused = self.focused
+        selected = focused.key if isinstance(focused, GpuPanel) else None
         await grid.remove_children()
         await grid.mount_all(self._gpu_widgets(gpus, self.app.number_levels()))
         self._apply_layout()
+        panels = list(self.query(GpuPanel))
+        if panels and (selected is not None or self.focused is None):
+            # the selection stays on its GPU, or starts on the first: never lost
+            again = next((p for p in panels if p.key == selected), panels[0])
+            again.focus(scroll_visible=False)
+            self.call_after_refresh(self._show_panel, again)
         self.call_after_refresh(self.refresh_view)
 
     def _refresh_sparks(self, panels: list[GpuPanel], now: float, levels: NumberLevels) -> None:
@@ -230,7 +248,8 @@ class OverviewScreen(GpuTopScreen):
         i = panels.index(focused) if focused in panels else 0
         j = i + dx + dy * self._layout.cols
         if 0 <= j < len(panels):
-            panels[j].focus()
+            panels[j].focus(scroll_visible=False)
+            self._show_panel(panels[j])
 
     def action_switch_focus(self) -> None:
         """Tab: from the GPUs to the rules panel and back."""

@@ -189,10 +189,10 @@ class RulesPanel(Widget, can_focus=True):
         self.refresh()
 
     def on_focus(self) -> None:
-        self._update_lines()
+        self.call_later(self._update_lines)  # after Widget._on_focus sets has_focus
 
     def on_blur(self) -> None:
-        self._update_lines()
+        self.call_later(self._update_lines)
 
     def render_line(self, y: int) -> Strip:
         base = self.rich_style
