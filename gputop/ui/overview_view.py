@@ -70,7 +70,7 @@ def overview_layout(
     fixed = CHROME_H + LATENCY_H + RULES_BORDER_H + rows
     cols = max(1, min(gpus, width // CARD_MIN_W))
     cards_h = sum(math.ceil(n / cols) for n in group_sizes) * CARD_H
-    if gpus and width >= 100 and cards_h <= height - fixed:
+    if not gpus or (width >= 100 and cards_h <= height - fixed):
         return OverviewLayout(False, cols, cards_h)
     headings = len(group_sizes) > 1
     lines = gpus + (len(group_sizes) if headings else 0)
