@@ -339,6 +339,7 @@ class _Reader:
                 source=f"{self.path}:{position.line}",
                 margin=margin,
                 group=group,
+                interval_s=interval,
             )
         self.out.entries.append(
             RuleEntry(

@@ -4,10 +4,16 @@ Each `evaluate` is one evaluation at the clock's time, with Prometheus' semantic
 whose condition holds becomes pending, fires once it has held for `for`, stays firing for
 `keep_firing_for` after the condition clears, then resolves. Rules outside the local subset
 (see localquery) are `unknown` with the reason "needs Prometheus: <what>".
+
+Like Prometheus, a rule's alert states move only at its group's evaluation interval (when the
+rule file gives one): a value that dips below the threshold for a second between two
+evaluations does not reset a pending alert. The compared values (near, sparklines) are read
+at every evaluation.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -61,6 +67,7 @@ class _Rule:
     problem: str | None = None  # why it cannot be evaluated locally
     active: dict[LabelKey, _Alert] = field(default_factory=dict)
     backfilled: bool = False
+    next_step: float = -math.inf  # when the alert states move next (the group's interval)
 
 
 class LocalEvaluator:
@@ -101,14 +108,19 @@ class LocalEvaluator:
         rule = entry.rule
         if entry.problem is not None or entry.expr is None or entry.analysis is None:
             return [unknown_status(rule, entry.problem or "cannot evaluate", source="local")]
+        due = ctx.now >= entry.next_step
         try:
-            result = _vector(entry.expr(ctx), rule)
+            result = _vector(entry.expr(ctx), rule) if due else {}
             compared = _vector(entry.compared(ctx), rule) if entry.compared else {}
         except Unsupported as exc:
             return [unknown_status(rule, NEEDS_PROMETHEUS + str(exc), source="local")]
         except (EvalError, ArithmeticError, ValueError) as exc:
             return [unknown_status(rule, f"cannot evaluate: {exc}", source="local")]
-        _step(entry, result, rule, ctx.now)
+        if due:
+            _step(entry, result, rule, ctx.now)
+            interval = rule.interval_s
+            if interval:  # on the interval's grid, as Prometheus schedules a group
+                entry.next_step = (math.floor(ctx.now / interval) + 1) * interval
         if entry.compared is not None and not entry.backfilled:
             self._backfill(entry, ctx)
         values = {_identity(k): v for k, v in compared.items()}

@@ -70,6 +70,7 @@ class RuleDef:
     source: str | None = None  # "file:line" where the rule was written
     margin: float | None = None  # fraction of the threshold; None: the global default
     group: str | None = None
+    interval_s: float | None = None  # its group's evaluation interval; None: every reading
 
     @property
     def analysis(self) -> Analysis:

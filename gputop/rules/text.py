@@ -91,8 +91,12 @@ def rule_detail(status: RuleStatus, now: float | None = None) -> str:
         countdown = "due" if left < 0.5 else f"fires in {format_duration(float(round(left)))}"
         return f"{compared}  {countdown}".strip()
     if status.state == "near":
-        eta = "" if status.eta_s is None else f"  trend crosses in {format_duration(status.eta_s)}"
-        return f"{compared}{eta}"
+        eta = status.eta_s
+        if eta is None:
+            return compared
+        if eta < 1:  # at the threshold already: no countdown worth reading
+            return f"{compared}  at the threshold"
+        return f"{compared}  trend crosses in {format_duration(eta)}"
     if status.state == "unknown":
         return status.reason or "cannot be evaluated"
     return compared
@@ -115,7 +119,7 @@ def rule_detail_short(status: RuleStatus, now: float | None = None) -> str:
         left = fires_in(status, now)
         if left is not None:
             tail = " due" if left < 0.5 else f" in {format_duration(float(round(left)))}"
-    elif status.state == "near" and status.eta_s is not None:
+    elif status.state == "near" and status.eta_s is not None and status.eta_s >= 1:
         tail = f" eta {format_duration(status.eta_s)}"
     return compared + tail
 
