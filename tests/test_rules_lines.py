@@ -129,9 +129,14 @@ def test_rows_needed_counts_every_active_row_and_the_more_line() -> None:
 
 def test_row_cache_rewords_only_pending_rows_as_time_passes() -> None:
     cache = RowCache()
-    statuses = [FIRING, PENDING]
+    statuses = [FIRING, PENDING]  # PENDING fires at 1120
     sparks: dict[object, tuple[float, ...]] = {}
     first = cache.rows(statuses, sparks, 1030.0)
+    assert first[1].detail.endswith("fires in 1m30s")
     later = cache.rows(statuses, sparks, 1031.0)
     assert first[0] is later[0]  # firing: the same row
-    assert first[1].detail.endswith("fires in 1m30s") and later[1].detail.endswith("1m29s")
+    assert later[1] is first[1]  # minutes away: the countdown moves in 5 s steps
+    assert cache.rows(statuses, sparks, 1035.0)[1].detail.endswith("fires in 1m25s")
+    # in the last minute, every second, and never up
+    shown = [cache.rows(statuses, sparks, t)[1].detail for t in (1061.0, 1062.0, 1063.0)]
+    assert [d.rsplit(" ", 1)[1] for d in shown] == ["59s", "58s", "57s"]

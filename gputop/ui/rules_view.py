@@ -26,6 +26,7 @@ from gputop.rules.text import rule_detail, rule_detail_short, rule_title
 from gputop.ui.view import rule_metric, status_matches_gpu
 
 __all__ = [
+    "COUNTDOWN_S",
     "RULES_SHOWN_S",
     "RULE_SPARK_BUCKET_S",
     "ChartThresholds",
@@ -49,6 +50,8 @@ __all__ = [
 RULES_SHOWN_S = 5.0
 #: A rule's history sparkline: one cell per this many seconds of evaluations.
 RULE_SPARK_BUCKET_S = 15.0
+#: A pending countdown more than a minute from firing moves in steps of this many seconds.
+COUNTDOWN_S = 5.0
 
 _RANK = {"firing": 0, "pending": 1, "near": 2, "unknown": 3, "ok": 4}
 _SEVERITY = {"critical": 0, "page": 0, "error": 1, "warning": 2, "info": 3}
@@ -178,12 +181,15 @@ def rule_row(
 class RowCache:
     """The worded rows of the last statuses: sorted and worded again only when the statuses
     (or their sparklines) change; between changes only pending rows are, for their
-    countdowns. A fleet of hundreds of rule series then costs little per tick."""
+    countdowns: every second in the last minute before firing, else every `COUNTDOWN_S` (the
+    countdown then moves in steps of that, always down; a row repainted each second for a
+    countdown minutes away would cost terminal bytes for nothing). A fleet of hundreds of rule
+    series then costs little per tick."""
 
     def __init__(self) -> None:
         self._given: tuple[object, object] | None = None
         self._rows: list[RuleRow] = []
-        self._pending: list[int] = []
+        self._pending: dict[int, float] = {}  # row -> when its countdown was worded
 
     def rows(
         self,
@@ -195,12 +201,19 @@ class RowCache:
             self._given = (statuses, sparks)
             ordered = panel_order(statuses)
             self._rows = [rule_row(st, sparks.get(st.key, ()), now) for st in ordered]
-            self._pending = [i for i, st in enumerate(ordered) if st.state == "pending"]
-        else:
-            for i in self._pending:
+            at = -math.inf if now is None else now
+            self._pending = {i: at for i, st in enumerate(ordered) if st.state == "pending"}
+        elif now is not None:
+            for i, worded in self._pending.items():
                 row = self._rows[i]
-                if row.status is not None:
-                    self._rows[i] = rule_row(row.status, row.history, now)
+                status = row.status
+                if status is None:
+                    continue
+                fires_at = status.fires_at
+                soon = fires_at is not None and fires_at - now < 60.0
+                if soon or now - worded >= COUNTDOWN_S:
+                    self._rows[i] = rule_row(status, row.history, now)
+                    self._pending[i] = now
         return tuple(self._rows)
 
 

@@ -1,8 +1,8 @@
 """The rules panel: every alert rule, worst first; firing and pending never hidden.
 
 One widget drawn with the line API: each line is laid out by `gputop.ui.rules_lines` at the
-panel's width, and after every update only the lines that changed are repainted, from the
-left edge to their last changed cell (a countdown costs its own few cells).
+panel's width, and after every update only the lines that changed are repainted, from their
+first to their last changed field (a countdown costs its own few cells).
 
 What does not fit is counted ("+7 more: 2 near, 5 ok"). The panel takes focus (Tab from the
 overview); then ↑↓ move its cursor, PgUp/PgDn/Home/End scroll, and Enter selects a row.
@@ -179,9 +179,10 @@ class RulesPanel(Widget, can_focus=True):
         for y in range(max(len(old), len(new))):
             before = old[y] if y < len(old) else None
             after = new[y] if y < len(new) else ()
-            cells = changed_until(before, after, width)
+            cells = changed_until(before, after, width) if after else width
             if cells:
-                self.refresh(Region(0, y, cells if after else width, 1))
+                start = _same_start(before, after)
+                self.refresh(Region(start, y, max(1, cells - start), 1))
 
     def on_resize(self) -> None:
         self._drawn = []
@@ -243,3 +244,16 @@ class RulesPanel(Widget, can_focus=True):
         status = self.selected
         if status is not None:
             self.post_message(self.Selected(status))
+
+
+def _same_start(old: Line | None, new: Line) -> int:
+    """Cells of the fields two lines share from the left: a repaint can start after them
+    (Textual sends a line's segments from the first one the dirty region touches)."""
+    if old is None:
+        return 0
+    cells = 0
+    for a, b in zip(old, new, strict=False):
+        if a != b:
+            break
+        cells += len(a[0])
+    return cells
