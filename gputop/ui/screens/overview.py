@@ -64,6 +64,7 @@ class OverviewScreen(GpuTopScreen):
         self._spark_state: tuple[object, ...] | None = None
         self._marked: dict[str, tuple[str, float]] = {}
         self._last_gpu: GpuPanel | None = None
+        self._moving_to: GpuPanel | None = None
 
     def compose(self) -> ComposeResult:
         gpus = self.app.monitor.overview_gpus()
@@ -244,12 +245,19 @@ class OverviewScreen(GpuTopScreen):
         panels = list(self.query(GpuPanel))
         if not panels:
             return
-        focused = self.focused
+        # focus moves after this handler: keys read in one batch (a held arrow over SSH)
+        # must each move on from where the last one went
+        focused = self._moving_to if self._moving_to in panels else self.focused
         i = panels.index(focused) if focused in panels else 0
         j = i + dx + dy * self._layout.cols
         if 0 <= j < len(panels):
+            self._moving_to = panels[j]
             panels[j].focus(scroll_visible=False)
             self._show_panel(panels[j])
+            self.call_after_refresh(self._moved)
+
+    def _moved(self) -> None:
+        self._moving_to = None
 
     def action_switch_focus(self) -> None:
         """Tab: from the GPUs to the rules panel and back."""

@@ -115,7 +115,6 @@ class RulesPanel(Widget, can_focus=True):
 
     def set_view(self, view: RulesPanelView) -> None:
         """New content; only the lines that changed are repainted."""
-        old = self._view
         self._view = view
         if view.subtitle != (self.border_subtitle or ""):
             self.border_subtitle = view.subtitle
@@ -125,14 +124,8 @@ class RulesPanel(Widget, can_focus=True):
                 self._cursor = min(self._cursor, len(view.rows) - 1)
             else:
                 self._cursor = index
-        self._remember_cursor(announce=old.rows != view.rows)
+        self._remember_cursor()
         self._update_lines()
-
-    def set_note(self, note: str) -> None:
-        self.set_view(RulesPanelView(note=note))
-
-    def set_rows(self, rows: tuple[RuleRow, ...], subtitle: str = "") -> None:
-        self.set_view(RulesPanelView(rows=rows, subtitle=subtitle))
 
     # ---- layout ----------------------------------------------------------------------
 
@@ -211,21 +204,20 @@ class RulesPanel(Widget, can_focus=True):
 
     # ---- cursor ----------------------------------------------------------------------
 
-    def _remember_cursor(self, *, announce: bool) -> None:
+    def _remember_cursor(self) -> None:
+        """Note the rule under the cursor; tell when it is another one."""
         rows = self._view.rows
         key = rows[self._cursor].key if rows else None
-        if key != self._cursor_key or announce:
-            moved = key != self._cursor_key
+        if key != self._cursor_key:
             self._cursor_key = key
-            if moved:
-                self.post_message(self.Highlighted(self.selected))
+            self.post_message(self.Highlighted(self.selected))
 
     def _move_to(self, index: int) -> None:
         rows = self._view.rows
         if not rows:
             return
         self._cursor = max(0, min(index, len(rows) - 1))
-        self._remember_cursor(announce=False)
+        self._remember_cursor()
         self._update_lines()
 
     def _page(self) -> int:
