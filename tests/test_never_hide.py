@@ -130,14 +130,14 @@ async def test_the_selection_is_marked_in_cards_and_lines_whatever_the_alert_col
         assert isinstance(focused, GpuPanel) and focused.gpu.index == 3
         assert focused.has_class("-firing")
         text = "\n".join(screen_lines(app))
-        assert "▶ GPU 3 · A100-SXM4-80GB" in text
-        assert text.count("▶ GPU") == 1
+        assert "▶ ● GPU 3 · A100-SXM4-80GB" in text  # selected, and its rule fires
+        assert text.count("▶ ") == 1
         await pilot.resize_terminal(80, 24)
         await pilot.pause()
         await pilot.pause()
         lines = screen_lines(app)
-        marked = [line for line in lines if re.match(r"^▶ +\d+▕", line)]
-        assert len(marked) == 1 and marked[0].startswith("▶ 3▕"), "\n".join(lines)
+        marked = [line for line in lines if re.match(r"^▶. *\d+▕", line)]
+        assert len(marked) == 1 and marked[0].startswith("▶● 3▕"), "\n".join(lines)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=size_ids)

@@ -103,9 +103,8 @@ async def test_the_fleet_cursor_moves_over_gpus_and_enter_opens_one() -> None:
         await pilot.press(*["down"] * 9)  # past gpu-node-b's heading: GPU lines only
         await pilot.pause()
         assert table.cursor_key == screen.gpu_keys[9] == "GPU-gpu-node-b-1"
-        assert "▶" in next(
-            line for line in screen_lines(app) if re.search(r"gpu-node-b +1 H100", line)
-        )
+        line = next(x for x in screen_lines(app) if re.search(r"gpu-node-b +1 H100", x))
+        assert line.lstrip().startswith("▶"), line
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, DetailScreen) and app.screen.key == "GPU-gpu-node-b-1"

@@ -306,7 +306,7 @@ def test_help_is_built_from_the_screens_bindings() -> None:
 # ---- layout, lost GPUs, missing values -------------------------------------------
 
 # a compact line: the GPU's index, then its MEM %, TEMP °C, UTIL % and PWR W readings
-_COMPACT_LINE = re.compile(r"^[ ▶] ?(?P<index>\d+)▕.*?\d+%.*?\d+°C.*?\d+%.*?\d+W")
+_COMPACT_LINE = re.compile(r"^[ ▶][ ●◐○] *(?P<index>\d+)▕.*?\d+%.*?\d+°C.*?\d+%.*?\d+W")
 # a lost GPU: since when (clock time and how long ago) and why
 _LOST = re.compile(r"LOST since \d\d:\d\d:\d\d \(\w+\) — GPU has fallen off the bus")
 
@@ -356,7 +356,7 @@ async def test_a_lost_gpu_says_lost_in_place() -> None:
         await pilot.resize_terminal(80, 24)
         await pilot.pause()
         await pilot.pause()
-        row = next(line for line in screen_lines(app) if re.match(r"^[ ▶] 2▕", line))
+        row = next(line for line in screen_lines(app) if re.match(r"^[ ▶][ ●◐○] 2▕", line))
         assert _LOST.search(row), row
 
 

@@ -88,7 +88,7 @@ def test_power_without_a_rule_is_measured_against_the_gpus_own_limit():
 def test_every_view_of_a_metric_comes_from_its_one_table():
     assert [m.label for m in GPU_METRICS] == ["MEM", "TEMP", "UTIL", "PWR"]
     assert readings_heading() == " MEM  TEMP UTIL   PWR"
-    assert COMPACT_COLUMNS == "4 22 1fr 1fr 1fr 1fr"  # "▶ 3▕", the readings, 4 sparklines
+    assert COMPACT_COLUMNS == "5 22 1fr 1fr 1fr 1fr"  # "▶● 3▕", the readings, 4 sparklines
     assert METRICS["power_w"] is POWER and POWER.title == "Power W"
     assert {m.aggregate for m in (MEMORY, TEMPERATURE)} == {"max"}
 

@@ -169,9 +169,7 @@ class OverviewScreen(GpuTopScreen):
         for panel, gpu in zip(panels, gpus, strict=True):
             panel.update_gpu(gpu, levels, lost_since=monitor.lost_since(gpu.key), now=now)
             panel.set_stale(notes.get(gpu.source, ""))
-            mark = marks.get(gpu.key)
-            panel.set_class(mark in ("near", "pending"), "-alert")
-            panel.set_class(mark == "firing", "-firing")
+            panel.set_mark(marks.get(gpu.key))
         self._refresh_sparks(panels, now, levels)
         latency = self.query_one(LatencyPanel)
         latency.set_stale(notes.get(monitor.latency_source() or "", ""))

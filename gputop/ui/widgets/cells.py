@@ -15,7 +15,10 @@ from textual.widget import Widget
 
 from gputop.ui.spark import spark_runs
 
-__all__ = ["IndexCell", "NodeHeading", "ReadingLine", "SparkCell"]
+__all__ = ["MARK_GLYPHS", "IndexCell", "NodeHeading", "ReadingLine", "SparkCell"]
+
+#: The worst rule state touching a GPU, readable without colour (as on the fleet screen).
+MARK_GLYPHS = {"firing": "●", "pending": "◐", "near": "○"}
 
 
 class SparkCell(Widget):
@@ -147,18 +150,34 @@ class ReadingLine(Widget):
 
 class IndexCell(Widget):
     """The GPU index at the start of a compact line: "▶" and the index in reverse video when
-    the GPU is selected, so the selection reads without colour and whatever its alert colour."""
+    the GPU is selected, so the selection reads without colour and whatever its alert colour;
+    then the glyph of the worst rule touching it ("▶● 3▕")."""
 
-    COMPONENT_CLASSES = {"index-cell--selected"}
+    COMPONENT_CLASSES = {
+        "index-cell--selected",
+        "index-cell--firing",
+        "index-cell--pending",
+        "index-cell--near",
+    }
     DEFAULT_CSS = """
-    IndexCell { height: 1; width: 4; color: $text-muted; }
+    IndexCell { height: 1; width: 5; color: $text-muted; }
     IndexCell > .index-cell--selected { color: $text; text-style: bold reverse; }
+    IndexCell > .index-cell--firing { color: $error; text-style: bold; }
+    IndexCell > .index-cell--pending { color: $warning; text-style: bold; }
+    IndexCell > .index-cell--near { color: $warning; }
     """
 
     def __init__(self, index: int) -> None:
         super().__init__()
         self.index = index
         self.selected = False
+        self.mark: str | None = None
+
+    def set_mark(self, mark: str | None) -> None:
+        """The worst rule state touching the GPU: firing, pending, near, or None."""
+        if mark != self.mark:
+            self.mark = mark
+            self.refresh()
 
     def set_selected(self, selected: bool) -> None:
         if selected != self.selected:
@@ -167,11 +186,17 @@ class IndexCell(Widget):
 
     def render_line(self, y: int) -> Strip:
         base = self.rich_style
-        mark = base + self.get_component_rich_style("index-cell--selected", partial=True)
+        chosen = base + self.get_component_rich_style("index-cell--selected", partial=True)
+        mark = self.mark
+        glyph = MARK_GLYPHS.get(mark or "", " ")
+        alert = base
+        if mark in MARK_GLYPHS:
+            alert += self.get_component_rich_style(f"index-cell--{mark}", partial=True)
         index = f"{self.index:>2}" if self.index >= 0 else " ?"
         segments = [
-            Segment("▶" if self.selected else " ", mark if self.selected else base),
-            Segment(index, mark if self.selected else base),
+            Segment("▶" if self.selected else " ", chosen if self.selected else base),
+            Segment(glyph, alert),
+            Segment(index, chosen if self.selected else base),
             Segment("▕", base),
         ]
         return (

@@ -6,6 +6,8 @@ buckets closes.
 
 The selected GPU is marked "▶" with its index in reverse video (in the card's title, or at the
 start of the compact line): alert colours take the border, the selection never depends on one.
+The worst rule touching the GPU shows as a glyph beside its index too (● firing, ◐ pending,
+○ near), so it reads without colour.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from textual.widget import Widget
 from gputop.core.models import GPU_METRICS, GpuSample
 from gputop.core.units import format_since
 from gputop.ui.view import NumberLevels, metric_text, spark_bounds
-from gputop.ui.widgets.cells import IndexCell, ReadingLine, SparkCell
+from gputop.ui.widgets.cells import MARK_GLYPHS, IndexCell, ReadingLine, SparkCell
 
 __all__ = ["COMPACT_COLUMNS", "GpuPanel", "readings_heading"]
 
@@ -28,7 +30,7 @@ READING_WIDTHS = tuple(m.width for m in GPU_METRICS)
 CARD_LABELS = tuple(f"{m.label} " for m in GPU_METRICS)
 COMPACT_LABELS = ("",) * len(GPU_METRICS)
 #: Grid columns of a compact line: index, the readings, then one sparkline per metric.
-COMPACT_COLUMNS = f"4 {sum(w + 1 for w in READING_WIDTHS)} " + " ".join(["1fr"] * len(GPU_METRICS))
+COMPACT_COLUMNS = f"5 {sum(w + 1 for w in READING_WIDTHS)} " + " ".join(["1fr"] * len(GPU_METRICS))
 
 
 def readings_heading() -> str:
@@ -96,7 +98,7 @@ class GpuPanel(Widget, can_focus=True):
         self.set_reactive(GpuPanel.compact, compact)
         self.set_class(compact, "-compact")
         self._index = IndexCell(gpu.index)
-        self._lost_since: float | None = None
+        self._mark: str | None = None
         self._set_title(selected=False)
 
     def _set_title(self, *, selected: bool) -> None:
@@ -106,9 +108,22 @@ class GpuPanel(Widget, can_focus=True):
         title = Text()
         if selected:
             title.append("▶ ", style="bold")
+        if self._mark:
+            title.append(f"{MARK_GLYPHS[self._mark]} ", style="bold")
         title.append(f"GPU {gpu.index}", style="bold reverse" if selected else "")
         title.append(f" · {short}{host}")
         self.border_title = title
+
+    def set_mark(self, mark: str | None) -> None:
+        """The worst rule state touching this GPU (firing, pending, near), as a glyph in the
+        title and at the start of the compact line, and as the border's colour."""
+        if mark == self._mark:
+            return
+        self._mark = mark
+        self.set_class(mark in ("near", "pending"), "-alert")
+        self.set_class(mark == "firing", "-firing")
+        self._set_title(selected=self.has_focus)
+        self._index.set_mark(mark)
 
     def on_focus(self) -> None:
         self._set_title(selected=True)

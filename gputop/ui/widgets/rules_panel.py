@@ -14,7 +14,7 @@ Public API for actions on rules (e.g. silencing one):
 - `RulesPanel.Selected(status)`: posted on Enter.
 
 The cursor follows its rule when rows move; it is drawn (▶ and the title in reverse video)
-while the panel has focus.
+while the panel has focus. Without focus the panel shows its first rows, the worst.
 """
 
 from __future__ import annotations
@@ -186,6 +186,7 @@ class RulesPanel(Widget, can_focus=True):
         self.call_later(self._update_lines)  # after Widget._on_focus sets has_focus
 
     def on_blur(self) -> None:
+        self._top = 0  # back to the worst rows: firing and pending first, whatever was scrolled
         self.call_later(self._update_lines)
 
     def render_line(self, y: int) -> Strip:
