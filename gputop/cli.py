@@ -294,5 +294,5 @@ def _once(monitor: Monitor, args: argparse.Namespace) -> int:
     if not args.check:
         return 0
     return check_status(
-        statuses, sources_failing=monitor.sources_failing(), lost_gpus=len(monitor.lost_gpus())
+        statuses, sources_failing=monitor.sources_failing(), lost_gpus=monitor.lost_count()
     )

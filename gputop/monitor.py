@@ -201,7 +201,8 @@ class Monitor:
         for key in [k for k in self._lost_since if k not in known]:
             del self._lost_since[key]  # out of Prometheus' range: no longer listed at all
         if self.rules is not None and self.client is not None:
-            await self.rules.refresh_prometheus(self.client, self.lost_gpus())
+            lost = self.lost_gpus() if self._lost_since else []
+            await self.rules.refresh_prometheus(self.client, lost)
 
     def retry_now(self) -> None:
         """Try every failing source (and Prometheus' rules) at the next poll, not after the
@@ -230,6 +231,10 @@ class Monitor:
     def lost_gpus(self) -> list[GpuSample]:
         """The GPUs lost now, local and remote."""
         return [g for g in self.gpus() if g.state == "lost"]
+
+    def lost_count(self) -> int:
+        """How many GPUs are lost now (cheap: for the header on every tick)."""
+        return len(self._lost_since)
 
     async def aclose(self) -> None:
         if self.client is not None:

@@ -43,7 +43,7 @@ def snapshot_text(monitor: Monitor, statuses: Sequence[RuleStatus] = ()) -> str:
         if state.status.value != "off":
             reason = f" ({state.reason})" if state.reason else ""
             head.append(f"{name}: {state.status.value}{reason}")
-    lost = len(monitor.lost_gpus())
+    lost = monitor.lost_count()
     if lost:
         head.append(f"{lost} GPU{'s' if lost != 1 else ''} LOST")
     lines = ["  ".join(head)]

@@ -3,6 +3,7 @@ panel's rows and pacing, chart thresholds, the header's parts, and the metric ta
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 
 import pytest
@@ -161,9 +162,19 @@ def test_status_parts_name_each_source_its_state_and_age():
 def test_the_header_counts_lost_gpus_and_says_when_a_failing_source_is_tried_again():
     clock = FakeClock(100.0)
     lost = dataclasses.replace(GPU, state="lost", reason="GPU is lost")
-    remote = type("Fleet", (), {"gpus": lambda self: (lost,), "latency": lambda self: None})()
-    monitor = Monitor(clock=clock, local=None, remote=remote, host="desk")  # type: ignore[arg-type]
-    monitor._set("prometheus", SourceState(SourceStatus.ERROR, "timeout", 70.0, 103.2))
+
+    class Fleet:
+        state = SourceState(SourceStatus.ERROR, "timeout", 70.0, 103.2)
+
+        def gpus(self) -> tuple[GpuSample, ...]:
+            return (lost,)
+
+        async def refresh(self) -> None:
+            return None
+
+    monitor = Monitor(clock=clock, local=None, remote=Fleet(), host="desk")  # type: ignore[arg-type]
+    asyncio.run(monitor.refresh_remote())
+    assert monitor.lost_since(lost.key) == 100.0 and monitor.lost_count() == 1
     parts = status_parts(monitor, clock.now())
     assert ("✖ prometheus: timeout, stale 30s, retry in 4s", "status-bar--bad") in parts
     assert parts[-1] == ("✖ 1 GPU lost", "status-bar--bad")

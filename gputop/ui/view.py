@@ -283,7 +283,7 @@ def status_parts(monitor: Monitor, now: float) -> list[tuple[str, str]]:
     engine = monitor.rules
     if engine is not None and engine.error is not None and monitor.state("prometheus").ok:
         parts.append((f"✖ rules: {engine.error}{_retry(engine.retry_at, now)}", _BAD))
-    lost = len(monitor.lost_gpus())
+    lost = monitor.lost_count()
     if lost:
         parts.append((f"✖ {lost} GPU{'s' if lost != 1 else ''} lost", _BAD))
     return parts
