@@ -54,7 +54,13 @@ class OverviewScreen(GpuTopScreen):
         Binding("up,k", "move(0, -1)", "↑", show=False),
         Binding("down,j", "move(0, 1)", "↓", show=False),
         Binding("enter", "detail", "Detail"),
-        Binding("tab,shift+tab", "switch_focus", "Rules", key_display="Tab"),
+        Binding(
+            "tab,shift+tab",
+            "switch_focus",
+            "Rules",
+            key_display="Tab",
+            tooltip="GPUs ⇄ rules panel",
+        ),
     ]
 
     def __init__(self) -> None:
