@@ -25,7 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _gputop_ready(gpus: int):  # type: ignore[no-untyped-def]
     def ready(screen: str) -> bool:
-        titles = all(f"GPU {i} " in screen for i in range(gpus))
+        # a card's title, or a compact line's index ("▶● 3▕") when rules need the room
+        lines = set(re.findall(r"^[ ▶][ ●◐○] *(\d+)▕", screen, flags=re.M))
+        titles = all(f"GPU {i} " in screen or str(i) in lines for i in range(gpus))
         return titles and len(re.findall(r"\d+W\b", screen)) >= gpus
 
     return ready

@@ -1,6 +1,8 @@
 """Command line: `gputop [options]`, `gputop rules check FILE...`, `gputop sim-exporter ...`.
 
-Every bad input ends in one line on stderr and exit status 2, never a traceback.
+Every bad input ends in one line on stderr and exit status 2, never a traceback. With
+`--once --check` the status is the monitoring-plugin convention (see `check_status`), and no
+usable source at all is 3 (unknown), never 2, which a monitoring system reads as critical.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ if TYPE_CHECKING:
 __all__ = ["UsageError", "main"]
 
 EXIT_USAGE = 2
+EXIT_UNKNOWN = 3
+#: Said where it helps: nothing to watch on this machine, and no Prometheus either.
+TRY_DEMO = "try --demo, or --prometheus URL"
 
 
 class UsageError(Exception):
@@ -96,7 +101,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     show.add_argument(
         "--check",
         action="store_true",
-        help="with --once: exit 0 all ok, 1 near or pending, 2 firing, 3 unknown or unreachable",
+        help="with --once: exit 0 all ok, 1 near or pending, 2 firing or a GPU lost, "
+        "3 unknown, unreachable or no source",
     )
     show.add_argument(
         "--notify", action="store_true", help="bell and desktop notification when a rule fires"
@@ -257,6 +263,7 @@ def _attach_prometheus(monitor: Monitor, config: Config) -> None:
     assert settings is not None
     client = PrometheusClient(settings.url, **settings.client_kwargs())
     monitor.client = client
+    monitor.latency_histogram = settings.latency_histogram
     monitor.remote = PrometheusSource(
         client,
         monitor.store,
@@ -290,7 +297,10 @@ def _dashboard(args: argparse.Namespace) -> int:
     try:
         if monitor.local is None and monitor.remote is None:
             reason = monitor.state("nvml").reason or "NVML not available"
-            raise UsageError(f"{reason}")
+            if args.once and args.check:
+                sys.stderr.write(f"gputop: nothing to check: {reason}\n")
+                return EXIT_UNKNOWN
+            raise UsageError(f"{reason}; {TRY_DEMO}")
         if args.once:
             return _once(monitor, args)
         from gputop.ui.app import run_dashboard
@@ -332,4 +342,6 @@ def _once(monitor: Monitor, args: argparse.Namespace) -> int:
     gc.enable()
     if not args.check:
         return 0
-    return check_status(statuses, sources_failing=monitor.sources_failing())
+    return check_status(
+        statuses, sources_failing=monitor.sources_failing(), lost_gpus=monitor.lost_count()
+    )

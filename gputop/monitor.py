@@ -5,6 +5,10 @@ The local source (NVML or the demo node) is read with `read_local()`, which bloc
 on a worker thread; its result is applied with `ingest()` on the owner's thread, so the store
 is only ever written from one thread. Remote sources (Prometheus, Alertmanager) are async
 (`refresh_remote()`).
+
+A failing source is retried with backoff capped at `RETRY_CAP_S`, so one that comes back is
+seen within seconds; `retry_now()` skips the wait. GPUs that fall off the bus are remembered
+with the time they were first seen lost (`lost_since`).
 """
 
 from __future__ import annotations
@@ -34,12 +38,21 @@ if TYPE_CHECKING:
     from gputop.sources.alertmanager import AlertmanagerSource
     from gputop.sources.prometheus import PrometheusClient
 
-__all__ = ["LOCAL_SOURCES", "OVERVIEW_MAX", "LocalFailure", "LocalReading", "Monitor"]
+__all__ = [
+    "LOCAL_SOURCES",
+    "OVERVIEW_MAX",
+    "RETRY_CAP_S",
+    "LocalFailure",
+    "LocalReading",
+    "Monitor",
+]
 
 #: With no local GPU, the overview shows at most this many of Prometheus' GPUs.
 OVERVIEW_MAX = 16
 #: Names under `sources` in --json, in order.
 LOCAL_SOURCES = ("nvml", "demo")
+#: The longest wait between two tries of a failing local source.
+RETRY_CAP_S = 8.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,11 +89,13 @@ class Monitor:
         self.local_rules = local_rules  # rule files evaluated locally beside Prometheus
         self.alertmanager = alertmanager  # where fired alerts go, when configured
         self.store = store if store is not None else MetricStore()
+        self.latency_histogram: str | None = None  # what Prometheus is asked for latency
         self.host = host or (local.host if local is not None else socket.gethostname())
         self.latest: NodeSnapshot | None = None
-        self._backoff = Backoff(base=1.0, factor=2.0, cap=30.0)
+        self._backoff = Backoff(base=1.0, factor=2.0, cap=RETRY_CAP_S)
         self._retry_at: float | None = None
         self._closed = False  # the local source is still to be opened (see `open`)
+        self._lost_since: dict[str, float] = {}  # GPU key -> when it was first seen lost
         self._lock = threading.Lock()
         self._states: dict[str, SourceState] = {
             name: SourceState(SourceStatus.OFF)
@@ -154,6 +169,7 @@ class Monitor:
         self._backoff.reset()
         self._retry_at = None
         self.latest = result
+        self._note_lost(result.gpus, result.time)
         for gpu in result.gpus:
             self.store.add_gpu(gpu)
         if result.latency is not None:
@@ -214,8 +230,14 @@ class Monitor:
         if remote is not None:
             await remote.refresh()
             self._set("prometheus", remote.state)
+            local = self.local_keys()
+            self._note_lost([g for g in remote.gpus() if g.key not in local], self.clock.now())
+            known = {g.key for g in self.gpus()}
+            for key in [k for k in self._lost_since if k not in known]:
+                del self._lost_since[key]  # out of Prometheus' range: no longer listed at all
             if self.rules is not None and self.client is not None:
-                await self.rules.refresh_prometheus(self.client)
+                lost = self.lost_gpus() if self._lost_since else []
+                await self.rules.refresh_prometheus(self.client, lost)
         await self.refresh_alertmanager()
 
     async def refresh_alertmanager(self) -> None:
@@ -223,6 +245,40 @@ class Monitor:
         if self.alertmanager is not None:
             await self.alertmanager.refresh()
             self._set("alertmanager", self.alertmanager.state)
+
+    def retry_now(self) -> None:
+        """Try every failing source (and Prometheus' rules) at the next poll, not after the
+        backoff."""
+        self._retry_at = None
+        if self.remote is not None:
+            self.remote.retry_now()
+        if self.alertmanager is not None:
+            self.alertmanager.refresh_soon()
+        for engine in (self.rules, self.local_rules):
+            if engine is not None:
+                engine.retry_now()
+
+    # ---- lost GPUs ------------------------------------------------------------------
+
+    def _note_lost(self, gpus: Iterable[GpuSample], now: float) -> None:
+        """Remember since when each GPU is lost; forget the ones that answer again."""
+        for gpu in gpus:
+            if gpu.state == "lost":
+                self._lost_since.setdefault(gpu.key, now)
+            else:
+                self._lost_since.pop(gpu.key, None)
+
+    def lost_since(self, key: str) -> float | None:
+        """When the GPU was first seen lost; None when it is not lost."""
+        return self._lost_since.get(key)
+
+    def lost_gpus(self) -> list[GpuSample]:
+        """The GPUs lost now, local and remote."""
+        return [g for g in self.gpus() if g.state == "lost"]
+
+    def lost_count(self) -> int:
+        """How many GPUs are lost now (cheap: for the header on every tick)."""
+        return len(self._lost_since)
 
     async def aclose(self) -> None:
         if self.client is not None:

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from gputop.core.units import format_mib, format_value
+from gputop.core.units import format_mib, format_since, format_value
 from gputop.monitor import Monitor
 from gputop.rules.model import RuleStatus
 from gputop.rules.text import rule_line
@@ -22,7 +22,7 @@ def snapshot_json(monitor: Monitor, rules: list[dict[str, Any]] | None = None) -
         "time": dt.datetime.fromtimestamp(now, dt.timezone.utc).isoformat(timespec="seconds"),
         "host": monitor.latest.host if monitor.latest else monitor.host,
         "sources": {name: state.as_json() for name, state in monitor.states().items()},
-        "gpus": [g.as_json() for g in monitor.gpus()],
+        "gpus": [{**g.as_json(), "lost_since": monitor.lost_since(g.key)} for g in monitor.gpus()],
         "processes": [p.as_json() for p in monitor.processes()],
         "latency": latency.as_json() if latency is not None else None,
         "rules": rules or [],
@@ -50,10 +50,19 @@ def snapshot_text(monitor: Monitor, statuses: Sequence[RuleStatus] = ()) -> str:
         if state.status.value != "off":
             reason = f" ({state.reason})" if state.reason else ""
             head.append(f"{name}: {state.status.value}{reason}")
+    lost = monitor.lost_count()
+    if lost:
+        head.append(f"{lost} GPU{'s' if lost != 1 else ''} LOST")
     lines = ["  ".join(head)]
     for g in monitor.gpus():
         if g.state == "lost":
-            lines.append(f"[{g.index}] {g.name:<24} LOST: {g.reason or 'GPU is lost'}")
+            since = monitor.lost_since(g.key)
+            when = f" since {format_since(since, now)}" if since is not None else ""
+            lines.append(
+                f"[{g.index}] {g.name:<24} LOST{when}: {g.reason or 'GPU is lost'}"
+                f"  UUID {g.uuid or 'unknown (lost before it was read)'}"
+                + (f"  {g.host}" if g.source == "prometheus" else "")
+            )
             continue
         mem = f"{format_mib(g.memory_used_mib)} / {format_mib(g.memory_total_mib)}"
         lines.append(
@@ -75,7 +84,7 @@ def snapshot_text(monitor: Monitor, statuses: Sequence[RuleStatus] = ()) -> str:
     notes = _rule_notes(monitor)
     if troubled or notes:
         lines.append("")
-        lines.extend(f"{st.state.upper():<8} {rule_line(st)}" for st in troubled)
+        lines.extend(f"{st.state.upper():<8} {rule_line(st, now)}" for st in troubled)
         lines.extend(f"{'NOTE':<8} {note}" for note in notes)
     procs = monitor.processes()
     if procs:

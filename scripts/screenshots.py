@@ -19,7 +19,7 @@ from tests.support.ui import build_app, fixed_utc  # noqa: E402
 SHOTS: dict[str, tuple[tuple[int, int], tuple[str, ...]]] = {
     "overview-120x40.svg": ((120, 40), ()),
     "overview-80x24.svg": ((80, 24), ()),
-    "detail.svg": ((120, 40), ("down", "right", "enter")),
+    "detail.svg": ((120, 40), ("down", "down", "down", "enter")),  # GPU 3, the hot one
     "processes.svg": ((120, 40), ("p", "m")),
 }
 

@@ -121,9 +121,10 @@ def test_demo_at_80x24_is_one_line_per_gpu(gputop: type[PtyRun]) -> None:
     run = gputop(["--demo"], cols=80, rows=24)
     run.pump(8.0)
     lines = run.lines()
-    rows = [line for line in lines if re.match(r"^\d▕", line)]
-    assert [int(line[0]) for line in rows] == list(range(8)), "\n".join(lines)
-    for line in rows:  # all four numbers on every line: MEM %, TEMP °C, UTIL %, PWR W
-        assert re.search(r"\d+%.*?\d+°C.*?\d+%.*?\d+W", line), line
+    rows = [m for m in (re.match(r"^([ ▶])[ ●◐○] *(\d+)▕", line) for line in lines) if m]
+    assert [int(m[2]) for m in rows] == list(range(8)), "\n".join(lines)
+    assert [m[1] for m in rows] == ["▶"] + [" "] * 7  # the selection, marked without colour
+    for m in rows:  # all four numbers on every line: MEM %, TEMP °C, UTIL %, PWR W
+        assert re.search(r"\d+%.*?\d+°C.*?\d+%.*?\d+W", m.string), m.string
     assert b"Traceback" not in run.output
     _quit(run)

@@ -93,6 +93,32 @@ def test_pending_resets_when_the_condition_clears():
     assert statuses["0"].fires_in_s == 60.0  # a fresh activeAt, not the first one
 
 
+def test_states_move_only_at_the_groups_interval_like_prometheus():
+    """A one-second dip between two evaluations of a 30 s group does not reset pending; the
+    value read every second still follows the readings."""
+    rule = RuleDef("Busy", "DCGM_FI_DEV_GPU_UTIL > 95", for_s=60.0, interval_s=30.0)
+    node = Node(gpus=1)
+    node.clock.set(1_767_268_800.0)  # on the 30 s grid
+    ev = node.evaluator(rule)
+    seen = []
+    for t in range(0, 91):
+        util = 90.0 if t in (10, 41, 42) else 98.0  # dips between evaluations at 0, 30, 60, 90
+        node.sample(utilization_gpu_pct=util)
+        (status,) = ev.evaluate(node.store, node.latest)
+        seen.append((t, status.state, status.value))
+        node.clock.advance(1)
+    states = {t: state for t, state, _ in seen}
+    assert {states[t] for t in range(0, 60)} == {"pending"}  # never reset by the dips
+    assert states[60] == "firing" and states[90] == "firing"
+    assert seen[10][2] == 90.0 and seen[11][2] == 98.0  # values every reading
+    # the same dip at an evaluation resets it, as in Prometheus
+    node.sample(utilization_gpu_pct=90.0)
+    node.clock.advance(29)
+    node.sample(utilization_gpu_pct=90.0)
+    (status,) = ev.evaluate(node.store, node.latest)
+    assert status.state in ("near", "ok")
+
+
 def test_keep_firing_for_then_resolves():
     rule = RuleDef("Hot", "DCGM_FI_DEV_GPU_TEMP > 85", for_s=0.0, keep_firing_for_s=60.0)
     node = Node(gpus=1)

@@ -156,15 +156,31 @@ async def test_rules_panel_shows_every_state_worst_first() -> None:
         assert [r.state for r in panel.rows][:2] == ["firing", "firing"]
 
 
-async def test_rules_panel_says_when_prometheus_rules_are_unavailable() -> None:
+async def test_an_outage_keeps_the_last_states_marked_stale_with_their_age() -> None:
     app = build_rules_app()
     async with app.run_test(size=SIZE) as pilot:
-        engine = app.monitor.rules
-        assert engine is not None
-        engine.error = "unreachable: connection refused"
-        app.refresh_screen()
         await pilot.pause()
         panel = app.screen.query_one(RulesPanel)
+        before = [(r.state, r.title) for r in panel.rows]
+        engine = app.monitor.rules
+        assert engine is not None
+        engine.last_ok = START - 45.0
+        engine.error = "unreachable: connection refused"
+        engine._retry_at = START + 4.0  # what a failed refresh leaves
+        app.refresh_screen()
+        await pilot.pause()
+        assert [(r.state, r.title) for r in panel.rows] == before  # the last known truth stays
+        text = "\n".join(screen_lines(app))
+        assert (
+            "STALE since 11:59:15 (45s): unreachable: connection refused · retry in 4s"
+            " · r: retry now" in text
+        ), text
+        assert "FIRING" in text and "GPUTemperatureHigh · GPU 3 @ gpu-node-07" in text
+
+        # with nothing known yet, the panel says why there is nothing
+        engine.statuses = []
+        app.refresh_screen()
+        await pilot.pause()
         assert panel.rows == ()
         assert "Prometheus rules unavailable: unreachable: connection refused" in "\n".join(
             screen_lines(app)

@@ -299,6 +299,8 @@ _COUNTDOWN = re.compile(r"fires in (?:(\d+)m)?(\d+(?:\.\d+)?)s$")
 
 
 def _countdown_s(row: RuleRow) -> float:
+    if row.detail.endswith("  due"):  # its firing time has come: it fires at the next evaluation
+        return 0.0
     match = _COUNTDOWN.search(row.detail)
     assert match is not None, row.detail
     return 60 * float(match.group(1) or 0) + float(match.group(2))

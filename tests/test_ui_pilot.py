@@ -26,7 +26,7 @@ def _focused_index(app: GpuTopApp) -> int:
 
 
 async def test_arrows_and_hjkl_move_focus_across_the_grid() -> None:
-    app = build_app()
+    app = build_app(rules=False)  # no rule rows to make room for: cards at 120x40
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         assert isinstance(app.screen, OverviewScreen)
@@ -48,7 +48,7 @@ async def test_arrows_and_hjkl_move_focus_across_the_grid() -> None:
 
 
 async def test_enter_opens_the_detail_of_the_focused_gpu() -> None:
-    app = build_app()
+    app = build_app(rules=False)  # cards: down moves a row of two
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         await pilot.press("down", "right", "enter")
@@ -306,7 +306,9 @@ def test_help_is_built_from_the_screens_bindings() -> None:
 # ---- layout, lost GPUs, missing values -------------------------------------------
 
 # a compact line: the GPU's index, then its MEM %, TEMP °C, UTIL % and PWR W readings
-_COMPACT_LINE = re.compile(r"^(?P<index>\d)▕.*?\d+%.*?\d+°C.*?\d+%.*?\d+W")
+_COMPACT_LINE = re.compile(r"^[ ▶][ ●◐○] *(?P<index>\d+)▕.*?\d+%.*?\d+°C.*?\d+%.*?\d+W")
+# a lost GPU: since when (clock time and how long ago) and why
+_LOST = re.compile(r"LOST since \d\d:\d\d:\d\d \(\w+\) — GPU has fallen off the bus")
 
 
 async def test_resize_to_80x24_switches_to_one_line_per_gpu() -> None:
@@ -346,7 +348,7 @@ async def test_a_lost_gpu_says_lost_in_place() -> None:
         lines = screen_lines(app)
         region = panel.region
         inside = [lines[y][region.x : region.right] for y in range(region.y, region.bottom)]
-        assert any("LOST — GPU has fallen off the bus" in row for row in inside)
+        assert any(_LOST.search(row) for row in inside)
         others = [p for p in app.screen.query(GpuPanel) if p.gpu.index != 2]
         for other in others:
             r = other.region
@@ -354,8 +356,8 @@ async def test_a_lost_gpu_says_lost_in_place() -> None:
         await pilot.resize_terminal(80, 24)
         await pilot.pause()
         await pilot.pause()
-        row = next(line for line in screen_lines(app) if line.startswith("2▕"))
-        assert "LOST — GPU has fallen off the bus" in row
+        row = next(line for line in screen_lines(app) if re.match(r"^[ ▶][ ●◐○] 2▕", line))
+        assert _LOST.search(row), row
 
 
 async def test_a_gpu_lost_while_watched_leaves_a_gap() -> None:
@@ -371,7 +373,7 @@ async def test_a_gpu_lost_while_watched_leaves_a_gap() -> None:
             advance(app, 1.0)
         await pilot.pause()
         text = "\n".join(screen_lines(app))
-        assert "LOST — GPU has fallen off the bus" in text
+        assert "LOST since 12:00:01 (19s) — GPU has fallen off the bus" in text, text
         now = monitor.clock.now()
         for chart in app.screen.query(MetricChart):
             xs = [x for seg_x, _ in chart.segments for x in seg_x]
@@ -380,7 +382,7 @@ async def test_a_gpu_lost_while_watched_leaves_a_gap() -> None:
 
 async def test_missing_values_never_render_as_zero_or_nan() -> None:
     missing = {1: ("temperature_c", "power_w", "utilization_gpu_pct")}
-    app = build_app(missing=missing)
+    app = build_app(missing=missing, rules=False)  # cards, with a line per metric
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         panel = next(p for p in app.screen.query(GpuPanel) if p.gpu.index == 1)

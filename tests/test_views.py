@@ -3,6 +3,7 @@ panel's rows and pacing, chart thresholds, the header's parts, and the metric ta
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 
 import pytest
@@ -88,7 +89,7 @@ def test_power_without_a_rule_is_measured_against_the_gpus_own_limit():
 def test_every_view_of_a_metric_comes_from_its_one_table():
     assert [m.label for m in GPU_METRICS] == ["MEM", "TEMP", "UTIL", "PWR"]
     assert readings_heading() == " MEM  TEMP UTIL   PWR"
-    assert COMPACT_COLUMNS == "3 22 1fr 1fr 1fr 1fr"
+    assert COMPACT_COLUMNS == "5 22 1fr 1fr 1fr 1fr"  # "▶● 3▕", the readings, 4 sparklines
     assert METRICS["power_w"] is POWER and POWER.title == "Power W"
     assert {m.aggregate for m in (MEMORY, TEMPERATURE)} == {"max"}
 
@@ -156,3 +157,48 @@ def test_status_parts_name_each_source_its_state_and_age():
     assert ("● prometheus 30s", "status-bar--ok") in parts
     monitor._set("prometheus", SourceState(SourceStatus.ERROR, "timeout", last_ok=70.0))
     assert ("✖ prometheus: timeout, stale 30s", "status-bar--bad") in status_parts(monitor, 100.0)
+
+
+def test_the_header_counts_lost_gpus_and_says_when_a_failing_source_is_tried_again():
+    clock = FakeClock(100.0)
+    lost = dataclasses.replace(GPU, state="lost", reason="GPU is lost")
+
+    class Fleet:
+        state = SourceState(SourceStatus.ERROR, "timeout", 70.0, 103.2)
+
+        def gpus(self) -> tuple[GpuSample, ...]:
+            return (lost,)
+
+        async def refresh(self) -> None:
+            return None
+
+    monitor = Monitor(clock=clock, local=None, remote=Fleet(), host="desk")  # type: ignore[arg-type]
+    asyncio.run(monitor.refresh_remote())
+    assert monitor.lost_since(lost.key) == 100.0 and monitor.lost_count() == 1
+    parts = status_parts(monitor, clock.now())
+    assert ("✖ prometheus: timeout, stale 30s, retry in 4s", "status-bar--bad") in parts
+    assert parts[-1] == ("✖ 1 GPU lost", "status-bar--bad")
+
+
+def test_the_overview_gives_way_to_the_rules_it_must_show():
+    from gputop.ui.overview_view import MIN_RULE_ROWS, RuleRoom, overview_layout
+
+    # 8 GPUs at 120x40: cards beside a few rule lines, compact lines beside many
+    assert not overview_layout(120, 40, [8], 2).compact
+    many = overview_layout(120, 40, [8], 12)
+    assert many.compact and many.gpu_h == 8
+    # 16 GPUs on 2 nodes at 80x24: a heading per node, the list scrolls to leave the room
+    small = overview_layout(80, 24, [8, 8], 4)
+    assert small.compact and small.headings and small.latency
+    assert 1 + 1 + small.gpu_h + 4 + 2 + 4 + 1 == 24
+    # more firing rows than the screen holds without the latency panel: it goes first
+    crowded = overview_layout(80, 24, [8, 8], 14)
+    assert not crowded.latency and 1 + 1 + crowded.gpu_h + 2 + 14 + 1 == 24
+    assert overview_layout(80, 24, [8], 0) == overview_layout(80, 24, [8], MIN_RULE_ROWS)
+
+    room = RuleRoom(hold_s=60.0)
+    assert room.update(5, 0.0) == 5
+    assert room.update(2, 30.0) == 5  # held: no flapping layout
+    assert room.update(7, 40.0) == 7  # grows at once
+    assert room.update(2, 99.0) == 7
+    assert room.update(2, 100.0) == 2  # a minute without the need

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-__all__ = ["NODE_LABELS", "LabelKey", "label_key", "node_of"]
+__all__ = ["NODE_LABELS", "LabelKey", "label_key", "matches_gpu", "node_of"]
 
 #: A series' identity: its labels as sorted (name, value) pairs.
 LabelKey = tuple[tuple[str, str], ...]
@@ -30,3 +30,15 @@ def node_of(labels: Mapping[str, str], *, instance: bool = True) -> str | None:
         if value:
             return value
     return None
+
+
+def matches_gpu(labels: Mapping[str, str], *, uuid: str, index: int, host: str) -> bool:
+    """Whether a series is about this GPU: by UUID when the series has one, else by its
+    `gpu` index on the same node (a series without a host label matches any node)."""
+    series_uuid = labels.get("UUID")
+    if series_uuid:
+        return series_uuid == uuid
+    if labels.get("gpu") != str(index):
+        return False
+    node = node_of(labels, instance=False)
+    return node is None or node == host

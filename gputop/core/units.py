@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 import re
+import time
 
 __all__ = [
     "format_age",
     "format_duration",
     "format_mib",
+    "format_since",
     "format_value",
     "parse_duration",
 ]
@@ -76,6 +78,14 @@ def format_age(seconds: float | None) -> str:
     if seconds < 1.5:
         return "now"
     return format_duration(seconds)
+
+
+def format_since(when: float, now: float) -> str:
+    """A past moment as local clock time and how long ago: "12:03:14 (4m)"."""
+    clock = time.strftime("%H:%M:%S", time.localtime(when))
+    ago = float(max(0, math.floor(now - when)))
+    # whole minutes past the first one: the text changes once a minute, not every second
+    return f"{clock} ({format_duration(ago if ago < 60 else ago // 60 * 60)})"
 
 
 def format_mib(mib: float | None) -> str:

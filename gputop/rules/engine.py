@@ -5,6 +5,11 @@
 - Without it: rule files (or the built-in pack) evaluated from the local history, with
   Prometheus' `for` and `keep_firing_for` semantics, their recording rules first.
 
+Either way the statuses pass through a `StatusKeeper` (near hysteresis, rows of lost GPUs).
+When Prometheus' rules cannot be read, the last statuses stay, with `error` saying why and
+`last_ok` since when; retries back off from 1 s to `RETRY_CAP_S`, so a Prometheus that comes
+back is seen within seconds, and `retry_now` skips the wait.
+
 `notes` says what the screen and `--once` should say beside the rules, e.g. that a loaded
 file holds no alerting rules (so nothing from it can ever show).
 """
@@ -27,6 +32,7 @@ from gputop.rules.model import (
     RuleDef,
     RuleStatus,
     ValueHistory,
+    sort_statuses,
 )
 from gputop.rules.prometheus import (
     PromRuleGroup,
@@ -35,12 +41,16 @@ from gputop.rules.prometheus import (
     compared_queries,
     statuses_from_prometheus,
 )
+from gputop.rules.settle import StatusKeeper
 from gputop.sources.base import SourceError
 
 if TYPE_CHECKING:
     from gputop.sources.prometheus import PrometheusClient
 
-__all__ = ["RulesEngine", "check_status", "with_margins"]
+__all__ = ["RETRY_CAP_S", "RulesEngine", "check_status", "with_margins"]
+
+#: The longest wait between two tries of a failing Prometheus.
+RETRY_CAP_S = 8.0
 
 
 def with_margins(rules: Sequence[RuleDef], margins: Mapping[str, float]) -> list[RuleDef]:
@@ -70,15 +80,32 @@ class RulesEngine:
         self.local = LocalEvaluator(self.rules, clock=clock, margin=margin, records=records)
         self.statuses: list[RuleStatus] = []
         self.error: str | None = None  # why Prometheus' rules could not be read
+        self.last_ok: float | None = None  # when Prometheus' rules were last read
         self._history = ValueHistory()
-        self._backoff = Backoff(base=1.0, factor=2.0, cap=60.0)
+        self._keeper = StatusKeeper(margin=margin)
+        self._backoff = Backoff(base=1.0, factor=2.0, cap=RETRY_CAP_S)
         self._retry_at = 0.0  # no request before this: backoff, or the next evaluation
 
-    def evaluate_local(self, store: MetricStore, gpus: Sequence[GpuSample]) -> None:
-        self.statuses = self.local.evaluate(store, gpus)
+    @property
+    def retry_at(self) -> float | None:
+        """When Prometheus is asked again after a failure; None while it answers."""
+        return self._retry_at if self.error is not None else None
 
-    async def refresh_prometheus(self, client: PrometheusClient) -> None:
-        """Prometheus' rules and states, plus one instant query per compared side."""
+    def retry_now(self) -> None:
+        """Ask Prometheus at the next refresh, without waiting for the backoff."""
+        self._retry_at = 0.0
+
+    def evaluate_local(self, store: MetricStore, gpus: Sequence[GpuSample]) -> None:
+        lost = [g for g in gpus if g.state == "lost"]
+        self.statuses = sort_statuses(self._keeper.settle(self.local.evaluate(store, gpus), lost))
+
+    async def refresh_prometheus(
+        self, client: PrometheusClient, lost: Sequence[GpuSample] = ()
+    ) -> None:
+        """Prometheus' rules and states, plus one instant query per compared side.
+
+        On failure the last statuses stay (see `error`, `last_ok`); `lost` are the GPUs lost
+        now, whose rows stay listed."""
         now = self.clock.now()
         if now < self._retry_at:
             return
@@ -101,14 +128,16 @@ class RulesEngine:
         self._backoff.reset()
         self._retry_at = now + _refresh_period(groups)
         self.error = None
+        self.last_ok = now
         self.origin = "Prometheus"
-        self.statuses = statuses_from_prometheus(
+        statuses = statuses_from_prometheus(
             groups,
             values,
             now=now,
             margin=self.margin,
             history=self._history,
         )
+        self.statuses = sort_statuses(self._keeper.settle(statuses, lost))
 
 
 def _refresh_period(groups: Sequence[PromRuleGroup]) -> float:
@@ -118,14 +147,17 @@ def _refresh_period(groups: Sequence[PromRuleGroup]) -> float:
     return min(5.0, max(1.0, min(intervals, default=5.0)))
 
 
-def check_status(statuses: Sequence[RuleStatus], *, sources_failing: bool) -> int:
-    """Monitoring-plugin exit status: 2 firing, 3 unknown or unreachable, 1 near or pending, 0 ok.
+def check_status(
+    statuses: Sequence[RuleStatus], *, sources_failing: bool, lost_gpus: int = 0
+) -> int:
+    """Monitoring-plugin exit status: 2 firing or a GPU lost, 3 unknown or unreachable,
+    1 near or pending, 0 ok.
 
     A rule that is unknown only because it needs Prometheus (none is configured) does not
     make the check unknown; it is listed in the JSON with its reason.
     """
     states = {s.state for s in statuses}
-    if "firing" in states:
+    if "firing" in states or lost_gpus:
         return 2
     unknown = any(
         s.state == "unknown" and not (s.reason or "").startswith("needs Prometheus")

@@ -63,7 +63,7 @@ def fate_of(
     if not alerts:
         silences = _silences(view.active_silences(), labels)
         if status.state == "firing" and fresh and status.source == "prometheus":
-            since = None if status.active_at is None else status.active_at + status.for_s
+            since = status.firing_since
             if since is not None and now - since > view.group_wait_s + margin_s:
                 return AlertFate("missing", silences)
         return AlertFate(None, silences)

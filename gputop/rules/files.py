@@ -335,6 +335,7 @@ class _Reader:
                 source=source,
                 margin=margin,
                 group=group,
+                interval_s=interval,
             )
         else:
             record = RecordDef(name, expr, labels, source=source, group=group)

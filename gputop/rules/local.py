@@ -7,10 +7,16 @@ loaded files are evaluated first, in file order, so alerting rules built on the 
 record work as on Prometheus. Rules outside the local subset (see `promql.evaluator`) are
 `unknown` with the reason "needs Prometheus: <what>"; an alert on a recorded series whose
 recording rule needs Prometheus says which.
+
+Like Prometheus, a rule's alert states move only at its group's evaluation interval (when the
+rule file gives one): a value that dips below the threshold for a second between two
+evaluations does not reset a pending alert. The compared values (near, sparklines) are read
+at every evaluation.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -67,6 +73,7 @@ class _Rule:
     problem: str | None = None  # why it cannot be evaluated locally
     active: dict[LabelKey, _Alert] = field(default_factory=dict)
     backfilled: bool = False
+    next_step: float = -math.inf  # when the alert states move next (the group's interval)
 
 
 @dataclass(slots=True)
@@ -127,14 +134,19 @@ class LocalEvaluator:
         rule = entry.rule
         if entry.problem is not None or entry.expr is None or entry.analysis is None:
             return [unknown_status(rule, entry.problem or "cannot evaluate", source="local")]
+        due = ctx.now >= entry.next_step
         try:
-            result = _vector(entry.expr(ctx), rule)
+            result = _vector(entry.expr(ctx), rule) if due else {}
             compared = _vector(entry.compared(ctx), rule) if entry.compared else {}
         except Unsupported as exc:
             return [unknown_status(rule, NEEDS_PROMETHEUS + str(exc), source="local")]
         except (EvalError, ArithmeticError, ValueError) as exc:
             return [unknown_status(rule, f"cannot evaluate: {exc}", source="local")]
-        _step(entry, result, rule, ctx.now)
+        if due:
+            _step(entry, result, rule, ctx.now)
+            interval = rule.interval_s
+            if interval:  # on the interval's grid, as Prometheus schedules a group
+                entry.next_step = (math.floor(ctx.now / interval) + 1) * interval
         if entry.compared is not None and not entry.backfilled:
             self._backfill(entry, ctx)
         values = {_identity(k): v for k, v in compared.items()}

@@ -72,6 +72,7 @@ class RuleDef:
     source: str | None = None  # "file:line" where the rule was written
     margin: float | None = None  # fraction of the threshold; None: the global default
     group: str | None = None
+    interval_s: float | None = None  # its group's evaluation interval; None: every reading
 
     @property
     def analysis(self) -> Analysis:
@@ -135,8 +136,23 @@ class RuleStatus:
     query: str | None = None
     origin: str | None = None  # the rule's file:line
     margin: float | None = None  # the fraction of the threshold that counts as near
-    for_s: float = 0.0  # the rule's `for`: firing starts at active_at + for_s
+    for_s: float | None = None  # the rule's `for:`, when known
     alertmanager: AlertFate | None = None  # None: no Alertmanager configured
+
+    @property
+    def fires_at(self) -> float | None:
+        """Pending: when it fires if the condition keeps holding (activeAt + for)."""
+        if self.state != "pending" or self.active_at is None or self.for_s is None:
+            return None
+        return self.active_at + self.for_s
+
+    @property
+    def firing_since(self) -> float | None:
+        """Firing: when it started firing. Prometheus' activeAt is when it went *pending*;
+        firing began once the condition had held for `for`."""
+        if self.state != "firing" or self.active_at is None:
+            return None
+        return self.active_at + (self.for_s or 0.0)
 
     @property
     def key(self) -> tuple[str, LabelKey]:
@@ -182,6 +198,8 @@ class RuleStatus:
             "query": self.query,
             "active_at": self.active_at,
             "alertmanager": None if self.alertmanager is None else self.alertmanager.as_json(),
+            "for_s": self.for_s,
+            "firing_since": self.firing_since,
         }
 
 

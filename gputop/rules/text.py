@@ -1,4 +1,11 @@
-"""Rule statuses in words, shared by `--once` and the dashboard's rules panel."""
+"""Rule statuses in words, shared by `--once` and the dashboard's rules panel.
+
+Times are Prometheus' times: "firing since" is when the rule started firing (its activeAt is
+when it went *pending*; it fired once the condition had held for `for`), and a pending
+countdown is worked out from that fixed moment and the clock, so it only ever decreases.
+Every state has a glyph as well as a word, so it reads without colour: ● FIRING, ◐ PENDING,
+○ NEAR, ? UNKNOWN.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +16,26 @@ from gputop.core.labels import node_of
 from gputop.core.units import format_duration
 from gputop.rules.model import RuleStatus
 
-__all__ = ["fate_text", "rule_detail", "rule_line", "rule_title", "series_name"]
+__all__ = [
+    "STATE_LABELS",
+    "compared_text",
+    "fate_text",
+    "fires_in",
+    "rule_detail",
+    "rule_detail_short",
+    "rule_line",
+    "rule_title",
+    "series_name",
+]
+
+#: The state column: a glyph and the word, the same width with or without colour.
+STATE_LABELS = {
+    "firing": "● FIRING",
+    "pending": "◐ PENDING",
+    "near": "○ NEAR",
+    "ok": "  OK",
+    "unknown": "? UNKNOWN",
+}
 
 
 def series_name(labels: Mapping[str, str]) -> str:
@@ -35,36 +61,68 @@ def _num(value: float | None) -> str:
     return f"{value:.3g}"
 
 
-def rule_detail(status: RuleStatus) -> str:
-    compared = (
-        f"{_num(status.value)} vs {status.op} {_num(status.threshold)}"
-        if status.op is not None and status.threshold is not None
-        else (_num(status.value) if status.value is not None else "")
-    )
+def compared_text(status: RuleStatus) -> str:
+    """The value against its threshold: "91.5 vs > 90" (the short form of a detail)."""
+    if status.op is not None and status.threshold is not None:
+        return f"{_num(status.value)} vs {status.op} {_num(status.threshold)}"
+    return _num(status.value) if status.value is not None else ""
+
+
+def fires_in(status: RuleStatus, now: float | None = None) -> float | None:
+    """Pending: seconds until it fires, from its fixed firing time when `now` is given."""
+    fires_at = status.fires_at
+    if now is not None and fires_at is not None:
+        return max(0.0, fires_at - now)
+    return status.fires_in_s
+
+
+def rule_detail(status: RuleStatus, now: float | None = None) -> str:
+    """The value against its threshold, and what the state means now: since when it fires,
+    how long until it fires, when the trend crosses, or why it cannot be evaluated."""
+    compared = compared_text(status)
     if status.state == "firing":
-        since = ""
-        if status.active_at is not None:
-            since = f" since {time.strftime('%H:%M:%S', time.localtime(status.active_at))}"
-        return f"{compared}  firing{since}".strip()
+        since = status.firing_since
+        when = "" if since is None else f" since {time.strftime('%H:%M:%S', time.localtime(since))}"
+        return f"{compared}  firing{when}".strip()
     if status.state == "pending":
-        left = "" if status.fires_in_s is None else f"fires in {_countdown(status.fires_in_s)}"
-        return f"{compared}  {left}".strip()
+        left = fires_in(status, now)
+        if left is None:
+            return compared
+        # due: Prometheus fires it at its next evaluation of the rule
+        countdown = "due" if left < 0.5 else f"fires in {format_duration(float(round(left)))}"
+        return f"{compared}  {countdown}".strip()
     if status.state == "near":
-        eta = "" if status.eta_s is None else f"  trend crosses in {format_duration(status.eta_s)}"
-        return f"{_num(status.value)} vs {status.op} {_num(status.threshold)}{eta}"
+        eta = status.eta_s
+        if eta is None:
+            return compared
+        if eta < 1:  # at the threshold already: no countdown worth reading
+            return f"{compared}  at the threshold"
+        return f"{compared}  trend crosses in {format_duration(eta)}"
     if status.state == "unknown":
         return status.reason or "cannot be evaluated"
-    return (
-        f"{_num(status.value)} vs {status.op} {_num(status.threshold)}" if status.op else compared
+    return compared
+
+
+def rule_detail_short(status: RuleStatus, now: float | None = None) -> str:
+    """The detail where space is short, keeping what matters most: "88>85 in 1m30s",
+    "88>85 since 11:57:55", "88>85 eta 1m35s"."""
+    if status.state == "unknown":
+        return status.reason or "cannot be evaluated"
+    compared = (
+        f"{_num(status.value)}{status.op}{_num(status.threshold)}"
+        if status.op is not None and status.threshold is not None
+        else compared_text(status)
     )
-
-
-def _countdown(seconds: float) -> str:
-    """Seconds in the last two minutes; whole minutes before (a display that ticks less)."""
-    seconds = max(0.0, seconds)
-    if seconds < 120:
-        return format_duration(seconds)
-    return f"~{round(seconds / 60)}m"
+    tail = ""
+    if status.state == "firing" and status.firing_since is not None:
+        tail = f" since {time.strftime('%H:%M:%S', time.localtime(status.firing_since))}"
+    elif status.state == "pending":
+        left = fires_in(status, now)
+        if left is not None:
+            tail = " due" if left < 0.5 else f" in {format_duration(float(round(left)))}"
+    elif status.state == "near" and status.eta_s is not None and status.eta_s >= 1:
+        tail = f" eta {format_duration(status.eta_s)}"
+    return compared + tail
 
 
 def fate_text(status: RuleStatus, now: float) -> str:
@@ -96,4 +154,4 @@ def fate_text(status: RuleStatus, now: float) -> str:
 
 def rule_line(status: RuleStatus, now: float | None = None) -> str:
     fate = fate_text(status, time.time() if now is None else now)
-    return f"{rule_title(status)}  {rule_detail(status)}" + (f"  {fate}" if fate else "")
+    return f"{rule_title(status)}  {rule_detail(status, now)}" + (f"  {fate}" if fate else "")

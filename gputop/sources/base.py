@@ -48,13 +48,18 @@ class LocalSource(Protocol):
 class RemoteSource(Protocol):
     """A source refreshed asynchronously (Prometheus): GPUs, latency and labels it has seen.
 
-    `refresh` never raises: a failure becomes `state`, and what was known stays known.
+    `refresh` never raises: a failure becomes `state` (with `retry_at`, when the next try is
+    due), and what was known stays known.
     """
 
     @property
     def state(self) -> SourceState: ...
 
     async def refresh(self) -> None: ...
+
+    def retry_now(self) -> None:
+        """After a failure: try again at the next `refresh`, without waiting for the backoff."""
+        ...
 
     def gpus(self) -> Sequence[GpuSample]:
         """Every GPU it sees, local ones included (matched by UUID)."""

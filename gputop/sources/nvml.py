@@ -38,8 +38,7 @@ except ImportError:  # the bindings are a dependency, but a broken install must 
 __all__ = ["NOT_FOUND_MESSAGE", "NvmlSource"]
 
 NOT_FOUND_MESSAGE = (
-    "NVML not found (libnvidia-ml.so.1 could not be loaded: is the NVIDIA driver installed?); "
-    "try --demo"
+    "NVML not found (libnvidia-ml.so.1 could not be loaded: is the NVIDIA driver installed?)"
 )
 _MIB = 1024 * 1024
 _UINT_NA = 0xFFFF_FFFF  # NVML_VALUE_NOT_AVAILABLE for unsigned int fields
@@ -112,9 +111,7 @@ class NvmlSource:
             if self._devices is not None:
                 return
             if pynvml is None:
-                raise SourceUnavailable(
-                    "NVML bindings missing (pip install nvidia-ml-py); try --demo"
-                )
+                raise SourceUnavailable("NVML bindings missing (pip install nvidia-ml-py)")
             try:
                 pynvml.nvmlInit()
             except pynvml.NVMLError as exc:
@@ -123,12 +120,10 @@ class NvmlSource:
                 count = pynvml.nvmlDeviceGetCount()
             except pynvml.NVMLError as exc:
                 _shutdown()
-                raise SourceUnavailable(
-                    f"NVML could not count the GPUs ({exc}); try --demo"
-                ) from None
+                raise SourceUnavailable(f"NVML could not count the GPUs ({exc})") from None
             if count == 0:
                 _shutdown()
-                raise SourceUnavailable("NVML sees no GPU on this machine; try --demo")
+                raise SourceUnavailable("NVML sees no GPU on this machine")
             calls = _Calls()
             driver = self._call(None, calls, "driver", pynvml.nvmlSystemGetDriverVersion)
             self._driver_version = _text(driver)
@@ -385,12 +380,12 @@ def _init_failure(exc: Exception) -> str:
     if isinstance(exc, pynvml.NVMLError_LibraryNotFound):
         return NOT_FOUND_MESSAGE
     if isinstance(exc, pynvml.NVMLError_DriverNotLoaded):
-        return "NVIDIA driver not loaded (NVML: Driver Not Loaded); try --demo"
+        return "NVIDIA driver not loaded (NVML: Driver Not Loaded)"
     if isinstance(exc, pynvml.NVMLError_LibRmVersionMismatch):
-        return "NVML and the NVIDIA kernel driver differ in version (reload the driver); try --demo"
+        return "NVML and the NVIDIA kernel driver differ in version (reload the driver)"
     if isinstance(exc, pynvml.NVMLError_NoPermission):
-        return "NVML: no permission to open the GPUs; try --demo"
-    return f"NVML could not start ({exc}); try --demo"
+        return "NVML: no permission to open the GPUs"
+    return f"NVML could not start ({exc})"
 
 
 def _shutdown() -> None:

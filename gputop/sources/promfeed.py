@@ -30,7 +30,11 @@ from gputop.sources.promqueries import (
     slim_query,
 )
 
-__all__ = ["PrometheusSource"]
+__all__ = ["RETRY_CAP_S", "PrometheusSource"]
+
+#: The longest wait between two tries after a failure: a Prometheus that comes back is seen
+#: within seconds.
+RETRY_CAP_S = 8.0
 
 Point = tuple[float, float | None]
 
@@ -95,7 +99,7 @@ class PrometheusSource:
         self._latency: dict[str, Point] = {}
         self._merged_last: dict[str, float] = {}  # entity -> newest time this source wrote
         self._local_since: dict[str, float] = {}  # entity -> first time the local source holds
-        self._backoff = Backoff(base=1.0, factor=2.0, cap=60.0)
+        self._backoff = Backoff(base=1.0, factor=2.0, cap=RETRY_CAP_S)
         self._retry_at: float | None = None
         self._last_ok: float | None = None
         self._busy = False
@@ -117,8 +121,12 @@ class PrometheusSource:
     def state(self) -> SourceState:
         return self._state
 
+    def retry_now(self) -> None:
+        """After a failure: fetch at the next `refresh`, without waiting for the backoff."""
+        self._retry_at = None
+
     async def refresh(self) -> None:
-        """Fetch what is new; on failure keep the data, record why, back off (1 s .. 60 s)."""
+        """Fetch what is new; on failure keep the data, record why, back off (1 s .. 8 s)."""
         now = self._clock.now()
         if self._busy or (self._retry_at is not None and now < self._retry_at):
             return

@@ -24,13 +24,14 @@ from textual.css.query import NoMatches
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
+from gputop.core.models import GPU_METRICS
 from gputop.monitor import OVERVIEW_MAX, LocalReading, Monitor
 from gputop.rules.model import RuleStatus
 from gputop.rules.text import series_name
 from gputop.ui import rules_view
 from gputop.ui.actions import READ_ONLY_MESSAGE, guarded_keys, is_guarded
 from gputop.ui.kiosk import ExitChord, kiosk_pages, stale_banner_lines
-from gputop.ui.rules_view import RuleSparks, ShownRules, rules_panel_view
+from gputop.ui.rules_view import RowCache, RuleSparks, ShownRules, rules_panel_view
 from gputop.ui.view import DEFAULT_WINDOW_S, NumberLevels, status_parts
 from gputop.ui.widgets.rules_panel import RulesPanel
 from gputop.ui.widgets.stale_banner import StaleBanner
@@ -58,6 +59,8 @@ class GpuTopApp(App[int]):
         Binding("p", "processes", "Processes"),
         Binding("a", "alerts", "Alerts"),
         Binding("f", "fleet", "Fleet"),
+        # offered while a source fails: try it now instead of waiting for the backoff
+        Binding("r", "retry", "Retry now"),
         # without Prometheus `f` still opens the fleet, which says what it needs, unlisted;
         # the same for `a` without Alertmanager
         Binding("f", "fleet('unlisted')", "Fleet", show=False),
@@ -95,7 +98,9 @@ class GpuTopApp(App[int]):
         self._firing: set[tuple[str, tuple[tuple[str, str], ...]]] | None = None
         self._shown = ShownRules()
         self._rule_sparks = RuleSparks()
+        self._rule_rows = RowCache()
         self._levels: tuple[list[RuleStatus] | None, NumberLevels] = (None, NumberLevels())
+        self._failing = False
         self._stop = threading.Event()
 
     def on_mount(self) -> None:
@@ -198,6 +203,10 @@ class GpuTopApp(App[int]):
             self.action_fleet()
 
     def refresh_screen(self) -> None:
+        failing = self.monitor.sources_failing()
+        if failing != self._failing:  # `r` is offered only while something fails
+            self._failing = failing
+            self.refresh_bindings()
         screen = self.screen
         if isinstance(screen, GpuTopScreen):
             # a screen just pushed is not composed yet: it fills itself on mount
@@ -234,14 +243,16 @@ class GpuTopApp(App[int]):
         statuses = self.shown_statuses()
         now = monitor.clock.now()
         sparks = self._rule_sparks.get(statuses, now)
-        view = rules_panel_view(
-            monitor.rules, statuses, sparks, remote=monitor.remote is not None, now=now
+        panel.set_view(
+            rules_panel_view(
+                monitor.rules,
+                statuses,
+                sparks,
+                remote=monitor.remote is not None,
+                now=now,
+                cache=self._rule_rows,
+            )
         )
-        panel.set_statuses(statuses if view.note is None else ())
-        if view.note is not None:
-            panel.set_note(view.note)
-        else:
-            panel.set_rows(view.rows, subtitle=view.subtitle)
 
     def _notify_new_firing(self, statuses: list[RuleStatus]) -> None:
         firing = {st.key for st in statuses if st.state == "firing"}
@@ -262,6 +273,16 @@ class GpuTopApp(App[int]):
         gpu = next((g for g in self.monitor.gpus() if g.key == gpu_key), None)
         return rules_view.thresholds(self.monitor.rule_statuses(), gpu, metric_key)
 
+    def off_scale(self, gpu_key: str) -> list[str]:
+        """Why some rule thresholds on a GPU's charts are not drawn (off the chart's scale)."""
+        gpu = next((g for g in self.monitor.gpus() if g.key == gpu_key), None)
+        statuses = self.monitor.rule_statuses()
+        return [
+            note
+            for metric in GPU_METRICS
+            for note in rules_view.chart_thresholds(statuses, gpu, metric.key).off_scale
+        ]
+
     # ---- actions -------------------------------------------------------------------
 
     def open_detail(self, key: str) -> None:
@@ -279,7 +300,13 @@ class GpuTopApp(App[int]):
             return bool(parameters) == (self.monitor.remote is None)
         if action == "alerts":
             return bool(parameters) == (self.monitor.alertmanager is None)
+        if action == "retry":
+            return self._failing
         return not (self.read_only and is_guarded(action))
+
+    def action_retry(self) -> None:
+        """Try every failing source now; the next poll (within a second) asks it."""
+        self.monitor.retry_now()
 
     def action_fleet(self, _how: str = "") -> None:
         from gputop.ui.screens.fleet import FleetScreen

@@ -5,30 +5,46 @@
   `RULES_SHOWN_S` (a noisy value flapping around a margin would otherwise repaint the rules
   panel and the cards every tick).
 - `RuleSparks` holds each rule's history sparkline, shifted once per bucket like the GPUs'.
-- `rules_panel_view` words the rows of the rules panel, or the note it shows instead.
-- `thresholds` gives the rule lines to draw on a GPU's chart.
+- `panel_order` puts the worst first with a stable order within a state, and
+  `rules_panel_view` words the rows of the rules panel (countdowns from the clock), the line
+  that says the states are stale, or the note it shows instead.
+- `rows_needed` is how many lines the panel needs so no firing or pending row is ever hidden.
+- `chart_thresholds` gives the rule lines to draw on a GPU's chart, and those off its scale.
 """
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from gputop.core.models import GpuSample
+from gputop.core.labels import node_of
+from gputop.core.models import METRICS, GpuSample
+from gputop.core.units import format_duration, format_since
 from gputop.rules.engine import RulesEngine
 from gputop.rules.model import AlertFate, RuleStatus, State
-from gputop.rules.text import fate_text, rule_detail, rule_title
+from gputop.rules.text import fate_text, rule_detail, rule_detail_short, rule_title
 from gputop.ui.view import rule_metric, status_matches_gpu
 
 __all__ = [
+    "COUNTDOWN_S",
     "RULES_SHOWN_S",
     "RULE_SPARK_BUCKET_S",
+    "ChartThresholds",
+    "RowCache",
     "RuleRow",
     "RuleSparks",
     "RulesPanelView",
     "ShownRules",
     "bucket_means",
+    "chart_thresholds",
+    "gpu_statuses",
+    "panel_order",
+    "rows_needed",
+    "rule_row",
     "rules_panel_view",
+    "stale_line",
     "thresholds",
 ]
 
@@ -36,26 +52,41 @@ __all__ = [
 RULES_SHOWN_S = 5.0
 #: A rule's history sparkline: one cell per this many seconds of evaluations.
 RULE_SPARK_BUCKET_S = 15.0
+#: A pending countdown more than a minute from firing moves in steps of this many seconds.
+COUNTDOWN_S = 5.0
+
+_RANK = {"firing": 0, "pending": 1, "near": 2, "unknown": 3, "ok": 4}
+_SEVERITY = {"critical": 0, "page": 0, "error": 1, "warning": 2, "info": 3}
 
 
 @dataclass(frozen=True, slots=True)
 class RuleRow:
-    """One line of the rules panel, already worded: state, rule (and series), detail, history."""
+    """One line of the rules panel, already worded: state, rule (and series), detail, history.
+
+    `name` is the rule alone (cut in its middle first when space is short), `short` the
+    detail's short form ("88>85 in 1m30s"), `status` what the row is about.
+    """
 
     state: str  # firing | pending | near | ok | unknown
     title: str
     detail: str
     history: tuple[float | None, ...] = ()
     threshold: float | None = None
+    name: str = ""
+    short: str = ""
+    key: Hashable = None
+    status: RuleStatus | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
 class RulesPanelView:
-    """The rules panel's content: its rows and subtitle, or a note instead of rows."""
+    """The rules panel's content: its rows and subtitle, or a note instead of rows; `stale`
+    is the line above the rows when they are the last known states of a failing source."""
 
     rows: tuple[RuleRow, ...] = ()
     subtitle: str = ""
     note: str | None = None
+    stale: str | None = None
 
 
 class ShownRules:
@@ -106,18 +137,110 @@ class RuleSparks:
         return self._sparks
 
 
-def rule_row(status: RuleStatus, spark: tuple[float, ...], now: float = 0.0) -> RuleRow:
+# ---- order and wording ------------------------------------------------------------------------
+
+
+def _series_order(labels: Mapping[str, str]) -> tuple[object, ...]:
+    """Node, then GPU index as a number (GPU 2 before GPU 10), then the other labels."""
+    gpu = labels.get("gpu", "")
+    index = int(gpu) if gpu.isdigit() else math.inf
+    return (node_of(labels) or "", index, sorted(labels.items()))
+
+
+def _order_key(st: RuleStatus) -> tuple[object, ...]:
+    if st.state == "firing":
+        first: tuple[object, ...] = (_SEVERITY.get(st.severity or "", 4),)
+    elif st.state == "pending":
+        fires_at = st.fires_at  # fixed while it stays pending: rows do not trade places
+        first = (math.inf if fires_at is None else fires_at,)
+    else:
+        first = ()
+    return (_RANK[st.state], *first, st.name, _series_order(st.labels))
+
+
+def panel_order(statuses: Sequence[RuleStatus]) -> list[RuleStatus]:
+    """Firing first, then pending (soonest to fire first), near, unknown, ok; within a state
+    by rule name, node and GPU index, so a row keeps its place while its value moves."""
+    return sorted(statuses, key=_order_key)
+
+
+def rule_row(
+    status: RuleStatus, spark: tuple[float | None, ...], now: float | None = None
+) -> RuleRow:
     """A rule's row. What Alertmanager did with its alert: where it was routed, after the
     series; why it will not page (silenced, inhibited, missing), instead of the detail."""
-    title, detail = rule_title(status), rule_detail(status)
-    fate = fate_text(status, now)
+    title, detail, short = rule_title(status), rule_detail(status, now), ""
+    fate = fate_text(status, time.time() if now is None else now)
     if fate and status.alertmanager is not None and status.alertmanager.state == "active":
         title = f"{title}  {fate}"
     elif fate:
-        detail = fate
+        detail = short = fate
     if status.state == "unknown":  # an unknown rule's reason can be long: the wide column
-        return RuleRow(status.state, f"{title} — {detail}", "", spark, status.threshold)
-    return RuleRow(status.state, title, detail, spark, status.threshold)
+        return RuleRow(
+            status.state, f"{title} — {detail}", "", spark, status.threshold, status.name, "",
+            status.key, status,
+        )  # fmt: skip
+    return RuleRow(
+        status.state,
+        title,
+        detail,
+        spark,
+        status.threshold,
+        status.name,
+        short or rule_detail_short(status, now),
+        status.key,
+        status,
+    )
+
+
+class RowCache:
+    """The worded rows of the last statuses: sorted and worded again only when the statuses
+    (or their sparklines) change; between changes only pending rows are, for their
+    countdowns: every second in the last minute before firing, else every `COUNTDOWN_S` (the
+    countdown then moves in steps of that, always down; a row repainted each second for a
+    countdown minutes away would cost terminal bytes for nothing). A fleet of hundreds of rule
+    series then costs little per tick."""
+
+    def __init__(self) -> None:
+        self._given: tuple[object, object] | None = None
+        self._rows: list[RuleRow] = []
+        self._pending: dict[int, float] = {}  # row -> when its countdown was worded
+
+    def rows(
+        self,
+        statuses: Sequence[RuleStatus],
+        sparks: dict[Hashable, tuple[float, ...]],
+        now: float | None,
+    ) -> tuple[RuleRow, ...]:
+        if self._given is None or self._given[0] is not statuses or self._given[1] is not sparks:
+            self._given = (statuses, sparks)
+            ordered = panel_order(statuses)
+            self._rows = [rule_row(st, sparks.get(st.key, ()), now) for st in ordered]
+            at = -math.inf if now is None else now
+            self._pending = {i: at for i, st in enumerate(ordered) if st.state == "pending"}
+        elif now is not None:
+            for i, worded in self._pending.items():
+                row = self._rows[i]
+                status = row.status
+                if status is None:
+                    continue
+                fires_at = status.fires_at
+                soon = fires_at is not None and fires_at - now < 60.0
+                if soon or now - worded >= COUNTDOWN_S:
+                    self._rows[i] = rule_row(status, row.history, now)
+                    self._pending[i] = now
+        return tuple(self._rows)
+
+
+def stale_line(engine: RulesEngine, now: float) -> str | None:
+    """When Prometheus' rules cannot be read but states are known: how old they are, why,
+    and when the next try is due."""
+    if engine.error is None or not engine.statuses:
+        return None
+    since = "" if engine.last_ok is None else f" since {format_since(engine.last_ok, now)}"
+    retry = engine.retry_at
+    due = "" if retry is None else f" · retry in {format_duration(max(0.0, round(retry - now)))}"
+    return f"STALE{since}: {engine.error}{due} · r: retry now"
 
 
 def rules_panel_view(
@@ -126,34 +249,81 @@ def rules_panel_view(
     sparks: dict[Hashable, tuple[float, ...]],
     *,
     remote: bool,
-    now: float = 0.0,
+    now: float | None = None,
+    cache: RowCache | None = None,
 ) -> RulesPanelView:
-    """The rows of the rules panel, worst first, or why there are none."""
+    """The rows of the rules panel, worst first, or why there are none (`cache`: keep the
+    worded rows between calls)."""
     if engine is None:
         return RulesPanelView(note="no rules")
-    if engine.error is not None:
-        return RulesPanelView(note=f"Prometheus rules unavailable: {engine.error}")
     if not statuses:
+        if engine.error is not None:
+            return RulesPanelView(note=f"Prometheus rules unavailable: {engine.error}")
         waiting = engine.rules or remote
         return RulesPanelView(note="waiting for the first evaluation" if waiting else "no rules")
-    rows = tuple(rule_row(st, sparks.get(st.key, ()), now) for st in statuses)
+    rows = (cache or RowCache()).rows(statuses, sparks, now)
     # near comes and goes with noisy values: the border (a whole repaint) counts only these
     counts = {state: sum(1 for st in statuses if st.state == state) for state in _ACTIVE[::-1]}
     summary = " ".join(f"{n} {state}" for state, n in counts.items() if n) or "none firing"
     where = "Prometheus" if remote else engine.origin
-    return RulesPanelView(rows=rows, subtitle=f"{summary} · {where}")
+    stale = stale_line(engine, now) if now is not None else None
+    return RulesPanelView(rows=rows, subtitle=f"{summary} · {where}", stale=stale)
 
 
-def thresholds(
+def rows_needed(statuses: Sequence[RuleStatus], *, stale: bool = False) -> int:
+    """Lines the rules panel needs so that every firing and pending row is on screen, with the
+    line counting what does not fit (and the stale line, when there is one)."""
+    active = sum(1 for st in statuses if st.state in _ACTIVE)
+    rest = len(statuses) - active
+    return active + (1 if rest else 0) + (1 if stale else 0)
+
+
+# ---- rules of one GPU, and their thresholds on its charts ---------------------------------------
+
+
+def gpu_statuses(statuses: Sequence[RuleStatus], gpu: GpuSample) -> list[RuleStatus]:
+    """The statuses of rules about this GPU, worst first."""
+    return panel_order([st for st in statuses if st.labels and status_matches_gpu(st.labels, gpu)])
+
+
+@dataclass(frozen=True, slots=True)
+class ChartThresholds:
+    """Rule thresholds on one chart: the lines drawn, and those that cannot be."""
+
+    lines: tuple[tuple[str, float], ...] = ()
+    off_scale: tuple[str, ...] = ()
+
+
+def chart_thresholds(
     statuses: Sequence[RuleStatus], gpu: GpuSample | None, metric_key: str
-) -> list[tuple[str, float]]:
-    """(rule, threshold) lines to draw on a GPU's chart of `metric_key`, lowest first."""
-    out: dict[str, float] = {}
+) -> ChartThresholds:
+    """Thresholds of the rules on `metric_key` (and on this GPU), lowest first. One the metric
+    can never reach (a ratio rule compared with a percentage) is not drawn, which would squash
+    the chart flat, but listed as off-scale with the reason."""
+    metric = METRICS.get(metric_key)
+    lines: dict[str, float] = {}
+    off: dict[str, str] = {}
     for st in statuses:
         mapped = rule_metric(st.query)
         if mapped is None or st.threshold is None or mapped[0] != metric_key:
             continue
         if st.labels and gpu is not None and not status_matches_gpu(st.labels, gpu):
             continue
-        out[st.name] = st.threshold / mapped[1]
-    return sorted(out.items(), key=lambda item: item[1])
+        value = st.threshold / mapped[1]
+        if metric is not None and metric.hi is not None and not metric.lo <= value <= metric.hi:
+            op = f"{st.op} " if st.op else ""
+            off[st.name] = (
+                f"{st.name} {op}{st.threshold:g}: off-scale, {value:g}{metric.unit} on a "
+                f"{metric.lo:g}–{metric.hi:g}{metric.unit} chart (can never be reached)"
+            )
+            continue
+        lines[st.name] = value
+    ordered = sorted(lines.items(), key=lambda item: item[1])
+    return ChartThresholds(tuple(ordered), tuple(off.values()))
+
+
+def thresholds(
+    statuses: Sequence[RuleStatus], gpu: GpuSample | None, metric_key: str
+) -> list[tuple[str, float]]:
+    """(rule, threshold) lines to draw on a GPU's chart of `metric_key`, lowest first."""
+    return list(chart_thresholds(statuses, gpu, metric_key).lines)

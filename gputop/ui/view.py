@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from gputop.core.catalogue import lookup
-from gputop.core.labels import node_of
+from gputop.core.labels import matches_gpu
 from gputop.core.models import METRICS, GpuSample, Metric, SourceState, SourceStatus
 from gputop.core.store import MetricStore
-from gputop.core.units import format_age, format_value
+from gputop.core.units import format_age, format_duration, format_value
 from gputop.monitor import Monitor
 from gputop.promql.analysis import PromQLSyntaxError, analyse, compare
 from gputop.rules.model import DEFAULT_MARGIN, RuleStatus
@@ -29,6 +29,7 @@ __all__ = [
     "SparkSpec",
     "closed_buckets",
     "gpu_marks",
+    "latency_note",
     "metric_text",
     "rule_metric",
     "spark_bounds",
@@ -195,13 +196,7 @@ def rule_metric(query: str | None, *, instant: bool = False) -> tuple[str, float
 
 def status_matches_gpu(labels: Mapping[str, str], gpu: GpuSample) -> bool:
     """Whether a rule's series is about this GPU (by UUID, else by index and host)."""
-    uuid = labels.get("UUID")
-    if uuid:
-        return uuid == gpu.uuid
-    if labels.get("gpu") != str(gpu.index):
-        return False
-    host = node_of(labels, instance=False)
-    return host is None or host == gpu.host
+    return matches_gpu(labels, uuid=gpu.uuid, index=gpu.index, host=gpu.host)
 
 
 _MARK_RANK = {"firing": 3, "pending": 2, "near": 1}
@@ -245,6 +240,20 @@ def stale_note(state: SourceState | None) -> str:
     return f"stale since {time.strftime('%H:%M:%S', time.localtime(state.last_ok))}: {reason}"
 
 
+def latency_note(monitor: Monitor) -> str:
+    """Why the latency panel has no numbers: no Prometheus configured, Prometheus failing,
+    or Prometheus answering without the histogram's series."""
+    remote = monitor.remote
+    if remote is None:
+        return "no latency data: it comes from Prometheus (--prometheus URL)"
+    state = remote.state
+    if not state.ok:
+        return f"no latency data: Prometheus {state.reason or state.status.value}"
+    if monitor.latency_histogram is None:
+        return "no latency data: Prometheus has no series of the latency histogram"
+    return f"no latency data: Prometheus has no series of {monitor.latency_histogram}_bucket"
+
+
 def status_parts(monitor: Monitor, now: float) -> list[tuple[str, str]]:
     """The header after the clock: host, driver and CUDA, then each source's state and age,
     as (text, status-bar component class) parts."""
@@ -270,5 +279,21 @@ def status_parts(monitor: Monitor, now: float) -> list[tuple[str, str]]:
             parts.append((f"✖ {name} unavailable", "status-bar--off"))  # Prometheus stands in
         else:
             stale = f", stale {format_age(age)}" if state.last_ok is not None else ""
-            parts.append((f"✖ {name}: {state.reason}{stale}", "status-bar--bad"))
+            parts.append((f"✖ {name}: {state.reason}{stale}{_retry(state.retry_at, now)}", _BAD))
+    engine = monitor.rules
+    if engine is not None and engine.error is not None and monitor.state("prometheus").ok:
+        parts.append((f"✖ rules: {engine.error}{_retry(engine.retry_at, now)}", _BAD))
+    lost = monitor.lost_count()
+    if lost:
+        parts.append((f"✖ {lost} GPU{'s' if lost != 1 else ''} lost", _BAD))
     return parts
+
+
+_BAD = "status-bar--bad"
+
+
+def _retry(retry_at: float | None, now: float) -> str:
+    """ ", retry in 4s" while a failing source waits for its next try."""
+    if retry_at is None:
+        return ""
+    return f", retry in {format_duration(max(0.0, float(math.ceil(retry_at - now))))}"

@@ -13,7 +13,7 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from gputop.sources.amtypes import AmError, format_matchers
 from gputop.ui.actions import READ_ONLY_MESSAGE
@@ -26,6 +26,7 @@ from gputop.ui.alerts_view import (
 )
 from gputop.ui.app import GpuTopScreen
 from gputop.ui.screens.confirm import ConfirmScreen
+from gputop.ui.widgets.key_bar import KeyBar
 from gputop.ui.widgets.status_bar import StatusBar
 
 __all__ = ["AlertsScreen"]
@@ -56,7 +57,7 @@ class AlertsScreen(GpuTopScreen):
             for key, heading in columns:
                 table.add_column(heading, key=key)
             yield table
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         configured = self.app.monitor.alertmanager is not None

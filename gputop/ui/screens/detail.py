@@ -1,4 +1,11 @@
-"""One GPU, large: its identity, current readings, four history charts and its processes.
+"""One GPU, large: its identity, current readings, its rules, four history charts and its
+processes.
+
+The rules touching this GPU are listed with their state, value against threshold and countdown,
+and the header box takes the colour of the worst of them. A rule threshold is drawn on its
+metric's chart only when the metric can reach it; one off the chart's scale (a 0–1 ratio rule
+compared with 95, on a 0–100 % chart) is listed as off-scale with the reason instead, and the
+chart keeps the metric's own range.
 
 The charts are `plotext` plots over a selectable range. They are rebuilt only while this
 screen is shown, and only when time has moved by a chart step (at least one second).
@@ -12,18 +19,23 @@ import statistics
 from collections.abc import Callable, Sequence
 from typing import ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Vertical
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from gputop.core.models import GPU_METRICS, GpuSample, Metric, NodeSnapshot, ProcessSample
 from gputop.core.series import RingSeries
-from gputop.core.units import format_duration, format_value
+from gputop.core.units import format_duration, format_since, format_value
+from gputop.rules.model import RuleStatus
+from gputop.rules.text import STATE_LABELS, rule_detail
 from gputop.ui.app import GpuTopScreen
 from gputop.ui.process_view import COLUMNS, process_cells, sort_processes
+from gputop.ui.rules_view import gpu_statuses
 from gputop.ui.view import spark_bounds
+from gputop.ui.widgets.key_bar import KeyBar
 from gputop.ui.widgets.status_bar import StatusBar
 
 __all__ = [
@@ -44,6 +56,16 @@ RANGES: tuple[tuple[str, float], ...] = (
 DEFAULT_RANGE = 1
 MIN_STEP_S = 1.0  # charts are rebuilt at most once per this much time
 PROCESS_ROWS = 4
+#: Rule lines in the header box: fewer on short terminals, where the charts need the room.
+RULE_LINES = (3, 6)
+#: How each state's word is drawn; without colour: FIRING reverse, PENDING bold, NEAR plain.
+STATE_STYLES = {
+    "firing": "bold reverse red",
+    "pending": "bold yellow",
+    "near": "yellow",
+    "unknown": "dim",
+    "ok": "green",
+}
 Segment = tuple[list[float], list[float]]
 
 
@@ -138,11 +160,15 @@ class MetricChart(PlotextPlot):
         self.refresh()
 
 
+#: The range keys share one footer item: "1234 Range".
+_RANGE_KEYS = Binding.Group("Range", compact=True)
+
+
 class DetailScreen(GpuTopScreen):
     CSS_PATH = "detail.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         *(
-            Binding(str(i + 1), f"range({i})", f"Last {label}")
+            Binding(str(i + 1), f"range({i})", f"Last {label}", group=_RANGE_KEYS)
             for i, (label, _) in enumerate(RANGES)
         ),
         Binding("escape,backspace", "back", "Back"),
@@ -164,11 +190,12 @@ class DetailScreen(GpuTopScreen):
         with Vertical(id="identity"):
             yield Static("", id="ident")
             yield Static("", id="values")
+            yield Static("", id="gpu-rules")
         with Grid(id="charts"):
             for metric in GPU_METRICS:
                 yield MetricChart(metric, id=f"chart-{metric.key.replace('_', '-')}")
         yield Static("", id="procs")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.refresh_view()
@@ -199,7 +226,8 @@ class DetailScreen(GpuTopScreen):
         if gpu is None:
             self._update("#values", "this GPU is not reported by any source")
             return
-        self._show_identity(gpu, monitor.latest, gone)
+        self._show_identity(gpu, monitor.latest, gone, now)
+        self._show_rules(gpu, now)
         self._show_processes(gpu, monitor.processes(), now)
         self._redraw_charts(gpu, now)
 
@@ -208,7 +236,9 @@ class DetailScreen(GpuTopScreen):
         if str(widget.content) != text:
             widget.update(text, layout=layout)
 
-    def _show_identity(self, gpu: GpuSample, snap: NodeSnapshot | None, gone: bool) -> None:
+    def _show_identity(
+        self, gpu: GpuSample, snap: NodeSnapshot | None, gone: bool, now: float
+    ) -> None:
         box = self.query_one("#identity")
         name = gpu.name.replace("NVIDIA ", "")
         box.border_title = f"GPU {gpu.index} · {name} · last {self.range_label}"
@@ -220,11 +250,45 @@ class DetailScreen(GpuTopScreen):
         lost = gpu.state == "lost" or gone
         values.set_class(lost, "-lost")
         if gpu.state == "lost":
-            self._update("#values", f"LOST — {gpu.reason or 'the GPU stopped answering'}")
+            since = self.app.monitor.lost_since(gpu.key)
+            when = "" if since is None else f" since {format_since(since, now)}"
+            self._update("#values", f"LOST{when} — {gpu.reason or 'the GPU stopped answering'}")
         elif gone:
             self._update("#values", "LOST — this GPU is no longer reported by any source")
         else:
             self._update("#values", _values_text(gpu))
+
+    def _show_rules(self, gpu: GpuSample, now: float) -> None:
+        """The rules touching this GPU, worst first, and thresholds off their chart's scale;
+        the header box takes the worst state's colour."""
+        statuses = gpu_statuses(self.app.shown_statuses(), gpu)
+        worst = statuses[0].state if statuses else "ok"
+        box = self.query_one("#identity")
+        box.set_class(worst == "firing", "-firing")
+        box.set_class(worst in ("pending", "near"), "-alert")
+        limit = RULE_LINES[0] if self.size.height < 30 else RULE_LINES[1]
+        off_scale = self.app.off_scale(self.key)
+        text = Text()
+        lines = 0
+        for st in statuses[: max(0, limit - len(off_scale))]:
+            text.append("\n" if lines else "")
+            text.append_text(_rule_text(st, now))
+            lines += 1
+        hidden = len(statuses) - lines
+        if hidden > 0:
+            text.append(("\n" if lines else "") + f"+{hidden} more rules on this GPU", "dim")
+            lines += 1
+        for note in off_scale:
+            text.append(("\n" if lines else "") + note, "dim italic")
+            lines += 1
+        widget = self.query_one("#gpu-rules", Static)
+        if lines == 0:
+            text = Text("no rule is about this GPU", "dim")
+            lines = 1
+        if widget.styles.height is None or widget.styles.height.value != lines:
+            widget.styles.height = lines
+        if text.plain != str(widget.content) or widget.content != text:
+            widget.update(text)
 
     def _show_processes(self, gpu: GpuSample, procs: Sequence[ProcessSample], now: float) -> None:
         box = self.query_one("#procs", Static)
@@ -285,6 +349,15 @@ class DetailScreen(GpuTopScreen):
 
     def action_back(self) -> None:
         self.dismiss()
+
+
+def _rule_text(status: RuleStatus, now: float) -> Text:
+    """One rule line: state (glyph and word), rule, value against threshold and countdown."""
+    text = Text()
+    text.append(STATE_LABELS[status.state].ljust(10), STATE_STYLES.get(status.state, ""))
+    text.append(status.name, "bold")
+    text.append("  " + rule_detail(status, now))
+    return text
 
 
 def _values_text(gpu: GpuSample) -> str:

@@ -1,7 +1,10 @@
 """The fleet: every GPU Prometheus sees, grouped by node, one line each, sortable.
 
 Nodes are ordered by their worst value of the sort metric and GPUs within a node likewise
-(`n`: by name and index), so the first GPU line is the fleet's worst. The table draws only
+(`n`: by name and index), so the first GPU line is the fleet's worst. A cursor picks a GPU,
+Enter opens its detail; the glyph before a GPU is the worst rule touching it (● firing,
+◐ pending, ○ near), explained in the help. The sort keys are offered only when there is
+something to sort. The table draws only
 the lines in view; after each refresh it compares every visible line with what it drew and
 repaints only the lines that changed, cut just after their last changed cell.
 """
@@ -15,7 +18,6 @@ from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import Footer
 
 from gputop.core.models import GPU_METRICS, METRICS, TEMPERATURE, GpuSample
 from gputop.core.store import MetricStore
@@ -26,6 +28,7 @@ from gputop.ui.app import GpuTopScreen
 from gputop.ui.spark import spark_runs
 from gputop.ui.view import NumberLevels, SparkSpec, closed_buckets, gpu_marks, spark_bounds
 from gputop.ui.widgets.fleet_table import Field, FleetLines, FleetTable, Line
+from gputop.ui.widgets.key_bar import KeyBar
 from gputop.ui.widgets.status_bar import StatusBar
 
 __all__ = [
@@ -162,7 +165,7 @@ class FleetLayout:
     @classmethod
     def fit(cls, width: int, longest_host: int) -> FleetLayout:
         node_w = min(max(longest_host, 4), 20)
-        fixed = 2 + node_w + 1 + 4 + MODEL_W + 1 + sum(m.width + 1 for m in GPU_METRICS)
+        fixed = 3 + node_w + 1 + 4 + MODEL_W + 1 + sum(m.width + 1 for m in GPU_METRICS)
         left = max(0, width - fixed)
         pod_w = min(32, left - SPARK_MIN - 1)
         pod_w = pod_w if pod_w >= 12 else 0  # too narrow to read: the pod goes first
@@ -175,7 +178,7 @@ def _cell(text: str, width: int) -> str:
 
 
 def heading_line(layout: FleetLayout, sort: Sort, window_s: float) -> Line:
-    texts = ["  ", _cell("NODE", layout.node_w), "GPU ", _cell("MODEL", MODEL_W)]
+    texts = ["   ", _cell("NODE", layout.node_w), "GPU ", _cell("MODEL", MODEL_W)]
     if layout.pod_w:
         texts.append(_cell("POD", layout.pod_w))
     for metric in GPU_METRICS:
@@ -269,7 +272,17 @@ class FleetScreen(GpuTopScreen):
         Binding("m", "sort('m')", "Memory", tooltip="Sort by memory used"),
         Binding("u", "sort('u')", "Util", tooltip="Sort by utilization"),
         Binding("n", "sort('n')", "Node", tooltip="Sort by node, then GPU index"),
+        Binding("enter", "open", "Detail", tooltip="Open the detail of the GPU under the cursor"),
         Binding("escape", "back", "Back"),
+    ]
+
+    #: The glyphs of the fleet's lines, for the help.
+    LEGEND: ClassVar[list[tuple[str, str]]] = [
+        ("●", "a rule fires on this GPU"),
+        ("◐", "a rule is pending on it"),
+        ("○", "a rule is near firing on it"),
+        ("▶", "the cursor"),
+        ("▾", "a node: its GPUs and its worst temperature"),
     ]
 
     def __init__(self, *, sort: str = "n") -> None:
@@ -279,12 +292,13 @@ class FleetScreen(GpuTopScreen):
         self._pods_at = -math.inf
         self._rows: list[FleetRow] = []
         self._given: tuple[object, ...] = ()
+        self._has_gpus = False
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
         yield FleetLines(id="fleet-title")
         yield FleetTable(id="fleet")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.refresh_view()
@@ -319,6 +333,9 @@ class FleetScreen(GpuTopScreen):
             title.set_lines([((NO_PROMETHEUS, "note"),)])
             return
         gpus = tuple(remote.gpus())
+        if bool(gpus) != self._has_gpus:  # the sort keys are offered once there are GPUs
+            self._has_gpus = bool(gpus)
+            self.refresh_bindings()
         pods_changed = self._refresh_pods(remote, gpus, now)
         marks = gpu_marks(app.shown_statuses(), gpus)
         levels = app.number_levels()
@@ -370,11 +387,21 @@ class FleetScreen(GpuTopScreen):
 
     # ---- actions -------------------------------------------------------------------
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("sort", "open"):
+            return self._has_gpus  # nothing to sort or open: not in the footer
+        return True
+
+    def action_open(self) -> None:
+        key = self.query_one(FleetTable).cursor_key
+        if key is not None and key in self.gpu_keys:
+            self.app.open_detail(key)
+
     def action_sort(self, key: str) -> None:
         if key != self.sort_key:
             self.sort_key = key
-            self.query_one(FleetTable).scroll_home(animate=False)
             self.refresh_view()
+            self.query_one(FleetTable).action_scroll_home()  # the worst first, under the cursor
 
     def action_back(self) -> None:
         self.dismiss()

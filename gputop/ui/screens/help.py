@@ -1,14 +1,19 @@
-"""Every key of every screen, read from the screens' own BINDINGS so it cannot drift.
+"""Every key of every screen, read from the screens' own BINDINGS so it cannot drift, and what
+the marks on screen mean.
 
 Only what works here is listed: the fleet's keys with Prometheus, the alerts screen's with
 Alertmanager, and no action that is off (read-only, nothing to silence in, simulated
-processes)."""
+processes). On a wide terminal the sections stand in two columns; when the box is still
+taller than the terminal (80x24), its border says so and where the rest is ("↓ more below ·
+↑↓ PgDn scroll").
+"""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from typing import Any, ClassVar
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.app import App, ComposeResult
@@ -17,9 +22,23 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from gputop.rules.text import STATE_LABELS
 from gputop.ui.actions import GUARDED_ACTIONS
 
-__all__ = ["HelpScreen", "binding_rows", "help_sections"]
+__all__ = ["LEGEND", "HelpScreen", "binding_rows", "help_sections"]
+
+#: What the marks on screen mean; the same without colour.
+LEGEND: list[tuple[str, str]] = [
+    (STATE_LABELS["firing"], "a rule fires (reverse video)"),
+    (STATE_LABELS["pending"], "its condition holds; it fires after `for` (bold)"),
+    (STATE_LABELS["near"], "within the margin of its threshold, or trending to it"),
+    (STATE_LABELS["unknown"], "cannot be evaluated (the reason follows)"),
+    ("▶", "the selection: the GPU, rule or fleet line the keys act on"),
+    ("LOST", "a GPU off the bus, since when; its rules read unknown"),
+    ("STALE", "a failing source: its last known data, and how old"),
+]
+#: Columns of sections from this terminal width on.
+TWO_COLUMNS_W = 100
 
 
 def binding_rows(
@@ -43,13 +62,14 @@ def binding_rows(
 
 
 def help_sections(app: App[Any]) -> list[tuple[str, list[tuple[str, str]]]]:
-    """The help text: one section per screen, and the keys that work everywhere."""
+    """The help text: one section per screen, the keys that work everywhere, and the marks."""
     from gputop.ui.app import GpuTopApp
     from gputop.ui.screens.alerts import AlertsScreen
     from gputop.ui.screens.detail import DetailScreen
     from gputop.ui.screens.fleet import FleetScreen
     from gputop.ui.screens.overview import OverviewScreen
     from gputop.ui.screens.processes import ProcessesScreen
+    from gputop.ui.widgets.rules_panel import RulesPanel
 
     monitor = app.monitor if isinstance(app, GpuTopApp) else None
     read_only = isinstance(app, GpuTopApp) and app.read_only
@@ -61,6 +81,7 @@ def help_sections(app: App[Any]) -> list[tuple[str, list[tuple[str, str]]]]:
     screens: list[tuple[str, list[BindingType]]] = [
         ("Everywhere", type(app).BINDINGS),
         ("Overview", OverviewScreen.BINDINGS),
+        ("Rules panel (Tab)", RulesPanel.BINDINGS),
         ("GPU detail", DetailScreen.BINDINGS),
         ("Processes", ProcessesScreen.BINDINGS),
     ]
@@ -72,7 +93,53 @@ def help_sections(app: App[Any]) -> list[tuple[str, list[tuple[str, str]]]]:
     sections = [(title, binding_rows(app, b, gone=gone)) for title, b in screens]
     if read_only:
         sections.insert(0, ("Read-only: silences and process signals are off", []))
+    if monitor is not None and monitor.remote is not None:
+        sections.append(("Fleet marks", list(FleetScreen.LEGEND)))
+    sections.append(("States and marks", list(LEGEND)))
     return sections
+
+
+def _section(title: str, rows: list[tuple[str, str]]) -> Table:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True, min_width=10)
+    table.add_column()
+    table.add_row(Text(title, style="bold underline"), "")
+    for keys, desc in rows:
+        table.add_row(keys, desc)
+    return table
+
+
+def _columns(sections: list[tuple[str, list[tuple[str, str]]]], count: int) -> list[list[int]]:
+    """Section indexes per column, in order, the columns about as tall as each other."""
+    if count <= 1:
+        return [list(range(len(sections)))]
+    heights = [len(rows) + 2 for _, rows in sections]
+    half = sum(heights) / 2
+    split, total = len(sections), 0
+    for i, height in enumerate(heights):
+        if total + height / 2 > half:
+            split = i
+            break
+        total += height
+    return [list(range(split)), list(range(split, len(sections)))]
+
+
+class HelpBox(VerticalScroll):
+    """The scrolling box of the help; its border says when part of it is out of view."""
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        self.update_hint()
+
+    def update_hint(self) -> None:
+        if self.max_scroll_y <= 0:
+            hint = ""
+        elif self.scroll_y >= self.max_scroll_y:
+            hint = "↑ more above · ↑↓ PgUp scroll"
+        else:
+            hint = "↓ more below · ↑↓ PgDn scroll"
+        if hint != (self.border_subtitle or ""):
+            self.border_subtitle = hint
 
 
 class HelpScreen(ModalScreen[None]):
@@ -84,25 +151,33 @@ class HelpScreen(ModalScreen[None]):
     ]
 
     def compose(self) -> ComposeResult:
-        scroll = VerticalScroll(id="help")
-        scroll.border_title = "Keys"
-        with scroll:
-            yield Static(self._table(), id="keys")
+        box = HelpBox(id="help")
+        box.border_title = "Keys"
+        with box:
+            yield Static(self._content(), id="keys")
 
-    def _table(self) -> Table:
-        table = Table.grid(padding=(0, 2))
-        table.add_column(style="bold", no_wrap=True, min_width=10)
-        table.add_column()
-        for i, (title, rows) in enumerate(help_sections(self.app)):
-            if i:
-                table.add_row("", "")
-            table.add_row(Text(title, style="bold underline"), "")
-            for keys, desc in rows:
-                table.add_row(keys, desc)
-        return table
+    def _content(self) -> Table | Group:
+        sections = help_sections(self.app)
+        count = 2 if self.app.size.width >= TWO_COLUMNS_W else 1
+        columns = _columns(sections, count)
+        parts = [
+            Group(*(item for i in col for item in (_section(*sections[i]), Text(""))))
+            for col in columns
+        ]
+        if len(parts) == 1:
+            return parts[0]
+        outer = Table.grid(padding=(0, 3))
+        outer.add_row(*parts)
+        return outer
 
     def on_mount(self) -> None:
-        self.query_one(VerticalScroll).focus()
+        box = self.query_one(HelpBox)
+        box.set_class(self.app.size.width >= TWO_COLUMNS_W, "-wide")
+        box.focus()
+        self.call_after_refresh(box.update_hint)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self.query_one(HelpBox).update_hint)
 
     def action_close(self) -> None:
         self.dismiss()

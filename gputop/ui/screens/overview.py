@@ -1,105 +1,160 @@
-"""The overview: a header, one panel per GPU (cards or compact lines), latency and rules."""
+"""The overview: a header, one panel per GPU (cards or compact lines), latency and rules.
+
+The rules panel always has room for every firing and pending row (see `overview_view`): the
+GPU list becomes compact lines, then scrolls, to make it. GPUs of several nodes are grouped
+under a heading per node. Tab moves between the GPUs and the rules panel.
+"""
 
 from __future__ import annotations
 
-import math
+from typing import ClassVar
 
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Container
-from textual.widgets import Footer, Static
+from textual.widget import Widget
+from textual.widgets import Static
 
 from gputop.core.models import GPU_METRICS, GpuSample
 from gputop.core.store import LATENCY_KEY
 from gputop.ui.app import GpuTopScreen
-from gputop.ui.view import NumberLevels, SparkSpec, closed_buckets, gpu_marks, stale_note
+from gputop.ui.overview_view import OverviewLayout, RuleRoom, node_groups, overview_layout
+from gputop.ui.rules_view import rows_needed
+from gputop.ui.view import (
+    NumberLevels,
+    SparkSpec,
+    closed_buckets,
+    gpu_marks,
+    latency_note,
+    stale_note,
+    status_matches_gpu,
+)
+from gputop.ui.widgets.cells import NodeHeading
 from gputop.ui.widgets.gpu_panel import COMPACT_COLUMNS, GpuPanel, readings_heading
+from gputop.ui.widgets.key_bar import KeyBar
 from gputop.ui.widgets.latency_panel import LatencyPanel
 from gputop.ui.widgets.rules_panel import RulesPanel
 from gputop.ui.widgets.status_bar import StatusBar
 
-__all__ = ["OverviewScreen", "choose_layout"]
+__all__ = ["OverviewScreen"]
 
-CARD_MIN_W = 56
-CARD_H = 7
-LOWER_H = 4 + 5  # latency panel + a few rule lines
 MARK_HOLD_S = 30.0
 #: A sparkline cell spans at least this long: wide panels show more history, not
 #: finer buckets that would repaint every few seconds.
 MIN_CELL_S = 20.0
 
 
-def choose_layout(width: int, height: int, gpus: int) -> tuple[bool, int]:
-    """(compact, columns): cards when they fit with the lower panels, else one line each."""
-    cols = max(1, min(gpus, width // CARD_MIN_W))
-    rows = math.ceil(gpus / cols) if gpus else 0
-    fits = width >= 100 and 1 + rows * CARD_H + LOWER_H + 1 <= height
-    return (not fits, 1 if not fits else cols)
-
-
 class OverviewScreen(GpuTopScreen):
     CSS_PATH = "overview.tcss"
-    BINDINGS = [
+    AUTO_FOCUS = ""  # the first GPU is focused on mount, without scrolling its heading away
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("left,h", "move(-1, 0)", "←", show=False),
         Binding("right,l", "move(1, 0)", "→", show=False),
         Binding("up,k", "move(0, -1)", "↑", show=False),
         Binding("down,j", "move(0, 1)", "↓", show=False),
         Binding("enter", "detail", "Detail"),
         Binding("s", "silence", "Silence", tooltip="Silence a firing, pending or near rule"),
+        Binding(
+            "tab,shift+tab",
+            "switch_focus",
+            "Rules",
+            key_display="Tab",
+            tooltip="GPUs ⇄ rules panel",
+        ),
     ]
 
     def __init__(self) -> None:
         super().__init__()
-        self._compact = False
-        self._cols = 2
+        self._layout = OverviewLayout(False, 2, 0)
+        self._room = RuleRoom()
         self._spark_state: tuple[object, ...] | None = None
         self._marked: dict[str, tuple[str, float]] = {}
+        self._last_gpu: GpuPanel | None = None
+        self._moving_to: GpuPanel | None = None
 
     def compose(self) -> ComposeResult:
         gpus = self.app.monitor.overview_gpus()
         levels = self.app.number_levels()
-        self._compact, self._cols = choose_layout(
-            self.app.size.width, self.app.size.height, len(gpus)
-        )
+        self._layout = self._choose(gpus)
         yield StatusBar(id="status")
-        with Container(id="columns"):
+        compact = "-compact" if self._layout.compact else None
+        with Container(id="columns", classes=compact):
             yield Static("GPU")
             yield Static(readings_heading())
             for metric in GPU_METRICS:
                 yield Static(metric.label)
-        with Container(id="gpus"):
-            for gpu in gpus:
-                yield GpuPanel(gpu, levels=levels, compact=self._compact, id=_panel_id(gpu))
+        with Container(id="gpus", classes=compact):
+            yield from self._gpu_widgets(gpus, levels)
         with Container(id="lower"):
             yield LatencyPanel(id="latency")
             yield RulesPanel(id="rules")
-        yield Footer()
+        yield KeyBar()
+
+    def _gpu_widgets(self, gpus: list[GpuSample], levels: NumberLevels) -> list[Widget]:
+        compact = self._layout.compact
+        groups = node_groups(gpus)
+        widgets: list[Widget] = []
+        for host, members in groups:
+            if len(groups) > 1:
+                widgets.append(NodeHeading(host, len(members)))
+            widgets.extend(
+                GpuPanel(g, levels=levels, compact=compact, id=_panel_id(g)) for g in members
+            )
+        return widgets
 
     def on_mount(self) -> None:
         self._apply_layout()
         self.refresh_view()
         panels = list(self.query(GpuPanel))
         if panels:
-            panels[0].focus()
+            panels[0].focus(scroll_visible=False)
 
     def on_resize(self) -> None:
-        compact, cols = choose_layout(self.size.width, self.size.height, len(self.query(GpuPanel)))
-        if (compact, cols) != (self._compact, self._cols):
-            self._compact, self._cols = compact, cols
-            self._apply_layout()
+        self._relayout()
         self.call_after_refresh(self.refresh_view)
 
+    # ---- layout --------------------------------------------------------------------
+
+    def _choose(self, gpus: list[GpuSample]) -> OverviewLayout:
+        app = self.app
+        statuses = app.shown_statuses()
+        engine = app.monitor.rules
+        stale = engine is not None and engine.error is not None and bool(engine.statuses)
+        need = self._room.update(rows_needed(statuses, stale=stale), app.monitor.clock.now())
+        sizes = [len(members) for _, members in node_groups(gpus)]
+        return overview_layout(app.size.width, app.size.height, sizes, need)
+
+    def _relayout(self) -> None:
+        layout = self._choose(self.app.monitor.overview_gpus())
+        if layout != self._layout:
+            self._layout = layout
+            self._apply_layout()
+
     def _apply_layout(self) -> None:
+        layout = self._layout
         grid = self.query_one("#gpus")
-        grid.set_class(self._compact, "-compact")
+        grid.set_class(layout.compact, "-compact")
+        grid.styles.max_height = layout.gpu_h
         columns = self.query_one("#columns")
-        columns.set_class(self._compact, "-compact")
+        columns.set_class(layout.compact, "-compact")
         columns.styles.grid_columns = COMPACT_COLUMNS
-        grid.styles.grid_size_columns = self._cols
+        grid.styles.grid_size_columns = layout.cols
+        self.query_one(LatencyPanel).display = layout.latency
         for panel in self.query(GpuPanel):
-            panel.compact = self._compact
+            panel.compact = layout.compact
         self._spark_state = None
+        focused = self.focused
+        if isinstance(focused, GpuPanel):
+            self.call_after_refresh(self._show_panel, focused)
+
+    def _show_panel(self, panel: GpuPanel) -> None:
+        """Scroll the GPU list to a panel, with its node's heading when it is the first."""
+        siblings = list(panel.parent.children) if panel.parent is not None else []
+        at = siblings.index(panel) if panel in siblings else -1
+        if at > 0 and isinstance(siblings[at - 1], NodeHeading):
+            siblings[at - 1].scroll_visible(animate=False)
+        panel.scroll_visible(animate=False)
 
     # ---- data ----------------------------------------------------------------------
 
@@ -114,23 +169,20 @@ class OverviewScreen(GpuTopScreen):
         if [p.key for p in panels] != [g.key for g in gpus]:
             self._replace_panels(gpus)  # GPUs appeared (Prometheus found them) or went away
             return
+        self._relayout()
         marks = self._sticky_marks(gpu_marks(app.shown_statuses(), gpus), now)
         levels = app.number_levels()
         notes = {name: stale_note(state) for name, state in monitor.states().items()}
         for panel, gpu in zip(panels, gpus, strict=True):
-            panel.update_gpu(gpu, levels)
+            panel.update_gpu(gpu, levels, lost_since=monitor.lost_since(gpu.key), now=now)
             panel.set_stale(notes.get(gpu.source, ""))
-            mark = marks.get(gpu.key)
-            panel.set_class(mark in ("near", "pending"), "-alert")
-            panel.set_class(mark == "firing", "-firing")
+            panel.set_mark(marks.get(gpu.key))
         self._refresh_sparks(panels, now, levels)
         latency = self.query_one(LatencyPanel)
         latency.set_stale(notes.get(monitor.latency_source() or "", ""))
         sample = monitor.latency()
         if sample is None:
-            latency.set_note(
-                "no latency source: configure Prometheus (--prometheus URL) or try --demo"
-            )
+            latency.set_note(latency_note(monitor))
         else:
             latency.update_latency(sample)
         app.refresh_rules(self.query_one(RulesPanel))
@@ -149,18 +201,23 @@ class OverviewScreen(GpuTopScreen):
         return marks
 
     def _replace_panels(self, gpus: list[GpuSample]) -> None:
-        self._compact, self._cols = choose_layout(self.size.width, self.size.height, len(gpus))
+        self._layout = self._choose(gpus)
         self._swap_panels(gpus)
 
     @work(exclusive=True, group="panels")
     async def _swap_panels(self, gpus: list[GpuSample]) -> None:
         grid = self.query_one("#gpus")
+        focused = self.focused
+        selected = focused.key if isinstance(focused, GpuPanel) else None
         await grid.remove_children()
-        levels = self.app.number_levels()
-        await grid.mount_all(
-            GpuPanel(g, levels=levels, compact=self._compact, id=_panel_id(g)) for g in gpus
-        )
+        await grid.mount_all(self._gpu_widgets(gpus, self.app.number_levels()))
         self._apply_layout()
+        panels = list(self.query(GpuPanel))
+        if panels and (selected is not None or self.focused is None):
+            # the selection stays on its GPU, or starts on the first: never lost
+            again = next((p for p in panels if p.key == selected), panels[0])
+            again.focus(scroll_visible=False)
+            self.call_after_refresh(self._show_panel, again)
         self.call_after_refresh(self.refresh_view)
 
     def _refresh_sparks(self, panels: list[GpuPanel], now: float, levels: NumberLevels) -> None:
@@ -193,12 +250,32 @@ class OverviewScreen(GpuTopScreen):
         panels = list(self.query(GpuPanel))
         if not panels:
             return
-        focused = self.focused
+        # focus moves after this handler: keys read in one batch (a held arrow over SSH)
+        # must each move on from where the last one went
+        focused = self._moving_to if self._moving_to in panels else self.focused
         i = panels.index(focused) if focused in panels else 0
-        cols = self._cols
-        j = i + dx + dy * cols
+        j = i + dx + dy * self._layout.cols
         if 0 <= j < len(panels):
-            panels[j].focus()
+            self._moving_to = panels[j]
+            panels[j].focus(scroll_visible=False)
+            self._show_panel(panels[j])
+            self.call_after_refresh(self._moved)
+
+    def _moved(self) -> None:
+        self._moving_to = None
+
+    def action_switch_focus(self) -> None:
+        """Tab: from the GPUs to the rules panel and back."""
+        rules = self.query_one(RulesPanel)
+        if rules.has_focus:
+            panels = list(self.query(GpuPanel))
+            if panels:
+                last = self._last_gpu if self._last_gpu in panels else panels[0]
+                last.focus()
+        else:
+            if isinstance(self.focused, GpuPanel):
+                self._last_gpu = self.focused
+            rules.focus()
 
     def action_detail(self) -> None:
         if isinstance(self.focused, GpuPanel):
@@ -215,6 +292,13 @@ class OverviewScreen(GpuTopScreen):
 
     def on_gpu_panel_selected(self, message: GpuPanel.Selected) -> None:
         self.app.open_detail(message.key)
+
+    def on_rules_panel_selected(self, message: RulesPanel.Selected) -> None:
+        """Enter on a rule row: the detail of the GPU it is about, if any."""
+        labels = message.status.labels
+        gpu = next((g for g in self.app.monitor.gpus() if status_matches_gpu(labels, g)), None)
+        if labels and gpu is not None:
+            self.app.open_detail(gpu.key)
 
 
 def _panel_id(gpu: GpuSample) -> str:

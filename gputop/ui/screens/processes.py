@@ -10,13 +10,14 @@ from typing import ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import DataTable, Footer
+from textual.widgets import DataTable
 
 from gputop.core.models import ProcessSample
 from gputop.ui.actions import ActionError, describe_process, signal_process
 from gputop.ui.app import GpuTopScreen
 from gputop.ui.process_view import COLUMNS, SORTS, process_cells, sort_processes
 from gputop.ui.screens.confirm import ConfirmScreen
+from gputop.ui.widgets.key_bar import KeyBar
 from gputop.ui.widgets.status_bar import StatusBar
 
 __all__ = ["ProcessesScreen"]
@@ -60,7 +61,7 @@ class ProcessesScreen(GpuTopScreen):
         for key, heading, right in COLUMNS:
             table.add_column(Text(heading, justify="right" if right else "left"), key=key)
         yield table
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.refresh_view()

@@ -15,7 +15,10 @@ from textual.widget import Widget
 
 from gputop.ui.spark import spark_runs
 
-__all__ = ["IndexCell", "ReadingLine", "SparkCell"]
+__all__ = ["MARK_GLYPHS", "IndexCell", "NodeHeading", "ReadingLine", "SparkCell"]
+
+#: The worst rule state touching a GPU, readable without colour (as on the fleet screen).
+MARK_GLYPHS = {"firing": "●", "pending": "◐", "near": "○"}
 
 
 class SparkCell(Widget):
@@ -146,15 +149,77 @@ class ReadingLine(Widget):
 
 
 class IndexCell(Widget):
-    """The GPU index at the start of a compact line."""
+    """The GPU index at the start of a compact line: "▶" and the index in reverse video when
+    the GPU is selected, so the selection reads without colour and whatever its alert colour;
+    then the glyph of the worst rule touching it ("▶● 3▕")."""
 
-    DEFAULT_CSS = "IndexCell { height: 1; width: 3; color: $text-muted; }"
+    COMPONENT_CLASSES = {
+        "index-cell--selected",
+        "index-cell--firing",
+        "index-cell--pending",
+        "index-cell--near",
+    }
+    DEFAULT_CSS = """
+    IndexCell { height: 1; width: 5; color: $text-muted; }
+    IndexCell > .index-cell--selected { color: $text; text-style: bold reverse; }
+    IndexCell > .index-cell--firing { color: $error; text-style: bold; }
+    IndexCell > .index-cell--pending { color: $warning; text-style: bold; }
+    IndexCell > .index-cell--near { color: $warning; }
+    """
 
     def __init__(self, index: int) -> None:
         super().__init__()
         self.index = index
+        self.selected = False
+        self.mark: str | None = None
+
+    def set_mark(self, mark: str | None) -> None:
+        """The worst rule state touching the GPU: firing, pending, near, or None."""
+        if mark != self.mark:
+            self.mark = mark
+            self.refresh()
+
+    def set_selected(self, selected: bool) -> None:
+        if selected != self.selected:
+            self.selected = selected
+            self.refresh()
 
     def render_line(self, y: int) -> Strip:
-        return Strip(
-            [Segment(f"{self.index:>1}▕ ".ljust(self.content_size.width), self.rich_style)]
+        base = self.rich_style
+        chosen = base + self.get_component_rich_style("index-cell--selected", partial=True)
+        mark = self.mark
+        glyph = MARK_GLYPHS.get(mark or "", " ")
+        alert = base
+        if mark in MARK_GLYPHS:
+            alert += self.get_component_rich_style(f"index-cell--{mark}", partial=True)
+        index = f"{self.index:>2}" if self.index >= 0 else " ?"
+        segments = [
+            Segment("▶" if self.selected else " ", chosen if self.selected else base),
+            Segment(glyph, alert),
+            Segment(index, chosen if self.selected else base),
+            Segment("▕", base),
+        ]
+        return (
+            Strip(segments)
+            .crop(0, self.content_size.width)
+            .extend_cell_length(self.content_size.width, base)
+        )
+
+
+class NodeHeading(Widget):
+    """A node's heading in the compact GPU list: "▾ node-a · 8 GPUs"."""
+
+    DEFAULT_CSS = "NodeHeading { height: 1; color: $accent; text-style: bold; }"
+
+    def __init__(self, host: str, gpus: int) -> None:
+        super().__init__()
+        self.host = host
+        self.text = f"▾ {host} · {gpus} GPU{'s' if gpus != 1 else ''}"
+
+    def render_line(self, y: int) -> Strip:
+        width = self.content_size.width
+        return (
+            Strip([Segment(self.text, self.rich_style)])
+            .crop(0, width)
+            .extend_cell_length(width, self.rich_style)
         )

@@ -3,6 +3,10 @@
 A line is a tuple of (text, style) fields. Both widgets keep what they drew and, when given
 new lines, repaint only the lines that differ, from the left edge to the last changed cell.
 The table draws only the lines in view and asks for a line's text only when it is in view.
+
+The table has a cursor on its GPU lines: "▶" in the first column and the line in reverse
+video (it reads without colour); ↑↓ PgUp PgDn Home End move it, and it stays on its GPU when
+the lines are sorted again. `FleetTable.cursor_key` is the key of the row under it.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from collections.abc import Callable, Hashable, Sequence
 from typing import Any, Protocol
 
 from rich.segment import Segment
+from rich.style import Style
 from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -44,11 +49,15 @@ STYLES: dict[str, str] = {
     "lost": "color: $error; text-style: bold;",
     "spark": "color: $success;",
     "spark-warn": "color: $warning;",
-    "firing": "color: $error; text-style: bold;",
+    "firing": "color: $error; text-style: bold reverse;",
     "pending": "color: $warning; text-style: bold;",
     "near": "color: $warning;",
+    "cursor": "color: $accent; text-style: bold;",
 }
+#: A selected line's fields are drawn in their own style, reversed.
+SELECTED = " selected"
 _CLASSES = {f"fleet--{name}" for name in STYLES}
+REVERSE = Style(reverse=True)
 
 
 def _css(widget: str) -> str:
@@ -98,7 +107,11 @@ def _strip(widget: Widget, line: Line, width: int) -> Strip:
     base = widget.rich_style
     segments: list[Segment] = []
     for text, name in line:
+        selected = name.endswith(SELECTED)
+        name = name.removesuffix(SELECTED)
         style = base + widget.get_component_rich_style(f"fleet--{name}", partial=True)
+        if selected and name != "cursor":
+            style += REVERSE
         if segments and segments[-1].style == style:  # one run per style: fewer codes
             segments[-1] = Segment(segments[-1].text + text, style)
         else:
@@ -160,6 +173,18 @@ class FleetTable(ScrollView, can_focus=True):
         self._drawn: dict[int, Line] = {}  # absolute line -> what it shows (or will)
         self._sparks: dict[str, tuple[Hashable, tuple[float | None, ...]]] = {}
         self._worded: dict[str, tuple[TableRow, tuple[float | None, ...], Line]] = {}
+        self._cursor = -1  # the line under the cursor; -1 until there are GPU lines
+        self._cursor_key: str | None = None
+
+    @property
+    def cursor(self) -> int:
+        """The line under the cursor (-1: none)."""
+        return self._cursor
+
+    @property
+    def cursor_key(self) -> str | None:
+        """The key of the row under the cursor."""
+        return self._cursor_key
 
     @property
     def row_count(self) -> int:
@@ -192,6 +217,7 @@ class FleetTable(ScrollView, can_focus=True):
             self.virtual_size = Size(width, len(rows))
             self.refresh()  # GPUs came or went: every line may move
             self._worded = {r.key: w for r in rows if (w := self._worded.get(r.key))}
+        self._follow_cursor()
         top, height = self.scroll_offset.y, self.scrollable_content_region.height
         drawn: dict[int, Line] = {}
         for y in range(top, min(top + height, len(rows))):
@@ -206,10 +232,58 @@ class FleetTable(ScrollView, can_focus=True):
         spark = self._spark(row.spark_key) if row.spark_key is not None else ()
         held = self._worded.get(row.key)
         if held is not None and held[1] is spark and (held[0] is row or held[0] == row):
-            return held[2]
-        line = self._word(row, spark)
-        self._worded[row.key] = (row, spark, line)
-        return line
+            line = held[2]
+        else:
+            line = self._word(row, spark)
+            self._worded[row.key] = (row, spark, line)
+        if y == self._cursor:
+            return (("▶", "cursor"), *((text, name + SELECTED) for text, name in line))
+        return ((" ", "cursor"), *line)
+
+    # ---- cursor -------------------------------------------------------------------------
+
+    def _selectable(self, y: int) -> bool:
+        return 0 <= y < len(self._rows) and self._rows[y].spark_key is not None
+
+    def _follow_cursor(self) -> None:
+        """Keep the cursor on its row after the rows changed (or on the first GPU line)."""
+        rows = self._rows
+        at = next((i for i, r in enumerate(rows) if r.key == self._cursor_key), None)
+        if at is None:
+            at = next((i for i in range(len(rows)) if self._selectable(i)), -1)
+        self._cursor = at
+        self._cursor_key = rows[at].key if at >= 0 else None
+
+    def move_cursor(self, step: int) -> None:
+        """Move the cursor `step` GPU lines (node lines are passed over), into view."""
+        rows = self._rows
+        if self._cursor < 0:
+            return
+        y, left = self._cursor, abs(step)
+        direction = 1 if step > 0 else -1
+        while left and 0 <= y + direction < len(rows):
+            y += direction
+            if self._selectable(y):
+                self._set_cursor(y)
+                left -= 1
+        self._scroll_to_cursor(include_heading=direction < 0)
+
+    def _set_cursor(self, y: int) -> None:
+        old = self._cursor
+        self._cursor, self._cursor_key = y, self._rows[y].key
+        for line in (old, y):
+            self._drawn.pop(line, None)
+            top = self.scroll_offset.y
+            self.refresh(Region(0, line - top, self.scrollable_content_region.width, 1))
+
+    def _scroll_to_cursor(self, *, include_heading: bool = False) -> None:
+        top, height = self.scroll_offset.y, self.scrollable_content_region.height
+        y = self._cursor
+        first = y - 1 if include_heading and y > 0 and not self._selectable(y - 1) else y
+        if first < top:
+            self.scroll_to(y=first, animate=False)
+        elif y >= top + height:
+            self.scroll_to(y=y - height + 1, animate=False)
 
     def _spark(self, key: str) -> tuple[float | None, ...]:
         feed, columns = self._feed, self._columns
@@ -228,23 +302,40 @@ class FleetTable(ScrollView, can_focus=True):
     def on_resize(self) -> None:
         self._drawn.clear()
 
-    # jumps, not animations: every frame of an animated scroll repaints the whole table
+    # the keys move the cursor; scrolls are jumps, not animations (every frame of an animated
+    # scroll repaints the whole table)
     def action_scroll_up(self) -> None:
-        self.scroll_relative(y=-1, animate=False)
+        self.move_cursor(-1)
 
     def action_scroll_down(self) -> None:
-        self.scroll_relative(y=1, animate=False)
+        self.move_cursor(1)
 
     def action_page_up(self) -> None:
-        self.scroll_relative(y=-self.scrollable_content_region.height, animate=False)
+        self._page(-1)
 
     def action_page_down(self) -> None:
-        self.scroll_relative(y=self.scrollable_content_region.height, animate=False)
+        self._page(1)
+
+    def _page(self, direction: int) -> None:
+        """A page of lines: the view and the cursor move together."""
+        if self._cursor < 0:
+            return
+        height = self.scrollable_content_region.height
+        y = max(0, min(len(self._rows) - 1, self._cursor + direction * height))
+        while not self._selectable(y) and 0 <= y + direction < len(self._rows):
+            y += direction
+        if not self._selectable(y):  # the end has a node line: the nearest GPU line back
+            y = self._cursor
+        self.scroll_relative(y=direction * height, animate=False)
+        self._set_cursor(y)
+        self._scroll_to_cursor()
 
     def action_scroll_home(self) -> None:
+        self.move_cursor(-len(self._rows))
         self.scroll_home(animate=False)
 
     def action_scroll_end(self) -> None:
+        self.move_cursor(len(self._rows))
         self.scroll_end(animate=False)
 
     def render_line(self, y: int) -> Strip:

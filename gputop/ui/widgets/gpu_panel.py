@@ -3,18 +3,25 @@
 The panel is a grid of small cells (gputop/ui/widgets/cells.py): the numbers, which change
 every tick, share one line in one widget; each sparkline repaints only when one of its time
 buckets closes.
+
+The selected GPU is marked "▶" with its index in reverse video (in the card's title, or at the
+start of the compact line): alert colours take the border, the selection never depends on one.
+The worst rule touching the GPU shows as a glyph beside its index too (● firing, ◐ pending,
+○ near), so it reads without colour.
 """
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 
 from gputop.core.models import GPU_METRICS, GpuSample
+from gputop.core.units import format_since
 from gputop.ui.view import NumberLevels, metric_text, spark_bounds
-from gputop.ui.widgets.cells import IndexCell, ReadingLine, SparkCell
+from gputop.ui.widgets.cells import MARK_GLYPHS, IndexCell, ReadingLine, SparkCell
 
 __all__ = ["COMPACT_COLUMNS", "GpuPanel", "readings_heading"]
 
@@ -23,7 +30,7 @@ READING_WIDTHS = tuple(m.width for m in GPU_METRICS)
 CARD_LABELS = tuple(f"{m.label} " for m in GPU_METRICS)
 COMPACT_LABELS = ("",) * len(GPU_METRICS)
 #: Grid columns of a compact line: index, the readings, then one sparkline per metric.
-COMPACT_COLUMNS = f"3 {sum(w + 1 for w in READING_WIDTHS)} " + " ".join(["1fr"] * len(GPU_METRICS))
+COMPACT_COLUMNS = f"5 {sum(w + 1 for w in READING_WIDTHS)} " + " ".join(["1fr"] * len(GPU_METRICS))
 
 
 def readings_heading() -> str:
@@ -90,12 +97,44 @@ class GpuPanel(Widget, can_focus=True):
         self._sparks = {m.key: SparkCell(m.label) for m in GPU_METRICS}
         self.set_reactive(GpuPanel.compact, compact)
         self.set_class(compact, "-compact")
+        self._index = IndexCell(gpu.index)
+        self._mark: str | None = None
+        self._set_title(selected=False)
+
+    def _set_title(self, *, selected: bool) -> None:
+        gpu = self.gpu
         short = gpu.name.replace("NVIDIA ", "")
         host = f" · {gpu.host}" if gpu.source == "prometheus" else ""
-        self.border_title = f"GPU {gpu.index} · {short}{host}"
+        title = Text()
+        if selected:
+            title.append("▶ ", style="bold")
+        if self._mark:
+            title.append(f"{MARK_GLYPHS[self._mark]} ", style="bold")
+        title.append(f"GPU {gpu.index}", style="bold reverse" if selected else "")
+        title.append(f" · {short}{host}")
+        self.border_title = title
+
+    def set_mark(self, mark: str | None) -> None:
+        """The worst rule state touching this GPU (firing, pending, near), as a glyph in the
+        title and at the start of the compact line, and as the border's colour."""
+        if mark == self._mark:
+            return
+        self._mark = mark
+        self.set_class(mark in ("near", "pending"), "-alert")
+        self.set_class(mark == "firing", "-firing")
+        self._set_title(selected=self.has_focus)
+        self._index.set_mark(mark)
+
+    def on_focus(self) -> None:
+        self._set_title(selected=True)
+        self._index.set_selected(True)
+
+    def on_blur(self) -> None:
+        self._set_title(selected=False)
+        self._index.set_selected(False)
 
     def compose(self) -> ComposeResult:
-        yield IndexCell(self.gpu.index)
+        yield self._index
         yield self._readings
         for m in GPU_METRICS:
             spark = self._sparks[m.key]
@@ -115,16 +154,31 @@ class GpuPanel(Widget, can_focus=True):
         """How many buckets a sparkline of this panel shows at its current size."""
         return self._sparks[GPU_METRICS[0].key].columns()
 
-    def update_gpu(self, gpu: GpuSample, levels: NumberLevels, *, force: bool = False) -> None:
-        """A new reading: the numbers line repaints up to the last field that changed."""
+    def update_gpu(
+        self,
+        gpu: GpuSample,
+        levels: NumberLevels,
+        *,
+        force: bool = False,
+        lost_since: float | None = None,
+        now: float | None = None,
+    ) -> None:
+        """A new reading: the numbers line repaints up to the last field that changed.
+
+        A lost GPU shows since when it is lost (`lost_since`, at `now`) and why."""
         was_lost = self.gpu.state == "lost"
         self.gpu = gpu
         lost = gpu.state == "lost"
         if lost != was_lost or force:
             self.set_class(lost, "-lost")
-            self._readings.set_banner(f"LOST — {gpu.reason or 'the GPU is lost'}" if lost else "")
         if lost:
+            since = ""
+            if lost_since is not None and now is not None:
+                since = f" since {format_since(lost_since, now)}"
+            self._readings.set_banner(f"LOST{since} — {gpu.reason or 'the GPU is lost'}")
             return
+        if was_lost or force:
+            self._readings.set_banner("")
         self._readings.set_fields(
             [(metric_text(m, gpu), levels.level(m, gpu)) for m in GPU_METRICS]
         )

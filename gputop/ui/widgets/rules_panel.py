@@ -1,163 +1,252 @@
-"""The rules panel: every alert rule, worst first; near-firing ones highlighted.
+"""The rules panel: every alert rule, worst first; firing and pending never hidden.
 
-Three columns, each its own widget, so a countdown that changes every second repaints only
-its own cells: state and rule (left), the compared value's history (middle), the value
-against its threshold with the countdown or ETA (right). Each column repaints only the
-lines that changed.
+One widget drawn with the line API: each line is laid out by `gputop.ui.rules_lines` at the
+panel's width, and after every update only the lines that changed are repainted, from their
+first to their last changed field (a countdown costs its own few cells).
+
+What does not fit is counted ("+7 more: 2 near, 5 ok"). The panel takes focus (Tab from the
+overview); then ↑↓ move its cursor, PgUp/PgDn/Home/End scroll, and Enter selects a row.
+
+Public API for actions on rules (e.g. silencing one):
+
+- `RulesPanel.selected`: the `RuleStatus` of the row under the cursor, or None (no rows);
+- `RulesPanel.Highlighted(status)`: posted when the cursor moves to another rule;
+- `RulesPanel.Selected(status)`: posted on Enter.
+
+The cursor follows its rule when rows move; it is drawn (▶ and the title in reverse video)
+while the panel has focus. Without focus the panel shows its first rows, the worst.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable
 
 from rich.segment import Segment
-from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.geometry import Region
+from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
 from gputop.rules.model import RuleStatus
-from gputop.ui.rules_view import RuleRow
-from gputop.ui.spark import spark_text
+from gputop.ui.rules_lines import Line, RuleColumns, counted, row_line, window
+from gputop.ui.rules_view import RuleRow, RulesPanelView
+from gputop.ui.widgets.fleet_table import changed_until
 
 __all__ = ["RulesPanel"]
 
-_ACTIONABLE = ("firing", "pending", "near")
-STATE_W = 9
-SPARK_W = 16
-DETAIL_W = 36
+_STYLES: dict[str, str] = {
+    # without colour urgency reads from attributes: FIRING reverse, PENDING bold, NEAR plain
+    "firing": "background: $error; color: $text; text-style: bold reverse;",
+    "pending": "color: $warning; text-style: bold;",
+    "near": "color: $warning;",
+    "ok": "color: $success;",
+    "unknown": "color: $text-muted;",
+    "title": "text-style: bold;",
+    "selected": "text-style: bold reverse;",
+    "cursor": "color: $accent; text-style: bold;",
+    "detail": "color: $text;",
+    "spark": "color: $secondary;",
+    "note": "color: $text-muted;",
+    "more": "color: $text-muted; text-style: italic;",
+    "stale": "color: $error; text-style: bold;",
+}
 
 
-class _Column(Widget):
-    """Lines of (text, component class) pairs; repaints only the lines that changed.
-
-    The component classes are the panel's: it passes itself as `styles_from`.
-    """
-
-    def __init__(self, styles_from: Widget, *, classes: str | None = None) -> None:
-        super().__init__(classes=classes)
-        self._styles_from = styles_from
-        self._lines: list[tuple[tuple[str, str], ...]] = []
-
-    def set_lines(self, lines: list[tuple[tuple[str, str], ...]]) -> None:
-        width = self.content_size.width
-        old = self._lines
-        self._lines = lines
-        for y in range(max(len(old), len(lines))):
-            if y >= len(old) or y >= len(lines) or old[y] != lines[y]:
-                self.refresh(Region(0, y, width, 1))
-
-    def render_line(self, y: int) -> Strip:
-        base = self.rich_style
-        width = self.content_size.width
-        if y >= len(self._lines):
-            return Strip.blank(width, base)
-        panel = self._styles_from
-        segs = [
-            Segment(text, base + panel.get_component_rich_style(cls, partial=True))
-            for text, cls in self._lines[y]
-        ]
-        return Strip(segs).crop(0, width).extend_cell_length(width, base)
-
-
-class RulesPanel(Widget):
-    COMPONENT_CLASSES = {
-        "rules-panel--firing",
-        "rules-panel--pending",
-        "rules-panel--near",
-        "rules-panel--ok",
-        "rules-panel--unknown",
-        "rules-panel--title",
-        "rules-panel--detail",
-        "rules-panel--spark",
-        "rules-panel--note",
-    }
-    DEFAULT_CSS = f"""
-    RulesPanel {{
+class RulesPanel(Widget, can_focus=True):
+    COMPONENT_CLASSES = {f"rules-panel--{name}" for name in _STYLES}
+    DEFAULT_CSS = """
+    RulesPanel {
         height: 1fr; min-height: 3; border: round $panel-lighten-2; padding: 0 1;
-        layout: horizontal; overflow: hidden;
-    }}
-    RulesPanel > .-names {{ width: 1fr; }}
-    RulesPanel > .-sparks {{ width: {SPARK_W + 1}; }}
-    RulesPanel > .-details {{ width: {DETAIL_W}; }}
-    RulesPanel.-narrow > .-sparks {{ display: none; }}
-    RulesPanel > .rules-panel--firing {{ background: $error; color: $text; text-style: bold; }}
-    RulesPanel > .rules-panel--pending {{ color: $warning; text-style: bold reverse; }}
-    RulesPanel > .rules-panel--near {{ color: $warning; text-style: bold; }}
-    RulesPanel > .rules-panel--ok {{ color: $success; }}
-    RulesPanel > .rules-panel--unknown {{ color: $text-muted; }}
-    RulesPanel > .rules-panel--title {{ text-style: bold; }}
-    RulesPanel > .rules-panel--detail {{ color: $text; }}
-    RulesPanel > .rules-panel--spark {{ color: $secondary; }}
-    RulesPanel > .rules-panel--note {{ color: $text-muted; }}
-    """
+    }
+    RulesPanel:focus { border: round $accent; }
+    """ + "\n".join(f"RulesPanel > .rules-panel--{n} {{ {css} }}" for n, css in _STYLES.items())
+    BINDINGS = [
+        Binding("up,k", "cursor(-1)", "↑", show=False),
+        Binding("down,j", "cursor(1)", "↓", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("home", "jump(0)", "First rule", show=False),
+        Binding("end", "jump(-1)", "Last rule", show=False),
+        Binding("enter", "select", "Select", show=False),
+    ]
+
+    class Highlighted(Message):
+        """The cursor moved to another rule."""
+
+        def __init__(self, status: RuleStatus | None) -> None:
+            super().__init__()
+            self.status = status
+
+    class Selected(Message):
+        """Enter on a rule row."""
+
+        def __init__(self, status: RuleStatus) -> None:
+            super().__init__()
+            self.status = status
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.border_title = "Alert rules"
-        self._names = _Column(self, classes="-names")
-        self._sparks = _Column(self, classes="-sparks")
-        self._details = _Column(self, classes="-details")
-        self._rows: tuple[RuleRow, ...] = ()
-        self._statuses: tuple[RuleStatus, ...] = ()  # behind the rows, in the same order
-        self._note: str | None = "no rules loaded"
+        self._view = RulesPanelView(note="no rules loaded")
+        self._cursor = 0
+        self._cursor_key: Hashable = None
+        self._top = 0
+        self._drawn: list[Line] = []
+        self._columns: RuleColumns | None = None
+        self._shape: tuple[object, ...] = ()
 
-    def compose(self) -> ComposeResult:
-        yield self._names
-        yield self._sparks
-        yield self._details
-
-    def on_resize(self) -> None:
-        self.set_class(self.content_size.width < 70, "-narrow")
+    # ---- public ----------------------------------------------------------------------
 
     @property
     def rows(self) -> tuple[RuleRow, ...]:
-        return self._rows
+        return self._view.rows
 
     @property
     def selected(self) -> RuleStatus | None:
-        """The status of the row an action applies to.
+        """The status of the rule under the cursor; None when there are no rows."""
+        rows = self._view.rows
+        return rows[self._cursor].status if rows else None
 
-        Until the panel has a selection of its own: the first firing, pending or near row.
-        """
-        return next((st for st in self._statuses if st.state in _ACTIONABLE), None)
+    @property
+    def lines(self) -> list[str]:
+        """The text of each line as drawn now, top to bottom."""
+        return ["".join(text for text, _ in line) for line in self._drawn]
 
-    def set_statuses(self, statuses: Sequence[RuleStatus]) -> None:
-        """The statuses behind the rows (for `selected`)."""
-        self._statuses = tuple(statuses)
+    def set_view(self, view: RulesPanelView) -> None:
+        """New content; only the lines that changed are repainted."""
+        self._view = view
+        if view.subtitle != (self.border_subtitle or ""):
+            self.border_subtitle = view.subtitle
+        if view.rows and self._cursor_key is not None:
+            index = next((i for i, r in enumerate(view.rows) if r.key == self._cursor_key), None)
+            if index is None:  # its rule is gone: the cursor stays where it was
+                self._cursor = min(self._cursor, len(view.rows) - 1)
+            else:
+                self._cursor = index
+        self._remember_cursor()
+        self._update_lines()
 
-    def set_note(self, note: str) -> None:
-        if note != self._note:
-            self._note, self._rows = note, ()
-            self.border_subtitle = ""
-            self._names.set_lines([((note, "rules-panel--note"),)])
-            self._sparks.set_lines([])
-            self._details.set_lines([])
+    # ---- layout ----------------------------------------------------------------------
 
-    def set_rows(self, rows: tuple[RuleRow, ...], subtitle: str = "") -> None:
-        if rows == self._rows and self._note is None:
+    def _layout(self) -> list[Line]:
+        view = self._view
+        width, height = self.content_size.width, self.content_size.height
+        if view.note is not None:
+            return [((view.note, "note"),)]
+        lines: list[Line] = []
+        if view.stale:
+            lines.append(((view.stale, "stale"),))
+        rows = view.rows
+        cursor = self._cursor if self.has_focus else None
+        shown = window(len(rows), max(1, height - len(lines)), self._top, cursor)
+        self._top = shown.top
+        visible = rows[shown.top : shown.top + shown.count]
+        cols = self._columns
+        if cols is None or cols.width != width or self._rows_changed(visible):
+            cols = self._columns = RuleColumns.fit(width, visible)
+        if shown.above:
+            lines.append(((f"↑ {shown.top} above: {counted(rows[: shown.top])}", "more"),))
+        for i in range(shown.top, shown.top + shown.count):
+            lines.append(row_line(rows[i], cols, selected=cursor == i))
+        if shown.below:
+            below = rows[shown.top + shown.count :]
+            hint = "" if self.has_focus else " · Tab to scroll"
+            lines.append(((f"+{len(below)} more: {counted(below)}{hint}", "more"),))
+        return lines
+
+    def _rows_changed(self, rows: tuple[RuleRow, ...]) -> bool:
+        """Columns are fitted again when the texts of the rows in view could need other
+        widths (a detail's length in steps of 6: a countdown losing a digit moves nothing)."""
+        shape = tuple((r.state, r.title, len(r.detail) // 6, r.short) for r in rows)
+        changed = shape != self._shape
+        self._shape = shape
+        return changed
+
+    def _update_lines(self) -> None:
+        width = self.content_size.width
+        if width <= 0:
             return
-        self._rows, self._note = rows, None
-        if subtitle != self.border_subtitle:
-            self.border_subtitle = subtitle
-        self._names.set_lines(
-            [
-                (
-                    (f" {r.state.upper():<{STATE_W - 2}} ", f"rules-panel--{r.state}"),
-                    (f" {r.title}", "rules-panel--title"),
-                )
-                for r in rows
-            ]
-        )
-        self._sparks.set_lines([((_spark(r), "rules-panel--spark"),) for r in rows])
-        self._details.set_lines([((r.detail, "rules-panel--detail"),) for r in rows])
+        old, new = self._drawn, self._layout()
+        self._drawn = new
+        for y in range(max(len(old), len(new))):
+            before = old[y] if y < len(old) else None
+            after = new[y] if y < len(new) else ()
+            cells = changed_until(before, after, width) if after else width
+            if cells:
+                start = _same_start(before, after)
+                self.refresh(Region(start, y, max(1, cells - start), 1))
+
+    def on_resize(self) -> None:
+        self._drawn = []
+        self._update_lines()
+        self.refresh()
+
+    def on_focus(self) -> None:
+        self.call_later(self._update_lines)  # after Widget._on_focus sets has_focus
+
+    def on_blur(self) -> None:
+        self._top = 0  # back to the worst rows: firing and pending first, whatever was scrolled
+        self.call_later(self._update_lines)
+
+    def render_line(self, y: int) -> Strip:
+        base = self.rich_style
+        width = self.content_size.width
+        if y >= len(self._drawn):
+            return Strip.blank(width, base)
+        segments: list[Segment] = []
+        for text, name in self._drawn[y]:
+            style = base + self.get_component_rich_style(f"rules-panel--{name}", partial=True)
+            if segments and segments[-1].style == style:  # one run per style: fewer codes
+                segments[-1] = Segment(segments[-1].text + text, style)
+            else:
+                segments.append(Segment(text, style))
+        return Strip(segments).crop(0, width).extend_cell_length(width, base)
+
+    # ---- cursor ----------------------------------------------------------------------
+
+    def _remember_cursor(self) -> None:
+        """Note the rule under the cursor; tell when it is another one."""
+        rows = self._view.rows
+        key = rows[self._cursor].key if rows else None
+        if key != self._cursor_key:
+            self._cursor_key = key
+            self.post_message(self.Highlighted(self.selected))
+
+    def _move_to(self, index: int) -> None:
+        rows = self._view.rows
+        if not rows:
+            return
+        self._cursor = max(0, min(index, len(rows) - 1))
+        self._remember_cursor()
+        self._update_lines()
+
+    def _page(self) -> int:
+        return max(1, self.content_size.height - 2)
+
+    def action_cursor(self, step: int) -> None:
+        self._move_to(self._cursor + step)
+
+    def action_page(self, direction: int) -> None:
+        self._move_to(self._cursor + direction * self._page())
+
+    def action_jump(self, index: int) -> None:
+        self._move_to(index if index >= 0 else len(self._view.rows) - 1)
+
+    def action_select(self) -> None:
+        status = self.selected
+        if status is not None:
+            self.post_message(self.Selected(status))
 
 
-def _spark(row: RuleRow) -> str:
-    values = row.history[-SPARK_W:]
-    present = [v for v in values if v is not None]
-    if not present:
-        return ""
-    lo = min([*present, row.threshold]) if row.threshold is not None else min(present)
-    hi = max([*present, row.threshold]) if row.threshold is not None else max(present)
-    return " " * (SPARK_W - len(values)) + spark_text(values, lo, hi)
+def _same_start(old: Line | None, new: Line) -> int:
+    """Cells of the fields two lines share from the left: a repaint can start after them
+    (Textual sends a line's segments from the first one the dirty region touches)."""
+    if old is None:
+        return 0
+    cells = 0
+    for a, b in zip(old, new, strict=False):
+        if a != b:
+            break
+        cells += len(a[0])
+    return cells

@@ -1,0 +1,97 @@
+"""How the overview divides the screen: plain functions, tested without an app.
+
+The rules panel always has room for every firing and pending row (and the line counting the
+rest): the GPU list gives way first, as compact lines instead of cards and then by scrolling,
+and the latency panel goes last. The room kept for rules grows at once when a rule starts
+pending or firing, and shrinks only after `ROOM_HOLD_S`, so a rule flickering in and out of
+pending does not switch the whole layout (a full repaint) back and forth.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from gputop.core.models import GpuSample
+
+__all__ = [
+    "CARD_H",
+    "CARD_MIN_W",
+    "MIN_RULE_ROWS",
+    "ROOM_HOLD_S",
+    "OverviewLayout",
+    "RuleRoom",
+    "node_groups",
+    "overview_layout",
+]
+
+CARD_MIN_W = 56
+CARD_H = 7
+LATENCY_H = 4
+#: The header and the footer.
+CHROME_H = 2
+#: The rules panel's border.
+RULES_BORDER_H = 2
+#: The rules panel shows at least this many lines, whatever it needs.
+MIN_RULE_ROWS = 3
+#: The GPU list keeps at least this many lines (it scrolls).
+MIN_GPU_LINES = 2
+#: Room kept for rule rows that are no longer needed, before the GPUs take it back.
+ROOM_HOLD_S = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class OverviewLayout:
+    """Cards or compact lines, cards per row, the GPU list's height, the latency panel."""
+
+    compact: bool
+    cols: int
+    gpu_h: int
+    latency: bool = True
+    headings: bool = False  # a heading line per node (several nodes, compact lines)
+
+
+def node_groups(gpus: Sequence[GpuSample]) -> list[tuple[str, list[GpuSample]]]:
+    """The GPUs by node, in the order the nodes first appear."""
+    groups: dict[str, list[GpuSample]] = {}
+    for gpu in gpus:
+        groups.setdefault(gpu.host, []).append(gpu)
+    return list(groups.items())
+
+
+def overview_layout(
+    width: int, height: int, group_sizes: Sequence[int], rule_rows: int
+) -> OverviewLayout:
+    """Cards when they fit beside a rules panel of `rule_rows` lines, else one line per GPU
+    (with a heading per node when there are several), scrolling when they do not fit."""
+    gpus = sum(group_sizes)
+    rows = max(MIN_RULE_ROWS, rule_rows)
+    fixed = CHROME_H + LATENCY_H + RULES_BORDER_H + rows
+    cols = max(1, min(gpus, width // CARD_MIN_W))
+    cards_h = sum(math.ceil(n / cols) for n in group_sizes) * CARD_H
+    if not gpus or (width >= 100 and cards_h <= height - fixed):
+        return OverviewLayout(False, cols, cards_h)
+    headings = len(group_sizes) > 1
+    lines = gpus + (len(group_sizes) if headings else 0)
+    room = height - fixed - 1  # the compact list's column heading
+    latency = True
+    if room < MIN_GPU_LINES and room + LATENCY_H >= MIN_GPU_LINES:
+        latency, room = False, room + LATENCY_H  # the rules before the latency panel
+    return OverviewLayout(True, 1, max(MIN_GPU_LINES, min(lines, room)), latency, headings)
+
+
+class RuleRoom:
+    """Lines kept for the rules panel: grows at once, shrinks after `hold_s` without need."""
+
+    def __init__(self, hold_s: float = ROOM_HOLD_S) -> None:
+        self.hold_s = hold_s
+        self._rows = 0
+        self._at = -math.inf
+
+    def update(self, need: int, now: float) -> int:
+        if need >= self._rows or now - self._at >= self.hold_s:
+            self._rows = need
+        if need >= self._rows:
+            self._at = now
+        return self._rows
