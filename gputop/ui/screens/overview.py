@@ -287,7 +287,7 @@ class OverviewScreen(GpuTopScreen):
         return super().check_action(action, parameters)
 
     def action_silence(self) -> None:
-        # the rules panel's selected row (its first firing, pending or near row for now)
+        # the rule row under the rules panel's cursor
         self.app.silence_rule(self.query_one(RulesPanel).selected)
 
     def on_gpu_panel_selected(self, message: GpuPanel.Selected) -> None:
