@@ -1,16 +1,26 @@
 """Range panels from Prometheus: GPU metrics of the whole fleet and inference latency.
 
-The first refresh fetches the visible range (`range_s`) so every sparkline is full at once;
-later refreshes ask only for the points after the last one fetched, on a grid of `step`
-seconds aligned to the epoch, and merge them into the store. There is one range query per
-metric for all GPUs, so queries per refresh grow with panels, never with GPUs. After the
-first fetch the GPU queries return only the labels that name a GPU; the others (model, pod,
-namespace) come from one instant query when a new GPU shows up, and once a minute.
+Every refresh first asks one small instant query, the probe (see `promqueries`): the engine's
+own now and the time of the newest raw sample behind each group of panels. Freshness comes
+from that, not from HTTP success: an engine that answers 200 with nothing new is STALE once its
+newest sample has not moved for `stale_after_s`, and the lag (VictoriaMetrics shows data 30 s
+late by default; remote write and Thanos or Mimir ingestion lag too) is shown, not hidden.
+
+The first fetch asks for the visible range (`range_s`) so every sparkline is full at once;
+later fetches, on a grid of `step` seconds aligned to the epoch, ask from a few steps before
+the last end asked (late points fill in; the store merges duplicates by timestamp), and never
+from later than the newest point actually received, so points that arrive late are never
+skipped. No window ends past the newest raw sample: VictoriaMetrics fills the last 30 s of a
+range with copies of an older value, which must not pass for fresh readings. There is one
+range query per metric for all GPUs, so queries per refresh grow with panels, never with GPUs.
+After the first fetch the GPU queries return only the labels that name a GPU; the others
+(model, pod, namespace) come from one instant query when a new GPU shows up, and once a minute.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -19,20 +29,41 @@ from gputop.core.backoff import Backoff
 from gputop.core.clock import Clock
 from gputop.core.models import GpuSample, LatencySample, SourceState, SourceStatus
 from gputop.core.store import LATENCY_KEY, SERIES_FIELDS, MetricStore
+from gputop.core.units import format_duration
 from gputop.sources.base import SourceError
 from gputop.sources.prometheus import PrometheusClient, PromSeries, PromUnreachable
 from gputop.sources.promqueries import (
     LABELS_EVERY_S,
     LATENCY_METRICS,
     MAX_POINTS,
+    PROBE_LABEL,
     gpu_queries,
     latency_queries,
+    probe_query,
     slim_query,
 )
 
-__all__ = ["PrometheusSource"]
+__all__ = ["OVERLAP_STEPS", "PrometheusSource"]
 
 Point = tuple[float, float | None]
+
+#: Each fetch asks this many steps before the last end asked again, for late points.
+OVERLAP_STEPS = 2
+#: How often the scrape interval is learned again from the data.
+INTERVAL_EVERY_S = 600.0
+#: Stale after this many scrape intervals, or refreshes, without a new sample.
+STALE_AFTER_INTERVALS = 3
+
+
+@dataclass(slots=True)
+class _Feed:
+    """Where one group of range queries stands, and how fresh its data is."""
+
+    cursor: float | None = None  # the newest point received
+    asked: float | None = None  # the end of the last window asked and answered
+    newest: float | None = None  # the newest raw sample time the engine reported
+    advanced_at: float | None = None  # local time when `newest` last moved forward
+    interval_s: float | None = None  # seconds between samples, learned from the data
 
 
 @dataclass(slots=True)
@@ -68,11 +99,17 @@ class PrometheusSource:
         latency_histogram: str = "t2v_inference_duration_seconds",
         selector: str = "",
         local_keys: Callable[[], set[str]] = lambda: set(),
+        refresh_s: float = 1.0,
+        stale_after_s: float | None = None,
     ) -> None:
         if not range_s > 0 or not math.isfinite(range_s):
             raise ValueError(f"range_s must be a positive number of seconds, got {range_s}")
         if columns < 1:
             raise ValueError(f"columns must be at least 1, got {columns}")
+        if not refresh_s > 0:
+            raise ValueError(f"refresh_s must be positive, got {refresh_s}")
+        if stale_after_s is not None and not stale_after_s > 0:
+            raise ValueError(f"stale_after_s must be positive, got {stale_after_s}")
         self._client = client
         self._store = store
         self._clock = clock
@@ -86,7 +123,14 @@ class PrometheusSource:
             "gpu": gpu_queries(selector),
             "latency": latency_queries(latency_histogram, selector),
         }
-        self._cursor: dict[str, float | None] = dict.fromkeys(self._groups)
+        self._feeds = {group: _Feed() for group in self._groups}
+        self._probe = {
+            False: probe_query(latency_histogram, selector),
+            True: probe_query(latency_histogram, selector, intervals=True),
+        }
+        self._intervals_at = -math.inf  # when the scrape intervals were last learned
+        self._refresh_s = float(refresh_s)
+        self._stale_after_s = stale_after_s
         self._slim = {m: slim_query(q) for m, q in self._groups["gpu"].items()}
         self._label_query = self._groups["gpu"]["memory_used_mib"]
         self._labels_at = -math.inf  # when the full labels of every GPU were last fetched
@@ -114,8 +158,35 @@ class PrometheusSource:
         return {m: q for group in self._groups.values() for m, q in group.items()}
 
     @property
+    def stale_after_s(self) -> float:
+        """How long the newest sample may stand still before the source is STALE: as
+        configured, else 3 scrape intervals (learned from the data) or 3 refreshes."""
+        if self._stale_after_s is not None:
+            return self._stale_after_s
+        intervals = [f.interval_s for f in self._feeds.values() if f.interval_s is not None]
+        scrape = min(intervals, default=0.0)
+        return STALE_AFTER_INTERVALS * max(scrape, self._refresh_s)
+
+    @property
+    def newest(self) -> float | None:
+        """The time of the newest raw sample seen behind any panel (None: none yet)."""
+        return max((f.newest for f in self._feeds.values() if f.newest is not None), default=None)
+
+    @property
     def state(self) -> SourceState:
-        return self._state
+        """OK, STALE (answering, but nothing new for `stale_after_s`), ERROR or UNAVAILABLE;
+        always with the time of the newest sample."""
+        state, newest = self._state, self.newest
+        if state.status is SourceStatus.OK:
+            moved = [f.advanced_at for f in self._feeds.values() if f.advanced_at is not None]
+            if moved and self._clock.now() - max(moved) > self.stale_after_s:
+                return SourceState(
+                    SourceStatus.STALE,
+                    f"no new samples (stale after {format_duration(self.stale_after_s)})",
+                    last_ok=state.last_ok,
+                    newest=newest,
+                )
+        return dataclasses.replace(state, newest=newest)
 
     async def refresh(self) -> None:
         """Fetch what is new; on failure keep the data, record why, back off (1 s .. 60 s)."""
@@ -124,7 +195,7 @@ class PrometheusSource:
             return
         self._busy = True
         try:
-            fetched = await self._fetch(now)
+            await self._fetch(now)
         except SourceError as exc:
             self._fail(now, exc)
         except Exception as exc:  # a surprise must cost this panel, not the dashboard
@@ -132,8 +203,7 @@ class PrometheusSource:
         else:
             self._backoff.reset()
             self._retry_at = None
-            if fetched:
-                self._last_ok = now
+            self._last_ok = now
             self._state = SourceState(SourceStatus.OK, None, last_ok=self._last_ok)
         finally:
             self._busy = False
@@ -191,27 +261,75 @@ class PrometheusSource:
 
     # ---- fetching -----------------------------------------------------------------------
 
-    def _window(self, now: float, cursor: float | None) -> tuple[float, float] | None:
+    async def _ask_probe(self, now: float) -> tuple[float, dict[str, float]]:
+        """The engine's now and, per group, its newest raw sample time; learns the scrape
+        intervals on the first refresh and every `INTERVAL_EVERY_S`."""
+        intervals = now - self._intervals_at >= INTERVAL_EVERY_S
+        answer = await self._client.query(self._probe[intervals])
+        found = {
+            s.labels.get(PROBE_LABEL, ""): s.value
+            for s in answer
+            if s.value is not None and math.isfinite(s.value)
+        }
+        if intervals:
+            self._intervals_at = now
+            for group, feed in self._feeds.items():
+                interval = found.get(f"{group}_interval")
+                feed.interval_s = interval if interval is not None and interval > 0 else None
+        newest = {g: found[g] for g in self._feeds if g in found}
+        return found.get("now", now), newest
+
+    def _observe(self, now: float, engine_now: float, newest: Mapping[str, float]) -> None:
+        """Note which groups' newest samples moved; at first sight, trust the engine's own
+        clock for how long ago (VictoriaMetrics' now is 30 s behind ours)."""
+        for group, feed in self._feeds.items():
+            t = newest.get(group)
+            if t is None and feed.newest is None and group == "gpu" and feed.cursor is not None:
+                # no live sample (a dead target): its raw history ends here; not so the
+                # latency, whose rate() over 5 minutes outlives the target
+                t = feed.cursor
+            if t is None:
+                continue
+            if feed.newest is None:
+                feed.newest, feed.advanced_at = t, now - max(0.0, engine_now - t)
+            elif t > feed.newest:
+                feed.newest, feed.advanced_at = t, now
+
+    def _window(
+        self, feed: _Feed, engine_now: float, newest: float | None
+    ) -> tuple[float, float] | None:
+        """The next range to ask for a group, or None when nothing new can exist yet."""
         step = self._step
-        end = math.floor(now / step) * step
-        earliest = (math.floor((now - self._range_s) / step) + 1) * step  # (now-range, now]
-        start = earliest if cursor is None else max(cursor + step, earliest)
+        earliest = (math.floor((engine_now - self._range_s) / step) + 1) * step
+        if feed.asked is None:  # the first fetch: the whole visible range
+            top = engine_now if newest is None else min(newest, engine_now)
+            end = math.floor(top / step) * step
+            return None if earliest > end else (earliest, end)
+        if newest is None:
+            return None
+        end = math.floor(min(newest, engine_now) / step) * step
+        if end <= feed.asked:
+            return None
+        received = earliest if feed.cursor is None else feed.cursor + step
+        start = max(earliest, min(received, feed.asked + step - OVERLAP_STEPS * step))
         return None if start > end else (start, end)
 
-    async def _fetch(self, now: float) -> bool:
-        """Run the due queries; True if any ran. Raises the first failure after merging."""
+    async def _fetch(self, now: float) -> None:
+        """Probe, then run the due range queries. Raises the first failure after merging."""
+        engine_now, newest = await self._ask_probe(now)
+        self._observe(now, engine_now, newest)
         calls: list[tuple[str, str, str, tuple[float, float]]] = []
         for group, queries in self._groups.items():
-            cursor = self._cursor[group]
-            window = self._window(now, cursor)
+            feed = self._feeds[group]
+            window = self._window(feed, engine_now, newest.get(group))
             if window is None:
                 continue
-            slim = group == "gpu" and cursor is not None  # labels known: identity is enough
+            slim = group == "gpu" and feed.asked is not None  # labels known: identity is enough
             for metric, expr in queries.items():
                 calls.append((group, metric, self._slim[metric] if slim else expr, window))
         if not calls:
-            return False
-        relabel = self._cursor["gpu"] is not None and (
+            return
+        relabel = self._feeds["gpu"].asked is not None and (
             self._labels_due or now - self._labels_at >= LABELS_EVERY_S
         )
         ranges, labels = await asyncio.gather(
@@ -236,18 +354,21 @@ class PrometheusSource:
                 done[group][metric] = result
         for group, (_, metric, expr, window) in {c[0]: c for c in calls}.items():
             if group not in done:
-                continue
+                continue  # asked again next time, from the same cursor
             if group == "gpu":
                 full = expr == self._groups["gpu"][metric]
-                self._merge_gpus(done[group], local, full=full)
+                received = self._merge_gpus(done[group], local, full=full)
                 if full:
                     self._labels_at = now
             else:
-                self._merge_latency(done[group], local)
-            self._cursor[group] = window[1]
+                received = self._merge_latency(done[group], local)
+            feed = self._feeds[group]
+            feed.asked = window[1]
+            if received is not None and (feed.cursor is None or received > feed.cursor):
+                feed.cursor = received
+        self._observe(now, engine_now, {})  # a group with history but no live sample
         if failures:
             raise failures[0]
-        return True
 
     async def _relabel(self, now: float) -> None:
         """Fetch the full labels of every GPU once (an instant query of one metric)."""
@@ -289,8 +410,10 @@ class PrometheusSource:
 
     def _merge_gpus(
         self, results: Mapping[str, tuple[PromSeries, ...]], local: set[str], *, full: bool
-    ) -> None:
+    ) -> float | None:
+        """Merge the GPU series; returns the newest point time received (None: none)."""
         points: dict[str, dict[str, dict[float, float | None]]] = {}
+        received: float | None = None
         for metric, series_list in results.items():
             for series in series_list:
                 gpu = self._gpu_for(series.labels, full=full)
@@ -308,12 +431,16 @@ class PrometheusSource:
                     continue
                 self._write(key, metric, held.items(), local)
                 newest = max(held)
+                received = newest if received is None else max(received, newest)
                 if newest >= gpu.latest.get(metric, (-math.inf, None))[0]:
                     gpu.latest[metric] = (newest, held[newest])
+        return received
 
     def _merge_latency(
         self, results: Mapping[str, tuple[PromSeries, ...]], local: set[str]
-    ) -> None:
+    ) -> float | None:
+        """Merge the latency series; returns the newest point time received (None: none)."""
+        received: float | None = None
         for metric, series_list in results.items():
             held: dict[float, float | None] = {}
             for series in series_list:  # one series, unless the selector splits it
@@ -323,8 +450,10 @@ class PrometheusSource:
                 continue
             self._write(LATENCY_KEY, metric, held.items(), local)
             newest = max(held)
+            received = newest if received is None else max(received, newest)
             if newest >= self._latency.get(metric, (-math.inf, None))[0]:
                 self._latency[metric] = (newest, held[newest])
+        return received
 
     def _gpu_for(self, labels: Mapping[str, str], *, full: bool) -> _Gpu:
         """The GPU of a series; `full` labels (not only identity) also update name and labels."""
