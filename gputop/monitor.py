@@ -65,6 +65,7 @@ class Monitor:
         self.local = local
         self.remote = remote  # a PrometheusSource, when configured
         self.client = client  # its client, also used for Prometheus' own rules
+        self.rules_client: PrometheusClient | None = None  # rules from elsewhere (rules_url)
         self.rules = rules  # Prometheus' rules when configured, else local evaluation
         self.local_rules = local_rules  # rule files evaluated locally beside Prometheus
         self.store = store if store is not None else MetricStore()
@@ -125,7 +126,11 @@ class Monitor:
             self._set(
                 name,
                 SourceState(
-                    SourceStatus.ERROR, result.error.reason, previous.last_ok, self._retry_at
+                    SourceStatus.ERROR,
+                    result.error.reason,
+                    previous.last_ok,
+                    self._retry_at,
+                    newest=previous.newest,
                 ),
             )
             return
@@ -136,7 +141,7 @@ class Monitor:
             self.store.add_gpu(gpu)
         if result.latency is not None:
             self.store.add_latency(result.latency)
-        self._set(name, SourceState(SourceStatus.OK, None, result.time))
+        self._set(name, SourceState(SourceStatus.OK, None, result.time, newest=result.time))
         if evaluate:
             self._evaluate_local_rules()
 
@@ -177,16 +182,18 @@ class Monitor:
         await remote.refresh()  # type: ignore[attr-defined]
         self._set("prometheus", remote.state)  # type: ignore[attr-defined]
         if self.rules is not None and self.client is not None:
-            await self.rules.refresh_prometheus(self.client)
+            await self.rules.refresh_prometheus(self.client, rules_client=self.rules_client)
 
     async def aclose(self) -> None:
-        if self.client is not None:
-            await self.client.aclose()
+        for client in (self.client, self.rules_client):
+            if client is not None:
+                await client.aclose()
 
     # ---- views ----------------------------------------------------------------------
 
     def sources_failing(self) -> bool:
-        """Whether a source in use cannot be read (or Prometheus' rules cannot)."""
+        """Whether a source in use cannot be read, has nothing new (STALE), or Prometheus'
+        rules cannot be read."""
         if self.local is not None and self.state(self.local.name).status is SourceStatus.ERROR:
             return True
         if self.remote is not None:

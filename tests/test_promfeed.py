@@ -588,11 +588,11 @@ async def test_a_dead_target_is_stale_after_the_threshold_while_the_engine_answe
         assert seen == [SourceStatus.OK] * 3 + [SourceStatus.STALE] * 3, (stale_markers, seen)
         state = source.state
         assert state.newest == T0 and state.last_ok == clock.now()  # answering, nothing new
-        assert state.reason == "no new samples (stale after 3s)"
+        assert state.reason == "no new samples for over 3s"
         assert state.age_s(clock.now()) == 6.0
         assert state.as_json(clock.now()) == {
             "state": "stale",
-            "reason": "no new samples (stale after 3s)",
+            "reason": "no new samples for over 3s",
             "newest": "2026-01-01T00:00:00+00:00",
             "age_s": 6.0,
         }

@@ -40,6 +40,7 @@ class SourceState:
     last_ok: float | None = None  # time of the last good answer or sample
     retry_at: float | None = None  # when the next attempt is due after a failure
     newest: float | None = None  # time of the newest sample held (None: not tracked or none)
+    interval_s: float | None = None  # seconds between its samples, when known
 
     @property
     def ok(self) -> bool:
@@ -50,7 +51,8 @@ class SourceState:
         return None if self.newest is None else max(0.0, now - self.newest)
 
     def as_json(self, now: float | None = None) -> dict[str, object]:
-        """`state` and `reason`; with `now`, also `newest` (ISO 8601) and `age_s` (null if unknown)."""
+        """`state` and `reason`; with `now`, also `newest` (ISO 8601) and `age_s` (null when
+        unknown)."""
         doc: dict[str, object] = {"state": self.status.value, "reason": self.reason}
         if now is not None:
             newest = None

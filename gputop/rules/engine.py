@@ -70,13 +70,16 @@ class RulesEngine:
     def evaluate_local(self, store: MetricStore, gpus: Sequence[GpuSample]) -> None:
         self.statuses = self.local.evaluate(store, gpus)
 
-    async def refresh_prometheus(self, client: PrometheusClient) -> None:
-        """Prometheus' rules and states, plus one instant query per compared side."""
+    async def refresh_prometheus(
+        self, client: PrometheusClient, *, rules_client: PrometheusClient | None = None
+    ) -> None:
+        """Prometheus' rules and states (from `rules_client` when the ruler is elsewhere, e.g.
+        vmalert not proxied by VictoriaMetrics), plus one instant query per compared side."""
         now = self.clock.now()
         if now < self._retry_at:
             return
         try:
-            groups = await client.rules()
+            groups = await (rules_client or client).rules()
             values: dict[str, Mapping[LabelKey, float] | QueryError] = {}
             for query in compared_queries(alerting_rules(groups)):
                 try:

@@ -164,8 +164,7 @@ class PrometheusSource:
         if self._stale_after_s is not None:
             return self._stale_after_s
         intervals = [f.interval_s for f in self._feeds.values() if f.interval_s is not None]
-        scrape = min(intervals, default=0.0)
-        return STALE_AFTER_INTERVALS * max(scrape, self._refresh_s)
+        return STALE_AFTER_INTERVALS * max(min(intervals, default=0.0), self._refresh_s)
 
     @property
     def newest(self) -> float | None:
@@ -177,16 +176,19 @@ class PrometheusSource:
         """OK, STALE (answering, but nothing new for `stale_after_s`), ERROR or UNAVAILABLE;
         always with the time of the newest sample."""
         state, newest = self._state, self.newest
+        intervals = [f.interval_s for f in self._feeds.values() if f.interval_s is not None]
+        interval = min(intervals, default=None)
         if state.status is SourceStatus.OK:
             moved = [f.advanced_at for f in self._feeds.values() if f.advanced_at is not None]
             if moved and self._clock.now() - max(moved) > self.stale_after_s:
                 return SourceState(
                     SourceStatus.STALE,
-                    f"no new samples (stale after {format_duration(self.stale_after_s)})",
+                    f"no new samples for over {format_duration(self.stale_after_s)}",
                     last_ok=state.last_ok,
                     newest=newest,
+                    interval_s=interval,
                 )
-        return dataclasses.replace(state, newest=newest)
+        return dataclasses.replace(state, newest=newest, interval_s=interval)
 
     async def refresh(self) -> None:
         """Fetch what is new; on failure keep the data, record why, back off (1 s .. 60 s)."""

@@ -16,7 +16,6 @@ from textual.app import App
 from textual.binding import Binding
 from textual.css.query import NoMatches
 
-from gputop.core.units import format_age
 from gputop.monitor import OVERVIEW_MAX, Monitor
 from gputop.rules.model import RuleStatus
 from gputop.rules.text import rule_detail, rule_title, series_name
@@ -26,6 +25,7 @@ from gputop.ui.view import (
     RULE_SPARK_BUCKET_S,
     bucket_means,
     rule_metric,
+    source_part,
     status_matches_gpu,
 )
 from gputop.ui.widgets.rules_panel import RuleRow, RulesPanel
@@ -159,20 +159,10 @@ class GpuTopApp(App[int]):
         parts.append((" ".join([host, *versions]), "status-bar--off"))
         now = monitor.clock.now()
         for name, state in monitor.states().items():
-            if state.status.value == "off":
-                continue
-            age = None if state.last_ok is None else now - state.last_ok
-            if state.ok:
-                parts.append((f"● {name} {format_age(age)}", "status-bar--ok"))
-            elif (
-                state.status.value == "unavailable"
-                and name != "prometheus"
-                and self.monitor.remote is not None
-            ):
-                parts.append((f"✖ {name} unavailable", "status-bar--off"))  # Prometheus stands in
-            else:
-                stale = f", stale {format_age(age)}" if state.last_ok is not None else ""
-                parts.append((f"✖ {name}: {state.reason}{stale}", "status-bar--bad"))
+            stands_in = name != "prometheus" and monitor.remote is not None
+            part = source_part(name, state, now, stands_in=stands_in)
+            if part is not None:
+                parts.append(part)
         return parts
 
     def shown_statuses(self) -> list[RuleStatus]:

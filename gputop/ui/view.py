@@ -15,7 +15,7 @@ from functools import lru_cache
 from gputop.core.catalogue import lookup
 from gputop.core.models import GpuSample, Metric, SourceState
 from gputop.core.store import MetricStore
-from gputop.core.units import format_value
+from gputop.core.units import format_age, format_duration, format_value
 from gputop.promql.analysis import PromQLSyntaxError, analyse
 from gputop.rules.model import RuleStatus
 
@@ -29,6 +29,7 @@ __all__ = [
     "metric_level",
     "metric_text",
     "rule_metric",
+    "source_part",
     "spark_bounds",
     "spark_warn",
     "stale_note",
@@ -191,11 +192,55 @@ def bucket_means(history: Sequence[float], per_cell: float) -> tuple[float, ...]
 def stale_note(state: SourceState | None) -> str:
     """Why a panel's data is not fresh ("" when it is): the failing source's reason and since when.
 
-    The time is the last good sample's clock time, so the note does not tick every second.
+    The time is the newest sample's clock time (else the last good answer's), so the note does
+    not tick every second.
     """
     if state is None or state.ok or state.status.value == "off":
         return ""
     reason = state.reason or state.status.value
-    if state.last_ok is None:
+    since = state.newest if state.newest is not None else state.last_ok
+    if since is None:
         return f"no data: {reason}"
-    return f"stale since {time.strftime('%H:%M:%S', time.localtime(state.last_ok))}: {reason}"
+    return f"stale since {time.strftime('%H:%M:%S', time.localtime(since))}: {reason}"
+
+
+#: Lags shorter than this (beyond one sample interval) read "now" in the header.
+_LAG_SHOWN_S = 2.0
+#: A lag is shown in steps of this many seconds below two minutes, so it repaints rarely.
+_LAG_STEP_S = 5.0
+
+
+def source_part(
+    name: str, state: SourceState, now: float, *, stands_in: bool = False
+) -> tuple[str, str] | None:
+    """How the header words one source: (text, status-bar class); None when it is off.
+
+    Freshness is the age of the newest sample, not of the last answer: `● prometheus now`,
+    `● prometheus 30s behind` (an engine that shows data late, like VictoriaMetrics),
+    `✖ prometheus STALE, newest 45s ago` (it answers, nothing new), `✖ prometheus:
+    unreachable, stale 2m`. `stands_in`: another source covers for this unavailable one.
+    """
+    status = state.status.value
+    if status == "off":
+        return None
+    newest = state.newest if state.newest is not None else state.last_ok
+    age = None if newest is None else max(0.0, now - newest)
+    if state.ok:
+        return f"● {name} {_freshness(age, state.interval_s)}", "status-bar--ok"
+    if status == "unavailable" and stands_in:
+        return f"✖ {name} unavailable", "status-bar--off"
+    if status == "stale":
+        return f"✖ {name} STALE, newest {format_age(age)} ago", "status-bar--bad"
+    stale = f", stale {format_age(age)}" if age is not None else ""
+    return f"✖ {name}: {state.reason}{stale}", "status-bar--bad"
+
+
+def _freshness(age: float | None, interval_s: float | None) -> str:
+    """`now` while the newest sample is as new as the sampling allows, else how far behind."""
+    if age is None:
+        return "no data"
+    if age < (interval_s or 0.0) + _LAG_SHOWN_S:
+        return "now"
+    if age < 120:
+        return f"{format_duration(max(_LAG_STEP_S, age // _LAG_STEP_S * _LAG_STEP_S))} behind"
+    return f"{format_duration(age // 60 * 60)} behind"
