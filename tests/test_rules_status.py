@@ -296,6 +296,58 @@ def test_prometheus_alert_shown_even_when_its_series_is_not_in_the_values():
     assert next(s for s in got if s.state == "firing").value == 90.0
 
 
+def _ruler_alert(gpu: str, state: str, **added: str) -> dict:
+    alert = _alert(gpu, state, "2025-12-31T23:59:30Z", "90")
+    alert["labels"].update(added)
+    return alert
+
+
+@pytest.mark.parametrize(
+    "added",
+    [
+        {"alertgroup": "gpu"},  # vmalert
+        {"cluster": "eu-1", "replica": "ruler-0"},  # Thanos Ruler / Mimir external labels
+    ],
+)
+def test_a_ruler_that_adds_labels_still_gives_one_row_per_series(added: dict) -> None:
+    data = _api([_ruler_alert("3", "firing", **added), _ruler_alert("1", "pending", **added)])
+    got = statuses_from_prometheus(data, _temps({"0": 50.0, "1": 87.0, "3": 91.0}), now=NOW)
+    assert sorted((s.labels["gpu"], s.state) for s in got) == [
+        ("0", "ok"), ("1", "pending"), ("3", "firing"),
+    ]  # fmt: skip
+    assert all(s.labels == {"UUID": f"GPU-{s.labels['gpu']}", "gpu": s.labels["gpu"]} for s in got)
+    assert next(s for s in got if s.state == "firing").value == 91.0  # the series' own value
+
+
+def test_an_alert_with_no_series_drops_the_labels_its_ruler_added() -> None:
+    data = _api(
+        [
+            _ruler_alert("1", "pending", alertgroup="gpu", cluster="eu-1"),
+            _ruler_alert("5", "firing", alertgroup="gpu", cluster="eu-1"),  # no series of its own
+        ]
+    )
+    got = statuses_from_prometheus(data, _temps({"1": 87.0}), now=NOW)
+    assert sorted((tuple(sorted(s.labels)), s.state) for s in got) == [
+        (("UUID", "gpu"), "firing"),
+        (("UUID", "gpu"), "pending"),
+    ]
+    alone = statuses_from_prometheus(
+        _api([_ruler_alert("5", "firing", alertgroup="gpu", team="infra")]), {}, now=NOW
+    )  # nothing to compare with: only vmalert's own group label is known to be added
+    assert [s.labels for s in alone] == [{"UUID": "GPU-5", "gpu": "5", "team": "infra"}]
+
+
+def test_two_alerts_for_one_series_are_one_row_the_worse() -> None:
+    data = _api(
+        [
+            _ruler_alert("3", "pending", replica="a"),
+            _ruler_alert("3", "firing", replica="b"),
+        ]
+    )
+    got = statuses_from_prometheus(data, _temps({"3": 91.0}), now=NOW)
+    assert [(s.labels["gpu"], s.state) for s in got] == [("3", "firing")]
+
+
 def test_prometheus_history_gives_trend_and_sparkline():
     history = ValueHistory(spacing_s=5.0)
     data = _api([])
