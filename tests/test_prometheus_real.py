@@ -4,9 +4,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import math
+import os
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -14,10 +19,13 @@ import pytest
 from gputop.core.clock import RealClock
 from gputop.core.models import SourceStatus
 from gputop.core.store import LATENCY_KEY, MetricStore
+from gputop.monitor import Monitor
 from gputop.sources.prometheus import PrometheusClient
 from gputop.sources.promfeed import OVERLAP_STEPS, PrometheusSource
 from gputop.sources.simexporter import make_nodes
+from gputop.ui.app import GpuTopApp
 from tests.support.prometheus_server import ENGINES, PromStack, engine_stack
+from tests.support.ui import screen_lines
 
 pytestmark = pytest.mark.prometheus
 
@@ -258,3 +266,54 @@ async def test_killed_engine_then_back_on_the_same_port(
             await asyncio.sleep(0.25)
             await source.refresh()  # nobody resets anything: it must come back by itself
         assert back(), (source.state, store.series(key, "power_w").last_time, held[-1])
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+async def test_a_dead_target_reads_stale_while_the_engine_answers(
+    prometheus_factory: Callable[..., PromStack], engine: str, tmp_path: Path
+) -> None:
+    """The engine keeps answering 200; the exporter it scrapes has died. The dashboard says
+    STALE within the threshold (after the engine's own lag), and so do --json and --check."""
+    stack = prometheus_factory(engine=engine, nodes=1, gpus=8, history_s=60)
+    clock = RealClock()
+    client = PrometheusClient(stack.url)
+    monitor = Monitor(clock=clock, local=None, client=client, host="desk")
+    source = PrometheusSource(client, monitor.store, clock, range_s=300, columns=60)
+    monitor.remote = source
+    app = GpuTopApp(monitor, interval=1.0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        deadline = time.monotonic() + 30
+        while "● prometheus" not in screen_lines(app)[0]:
+            assert time.monotonic() < deadline, screen_lines(app)[0]
+            await pilot.pause(0.2)
+        header = screen_lines(app)[0]
+        assert ("30s behind" if engine == "victoriametrics" else "● prometheus now") in header
+        threshold = source.stale_after_s
+        # 3 x the 1 s scrape interval (learned from samples, a little more where the
+        # back-filled history and the first scrape leave a gap) and 3 x the 1 s refresh
+        assert 3.0 <= threshold <= 6.0
+
+        stack.exporter.stop()
+        died = time.monotonic()
+        allowed = stack.engine.lag_s + threshold + 4.0  # + a scrape, a refresh, a slow CPU
+        while "prometheus STALE" not in screen_lines(app)[0]:
+            assert time.monotonic() - died < allowed, screen_lines(app)[0]
+            await pilot.pause(0.2)
+        took = time.monotonic() - died
+        state = monitor.state("prometheus")
+        assert state.status is SourceStatus.STALE and state.last_ok is not None
+        assert clock.now() - state.last_ok < 3  # the engine still answers
+        text = "\n".join(screen_lines(app))
+        assert text.count("stale since") >= 8, text  # every card says its data is stale
+    assert took >= stack.engine.lag_s  # not before the engine itself could know
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GPUTOP_")}
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
+    argv = [sys.executable, "-m", "gputop", "--prometheus", stack.url, "--once"]
+    done = subprocess.run([*argv, "--json"], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    prom = json.loads(done.stdout)["sources"]["prometheus"]
+    assert prom["state"] == "stale" and prom["reason"].startswith("no new samples"), prom
+    assert prom["age_s"] >= stack.engine.lag_s + threshold and prom["newest"]
+    done = subprocess.run([*argv, "--check"], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 3, (done.stdout, done.stderr)

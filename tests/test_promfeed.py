@@ -55,7 +55,9 @@ class FakeProm:
         if newest is not None:
             found["gpu"] = found["latency"] = newest
         if "count_over_time" in query and newest is not None:
-            found["gpu_interval"] = found["latency_interval"] = self.interval_s
+            for group in ("gpu", "latency"):  # the short window's guess, and a worse one
+                found[f"{group}_interval_30"] = self.interval_s
+                found[f"{group}_interval_120"] = 1.5 * self.interval_s
         vector = [
             {"metric": {"gputop_probe": k}, "value": [engine_now, repr(v)]}
             for k, v in found.items()

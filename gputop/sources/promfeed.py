@@ -276,8 +276,8 @@ class PrometheusSource:
         if intervals:
             self._intervals_at = now
             for group, feed in self._feeds.items():
-                interval = found.get(f"{group}_interval")
-                feed.interval_s = interval if interval is not None and interval > 0 else None
+                guesses = [v for k, v in found.items() if k.startswith(f"{group}_interval")]
+                feed.interval_s = min((v for v in guesses if v > 0), default=None)
         newest = {g: found[g] for g in self._feeds if g in found}
         return found.get("now", now), newest
 

@@ -43,8 +43,11 @@ LABELS_EVERY_S = 60.0
 IDENTITY_LABELS = "UUID, gpu, Hostname, hostname, instance"
 #: The label naming each element of the probe's answer: "now", a group, or "<group>_interval".
 PROBE_LABEL = "gputop_probe"
-#: The window over which the probe counts samples to learn the scrape interval.
-_INTERVAL_WINDOW_S = 120
+#: The windows over which the probe counts samples to learn the scrape interval: the short
+#: one serves data younger than the long one, the long one slow scrapes.
+_INTERVAL_WINDOWS_S = (30, 120)
+#: A window must hold at least this many samples for its count to say anything.
+_INTERVAL_MIN_SAMPLES = 3
 
 
 def _matchers(selector: str) -> str:
@@ -74,18 +77,18 @@ def latency_queries(histogram: str, selector: str = "") -> dict[str, str]:
 
 def probe_query(histogram: str, selector: str = "", *, intervals: bool = False) -> str:
     """One instant query: the engine's now, the newest raw sample time of each group ("gpu",
-    "latency"), and with `intervals` the seconds between samples of each (from how many
-    samples the last two minutes hold)."""
+    "latency"), and with `intervals` estimates of the seconds between samples of each
+    ("<group>_interval_<window>": the window over how many samples it holds, for windows
+    holding at least three; the smallest estimate is the best)."""
     sel = _matchers(selector)
     raw = {"gpu": f"DCGM_FI_DEV_FB_USED{sel}", "latency": f"{histogram}_count{sel}"}
     parts = [_tagged("vector(time())", "now")]
     parts += [_tagged(f"max(timestamp({expr}))", group) for group, expr in raw.items()]
     if intervals:
-        window = _INTERVAL_WINDOW_S
-        parts += [
-            _tagged(f"{window} / max(count_over_time({expr}[{window}s]))", f"{group}_interval")
-            for group, expr in raw.items()
-        ]
+        for group, expr in raw.items():
+            for w in _INTERVAL_WINDOWS_S:
+                count = f"(max(count_over_time({expr}[{w}s])) >= {_INTERVAL_MIN_SAMPLES})"
+                parts.append(_tagged(f"{w} / {count}", f"{group}_interval_{w}"))
     return " or ".join(parts)
 
 
