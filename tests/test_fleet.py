@@ -1,7 +1,7 @@
 """The fleet screen: every GPU Prometheus sees, grouped by node, sorted, scrolled, kept current.
 
 Most tests drive the dashboard with a small stand-in for the Prometheus source; the last one
-reads a real Prometheus scraping the simulated dcgm-exporter.
+reads a real engine (Prometheus, VictoriaMetrics) scraping the simulated dcgm-exporter.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from gputop.ui.screens.fleet import (
 from gputop.ui.screens.overview import OverviewScreen
 from gputop.ui.view import SparkSpec
 from gputop.ui.widgets.fleet_table import FleetTable, changed_until
-from tests.support.prometheus_server import PromStack
+from tests.support.prometheus_server import ENGINES, PromStack
 from tests.support.ui import START, build_app, screen_lines
 
 HOSTS = ("node-a", "node-b")
@@ -382,8 +382,11 @@ def test_changed_until_cuts_after_the_last_changed_field() -> None:
 
 
 @pytest.mark.prometheus
-async def test_the_fleet_of_a_real_prometheus(prometheus_factory: Callable[..., PromStack]) -> None:
-    stack = prometheus_factory(nodes=2, gpus=8, history_s=120)
+@pytest.mark.parametrize("engine", ENGINES)
+async def test_the_fleet_of_a_real_engine(
+    prometheus_factory: Callable[..., PromStack], engine: str
+) -> None:
+    stack = prometheus_factory(engine=engine, nodes=2, gpus=8, history_s=120)
     clock = RealClock()
     client = PrometheusClient(stack.url)
     monitor = Monitor(clock=clock, local=None, client=client, host="desk")

@@ -26,6 +26,7 @@ from gputop.sources.simexporter import make_nodes
 from gputop.ui.app import GpuTopApp
 from tests.support.prometheus_server import ENGINES, PromStack, engine_stack
 from tests.support.ui import screen_lines
+from tests.support.victoria_server import VictoriaMetricsServer
 
 pytestmark = pytest.mark.prometheus
 
@@ -317,3 +318,49 @@ async def test_a_dead_target_reads_stale_while_the_engine_answers(
     assert prom["age_s"] >= stack.engine.lag_s + threshold and prom["newest"]
     done = subprocess.run([*argv, "--check"], capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 3, (done.stdout, done.stderr)
+
+
+def test_vmalert_is_named_and_read_through_rules_url(
+    prometheus_factory: Callable[..., PromStack], tmp_path: Path
+) -> None:
+    """VictoriaMetrics with vmalert beside it, not proxied: pointed at vmalert, gputop says
+    what it is and what to do; with `rules_url`, every alert series is listed once."""
+    rules = tmp_path / "sim-rules.yml"
+    rules.write_text(RULES)
+    stack = prometheus_factory(engine="victoriametrics", rule_files=[rules], proxy_rules=False)
+    assert isinstance(stack.engine, VictoriaMetricsServer)
+    vmalert = stack.engine.vmalert_url
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GPUTOP_")}
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "home")
+
+    def gputop(*args: str) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-m", "gputop", "--once", *args]
+        return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60)
+
+    wrong = gputop("--check", "--prometheus", vmalert)
+    assert wrong.returncode == 2 and "Traceback" not in wrong.stderr  # its rules fire, still
+    (head, *_) = wrong.stdout.splitlines()
+    assert (
+        "prometheus: error (no query API at this URL: it serves alerting rules only, like "
+        "vmalert; point --prometheus at the engine it reads (VictoriaMetrics, e.g. :8428) and "
+        "this URL at [prometheus] rules_url)"
+    ) in head
+
+    alone = json.loads(gputop("--json", "--prometheus", stack.url).stdout)
+    assert alone["sources"]["prometheus"]["state"] == "ok" and alone["rules"] == []
+
+    config = tmp_path / "gputop.toml"
+    config.write_text(f'[prometheus]\nurl = "{stack.url}"\nrules_url = "{vmalert}"\n')
+    deadline = time.monotonic() + 20
+    while True:  # vmalert's first evaluations: wait for every GPU's pending alert
+        done = gputop("--json", "--config", str(config))
+        doc = json.loads(done.stdout)
+        warm = [s for s in doc["rules"] if s["name"] == "SimGpuWarm" and s["state"] == "pending"]
+        if len(warm) == 8 or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    names = [(s["name"], tuple(sorted(s["labels"].items()))) for s in doc["rules"]]
+    assert len(names) == len(set(names)) == 9, doc["rules"]  # each series once
+    assert len(warm) == 8 and all("alertgroup" not in s["labels"] for s in doc["rules"])
+    (firing,) = [s for s in doc["rules"] if s["name"] == "SimAlwaysFiring"]
+    assert (firing["state"], firing["labels"]) == ("firing", {})

@@ -63,6 +63,7 @@ class RulesEngine:
         self.local = LocalEvaluator(self.rules, clock=clock, margin=margin)
         self.statuses: list[RuleStatus] = []
         self.error: str | None = None  # why Prometheus' rules could not be read
+        self.note: str | None = None  # why there is nothing to show, when it is not an error
         self._history = ValueHistory()
         self._backoff = Backoff(base=1.0, factor=2.0, cap=60.0)
         self._retry_at = 0.0  # no request before this: backoff, or the next evaluation
@@ -98,6 +99,7 @@ class RulesEngine:
         self._retry_at = now + _refresh_period(groups)
         self.error = None
         self.origin = "Prometheus"
+        self.note = None if alerting_rules(groups) else _no_rules_note(rules_client or client)
         self.statuses = statuses_from_prometheus(
             groups,
             values,
@@ -105,6 +107,15 @@ class RulesEngine:
             margin=self.margin,
             history=self._history,
         )
+
+
+def _no_rules_note(client: PrometheusClient) -> str:
+    """What an empty `/api/v1/rules` may mean: VictoriaMetrics answers it empty unless
+    vmalert is behind it."""
+    return (
+        f"no alerting rules at {client.url} (for VictoriaMetrics: vmalert behind "
+        "-vmalert.proxyURL, or [prometheus] rules_url)"
+    )
 
 
 def _refresh_period(groups: Sequence[PromRuleGroup]) -> float:

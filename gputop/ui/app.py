@@ -191,9 +191,8 @@ class GpuTopApp(App[int]):
             panel.set_note(f"Prometheus rules unavailable: {engine.error}")
             return
         if not statuses:
-            panel.set_note(
-                "waiting for the first evaluation" if engine.rules or monitor.remote else "no rules"
-            )
+            waiting = "waiting for the first evaluation" if engine.rules or monitor.remote else ""
+            panel.set_note(getattr(engine, "note", None) or waiting or "no rules")
             return
         now = monitor.clock.now()
         epoch = int(now // RULE_SPARK_BUCKET_S)

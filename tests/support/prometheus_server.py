@@ -325,9 +325,11 @@ def start_stack(
     seed: int = 7,
     history_s: float = 0.0,
     rule_files: Sequence[Path] = (),
+    proxy_rules: bool = True,
 ) -> PromStack:
     """Exporter + engine; `history_s` seconds of the same simulation are back-filled so
-    range panels and rate() windows have data from the first query.
+    range panels and rate() windows have data from the first query. `proxy_rules=False`:
+    VictoriaMetrics does not answer `/api/v1/rules` for vmalert.
 
     The simulation starts 600 s before the engine's view of now (VictoriaMetrics' is 30 s
     late), so a scenario's events are where the rule tests expect them; VictoriaMetrics gets
@@ -350,7 +352,10 @@ def start_stack(
         server: Engine
         if engine == "victoriametrics":
             workdir.mkdir(parents=True, exist_ok=True)
-            server = VictoriaMetricsServer(workdir, exporter.targets, [Path(p) for p in rule_files])
+            rules = [Path(p) for p in rule_files]
+            server = VictoriaMetricsServer(
+                workdir, exporter.targets, rules, proxy_rules=proxy_rules
+            )
             server.start()
             if backfill:
                 server.backfill(backfill)

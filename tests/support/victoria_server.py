@@ -89,6 +89,7 @@ class VictoriaMetricsServer:
     proc: subprocess.Popen[bytes] | None = None
     vmalert: subprocess.Popen[bytes] | None = None
     sink: AlertSink | None = None
+    proxy_rules: bool = True  # answer /api/v1/rules through vmalert (-vmalert.proxyURL)
     kind: str = "victoriametrics"
     lag_s: float = LATENCY_OFFSET_S
 
@@ -134,7 +135,7 @@ class VictoriaMetricsServer:
                 f"-promscrape.config={config}",
                 "-loggerLevel=WARN",
             ]
-            if self.rule_files:
+            if self.rule_files and self.proxy_rules:
                 cmd.append(f"-vmalert.proxyURL={self.vmalert_url}")
             with self.log_path.open("ab") as log:
                 self.proc = subprocess.Popen(
