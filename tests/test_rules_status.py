@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import random
 
+import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gputop.core.clock import FakeClock
 from gputop.promql.analysis import Comparison
+from gputop.rules.engine import NO_RULES_NOTE, RulesEngine
 from gputop.rules.model import (
     RuleDef,
     RuleStatus,
@@ -27,6 +30,7 @@ from gputop.rules.prometheus import (
     statuses_from_prometheus,
     vector_values,
 )
+from gputop.sources.prometheus import PrometheusClient
 
 NOW = 1_767_225_600.0
 TEMP = RuleDef("GPUTemperatureHigh", "DCGM_FI_DEV_GPU_TEMP > 85", for_s=60.0, severity="critical")
@@ -376,3 +380,36 @@ def test_api_helpers():
     rules = alerting_rules(_api([])["data"])
     assert [r.rule.name for r in rules] == ["GPUTemperatureHigh"]  # recording rules skipped
     assert rules[0].rule.for_s == 60.0 and rules[0].rule.group == "gpu"
+
+
+async def test_rules_from_a_separate_ruler_and_a_note_when_there_are_none():
+    asked: list[str] = []
+
+    def engine(request: httpx.Request) -> httpx.Response:  # VictoriaMetrics without vmalert
+        asked.append(f"engine {request.url.path}")
+        if request.url.path.endswith("/rules"):
+            return httpx.Response(200, json={"status": "success", "data": {"groups": []}})
+        temps = [{"metric": {"gpu": "3", "UUID": "GPU-3"}, "value": [NOW, "91"]}]
+        data = {"resultType": "vector", "result": temps}
+        return httpx.Response(200, json={"status": "success", "data": data})
+
+    def ruler(request: httpx.Request) -> httpx.Response:  # vmalert
+        asked.append(f"ruler {request.url.path}")
+        alert = _alert("3", "firing", "2025-12-31T23:50:00Z", "91")
+        alert["labels"]["alertgroup"] = "gpu"
+        return httpx.Response(200, json=_api([alert]))
+
+    rules = RulesEngine([], clock=FakeClock(NOW))
+    client = PrometheusClient("http://vm:8428", transport=httpx.MockTransport(engine))
+    await rules.refresh_prometheus(client)
+    assert rules.statuses == [] and rules.note == NO_RULES_NOTE and rules.error is None
+
+    other = PrometheusClient("http://vmalert:8880", transport=httpx.MockTransport(ruler))
+    asked.clear()
+    rules = RulesEngine([], clock=FakeClock(NOW))
+    await rules.refresh_prometheus(client, rules_client=other)
+    assert asked == ["ruler /api/v1/rules", "engine /api/v1/query"]  # values from the engine
+    assert rules.note is None
+    assert [(s.state, s.labels, s.value) for s in rules.statuses] == [
+        ("firing", {"UUID": "GPU-3", "gpu": "3"}, 91.0)
+    ]

@@ -36,7 +36,10 @@ from gputop.sources.base import SourceError
 if TYPE_CHECKING:
     from gputop.sources.prometheus import PrometheusClient
 
-__all__ = ["RulesEngine", "check_status", "with_margins"]
+__all__ = ["NO_RULES_NOTE", "RulesEngine", "check_status", "with_margins"]
+
+#: What the rules panel says when the rules API lists no alerting rule (short: it is one line).
+NO_RULES_NOTE = "no alerting rules: for VictoriaMetrics add vmalert"
 
 
 def with_margins(rules: Sequence[RuleDef], margins: Mapping[str, float]) -> list[RuleDef]:
@@ -99,7 +102,8 @@ class RulesEngine:
         self._retry_at = now + _refresh_period(groups)
         self.error = None
         self.origin = "Prometheus"
-        self.note = None if alerting_rules(groups) else _no_rules_note(rules_client or client)
+        # VictoriaMetrics answers /api/v1/rules empty unless vmalert is behind it
+        self.note = None if alerting_rules(groups) else NO_RULES_NOTE
         self.statuses = statuses_from_prometheus(
             groups,
             values,
@@ -107,15 +111,6 @@ class RulesEngine:
             margin=self.margin,
             history=self._history,
         )
-
-
-def _no_rules_note(client: PrometheusClient) -> str:
-    """What an empty `/api/v1/rules` may mean: VictoriaMetrics answers it empty unless
-    vmalert is behind it."""
-    return (
-        f"no alerting rules at {client.url} (for VictoriaMetrics: vmalert behind "
-        "-vmalert.proxyURL, or [prometheus] rules_url)"
-    )
 
 
 def _refresh_period(groups: Sequence[PromRuleGroup]) -> float:
