@@ -31,6 +31,7 @@ __all__ = [
     "VMALERT",
     "AlertSink",
     "VictoriaMetricsServer",
+    "millisecond_text",
     "require_victoria_metrics",
 ]
 
@@ -43,6 +44,18 @@ LATENCY_OFFSET_S = 30.0
 def require_victoria_metrics() -> None:
     """Skip the test when VictoriaMetrics or vmalert is missing; under CI that is a failure."""
     require_binaries((VICTORIA_METRICS, VMALERT), "victoria-metrics")
+
+
+def millisecond_text(openmetrics: str) -> str:
+    """OpenMetrics samples (`name{labels} value seconds`) as the Prometheus text format with
+    millisecond timestamps, which `/api/v1/import/prometheus` reads; comments dropped."""
+    lines = []
+    for line in openmetrics.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        head, stamp = line.rsplit(" ", 1)
+        lines.append(f"{head} {round(float(stamp) * 1000)}")
+    return "\n".join(lines) + "\n"
 
 
 class AlertSink:
@@ -199,13 +212,7 @@ class VictoriaMetricsServer:
     def backfill(self, openmetrics: str) -> None:
         """Import OpenMetrics text (seconds) as Prometheus text (milliseconds), then flush so
         it can be queried at once."""
-        lines = []
-        for line in openmetrics.splitlines():
-            if not line or line.startswith("#"):
-                continue
-            head, stamp = line.rsplit(" ", 1)
-            lines.append(f"{head} {round(float(stamp) * 1000)}")
-        body = ("\n".join(lines) + "\n").encode()
+        body = millisecond_text(openmetrics).encode()
         response = httpx.post(f"{self.url}/api/v1/import/prometheus", content=body, timeout=60.0)
         response.raise_for_status()
         httpx.get(f"{self.url}/internal/force_flush", timeout=30.0).raise_for_status()
