@@ -128,7 +128,14 @@ class RingSeries:
             for t, v in batch:
                 self.append(t, v)
             return len(batch)
-        lo = self._index_ge(batch[0][0])
+        newer = [p for p in batch if p[0] > last]
+        if self._holds(batch[: len(batch) - len(newer)]):  # the overlap, asked again: as held
+            for t, v in newer:
+                self.append(t, v)
+            return len(newer)
+        first, lo = batch[0][0], self._len
+        while lo > 0 and self._t[(self._start + lo - 1) % self._cap] >= first:
+            lo -= 1  # from the end: an overlap reaches back only a few points
         tail = {self._time_at(i): self._v[self._phys(i)] for i in range(lo, self._len)}
         changed = 0
         for t, v in batch:
@@ -142,6 +149,19 @@ class RingSeries:
             for t in sorted(tail):
                 self.append(t, tail[t])
         return changed
+
+    def _holds(self, points: list[tuple[float, float | None]]) -> bool:
+        """Whether every point (oldest first, none newer than the last) is held as it is."""
+        i = self._len - 1
+        for t, v in reversed(points):
+            while i >= 0 and self._time_at(i) > t:
+                i -= 1
+            if i < 0 or self._time_at(i) != t:
+                return False
+            held, value = self._v[self._phys(i)], _clean(v)
+            if not (held == value or (held != held and value != value)):
+                return False
+        return True
 
     def items(self) -> Iterator[tuple[float, float | None]]:
         for i in range(self._len):
