@@ -649,3 +649,26 @@ async def test_no_data_at_all_is_ok_with_nothing_newest() -> None:
     await source.refresh()
     assert source.state.status is SourceStatus.OK and source.state.newest is None
     assert source.gpus() == ()
+
+
+async def test_a_scrape_interval_not_yet_learnable_is_asked_again_within_a_minute() -> None:
+    fake, clock = FakeProm(hosts=1, gpus=1), FakeClock(T0)
+    fake.interval_s = 10.0
+    fake.dead_since = -math.inf  # no samples yet
+    source, _ = make(fake, clock, refresh_s=1.0)
+
+    def interval_probes() -> int:
+        return sum("count_over_time" in r.url.params.get("query", "") for r in fake.requests)
+
+    await source.refresh()
+    assert interval_probes() == 1 and source.stale_after_s == 3.0
+    fake.dead_since = math.inf  # the exporter comes up
+    clock.advance(30)
+    await source.refresh()
+    assert interval_probes() == 1
+    clock.advance(31)
+    await source.refresh()
+    assert interval_probes() == 2 and source.stale_after_s == 30.0
+    clock.advance(120)
+    await source.refresh()
+    assert interval_probes() == 2  # learned: again only every ten minutes

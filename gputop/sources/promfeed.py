@@ -274,10 +274,12 @@ class PrometheusSource:
             if s.value is not None and math.isfinite(s.value)
         }
         if intervals:
-            self._intervals_at = now
             for group, feed in self._feeds.items():
                 guesses = [v for k, v in found.items() if k.startswith(f"{group}_interval")]
                 feed.interval_s = min((v for v in guesses if v > 0), default=None)
+            learned = any(f.interval_s is not None for f in self._feeds.values())
+            # nothing to learn from yet (no samples): ask again in a minute
+            self._intervals_at = now if learned else now - INTERVAL_EVERY_S + LABELS_EVERY_S
         newest = {g: found[g] for g in self._feeds if g in found}
         return found.get("now", now), newest
 
