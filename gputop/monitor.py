@@ -245,6 +245,15 @@ class Monitor:
             return self.local_name
         return "prometheus" if self.remote is not None else None
 
+    def latency_state(self) -> SourceState | None:
+        """How fresh the latency panel is: Prometheus' histogram's own freshness, or the local
+        source's state; None with no latency source."""
+        source = self.latency_source()
+        own = getattr(self.remote, "latency_state", None) if source == "prometheus" else None
+        if own is not None:
+            return own()  # type: ignore[no-any-return]
+        return None if source is None else self.state(source)
+
     def latency(self) -> LatencySample | None:
         if self.remote is not None:
             remote_latency = self.remote.latency()  # type: ignore[attr-defined]

@@ -40,6 +40,7 @@ class FakeProm:
         self.stale_markers = True  # a dead target's series end (else their last sample stays)
         self.late: set[float] = set()  # times whose temperatures arrive late (missing at first)
         self.interval_s = 1.0
+        self.latency_until = math.inf  # the histogram's newest sample, when it stopped
 
     def horizon(self) -> float | None:
         """The newest raw sample the engine shows."""
@@ -53,7 +54,8 @@ class FakeProm:
         found = {"now": engine_now}
         newest = self.horizon()
         if newest is not None:
-            found["gpu"] = found["latency"] = newest
+            found["gpu"] = newest
+            found["latency"] = min(newest, self.latency_until)
         if "count_over_time" in query and newest is not None:
             for group in ("gpu", "latency"):  # the short window's guess, and a worse one
                 found[f"{group}_interval_30"] = self.interval_s
@@ -672,3 +674,18 @@ async def test_a_scrape_interval_not_yet_learnable_is_asked_again_within_a_minut
     clock.advance(120)
     await source.refresh()
     assert interval_probes() == 2  # learned: again only every ten minutes
+
+
+async def test_the_latency_panel_is_stale_on_its_own_when_its_histogram_stops() -> None:
+    fake, clock = FakeProm(hosts=1, gpus=1), FakeClock(T0)
+    source, _ = make(fake, clock, range_s=300, columns=300)
+    await source.refresh()
+    assert source.latency_state().status is SourceStatus.OK
+    fake.latency_until = T0  # the inference service dies; the GPUs go on reporting
+    for _ in range(5):
+        clock.advance(1)
+        await source.refresh()
+    assert source.state.status is SourceStatus.OK
+    latency = source.latency_state()
+    assert latency.status is SourceStatus.STALE and latency.newest == T0
+    assert latency.reason == "no new latency samples for over 3s"

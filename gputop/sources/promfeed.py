@@ -190,6 +190,20 @@ class PrometheusSource:
                 )
         return dataclasses.replace(state, newest=newest, interval_s=interval)
 
+    def latency_state(self) -> SourceState:
+        """The latency panel's own freshness: STALE when the histogram's newest sample stands
+        still while the GPUs' go on (the inference service down, its GPUs still reporting)."""
+        state, feed = self.state, self._feeds["latency"]
+        if state.status is not SourceStatus.OK:
+            return state
+        moved = feed.advanced_at
+        if moved is not None and self._clock.now() - moved > self.stale_after_s:
+            reason = f"no new latency samples for over {format_duration(self.stale_after_s)}"
+            return dataclasses.replace(
+                state, status=SourceStatus.STALE, reason=reason, newest=feed.newest
+            )
+        return dataclasses.replace(state, newest=feed.newest)
+
     async def refresh(self) -> None:
         """Fetch what is new; on failure keep the data, record why, back off (1 s .. 60 s)."""
         now = self._clock.now()

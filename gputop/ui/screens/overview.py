@@ -130,7 +130,7 @@ class OverviewScreen(Screen[None]):
             panel.set_class(mark == "firing", "-firing")
         self._refresh_sparks(panels, now)
         latency = self.query_one(LatencyPanel)
-        latency.set_stale(notes.get(monitor.latency_source() or "", ""))
+        latency.set_stale(stale_note(monitor.latency_state()))
         sample = monitor.latency()
         if sample is None:
             latency.set_note(
