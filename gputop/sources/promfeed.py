@@ -2,17 +2,11 @@
 
 Every refresh first asks one small instant query, the probe (see `promqueries`): the engine's
 own now and the time of the newest raw sample behind each group of panels. Freshness comes
-from that, not from HTTP success: an engine that answers 200 with nothing new is STALE once its
-newest sample has not moved for `stale_after_s`, and the lag (VictoriaMetrics shows data 30 s
-late by default; remote write and Thanos or Mimir ingestion lag too) is shown, not hidden.
-
-The first fetch asks for the visible range (`range_s`) so every sparkline is full at once;
-later fetches, on a grid of `step` seconds aligned to the epoch, ask from a few steps before
-the last end asked (late points fill in; the store merges duplicates by timestamp), and never
-from later than the newest point actually received, so points that arrive late are never
-skipped. No window ends past the newest raw sample: VictoriaMetrics fills the last 30 s of a
-range with copies of an older value, which must not pass for fresh readings. There is one
-range query per metric for all GPUs, so queries per refresh grow with panels, never with GPUs.
+from that, not from HTTP success (see `promfresh`): an engine that answers 200 with nothing new
+is STALE, and one that shows data late is shown as behind. The first fetch asks for the visible
+range (`range_s`) so every sparkline is full at once; later fetches, on a grid of `step`
+seconds aligned to the epoch, ask only what is new and a short overlap. There is one range
+query per metric for all GPUs, so queries per refresh grow with panels, never with GPUs.
 After the first fetch the GPU queries return only the labels that name a GPU; the others
 (model, pod, namespace) come from one instant query when a new GPU shows up, and once a minute.
 """
@@ -32,38 +26,23 @@ from gputop.core.store import LATENCY_KEY, SERIES_FIELDS, MetricStore
 from gputop.core.units import format_duration
 from gputop.sources.base import SourceError
 from gputop.sources.prometheus import PrometheusClient, PromSeries, PromUnreachable
+from gputop.sources.promfresh import STALE_AFTER_INTERVALS, Feed, read_probe
 from gputop.sources.promqueries import (
     LABELS_EVERY_S,
     LATENCY_METRICS,
     MAX_POINTS,
-    PROBE_LABEL,
     gpu_queries,
     latency_queries,
     probe_query,
     slim_query,
 )
 
-__all__ = ["OVERLAP_STEPS", "PrometheusSource"]
+__all__ = ["PrometheusSource"]
 
 Point = tuple[float, float | None]
 
-#: Each fetch asks this many steps before the last end asked again, for late points.
-OVERLAP_STEPS = 2
 #: How often the scrape interval is learned again from the data.
 INTERVAL_EVERY_S = 600.0
-#: Stale after this many scrape intervals, or refreshes, without a new sample.
-STALE_AFTER_INTERVALS = 3
-
-
-@dataclass(slots=True)
-class _Feed:
-    """Where one group of range queries stands, and how fresh its data is."""
-
-    cursor: float | None = None  # the newest point received
-    asked: float | None = None  # the end of the last window asked and answered
-    newest: float | None = None  # the newest raw sample time the engine reported
-    advanced_at: float | None = None  # local time when `newest` last moved forward
-    interval_s: float | None = None  # seconds between samples, learned from the data
 
 
 @dataclass(slots=True)
@@ -123,7 +102,7 @@ class PrometheusSource:
             "gpu": gpu_queries(selector),
             "latency": latency_queries(latency_histogram, selector),
         }
-        self._feeds = {group: _Feed() for group in self._groups}
+        self._feeds = {group: Feed() for group in self._groups}
         self._probe = {
             False: probe_query(latency_histogram, selector),
             True: probe_query(latency_histogram, selector, intervals=True),
@@ -179,8 +158,9 @@ class PrometheusSource:
         intervals = [f.interval_s for f in self._feeds.values() if f.interval_s is not None]
         interval = min(intervals, default=None)
         if state.status is SourceStatus.OK:
-            moved = [f.advanced_at for f in self._feeds.values() if f.advanced_at is not None]
-            if moved and self._clock.now() - max(moved) > self.stale_after_s:
+            moved = [f for f in self._feeds.values() if f.advanced_at is not None]
+            now, after = self._clock.now(), self.stale_after_s
+            if moved and all(f.stale(now, after) for f in moved):
                 return SourceState(
                     SourceStatus.STALE,
                     f"no new samples for over {format_duration(self.stale_after_s)}",
@@ -196,8 +176,7 @@ class PrometheusSource:
         state, feed = self.state, self._feeds["latency"]
         if state.status is not SourceStatus.OK:
             return state
-        moved = feed.advanced_at
-        if moved is not None and self._clock.now() - moved > self.stale_after_s:
+        if feed.stale(self._clock.now(), self.stale_after_s):
             reason = f"no new latency samples for over {format_duration(self.stale_after_s)}"
             return dataclasses.replace(
                 state, status=SourceStatus.STALE, reason=reason, newest=feed.newest
@@ -280,66 +259,29 @@ class PrometheusSource:
     async def _ask_probe(self, now: float) -> tuple[float, dict[str, float]]:
         """The engine's now and, per group, its newest raw sample time; learns the scrape
         intervals on the first refresh and every `INTERVAL_EVERY_S`."""
-        intervals = now - self._intervals_at >= INTERVAL_EVERY_S
-        answer = await self._client.query(self._probe[intervals])
-        found = {
-            s.labels.get(PROBE_LABEL, ""): s.value
-            for s in answer
-            if s.value is not None and math.isfinite(s.value)
-        }
-        if intervals:
+        learn = now - self._intervals_at >= INTERVAL_EVERY_S
+        probe = read_probe(await self._client.query(self._probe[learn]), self._feeds)
+        if learn:
             for group, feed in self._feeds.items():
-                guesses = [v for k, v in found.items() if k.startswith(f"{group}_interval")]
-                feed.interval_s = min((v for v in guesses if v > 0), default=None)
-            learned = any(f.interval_s is not None for f in self._feeds.values())
+                feed.interval_s = probe.intervals.get(group)
             # nothing to learn from yet (no samples): ask again in a minute
-            self._intervals_at = now if learned else now - INTERVAL_EVERY_S + LABELS_EVERY_S
-        newest = {g: found[g] for g in self._feeds if g in found}
-        return found.get("now", now), newest
-
-    def _observe(self, now: float, engine_now: float, newest: Mapping[str, float]) -> None:
-        """Note which groups' newest samples moved; at first sight, trust the engine's own
-        clock for how long ago (VictoriaMetrics' now is 30 s behind ours)."""
+            again = INTERVAL_EVERY_S if probe.intervals else LABELS_EVERY_S
+            self._intervals_at = now - INTERVAL_EVERY_S + again
+        engine_now = now if probe.engine_now is None else probe.engine_now
         for group, feed in self._feeds.items():
-            t = newest.get(group)
-            if t is None and feed.newest is None and group == "gpu" and feed.cursor is not None:
-                # no live sample (a dead target): its raw history ends here; not so the
-                # latency, whose rate() over 5 minutes outlives the target
-                t = feed.cursor
-            if t is None:
-                continue
-            if feed.newest is None:
-                feed.newest, feed.advanced_at = t, now - max(0.0, engine_now - t)
-            elif t > feed.newest:
-                feed.newest, feed.advanced_at = t, now
-
-    def _window(
-        self, feed: _Feed, engine_now: float, newest: float | None
-    ) -> tuple[float, float] | None:
-        """The next range to ask for a group, or None when nothing new can exist yet."""
-        step = self._step
-        earliest = (math.floor((engine_now - self._range_s) / step) + 1) * step
-        if feed.asked is None:  # the first fetch: the whole visible range
-            top = engine_now if newest is None else min(newest, engine_now)
-            end = math.floor(top / step) * step
-            return None if earliest > end else (earliest, end)
-        if newest is None:
-            return None
-        end = math.floor(min(newest, engine_now) / step) * step
-        if end <= feed.asked:
-            return None
-        received = earliest if feed.cursor is None else feed.cursor + step
-        start = max(earliest, min(received, feed.asked + step - OVERLAP_STEPS * step))
-        return None if start > end else (start, end)
+            feed.observe(now, engine_now, probe.newest.get(group))
+        return engine_now, probe.newest
 
     async def _fetch(self, now: float) -> None:
         """Probe, then run the due range queries. Raises the first failure after merging."""
         engine_now, newest = await self._ask_probe(now)
-        self._observe(now, engine_now, newest)
         calls: list[tuple[str, str, str, tuple[float, float]]] = []
         for group, queries in self._groups.items():
             feed = self._feeds[group]
-            window = self._window(feed, engine_now, newest.get(group))
+            window = feed.window(
+                engine_now=engine_now, newest=newest.get(group), step=self._step,
+                range_s=self._range_s,
+            )  # fmt: skip
             if window is None:
                 continue
             slim = group == "gpu" and feed.asked is not None  # labels known: identity is enough
@@ -380,11 +322,12 @@ class PrometheusSource:
                     self._labels_at = now
             else:
                 received = self._merge_latency(done[group], local)
-            feed = self._feeds[group]
-            feed.asked = window[1]
-            if received is not None and (feed.cursor is None or received > feed.cursor):
-                feed.cursor = received
-        self._observe(now, engine_now, {})  # a group with history but no live sample
+            self._feeds[group].answered(window[1], received)
+        gpu = self._feeds["gpu"]
+        if gpu.newest is None and "gpu" not in newest:
+            # no live sample (a dead target): its raw history ends at the newest point held;
+            # not so the latency, whose rate() over 5 minutes outlives the target
+            gpu.observe(now, engine_now, gpu.cursor)
         if failures:
             raise failures[0]
 
