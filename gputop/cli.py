@@ -264,6 +264,8 @@ def _attach_prometheus(monitor: Monitor, config: Config) -> None:
     client = PrometheusClient(settings.url, **settings.client_kwargs())
     monitor.client = client
     monitor.latency_histogram = settings.latency_histogram
+    if settings.rules_url is not None:  # a ruler not proxied by the engine (vmalert, ...)
+        monitor.rules_client = PrometheusClient(settings.rules_url, **settings.client_kwargs())
     monitor.remote = PrometheusSource(
         client,
         monitor.store,
@@ -273,6 +275,8 @@ def _attach_prometheus(monitor: Monitor, config: Config) -> None:
         latency_histogram=settings.latency_histogram,
         selector=settings.selector,
         local_keys=monitor.local_keys,
+        refresh_s=config.ui.interval,
+        stale_after_s=settings.stale_after,
     )
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -85,6 +85,7 @@ class Monitor:
         self.local = local
         self.remote = remote  # Prometheus, when configured
         self.client = client  # its client, also used for Prometheus' own rules
+        self.rules_client: PrometheusClient | None = None  # rules from elsewhere (rules_url)
         self.rules = rules  # Prometheus' rules when configured, else local evaluation
         self.local_rules = local_rules  # rule files evaluated locally beside Prometheus
         self.alertmanager = alertmanager  # where fired alerts go, when configured
@@ -162,7 +163,11 @@ class Monitor:
             self._set(
                 name,
                 SourceState(
-                    SourceStatus.ERROR, result.error.reason, previous.last_ok, self._retry_at
+                    SourceStatus.ERROR,
+                    result.error.reason,
+                    previous.last_ok,
+                    self._retry_at,
+                    newest=previous.newest,
                 ),
             )
             return
@@ -174,7 +179,7 @@ class Monitor:
             self.store.add_gpu(gpu)
         if result.latency is not None:
             self.store.add_latency(result.latency)
-        self._set(name, SourceState(SourceStatus.OK, None, result.time))
+        self._set(name, SourceState(SourceStatus.OK, None, result.time, newest=result.time))
         if evaluate:
             self._evaluate_local_rules()
 
@@ -237,7 +242,9 @@ class Monitor:
                 del self._lost_since[key]  # out of Prometheus' range: no longer listed at all
             if self.rules is not None and self.client is not None:
                 lost = self.lost_gpus() if self._lost_since else []
-                await self.rules.refresh_prometheus(self.client, lost)
+                await self.rules.refresh_prometheus(
+                    self.client, lost, rules_client=self.rules_client
+                )
         await self.refresh_alertmanager()
 
     async def refresh_alertmanager(self) -> None:
@@ -281,15 +288,17 @@ class Monitor:
         return len(self._lost_since)
 
     async def aclose(self) -> None:
-        if self.client is not None:
-            await self.client.aclose()
+        for client in (self.client, self.rules_client):
+            if client is not None:
+                await client.aclose()
         if self.alertmanager is not None:
             await self.alertmanager.aclose()
 
     # ---- views ----------------------------------------------------------------------
 
     def sources_failing(self) -> bool:
-        """Whether a source in use cannot be read (or Prometheus' rules cannot)."""
+        """Whether a source in use cannot be read, has nothing new (STALE), or Prometheus'
+        rules cannot be read."""
         if self.local is not None and self.state(self.local.name).status is SourceStatus.ERROR:
             return True
         if self.remote is not None:
@@ -340,6 +349,18 @@ class Monitor:
         if self.latest is not None and self.latest.latency is not None:
             return self.local_name
         return "prometheus" if self.remote is not None else None
+
+    def latency_state(self) -> SourceState | None:
+        """How fresh the latency panel is: Prometheus' histogram's own freshness, or the local
+        source's state; None with no latency source."""
+        source = self.latency_source()
+        # a remote source may know its latency's freshness apart from its GPUs'
+        own: Callable[[], SourceState] | None = (
+            getattr(self.remote, "latency_state", None) if source == "prometheus" else None
+        )
+        if own is not None:
+            return own()
+        return None if source is None else self.state(source)
 
     def latency(self) -> LatencySample | None:
         if self.remote is not None:

@@ -21,7 +21,7 @@ def snapshot_json(monitor: Monitor, rules: list[dict[str, Any]] | None = None) -
     return {
         "time": dt.datetime.fromtimestamp(now, dt.timezone.utc).isoformat(timespec="seconds"),
         "host": monitor.latest.host if monitor.latest else monitor.host,
-        "sources": {name: state.as_json() for name, state in monitor.states().items()},
+        "sources": {name: state.as_json(now) for name, state in monitor.states().items()},
         "gpus": [{**g.as_json(), "lost_since": monitor.lost_since(g.key)} for g in monitor.gpus()],
         "processes": [p.as_json() for p in monitor.processes()],
         "latency": latency.as_json() if latency is not None else None,

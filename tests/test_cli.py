@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import datetime
 
 import pytest
 
@@ -25,8 +26,13 @@ def test_once_demo_json_has_8_complete_gpus():
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
     assert set(doc) >= {"time", "host", "sources", "gpus", "processes", "latency", "rules"}
-    assert doc["sources"]["demo"] == {"state": "ok", "reason": None}
-    assert doc["sources"]["nvml"]["state"] == "off"
+    demo = doc["sources"]["demo"]
+    assert (demo["state"], demo["reason"]) == ("ok", None)
+    newest, at = datetime.fromisoformat(demo["newest"]), datetime.fromisoformat(doc["time"])
+    assert abs((at - newest).total_seconds()) < 5 and 0 <= demo["age_s"] < 5
+    assert doc["sources"]["nvml"] == {
+        "state": "off", "reason": None, "newest": None, "age_s": None
+    }  # fmt: skip
     assert doc["sources"]["prometheus"]["state"] == "off"
     assert len(doc["gpus"]) == 8
     numeric = [

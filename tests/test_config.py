@@ -226,6 +226,27 @@ def test_full_prometheus_section(tmp_path: Path) -> None:
     assert config.alertmanager is None
 
 
+def test_rules_url_and_stale_after(tmp_path: Path) -> None:
+    path = write(tmp_path, '[prometheus]\nurl = "http://vm:8428"\n')
+    prom = load_config(path, env={}).prometheus
+    assert prom is not None and prom.rules_url is None and prom.stale_after is None
+    path = write(
+        tmp_path,
+        '[prometheus]\nurl = "http://vm:8428"\nrules_url = "http://vmalert:8880/"\n'
+        'stale_after = "45s"\n',
+    )
+    prom = load_config(path, env={}).prometheus
+    assert prom is not None and prom.rules_url == "http://vmalert:8880"
+    assert prom.stale_after == 45.0
+    path = write(tmp_path, '[prometheus]\nurl = "http://a"\nrules_url = "vmalert:8880"\n')
+    assert error_of(path).endswith(
+        "[prometheus] rules_url: URL has no scheme; write it as http://host:port "
+        "(did you mean 'http://vmalert:8880'?)"
+    )
+    path = write(tmp_path, '[prometheus]\nurl = "http://a"\nstale_after = "0s"\n')
+    assert "[prometheus] stale_after: must be longer than 0s" in error_of(path)
+
+
 def test_histogram_defaults_and_bucket_suffix_is_refused(tmp_path: Path) -> None:
     path = write(tmp_path, '[prometheus]\nurl = "http://a"\n')
     prom = load_config(path, env={}).prometheus
@@ -698,6 +719,8 @@ _FIELD_NAMES = [
     "headers",
     "range",
     "selector",
+    "rules_url",
+    "stale_after",
     "files",
     "margin_pct",
     "margins",

@@ -64,12 +64,12 @@ def test_kiosk_stale_banner_through_an_outage_and_only_the_chord_quits(
     wait_screen(run, lambda t: "GPU 3" in t and "● prometheus" in t, "the GPUs", 30)
     assert "STALE" not in "\n".join(run.lines())
 
-    stack.prometheus.kill()
+    stack.engine.kill()
     text = wait_screen(run, lambda t: "STALE" in t, "the STALE banner", 20)
     assert "prometheus (data from " in text and "): unreachable" in text
     assert "GPU 3" in text  # the last known readings stay
 
-    stack.prometheus.start()  # the same port
+    stack.engine.start()  # the same port
     wait_screen(run, lambda t: "STALE" not in t, "recovery", 90)
 
     for keys in (b"q", b"\x11", b"\x03", b"?", b"p", b"\x1b"):  # q, ctrl+q, ctrl+c, ?, p, esc
@@ -91,7 +91,7 @@ def test_a_kiosk_starts_with_every_source_down_and_keeps_trying(
     runs: list[PtyRun],
 ) -> None:
     stack = prometheus_factory(nodes=1, gpus=2, history_s=60, rule_files=[RULES])
-    stack.prometheus.kill()  # down before the wall screen boots
+    stack.engine.kill()  # down before the wall screen boots
     env = {**isolated_env, **no_nvml.env()}
     run = PtyRun(["--kiosk", "--prometheus", stack.url], cols=100, rows=30, env=env)
     runs.append(run)
@@ -99,7 +99,7 @@ def test_a_kiosk_starts_with_every_source_down_and_keeps_trying(
     assert "prometheus (no data yet): unreachable" in text
     run.pump(3.0)
     assert run.proc.poll() is None  # nothing to show is no reason to leave
-    stack.prometheus.start()  # the same port
+    stack.engine.start()  # the same port
     wait_screen(run, lambda t: "GPU 1" in t and "STALE" not in t, "the GPUs, fresh", 90)
     run.proc.send_signal(signal.SIGTERM)
     assert run.wait(15) == 0

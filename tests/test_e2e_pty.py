@@ -1,4 +1,5 @@
-"""The real program in a real pseudo-terminal, its output read through a terminal emulator."""
+"""The real program in a real pseudo-terminal, its output read through a terminal emulator:
+the demo node, and a real VictoriaMetrics with its 30 s latency offset."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ import subprocess
 import sys
 import termios
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pyte
 import pytest
+
+from tests.support.prometheus_server import PromStack
 
 pytestmark = pytest.mark.e2e
 
@@ -126,5 +129,37 @@ def test_demo_at_80x24_is_one_line_per_gpu(gputop: type[PtyRun]) -> None:
     assert [m[1] for m in rows] == ["▶"] + [" "] * 7  # the selection, marked without colour
     for m in rows:  # all four numbers on every line: MEM %, TEMP °C, UTIL %, PWR W
         assert re.search(r"\d+%.*?\d+°C.*?\d+%.*?\d+W", m.string), m.string
+    assert b"Traceback" not in run.output
+    _quit(run)
+
+
+@pytest.mark.prometheus
+def test_a_minute_against_victoriametrics_moves_with_its_lag_shown(
+    gputop: type[PtyRun],
+    prometheus_factory: Callable[..., PromStack],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """VictoriaMetrics with its defaults shows data 30 s late: the dashboard lags, says so,
+    and keeps moving (it froze after its first fetch, once)."""
+    stack = prometheus_factory(engine="victoriametrics", nodes=1, gpus=8, history_s=600)
+    for name in [n for n in os.environ if n.startswith("GPUTOP_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    run = gputop(["--prometheus", stack.url], cols=120, rows=40)
+    run.pump(10.0)
+    screens = []
+    for _ in range(10):  # 60 s in all
+        run.pump(5.0)
+        assert run.proc.poll() is None, run.output[-2000:].decode("utf-8", "replace")
+        screens.append(run.lines())
+    for lines in screens:
+        assert re.search(r"● prometheus (25|30|35)s behind", lines[0]), lines[0]
+        assert "STALE" not in "\n".join(lines)
+    readings = [tuple(ln for ln in lines if re.search(r"MEM +\d+% TEMP", ln)) for lines in screens]
+    assert all(len(r) == 4 for r in readings), readings[-1]  # 8 GPUs, two cards a row
+    assert len(set(readings)) >= 5, readings  # new readings every few seconds
+    sparks = [tuple(ln for ln in lines if re.search(r"PWR +[▁-█]", ln)) for lines in screens]
+    assert sparks[0] and sparks[-1] != sparks[0]  # the sparklines shift as buckets close
     assert b"Traceback" not in run.output
     _quit(run)

@@ -1,7 +1,7 @@
 """The fleet screen: every GPU Prometheus sees, grouped by node, sorted, scrolled, kept current.
 
 Most tests drive the dashboard with a small stand-in for the Prometheus source; the last one
-reads a real Prometheus scraping the simulated dcgm-exporter.
+reads a real engine (Prometheus, VictoriaMetrics) scraping the simulated dcgm-exporter.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import gputop.ui.screens.fleet as fleet_module
 from gputop.core.clock import FakeClock, RealClock
 from gputop.core.models import GpuSample, SourceState, SourceStatus
 from gputop.monitor import Monitor
+from gputop.rules.engine import RulesEngine
 from gputop.rules.model import RuleStatus
 from gputop.sources.prometheus import PrometheusClient
 from gputop.sources.promfeed import PrometheusSource
@@ -34,7 +35,7 @@ from gputop.ui.screens.fleet import (
 from gputop.ui.screens.overview import OverviewScreen
 from gputop.ui.view import SparkSpec
 from gputop.ui.widgets.fleet_table import FleetTable, changed_until
-from tests.support.prometheus_server import PromStack
+from tests.support.prometheus_server import ENGINES, PromStack
 from tests.support.ui import START, build_app, screen_lines
 
 HOSTS = ("node-a", "node-b")
@@ -101,7 +102,8 @@ class FakeFleet:
 def _app(*, statuses: Iterable[RuleStatus] = ()) -> tuple[GpuTopApp, FakeFleet]:
     clock = FakeClock(START)
     fleet = FakeFleet(clock)
-    rules = SimpleNamespace(statuses=list(statuses), error=None, rules=[], origin="Prometheus")
+    rules = RulesEngine([], clock=clock, origin="Prometheus")
+    rules.statuses = list(statuses)
     monitor = Monitor(clock=clock, local=None, remote=fleet, rules=rules, host="desk")  # type: ignore[arg-type]
     for gpu in fleet.gpus():  # ten minutes of temperature history, one point a second
         points = [(START - 600 + s, 40.0 + (s % 60) / 2) for s in range(600)]
@@ -382,8 +384,11 @@ def test_changed_until_cuts_after_the_last_changed_field() -> None:
 
 
 @pytest.mark.prometheus
-async def test_the_fleet_of_a_real_prometheus(prometheus_factory: Callable[..., PromStack]) -> None:
-    stack = prometheus_factory(nodes=2, gpus=8, history_s=120)
+@pytest.mark.parametrize("engine", ENGINES)
+async def test_the_fleet_of_a_real_engine(
+    prometheus_factory: Callable[..., PromStack], engine: str
+) -> None:
+    stack = prometheus_factory(engine=engine, nodes=2, gpus=8, history_s=120)
     clock = RealClock()
     client = PrometheusClient(stack.url)
     monitor = Monitor(clock=clock, local=None, client=client, host="desk")

@@ -139,7 +139,7 @@ async def test_stale_banner_within_two_intervals_and_gone_after_recovery(
         assert monitor.state("prometheus").ok
         assert not banner.display and "STALE" not in "\n".join(screen_lines(app))
 
-        stack.prometheus.kill()
+        stack.engine.kill()
         steps = 0
         while not banner.display:
             steps += 1
@@ -151,7 +151,7 @@ async def test_stale_banner_within_two_intervals_and_gone_after_recovery(
         for _ in range(3):  # no age that ticks: the banner's words hold still
             assert (await step()).lines == shown
 
-        stack.prometheus.start()  # the same port
+        stack.engine.start()  # the same port
         deadline = time.monotonic() + 60
         while banner.display:
             assert time.monotonic() < deadline, banner.lines

@@ -44,6 +44,8 @@ def test_readings_land_in_the_store_and_the_state_is_ok():
         clock.advance(1)
         mon.poll()
     assert mon.state("demo").status is SourceStatus.OK
+    assert mon.state("demo").newest == clock.now()  # its newest reading
+    assert mon.latency_state() == mon.state("demo")  # the demo node's latency is its own
     assert mon.state("nvml").status is SourceStatus.OFF
     assert len(mon.gpus()) == 8
     key = mon.gpus()[0].key

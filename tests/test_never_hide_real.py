@@ -194,14 +194,14 @@ async def test_prometheus_killed_keeps_the_last_states_and_returns_within_15s(
         app = GpuTopApp(monitor, interval=1.0)
         async with app.run_test(size=(100, 30)) as pilot:
             await _until(pilot, app, lambda t: bool(FIRING.search(t)), 30)
-            fleet.prometheus.kill()
+            fleet.engine.kill()
             down = re.compile(r"✖ prometheus: unreachable.*retry in \d+s")
             text = await _until(pilot, app, lambda t: "STALE since" in t and down.search(t), 20)
             assert FIRING.search(text) and PENDING.search(text), text  # the last known truth
             assert "r Retry now" in screen_lines(app)[-1]
             await asyncio.sleep(12)  # down long enough for the backoff to reach its cap
             await pilot.pause()
-            await asyncio.to_thread(fleet.prometheus.start)  # same port, same data
+            await asyncio.to_thread(fleet.engine.start)  # same port, same data
             answering = time.monotonic()
             engine = monitor.rules
             assert engine is not None

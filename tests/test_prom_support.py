@@ -1,4 +1,5 @@
-"""The real-Prometheus test helpers: a missing binary skips locally and fails under CI."""
+"""The real-engine test helpers: a missing binary skips locally and fails under CI; the
+configurations they write."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support import prometheus_server
+from tests.support import prometheus_server, victoria_server
 
 
 def test_missing_prometheus_skips_outside_ci(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -36,3 +37,33 @@ def test_config_scrapes_every_target_each_second(tmp_path: Path) -> None:
     assert doc["rule_files"] == [str(tmp_path / "r.yml")]
     (job,) = doc["scrape_configs"]
     assert job["static_configs"] == [{"targets": ["127.0.0.1:1", "127.0.0.1:2"]}]
+
+
+@pytest.mark.parametrize("ci", [None, "true"])
+def test_missing_victoria_metrics_skips_or_fails_under_ci(
+    monkeypatch: pytest.MonkeyPatch, ci: str | None
+) -> None:
+    monkeypatch.setattr(victoria_server, "VMALERT", "/nonexistent/vmalert")
+    if ci is None:
+        monkeypatch.delenv("CI", raising=False)
+    else:
+        monkeypatch.setenv("CI", ci)
+    expected = pytest.skip.Exception if ci is None else pytest.fail.Exception
+    with pytest.raises(expected, match=r"/nonexistent/vmalert not found.*'victoria-metrics'"):
+        prometheus_server.require_engine("victoriametrics")
+
+
+def test_victoria_metrics_scrapes_every_target_each_second(tmp_path: Path) -> None:
+    server = victoria_server.VictoriaMetricsServer(tmp_path, ["127.0.0.1:1", "127.0.0.1:2"])
+    doc = yaml.safe_load(server.write_config().read_text())
+    assert doc["global"] == {"scrape_interval": "1s", "scrape_timeout": "1s"}
+    (job,) = doc["scrape_configs"]
+    assert job["static_configs"] == [{"targets": ["127.0.0.1:1", "127.0.0.1:2"]}]
+    assert server.lag_s == 30.0  # its default -search.latencyOffset is kept
+
+
+def test_backfill_is_sent_in_milliseconds() -> None:
+    text = 'up{job="a"} 1 1700000000\nx_total 2.5 1700000001.5\n# EOF\n'
+    assert victoria_server.millisecond_text(text) == (
+        'up{job="a"} 1 1700000000000\nx_total 2.5 1700000001500\n'
+    )

@@ -29,6 +29,7 @@ from gputop.sources.prometheus import (
     PromMalformed,
     PromTimeout,
     PromUnreachable,
+    PromWrongEndpoint,
 )
 
 TOKEN = "s3cr3t-t0ken-value"
@@ -285,16 +286,115 @@ def test_rfc3339_zero_time_and_junk() -> None:
 
 
 def test_error_tree() -> None:
-    for cls in (PromUnreachable, PromTimeout, PromHTTPError, PromAPIError, PromMalformed):
+    classes = (PromUnreachable, PromTimeout, PromHTTPError, PromAPIError, PromMalformed)
+    for cls in (*classes, PromWrongEndpoint):
         assert issubclass(cls, PromError) and issubclass(cls, SourceError)
 
 
-async def test_http_500() -> None:
-    async with mock_client(lambda r: httpx.Response(500, text="oops")) as client:
+async def test_http_500_says_what_the_server_said() -> None:
+    async with mock_client(lambda r: httpx.Response(500, text="oops\nstack...")) as client:
         with pytest.raises(PromHTTPError) as info:
             await client.query("up")
     assert info.value.status == 500
-    assert info.value.reason == "HTTP 500 Internal Server Error"
+    assert info.value.reason == "HTTP 500 Internal Server Error: oops"
+
+
+@pytest.mark.parametrize(
+    ("response", "reason"),
+    [
+        (httpx.Response(502, text=""), "HTTP 502 Bad Gateway"),
+        (httpx.Response(404, text="404 page not found"), "HTTP 404 Not Found"),
+        (
+            httpx.Response(400, json={"error": "too many points", "code": 400}),
+            "HTTP 400 Bad Request: too many points",
+        ),
+        (httpx.Response(429, json={"message": "slow   down\n please"}),
+         "HTTP 429 Too Many Requests: slow down please"),
+        (
+            httpx.Response(
+                422,
+                text='remoteAddr: "10.0.0.1:5"; requestURI: /api/v1/query?query=x; '
+                "cannot parse query: unexpected end",
+            ),
+            "HTTP 422 Unprocessable Entity: cannot parse query: unexpected end",
+        ),
+        (httpx.Response(503, text="x" * 500), "HTTP 503 Service Unavailable: " + "x" * 199 + "…"),
+        (httpx.Response(500, html="<html><body>oops</body></html>"),
+         "HTTP 500 Internal Server Error"),
+    ],
+)  # fmt: skip
+async def test_an_error_body_is_shown_trimmed(response: httpx.Response, reason: str) -> None:
+    async with mock_client(lambda r: response) as client:
+        with pytest.raises(PromHTTPError) as info:
+            await client.query_range("up", 0, 1, 1)
+    assert info.value.reason == reason
+
+
+async def test_an_error_body_never_shows_the_token() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(500, text=f"bad header Authorization: Bearer {TOKEN}")
+
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    async with mock_client(handler, headers=headers) as client:
+        with pytest.raises(PromHTTPError) as info:
+            await client.query("up")
+    assert TOKEN not in info.value.reason and "***" in info.value.reason
+
+
+def _server_at(routes: dict[str, httpx.Response]) -> Callable[[httpx.Request], httpx.Response]:
+    """Answers by path; any other path gets `routes["*"]`."""
+    return lambda request: routes.get(request.url.path, routes["*"])
+
+
+@pytest.mark.parametrize(
+    ("routes", "looks_like", "advice"),
+    [
+        (  # vmalert: rules, and a 400 in plain text for everything else
+            {
+                "/api/v1/rules": httpx.Response(200, json=ok({"groups": []})),
+                "*": httpx.Response(400, text='unsupported path requested: "/api/v1/query"'),
+            },
+            "it serves alerting rules only, like vmalert",
+            "rules_url",
+        ),
+        (  # Alertmanager
+            {
+                "/api/v2/status": httpx.Response(
+                    200, json={"cluster": {}, "versionInfo": {}, "config": {}, "uptime": "x"}
+                ),
+                "*": httpx.Response(404, text="404 page not found"),
+            },
+            "this is Alertmanager",
+            "[alertmanager] url",
+        ),
+        (  # a web page that answers 200 to anything
+            {"*": httpx.Response(200, html="<!DOCTYPE html><html>Grafana</html>")},
+            "this is a web page",
+            "base URL",
+        ),
+    ],
+)
+async def test_a_url_with_no_query_api_is_named(
+    routes: dict[str, httpx.Response], looks_like: str, advice: str
+) -> None:
+    async with mock_client(_server_at(routes)) as client:
+        with pytest.raises(PromWrongEndpoint) as info:
+            await client.query_range("up", 0, 1, 1)
+    assert info.value.looks_like == looks_like
+    reason = info.value.reason
+    assert reason.startswith(f"no query API at this URL: {looks_like}; ") and advice in reason
+    assert "\n" not in reason
+
+
+async def test_a_plain_404_is_not_mistaken_for_another_server() -> None:
+    routes = {"*": httpx.Response(404, text="404 page not found")}
+    async with mock_client(_server_at(routes)) as client:
+        with pytest.raises(PromHTTPError) as info:
+            await client.query("up")
+        assert client.stats.path_requests == {
+            "api/v1/query": 1, "api/v2/status": 1, "api/v1/rules": 1,
+        }  # fmt: skip
+    assert info.value.reason == "HTTP 404 Not Found"
 
 
 async def test_malformed_json() -> None:
@@ -338,6 +438,8 @@ async def test_stats_count_requests_and_bytes() -> None:
         await client.query("up")
         stats = client.stats.copy()
     assert stats.requests == 2 and stats.bytes == 2 * len(body) and stats.errors == 0
+    assert stats.path_requests == {"api/v1/query": 2}
+    assert stats.path_bytes == {"api/v1/query": 2 * len(body)}
     assert stats.last_duration_s is not None and stats.last_duration_s >= 0
 
 

@@ -14,13 +14,17 @@ from gputop.core.models import SourceStatus
 from gputop.core.store import LATENCY_KEY, SERIES_FIELDS, MetricStore
 from gputop.sources.prometheus import PrometheusClient
 from gputop.sources.promfeed import PrometheusSource
+from gputop.sources.promfresh import OVERLAP_STEPS
 from gputop.sources.promqueries import MAX_POINTS, latency_queries
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z, a multiple of every step used here
 
 
 class FakeProm:
-    """Answers /api/v1/query_range for the dcgm metrics and the latency queries."""
+    """Answers /api/v1/query_range for the dcgm metrics and the latency queries, and the
+    freshness probe. A sample exists every second up to `clock` - `lag_s` (and before
+    `dead_since`); like VictoriaMetrics, a range reaching past that horizon gets copies of the
+    last visible value there, and the engine's own now (`time()`) is `lag_s` behind."""
 
     def __init__(self, hosts: int = 1, gpus: int = 8, *, hostname_label: str = "Hostname"):
         self.gpus = [(f"node-{h}", i) for h in range(hosts) for i in range(gpus)]
@@ -31,6 +35,42 @@ class FakeProm:
         self.silent_since = math.inf
         self.with_uuid = True
         self.broken = "\0"  # queries starting with this answer 503
+        self.clock = FakeClock(T0)  # make() shares the source's clock
+        self.lag_s = 0.0  # data becomes visible this long after its time
+        self.dead_since = math.inf  # the scrape target died: no samples from then on
+        self.stale_markers = True  # a dead target's series end (else their last sample stays)
+        self.late: set[float] = set()  # times whose temperatures arrive late (missing at first)
+        self.interval_s = 1.0
+        self.latency_until = math.inf  # the histogram's newest sample, when it stopped
+
+    def horizon(self) -> float | None:
+        """The newest raw sample the engine shows."""
+        visible = math.floor(self.clock.now() - self.lag_s)
+        if visible < self.dead_since:
+            return float(visible)
+        return None if self.stale_markers else math.ceil(self.dead_since) - 1.0
+
+    def probe(self, query: str) -> httpx.Response:
+        engine_now = self.clock.now() - self.lag_s
+        found = {"now": engine_now}
+        newest = self.horizon()
+        if newest is not None:
+            found["gpu"] = newest
+            found["latency"] = min(newest, self.latency_until)
+        if "count_over_time" in query and newest is not None:
+            for group in ("gpu", "latency"):  # the short window's guess, and a worse one
+                found[f"{group}_interval_30"] = self.interval_s
+                found[f"{group}_interval_120"] = 1.5 * self.interval_s
+        vector = [
+            {"metric": {"gputop_probe": k}, "value": [engine_now, repr(v)]}
+            for k, v in found.items()
+        ]
+        doc = {"status": "success", "data": {"resultType": "vector", "result": vector}}
+        return httpx.Response(200, json=doc)
+
+    def visible(self, t: float, metric: str) -> bool:
+        late = t in self.late and metric == "DCGM_FI_DEV_GPU_TEMP"
+        return t < self.dead_since and not late
 
     def value(self, metric: str, host: str, gpu: int, t: float) -> str:
         if metric == "DCGM_FI_DEV_FB_USED":
@@ -64,6 +104,8 @@ class FakeProm:
         if p["query"].startswith(self.broken):
             return httpx.Response(503, text="busy")
         query = p["query"]
+        if "gputop_probe" in query:
+            return self.probe(query)
         wanted = re.findall(r'Hostname="([^"]*)"', query)
         gpus = [(h, i) for h, i in self.gpus if not wanted or h in wanted]
         if request.url.path.endswith("/query"):  # instant: the full labels of every GPU
@@ -75,6 +117,7 @@ class FakeProm:
             return httpx.Response(200, json=doc)
         start, end, step = float(p["start"]), float(p["end"]), float(p["step"])
         times = [start + k * step for k in range(int((end - start) / step) + 1)]
+        shown = self.clock.now() - self.lag_s  # points after this are copies, as in VM
         result: list[dict[str, Any]] = []
         keep: set[str] | None = None
         slim = re.fullmatch(r"max by \(([^)]*)\) \((.*)\)", query)
@@ -85,12 +128,19 @@ class FakeProm:
             metric = query.split("{")[0]
             for host, gpu in gpus:
                 ts = [t for t in times if (host, gpu) not in self.silent or t < self.silent_since]
+                ts = [t for t in ts if self.visible(t, metric)]
                 labels = self.labels(host, gpu, metric)
                 if keep is not None:
                     labels = {k: v for k, v in labels.items() if k in keep}
-                if ts:
-                    values = [[t, self.value(metric, host, gpu, t)] for t in ts]
+                values = []
+                for t in ts:
+                    at = t if t <= shown else max((x for x in ts if x <= shown), default=None)
+                    if at is not None:
+                        values.append([t, self.value(metric, host, gpu, at)])
+                if values:
                     result.append({"metric": labels, "values": values})
+        elif times and times[0] > shown:
+            pass  # a latency window wholly past the horizon: VictoriaMetrics answers nothing
         elif query.startswith("histogram_quantile(0.95"):
             # no job finished in the first minute of every ten: NaN
             values = [[t, "NaN" if t % 600 < 60 else str(200 + t % 100)] for t in times]
@@ -101,6 +151,9 @@ class FakeProm:
             result.append({"metric": {}, "values": [[t, "2.5"] for t in times]})
         doc = {"status": "success", "data": {"resultType": "matrix", "result": result}}
         return httpx.Response(200, json=doc)
+
+    def probes(self) -> int:
+        return sum("gputop_probe" in r.url.params.get("query", "") for r in self.requests)
 
     def ranges(self) -> list[tuple[str, float, float, float]]:
         return [
@@ -119,6 +172,7 @@ def make(
     fake: FakeProm, clock: FakeClock, store: MetricStore | None = None, **kw: Any
 ) -> tuple[PrometheusSource, MetricStore]:
     store = store or MetricStore()
+    fake.clock = clock
     client = PrometheusClient("http://prom.test:9090", transport=httpx.MockTransport(fake.handler))
     return PrometheusSource(client, store, clock, **kw), store
 
@@ -145,7 +199,8 @@ async def test_prefill_then_only_new_points() -> None:
     source, store = make(fake, clock)  # 900 s in 60 columns: 15 s steps
     await source.refresh()
     assert source.state.status is SourceStatus.OK and source.state.last_ok == T0 + 7
-    assert len(fake.requests) == 12  # 8 dcgm metrics + p50, p95, p99, jobs/min
+    assert fake.probes() == 1  # the freshness probe, then
+    assert len(fake.ranges()) == 12  # 8 dcgm metrics + p50, p95, p99, jobs/min
     assert {(s, e, st) for _, s, e, st in fake.ranges()} == {(T0 - 885, T0, 15.0)}
     key = "GPU-node-0-3"
     temps = list(store.series(key, "temperature_c").items())
@@ -153,18 +208,20 @@ async def test_prefill_then_only_new_points() -> None:
     assert temps[-1][1] == 50 + 3 + int(T0) % 7
 
     fake.requests.clear()
-    clock.advance(5)  # the next point (T0 + 15) is not due yet: nothing to ask
+    clock.advance(5)  # the next point (T0 + 15) is not due yet: only the probe is asked
     await source.refresh()
-    assert fake.requests == []
+    assert fake.probes() == 1 and fake.ranges() == []
 
     clock.advance(20)  # now T0 + 32: points T0 + 15 and T0 + 30 are new
     await source.refresh()
-    assert {(s, e) for _, s, e, _ in fake.ranges()} == {(T0 + 15, T0 + 30)}
-    assert len(fake.requests) == 12
+    overlap = T0 + 15 - OVERLAP_STEPS * 15  # a few steps again, for points that came late
+    assert {(s, e) for _, s, e, _ in fake.ranges()} == {(overlap, T0 + 30)}
+    assert len(fake.ranges()) == 12
     asked = {q for q, *_ in fake.ranges()}  # labels are known: only identity comes back
     assert "max by (UUID, gpu, Hostname, hostname, instance) (DCGM_FI_DEV_GPU_TEMP)" in asked
     temps = list(store.series(key, "temperature_c").items())
-    assert [t for t, _ in temps[-3:]] == [T0, T0 + 15, T0 + 30]
+    assert [t for t, _ in temps[-4:]] == [T0 - 15, T0, T0 + 15, T0 + 30]
+    assert len(temps) == 62  # merged by timestamp: no duplicates
 
 
 async def test_memory_percent_and_gpu_readings() -> None:
@@ -216,7 +273,7 @@ async def test_queries_grow_with_panels_not_gpus() -> None:
         await source.refresh()
         assert len(source.gpus()) == gpus
         counts.append(len(fake.requests))
-    assert counts[0] == counts[1] == 12
+    assert counts[0] == counts[1] == 13  # the probe and 12 range queries
 
 
 async def test_latency_queries_are_the_rules_own() -> None:
@@ -296,7 +353,8 @@ async def test_failure_keeps_data_and_backs_off_until_recovery() -> None:
         await source.refresh()
         state = source.state
         assert state.status is SourceStatus.ERROR
-        assert state.reason == "HTTP 500 Internal Server Error"
+        assert state.reason == "HTTP 500 Internal Server Error: boom"
+        assert state.newest == T0  # the newest sample held, still known
         assert state.last_ok == T0
         assert state.retry_at is not None
         delays.append(state.retry_at - clock.now())
@@ -373,7 +431,7 @@ async def test_a_failed_group_asks_its_window_again() -> None:
     fake.broken = "histogram_quantile(0.99"
     clock.advance(15)
     await source.refresh()
-    assert source.state.reason == "HTTP 503 Service Unavailable"
+    assert source.state.reason == "HTTP 503 Service Unavailable: busy"
     assert store.series(LATENCY_KEY, "p50_s").last_time == T0  # the group's merge was dropped
     assert store.series("GPU-node-0-0", "power_w").last_time == T0 + 15
 
@@ -382,7 +440,9 @@ async def test_a_failed_group_asks_its_window_again() -> None:
     clock.advance(1)
     await source.refresh()
     by_query = {q: (s, e) for q, s, e, _ in fake.ranges()}
-    assert len(by_query) == 4 and set(by_query.values()) == {(T0 + 15, T0 + 15)}
+    assert len(by_query) == 4 and set(by_query.values()) == {
+        (T0 + 15 - OVERLAP_STEPS * 15, T0 + 15)
+    }
     assert store.series(LATENCY_KEY, "p99_s").last_time == T0 + 15
 
 
@@ -419,8 +479,8 @@ async def test_labels_come_whole_first_then_for_new_gpus_and_every_minute() -> N
     source, store = make(fake, clock)
     await source.refresh()
 
-    def instant_queries() -> int:
-        return sum(r.url.path.endswith("/api/v1/query") for r in fake.requests)
+    def instant_queries() -> int:  # the label queries, not the probes
+        return sum(r.url.path.endswith("/api/v1/query") for r in fake.requests) - fake.probes()
 
     fake.gpus.append(("node-0", 2))  # a GPU appears after the first fetch
     clock.advance(15)
@@ -441,3 +501,198 @@ async def test_labels_come_whole_first_then_for_new_gpus_and_every_minute() -> N
         clock.advance(15)
         await source.refresh()
     assert instant_queries() == 2
+
+
+# ---- freshness from the data, and fetches that lose no points -------------------------
+
+
+async def test_an_engine_that_lags_30s_gives_a_lagging_dashboard_that_moves() -> None:
+    fake, clock = FakeProm(hosts=1, gpus=1), FakeClock(T0 + 3)
+    fake.lag_s = 30.0  # VictoriaMetrics' -search.latencyOffset default
+    source, store = make(fake, clock, range_s=300, columns=300)  # 1 s steps
+    key = "GPU-node-0-0"
+    ends = []
+    for _ in range(60):
+        await source.refresh()
+        state = source.state
+        assert state.status is SourceStatus.OK, state
+        assert state.newest == math.floor(clock.now() - 30)
+        series = store.series(key, "temperature_c")
+        assert series.last_time is not None and series.last_time <= clock.now() - 30
+        ends.append(series.last_time)
+        clock.advance(1)
+    assert ends == sorted(ends) and ends[-1] - ends[0] == 59  # one new point every second
+    # and never a copy of an older value passing for a newer one: every point is true
+    for t, v in store.series(key, "temperature_c").items():
+        assert v == float(fake.value("DCGM_FI_DEV_GPU_TEMP", "node-0", 0, t)), t
+    (gpu,) = source.gpus()
+    assert gpu.time == ends[-1] and gpu.temperature_c == 50 + int(ends[-1]) % 7
+
+
+async def test_no_window_reaches_past_the_newest_sample() -> None:
+    fake, clock = FakeProm(hosts=1, gpus=1), FakeClock(T0 + 40)
+    fake.lag_s = 30.0
+    source, _ = make(fake, clock, range_s=300, columns=20)  # 15 s steps
+    await source.refresh()
+    clock.advance(16)
+    await source.refresh()
+    assert fake.ranges() and all(end <= T0 + 10 + 16 for _, _, end, _ in fake.ranges())
+
+
+async def test_late_points_fill_in_on_the_next_fetch() -> None:
+    fake, clock = FakeProm(hosts=1, gpus=1), FakeClock(T0)
+    source, store = make(fake, clock, range_s=300, columns=300)
+    key = "GPU-node-0-0"
+    fake.late = {T0 + 1, T0 + 2}  # these temperatures have not arrived yet
+    await source.refresh()
+    clock.advance(2)
+    await source.refresh()
+    temps = dict(store.series(key, "temperature_c").items())
+    assert T0 + 1 not in temps and T0 + 2 not in temps and temps[T0] is not None
+    assert store.series(key, "power_w").last_time == T0 + 2
+
+    fake.late = set()  # they arrive
+    clock.advance(1)
+    await source.refresh()
+    temps = dict(store.series(key, "temperature_c").items())
+    assert [temps.get(T0 + k) for k in (1, 2, 3)] == [
+        float(fake.value("DCGM_FI_DEV_GPU_TEMP", "node-0", 0, T0 + k)) for k in (1, 2, 3)
+    ]
+
+
+async def test_the_cursor_moves_only_to_the_newest_point_received() -> None:
+    fake, clock = FakeProm(hosts=1, gpus=1), FakeClock(T0)
+    source, store = make(fake, clock, range_s=300, columns=300)
+    await source.refresh()
+    fake.dead_since = T0 + 1  # the ranges come back empty ...
+    fake.stale_markers = False
+    real_horizon = fake.horizon
+    fake.horizon = lambda: clock.now()  # type: ignore[method-assign]  # ... yet newer data exists
+    for _ in range(5):
+        clock.advance(1)
+        await source.refresh()
+    fake.dead_since = math.inf  # the late points arrive
+    fake.horizon = real_horizon  # type: ignore[method-assign]
+    fake.requests.clear()
+    clock.advance(1)
+    await source.refresh()
+    gpu_windows = {(s, e) for q, s, e, _ in fake.ranges() if q.startswith("max by")}
+    assert gpu_windows == {(T0 + 1, T0 + 6)}  # from the newest point held, not the last asked
+    assert [t for t, _ in store.series("GPU-node-0-0", "power_w").items()][-7:] == [
+        T0 + k for k in range(7)
+    ]
+
+
+async def test_a_dead_target_is_stale_after_the_threshold_while_the_engine_answers() -> None:
+    for stale_markers in (True, False):
+        fake, clock = FakeProm(hosts=1, gpus=2), FakeClock(T0)
+        fake.stale_markers = stale_markers
+        source, _ = make(fake, clock, range_s=300, columns=300)
+        await source.refresh()
+        assert source.stale_after_s == 3.0  # 3 x the 1 s scrape interval, 3 x the 1 s refresh
+        fake.dead_since = T0 + 1  # the exporter dies; the engine goes on answering 200
+        seen = []
+        for _ in range(6):
+            clock.advance(1)
+            await source.refresh()
+            seen.append(source.state.status)
+        assert seen == [SourceStatus.OK] * 3 + [SourceStatus.STALE] * 3, (stale_markers, seen)
+        state = source.state
+        assert state.newest == T0 and state.last_ok == clock.now()  # answering, nothing new
+        assert state.reason == "no new samples for over 3s"
+        assert state.age_s(clock.now()) == 6.0
+        assert state.as_json(clock.now()) == {
+            "state": "stale",
+            "reason": "no new samples for over 3s",
+            "newest": "2026-01-01T00:00:00+00:00",
+            "age_s": 6.0,
+        }
+        fake.dead_since = math.inf  # back
+        clock.advance(1)
+        await source.refresh()
+        assert source.state.status is SourceStatus.OK and source.state.newest == clock.now()
+
+
+async def test_at_first_sight_age_is_judged_by_the_engine_clock() -> None:
+    lagging, clock = FakeProm(hosts=1, gpus=1), FakeClock(T0)
+    lagging.lag_s = 30.0
+    source, _ = make(lagging, clock)
+    await source.refresh()  # as --once does: one look
+    assert source.state.status is SourceStatus.OK
+    assert source.state.age_s(clock.now()) == 30.0
+
+    dead, clock = FakeProm(hosts=1, gpus=1), FakeClock(T0)
+    dead.dead_since = T0 - 60
+    source, _ = make(dead, clock)
+    await source.refresh()
+    state = source.state
+    assert state.status is SourceStatus.STALE and state.newest == T0 - 75  # the 15 s step's
+    assert state.as_json(clock.now())["age_s"] == 75.0
+
+
+async def test_stale_after_follows_the_scrape_interval_or_the_setting() -> None:
+    fake, clock = FakeProm(hosts=1, gpus=1), FakeClock(T0)
+    fake.interval_s = 15.0
+    source, _ = make(fake, clock, refresh_s=2.0)
+    assert source.stale_after_s == 6.0  # nothing learned yet: 3 refreshes
+    await source.refresh()
+    assert source.stale_after_s == 45.0  # 3 scrape intervals
+    fake.interval_s = 1.0
+    source, _ = make(fake, clock, refresh_s=2.0)
+    await source.refresh()
+    assert source.stale_after_s == 6.0  # the larger of the two
+    source, _ = make(fake, clock, stale_after_s=90.0)
+    await source.refresh()
+    assert source.stale_after_s == 90.0
+    with pytest.raises(ValueError, match="stale_after_s"):
+        make(fake, clock, stale_after_s=0.0)
+
+
+async def test_no_data_at_all_is_ok_with_nothing_newest() -> None:
+    fake, clock = FakeProm(hosts=1, gpus=1), FakeClock(T0)
+    fake.gpus = []
+    fake.dead_since = -math.inf
+    source, _ = make(fake, clock)
+    await source.refresh()
+    clock.advance(60)
+    await source.refresh()
+    assert source.state.status is SourceStatus.OK and source.state.newest is None
+    assert source.gpus() == ()
+
+
+async def test_a_scrape_interval_not_yet_learnable_is_asked_again_within_a_minute() -> None:
+    fake, clock = FakeProm(hosts=1, gpus=1), FakeClock(T0)
+    fake.interval_s = 10.0
+    fake.dead_since = -math.inf  # no samples yet
+    source, _ = make(fake, clock, refresh_s=1.0)
+
+    def interval_probes() -> int:
+        return sum("count_over_time" in r.url.params.get("query", "") for r in fake.requests)
+
+    await source.refresh()
+    assert interval_probes() == 1 and source.stale_after_s == 3.0
+    fake.dead_since = math.inf  # the exporter comes up
+    clock.advance(30)
+    await source.refresh()
+    assert interval_probes() == 1
+    clock.advance(31)
+    await source.refresh()
+    assert interval_probes() == 2 and source.stale_after_s == 30.0
+    clock.advance(120)
+    await source.refresh()
+    assert interval_probes() == 2  # learned: again only every ten minutes
+
+
+async def test_the_latency_panel_is_stale_on_its_own_when_its_histogram_stops() -> None:
+    fake, clock = FakeProm(hosts=1, gpus=1), FakeClock(T0)
+    source, _ = make(fake, clock, range_s=300, columns=300)
+    await source.refresh()
+    assert source.latency_state().status is SourceStatus.OK
+    fake.latency_until = T0  # the inference service dies; the GPUs go on reporting
+    for _ in range(5):
+        clock.advance(1)
+        await source.refresh()
+    assert source.state.status is SourceStatus.OK
+    latency = source.latency_state()
+    assert latency.status is SourceStatus.STALE and latency.newest == T0
+    assert latency.reason == "no new latency samples for over 3s"

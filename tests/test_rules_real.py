@@ -1,10 +1,12 @@
-"""Alert rules end to end: a real Prometheus evaluating tests/data/rules-fast.yml against
-`gputop sim-exporter --scenario hot-gpu`, seen through the monitor, `--once --json`,
-`--once --check` and the dashboard; and the same rules evaluated locally on the demo node.
+"""Alert rules end to end: a real engine evaluating tests/data/rules-fast.yml against
+`gputop sim-exporter --scenario hot-gpu` (Prometheus 2.42, or vmalert reading VictoriaMetrics
+1.79 and served through it), seen through the monitor, `--once --json`, `--once --check` and
+the dashboard; and the same rules evaluated locally on the demo node.
 
-One Prometheus serves the module. Each test loads the rules again under a new group name
-(`/-/reload`), which gives every alert a fresh start: FastGpuHot is pending for 12 s on the
-hot GPU, then fires; FastAlwaysPending is pending for 30 s; FastMemClockNear stays near.
+One engine at a time serves the module. Each test loads the rules again under a new group
+name, which gives every alert a fresh start: FastGpuHot is pending for 12 s on the hot GPU,
+then fires; FastAlwaysPending is pending for 30 s; FastMemClockNear stays near. vmalert adds
+an `alertgroup` label to every alert; gputop must still list each series once.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +36,7 @@ from gputop.rules.model import RuleStatus
 from gputop.ui.app import GpuTopApp
 from gputop.ui.rules_view import RuleRow
 from gputop.ui.widgets.rules_panel import RulesPanel
-from tests.support.prometheus_server import PromStack
+from tests.support.prometheus_server import ENGINES, PromStack, engine_stack
 from tests.support.ui import screen_lines
 
 RULES = Path(__file__).parent / "data" / "rules-fast.yml"
@@ -72,7 +74,7 @@ class RulesServer:
             group["name"] = f"{group['name']}-{self.loads}"
             groups.append(group["name"])
         self.path.write_text(json.dumps(doc))  # JSON is YAML
-        httpx.post(f"{self.url}/-/reload", timeout=10.0).raise_for_status()
+        self.stack.engine.reload_rules()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             data = rules_api(self.url)
@@ -81,20 +83,22 @@ class RulesServer:
                 if any(name == HOT and state == "pending" for (name, _), state in alerts.items()):
                     return
             time.sleep(0.2)
-        temps = self.stack.prometheus.query(f'DCGM_FI_DEV_GPU_TEMP{{gpu="{HOT_GPU}"}}')
+        temps = self.stack.engine.query(f'DCGM_FI_DEV_GPU_TEMP{{gpu="{HOT_GPU}"}}')
         raise AssertionError(
             f"{HOT} not pending {timeout:.0f} s after a reload; GPU {HOT_GPU}: {temps}"
         )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=ENGINES)
 def server(
-    module_prometheus_factory: Callable[..., PromStack], tmp_path_factory: pytest.TempPathFactory
-) -> RulesServer:
-    path = tmp_path_factory.mktemp("rules") / "rules-fast.yml"
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RulesServer]:
+    workdir = tmp_path_factory.mktemp(request.param)
+    path = workdir / "rules-fast.yml"
     path.write_text(RULES.read_text())
-    stack = module_prometheus_factory(scenario="hot-gpu", seed=SEED, rule_files=[path])
-    return RulesServer(stack, path)
+    options = {"scenario": "hot-gpu", "seed": SEED, "rule_files": [path]}
+    with engine_stack(request.param, workdir / "stack", **options) as stack:
+        yield RulesServer(stack, path)
 
 
 @pytest.fixture
@@ -118,11 +122,12 @@ def rules_api(url: str) -> dict[str, Any]:
 
 def prometheus_alerts(data: Mapping[str, Any]) -> dict[AlertKey, str]:
     """(rule, series) → pending|firing, for every active alert of `/api/v1/rules`; a series is
-    its alert's labels without alertname and the rule's own labels, as gputop names it."""
+    its alert's labels without alertname, the rule's own labels and vmalert's `alertgroup`,
+    as gputop names it."""
     out: dict[AlertKey, str] = {}
     for group in data["groups"]:
         for rule in group["rules"]:
-            own = {"alertname", *(rule.get("labels") or {})}
+            own = {"alertname", "alertgroup", *(rule.get("labels") or {})}
             for alert in rule.get("alerts") or ():
                 if alert["state"] in ALERT_STATES:
                     out[(rule["name"], label_key(alert["labels"], drop=own))] = alert["state"]

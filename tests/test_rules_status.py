@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import random
 
+import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gputop.core.clock import FakeClock
 from gputop.promql.analysis import Comparison
+from gputop.rules.engine import NO_RULES_NOTE, RulesEngine
 from gputop.rules.model import (
     RuleDef,
     RuleStatus,
@@ -27,6 +30,7 @@ from gputop.rules.prometheus import (
     statuses_from_prometheus,
     vector_values,
 )
+from gputop.sources.prometheus import PrometheusClient
 
 NOW = 1_767_225_600.0
 TEMP = RuleDef("GPUTemperatureHigh", "DCGM_FI_DEV_GPU_TEMP > 85", for_s=60.0, severity="critical")
@@ -296,6 +300,58 @@ def test_prometheus_alert_shown_even_when_its_series_is_not_in_the_values():
     assert next(s for s in got if s.state == "firing").value == 90.0
 
 
+def _ruler_alert(gpu: str, state: str, **added: str) -> dict:
+    alert = _alert(gpu, state, "2025-12-31T23:59:30Z", "90")
+    alert["labels"].update(added)
+    return alert
+
+
+@pytest.mark.parametrize(
+    "added",
+    [
+        {"alertgroup": "gpu"},  # vmalert
+        {"cluster": "eu-1", "replica": "ruler-0"},  # Thanos Ruler / Mimir external labels
+    ],
+)
+def test_a_ruler_that_adds_labels_still_gives_one_row_per_series(added: dict) -> None:
+    data = _api([_ruler_alert("3", "firing", **added), _ruler_alert("1", "pending", **added)])
+    got = statuses_from_prometheus(data, _temps({"0": 50.0, "1": 87.0, "3": 91.0}), now=NOW)
+    assert sorted((s.labels["gpu"], s.state) for s in got) == [
+        ("0", "ok"), ("1", "pending"), ("3", "firing"),
+    ]  # fmt: skip
+    assert all(s.labels == {"UUID": f"GPU-{s.labels['gpu']}", "gpu": s.labels["gpu"]} for s in got)
+    assert next(s for s in got if s.state == "firing").value == 91.0  # the series' own value
+
+
+def test_an_alert_with_no_series_drops_the_labels_its_ruler_added() -> None:
+    data = _api(
+        [
+            _ruler_alert("1", "pending", alertgroup="gpu", cluster="eu-1"),
+            _ruler_alert("5", "firing", alertgroup="gpu", cluster="eu-1"),  # no series of its own
+        ]
+    )
+    got = statuses_from_prometheus(data, _temps({"1": 87.0}), now=NOW)
+    assert sorted((tuple(sorted(s.labels)), s.state) for s in got) == [
+        (("UUID", "gpu"), "firing"),
+        (("UUID", "gpu"), "pending"),
+    ]
+    alone = statuses_from_prometheus(
+        _api([_ruler_alert("5", "firing", alertgroup="gpu", team="infra")]), {}, now=NOW
+    )  # nothing to compare with: only vmalert's own group label is known to be added
+    assert [s.labels for s in alone] == [{"UUID": "GPU-5", "gpu": "5", "team": "infra"}]
+
+
+def test_two_alerts_for_one_series_are_one_row_the_worse() -> None:
+    data = _api(
+        [
+            _ruler_alert("3", "pending", replica="a"),
+            _ruler_alert("3", "firing", replica="b"),
+        ]
+    )
+    got = statuses_from_prometheus(data, _temps({"3": 91.0}), now=NOW)
+    assert [(s.labels["gpu"], s.state) for s in got] == [("3", "firing")]
+
+
 def test_prometheus_history_gives_trend_and_sparkline():
     history = ValueHistory(spacing_s=5.0)
     data = _api([])
@@ -324,3 +380,36 @@ def test_api_helpers():
     rules = alerting_rules(_api([])["data"])
     assert [r.rule.name for r in rules] == ["GPUTemperatureHigh"]  # recording rules skipped
     assert rules[0].rule.for_s == 60.0 and rules[0].rule.group == "gpu"
+
+
+async def test_rules_from_a_separate_ruler_and_a_note_when_there_are_none():
+    asked: list[str] = []
+
+    def engine(request: httpx.Request) -> httpx.Response:  # VictoriaMetrics without vmalert
+        asked.append(f"engine {request.url.path}")
+        if request.url.path.endswith("/rules"):
+            return httpx.Response(200, json={"status": "success", "data": {"groups": []}})
+        temps = [{"metric": {"gpu": "3", "UUID": "GPU-3"}, "value": [NOW, "91"]}]
+        data = {"resultType": "vector", "result": temps}
+        return httpx.Response(200, json={"status": "success", "data": data})
+
+    def ruler(request: httpx.Request) -> httpx.Response:  # vmalert
+        asked.append(f"ruler {request.url.path}")
+        alert = _alert("3", "firing", "2025-12-31T23:50:00Z", "91")
+        alert["labels"]["alertgroup"] = "gpu"
+        return httpx.Response(200, json=_api([alert]))
+
+    rules = RulesEngine([], clock=FakeClock(NOW))
+    client = PrometheusClient("http://vm:8428", transport=httpx.MockTransport(engine))
+    await rules.refresh_prometheus(client)
+    assert rules.statuses == [] and rules.note == NO_RULES_NOTE and rules.error is None
+
+    other = PrometheusClient("http://vmalert:8880", transport=httpx.MockTransport(ruler))
+    asked.clear()
+    rules = RulesEngine([], clock=FakeClock(NOW))
+    await rules.refresh_prometheus(client, rules_client=other)
+    assert asked == ["ruler /api/v1/rules", "engine /api/v1/query"]  # values from the engine
+    assert rules.note is None
+    assert [(s.state, s.labels, s.value) for s in rules.statuses] == [
+        ("firing", {"UUID": "GPU-3", "gpu": "3"}, 91.0)
+    ]

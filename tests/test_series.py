@@ -108,10 +108,24 @@ def test_merge_backfills_older_points_in_order_within_capacity():
     s.append(10.0, 10.0)
     s.append(11.0, 11.0)
     added = s.merge([(7.0, 7.0), (8.0, None), (9.0, 9.0), (11.0, 99.0)])
-    assert added == 3
+    assert added == 4  # three new points, one changed value
     assert list(s.items()) == [(7.0, 7.0), (8.0, None), (9.0, 9.0), (10.0, 10.0), (11.0, 99.0)]
     s.merge([(12.0, 12.0), (13.0, 13.0)])
     assert len(s) == 5 and s.first_time == 9.0
+
+
+def test_merge_of_an_overlap_rewrites_only_what_changed():
+    s = RingSeries(6)
+    for t in range(10, 16):
+        s.append(float(t), float(t))
+    assert s.merge([(13.0, 13.0), (14.0, 14.0), (15.0, 15.0)]) == 0  # asked again, same
+    assert s.merge([(14.0, None), (15.0, 15.5), (16.0, 16.0)]) == 3  # late values, one new
+    assert list(s.items()) == [
+        (11.0, 11.0), (12.0, 12.0), (13.0, 13.0), (14.0, None), (15.0, 15.5), (16.0, 16.0)
+    ]  # fmt: skip
+    assert s.merge([(14.0, None)]) == 0  # missing stays missing: no change
+    assert s.merge([(12.5, 1.0)]) == 1 and s.first_time == 12.0  # at capacity the oldest go
+    assert s.window(12.0, 13.0) == [(12.0, 12.0), (12.5, 1.0), (13.0, 13.0)]
 
 
 def test_capacity_must_be_positive():

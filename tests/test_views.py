@@ -154,7 +154,7 @@ def test_status_parts_name_each_source_its_state_and_age():
     assert parts[0] == ("gputop", "status-bar--title")
     assert parts[1] == ("desk", "status-bar--off")
     assert ("✖ nvml: NVML not found", "status-bar--bad") in parts
-    assert ("● prometheus 30s", "status-bar--ok") in parts
+    assert ("● prometheus 30s behind", "status-bar--ok") in parts
     monitor._set("prometheus", SourceState(SourceStatus.ERROR, "timeout", last_ok=70.0))
     assert ("✖ prometheus: timeout, stale 30s", "status-bar--bad") in status_parts(monitor, 100.0)
 

@@ -281,6 +281,8 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "latency_histogram": Field(metric_name, "latency_histogram"),
         "selector": Field(label_selector, "selector"),
         "range": Field(duration, "range"),
+        "rules_url": Field(url, "rules_url"),
+        "stale_after": Field(duration, "stale_after"),
     },
     "rules": {
         "files": Field(path_list, "files", final=rule_files),

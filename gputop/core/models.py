@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Literal
@@ -23,6 +24,7 @@ class SourceStatus(str, Enum):
     """The public states of a source (`sources.<name>.state` in --json)."""
 
     OK = "ok"
+    STALE = "stale"  # answers, but its newest sample stopped advancing
     UNAVAILABLE = "unavailable"  # not installed / not reachable at all
     ERROR = "error"  # was reachable or configured, now failing
     OFF = "off"  # not configured
@@ -30,17 +32,38 @@ class SourceStatus(str, Enum):
 
 @dataclass(frozen=True, slots=True)
 class SourceState:
+    """A source's health. `last_ok` is when it last answered; `newest` is the time of the
+    newest sample it holds, which is what freshness is judged by (an engine can answer
+    every request and still have nothing new)."""
+
     status: SourceStatus
     reason: str | None = None
-    last_ok: float | None = None  # time of the last good sample
+    last_ok: float | None = None  # time of the last good answer or sample
     retry_at: float | None = None  # when the next attempt is due after a failure
+    newest: float | None = None  # time of the newest sample held (None: not tracked or none)
+    interval_s: float | None = None  # seconds between its samples, when known
 
     @property
     def ok(self) -> bool:
         return self.status is SourceStatus.OK
 
-    def as_json(self) -> dict[str, str | None]:
-        return {"state": self.status.value, "reason": self.reason}
+    def age_s(self, now: float) -> float | None:
+        """How old the newest sample is at `now`; None when unknown."""
+        return None if self.newest is None else max(0.0, now - self.newest)
+
+    def as_json(self, now: float | None = None) -> dict[str, object]:
+        """`state` and `reason`; with `now`, also `newest` (ISO 8601) and `age_s` (null when
+        unknown)."""
+        doc: dict[str, object] = {"state": self.status.value, "reason": self.reason}
+        if now is not None:
+            newest = None
+            if self.newest is not None:
+                when = dt.datetime.fromtimestamp(self.newest, dt.timezone.utc)
+                newest = when.isoformat(timespec="seconds")
+            age = self.age_s(now)
+            doc["newest"] = newest
+            doc["age_s"] = None if age is None else round(age, 1)
+        return doc
 
 
 Aggregate = Literal["max", "mean"]

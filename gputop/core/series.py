@@ -114,9 +114,11 @@ class RingSeries:
         return True
 
     def merge(self, points: Iterable[tuple[float, float | None]]) -> int:
-        """Insert points in time order; a point at an existing timestamp replaces it.
+        """Insert points in time order; a point at an existing timestamp replaces its value.
 
-        Returns how many points were new. Newer-than-last points take the fast path.
+        Returns how many points were new or changed a value (0: nothing to repaint). Points
+        newer than the last take the fast path; a batch reaching back into the series (a
+        refresh asking its last few steps again) rewrites only the tail from its first point.
         """
         batch = sorted(points, key=lambda p: p[0])
         if not batch:
@@ -126,16 +128,40 @@ class RingSeries:
             for t, v in batch:
                 self.append(t, v)
             return len(batch)
-        merged: dict[float, float | None] = dict(self.items())
-        before = len(merged)
+        newer = [p for p in batch if p[0] > last]
+        if self._holds(batch[: len(batch) - len(newer)]):  # the overlap, asked again: as held
+            for t, v in newer:
+                self.append(t, v)
+            return len(newer)
+        first, lo = batch[0][0], self._len
+        while lo > 0 and self._t[(self._start + lo - 1) % self._cap] >= first:
+            lo -= 1  # from the end: an overlap reaches back only a few points
+        tail = {self._time_at(i): self._v[self._phys(i)] for i in range(lo, self._len)}
+        changed = 0
         for t, v in batch:
-            merged[t] = v
-        added = len(merged) - before
-        self._start = 0
-        self._len = 0
-        for t in sorted(merged)[-self._cap :]:
-            self.append(t, merged[t])
-        return added
+            value = _clean(v)
+            held = tail.get(t)
+            if held is None or not (held == value or (held != held and value != value)):
+                changed += 1
+            tail[t] = value
+        if changed:
+            self._len = lo  # the tail is written again, merged; at capacity the oldest go
+            for t in sorted(tail):
+                self.append(t, tail[t])
+        return changed
+
+    def _holds(self, points: list[tuple[float, float | None]]) -> bool:
+        """Whether every point (oldest first, none newer than the last) is held as it is."""
+        i = self._len - 1
+        for t, v in reversed(points):
+            while i >= 0 and self._time_at(i) > t:
+                i -= 1
+            if i < 0 or self._time_at(i) != t:
+                return False
+            held, value = self._v[self._phys(i)], _clean(v)
+            if not (held == value or (held != held and value != value)):
+                return False
+        return True
 
     def items(self) -> Iterator[tuple[float, float | None]]:
         for i in range(self._len):

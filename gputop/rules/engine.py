@@ -47,10 +47,12 @@ from gputop.sources.base import SourceError
 if TYPE_CHECKING:
     from gputop.sources.prometheus import PrometheusClient
 
-__all__ = ["RETRY_CAP_S", "RulesEngine", "check_status", "with_margins"]
+__all__ = ["NO_RULES_NOTE", "RETRY_CAP_S", "RulesEngine", "check_status", "with_margins"]
 
 #: The longest wait between two tries of a failing Prometheus.
 RETRY_CAP_S = 8.0
+#: What the rules panel says when the rules API lists no alerting rule (short: it is one line).
+NO_RULES_NOTE = "no alerting rules: for VictoriaMetrics add vmalert"
 
 
 def with_margins(rules: Sequence[RuleDef], margins: Mapping[str, float]) -> list[RuleDef]:
@@ -81,6 +83,7 @@ class RulesEngine:
         self.statuses: list[RuleStatus] = []
         self.error: str | None = None  # why Prometheus' rules could not be read
         self.last_ok: float | None = None  # when Prometheus' rules were last read
+        self.note: str | None = None  # why there is nothing to show, when it is not an error
         self._history = ValueHistory()
         self._keeper = StatusKeeper(margin=margin)
         self._backoff = Backoff(base=1.0, factor=2.0, cap=RETRY_CAP_S)
@@ -100,9 +103,14 @@ class RulesEngine:
         self.statuses = sort_statuses(self._keeper.settle(self.local.evaluate(store, gpus), lost))
 
     async def refresh_prometheus(
-        self, client: PrometheusClient, lost: Sequence[GpuSample] = ()
+        self,
+        client: PrometheusClient,
+        lost: Sequence[GpuSample] = (),
+        *,
+        rules_client: PrometheusClient | None = None,
     ) -> None:
-        """Prometheus' rules and states, plus one instant query per compared side.
+        """Prometheus' rules and states (from `rules_client` when the ruler is elsewhere, e.g.
+        vmalert not proxied by VictoriaMetrics), plus one instant query per compared side.
 
         On failure the last statuses stay (see `error`, `last_ok`); `lost` are the GPUs lost
         now, whose rows stay listed."""
@@ -110,7 +118,7 @@ class RulesEngine:
         if now < self._retry_at:
             return
         try:
-            groups = await client.rules()
+            groups = await (rules_client or client).rules()
             values: dict[str, Mapping[LabelKey, float] | QueryError] = {}
             for query in compared_queries(alerting_rules(groups)):
                 try:
@@ -130,6 +138,8 @@ class RulesEngine:
         self.error = None
         self.last_ok = now
         self.origin = "Prometheus"
+        # VictoriaMetrics answers /api/v1/rules empty unless vmalert is behind it
+        self.note = None if alerting_rules(groups) else NO_RULES_NOTE
         statuses = statuses_from_prometheus(
             groups,
             values,

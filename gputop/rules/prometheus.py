@@ -330,17 +330,17 @@ def _rule_statuses(
     analysis, analysis_error = _analysis(rule)
     comparison = analysis.comparison
     own = {"alertname", *rule.labels}  # labels the rule adds: not part of a series' identity
-    alerts = {label_key(a.labels, drop=own): a for a in prule.alerts if a.alert_state != "inactive"}
     found = values.get(comparison.query) if comparison is not None else None
     query_error = found.message if isinstance(found, QueryError) else None
     series = {} if prule.health == "err" or not isinstance(found, Mapping) else found
+    idents: dict[LabelKey, float] = {}
+    for key, value in series.items():
+        idents.setdefault(tuple((k, v) for k, v in key if k not in own and k != "__name__"), value)
+    alerts = _alerts_by_series(prule, own, idents)
 
     out: list[RuleStatus] = []
     seen: set[LabelKey] = set()
-    for key, value in series.items():
-        ident = tuple((k, v) for k, v in key if k not in own and k != "__name__")
-        if ident in seen:
-            continue
+    for ident, value in idents.items():
         seen.add(ident)
         alert = alerts.get(ident)
         points: list[tuple[float, float]] = []
@@ -380,6 +380,47 @@ def _rule_statuses(
     elif not out:
         out.append(_empty_status(rule, analysis, analysis_error, query_error, found, now))
     return out
+
+
+def _alerts_by_series(
+    prule: PromRule, own: set[str], idents: Mapping[LabelKey, float]
+) -> dict[LabelKey, PromAlert]:
+    """Each pending or firing alert under the identity of the series it is about.
+
+    Rulers add labels of their own to alerts (vmalert `alertgroup`, Thanos Ruler's and Mimir's
+    external labels), which the compared query's series do not carry: an alert is matched to
+    the series whose labels it holds, ignoring the rest. An alert with no such series keeps
+    its labels, less those seen added to the rule's matched alerts and vmalert's group label.
+    """
+    names = {k for ident in idents for k, _ in ident}
+    out: dict[LabelKey, PromAlert] = {}
+    added: set[str] = set()
+    unmatched: list[tuple[LabelKey, PromAlert]] = []
+    for alert in prule.alerts:
+        if alert.alert_state == "inactive":
+            continue
+        ident = label_key(alert.labels, drop=own)
+        match = ident if ident in idents else tuple((k, v) for k, v in ident if k in names)
+        if match not in idents:
+            unmatched.append((ident, alert))
+            continue
+        added.update(k for k, _ in ident if k not in names)
+        out[match] = _worse(out.get(match), alert)
+    for ident, alert in unmatched:
+        key = tuple(
+            (k, v)
+            for k, v in ident
+            if k not in added and not (k == "alertgroup" and v == prule.group)
+        )
+        out[key] = _worse(out.get(key), alert)
+    return out
+
+
+def _worse(held: PromAlert | None, alert: PromAlert) -> PromAlert:
+    """Of two alerts about one series (a ruler run twice), the firing one."""
+    if held is None or (alert.alert_state == "firing" and held.alert_state != "firing"):
+        return alert
+    return held
 
 
 def _empty_status(

@@ -256,7 +256,7 @@ class AlertmanagerSource:
         self._next_at = now + self.period_s
         self.view = view
         self.version += 1
-        self._state = SourceState(SourceStatus.OK, None, now)
+        self._state = SourceState(SourceStatus.OK, None, now, newest=now)  # alerts as of now
 
     async def create_silence(
         self,

@@ -7,7 +7,10 @@ Exception tree (every `reason` is one line and never holds a token or password):
     └── PromError                any failure talking to Prometheus
         ├── PromUnreachable      no connection: refused, reset, unknown host, TLS failure
         ├── PromTimeout          no complete answer within `timeout` seconds
-        ├── PromHTTPError        a non-2xx answer that is not an API error (.status)
+        ├── PromHTTPError        a non-2xx answer that is not an API error (.status); the
+        │                        server's own words (JSON `error` or plain text), trimmed
+        ├── PromWrongEndpoint    it answers, but serves no query API: vmalert, Alertmanager,
+        │                        a web page (.looks_like); says what to point at instead
         ├── PromAPIError         {"status": "error"} from the API (.error_type, .error)
         └── PromMalformed        bad JSON, unexpected shape, body over `max_body_bytes`
 """
@@ -15,6 +18,7 @@ Exception tree (every `reason` is one line and never holds a token or password):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import ssl
 import time as _time
@@ -46,11 +50,13 @@ __all__ = [
     "PromStats",
     "PromTimeout",
     "PromUnreachable",
+    "PromWrongEndpoint",
     "PrometheusClient",
 ]
 
 _MIB = 1024 * 1024
 _MAX_ERROR_CHARS = 200
+_QUERY_PATHS = ("api/v1/query", "api/v1/query_range")
 
 
 class PromUnreachable(PromError):
@@ -74,6 +80,14 @@ class PromHTTPError(PromError):
     def __init__(self, status: int, reason: str) -> None:
         super().__init__(reason)
         self.status = status
+
+
+class PromWrongEndpoint(PromError):
+    """The URL answers, but not with a Prometheus query API."""
+
+    def __init__(self, looks_like: str, advice: str) -> None:
+        super().__init__(f"no query API at this URL: {looks_like}; {advice}")
+        self.looks_like = looks_like
 
 
 class PromAPIError(PromError):
@@ -114,6 +128,7 @@ class PrometheusClient:
         self._has_credentials = auth is not None or any(
             k.lower() == "authorization" for k in (headers or {})
         )
+        self._secrets = _secrets(headers, auth)  # never echoed from an error body
         self._timeout = float(timeout)
         self._max_body = int(max_body_bytes)
         self.stats = PromStats()
@@ -226,7 +241,7 @@ class PrometheusClient:
     async def ready(self) -> bool:
         """True when the server answers and is ready to serve queries."""
         try:
-            status, _ = await self._request("-/ready", {})
+            status, _, _ = await self._request("-/ready", {})
             if status == 404:  # no readiness endpoint here: a trivial query must answer
                 await self.query("1")
                 return True
@@ -237,27 +252,74 @@ class PrometheusClient:
     # ---- transport ----------------------------------------------------------------------
 
     async def _get(self, path: str, params: Mapping[str, str]) -> Any:
-        status, body = await self._request(path, params)
+        status, body, kind = await self._request(path, params)
         if status in (401, 403):
             hint = "check the bearer token" if self._has_credentials else "no bearer token given"
             raise PromHTTPError(status, f"HTTP {status} unauthorized: {hint}")
         try:
             doc = json.loads(body)
         except (ValueError, UnicodeDecodeError):
+            if path in _QUERY_PATHS and (200 <= status < 300 or status in (400, 404, 405)):
+                wrong = await self._wrong_endpoint(body, kind)
+                if wrong is not None:
+                    raise wrong from None
             if 200 <= status < 300:
                 raise PromMalformed("not JSON") from None
-            raise PromHTTPError(status, f"HTTP {status} {_phrase(status)}".rstrip()) from None
+            raise PromHTTPError(status, self._http_reason(status, _body_text(body))) from None
         if isinstance(doc, Mapping) and doc.get("status") == "error":
             raise PromAPIError(str(doc.get("errorType") or "error"), str(doc.get("error") or ""))
         if not 200 <= status < 300:
-            raise PromHTTPError(status, f"HTTP {status} {_phrase(status)}".rstrip())
+            said = doc.get("error") or doc.get("message") if isinstance(doc, Mapping) else None
+            raise PromHTTPError(status, self._http_reason(status, str(said or "")))
         if not isinstance(doc, Mapping) or doc.get("status") != "success" or "data" not in doc:
             raise PromMalformed('no {"status": "success", "data": ...}')
         return doc["data"]
 
-    async def _request(self, path: str, params: Mapping[str, str]) -> tuple[int, bytes]:
-        """GET path; returns (status, body). Transport failures become typed errors."""
-        self.stats.requests += 1
+    def _http_reason(self, status: int, said: str) -> str:
+        """The reason shown: `HTTP 400 Bad Request: <the server's words, trimmed, no secrets>`."""
+        head = f"HTTP {status} {_phrase(status)}".rstrip()
+        text = " ".join(said.split())
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        if len(text) > _MAX_ERROR_CHARS:
+            text = text[: _MAX_ERROR_CHARS - 1] + "…"
+        if not text or _phrase(status).lower() in text.lower():
+            return head  # "404 page not found" adds nothing to "HTTP 404 Not Found"
+        return f"{head}: {text}"
+
+    async def _wrong_endpoint(self, body: bytes, kind: str) -> PromWrongEndpoint | None:
+        """What a URL that answers queries with no API looks like, asked of the URL itself."""
+        with contextlib.suppress(PromError):
+            status, text, _ = await self._request("api/v2/status", {})
+            doc = _json_or_none(text) if status == 200 else None
+            if isinstance(doc, Mapping) and "cluster" in doc and "versionInfo" in doc:
+                return PromWrongEndpoint(
+                    "this is Alertmanager",
+                    "point --prometheus at Prometheus (or a compatible engine); "
+                    "Alertmanager belongs in [alertmanager] url",
+                )
+        with contextlib.suppress(PromError):
+            status, text, _ = await self._request("api/v1/rules", {})
+            doc = _json_or_none(text) if status == 200 else None
+            data = doc.get("data") if isinstance(doc, Mapping) else None
+            if isinstance(data, Mapping) and isinstance(data.get("groups"), list):
+                return PromWrongEndpoint(
+                    "it serves alerting rules only, like vmalert",
+                    "point --prometheus at the engine it reads (VictoriaMetrics, e.g. :8428) "
+                    "and this URL at [prometheus] rules_url",
+                )
+        if "html" in kind or body.lstrip()[:1] == b"<":
+            return PromWrongEndpoint(
+                "this is a web page",
+                "give the base URL of the API (http://prometheus:9090, or with the path "
+                "prefix, e.g. http://mimir/prometheus)",
+            )
+        return None
+
+    async def _request(self, path: str, params: Mapping[str, str]) -> tuple[int, bytes, str]:
+        """GET path; returns (status, body, content type). Transport failures become typed
+        errors."""
+        self.stats.count(path)
         started = _time.perf_counter()
         try:
             return await asyncio.wait_for(self._stream(path, params), self._timeout)
@@ -279,7 +341,7 @@ class PrometheusClient:
         finally:
             self.stats.last_duration_s = _time.perf_counter() - started
 
-    async def _stream(self, path: str, params: Mapping[str, str]) -> tuple[int, bytes]:
+    async def _stream(self, path: str, params: Mapping[str, str]) -> tuple[int, bytes, str]:
         async with self._http.stream("GET", path, params=params) as response:
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > self._max_body:
@@ -288,11 +350,12 @@ class PrometheusClient:
             size = 0
             async for chunk in response.aiter_bytes():
                 size += len(chunk)
-                self.stats.bytes += len(chunk)
+                self.stats.add_bytes(path, len(chunk))
                 if size > self._max_body:
                     raise PromMalformed(f"body over {_size(self._max_body)}")
                 chunks.append(chunk)
-            return response.status_code, b"".join(chunks)
+            kind = response.headers.get("content-type", "").lower()
+            return response.status_code, b"".join(chunks), kind
 
 
 def _check_url(base_url: str) -> httpx.URL:
@@ -327,6 +390,42 @@ def _transport_detail(exc: httpx.TransportError) -> str:
             return "unknown host"
         cause = cause.__cause__ or cause.__context__
     return ""
+
+
+def _secrets(
+    headers: Mapping[str, str] | None, auth: httpx.Auth | tuple[str, str] | None
+) -> tuple[str, ...]:
+    """Credential values that must never appear in a reason, longest first."""
+    found: list[str] = []
+    for key, value in (headers or {}).items():
+        if key.lower() in ("authorization", "proxy-authorization"):
+            found.append(value)
+            found.extend(part for part in value.split()[1:] if len(part) >= 4)
+    if isinstance(auth, tuple) and len(auth) == 2 and len(auth[1]) >= 4:
+        found.append(auth[1])
+    return tuple(sorted(set(found), key=len, reverse=True))
+
+
+def _body_text(body: bytes) -> str:
+    """The words of a non-JSON error body: its first line, or nothing for a web page.
+
+    VictoriaMetrics-family servers prefix their message with `remoteAddr: ...; requestURI:
+    ...;`; only the message after them is kept.
+    """
+    text = body[:4096].decode("utf-8", "replace").strip()
+    if text[:1] == "<":
+        return ""
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    if "requestURI:" in line:
+        line = line.rsplit("; ", 1)[-1]
+    return line
+
+
+def _json_or_none(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
 
 
 def _phrase(status: int) -> str:

@@ -1,16 +1,20 @@
 """Range panels from Prometheus: GPU metrics of the whole fleet and inference latency.
 
-The first refresh fetches the visible range (`range_s`) so every sparkline is full at once;
-later refreshes ask only for the points after the last one fetched, on a grid of `step`
-seconds aligned to the epoch, and merge them into the store. There is one range query per
-metric for all GPUs, so queries per refresh grow with panels, never with GPUs. After the
-first fetch the GPU queries return only the labels that name a GPU; the others (model, pod,
-namespace) come from one instant query when a new GPU shows up, and once a minute.
+Every refresh first asks one small instant query, the probe (see `promqueries`): the engine's
+own now and the time of the newest raw sample behind each group of panels. Freshness comes
+from that, not from HTTP success (see `promfresh`): an engine that answers 200 with nothing new
+is STALE, and one that shows data late is shown as behind. The first fetch asks for the visible
+range (`range_s`) so every sparkline is full at once; later fetches, on a grid of `step`
+seconds aligned to the epoch, ask only what is new and a short overlap. There is one range
+query per metric for all GPUs, so queries per refresh grow with panels, never with GPUs.
+After the first fetch the GPU queries return only the labels that name a GPU; the others
+(model, pod, namespace) come from one instant query when a new GPU shows up, and once a minute.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -19,14 +23,17 @@ from gputop.core.backoff import Backoff
 from gputop.core.clock import Clock
 from gputop.core.models import GpuSample, LatencySample, SourceState, SourceStatus
 from gputop.core.store import LATENCY_KEY, SERIES_FIELDS, MetricStore
+from gputop.core.units import format_duration
 from gputop.sources.base import SourceError
 from gputop.sources.prometheus import PrometheusClient, PromSeries, PromUnreachable
+from gputop.sources.promfresh import STALE_AFTER_INTERVALS, Feed, read_probe
 from gputop.sources.promqueries import (
     LABELS_EVERY_S,
     LATENCY_METRICS,
     MAX_POINTS,
     gpu_queries,
     latency_queries,
+    probe_query,
     slim_query,
 )
 
@@ -37,6 +44,9 @@ __all__ = ["RETRY_CAP_S", "PrometheusSource"]
 RETRY_CAP_S = 8.0
 
 Point = tuple[float, float | None]
+
+#: How often the scrape interval is learned again from the data.
+INTERVAL_EVERY_S = 600.0
 
 
 @dataclass(slots=True)
@@ -72,11 +82,17 @@ class PrometheusSource:
         latency_histogram: str = "t2v_inference_duration_seconds",
         selector: str = "",
         local_keys: Callable[[], set[str]] = lambda: set(),
+        refresh_s: float = 1.0,
+        stale_after_s: float | None = None,
     ) -> None:
         if not range_s > 0 or not math.isfinite(range_s):
             raise ValueError(f"range_s must be a positive number of seconds, got {range_s}")
         if columns < 1:
             raise ValueError(f"columns must be at least 1, got {columns}")
+        if not refresh_s > 0:
+            raise ValueError(f"refresh_s must be positive, got {refresh_s}")
+        if stale_after_s is not None and not stale_after_s > 0:
+            raise ValueError(f"stale_after_s must be positive, got {stale_after_s}")
         self._client = client
         self._store = store
         self._clock = clock
@@ -90,7 +106,14 @@ class PrometheusSource:
             "gpu": gpu_queries(selector),
             "latency": latency_queries(latency_histogram, selector),
         }
-        self._cursor: dict[str, float | None] = dict.fromkeys(self._groups)
+        self._feeds = {group: Feed() for group in self._groups}
+        self._probe = {
+            False: probe_query(latency_histogram, selector),
+            True: probe_query(latency_histogram, selector, intervals=True),
+        }
+        self._intervals_at = -math.inf  # when the scrape intervals were last learned
+        self._refresh_s = float(refresh_s)
+        self._stale_after_s = stale_after_s
         self._slim = {m: slim_query(q) for m, q in self._groups["gpu"].items()}
         self._label_query = self._groups["gpu"]["memory_used_mib"]
         self._labels_at = -math.inf  # when the full labels of every GPU were last fetched
@@ -118,8 +141,51 @@ class PrometheusSource:
         return {m: q for group in self._groups.values() for m, q in group.items()}
 
     @property
+    def stale_after_s(self) -> float:
+        """How long the newest sample may stand still before the source is STALE: as
+        configured, else 3 scrape intervals (learned from the data) or 3 refreshes."""
+        if self._stale_after_s is not None:
+            return self._stale_after_s
+        intervals = [f.interval_s for f in self._feeds.values() if f.interval_s is not None]
+        return STALE_AFTER_INTERVALS * max(min(intervals, default=0.0), self._refresh_s)
+
+    @property
+    def newest(self) -> float | None:
+        """The time of the newest raw sample seen behind any panel (None: none yet)."""
+        return max((f.newest for f in self._feeds.values() if f.newest is not None), default=None)
+
+    @property
     def state(self) -> SourceState:
-        return self._state
+        """OK, STALE (answering, but nothing new for `stale_after_s`), ERROR or UNAVAILABLE;
+        always with the time of the newest sample."""
+        state, newest = self._state, self.newest
+        intervals = [f.interval_s for f in self._feeds.values() if f.interval_s is not None]
+        interval = min(intervals, default=None)
+        if state.status is SourceStatus.OK:
+            moved = [f for f in self._feeds.values() if f.advanced_at is not None]
+            now, after = self._clock.now(), self.stale_after_s
+            if moved and all(f.stale(now, after) for f in moved):
+                return SourceState(
+                    SourceStatus.STALE,
+                    f"no new samples for over {format_duration(self.stale_after_s)}",
+                    last_ok=state.last_ok,
+                    newest=newest,
+                    interval_s=interval,
+                )
+        return dataclasses.replace(state, newest=newest, interval_s=interval)
+
+    def latency_state(self) -> SourceState:
+        """The latency panel's own freshness: STALE when the histogram's newest sample stands
+        still while the GPUs' go on (the inference service down, its GPUs still reporting)."""
+        state, feed = self.state, self._feeds["latency"]
+        if state.status is not SourceStatus.OK:
+            return state
+        if feed.stale(self._clock.now(), self.stale_after_s):
+            reason = f"no new latency samples for over {format_duration(self.stale_after_s)}"
+            return dataclasses.replace(
+                state, status=SourceStatus.STALE, reason=reason, newest=feed.newest
+            )
+        return dataclasses.replace(state, newest=feed.newest)
 
     def retry_now(self) -> None:
         """After a failure: fetch at the next `refresh`, without waiting for the backoff."""
@@ -132,7 +198,7 @@ class PrometheusSource:
             return
         self._busy = True
         try:
-            fetched = await self._fetch(now)
+            await self._fetch(now)
         except SourceError as exc:
             self._fail(now, exc)
         except Exception as exc:  # a surprise must cost this panel, not the dashboard
@@ -140,8 +206,7 @@ class PrometheusSource:
         else:
             self._backoff.reset()
             self._retry_at = None
-            if fetched:
-                self._last_ok = now
+            self._last_ok = now
             self._state = SourceState(SourceStatus.OK, None, last_ok=self._last_ok)
         finally:
             self._busy = False
@@ -199,27 +264,40 @@ class PrometheusSource:
 
     # ---- fetching -----------------------------------------------------------------------
 
-    def _window(self, now: float, cursor: float | None) -> tuple[float, float] | None:
-        step = self._step
-        end = math.floor(now / step) * step
-        earliest = (math.floor((now - self._range_s) / step) + 1) * step  # (now-range, now]
-        start = earliest if cursor is None else max(cursor + step, earliest)
-        return None if start > end else (start, end)
+    async def _ask_probe(self, now: float) -> tuple[float, dict[str, float]]:
+        """The engine's now and, per group, its newest raw sample time; learns the scrape
+        intervals on the first refresh and every `INTERVAL_EVERY_S`."""
+        learn = now - self._intervals_at >= INTERVAL_EVERY_S
+        probe = read_probe(await self._client.query(self._probe[learn]), self._feeds)
+        if learn:
+            for group, feed in self._feeds.items():
+                feed.interval_s = probe.intervals.get(group)
+            # nothing to learn from yet (no samples): ask again in a minute
+            again = INTERVAL_EVERY_S if probe.intervals else LABELS_EVERY_S
+            self._intervals_at = now - INTERVAL_EVERY_S + again
+        engine_now = now if probe.engine_now is None else probe.engine_now
+        for group, feed in self._feeds.items():
+            feed.observe(now, engine_now, probe.newest.get(group))
+        return engine_now, probe.newest
 
-    async def _fetch(self, now: float) -> bool:
-        """Run the due queries; True if any ran. Raises the first failure after merging."""
+    async def _fetch(self, now: float) -> None:
+        """Probe, then run the due range queries. Raises the first failure after merging."""
+        engine_now, newest = await self._ask_probe(now)
         calls: list[tuple[str, str, str, tuple[float, float]]] = []
         for group, queries in self._groups.items():
-            cursor = self._cursor[group]
-            window = self._window(now, cursor)
+            feed = self._feeds[group]
+            window = feed.window(
+                engine_now=engine_now, newest=newest.get(group), step=self._step,
+                range_s=self._range_s,
+            )  # fmt: skip
             if window is None:
                 continue
-            slim = group == "gpu" and cursor is not None  # labels known: identity is enough
+            slim = group == "gpu" and feed.asked is not None  # labels known: identity is enough
             for metric, expr in queries.items():
                 calls.append((group, metric, self._slim[metric] if slim else expr, window))
         if not calls:
-            return False
-        relabel = self._cursor["gpu"] is not None and (
+            return
+        relabel = self._feeds["gpu"].asked is not None and (
             self._labels_due or now - self._labels_at >= LABELS_EVERY_S
         )
         ranges, labels = await asyncio.gather(
@@ -244,18 +322,22 @@ class PrometheusSource:
                 done[group][metric] = result
         for group, (_, metric, expr, window) in {c[0]: c for c in calls}.items():
             if group not in done:
-                continue
+                continue  # asked again next time, from the same cursor
             if group == "gpu":
                 full = expr == self._groups["gpu"][metric]
-                self._merge_gpus(done[group], local, full=full)
+                received = self._merge_gpus(done[group], local, full=full)
                 if full:
                     self._labels_at = now
             else:
-                self._merge_latency(done[group], local)
-            self._cursor[group] = window[1]
+                received = self._merge_latency(done[group], local)
+            self._feeds[group].answered(window[1], received)
+        gpu = self._feeds["gpu"]
+        if gpu.newest is None and "gpu" not in newest:
+            # no live sample (a dead target): its raw history ends at the newest point held;
+            # not so the latency, whose rate() over 5 minutes outlives the target
+            gpu.observe(now, engine_now, gpu.cursor)
         if failures:
             raise failures[0]
-        return True
 
     async def _relabel(self, now: float) -> None:
         """Fetch the full labels of every GPU once (an instant query of one metric)."""
@@ -297,8 +379,10 @@ class PrometheusSource:
 
     def _merge_gpus(
         self, results: Mapping[str, tuple[PromSeries, ...]], local: set[str], *, full: bool
-    ) -> None:
+    ) -> float | None:
+        """Merge the GPU series; returns the newest point time received (None: none)."""
         points: dict[str, dict[str, dict[float, float | None]]] = {}
+        received: float | None = None
         for metric, series_list in results.items():
             for series in series_list:
                 gpu = self._gpu_for(series.labels, full=full)
@@ -316,12 +400,16 @@ class PrometheusSource:
                     continue
                 self._write(key, metric, held.items(), local)
                 newest = max(held)
+                received = newest if received is None else max(received, newest)
                 if newest >= gpu.latest.get(metric, (-math.inf, None))[0]:
                     gpu.latest[metric] = (newest, held[newest])
+        return received
 
     def _merge_latency(
         self, results: Mapping[str, tuple[PromSeries, ...]], local: set[str]
-    ) -> None:
+    ) -> float | None:
+        """Merge the latency series; returns the newest point time received (None: none)."""
+        received: float | None = None
         for metric, series_list in results.items():
             held: dict[float, float | None] = {}
             for series in series_list:  # one series, unless the selector splits it
@@ -331,8 +419,10 @@ class PrometheusSource:
                 continue
             self._write(LATENCY_KEY, metric, held.items(), local)
             newest = max(held)
+            received = newest if received is None else max(received, newest)
             if newest >= self._latency.get(metric, (-math.inf, None))[0]:
                 self._latency[metric] = (newest, held[newest])
+        return received
 
     def _gpu_for(self, labels: Mapping[str, str], *, full: bool) -> _Gpu:
         """The GPU of a series; `full` labels (not only identity) also update name and labels."""

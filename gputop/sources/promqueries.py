@@ -1,7 +1,11 @@
-"""The PromQL of the range panels: dcgm-exporter metrics and the latency histogram.
+"""The PromQL of the range panels: dcgm-exporter metrics and the latency histogram, and the
+freshness probe asked before them.
 
 The latency quantiles are written exactly as the alert rules write them, so the panel and
-the rule `T2VInferenceSlow` show the same number.
+the rule `T2VInferenceSlow` show the same number. The probe asks the engine for its own
+"now" (`time()`: VictoriaMetrics answers now - 30 s by default) and the timestamp of the
+newest raw sample behind each panel group, in one instant query; the rate() of a dead
+target's histogram goes on for minutes, its raw samples do not.
 """
 
 from __future__ import annotations
@@ -12,8 +16,10 @@ __all__ = [
     "LABELS_EVERY_S",
     "LATENCY_METRICS",
     "MAX_POINTS",
+    "PROBE_LABEL",
     "gpu_queries",
     "latency_queries",
+    "probe_query",
     "slim_query",
 ]
 
@@ -35,6 +41,13 @@ MAX_POINTS = 11_000
 LABELS_EVERY_S = 60.0
 # After the first fetch only these labels come back: they name the GPU, the rest is known.
 IDENTITY_LABELS = "UUID, gpu, Hostname, hostname, instance"
+#: The label naming each element of the probe's answer: "now", a group, or "<group>_interval".
+PROBE_LABEL = "gputop_probe"
+#: The windows over which the probe counts samples to learn the scrape interval: the short
+#: one serves data younger than the long one, the long one slow scrapes.
+_INTERVAL_WINDOWS_S = (30, 120)
+#: A window must hold at least this many samples for its count to say anything.
+_INTERVAL_MIN_SAMPLES = 3
 
 
 def _matchers(selector: str) -> str:
@@ -60,6 +73,27 @@ def latency_queries(histogram: str, selector: str = "") -> dict[str, str]:
         "p99_s": f"histogram_quantile(0.99, {buckets})",
         "jobs_per_min": f"sum(rate({histogram}_count{sel}[5m])) * 60",
     }
+
+
+def probe_query(histogram: str, selector: str = "", *, intervals: bool = False) -> str:
+    """One instant query: the engine's now, the newest raw sample time of each group ("gpu",
+    "latency"), and with `intervals` estimates of the seconds between samples of each
+    ("<group>_interval_<window>": the window over how many samples it holds, for windows
+    holding at least three; the smallest estimate is the best)."""
+    sel = _matchers(selector)
+    raw = {"gpu": f"DCGM_FI_DEV_FB_USED{sel}", "latency": f"{histogram}_count{sel}"}
+    parts = [_tagged("vector(time())", "now")]
+    parts += [_tagged(f"max(timestamp({expr}))", group) for group, expr in raw.items()]
+    if intervals:
+        for group, expr in raw.items():
+            for w in _INTERVAL_WINDOWS_S:
+                count = f"(max(count_over_time({expr}[{w}s])) >= {_INTERVAL_MIN_SAMPLES})"
+                parts.append(_tagged(f"{w} / {count}", f"{group}_interval_{w}"))
+    return " or ".join(parts)
+
+
+def _tagged(expr: str, name: str) -> str:
+    return f'label_replace({expr}, "{PROBE_LABEL}", "{name}", "", "")'
 
 
 def slim_query(expr: str) -> str:

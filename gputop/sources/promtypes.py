@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from gputop.sources.base import SourceError
@@ -40,15 +40,33 @@ class PromMalformed(PromError):
 
 @dataclass(slots=True)
 class PromStats:
-    """What the requests so far cost: count, body bytes, the last one's duration."""
+    """What the requests so far cost: count, body bytes, the last one's duration, and the
+    count and bytes per API path ("api/v1/query_range", ...)."""
 
     requests: int = 0
     bytes: int = 0
     errors: int = 0
     last_duration_s: float | None = None
+    path_requests: dict[str, int] = field(default_factory=dict)
+    path_bytes: dict[str, int] = field(default_factory=dict)
+
+    def count(self, path: str) -> None:
+        self.requests += 1
+        self.path_requests[path] = self.path_requests.get(path, 0) + 1
+
+    def add_bytes(self, path: str, n: int) -> None:
+        self.bytes += n
+        self.path_bytes[path] = self.path_bytes.get(path, 0) + n
 
     def copy(self) -> PromStats:
-        return PromStats(self.requests, self.bytes, self.errors, self.last_duration_s)
+        return PromStats(
+            self.requests,
+            self.bytes,
+            self.errors,
+            self.last_duration_s,
+            dict(self.path_requests),
+            dict(self.path_bytes),
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -259,6 +259,8 @@ def rules_panel_view(
     if not statuses:
         if engine.error is not None:
             return RulesPanelView(note=f"Prometheus rules unavailable: {engine.error}")
+        if engine.note is not None:  # the engine says why it has nothing (no ruler behind it)
+            return RulesPanelView(note=engine.note)
         waiting = engine.rules or remote
         return RulesPanelView(note="waiting for the first evaluation" if waiting else "no rules")
     rows = (cache or RowCache()).rows(statuses, sparks, now)

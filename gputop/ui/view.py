@@ -32,6 +32,7 @@ __all__ = [
     "latency_note",
     "metric_text",
     "rule_metric",
+    "source_part",
     "spark_bounds",
     "stale_note",
     "status_matches_gpu",
@@ -230,14 +231,16 @@ def gpu_marks(statuses: Sequence[RuleStatus], gpus: Sequence[GpuSample]) -> dict
 def stale_note(state: SourceState | None) -> str:
     """Why a panel's data is not fresh ("" when it is): the failing source's reason and since when.
 
-    The time is the last good sample's clock time, so the note does not tick every second.
+    The time is the newest sample's clock time (else the last good answer's), so the note does
+    not tick every second.
     """
     if state is None or state.ok or state.status is SourceStatus.OFF:
         return ""
     reason = state.reason or state.status.value
-    if state.last_ok is None:
+    since = state.newest if state.newest is not None else state.last_ok
+    if since is None:
         return f"no data: {reason}"
-    return f"stale since {time.strftime('%H:%M:%S', time.localtime(state.last_ok))}: {reason}"
+    return f"stale since {time.strftime('%H:%M:%S', time.localtime(since))}: {reason}"
 
 
 def latency_note(monitor: Monitor) -> str:
@@ -266,20 +269,14 @@ def status_parts(monitor: Monitor, now: float) -> list[tuple[str, str]]:
         versions.append(f"CUDA {snap.cuda_version}")
     parts.append((" ".join([snap.host if snap else monitor.host, *versions]), "status-bar--off"))
     for name, state in monitor.states().items():
-        if state.status is SourceStatus.OFF:
+        stands_in = name != "prometheus" and monitor.remote is not None
+        part = source_part(name, state, now, stands_in=stands_in)
+        if part is None:
             continue
-        age = None if state.last_ok is None else now - state.last_ok
-        if state.ok:
-            parts.append((f"● {name} {format_age(age)}", "status-bar--ok"))
-        elif (
-            state.status is SourceStatus.UNAVAILABLE
-            and name != "prometheus"
-            and monitor.remote is not None
-        ):
-            parts.append((f"✖ {name} unavailable", "status-bar--off"))  # Prometheus stands in
-        else:
-            stale = f", stale {format_age(age)}" if state.last_ok is not None else ""
-            parts.append((f"✖ {name}: {state.reason}{stale}{_retry(state.retry_at, now)}", _BAD))
+        text, cls = part
+        if cls == _BAD and state.status is not SourceStatus.STALE:  # failing: when it tries again
+            text += _retry(state.retry_at, now)
+        parts.append((text, cls))
     engine = monitor.rules
     if engine is not None and engine.error is not None and monitor.state("prometheus").ok:
         parts.append((f"✖ rules: {engine.error}{_retry(engine.retry_at, now)}", _BAD))
@@ -297,3 +294,45 @@ def _retry(retry_at: float | None, now: float) -> str:
     if retry_at is None:
         return ""
     return f", retry in {format_duration(max(0.0, float(math.ceil(retry_at - now))))}"
+
+
+#: Lags shorter than this (beyond one sample interval) read "now" in the header.
+_LAG_SHOWN_S = 2.0
+#: A lag is shown in steps of this many seconds below two minutes, so it repaints rarely.
+_LAG_STEP_S = 5.0
+
+
+def source_part(
+    name: str, state: SourceState, now: float, *, stands_in: bool = False
+) -> tuple[str, str] | None:
+    """How the header words one source: (text, status-bar class); None when it is off.
+
+    Freshness is the age of the newest sample, not of the last answer: `● prometheus now`,
+    `● prometheus 30s behind` (an engine that shows data late, like VictoriaMetrics),
+    `✖ prometheus STALE, newest 45s ago` (it answers, nothing new), `✖ prometheus:
+    unreachable, stale 2m`. `stands_in`: another source covers for this unavailable one.
+    """
+    status = state.status.value
+    if status == "off":
+        return None
+    newest = state.newest if state.newest is not None else state.last_ok
+    age = None if newest is None else max(0.0, now - newest)
+    if state.ok:
+        return f"● {name} {_freshness(age, state.interval_s)}", "status-bar--ok"
+    if status == "unavailable" and stands_in:
+        return f"✖ {name} unavailable", "status-bar--off"
+    if status == "stale":
+        return f"✖ {name} STALE, newest {format_age(age)} ago", "status-bar--bad"
+    stale = f", stale {format_age(age)}" if age is not None else ""
+    return f"✖ {name}: {state.reason}{stale}", "status-bar--bad"
+
+
+def _freshness(age: float | None, interval_s: float | None) -> str:
+    """`now` while the newest sample is as new as the sampling allows, else how far behind."""
+    if age is None:
+        return "no data"
+    if age < (interval_s or 0.0) + _LAG_SHOWN_S:
+        return "now"
+    if age < 120:
+        return f"{format_duration(max(_LAG_STEP_S, age // _LAG_STEP_S * _LAG_STEP_S))} behind"
+    return f"{format_duration(age // 60 * 60)} behind"

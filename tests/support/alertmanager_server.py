@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -22,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.prometheus_server import _stop_process, free_port
+from tests.support.processes import free_port, require_binaries, stop_process
 
 __all__ = [
     "ALERTMANAGER",
@@ -53,12 +52,7 @@ CONFIG: dict[str, Any] = {
 
 
 def require_alertmanager() -> None:
-    if os.access(ALERTMANAGER, os.X_OK):
-        return
-    message = f"{ALERTMANAGER} not found: install the Debian package 'prometheus-alertmanager'"
-    if os.environ.get("CI"):
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
+    require_binaries([ALERTMANAGER], "prometheus-alertmanager")
 
 
 @dataclass
@@ -160,7 +154,7 @@ class AlertmanagerServer:
         raise AssertionError(f"{what}: not within {timeout:.0f} s; alerts: {self.alerts()}")
 
     def stop(self) -> None:
-        _stop_process(self.proc)
+        stop_process(self.proc)
 
     def _log_tail(self) -> str:
         try:

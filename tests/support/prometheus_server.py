@@ -1,8 +1,11 @@
-"""A real Prometheus scraping the simulated dcgm-exporter, for tests and benchmarks.
+"""A real Prometheus-compatible engine scraping the simulated dcgm-exporter, for tests and
+benchmarks: Prometheus 2.42, or VictoriaMetrics 1.79 with vmalert (`victoria_server`).
 
 Plain functions (`start_sim_exporter`, `start_prometheus`, `start_stack`) work anywhere; the
 fixtures `prometheus_factory` (per test) and `module_prometheus_factory` (per module) stop
-everything they started. Without /usr/bin/prometheus the fixtures skip, or fail under CI.
+everything they started; `make(engine="victoriametrics")` starts VictoriaMetrics instead, and
+`ENGINES` names both for tests parametrized over them. Without an engine's binaries the
+fixtures skip, or fail under CI.
 """
 
 from __future__ import annotations
@@ -10,10 +13,8 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 import queue
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -27,22 +28,31 @@ import httpx
 import pytest
 
 from gputop.sources.simexporter import make_nodes, openmetrics_history
+from tests.support.processes import free_port, require_binaries, stop_process
+from tests.support.victoria_server import VictoriaMetricsServer, require_victoria_metrics
 
 __all__ = [
+    "ENGINES",
     "JOB",
     "PROMETHEUS",
     "PROMTOOL",
+    "Engine",
     "PromStack",
     "PrometheusServer",
     "SimExporterProcess",
+    "engine_stack",
     "free_port",
     "module_prometheus_factory",
     "prometheus_factory",
+    "require_engine",
     "require_prometheus",
     "start_prometheus",
     "start_sim_exporter",
     "start_stack",
 ]
+
+#: The engines the real-server tests run against.
+ENGINES = ("prometheus", "victoriametrics")
 
 PROMETHEUS = "/usr/bin/prometheus"
 PROMTOOL = "/usr/bin/promtool"
@@ -52,31 +62,17 @@ _REPO = Path(__file__).resolve().parents[2]
 
 def require_prometheus() -> None:
     """Skip the test when Prometheus is not installed; under CI that is a failure."""
-    missing = [p for p in (PROMETHEUS, PROMTOOL) if not os.access(p, os.X_OK)]
-    if not missing:
-        return
-    message = f"{' and '.join(missing)} not found: install the Debian package 'prometheus'"
-    if os.environ.get("CI"):
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
+    require_binaries((PROMETHEUS, PROMTOOL), "prometheus")
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _stop_process(proc: subprocess.Popen[Any] | None, grace: float = 10.0) -> None:
-    """Terminate, wait, then kill: by this process's own pid only."""
-    if proc is None or proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(grace)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(grace)
+def require_engine(engine: str) -> None:
+    """Skip (or, under CI, fail) the test when the engine's binaries are missing."""
+    if engine == "victoriametrics":
+        require_victoria_metrics()
+    elif engine == "prometheus":
+        require_prometheus()
+    else:
+        raise ValueError(f"unknown engine {engine!r}: one of {', '.join(ENGINES)}")
 
 
 @dataclass
@@ -89,7 +85,7 @@ class SimExporterProcess:
     start: float  # the simulation's start time
 
     def stop(self) -> None:
-        _stop_process(self.proc)
+        stop_process(self.proc)
         if self.proc.stdout:
             self.proc.stdout.close()
 
@@ -129,7 +125,7 @@ def start_sim_exporter(
         except queue.Empty:
             line = None
         if line is None:
-            _stop_process(proc)
+            stop_process(proc)
             err = proc.stderr.read() if proc.stderr else ""
             raise RuntimeError(f"sim exporter did not start: {err.strip()[-500:]}")
         words = line.split()  # serving sim-node-00 on http://127.0.0.1:PORT/metrics
@@ -148,10 +144,16 @@ class PrometheusServer:
     alertmanagers: list[str] = field(default_factory=list)  # host:port Prometheus sends to
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
+    kind: str = "prometheus"
+    lag_s: float = 0.0  # queries see data this late
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def reload_rules(self) -> None:
+        """Make Prometheus read its rule files again."""
+        httpx.post(f"{self.url}/-/reload", timeout=10.0).raise_for_status()
 
     @property
     def data_dir(self) -> Path:
@@ -249,7 +251,7 @@ class PrometheusServer:
             self.proc.wait(10)
 
     def stop(self) -> None:
-        _stop_process(self.proc)
+        stop_process(self.proc)
 
     def _log_tail(self) -> str:
         try:
@@ -297,18 +299,21 @@ def start_prometheus(
     return server
 
 
+Engine = PrometheusServer | VictoriaMetricsServer
+
+
 @dataclass
 class PromStack:
-    """The sim exporter and the Prometheus scraping it."""
+    """The sim exporter and the engine scraping it."""
 
-    prometheus: PrometheusServer
+    engine: Engine
     exporter: SimExporterProcess
     nodes: int
     gpus: int
 
     @property
     def url(self) -> str:
-        return self.prometheus.url
+        return self.engine.url
 
     @property
     def hosts(self) -> list[str]:
@@ -316,7 +321,7 @@ class PromStack:
 
     def stop(self) -> None:
         try:
-            self.prometheus.stop()
+            self.engine.stop()
         finally:
             self.exporter.stop()
 
@@ -324,6 +329,7 @@ class PromStack:
 def start_stack(
     workdir: Path,
     *,
+    engine: str = "prometheus",
     nodes: int = 1,
     gpus: int = 8,
     scenario: str = "mixed",
@@ -331,10 +337,20 @@ def start_stack(
     history_s: float = 0.0,
     rule_files: Sequence[Path] = (),
     alertmanagers: Sequence[str] = (),
+    proxy_rules: bool = True,
 ) -> PromStack:
-    """Exporter + Prometheus; `history_s` seconds of the same simulation are back-filled so
-    range panels and rate() windows have data from the first query."""
-    start = math.floor(time.time()) - max(600.0, history_s + 1)
+    """Exporter + engine; `history_s` seconds of the same simulation are back-filled so
+    range panels and rate() windows have data from the first query. `proxy_rules=False`:
+    VictoriaMetrics does not answer `/api/v1/rules` for vmalert.
+
+    The simulation starts 600 s before the engine's view of now (VictoriaMetrics' is 30 s
+    late), so a scenario's events are where the rule tests expect them; VictoriaMetrics gets
+    at least twice its lag of history, or it would show nothing for its first 30 s.
+    """
+    lag = VictoriaMetricsServer.lag_s if engine == "victoriametrics" else 0.0
+    if engine == "victoriametrics":
+        history_s = max(history_s, 2 * lag)
+    start = math.floor(time.time()) - max(600.0 + lag, history_s + 1)
     exporter = start_sim_exporter(nodes=nodes, gpus=gpus, scenario=scenario, seed=seed, start=start)
     try:
         backfill = None
@@ -345,17 +361,39 @@ def start_stack(
             backfill = openmetrics_history(
                 sims, now - history_s, now - 1, 1.0, target_labels=labels
             )
-        prometheus = start_prometheus(
-            workdir,
-            exporter.targets,
-            rule_files=rule_files,
-            alertmanagers=alertmanagers,
-            backfill=backfill,
-        )
+        server: Engine
+        if engine == "victoriametrics":
+            workdir.mkdir(parents=True, exist_ok=True)
+            rules = [Path(p) for p in rule_files]
+            server = VictoriaMetricsServer(
+                workdir, exporter.targets, rules, proxy_rules=proxy_rules
+            )
+            server.start()
+            if backfill:
+                server.backfill(backfill)
+        else:
+            server = start_prometheus(
+                workdir,
+                exporter.targets,
+                rule_files=rule_files,
+                alertmanagers=alertmanagers,
+                backfill=backfill,
+            )
     except BaseException:
         exporter.stop()
         raise
-    return PromStack(prometheus, exporter, nodes, gpus)
+    return PromStack(server, exporter, nodes, gpus)
+
+
+@contextlib.contextmanager
+def engine_stack(engine: str, workdir: Path, **options: Any) -> Iterator[PromStack]:
+    """A stack for one test or fixture, stopped when the block ends."""
+    require_engine(engine)
+    stack = start_stack(workdir, engine=engine, **options)
+    try:
+        yield stack
+    finally:
+        stack.stop()
 
 
 @contextlib.contextmanager
@@ -363,6 +401,7 @@ def _stacks(base: Path) -> Iterator[Callable[..., PromStack]]:
     started: list[PromStack] = []
 
     def make(**options: Any) -> PromStack:
+        require_engine(options.get("engine", "prometheus"))
         stack = start_stack(base / f"prom{len(started)}", **options)
         started.append(stack)
         return stack
@@ -376,9 +415,8 @@ def _stacks(base: Path) -> Iterator[Callable[..., PromStack]]:
 
 @pytest.fixture
 def prometheus_factory(tmp_path: Path) -> Iterator[Callable[..., PromStack]]:
-    """`make(nodes=, gpus=, scenario=, seed=, history_s=, rule_files=, alertmanagers=)`
-    -> PromStack."""
-    require_prometheus()
+    """`make(engine=, nodes=, gpus=, scenario=, seed=, history_s=, rule_files=,
+    alertmanagers=)` -> PromStack (alertmanagers: Prometheus only)."""
     with _stacks(tmp_path) as make:
         yield make
 
@@ -388,6 +426,5 @@ def module_prometheus_factory(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Callable[..., PromStack]]:
     """As `prometheus_factory`, shared by the tests of one module."""
-    require_prometheus()
     with _stacks(tmp_path_factory.mktemp("prometheus")) as make:
         yield make

@@ -179,7 +179,7 @@ class OverviewScreen(GpuTopScreen):
             panel.set_mark(marks.get(gpu.key))
         self._refresh_sparks(panels, now, levels)
         latency = self.query_one(LatencyPanel)
-        latency.set_stale(notes.get(monitor.latency_source() or "", ""))
+        latency.set_stale(stale_note(monitor.latency_state()))
         sample = monitor.latency()
         if sample is None:
             latency.set_note(latency_note(monitor))
