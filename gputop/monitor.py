@@ -6,8 +6,8 @@ on a worker thread; its result is applied with `ingest()` on the owner's thread,
 is only ever written from one thread. Remote sources (Prometheus, Alertmanager) are async
 (`refresh_remote()`).
 
-A failing source is retried with backoff capped at `RETRY_CAP_S`, so one that comes back is
-seen within seconds; `retry_now()` skips the wait. GPUs that fall off the bus are remembered
+A failing source is retried with `core.backoff.source_backoff` (1 s doubling to 8 s), so one
+that comes back is seen within seconds; `retry_now()` skips the wait. GPUs that fall off the bus are remembered
 with the time they were first seen lost (`lost_since`).
 """
 
@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from gputop.core.backoff import Backoff
+from gputop.core.backoff import source_backoff
 from gputop.core.clock import Clock
 from gputop.core.models import (
     GpuSample,
@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 __all__ = [
     "LOCAL_SOURCES",
     "OVERVIEW_MAX",
-    "RETRY_CAP_S",
     "LocalFailure",
     "LocalReading",
     "Monitor",
@@ -51,8 +50,6 @@ __all__ = [
 OVERVIEW_MAX = 16
 #: Names under `sources` in --json, in order.
 LOCAL_SOURCES = ("nvml", "demo")
-#: The longest wait between two tries of a failing local source.
-RETRY_CAP_S = 8.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +90,7 @@ class Monitor:
         self.latency_histogram: str | None = None  # what Prometheus is asked for latency
         self.host = host or (local.host if local is not None else socket.gethostname())
         self.latest: NodeSnapshot | None = None
-        self._backoff = Backoff(base=1.0, factor=2.0, cap=RETRY_CAP_S)
+        self._backoff = source_backoff()
         self._retry_at: float | None = None
         self._closed = False  # the local source is still to be opened (see `open`)
         self._lost_since: dict[str, float] = {}  # GPU key -> when it was first seen lost

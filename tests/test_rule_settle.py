@@ -9,9 +9,10 @@ import re
 
 import pytest
 
+from gputop.core.backoff import RETRY_CAP_S
 from gputop.core.clock import FakeClock
 from gputop.core.models import GpuSample
-from gputop.rules.engine import RETRY_CAP_S, RulesEngine, check_status
+from gputop.rules.engine import RulesEngine, check_status
 from gputop.rules.model import RuleDef, RuleStatus, series_status
 from gputop.rules.settle import GPU_LOST, NEAR_EXIT_MARGINS, StatusKeeper
 from gputop.rules.text import rule_detail, rule_detail_short

@@ -7,8 +7,8 @@
 
 Either way the statuses pass through a `StatusKeeper` (near hysteresis, rows of lost GPUs).
 When Prometheus' rules cannot be read, the last statuses stay, with `error` saying why and
-`last_ok` since when; retries back off from 1 s to `RETRY_CAP_S`, so a Prometheus that comes
-back is seen within seconds, and `retry_now` skips the wait.
+`last_ok` since when; retries follow `core.backoff.source_backoff` (1 s doubling to 8 s), so
+a Prometheus that comes back is seen within seconds, and `retry_now` skips the wait.
 
 `notes` says what the screen and `--once` should say beside the rules, e.g. that a loaded
 file holds no alerting rules (so nothing from it can ever show).
@@ -20,7 +20,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from gputop.core.backoff import Backoff
+from gputop.core.backoff import source_backoff
 from gputop.core.clock import Clock
 from gputop.core.labels import LabelKey, label_key
 from gputop.core.models import GpuSample
@@ -47,10 +47,8 @@ from gputop.sources.base import SourceError
 if TYPE_CHECKING:
     from gputop.sources.prometheus import PrometheusClient
 
-__all__ = ["NO_RULES_NOTE", "RETRY_CAP_S", "RulesEngine", "check_status", "with_margins"]
+__all__ = ["NO_RULES_NOTE", "RulesEngine", "check_status", "with_margins"]
 
-#: The longest wait between two tries of a failing Prometheus.
-RETRY_CAP_S = 8.0
 #: What the rules panel says when the rules API lists no alerting rule (short: it is one line).
 NO_RULES_NOTE = "no alerting rules: for VictoriaMetrics add vmalert"
 
@@ -86,7 +84,7 @@ class RulesEngine:
         self.note: str | None = None  # why there is nothing to show, when it is not an error
         self._history = ValueHistory()
         self._keeper = StatusKeeper(margin=margin)
-        self._backoff = Backoff(base=1.0, factor=2.0, cap=RETRY_CAP_S)
+        self._backoff = source_backoff()
         self._retry_at = 0.0  # no request before this: backoff, or the next evaluation
 
     @property

@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx
 
-from gputop.core.backoff import Backoff
+from gputop.core.backoff import source_backoff
 from gputop.core.clock import Clock
 from gputop.core.models import SourceState, SourceStatus
 from gputop.rules.fate import MISSING_MARGIN_S
@@ -224,7 +224,7 @@ class AlertmanagerSource:
         self.view: AmView | None = None
         self.version = 0  # bumped on every new view
         self._state = SourceState(SourceStatus.UNAVAILABLE, "not asked yet")
-        self._backoff = Backoff(base=1.0, factor=2.0, cap=30.0)
+        self._backoff = source_backoff()
         self._next_at = 0.0
         self._group_wait_s: float | None = None
         self._status_at = -_STATUS_PERIOD_S

@@ -19,8 +19,9 @@ import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from gputop.core.backoff import Backoff
+from gputop.core.backoff import source_backoff
 from gputop.core.clock import Clock
+from gputop.core.labels import node_of
 from gputop.core.models import GpuSample, LatencySample, SourceState, SourceStatus
 from gputop.core.store import LATENCY_KEY, SERIES_FIELDS, MetricStore
 from gputop.core.units import format_duration
@@ -37,11 +38,9 @@ from gputop.sources.promqueries import (
     slim_query,
 )
 
-__all__ = ["RETRY_CAP_S", "PrometheusSource"]
+__all__ = ["PrometheusSource"]
 
 #: The longest wait between two tries after a failure: a Prometheus that comes back is seen
-#: within seconds.
-RETRY_CAP_S = 8.0
 
 Point = tuple[float, float | None]
 
@@ -122,7 +121,7 @@ class PrometheusSource:
         self._latency: dict[str, Point] = {}
         self._merged_last: dict[str, float] = {}  # entity -> newest time this source wrote
         self._local_since: dict[str, float] = {}  # entity -> first time the local source holds
-        self._backoff = Backoff(base=1.0, factor=2.0, cap=RETRY_CAP_S)
+        self._backoff = source_backoff()
         self._retry_at: float | None = None
         self._last_ok: float | None = None
         self._busy = False
@@ -427,7 +426,7 @@ class PrometheusSource:
     def _gpu_for(self, labels: Mapping[str, str], *, full: bool) -> _Gpu:
         """The GPU of a series; `full` labels (not only identity) also update name and labels."""
         uuid = labels.get("UUID") or labels.get("uuid") or ""
-        host = labels.get("Hostname") or labels.get("hostname") or labels.get("instance") or ""
+        host = node_of(labels) or ""
         try:
             index = int(labels.get("gpu", ""))
         except ValueError:
