@@ -7,8 +7,8 @@ is only ever written from one thread. Remote sources (Prometheus, Alertmanager) 
 (`refresh_remote()`).
 
 A failing source is retried with `core.backoff.source_backoff` (1 s doubling to 8 s), so one
-that comes back is seen within seconds; `retry_now()` skips the wait. GPUs that fall off the bus are remembered
-with the time they were first seen lost (`lost_since`).
+that comes back is seen within seconds; `retry_now()` skips the wait. GPUs that fall off the
+bus are remembered with the time they were first seen lost (`lost_since`).
 """
 
 from __future__ import annotations
