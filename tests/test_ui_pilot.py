@@ -6,7 +6,7 @@ import re
 
 from textual.widgets import DataTable
 
-from gputop.core.models import GPU_METRICS, ProcessSample
+from gputop.core.models import GPU_METRICS, ProcessSample, SourceState, SourceStatus
 from gputop.ui.app import GpuTopApp
 from gputop.ui.process_view import process_cells, sort_processes
 from gputop.ui.screens.detail import DetailScreen, MetricChart, chart_segments, time_ticks
@@ -403,3 +403,24 @@ async def test_missing_values_never_render_as_zero_or_nan() -> None:
         for key in ("temperature_c", "power_w", "utilization_gpu_pct"):
             assert by_metric[key].segments == [], key  # nothing drawn, no line at zero
         assert by_metric["memory_used_pct"].segments
+
+
+async def test_compact_lines_of_a_failing_source_are_marked_stale_in_text() -> None:
+    app = build_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        monitor = app.monitor
+        name = monitor.local_name
+        assert name is not None
+        assert not any("✖" in line[:6] for line in screen_lines(app)[2:10])
+        last_ok = monitor.state(name).last_ok
+        monitor._set(name, SourceState(SourceStatus.ERROR, "NVML call failed", last_ok))
+        app.refresh_screen()
+        await pilot.pause()
+        rows = [line for line in screen_lines(app) if "▕" in line[:6] or "✖" in line[:6]]
+        assert len(rows) == 8 and all(line[4] == "✖" for line in rows), rows  # no colour needed
+        monitor._set(name, SourceState(SourceStatus.OK, None, last_ok))
+        app.refresh_screen()
+        await pilot.pause()
+        rows = [line for line in screen_lines(app) if "▕" in line[:6] or "✖" in line[:6]]
+        assert len(rows) == 8 and all(line[4] == "▕" for line in rows), rows

@@ -36,6 +36,7 @@ LEGEND: list[tuple[str, str]] = [
     ("▶", "the selection: the GPU, rule or fleet line the keys act on"),
     ("LOST", "a GPU off the bus, since when; its rules read unknown"),
     ("STALE", "a failing source: its last known data, and how old"),
+    ("3✖", "a GPU line whose source is failing: its last known numbers"),
 ]
 #: Columns of sections from this terminal width on.
 TWO_COLUMNS_W = 100

@@ -151,7 +151,8 @@ class ReadingLine(Widget):
 class IndexCell(Widget):
     """The GPU index at the start of a compact line: "▶" and the index in reverse video when
     the GPU is selected, so the selection reads without colour and whatever its alert colour;
-    then the glyph of the worst rule touching it ("▶● 3▕")."""
+    then the glyph of the worst rule touching it ("▶● 3▕"). While the GPU's source fails, the
+    bar after the index is a "✖": the numbers beside it are its last known ones."""
 
     COMPONENT_CLASSES = {
         "index-cell--selected",
@@ -171,7 +172,13 @@ class IndexCell(Widget):
         super().__init__()
         self.index = index
         self.selected = False
+        self.stale = False
         self.mark: str | None = None
+
+    def set_stale(self, stale: bool) -> None:
+        if stale != self.stale:
+            self.stale = stale
+            self.refresh()
 
     def set_mark(self, mark: str | None) -> None:
         """The worst rule state touching the GPU: firing, pending, near, or None."""
@@ -193,11 +200,12 @@ class IndexCell(Widget):
         if mark in MARK_GLYPHS:
             alert += self.get_component_rich_style(f"index-cell--{mark}", partial=True)
         index = f"{self.index:>2}" if self.index >= 0 else " ?"
+        failing = base + self.get_component_rich_style("index-cell--firing", partial=True)
         segments = [
             Segment("▶" if self.selected else " ", chosen if self.selected else base),
             Segment(glyph, alert),
             Segment(index, chosen if self.selected else base),
-            Segment("▕", base),
+            Segment("✖", failing) if self.stale else Segment("▕", base),
         ]
         return (
             Strip(segments)

@@ -193,10 +193,12 @@ class GpuPanel(Widget, can_focus=True):
                 self._sparks[m.key].set_values(values, lo, hi, levels.spark_warn(m.key))
 
     def set_stale(self, note: str) -> None:
-        """Say why the numbers are not fresh (the source failing); "" when they are."""
+        """Say why the numbers are not fresh (the source failing); "" when they are: on a
+        card's border, and as a "✖" after the index of a compact line."""
         if note != (self.border_subtitle or ""):
             self.border_subtitle = note
             self.set_class(bool(note), "-stale")
+            self._index.set_stale(bool(note))
 
     def on_key(self, event) -> None:
         if event.key == "enter":
