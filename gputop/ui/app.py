@@ -15,6 +15,7 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding
 from textual.css.query import NoMatches
+from textual.driver import Driver
 
 from gputop.core.units import format_age
 from gputop.monitor import OVERVIEW_MAX, Monitor
@@ -77,6 +78,18 @@ class GpuTopApp(App[int]):
         self._shown_at = -math.inf
         self._rule_sparks: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[float, ...]] = {}
         self._stop = threading.Event()
+
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's own driver, but on Linux one that sends only the cells that changed."""
+        driver = super().get_driver_class()
+        from textual.drivers.linux_driver import LinuxDriver
+
+        if driver is LinuxDriver:
+            from gputop.ui.term.driver import ShadowDriver, shadow_enabled
+
+            if shadow_enabled():
+                return ShadowDriver
+        return driver
 
     def get_default_screen(self) -> OverviewScreen:
         return OverviewScreen()  # the overview is the first and only full paint at start
