@@ -164,7 +164,11 @@ def _load_config(args: argparse.Namespace) -> Config:
         raise UsageError(str(exc)) from None
 
 
-def _build_monitor(args: argparse.Namespace, config: Config) -> Monitor:
+def _build_monitor(
+    args: argparse.Namespace, config: Config, *, defer_rules: bool = False
+) -> Monitor:
+    """The monitor with its sources and rules; with `defer_rules`, rules that cannot fail to
+    load (the built-in pack, Prometheus' own) are left for `_attach_rules` later."""
     clock = RealClock()
     local: object
     if args.demo:
@@ -181,7 +185,8 @@ def _build_monitor(args: argparse.Namespace, config: Config) -> Monitor:
         local = NvmlSource(clock)
     monitor = Monitor(clock=clock, local=local, host=getattr(local, "host", None))
     monitor.open()
-    _attach_rules(monitor, config)
+    if not defer_rules or config.rules.files:
+        _attach_rules(monitor, config)  # a rule file can be wrong: said before the UI starts
     if config.prometheus is not None:
         _attach_prometheus(monitor, config)
     return monitor
@@ -237,7 +242,7 @@ def _dashboard(args: argparse.Namespace) -> int:
     if args.check and not args.once:
         raise UsageError("--check: only with --once")
     config = _load_config(args)
-    monitor = _build_monitor(args, config)
+    monitor = _build_monitor(args, config, defer_rules=not args.once)
     try:
         if monitor.local is None and monitor.remote is None:
             reason = monitor.state("nvml").reason or "NVML not available"
@@ -248,6 +253,7 @@ def _dashboard(args: argparse.Namespace) -> int:
 
         return run_dashboard(
             monitor,
+            load_rules=None if monitor.rules else lambda: _attach_rules(monitor, config),
             interval=config.ui.interval,
             no_color=config.ui.no_color,
             notify=args.notify,

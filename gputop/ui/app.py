@@ -9,7 +9,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from textual import work
 from textual.app import App
@@ -59,6 +59,7 @@ class GpuTopApp(App[int]):
         poll: bool = True,
         notify_firing: bool = False,
         kiosk_page_s: float | None = None,
+        load_rules: Callable[[], None] | None = None,
     ) -> None:
         theme = os.environ.get("GPUTOP_THEME", "ansi-dark")
         # decided before the theme is set: NO_COLOR must keep the terminal's own colours
@@ -77,6 +78,7 @@ class GpuTopApp(App[int]):
         self._shown_states: Sequence[object] = ()
         self._shown_at = -math.inf
         self._rule_sparks: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[float, ...]] = {}
+        self._load_rules = load_rules  # the first frame needs no rules: they load just after it
         self._stop = threading.Event()
 
     def get_driver_class(self) -> type[Driver]:
@@ -95,7 +97,7 @@ class GpuTopApp(App[int]):
         return OverviewScreen()  # the overview is the first and only full paint at start
 
     def on_mount(self) -> None:
-        self.call_after_refresh(_settle_gc)
+        self.call_after_refresh(self._after_first_frame)
         if self._kiosk_page_s:
             self.set_interval(self._kiosk_page_s, self.next_kiosk_page)
         if self._poll:
@@ -103,6 +105,15 @@ class GpuTopApp(App[int]):
                 self.poll_local()
             if self.monitor.remote is not None:
                 self.run_worker(self._poll_remote(), exclusive=True, group="remote")
+
+    def _after_first_frame(self) -> None:
+        """Load what the first frame did without (the rules), then let the collector run."""
+        load, self._load_rules = self._load_rules, None
+        if load is not None:
+            load()
+            self.monitor.evaluate_rules()
+            self.refresh_screen()
+        _settle_gc()
 
     async def on_unmount(self) -> None:
         self._stop.set()
@@ -208,7 +219,7 @@ class GpuTopApp(App[int]):
         self._notify_new_firing(monitor.rule_statuses())
         statuses = self.shown_statuses()
         if engine is None:
-            panel.set_note("no rules")
+            panel.set_note("loading rules…" if self._load_rules else "no rules")
             return
         if engine.error is not None:
             panel.set_note(f"Prometheus rules unavailable: {engine.error}")
@@ -339,11 +350,19 @@ def run_dashboard(
     no_color: bool = False,
     notify: bool = False,
     kiosk_page_s: float | None = None,
+    load_rules: Callable[[], None] | None = None,
 ) -> int:
-    """Run the dashboard until the user quits; returns the exit status."""
+    """Run the dashboard until the user quits; returns the exit status. `load_rules` attaches
+    the rules to the monitor: it runs right after the first frame, which shows without them."""
     if no_color:
         os.environ["NO_COLOR"] = "1"
-    app = GpuTopApp(monitor, interval=interval, notify_firing=notify, kiosk_page_s=kiosk_page_s)
+    app = GpuTopApp(
+        monitor,
+        interval=interval,
+        notify_firing=notify,
+        kiosk_page_s=kiosk_page_s,
+        load_rules=load_rules,
+    )
     monitor.warm_start(app.window_s, interval)
     monitor.poll()  # the first frame shows real numbers, not placeholders
     app.run()

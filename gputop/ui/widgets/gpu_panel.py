@@ -14,7 +14,7 @@ from textual.widget import Widget
 
 from gputop.core.models import GPU_METRICS, GpuSample
 from gputop.ui.view import metric_level, metric_text, spark_bounds, spark_warn
-from gputop.ui.widgets.cells import IndexCell, ReadingLine, SparkCell
+from gputop.ui.widgets.cells import PART_CLASSES, IndexCell, ReadingLine, SparkCell
 
 __all__ = ["COMPACT_COLUMNS", "LABELS", "GpuPanel"]
 
@@ -33,6 +33,7 @@ COMPACT_COLUMNS = "3 22 1fr 1fr 1fr 1fr"
 
 
 class GpuPanel(Widget, can_focus=True):
+    COMPONENT_CLASSES = PART_CLASSES  # its cells' parts: one set per panel, not per cell
     DEFAULT_CSS = f"""
     GpuPanel {{
         layout: grid;
@@ -61,6 +62,12 @@ class GpuPanel(Widget, can_focus=True):
     GpuPanel.-compact > IndexCell {{ display: block; }}
     GpuPanel.-compact.-lost > ReadingLine {{ column-span: 5; }}
     GpuPanel.-compact:focus {{ background: $boost; }}
+    GpuPanel > .spark-cell--label {{ color: $text-muted; }}
+    GpuPanel > .spark-cell--bar {{ color: $success; }}
+    GpuPanel > .spark-cell--warn {{ color: $warning; }}
+    GpuPanel > .reading-line--normal {{ text-style: bold; }}
+    GpuPanel > .reading-line--warn {{ color: $warning; text-style: bold; }}
+    GpuPanel > .reading-line--crit {{ color: $error; text-style: bold reverse; }}
     """
 
     compact: reactive[bool] = reactive(False)
