@@ -100,19 +100,19 @@ class GpuTopApp(App[int]):
         self.call_after_refresh(self._after_first_frame)
         if self._kiosk_page_s:
             self.set_interval(self._kiosk_page_s, self.next_kiosk_page)
-        if self._poll:
-            if self.monitor.local is not None or self.monitor.remote is None:
-                self.poll_local()
-            if self.monitor.remote is not None:
-                self.run_worker(self._poll_remote(), exclusive=True, group="remote")
 
     def _after_first_frame(self) -> None:
-        """Load what the first frame did without (the rules), then let the collector run."""
+        """What the first frame does without (the rules, the polling), then the collector."""
         load, self._load_rules = self._load_rules, None
         if load is not None:
             load()
             self.monitor.evaluate_rules()
             self.refresh_screen()
+        if self._poll:  # the first reading is on screen: the next is one interval away
+            if self.monitor.local is not None or self.monitor.remote is None:
+                self.poll_local()
+            if self.monitor.remote is not None:
+                self.run_worker(self._poll_remote(), exclusive=True, group="remote")
         _settle_gc()
 
     async def on_unmount(self) -> None:

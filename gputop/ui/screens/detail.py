@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from gputop.core.models import GPU_METRICS, GpuSample, Metric, ProcessSample
@@ -24,6 +24,7 @@ from gputop.core.series import RingSeries
 from gputop.core.units import format_duration, format_value
 from gputop.ui.screens.processes import COLUMNS, process_cells, sort_processes
 from gputop.ui.view import spark_bounds
+from gputop.ui.widgets.footer import KeysFooter
 from gputop.ui.widgets.status_bar import StatusBar
 
 __all__ = [
@@ -200,7 +201,7 @@ class DetailScreen(Screen[None]):
             for metric in GPU_METRICS:
                 yield MetricChart(metric, id=f"chart-{metric.key.replace('_', '-')}")
         yield Static("", id="procs")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.refresh_view()

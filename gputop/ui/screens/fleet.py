@@ -16,7 +16,6 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer
 
 from gputop.core.models import GPU_METRICS, TEMPERATURE, GpuSample
 from gputop.core.store import MetricStore
@@ -32,6 +31,7 @@ from gputop.ui.view import (
     spark_warn,
 )
 from gputop.ui.widgets.fleet_table import Field, FleetLines, FleetTable, Line
+from gputop.ui.widgets.footer import KeysFooter
 from gputop.ui.widgets.gpu_panel import LABELS, READING_WIDTHS
 from gputop.ui.widgets.status_bar import StatusBar
 
@@ -286,7 +286,7 @@ class FleetScreen(Screen[None]):
         yield StatusBar(id="status")
         yield FleetLines(id="fleet-title")
         yield FleetTable(id="fleet")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.refresh_view()

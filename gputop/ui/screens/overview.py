@@ -9,10 +9,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Container
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from gputop.core.models import GPU_METRICS, GpuSample
 from gputop.ui.view import SparkSpec, closed_buckets, gpu_marks, stale_note
+from gputop.ui.widgets.footer import KeysFooter
 from gputop.ui.widgets.gpu_panel import COMPACT_COLUMNS, LABELS, GpuPanel
 from gputop.ui.widgets.latency_panel import LatencyPanel
 from gputop.ui.widgets.rules_panel import RulesPanel
@@ -84,7 +85,7 @@ class OverviewScreen(Screen[None]):
         with Container(id="lower"):
             yield LatencyPanel(id="latency")
             yield RulesPanel(id="rules")
-        yield Footer()
+        yield KeysFooter()
 
     def _on_screen_resume(self, event: events.ScreenResume) -> None:
         # Textual (8.2) restyles every node when the first screen resumes, just after styling

@@ -10,10 +10,11 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer
+from textual.widgets import DataTable
 
 from gputop.core.models import ProcessSample
 from gputop.core.units import format_duration, format_mib, format_value
+from gputop.ui.widgets.footer import KeysFooter
 from gputop.ui.widgets.status_bar import StatusBar
 
 __all__ = ["COLUMNS", "SORTS", "ProcessesScreen", "process_cells", "sort_processes"]
@@ -114,7 +115,7 @@ class ProcessesScreen(Screen[None]):
         for key, heading, right in COLUMNS:
             table.add_column(Text(heading, justify="right" if right else "left"), key=key)
         yield table
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.refresh_view()
