@@ -16,7 +16,7 @@ from textual.pilot import Pilot
 
 from gputop.ui.app import GpuTopApp
 from gputop.ui.term.driver import ShadowDriver
-from tests.support.terminal import TeeDriver, full_repaint, tee_driver
+from tests.support.terminal import TeeDriver, full_repaint, full_repaint_text, tee_driver
 from tests.support.ui import advance, build_app
 
 Step = Callable[[GpuTopApp, Pilot[int]], Awaitable[None]]
@@ -106,10 +106,7 @@ async def test_shadowed_terminal_shows_what_textual_meant(sync: bool) -> None:
         assert driver.raw.cells() == full.cells()
         # the shadow knows the screen exactly: a full repaint of the same state sends nothing
         before = driver.shadowed.bytes
-        update = app.screen._compositor.render_update(
-            full=True, screen_stack=app._background_screens
-        )
-        driver.write(update.render_segments(app.console))
+        driver.write(full_repaint_text(app))
         driver.flush()
         assert driver.shadowed.bytes == before
 

@@ -38,7 +38,7 @@ def test_the_rules_package_loads_its_names_on_first_use() -> None:
     assert rules.builtin_rules is builtin_rules
     assert set(rules.__all__) <= set(dir(rules))
     with pytest.raises(AttributeError, match="no_such_name"):
-        _ = rules.no_such_name  # type: ignore[attr-defined]
+        _ = rules.no_such_name
 
 
 async def test_rules_load_right_after_the_first_frame() -> None:

@@ -9,14 +9,17 @@ the new size before the app hears of it, as a real terminal does.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pyte
 from textual import messages
+from textual._compositor import CompositorUpdate
 from textual.app import App
 from textual.drivers.headless_driver import HeadlessDriver
 
 from gputop.ui.term.shadow import ShadowScreen
 
-__all__ = ["TeeDriver", "Terminal", "full_repaint", "tee_driver"]
+__all__ = ["TeeDriver", "Terminal", "full_repaint", "full_repaint_text", "tee_driver"]
 
 #: What LinuxDriver writes when it starts (less the queries, which nobody answers here).
 _START = (
@@ -97,11 +100,17 @@ def tee_driver(*, sync: bool = False) -> type[TeeDriver]:
     return type("TeeDriver", (TeeDriver,), {"sync": sync})
 
 
-def full_repaint(app: App[object]) -> Terminal:
+def full_repaint_text(app: App[Any]) -> str:
+    """What Textual writes to paint the whole screen as it is now."""
+    update = app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
+    assert isinstance(update, CompositorUpdate)
+    return update.render_segments(app.console)
+
+
+def full_repaint(app: App[Any]) -> Terminal:
     """A fresh terminal holding a full repaint of what the app shows now."""
     cols, rows = app.size
     fresh = Terminal(cols, rows)
     fresh.feed(_START)
-    update = app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
-    fresh.feed(update.render_segments(app.console))
+    fresh.feed(full_repaint_text(app))
     return fresh

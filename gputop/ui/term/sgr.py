@@ -125,12 +125,9 @@ class StyleTable:
         out = self._linked.get(key)
         if out is None:
             link = "" if link.strip(";") == "" else link
-            out = self._linked[key] = self._intern((*self._styles[sid][:5], link))  # type: ignore[arg-type]
+            attrs, fg, bg, ul, extras, _ = self._styles[sid]
+            out = self._linked[key] = self._intern((attrs, fg, bg, ul, extras, link))
         return out
-
-    def is_plain(self, sid: int) -> bool:
-        """No attribute, colour or link: what a blank cleared cell shows."""
-        return sid == DEFAULT
 
     def transition(self, old: int, new: int) -> str:
         """The shortest sequence that takes the terminal from style `old` to `new`."""
