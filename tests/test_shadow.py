@@ -123,6 +123,13 @@ def test_leaving_the_alternate_screen_resets_the_rendition_first() -> None:
     assert "again" in pair.frame(_line(0, 0, "again"))
 
 
+def test_a_new_screen_is_cleared_and_its_blanks_are_not_written() -> None:
+    pair = Pair()
+    assert pair.frame("\x1b[?1049h").endswith("\x1b[?1049h\x1b[2J")
+    sent = pair.frame(_line(0, 0, "ab      cd", "") + _line(1, 0, " " * 20, "\x1b[39;49m"))
+    assert sent == "\x1b[1Hab\x1b[6Ccd"
+
+
 def test_wide_characters_are_written_whole() -> None:
     pair = Pair(20, 2)
     pair.frame(_line(0, 0, "ab字cd"))

@@ -25,11 +25,15 @@ __all__ = ["TeeDriver", "Terminal", "full_repaint", "full_repaint_text", "tee_dr
 _START = (
     "\x1b[?1049h\x1b[?1000h\x1b[?1003h\x1b[?1015h\x1b[?1006h\x1b[?25l\x1b[?1004h\x1b[?2004h\x1b[?7l"
 )
+_ALTERNATE = "\x1b[?1049h"
 _STOP = "\x1b[?2004l\x1b[?7h\x1b[?1049l\x1b[?25h\x1b[?1004l"
 
 
 class Terminal:
-    """A pyte screen that counts the bytes it is fed."""
+    """A pyte screen that counts the bytes it is fed.
+
+    pyte has no alternate screen: entering one here clears the screen, as terminals do.
+    """
 
     def __init__(self, cols: int, rows: int) -> None:
         self.screen = pyte.Screen(cols, rows)
@@ -38,7 +42,12 @@ class Terminal:
 
     def feed(self, data: str) -> None:
         self.bytes += len(data.encode())
-        self.stream.feed(data)
+        head, switch, rest = data.partition(_ALTERNATE)
+        while switch:
+            self.stream.feed(head + switch)
+            self.screen.erase_in_display(2)
+            head, switch, rest = rest.partition(_ALTERNATE)
+        self.stream.feed(head)
 
     def resize(self, cols: int, rows: int) -> None:
         if (cols, rows) != (self.screen.columns, self.screen.lines):

@@ -37,6 +37,7 @@ _TOKEN = re.compile(
 )
 #: Private modes that switch screens (and save or restore the cursor and rendition).
 _SCREEN_MODES = frozenset({"47", "1047", "1048", "1049"})
+_CLEAR = "\x1b[2J"
 _SYNC_START = "\x1b[?2026h"
 _SYNC_END = "\x1b[?2026l"
 #: A tail this long that never completes an escape sequence is passed through as it is.
@@ -82,6 +83,16 @@ class ShadowScreen:
         self.flush()
         self.width, self.height = max(0, width), max(0, height)
         self.forget()
+
+    def _blank(self) -> None:
+        """The screen was just cleared in the default rendition: every cell is a blank."""
+        self.forget()
+        w, h = self.width, self.height
+        self._have_text = [[" "] * w for _ in range(h)]
+        self._have_style = [[DEFAULT] * w for _ in range(h)]
+        self._want_text = [[" "] * w for _ in range(h)]
+        self._want_style = [[DEFAULT] * w for _ in range(h)]
+        self._tstyle = DEFAULT
 
     def forget(self) -> None:
         """Know nothing of the screen: what Textual paints next is written whole."""
@@ -183,8 +194,16 @@ class ShadowScreen:
                 self._sync(final == "h", raw)
             elif modes & _SCREEN_MODES:
                 # leave this screen in the default rendition, as Textual's own output does
-                self._emit(self._styles.transition(self._tstyle, DEFAULT) + raw)
-                self.forget()
+                self._flush_cells()
+                reset = self._styles.transition(self._tstyle, DEFAULT)
+                if final == "h":
+                    # a new screen is cleared here, whatever the terminal does on switching:
+                    # then its blank cells need not be written
+                    self._emit(reset + raw + _CLEAR)
+                    self._blank()
+                else:
+                    self._emit(reset + raw)
+                    self.forget()
             else:
                 if "25" in modes:
                     self._cursor_shown = final == "h"
