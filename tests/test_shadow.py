@@ -117,9 +117,9 @@ def test_a_resize_forgets_every_cell() -> None:
 
 def test_leaving_the_alternate_screen_resets_the_rendition_first() -> None:
     pair = Pair()
-    pair.frame(_line(0, 0, "bold", "\x1b[1m").replace(RESET, ""))
-    sent = pair.frame("\x1b[?1049l")
-    assert sent == "\x1b[m\x1b[?1049l"
+    pair.frame(_line(0, 0, "bold", "\x1b[1m").replace(RESET, "") + "\x1b[3;7H")
+    sent = pair.frame("\x1b[?1049l\x1b[?25h")
+    assert sent == "\x1b[m\x1b[?1049l\x1b[?25h"  # and the cursor left where the shell had it
     assert "again" in pair.frame(_line(0, 0, "again"))
 
 

@@ -204,6 +204,7 @@ class ShadowScreen:
                 else:
                     self._emit(reset + raw)
                     self.forget()
+                self._x = self._y = None  # the terminal restores its own cursor on leaving
             else:
                 if "25" in modes:
                     self._cursor_shown = final == "h"
