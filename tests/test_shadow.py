@@ -6,9 +6,11 @@ Every test feeds the same output to one emulated terminal directly and to anothe
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gputop.ui.term.encode import cursor_move
 from gputop.ui.term.sgr import DEFAULT, UNKNOWN, StyleTable
 from gputop.ui.term.shadow import ShadowScreen
 from tests.support.terminal import Terminal
@@ -175,6 +177,29 @@ def test_bytes_in_and_out_are_counted() -> None:
     pair.frame(paint)
     assert pair.shadow.bytes_in == len("\x1b[?7l\x1b[?25l") + 2 * len(paint)
     assert 0 < pair.shadow.bytes_out < pair.shadow.bytes_in
+
+
+# ---- cursor moves and styles -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("start", "to", "sent"),
+    [
+        ((None, None), (4, 2), "\x1b[3;5H"),  # unknown: absolute
+        ((None, None), (0, 2), "\x1b[3H"),
+        ((3, 2), (4, 2), "\x1b[C"),
+        ((3, 2), (40, 2), "\x1b[37C"),
+        ((30, 2), (0, 2), "\r"),
+        ((30, 2), (29, 2), "\x1b[D"),
+        ((7, 2), (7, 5), "\x1b[3B"),
+        ((30, 2), (0, 3), "\r\n"),
+        ((1, 1), (90, 30), "\x1b[31;91H"),
+    ],
+)
+def test_cursor_moves_are_the_shortest_that_is_sure(
+    start: tuple[int | None, int | None], to: tuple[int, int], sent: str
+) -> None:
+    assert cursor_move(*start, *to) == sent
 
 
 # ---- styles ------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from collections.abc import Callable
 
 from rich.cells import get_character_cell_size
 
+from gputop.ui.term.encode import Row, changed_runs, cursor_move
 from gputop.ui.term.sgr import DEFAULT, UNKNOWN, StyleTable
 
 __all__ = ["ShadowScreen"]
@@ -43,8 +44,6 @@ _SYNC_END = "\x1b[?2026l"
 #: A tail this long that never completes an escape sequence is passed through as it is.
 _MAX_TAIL = 4096
 
-_Row = list[str | None]  # a cell's text; "" continues a wide character; None is unknown
-
 
 class ShadowScreen:
     """Feed it Textual's output with `feed`; `flush` writes what changed to `write`."""
@@ -53,9 +52,9 @@ class ShadowScreen:
         self._write = write
         self._styles = StyleTable()
         self.width = self.height = 0
-        self._have_text: list[_Row] = []
+        self._have_text: list[Row] = []
         self._have_style: list[list[int]] = []
-        self._want_text: list[_Row] = []
+        self._want_text: list[Row] = []
         self._want_style: list[list[int]] = []
         self._dirty: dict[int, list[int]] = {}  # row -> [first, end) of cells Textual wrote
         self._tail = ""
@@ -342,67 +341,12 @@ class ShadowScreen:
             have_t, have_s = self._have_text[y], self._have_style[y]
             if want_t[first:end] == have_t[first:end] and want_s[first:end] == have_s[first:end]:
                 continue
-            runs = self._runs(want_t, want_s, have_t, have_s, first, end)
+            runs = changed_runs(want_t, want_s, have_t, have_s, first, end, self._styles)
             if runs:
                 self._open_sync()
                 for a, b in runs:
                     self._write_run(y, a, b)
         self._dirty.clear()
-
-    def _runs(
-        self,
-        want_t: _Row,
-        want_s: list[int],
-        have_t: _Row,
-        have_s: list[int],
-        first: int,
-        end: int,
-    ) -> list[list[int]]:
-        """Runs [a, b) of cells to write: the changed ones, whole wide characters, and the
-        unchanged gaps between them that cost less to write than to move over."""
-        runs: list[list[int]] = []
-        x = first
-        while x < end:
-            if want_t[x] is not None and (want_t[x] != have_t[x] or want_s[x] != have_s[x]):
-                a = x
-                while (
-                    x < end
-                    and want_t[x] is not None
-                    and (want_t[x] != have_t[x] or want_s[x] != have_s[x])
-                ):
-                    x += 1
-                while a > 0 and (want_t[a] == "" or have_t[a] == ""):
-                    a -= 1  # never start inside a wide character
-                while x < self.width and (want_t[x] == "" or have_t[x] == ""):
-                    x += 1  # nor end inside one
-                if runs and a <= runs[-1][1]:
-                    runs[-1][1] = max(runs[-1][1], x)
-                elif runs and self._gap_is_cheap(want_t, want_s, runs[-1][1], a):
-                    runs[-1][1] = x
-                else:
-                    runs.append([a, x])
-            else:
-                x += 1
-        return runs
-
-    def _gap_is_cheap(self, want_t: _Row, want_s: list[int], a: int, b: int) -> bool:
-        """Is writing the unchanged cells [a, b) again no dearer than a cursor move over them?"""
-        move = 3 + (len(str(b - a)) if b - a > 1 else 0)
-        cost = 0
-        style = want_s[a - 1]
-        for x in range(a, b):
-            text = want_t[x]
-            if text is None:
-                return False
-            if want_s[x] != style:
-                cost += len(self._styles.transition(style, want_s[x]))
-                style = want_s[x]
-            cost += len(text.encode())
-            if cost > move:
-                return False
-        return cost + len(self._styles.transition(style, want_s[b])) <= move + len(
-            self._styles.transition(want_s[a - 1], want_s[b])
-        )
 
     def _write_run(self, y: int, a: int, b: int) -> None:
         want_t, want_s = self._want_text[y], self._want_style[y]
@@ -430,28 +374,6 @@ class ShadowScreen:
         self._tx, self._ty = (b, y) if b < self.width else (None, None)
 
     def _goto(self, x: int, y: int) -> None:
-        """Move the terminal's cursor with the shortest sequence that is sure to work."""
-        tx, ty = self._tx, self._ty
-        if (tx, ty) == (x, y):
-            return
-        best = f"\x1b[{y + 1}H" if x == 0 else f"\x1b[{y + 1};{x + 1}H"
-        if ty == y and tx is not None:
-            n = x - tx
-            rel = _steps(n, "C") if n > 0 else _steps(-n, "D")
-            if x == 0:
-                rel = "\r"
-            if len(rel) < len(best):
-                best = rel
-        elif tx == x and ty is not None:
-            n = y - ty
-            rel = _steps(n, "B") if n > 0 else _steps(-n, "A")
-            if len(rel) < len(best):
-                best = rel
-        elif ty is not None and y == ty + 1 and x == 0:
-            best = "\r\n"
-        self._out.append(best)
-        self._tx, self._ty = x, y
-
-
-def _steps(n: int, final: str) -> str:
-    return f"\x1b[{final}" if n == 1 else f"\x1b[{n}{final}"
+        if (self._tx, self._ty) != (x, y):
+            self._out.append(cursor_move(self._tx, self._ty, x, y))
+            self._tx, self._ty = x, y
