@@ -175,7 +175,7 @@ def _delta(current: _Style, target: _Style) -> str | None:
             codes.append(str(code))
             added |= target[0] & mask  # the off-code cleared its siblings too
     codes += [str(_CODE_OF_BIT[b]) for b in range(13) if added >> b & 1]
-    for slot, default in ((1, "39"), (2, "49"), (3, "59")):
-        if current[slot] != target[slot]:
-            codes.append(target[slot] or default)  # type: ignore[arg-type]
+    for now, then, default in zip(current[1:4], target[1:4], ("39", "49", "59"), strict=True):
+        if now != then:
+            codes.append(str(then) or default)
     return ";".join(codes)

@@ -36,7 +36,9 @@ PART_CLASSES = {
 
 def _part_style(cell: Widget, name: str) -> Style:
     """A cell's component style, declared on the panel that holds it."""
-    return cell.parent.get_component_rich_style(name, partial=True)  # type: ignore[union-attr]
+    panel = cell.parent
+    assert isinstance(panel, Widget), "a cell is drawn inside its panel"
+    return panel.get_component_rich_style(name, partial=True)
 
 
 class SparkCell(Widget):
