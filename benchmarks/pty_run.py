@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import pyte
 
+from benchmarks.regions import RowBytes
+
 __all__ = ["RunResult", "run_in_pty"]
 
 _TICKS = os.sysconf("SC_CLK_TCK")
@@ -37,6 +39,8 @@ class RunResult:
     first_frame_s: float | None
     peak_rss_mb: float
     final_screen: str
+    row_bytes_steady: tuple[int, ...] = ()  # steady-state bytes charged to each screen row
+    unplaced_bytes_steady: int = 0  # steady-state bytes written with the cursor's row unknown
 
     @property
     def cpu_pct_total(self) -> float:
@@ -84,6 +88,7 @@ def run_in_pty(
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
     screen = pyte.Screen(cols, rows)
     stream = pyte.ByteStream(screen)
+    rows_bytes = RowBytes(rows)
     started = time.monotonic()
     proc = subprocess.Popen(
         list(argv),
@@ -109,6 +114,7 @@ def run_in_pty(
             if cpu_at_warmup is None and now >= warmup:
                 cpu_at_warmup = _cpu_seconds(proc.pid)
                 steady = 0
+                rows_bytes.reset()
             ready, _, _ = select.select([master], [], [], 0.05)
             if not ready:
                 if proc.poll() is not None:
@@ -121,6 +127,7 @@ def run_in_pty(
             total += len(data)
             steady += len(data)
             stream.feed(data)
+            rows_bytes.feed(data)
             if first_frame is None and frame_complete("\n".join(screen.display)):
                 first_frame = time.monotonic() - started
         cpu_total = _cpu_seconds(proc.pid)
@@ -139,6 +146,8 @@ def run_in_pty(
         first_frame_s=first_frame,
         peak_rss_mb=peak,
         final_screen="\n".join(screen.display),
+        row_bytes_steady=tuple(rows_bytes.counts) if cpu_at_warmup is not None else (),
+        unplaced_bytes_steady=rows_bytes.other if cpu_at_warmup is not None else 0,
     )
 
 

@@ -4,12 +4,17 @@
 
 Both programs read the tests' stand-in libnvidia-ml.so.1 (tests/support/fake_nvml.c) through
 LD_LIBRARY_PATH, in a 120x40 pseudo-terminal, 1 s refresh. Rounds alternate the programs so
-both see the same machine load; figures are medians over rounds.
+both see the same machine load; figures are medians over rounds. gputop's modules are
+byte-compiled first, as an installed package's are (nvitop's, in site-packages, already are).
+`--with-raw` adds a third program: gputop with its shadow screen off (`GPUTOP_SHADOW=off`),
+which writes what Textual writes. After the table, the steady bytes per second of each
+screen region (benchmarks/regions.py), so a regression can be placed.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import re
@@ -18,6 +23,7 @@ import sys
 from pathlib import Path
 
 from benchmarks.pty_run import RunResult, run_in_pty
+from benchmarks.regions import REGIONS, by_region
 from tests.support.fake_nvml import build_fake_nvml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,17 +49,22 @@ def _nvitop_ready(gpus: int):  # type: ignore[no-untyped-def]
     return ready
 
 
-def programs(interval: float, gpus: int) -> dict[str, tuple[list[str], object]]:
-    return {
-        "gputop": (
-            [sys.executable, "-m", "gputop", "--interval", str(interval)],
-            _gputop_ready(gpus),
-        ),
+def programs(
+    interval: float, gpus: int, *, with_raw: bool = False
+) -> dict[str, tuple[list[str], object, dict[str, str]]]:
+    """name: (argv, first-frame check, extra environment)."""
+    gputop = [sys.executable, "-m", "gputop", "--interval", str(interval)]
+    out: dict[str, tuple[list[str], object, dict[str, str]]] = {
+        "gputop": (gputop, _gputop_ready(gpus), {}),
         "nvitop": (
             [sys.executable, "-m", "nvitop", "-m", "full", "--interval", str(interval)],
             _nvitop_ready(gpus),
+            {},
         ),
     }
+    if with_raw:
+        out["gputop-raw"] = (gputop, _gputop_ready(gpus), {"GPUTOP_SHADOW": "off"})
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cols", type=int, default=120)
     parser.add_argument("--rows", type=int, default=40)
     parser.add_argument("--json", type=Path, help="also write the raw runs here")
+    parser.add_argument(
+        "--with-raw", action="store_true", help="also run gputop with its shadow screen off"
+    )
     parser.add_argument(
         "--real-gpus",
         type=int,
@@ -83,15 +97,18 @@ def main(argv: list[str] | None = None) -> int:
         lib = build_fake_nvml(ROOT / ".bench" / "nvml")
         ld = os.environ.get("LD_LIBRARY_PATH", "")
         env.update(LD_LIBRARY_PATH=f"{lib}:{ld}".rstrip(":"), FAKE_NVML_GPUS="8")
-    for var in ("NO_COLOR", "COLORTERM"):  # an SSH session rarely forwards COLORTERM
+    for var in ("NO_COLOR", "COLORTERM", "GPUTOP_SHADOW"):  # SSH rarely forwards COLORTERM
         env.pop(var, None)
+    compileall.compile_dir(ROOT / "gputop", quiet=1)
     runs: dict[str, list[RunResult]] = {}
     for r in range(args.rounds):
-        for name, (argv_, ready) in programs(args.interval, gpus).items():
+        for name, (argv_, ready, extra) in programs(
+            args.interval, gpus, with_raw=args.with_raw
+        ).items():
             result = run_in_pty(
                 name,
                 argv_,
-                env=env,
+                env={**env, **extra},
                 cols=args.cols,
                 rows=args.rows,
                 seconds=args.seconds,
@@ -110,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
     print()
     print(report(runs))
+    print()
+    print(breakdown(runs))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(
@@ -128,6 +147,7 @@ def _median(values: list[float | None]) -> float | None:
 
 
 def report(runs: dict[str, list[RunResult]]) -> str:
+    """Medians per program, and gputop's over nvitop's."""
     rows = {
         "CPU % (whole run)": lambda r: r.cpu_pct_total,
         "CPU % (steady)": lambda r: r.cpu_pct_steady,
@@ -136,18 +156,41 @@ def report(runs: dict[str, list[RunResult]]) -> str:
         "peak RSS (MB)": lambda r: r.peak_rss_mb,
     }
     names = list(runs)
+    ratio = "gputop" in runs and "nvitop" in runs
     lines = [
         f"{'median of ' + str(len(runs[names[0]])) + ' runs':22}"
         + "".join(f"{n:>12}" for n in names)
-        + ("       ratio" if len(names) == 2 else "")
+        + ("   gputop/nvitop" if ratio else "")
     ]
     for label, get in rows.items():
-        meds = [_median([get(r) for r in runs[n]]) for n in names]
-        cells = "".join(f"{'n/a' if m is None else f'{m:.2f}':>12}" for m in meds)
-        ratio = ""
-        if len(meds) == 2 and meds[0] is not None and meds[1]:
-            ratio = f"{meds[0] / meds[1]:>12.2f}"
-        lines.append(f"{label:22}{cells}{ratio}")
+        meds = {n: _median([get(r) for r in runs[n]]) for n in names}
+        cells = "".join(f"{'n/a' if m is None else f'{m:.2f}':>12}" for m in meds.values())
+        mine, theirs = meds.get("gputop"), meds.get("nvitop")
+        tail = f"{mine / theirs:>16.2f}" if ratio and mine is not None and theirs else ""
+        lines.append(f"{label:22}{cells}{tail}")
+    return "\n".join(lines)
+
+
+def region_rates(result: RunResult) -> dict[str, float]:
+    """Steady bytes per second of each named region of the final screen."""
+    kind = "nvitop" if result.name.startswith("nvitop") else "gputop"
+    names = REGIONS[kind](result.final_screen.split("\n"))
+    regions = by_region(result.row_bytes_steady, names, result.unplaced_bytes_steady)
+    span = result.seconds - result.warmup
+    return {name: n / span for name, n in regions.items()}
+
+
+def breakdown(runs: dict[str, list[RunResult]]) -> str:
+    """Median steady bytes/s per screen region, largest first, for each program."""
+    lines = ["steady bytes/s by screen region (median over runs)"]
+    for name, results in runs.items():
+        rates = [region_rates(r) for r in results]
+        regions = {k for rate in rates for k in rate}
+        medians = {k: statistics.median(rate.get(k, 0.0) for rate in rates) for k in regions}
+        cells = "  ".join(
+            f"{k} {v:.0f}" for k, v in sorted(medians.items(), key=lambda kv: -kv[1]) if v >= 0.5
+        )
+        lines.append(f"  {name:11} {cells}")
     return "\n".join(lines)
 
 
@@ -157,6 +200,7 @@ def _as_dict(r: RunResult) -> dict[str, object]:
         cpu_pct_total=r.cpu_pct_total,
         cpu_pct_steady=r.cpu_pct_steady,
         bytes_per_s_steady=r.bytes_per_s_steady,
+        bytes_per_s_by_region=region_rates(r),
     )
     return d
 

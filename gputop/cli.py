@@ -187,10 +187,16 @@ def _load_config(args: argparse.Namespace) -> Config:
 
 
 def _build_monitor(
-    args: argparse.Namespace, config: Config, *, keep_trying: bool = False
+    args: argparse.Namespace,
+    config: Config,
+    *,
+    keep_trying: bool = False,
+    defer_rules: bool = False,
 ) -> Monitor:
-    """The monitor with every configured source; `keep_trying`: a local source that cannot
-    be opened yet is retried (a kiosk with nothing else to show) rather than dropped."""
+    """The monitor with every configured source and its rules. `keep_trying`: a local source
+    that cannot be opened yet is retried (a kiosk with nothing else to show) rather than
+    dropped; `defer_rules`: rules that cannot fail to load (the built-in pack, Prometheus'
+    own) are left for `_attach_rules` after the first frame."""
     clock = RealClock()
     local: LocalSource
     if args.demo:
@@ -207,7 +213,8 @@ def _build_monitor(
         local = NvmlSource(clock)
     monitor = Monitor(clock=clock, local=local)
     monitor.open(keep_trying=keep_trying and config.prometheus is None)
-    _attach_rules(monitor, config)
+    if not defer_rules or config.rules.files:
+        _attach_rules(monitor, config)  # a rule file can be wrong: said before the UI starts
     if config.prometheus is not None:
         _attach_prometheus(monitor, config)
     if config.alertmanager is not None:
@@ -297,7 +304,7 @@ def _dashboard(args: argparse.Namespace) -> int:
         raise UsageError("--check: only with --once")
     config = _load_config(args)
     kiosk = config.ui.kiosk and not args.once
-    monitor = _build_monitor(args, config, keep_trying=kiosk)
+    monitor = _build_monitor(args, config, keep_trying=kiosk, defer_rules=not args.once)
     try:
         if monitor.local is None and monitor.remote is None:
             reason = monitor.state("nvml").reason or "NVML not available"
@@ -311,6 +318,7 @@ def _dashboard(args: argparse.Namespace) -> int:
 
         return run_dashboard(
             monitor,
+            load_rules=None if monitor.rules else lambda: _attach_rules(monitor, config),
             interval=config.ui.interval,
             no_color=config.ui.no_color,
             notify=args.notify and not kiosk,

@@ -178,9 +178,10 @@ class Monitor:
             self.store.add_latency(result.latency)
         self._set(name, SourceState(SourceStatus.OK, None, result.time, newest=result.time))
         if evaluate:
-            self._evaluate_local_rules()
+            self.evaluate_rules()
 
-    def _evaluate_local_rules(self) -> None:
+    def evaluate_rules(self) -> None:
+        """Evaluate the local rules on the latest reading (done at each reading's arrival)."""
         gpus = self.latest.gpus if self.latest else ()
         for engine in (self.local_rules, None if self.remote is not None else self.rules):
             if engine is not None:

@@ -8,41 +8,61 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the deterministic builders live with the tests
 
-from tests.support.ui import build_app, fixed_utc  # noqa: E402
+from gputop.ui.app import GpuTopApp  # noqa: E402
+from tests.support.ui import build_monitor, fixed_utc  # noqa: E402
 
-#: file name -> (terminal size, keys pressed before the shot)
-SHOTS: dict[str, tuple[tuple[int, int], tuple[str, ...]]] = {
-    "overview-120x40.svg": ((120, 40), ()),
-    "overview-80x24.svg": ((80, 24), ()),
-    "detail.svg": ((120, 40), ("down", "down", "down", "enter")),  # GPU 3, the hot one
-    "processes.svg": ((120, 40), ("p", "m")),
+
+@dataclass(frozen=True)
+class Shot:
+    size: tuple[int, int]
+    keys: tuple[str, ...] = ()  # pressed before the shot
+    title: str = "gputop --demo"
+    app: dict[str, bool] = field(default_factory=dict)  # GpuTopApp options
+    no_color: bool = False
+
+
+SHOTS: dict[str, Shot] = {
+    "overview-120x40.svg": Shot((120, 40)),
+    "overview-80x24.svg": Shot((80, 24)),
+    "overview-no-color-80x24.svg": Shot((80, 24), title="NO_COLOR=1 gputop --demo", no_color=True),
+    "rules-panel-focused.svg": Shot((120, 40), ("tab", "down", "down")),
+    "detail.svg": Shot((120, 40), ("down", "down", "down", "enter")),  # GPU 3, the hot one
+    "processes.svg": Shot((120, 40), ("p", "m")),
+    "kiosk-80x24.svg": Shot(
+        (80, 24), title="gputop --demo --kiosk", app={"kiosk": True, "read_only": True}
+    ),
 }
 
 
-async def shoot(path: Path, size: tuple[int, int], keys: tuple[str, ...]) -> None:
-    app = build_app()
-    async with app.run_test(size=size) as pilot:
+async def shoot(path: Path, shot: Shot) -> None:
+    if shot.no_color:
+        os.environ["NO_COLOR"] = "1"  # read when the app's console is made
+    else:
+        os.environ.pop("NO_COLOR", None)
+    app = GpuTopApp(build_monitor(), poll=False, **shot.app)
+    async with app.run_test(size=shot.size) as pilot:
         await pilot.pause()
-        if keys:
-            await pilot.press(*keys)
+        if shot.keys:
+            await pilot.press(*shot.keys)
             await pilot.pause()
-        path.write_text(app.export_screenshot(title="gputop --demo"), encoding="utf-8")
+        path.write_text(app.export_screenshot(title=shot.title), encoding="utf-8")
 
 
 def main(argv: list[str]) -> int:
     out = Path(argv[0]) if argv else ROOT / "screenshots"
     out.mkdir(parents=True, exist_ok=True)
-    os.environ.pop("NO_COLOR", None)
     os.environ.pop("GPUTOP_THEME", None)
     with fixed_utc():
-        for name, (size, keys) in SHOTS.items():
-            asyncio.run(shoot(out / name, size, keys))
+        for name, shot in SHOTS.items():
+            asyncio.run(shoot(out / name, shot))
             print(out / name)
+    os.environ.pop("NO_COLOR", None)
     return 0
 
 

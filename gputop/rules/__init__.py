@@ -11,15 +11,25 @@
   built-in pack (`builtin.yml`); `lint`: `gputop rules check`; `text`: statuses in words.
 
 It may import `gputop.core`, `gputop.promql` and the sources' error types and API models;
-never the UI. The
-model does no I/O.
+never the UI. The model does no I/O.
+
+The names below are loaded on first use: importing `gputop.rules.model` (which the dashboard
+needs for its first frame) then costs the model alone, not the YAML reader, the evaluator and
+the linter, which the built-in rules pull in a moment later.
 """
 
-from gputop.rules.builtin import BUILTIN_GROUP, builtin_pack, builtin_path, builtin_rules
-from gputop.rules.engine import RulesEngine, check_status, with_margins
-from gputop.rules.files import RuleFileError, load_rules
-from gputop.rules.model import RuleDef, RuleStatus, State, sort_statuses
-from gputop.rules.text import fate_text, rule_detail, rule_line, rule_title, series_name
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gputop.rules.builtin import BUILTIN_GROUP, builtin_pack, builtin_path, builtin_rules
+    from gputop.rules.engine import RulesEngine, check_status, with_margins
+    from gputop.rules.files import RuleFileError, load_rules
+    from gputop.rules.model import RuleDef, RuleStatus, State, sort_statuses
+    from gputop.rules.text import fate_text, rule_detail, rule_line, rule_title, series_name
+
 
 __all__ = [
     "BUILTIN_GROUP",
@@ -41,3 +51,25 @@ __all__ = [
     "sort_statuses",
     "with_margins",
 ]
+
+_HOMES = {
+    "builtin": ("BUILTIN_GROUP", "builtin_pack", "builtin_path", "builtin_rules"),
+    "engine": ("RulesEngine", "check_status", "with_margins"),
+    "files": ("RuleFileError", "load_rules"),
+    "model": ("RuleDef", "RuleStatus", "State", "sort_statuses"),
+    "text": ("fate_text", "rule_detail", "rule_line", "rule_title", "series_name"),
+}
+_HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
+
+
+def __getattr__(name: str) -> object:
+    module = _HOME_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'gputop.rules' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"gputop.rules.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

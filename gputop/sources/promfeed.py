@@ -43,6 +43,7 @@ __all__ = ["PrometheusSource"]
 #: The longest wait between two tries after a failure: a Prometheus that comes back is seen
 
 Point = tuple[float, float | None]
+_MEMORY = frozenset({"memory_used_mib", "memory_free_mib"})
 
 #: How often the scrape interval is learned again from the data.
 INTERVAL_EVERY_S = 600.0
@@ -319,6 +320,7 @@ class PrometheusSource:
                 done.pop(group, None)
             elif group in done:
                 done[group][metric] = result
+        del ranges  # `done` holds the results now, and lets each go once it is merged
         for group, (_, metric, expr, window) in {c[0]: c for c in calls}.items():
             if group not in done:
                 continue  # asked again next time, from the same cursor
@@ -377,32 +379,49 @@ class PrometheusSource:
             self._merged_last[key] = max(self._merged_last.get(key, -math.inf), batch[-1][0])
 
     def _merge_gpus(
-        self, results: Mapping[str, tuple[PromSeries, ...]], local: set[str], *, full: bool
+        self, results: dict[str, tuple[PromSeries, ...]], local: set[str], *, full: bool
     ) -> float | None:
-        """Merge the GPU series; returns the newest point time received (None: none)."""
-        points: dict[str, dict[str, dict[float, float | None]]] = {}
+        """Merge the GPU series one GPU and metric at a time: a fleet's first fetch (400k
+        points for 256 GPUs) is never held as Python objects at once. Each result is let go
+        once merged; memory used and free wait for each other, for the percentage. Returns
+        the newest point time received (None: none)."""
+        wanted = _MEMORY & results.keys()
+        memory: dict[str, dict[str, list[PromSeries]]] = {}
         received: float | None = None
-        for metric, series_list in results.items():
-            for series in series_list:
-                gpu = self._gpu_for(series.labels, full=full)
-                held = points.setdefault(gpu.key, {}).setdefault(metric, {})
-                for t, v in series.points:
-                    v = v if v is not None and math.isfinite(v) else None
-                    if v is not None or held.get(t) is None:  # a duplicate series may be NaN
-                        held[t] = v
-        for key, metrics in points.items():
-            used, free = metrics.get("memory_used_mib", {}), metrics.get("memory_free_mib", {})
-            metrics["memory_used_pct"] = {t: _pct(u, free[t]) for t, u in used.items() if t in free}
-            gpu = self._gpus[key]
-            for metric, held in metrics.items():
-                if not held:
-                    continue
-                self._write(key, metric, held.items(), local)
-                newest = max(held)
-                received = newest if received is None else max(received, newest)
-                if newest >= gpu.latest.get(metric, (-math.inf, None))[0]:
-                    gpu.latest[metric] = (newest, held[newest])
+        for metric in list(results):
+            by_gpu: dict[str, list[PromSeries]] = {}
+            for series in results.pop(metric):
+                by_gpu.setdefault(self._gpu_for(series.labels, full=full).key, []).append(series)
+            for key, same in by_gpu.items():
+                received = _later(received, self._merge_gpu(key, metric, _held(same), local))
+            if metric in wanted:
+                memory[metric] = by_gpu
+                if memory.keys() == wanted:
+                    self._merge_memory_pct(memory, local)
+                    memory.clear()
         return received
+
+    def _merge_memory_pct(
+        self, memory: dict[str, dict[str, list[PromSeries]]], local: set[str]
+    ) -> None:
+        used, free = memory.get("memory_used_mib", {}), memory.get("memory_free_mib", {})
+        for key, used_series in used.items():
+            used_held, free_held = _held(used_series), _held(free.get(key, []))
+            pct = {t: _pct(u, free_held[t]) for t, u in used_held.items() if t in free_held}
+            self._merge_gpu(key, "memory_used_pct", pct, local)
+
+    def _merge_gpu(
+        self, key: str, metric: str, held: dict[float, float | None], local: set[str]
+    ) -> float | None:
+        """Write one GPU's metric; returns its newest point time (None: no point)."""
+        if not held:
+            return None
+        self._write(key, metric, held.items(), local)
+        newest = max(held)
+        gpu = self._gpus[key]
+        if newest >= gpu.latest.get(metric, (-math.inf, None))[0]:
+            gpu.latest[metric] = (newest, held[newest])
+        return newest
 
     def _merge_latency(
         self, results: Mapping[str, tuple[PromSeries, ...]], local: set[str]
@@ -454,6 +473,24 @@ class PrometheusSource:
 
 async def _nothing() -> None:
     return None
+
+
+def _held(same: list[PromSeries]) -> dict[float, float | None]:
+    """One GPU's points of one metric; a duplicate series (the GPU twice) fills only gaps."""
+    held: dict[float, float | None] = {}
+    for series in same:
+        for t, v in series.points:
+            v = v if v is not None and math.isfinite(v) else None
+            if v is not None or held.get(t) is None:  # a duplicate series may be NaN
+                held[t] = v
+    return held
+
+
+def _later(a: float | None, b: float | None) -> float | None:
+    """The later of two times, either of which may be unknown."""
+    if a is None:
+        return b
+    return a if b is None else max(a, b)
 
 
 def _pct(used: float | None, free: float | None) -> float | None:

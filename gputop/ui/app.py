@@ -21,6 +21,7 @@ from textual import events, getters, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
+from textual.driver import Driver
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
@@ -31,7 +32,7 @@ from gputop.rules.text import series_name
 from gputop.ui import rules_view
 from gputop.ui.actions import READ_ONLY_MESSAGE, guarded_keys, is_guarded
 from gputop.ui.kiosk import ExitChord, kiosk_pages, stale_banner_lines
-from gputop.ui.rules_view import RowCache, RuleSparks, ShownRules, rules_panel_view
+from gputop.ui.rules_view import RowCache, RulesPanelView, RuleSparks, ShownRules, rules_panel_view
 from gputop.ui.view import DEFAULT_WINDOW_S, NumberLevels, status_parts
 from gputop.ui.widgets.rules_panel import RulesPanel
 from gputop.ui.widgets.stale_banner import StaleBanner
@@ -79,6 +80,7 @@ class GpuTopApp(App[int]):
         read_only: bool = False,
         kiosk: bool = False,
         handle_signals: bool = False,
+        load_rules: Callable[[], None] | None = None,
     ) -> None:
         theme = os.environ.get("GPUTOP_THEME", "ansi-dark")
         # decided before the theme is set: NO_COLOR must keep the terminal's own colours
@@ -101,10 +103,23 @@ class GpuTopApp(App[int]):
         self._rule_rows = RowCache()
         self._levels: tuple[list[RuleStatus] | None, NumberLevels] = (None, NumberLevels())
         self._failing = False
+        self._load_rules = load_rules  # the first frame needs no rules: they load just after it
         self._stop = threading.Event()
 
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's own driver, but on Linux one that sends only the cells that changed."""
+        driver = super().get_driver_class()
+        from textual.drivers.linux_driver import LinuxDriver
+
+        if driver is LinuxDriver:
+            from gputop.ui.term.driver import ShadowDriver, shadow_enabled
+
+            if shadow_enabled():
+                return ShadowDriver
+        return driver
+
     def on_mount(self) -> None:
-        self.call_after_refresh(_settle_gc)
+        self.call_after_refresh(self._after_first_frame)
         self.set_class(self.kiosk, "-kiosk")
         if self._handle_signals:
             loop = asyncio.get_running_loop()
@@ -112,12 +127,21 @@ class GpuTopApp(App[int]):
                 loop.add_signal_handler(sig, self.exit, 0)
         if self._kiosk_page_s:
             self.set_interval(self._kiosk_page_s, self.next_kiosk_page)
-        if self._poll:
+
+    def _after_first_frame(self) -> None:
+        """What the first frame does without (the rules, the polling), then the collector."""
+        load, self._load_rules = self._load_rules, None
+        if load is not None:
+            load()
+            self.monitor.evaluate_rules()
+            self.refresh_screen()
+        if self._poll:  # the first reading is on screen: the next is one interval away
             monitor = self.monitor
             if monitor.local is not None or monitor.remote is None:
                 self.poll_local()
             if monitor.remote is not None or monitor.alertmanager is not None:
                 self.run_worker(self._poll_remote(), exclusive=True, group="remote")
+        _settle_gc()
 
     async def on_unmount(self) -> None:
         self._stop.set()
@@ -241,6 +265,9 @@ class GpuTopApp(App[int]):
         monitor = self.monitor
         self._notify_new_firing(monitor.rule_statuses())
         statuses = self.shown_statuses()
+        if monitor.rules is None and self._load_rules is not None:
+            panel.set_view(RulesPanelView(note="loading rules…"))  # right after the first frame
+            return
         now = monitor.clock.now()
         sparks = self._rule_sparks.get(statuses, now)
         panel.set_view(
@@ -406,10 +433,13 @@ def run_dashboard(
     notify: bool = False,
     kiosk_page_s: float | None = None,
     read_only: bool = False,
+    load_rules: Callable[[], None] | None = None,
 ) -> int:
     """Run the dashboard until the user quits (or a signal ends it); returns the exit status.
 
-    With `kiosk_page_s` it is a kiosk: pages cycle, and only the exit chord quits."""
+    With `kiosk_page_s` it is a kiosk: pages cycle, and only the exit chord quits.
+    `load_rules` attaches the rules to the monitor: it runs right after the first frame, which
+    shows without them."""
     if no_color:
         os.environ["NO_COLOR"] = "1"
     app = GpuTopApp(
@@ -420,6 +450,7 @@ def run_dashboard(
         read_only=read_only,
         kiosk=kiosk_page_s is not None,
         handle_signals=True,
+        load_rules=load_rules,
     )
     monitor.warm_start(app.window_s, interval)
     monitor.poll()  # the first frame shows real numbers, not placeholders

@@ -18,14 +18,17 @@ import math
 import time
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from gputop.core.labels import node_of
 from gputop.core.models import METRICS, GpuSample
 from gputop.core.units import format_duration, format_since
-from gputop.rules.engine import RulesEngine
 from gputop.rules.model import AlertFate, RuleStatus, State
 from gputop.rules.text import fate_text, rule_detail, rule_detail_short, rule_title
 from gputop.ui.view import rule_metric, status_matches_gpu
+
+if TYPE_CHECKING:
+    from gputop.rules.engine import RulesEngine  # the engine pulls the evaluator in
 
 __all__ = [
     "COUNTDOWN_S",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container
@@ -72,6 +72,7 @@ class OverviewScreen(GpuTopScreen):
         self._marked: dict[str, tuple[str, float]] = {}
         self._last_gpu: GpuPanel | None = None
         self._moving_to: GpuPanel | None = None
+        self._resumed = False
 
     def compose(self) -> ComposeResult:
         gpus = self.app.monitor.overview_gpus()
@@ -90,6 +91,14 @@ class OverviewScreen(GpuTopScreen):
             yield LatencyPanel(id="latency")
             yield RulesPanel(id="rules")
         yield KeyBar()
+
+    def _on_screen_resume(self, event: events.ScreenResume) -> None:
+        # Textual (8.2) restyles every node when the first screen resumes, just after styling
+        # each one as it mounted: a second pass that costs the first frame ~15 ms for nothing.
+        if not self._resumed:
+            self._resumed = True
+            event.refresh_styles = False
+        super()._on_screen_resume(event)
 
     def _gpu_widgets(self, gpus: list[GpuSample], levels: NumberLevels) -> list[Widget]:
         compact = self._layout.compact

@@ -4,33 +4,49 @@ Textual repaints a dirty line of a widget from the widget's left edge, and every
 repaints costs a cursor move and style codes. So the numbers that change every tick share one
 line in their own widget, and a sparkline (which changes once per time bucket) lives in
 another. Both draw with the line API as runs of one style.
+
+Their component classes are declared on the panel that holds them (`PART_CLASSES`, styled in
+the panel's CSS): Textual styles every component class of every widget as a node of its own,
+twice at start-up, so one set per panel rather than one per cell is a good part of what the
+first frame costs.
 """
 
 from __future__ import annotations
 
 from rich.segment import Segment
+from rich.style import Style
 from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
 from gputop.ui.spark import spark_runs
 
-__all__ = ["MARK_GLYPHS", "IndexCell", "NodeHeading", "ReadingLine", "SparkCell"]
+__all__ = ["MARK_GLYPHS", "PART_CLASSES", "IndexCell", "NodeHeading", "ReadingLine", "SparkCell"]
 
 #: The worst rule state touching a GPU, readable without colour (as on the fleet screen).
 MARK_GLYPHS = {"firing": "●", "pending": "◐", "near": "○"}
+#: Component classes of the cells, to be declared (and styled) by the panel holding them.
+PART_CLASSES = {
+    "spark-cell--label",
+    "spark-cell--bar",
+    "spark-cell--warn",
+    "reading-line--normal",
+    "reading-line--warn",
+    "reading-line--crit",
+}
+
+
+def _part_style(cell: Widget, name: str) -> Style:
+    """A cell's component style, declared on the panel that holds it."""
+    panel = cell.parent
+    assert isinstance(panel, Widget), "a cell is drawn inside its panel"
+    return panel.get_component_rich_style(name, partial=True)
 
 
 class SparkCell(Widget):
     """An optional label, then one glyph per closed time bucket; gaps stay blank."""
 
-    COMPONENT_CLASSES = {"spark-cell--label", "spark-cell--bar", "spark-cell--warn"}
-    DEFAULT_CSS = """
-    SparkCell { height: 1; width: 1fr; }
-    SparkCell > .spark-cell--label { color: $text-muted; }
-    SparkCell > .spark-cell--bar { color: $success; }
-    SparkCell > .spark-cell--warn { color: $warning; }
-    """
+    DEFAULT_CSS = "SparkCell { height: 1; width: 1fr; }"
 
     def __init__(self, label: str, *, label_width: int = 5, classes: str | None = None) -> None:
         super().__init__(classes=classes)
@@ -62,14 +78,14 @@ class SparkCell(Widget):
         width = self.content_size.width
         segs: list[Segment] = []
         if self.show_label:
-            style = base + self.get_component_rich_style("spark-cell--label", partial=True)
+            style = base + _part_style(self, "spark-cell--label")
             segs.append(Segment(self.label.ljust(self.label_width)[: self.label_width], style))
         cols = self.columns()
         values = self._values[-cols:] if cols else ()
         if len(values) < cols:
             segs.append(Segment(" " * (cols - len(values)), base))
-        bar = base + self.get_component_rich_style("spark-cell--bar", partial=True)
-        warn = base + self.get_component_rich_style("spark-cell--warn", partial=True)
+        bar = base + _part_style(self, "spark-cell--bar")
+        warn = base + _part_style(self, "spark-cell--warn")
         lo, hi = self._bounds
         for text, level in spark_runs(values, lo, hi, self._warn):
             segs.append(Segment(text, warn if level == 1 else bar))
@@ -84,13 +100,7 @@ class ReadingLine(Widget):
     own style; the rest share one.
     """
 
-    COMPONENT_CLASSES = {"reading-line--normal", "reading-line--warn", "reading-line--crit"}
-    DEFAULT_CSS = """
-    ReadingLine { height: 1; width: 1fr; }
-    ReadingLine > .reading-line--normal { text-style: bold; }
-    ReadingLine > .reading-line--warn { color: $warning; text-style: bold; }
-    ReadingLine > .reading-line--crit { color: $error; text-style: bold reverse; }
-    """
+    DEFAULT_CSS = "ReadingLine { height: 1; width: 1fr; }"
     _LEVELS = ("reading-line--normal", "reading-line--warn", "reading-line--crit")
 
     def __init__(self, widths: tuple[int, ...], *, labels: tuple[str, ...] = ()) -> None:
@@ -130,7 +140,7 @@ class ReadingLine(Widget):
     def render_line(self, y: int) -> Strip:
         width = self.content_size.width
         base = self.rich_style
-        styles = [base + self.get_component_rich_style(c, partial=True) for c in self._LEVELS]
+        styles = [base + _part_style(self, c) for c in self._LEVELS]
         if self._banner:
             return (
                 Strip([Segment(self._banner, styles[2])])

@@ -21,7 +21,7 @@ from textual.widget import Widget
 from gputop.core.models import GPU_METRICS, GpuSample
 from gputop.core.units import format_since
 from gputop.ui.view import NumberLevels, metric_text, spark_bounds
-from gputop.ui.widgets.cells import MARK_GLYPHS, IndexCell, ReadingLine, SparkCell
+from gputop.ui.widgets.cells import MARK_GLYPHS, PART_CLASSES, IndexCell, ReadingLine, SparkCell
 
 __all__ = ["COMPACT_COLUMNS", "GpuPanel", "readings_heading"]
 
@@ -39,6 +39,7 @@ def readings_heading() -> str:
 
 
 class GpuPanel(Widget, can_focus=True):
+    COMPONENT_CLASSES = PART_CLASSES  # its cells' parts: one set per panel, not per cell
     DEFAULT_CSS = f"""
     GpuPanel {{
         layout: grid;
@@ -67,6 +68,12 @@ class GpuPanel(Widget, can_focus=True):
     GpuPanel.-compact > IndexCell {{ display: block; }}
     GpuPanel.-compact.-lost > ReadingLine {{ column-span: 5; }}
     GpuPanel.-compact:focus {{ background: $boost; }}
+    GpuPanel > .spark-cell--label {{ color: $text-muted; }}
+    GpuPanel > .spark-cell--bar {{ color: $success; }}
+    GpuPanel > .spark-cell--warn {{ color: $warning; }}
+    GpuPanel > .reading-line--normal {{ text-style: bold; }}
+    GpuPanel > .reading-line--warn {{ color: $warning; text-style: bold; }}
+    GpuPanel > .reading-line--crit {{ color: $error; text-style: bold reverse; }}
     """
 
     compact: reactive[bool] = reactive(False)

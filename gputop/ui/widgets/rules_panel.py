@@ -93,6 +93,7 @@ class RulesPanel(Widget, can_focus=True):
         self._cursor_key: Hashable = None
         self._top = 0
         self._drawn: list[Line] = []
+        self._laid_for = (0, 0)  # the content size `_drawn` was laid out for
         self._columns: RuleColumns | None = None
         self._shape: tuple[object, ...] = ()
 
@@ -168,7 +169,7 @@ class RulesPanel(Widget, can_focus=True):
         if width <= 0:
             return
         old, new = self._drawn, self._layout()
-        self._drawn = new
+        self._drawn, self._laid_for = new, (width, self.content_size.height)
         for y in range(max(len(old), len(new))):
             before = old[y] if y < len(old) else None
             after = new[y] if y < len(new) else ()
@@ -192,6 +193,10 @@ class RulesPanel(Widget, can_focus=True):
     def render_line(self, y: int) -> Strip:
         base = self.rich_style
         width = self.content_size.width
+        if (width, self.content_size.height) != self._laid_for:
+            # resized since the lines were laid out (the GPU list gave room for a pending row):
+            # lay them out for this size now, so no frame shows them cut for the old one
+            self._drawn, self._laid_for = self._layout(), (width, self.content_size.height)
         if y >= len(self._drawn):
             return Strip.blank(width, base)
         segments: list[Segment] = []
