@@ -97,6 +97,38 @@ async def test_in_a_kiosk_no_key_quits_and_nothing_covers_the_screen() -> None:
     assert app.return_code == 0
 
 
+async def test_a_kiosk_shows_no_selection_and_offers_no_scrolling() -> None:
+    """Keys never reach a kiosk: no "▶" on a GPU or rule, no "Tab to scroll" under the rules."""
+    app = GpuTopApp(build_monitor(), poll=False, kiosk=True, read_only=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        text = "\n".join(screen_lines(app))
+        assert "more:" in text, text  # the demo's rules do not all fit at 80x24
+        assert "▶" not in text and "Tab to scroll" not in text, text
+        assert app.screen.focused is None
+    app = GpuTopApp(build_monitor(), poll=False)  # the same screen, interactive
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        text = "\n".join(screen_lines(app))
+        assert "▶" in text and "Tab to scroll" in text, text
+
+
+async def test_the_stale_banner_never_pushes_a_pending_rule_off_a_small_kiosk() -> None:
+    monitor = with_alertmanager(build_monitor(), FakeAlertmanager(down=True))
+    app = GpuTopApp(monitor, poll=False, kiosk=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await monitor.refresh_alertmanager()
+        app.refresh_screen()
+        await pilot.pause()
+        app.refresh_screen()  # the layout follows the banner within a refresh
+        await pilot.pause()
+        lines = screen_lines(app)
+        assert "STALE" in "\n".join(lines[-4:]), lines
+        pending = [st for st in app.shown_statuses() if st.state == "pending"]
+        assert len(pending) == 5
+        assert sum("PENDING" in line for line in lines) == len(pending), "\n".join(lines)
+
+
 def test_the_banner_names_each_failing_source_in_use_with_a_fixed_time(monkeypatch) -> None:
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()

@@ -181,7 +181,7 @@ def test_the_header_counts_lost_gpus_and_says_when_a_failing_source_is_tried_aga
 
 
 def test_the_overview_gives_way_to_the_rules_it_must_show():
-    from gputop.ui.overview_view import MIN_RULE_ROWS, RuleRoom, overview_layout
+    from gputop.ui.overview_view import MIN_RULE_ROWS, RuleRoom, chrome_height, overview_layout
 
     # 8 GPUs at 120x40: cards beside a few rule lines, compact lines beside many
     assert not overview_layout(120, 40, [8], 2).compact
@@ -195,6 +195,11 @@ def test_the_overview_gives_way_to_the_rules_it_must_show():
     crowded = overview_layout(80, 24, [8, 8], 14)
     assert not crowded.latency and 1 + 1 + crowded.gpu_h + 2 + 14 + 1 == 24
     assert overview_layout(80, 24, [8], 0) == overview_layout(80, 24, [8], MIN_RULE_ROWS)
+    # a kiosk has no footer, but its STALE banner (2 lines + padding) takes 4 when shown
+    assert chrome_height(kiosk=False, banner_lines=2) == 2
+    assert chrome_height(kiosk=True, banner_lines=0) == 1
+    kiosk = overview_layout(80, 24, [8], 6, chrome=chrome_height(kiosk=True, banner_lines=2))
+    assert 1 + 1 + kiosk.gpu_h + 4 + 2 + 6 + 4 == 24  # the GPU list scrolls, not the rules
 
     room = RuleRoom(hold_s=60.0)
     assert room.update(5, 0.0) == 5

@@ -22,6 +22,7 @@ __all__ = [
     "ROOM_HOLD_S",
     "OverviewLayout",
     "RuleRoom",
+    "chrome_height",
     "node_groups",
     "overview_layout",
 ]
@@ -60,14 +61,23 @@ def node_groups(gpus: Sequence[GpuSample]) -> list[tuple[str, list[GpuSample]]]:
     return list(groups.items())
 
 
+def chrome_height(*, kiosk: bool, banner_lines: int) -> int:
+    """Lines above and below the panels: the header and the footer; in a kiosk the header
+    and, while a source fails, the STALE banner (its lines and a blank line either side)."""
+    if not kiosk:
+        return CHROME_H
+    return 1 + (banner_lines + 2 if banner_lines else 0)
+
+
 def overview_layout(
-    width: int, height: int, group_sizes: Sequence[int], rule_rows: int
+    width: int, height: int, group_sizes: Sequence[int], rule_rows: int, *, chrome: int = CHROME_H
 ) -> OverviewLayout:
     """Cards when they fit beside a rules panel of `rule_rows` lines, else one line per GPU
-    (with a heading per node when there are several), scrolling when they do not fit."""
+    (with a heading per node when there are several), scrolling when they do not fit;
+    `chrome` lines are taken by the header, the footer or the kiosk's banner."""
     gpus = sum(group_sizes)
     rows = max(MIN_RULE_ROWS, rule_rows)
-    fixed = CHROME_H + LATENCY_H + RULES_BORDER_H + rows
+    fixed = chrome + LATENCY_H + RULES_BORDER_H + rows
     cols = max(1, min(gpus, width // CARD_MIN_W))
     cards_h = sum(math.ceil(n / cols) for n in group_sizes) * CARD_H
     if not gpus or (width >= 100 and cards_h <= height - fixed):

@@ -19,7 +19,14 @@ from textual.widgets import Static
 from gputop.core.models import GPU_METRICS, GpuSample
 from gputop.core.store import LATENCY_KEY
 from gputop.ui.app import GpuTopScreen
-from gputop.ui.overview_view import OverviewLayout, RuleRoom, node_groups, overview_layout
+from gputop.ui.kiosk import stale_banner_lines
+from gputop.ui.overview_view import (
+    OverviewLayout,
+    RuleRoom,
+    chrome_height,
+    node_groups,
+    overview_layout,
+)
 from gputop.ui.rules_view import rows_needed
 from gputop.ui.view import (
     NumberLevels,
@@ -116,7 +123,9 @@ class OverviewScreen(GpuTopScreen):
         self._apply_layout()
         self.refresh_view()
         panels = list(self.query(GpuPanel))
-        if panels:
+        if self.app.kiosk:  # no keys reach a kiosk: nothing to select, nothing to scroll
+            self.query_one(RulesPanel).can_focus = False
+        elif panels:
             panels[0].focus(scroll_visible=False)
 
     def on_resize(self) -> None:
@@ -132,7 +141,9 @@ class OverviewScreen(GpuTopScreen):
         stale = engine is not None and engine.error is not None and bool(engine.statuses)
         need = self._room.update(rows_needed(statuses, stale=stale), app.monitor.clock.now())
         sizes = [len(members) for _, members in node_groups(gpus)]
-        return overview_layout(app.size.width, app.size.height, sizes, need)
+        banner = len(stale_banner_lines(app.monitor)) if app.kiosk else 0
+        chrome = chrome_height(kiosk=app.kiosk, banner_lines=banner)
+        return overview_layout(app.size.width, app.size.height, sizes, need, chrome=chrome)
 
     def _relayout(self) -> None:
         layout = self._choose(self.app.monitor.overview_gpus())
@@ -222,7 +233,7 @@ class OverviewScreen(GpuTopScreen):
         await grid.mount_all(self._gpu_widgets(gpus, self.app.number_levels()))
         self._apply_layout()
         panels = list(self.query(GpuPanel))
-        if panels and (selected is not None or self.focused is None):
+        if panels and not self.app.kiosk and (selected is not None or self.focused is None):
             # the selection stays on its GPU, or starts on the first: never lost
             again = next((p for p in panels if p.key == selected), panels[0])
             again.focus(scroll_visible=False)

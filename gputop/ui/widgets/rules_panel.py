@@ -152,7 +152,7 @@ class RulesPanel(Widget, can_focus=True):
             lines.append(row_line(rows[i], cols, selected=cursor == i))
         if shown.below:
             below = rows[shown.top + shown.count :]
-            hint = "" if self.has_focus else " · Tab to scroll"
+            hint = "" if self.has_focus or not self.can_focus else " · Tab to scroll"
             lines.append(((f"+{len(below)} more: {counted(below)}{hint}", "more"),))
         return lines
 
