@@ -3,7 +3,8 @@
 `RowBytes` follows the cursor through the raw output (absolute and relative moves, CR, LF)
 and charges every byte to the row it lands on (a cursor move to the row it moves to). The
 regions are named from the final screen: for gputop the status bar, the readings lines, the
-sparklines, the card borders, the P95 and rules panels, the footer; for nvitop its header,
+sparklines, the card borders (or the compact GPU lines and node headings), the P95 and rules
+panels, the footer; for nvitop its header,
 GPU table and host panel. Coarse (a row holding two cards counts for both), but enough to
 place a regression.
 """
@@ -87,6 +88,8 @@ def by_region(counts: Sequence[int], names: Sequence[str], other: int = 0) -> di
 
 
 _SPARK_LABEL = re.compile(r"^│\s*(MEM|TEMP|UTIL|PWR)\s")
+#: A compact GPU line: the selection, the worst rule's glyph, the index (✖: source failing).
+_GPU_LINE = re.compile(r"^[▶●◐○?]?\s*[●◐○?]?\s*\d+✖?▕")
 
 
 def gputop_regions(lines: Sequence[str]) -> list[str]:
@@ -119,8 +122,10 @@ def gputop_regions(lines: Sequence[str]) -> list[str]:
                 names[y] = "sparklines" if _SPARK_LABEL.match(text) else "card borders"
         elif block is not None:
             names[y] = block
-        elif re.match(r"^\d+▕", text):
+        elif _GPU_LINE.match(text):
             names[y] = "GPU lines"
+        elif text.startswith("▾"):
+            names[y] = "node headings"
         elif text.startswith("GPU") and "MEM" in text:
             names[y] = "columns"
     return names

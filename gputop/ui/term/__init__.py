@@ -1,4 +1,5 @@
-"""What goes to the terminal: a shadow of its screen, so only changed cells are sent.
+"""What goes to the terminal: a shadow of its screen, so only changed cells are sent. It
+imports Textual's driver and nothing of gputop outside this package.
 
 - `sgr`: cell styles parsed from SGR codes, and the shortest change from one to another.
 - `encode`: which runs of a row to write, and the shortest cursor move to them.
