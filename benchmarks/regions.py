@@ -88,6 +88,8 @@ def by_region(counts: Sequence[int], names: Sequence[str], other: int = 0) -> di
 
 
 _SPARK_LABEL = re.compile(r"^│\s*(MEM|TEMP|UTIL|PWR)\s")
+#: A card's top border: its title, after the selection and the worst rule's glyph.
+_CARD_TOP = re.compile(r"^╭─ [▶●◐○?\s]*GPU \d")
 #: A compact GPU line: the selection, the worst rule's glyph, the index (✖: source failing).
 _GPU_LINE = re.compile(r"^[▶●◐○?]?\s*[●◐○?]?\s*\d+✖?▕")
 
@@ -103,7 +105,7 @@ def gputop_regions(lines: Sequence[str]) -> list[str]:
             names[y] = "status bar"
         elif y == len(lines) - 1:
             names[y] = "footer"
-        elif text.startswith("╭─ GPU"):
+        elif _CARD_TOP.match(text):
             block, first_inside = "card", True
             names[y] = "card borders"
         elif text.startswith("╭─ P95"):
