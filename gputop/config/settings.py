@@ -21,17 +21,19 @@ __all__ = [
 DEFAULT_LATENCY_HISTOGRAM = "t2v_inference_duration_seconds"
 
 
+@dataclass(frozen=True, kw_only=True)
 class _HttpAccess:
     """How to reach an HTTP API: the request headers, basic auth, TLS verification and
     timeout, as httpx takes them (Prometheus and Alertmanager are configured alike)."""
 
-    bearer_token: Secret | None
-    basic_auth_user: str | None
-    basic_auth_password: Secret | None
-    extra_headers: tuple[tuple[str, str], ...]
-    ca_file: Path | None
-    insecure: bool
-    timeout: float
+    url: str
+    bearer_token: Secret | None = None
+    basic_auth_user: str | None = None
+    basic_auth_password: Secret | None = None
+    extra_headers: tuple[tuple[str, str], ...] = ()
+    ca_file: Path | None = None
+    insecure: bool = False
+    timeout: float = 5.0
 
     def headers(self) -> dict[str, str]:
         """Request headers for httpx: the configured extra headers plus the bearer token."""
@@ -67,18 +69,10 @@ class _HttpAccess:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PrometheusSettings(_HttpAccess):
     """Where Prometheus is and how to talk to it. Durations are in seconds."""
 
-    url: str
-    bearer_token: Secret | None = None
-    basic_auth_user: str | None = None
-    basic_auth_password: Secret | None = None
-    extra_headers: tuple[tuple[str, str], ...] = ()
-    ca_file: Path | None = None
-    insecure: bool = False
-    timeout: float = 5.0
     latency_histogram: str = DEFAULT_LATENCY_HISTOGRAM
     selector: str = ""  # label matchers without braces, e.g. Hostname="node-3"
     range: float = 900.0
@@ -108,18 +102,10 @@ class UiSettings:
     kiosk: bool = False  # a wall screen: read-only, keys ignored but the exit chord
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AlertmanagerSettings(_HttpAccess):
     """Where Alertmanager is, how to talk to it, and how often to ask (seconds)."""
 
-    url: str
-    bearer_token: Secret | None = None
-    basic_auth_user: str | None = None
-    basic_auth_password: Secret | None = None
-    extra_headers: tuple[tuple[str, str], ...] = ()
-    ca_file: Path | None = None
-    insecure: bool = False
-    timeout: float = 5.0
     interval: float = 5.0
 
 

@@ -20,7 +20,14 @@ import promql_parser as pp
 from gputop.core.catalogue import lookup
 from gputop.promql.analysis import children, selector
 
-__all__ = ["SUFFIX_UNITS", "Unit", "expression_unit", "name_unit", "unit_of_metric"]
+__all__ = [
+    "SUFFIX_UNITS",
+    "VALUE_KEEPING_CALLS",
+    "Unit",
+    "expression_unit",
+    "name_unit",
+    "unit_of_metric",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +92,9 @@ _NAMES: dict[tuple[str, float], str] = {
     ("watts", 1.0): "W",
     ("celsius", 1.0): "°C",
 }
-_KEEPING_CALLS = frozenset(
+#: Functions whose result has the values of their argument, in kind and in range (a
+#: `max_over_time` of a temperature is a temperature that can reach the same numbers).
+VALUE_KEEPING_CALLS = frozenset(
     {
         "abs",
         "ceil",
@@ -103,13 +112,10 @@ _KEEPING_CALLS = frozenset(
         "min_over_time",
         "avg_over_time",
         "quantile_over_time",
-        "sum_over_time",
-        "increase",
-        "delta",
-        "vector",
-        "scalar",
     }
 )
+# ... and those that keep the unit, not the range
+_KEEPING_CALLS = VALUE_KEEPING_CALLS | {"sum_over_time", "increase", "delta", "vector", "scalar"}
 _PER_SECOND_CALLS = frozenset({"rate", "irate", "deriv"})
 _KEEPING_AGGREGATIONS = frozenset(
     {"sum", "avg", "min", "max", "topk", "bottomk", "quantile", "stddev", "limitk"}

@@ -12,31 +12,11 @@ import promql_parser as pp
 
 from gputop.promql.analysis import COMPARISON_OPS, Selector, children, parse, selector
 from gputop.promql.positions import SelectorSpan, selector_spans
+from gputop.promql.units import VALUE_KEEPING_CALLS
 from gputop.rules.entries import Position, RuleEntry
 
 __all__ = ["Site", "site_position", "sites"]
 
-# What passes a selector's values through unchanged, in range as well as in kind.
-_KEEPING_CALLS = frozenset(
-    {
-        "abs",
-        "ceil",
-        "floor",
-        "round",
-        "clamp",
-        "clamp_min",
-        "clamp_max",
-        "sort",
-        "sort_desc",
-        "label_replace",
-        "label_join",
-        "last_over_time",
-        "max_over_time",
-        "min_over_time",
-        "avg_over_time",
-        "quantile_over_time",
-    }
-)
 _KEEPING_AGGREGATIONS = frozenset({"avg", "min", "max", "topk", "bottomk", "quantile"})
 # What keeps the kind (a counter stays a raw counter) but not the range.
 _KIND_KEEPING_AGGREGATIONS = _KEEPING_AGGREGATIONS | {"sum"}
@@ -97,7 +77,7 @@ class _SiteWalker:
         elif isinstance(node, pp.BinaryExpr):
             self.binary(node, compared)
         elif isinstance(node, pp.Call):
-            keep = compared if node.func.name in _KEEPING_CALLS else None
+            keep = compared if node.func.name in VALUE_KEEPING_CALLS else None
             absent = node.func.name in ("absent", "absent_over_time")
             self.absent += absent
             for child in children(node):
