@@ -21,7 +21,14 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.processes import free_port, require_binaries, stop_process
+from tests.support.processes import (
+    free_port,
+    log_tail,
+    require_binaries,
+    spawn,
+    stop_process,
+    wait_ready,
+)
 
 __all__ = [
     "ALERTMANAGER",
@@ -79,36 +86,19 @@ class AlertmanagerServer:
         config.write_text(json.dumps(CONFIG, indent=2))  # JSON is YAML
         for _ in range(3):
             self.port = free_port()
-            with self.log_path.open("ab") as log:
-                self.proc = subprocess.Popen(
-                    [
-                        ALERTMANAGER,
-                        f"--config.file={config}",
-                        f"--storage.path={self.workdir / 'data'}",
-                        f"--web.listen-address=127.0.0.1:{self.port}",
-                        "--cluster.listen-address=",
-                        "--log.level=warn",
-                    ],
-                    cwd=self.workdir,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
-            if self._wait_ready(timeout):
+            cmd = [
+                ALERTMANAGER,
+                f"--config.file={config}",
+                f"--storage.path={self.workdir / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--cluster.listen-address=",
+                "--log.level=warn",
+            ]
+            self.proc = spawn(cmd, cwd=self.workdir, log=self.log_path)
+            if wait_ready(self.url, self.proc, timeout, self.log_path):
                 return
             time.sleep(0.5)  # its port was taken meanwhile: another one
-        raise RuntimeError(f"Alertmanager did not start: {self._log_tail()}")
-
-    def _wait_ready(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.proc is not None
-            if self.proc.poll() is not None:
-                return False
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.url}/-/ready", timeout=1.0).status_code == 200:
-                    return True
-            time.sleep(0.1)
-        raise RuntimeError(f"Alertmanager not ready in {timeout:.0f} s: {self._log_tail()}")
+        raise RuntimeError(f"Alertmanager did not start: {log_tail(self.log_path)}")
 
     # ---- the API, as a test reads it (not through gputop) -------------------------------
 
@@ -155,12 +145,6 @@ class AlertmanagerServer:
 
     def stop(self) -> None:
         stop_process(self.proc)
-
-    def _log_tail(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace").strip()[-800:]
-        except OSError:
-            return "(no log)"
 
 
 def _rfc3339(t: float) -> str:

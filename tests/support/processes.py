@@ -1,17 +1,22 @@
-"""Helpers for the real servers the tests start: free loopback ports, stopping by pid, and
-the rule that a missing server binary skips a test locally but fails it under CI."""
+"""Helpers for the real servers the tests start: free loopback ports, starting with a log and
+waiting for `/-/ready`, stopping by pid, and the rule that a missing server binary skips a
+test locally but fails it under CI."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
+import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
-__all__ = ["free_port", "require_binaries", "stop_process"]
+__all__ = ["free_port", "log_tail", "require_binaries", "spawn", "stop_process", "wait_ready"]
 
 
 def require_binaries(paths: Sequence[str], package: str) -> None:
@@ -41,3 +46,31 @@ def stop_process(proc: subprocess.Popen[Any] | None, grace: float = 10.0) -> Non
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(grace)
+
+
+def spawn(cmd: Sequence[str], *, cwd: Path, log: Path) -> subprocess.Popen[bytes]:
+    """Start a server with its output appended to `log`."""
+    with log.open("ab") as out:
+        return subprocess.Popen(list(cmd), cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+
+
+def wait_ready(url: str, proc: subprocess.Popen[Any], timeout: float, log: Path) -> bool:
+    """Wait until `url/-/ready` answers 200: True; False when the process exits first (its
+    port was taken meanwhile, say: start it again on another); raises after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{url}/-/ready", timeout=1.0).status_code == 200:
+                return True
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} not ready in {timeout:.0f} s: {log_tail(log)}")
+
+
+def log_tail(log: Path, chars: int = 800) -> str:
+    """The end of a server's log, for an error message."""
+    try:
+        return log.read_text(errors="replace").strip()[-chars:]
+    except OSError:
+        return "(no log)"

@@ -28,7 +28,14 @@ import httpx
 import pytest
 
 from gputop.sources.simexporter import make_nodes, openmetrics_history
-from tests.support.processes import free_port, require_binaries, stop_process
+from tests.support.processes import (
+    free_port,
+    log_tail,
+    require_binaries,
+    spawn,
+    stop_process,
+    wait_ready,
+)
 from tests.support.victoria_server import VictoriaMetricsServer, require_victoria_metrics
 
 __all__ = [
@@ -190,40 +197,23 @@ class PrometheusServer:
         for _ in range(3):
             if not fixed:
                 self.port = free_port()
-            with self.log_path.open("ab") as log:
-                self.proc = subprocess.Popen(
-                    [
-                        PROMETHEUS,
-                        f"--config.file={config}",
-                        f"--storage.tsdb.path={self.data_dir}",
-                        f"--web.listen-address=127.0.0.1:{self.port}",
-                        "--web.enable-lifecycle",
-                        "--log.level=warn",
-                        # an alert dropped before Alertmanager was discovered is sent again
-                        # within a second, not a minute
-                        *(["--rules.alert.resend-delay=1s"] if self.alertmanagers else []),
-                    ],
-                    cwd=self.workdir,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
-            if self._wait_ready(timeout):
+            cmd = [
+                PROMETHEUS,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={self.data_dir}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--web.enable-lifecycle",
+                "--log.level=warn",
+                # an alert dropped before Alertmanager was discovered is sent again within a
+                # second, not a minute
+                *(["--rules.alert.resend-delay=1s"] if self.alertmanagers else []),
+            ]
+            self.proc = spawn(cmd, cwd=self.workdir, log=self.log_path)
+            if wait_ready(self.url, self.proc, timeout, self.log_path):
                 self.wait_targets_up(timeout)
                 return
             time.sleep(0.5)  # it exited at once, e.g. its port was taken meanwhile
-        raise RuntimeError(f"Prometheus did not start: {self._log_tail()}")
-
-    def _wait_ready(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.proc is not None
-            if self.proc.poll() is not None:
-                return False  # e.g. the port was taken meanwhile: try another
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.url}/-/ready", timeout=1.0).status_code == 200:
-                    return True
-            time.sleep(0.1)
-        raise RuntimeError(f"Prometheus not ready in {timeout:.0f} s: {self._log_tail()}")
+        raise RuntimeError(f"Prometheus did not start: {log_tail(self.log_path)}")
 
     def wait_targets_up(self, timeout: float = 60.0) -> None:
         """Wait until every target has been scraped successfully (`up == 1`)."""
@@ -235,7 +225,7 @@ class PrometheusServer:
                 if all(up.get(t) == "1" for t in self.targets):
                     return
             time.sleep(0.2)
-        raise RuntimeError(f"targets not up within {timeout:.0f} s: {self._log_tail()}")
+        raise RuntimeError(f"targets not up within {timeout:.0f} s: {log_tail(self.log_path)}")
 
     def query(self, expr: str, at: float | None = None) -> list[dict[str, Any]]:
         """An instant query, answered as the API's raw `result` list."""
@@ -252,12 +242,6 @@ class PrometheusServer:
 
     def stop(self) -> None:
         stop_process(self.proc)
-
-    def _log_tail(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace").strip()[-800:]
-        except OSError:
-            return "(no log)"
 
 
 def start_prometheus(

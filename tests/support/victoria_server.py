@@ -23,7 +23,14 @@ from typing import Any
 
 import httpx
 
-from tests.support.processes import free_port, require_binaries, stop_process
+from tests.support.processes import (
+    free_port,
+    log_tail,
+    require_binaries,
+    spawn,
+    stop_process,
+    wait_ready,
+)
 
 __all__ = [
     "LATENCY_OFFSET_S",
@@ -150,15 +157,12 @@ class VictoriaMetricsServer:
             ]
             if self.rule_files and self.proxy_rules:
                 cmd.append(f"-vmalert.proxyURL={self.vmalert_url}")
-            with self.log_path.open("ab") as log:
-                self.proc = subprocess.Popen(
-                    cmd, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT
-                )
-            if self._wait_ready(self.url, self.proc, timeout):
+            self.proc = spawn(cmd, cwd=self.workdir, log=self.log_path)
+            if wait_ready(self.url, self.proc, timeout, self.log_path):
                 break
             time.sleep(0.5)  # it exited at once, e.g. its port was taken meanwhile
         else:
-            raise RuntimeError(f"VictoriaMetrics did not start: {self._log_tail()}")
+            raise RuntimeError(f"VictoriaMetrics did not start: {log_tail(self.log_path)}")
         self.wait_targets_up(timeout)
         if self.rule_files and (self.vmalert is None or self.vmalert.poll() is not None):
             self._start_vmalert(timeout)
@@ -176,23 +180,10 @@ class VictoriaMetricsServer:
             f"-httpListenAddr=127.0.0.1:{self.vmalert_port}",
             "-loggerLevel=WARN",
         ]
-        with (self.workdir / "vmalert.log").open("ab") as log:
-            self.vmalert = subprocess.Popen(
-                cmd, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT
-            )
-        if not self._wait_ready(self.vmalert_url, self.vmalert, timeout):
-            raise RuntimeError(f"vmalert did not start: {self._log_tail('vmalert.log')}")
-
-    def _wait_ready(self, url: str, proc: subprocess.Popen[bytes], timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                return False
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/-/ready", timeout=1.0).status_code == 200:
-                    return True
-            time.sleep(0.1)
-        raise RuntimeError(f"{url} not ready in {timeout:.0f} s: {self._log_tail()}")
+        log = self.workdir / "vmalert.log"
+        self.vmalert = spawn(cmd, cwd=self.workdir, log=log)
+        if not wait_ready(self.vmalert_url, self.vmalert, timeout, log):
+            raise RuntimeError(f"vmalert did not start: {log_tail(log)}")
 
     def wait_targets_up(self, timeout: float = 60.0) -> None:
         """Wait until every target has been scraped successfully (its query data comes
@@ -207,7 +198,7 @@ class VictoriaMetricsServer:
                 if all(health.get(t) == "up" for t in self.targets):
                     return
             time.sleep(0.2)
-        raise RuntimeError(f"targets not up within {timeout:.0f} s: {self._log_tail()}")
+        raise RuntimeError(f"targets not up within {timeout:.0f} s: {log_tail(self.log_path)}")
 
     def backfill(self, openmetrics: str) -> None:
         """Import OpenMetrics text (seconds) as Prometheus text (milliseconds), then flush so
@@ -243,9 +234,3 @@ class VictoriaMetricsServer:
             if self.sink is not None:
                 self.sink.close()
                 self.sink = None
-
-    def _log_tail(self, name: str = "victoria-metrics.log") -> str:
-        try:
-            return (self.workdir / name).read_text(errors="replace").strip()[-800:]
-        except OSError:
-            return "(no log)"
