@@ -40,8 +40,6 @@ from gputop.sources.promqueries import (
 
 __all__ = ["PrometheusSource"]
 
-#: The longest wait between two tries after a failure: a Prometheus that comes back is seen
-
 Point = tuple[float, float | None]
 _MEMORY = frozenset({"memory_used_mib", "memory_free_mib"})
 
