@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -127,6 +128,33 @@ async def test_the_stale_banner_never_pushes_a_pending_rule_off_a_small_kiosk() 
         pending = [st for st in app.shown_statuses() if st.state == "pending"]
         assert len(pending) == 5
         assert sum("PENDING" in line for line in lines) == len(pending), "\n".join(lines)
+
+
+async def test_a_kiosk_pages_through_gpus_that_do_not_fit_before_moving_on() -> None:
+    monitor = with_alertmanager(build_monitor(), FakeAlertmanager(down=True))
+    app = GpuTopApp(monitor, poll=False, kiosk=True, kiosk_page_s=3600)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await monitor.refresh_alertmanager()
+        app.refresh_screen()
+        await pilot.pause()
+
+        def indexes() -> set[str]:
+            return set(re.findall(r"^ [ ●◐○] (\d)▕", "\n".join(screen_lines(app)), re.M))
+
+        first = indexes()
+        assert "0" in first and "7" not in first, first  # the banner leaves room for 6
+        app.next_kiosk_page()
+        await pilot.pause()
+        assert isinstance(app.screen, OverviewScreen)  # the same page, its next GPUs
+        assert "7" in indexes(), screen_lines(app)
+        assert sum("PENDING" in line for line in screen_lines(app)) == 5  # rules stay
+        app.next_kiosk_page()
+        await pilot.pause()
+        assert isinstance(app.screen, ProcessesScreen)
+        app.next_kiosk_page()
+        await pilot.pause()
+        assert isinstance(app.screen, OverviewScreen)
+        assert indexes() == first  # from the top again
 
 
 def test_the_banner_names_each_failing_source_in_use_with_a_fixed_time(monkeypatch) -> None:

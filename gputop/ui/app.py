@@ -366,8 +366,12 @@ class GpuTopApp(App[int]):
         return kiosk_pages(self.monitor)
 
     def next_kiosk_page(self) -> None:
-        """Show the next page of the kiosk cycle: the overview, then each page that has
-        something to show (processes, fleet, alerts)."""
+        """Show the next page of the kiosk cycle: the overview (a part at a time, when its
+        GPUs do not all fit), then each page that has something to show (processes, fleet,
+        alerts)."""
+        screen = self.screen
+        if isinstance(screen, GpuTopScreen) and screen.next_kiosk_part():
+            return  # the same page, showing what did not fit (the next GPUs)
         pages = self.kiosk_pages()
         shown = self._kiosk_page_name
         at = pages.index(shown) if shown in pages else -1
@@ -407,6 +411,11 @@ class GpuTopScreen(Screen[None]):
 
     def refresh_view(self) -> None:
         """Bring the widgets up to date with the monitor; cheap when nothing changed."""
+
+    def next_kiosk_part(self) -> bool:
+        """In a kiosk, where nothing scrolls by key: show the next part of this page that did
+        not fit and say True, or go back to its start and say False (the cycle moves on)."""
+        return False
 
 
 def _overview_screen() -> OverviewScreen:

@@ -128,6 +128,14 @@ class OverviewScreen(GpuTopScreen):
         elif panels:
             panels[0].focus(scroll_visible=False)
 
+    def next_kiosk_part(self) -> bool:
+        grid = self.query_one("#gpus")
+        if grid.scroll_y < grid.max_scroll_y:
+            grid.scroll_page_down(animate=False)
+            return True
+        grid.scroll_home(animate=False)
+        return False
+
     def on_resize(self) -> None:
         self._relayout()
         self.call_after_refresh(self.refresh_view)
