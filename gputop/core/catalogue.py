@@ -81,14 +81,13 @@ CATALOGUE.update(
 class DcgmField:
     """One field of `dcgm_fields.h`: its number, current name, value type ("int64",
     "double", "string", "binary", "timestamp", or "" when DCGM's field table lacks it), unit as
-    DCGM states it, its deprecated names, and what it is."""
+    DCGM states it, and its deprecated names."""
 
     id: int
     name: str
     type: str
     unit: str | None
     old_names: tuple[str, ...]
-    meaning: str
 
     @property
     def numeric(self) -> bool:
@@ -106,15 +105,10 @@ def _dcgm_fields() -> dict[str, DcgmField]:
 
     fields: dict[str, DcgmField] = {}
     for line in TABLE.splitlines():
-        number, name, kind, unit, old, meaning = line.split("|", 5)
+        number, name, kind, unit, old = line.split("|")
         names = () if old == "-" else tuple(old.split(","))
         field = DcgmField(
-            int(number),
-            name,
-            _FIELD_TYPES.get(kind, ""),
-            None if unit == "-" else unit,
-            names,
-            meaning,
+            int(number), name, _FIELD_TYPES.get(kind, ""), None if unit == "-" else unit, names
         )
         fields.update(dict.fromkeys((name, *names), field))
     return fields
@@ -144,7 +138,7 @@ def _field_info(name: str, field: DcgmField) -> MetricInfo | None:
     lo, hi = _UNIT_RANGES.get(unit, (None, None))
     if unit == "ratio" and field.type == "double":
         lo, hi = 0.0, 1.0
-    meaning = field.meaning or f"DCGM field {field.id}"
+    meaning = f"DCGM field {field.id}"
     return MetricInfo(name, unit, "unknown", meaning, lo, hi, default_export=False)
 
 

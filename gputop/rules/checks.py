@@ -51,6 +51,7 @@ __all__ = [
 #: Every warning's check name, with what it finds (README documents each with an example).
 CHECKS: dict[str, str] = {
     "unknown-metric": "a dcgm-exporter or latency-histogram name that is not exported",
+    "not-a-metric": "a DCGM field selected as a metric that holds text, a record, or a label",
     "old-metric-name": "a dcgm-exporter 1.x name (dcgm_*) for a field renamed since",
     "default-export": "a DCGM field a default dcgm-exporter install does not export",
     "metric-range": "a comparison the metric's range makes impossible, or always true",
@@ -252,18 +253,18 @@ def name_problem(metric: str, ctx: CheckContext) -> tuple[str, str] | None:
         )
     if metric in LABEL_FIELDS or declared == "label":
         return (
-            "unknown-metric",
+            "not-a-metric",
             f"{metric} is a label dcgm-exporter puts on every series, not a metric: "
             f'select it as a label, e.g. DCGM_FI_DEV_GPU_TEMP{{{metric}="..."}}',
         )
     if metric in NOT_METRICS:
-        return "unknown-metric", f"{metric} is {NOT_METRICS[metric]}"
+        return "not-a-metric", f"{metric} is {NOT_METRICS[metric]}"
     if declared is not None:
         return None  # the project's exporter exports it
     field = dcgm_field(metric)
     if field is not None and not field.numeric:
         return (
-            "unknown-metric",
+            "not-a-metric",
             f"{metric} holds {'text' if field.type == 'string' else 'a binary record'}, "
             f"not a number: dcgm-exporter can export it only as a label on other series",
         )

@@ -64,7 +64,7 @@ _IGNORED_DOCUMENT = (
     "are never loaded (a PrometheusRule per document is fine)"
 )
 # A name the catalogue already faults needs no "no series" beside it.
-_NAME_CHECKS = frozenset({"unknown-metric", "old-metric-name", "default-export"})
+_NAME_CHECKS = frozenset({"unknown-metric", "not-a-metric", "old-metric-name", "default-export"})
 
 
 @dataclass(slots=True)
