@@ -78,13 +78,13 @@ def read_counters(path: str | Path) -> dict[str, str]:
                 f"{path}:{number}: expected `FIELD, TYPE, HELP` (3 fields), found {len(cells)}"
             )
         name, kind = cells[0], cells[1]
+        if not name.startswith(("DCGM_", "dcgm_")):
+            raise CountersError(f"{path}:{number}: {name!r} is no DCGM field")
         if kind not in COUNTER_TYPES:
             raise CountersError(
                 f"{path}:{number}: {kind!r} is no type dcgm-exporter knows "
                 f"({', '.join(sorted(COUNTER_TYPES))})"
             )
-        if not name.startswith(("DCGM_", "dcgm_")):
-            raise CountersError(f"{path}:{number}: {name!r} is no DCGM field")
         types[name] = kind
     if not types:
         raise CountersError(f"{path}: no fields: not a dcgm-exporter counters file")

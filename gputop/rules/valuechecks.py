@@ -101,7 +101,7 @@ def _printed_units(entry: RuleEntry, tree: pp.Expr, resolve: Resolver) -> list[P
     if entry.rule is None:
         return []
     value = expression_unit(tree, resolve)
-    if value is None or value.dimension not in _PHYSICAL:
+    if value is None or value.dimension not in _PHYSICAL or _is_flag(value):
         return []
     out: list[Problem] = []
     for name, text in entry.rule.annotations.items():
@@ -118,6 +118,12 @@ def _printed_units(entry: RuleEntry, tree: pp.Expr, resolve: Resolver) -> list[P
                 ("value-unit", f"{name}:{match.start()}", where, _unit_message(value, written))
             )
     return out
+
+
+def _is_flag(value: Unit) -> bool:
+    """A 0-or-1 value (`up`, ROW_REMAP_FAILURE): a ratio only by name; no unit to print."""
+    info = lookup(value.source) if value.source else None
+    return info is not None and info.unit == "bool"
 
 
 def _printed(body: str, after: str) -> tuple[str, str, float] | None:
