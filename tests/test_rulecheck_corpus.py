@@ -181,6 +181,15 @@ def test_json_lists_every_finding(capsys):
     assert all(f["rule"] and f["check"] in CHECKS for f in doc["findings"])
 
 
-def test_the_readme_shows_every_check_by_name():
+def test_the_readme_lists_every_check_with_severity_example_and_how_to_turn_it_off():
     readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
-    assert [name for name in CHECKS if f"| `{name}` |" not in readme] == []
+    rows = {}
+    for line in readme.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split(" | ")]
+        if line.startswith("| `") and len(cells) == 4:
+            rows[cells[0].strip("`")] = cells[1:]
+    assert sorted(rows) == sorted(CHECKS)
+    for name, (severity, example, off) in rows.items():
+        assert severity == "warning", name
+        assert "`" in example and len(example) > 40, name  # an expression it finds
+        assert f"--disable {name}" in off, name
