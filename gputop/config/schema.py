@@ -256,11 +256,18 @@ def ca_bundle(value: object) -> None:
         raise Invalid(f"{value} is not a readable PEM certificate file") from None
 
 
-def rule_files(value: object) -> None:
-    assert isinstance(value, tuple)
-    for item in value:
-        if not item.is_file():
-            raise Invalid(f"rules file not found: {item}")
+def _existing_files(what: str) -> Callable[[object], None]:
+    def check(value: object) -> None:
+        assert isinstance(value, tuple)
+        for item in value:
+            if not item.is_file():
+                raise Invalid(f"{what} not found: {item}")
+
+    return check
+
+
+rule_files = _existing_files("rules file")
+counters_files = _existing_files("counters file")
 
 
 #: How to reach an HTTP API: the same keys for Prometheus and Alertmanager.
@@ -289,6 +296,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "margin_pct": Field(percent, "margin_pct"),
         "margins": Field(percent, "margins", table=True),
         "eval_interval": Field(duration, "eval_interval"),
+        "counters": Field(path_list, "counters", final=counters_files),
         "disabled_checks": Field(check_names, "disabled_checks"),
     },
     "ui": {

@@ -83,13 +83,14 @@ class PrometheusSettings(_HttpAccess):
 @dataclass(frozen=True)
 class RuleSettings:
     """Rule files, how near a threshold counts as "near firing", and how `rules check`
-    judges them: the evaluation interval of groups without their own (Prometheus' default
-    1m) and the checks turned off."""
+    judges them: the evaluation interval of groups without their own (None: not known), the
+    dcgm-exporter counters files the rules' exporter runs with, and the checks turned off."""
 
     files: tuple[Path, ...] = ()
     margin_pct: float = 10.0
     margins: tuple[tuple[str, float], ...] = ()  # rule name -> percent, overriding margin_pct
-    eval_interval: float = 60.0
+    eval_interval: float | None = None
+    counters: tuple[Path, ...] = ()
     disabled_checks: tuple[str, ...] = ()
 
 

@@ -19,7 +19,7 @@ import yaml
 from gputop.promql.analysis import PromQLSyntaxError
 from gputop.rules.entries import Position, RuleEntry, RuleFile, RuleFileError, RuleSet
 from gputop.rules.model import MARGIN_ANNOTATION, RecordDef, RuleDef, analysis_of, parse_margin
-from gputop.rules.yamltext import SourceText, disable_comments, scalar_map
+from gputop.rules.yamltext import OffsetMap, SourceText, disable_comments, scalar_map
 
 __all__ = [
     "Position",
@@ -355,8 +355,18 @@ class _Reader:
                 name_position=self.value_at(name_node),
                 expr_map=expr_map,
                 disabled=self.disabled(node),
+                annotation_places=self.places(keys["annotations"][1]) if annotations else (),
             )
         )
+
+    def places(self, node: yaml.Node) -> tuple[tuple[str, Position, OffsetMap | None], ...]:
+        """Where each value of a mapping of strings is written, character by character."""
+        out = []
+        for key, value in node.value if isinstance(node, yaml.MappingNode) else ():
+            if isinstance(key, yaml.ScalarNode) and isinstance(value, yaml.ScalarNode):
+                where = scalar_map(self.source, value, str(value.value))
+                out.append((str(key.value), self.value_at(value), where))
+        return tuple(out)
 
     def value_at(self, node: yaml.Node) -> Position:
         """Where a scalar's value starts: inside its quotes, if it has any."""
