@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -204,6 +205,59 @@ def test_a_for_not_a_multiple_of_the_interval_is_no_mistake(tmp_path):
     # Prometheus rounds it up: for: 15s at 10 s fires at the third evaluation, as meant
     rule = "- alert: A\n  expr: DCGM_FI_DEV_GPU_TEMP > 85\n  for: 15s\n"
     assert _check(tmp_path, rule, eval_interval_s=10.0) == []
+
+
+def test_verbose_notes_a_for_the_rule_manager_rounds_up_without_counting_it(tmp_path, capsys):
+    path = tmp_path / "r.yml"
+    path.write_text(
+        "groups:\n  - name: g\n    rules:\n"
+        "      - alert: A\n        expr: DCGM_FI_DEV_GPU_TEMP > 85\n        for: 15s\n"
+        "      - alert: B\n        expr: DCGM_FI_DEV_GPU_TEMP > 85\n        for: 20s\n",
+        encoding="utf-8",
+    )
+    assert main(["--eval-interval", "10s", str(path)]) == 0
+    assert capsys.readouterr().out.splitlines() == ["1 file, 2 rules: 0 errors, 0 warnings"]
+    assert main(["--verbose", "--eval-interval", "10s", str(path)]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"{path}:6:14: note: for: 15s is not a multiple of the evaluation interval (10s, "
+        "--eval-interval): the rule fires at the 3rd evaluation that finds it true, 20s after "
+        "the first, not 15s (the rule manager rounds up; `for: 20s` says so) [for-interval]",
+        "1 file, 2 rules: 0 errors, 0 warnings, 1 note",
+    ]
+    assert main(["-v", "--format", "github", "--eval-interval", "10s", str(path)]) == 0
+    assert capsys.readouterr().out.startswith(
+        f"::notice file={path},line=6,col=14,title=for-interval::for: 15s is not a multiple"
+    )
+    assert main(["-v", "--format", "json", "--eval-interval", "10s", str(path)]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert (doc["warnings"], doc["notes"]) == (0, 1)
+    assert [(f["rule"], f["severity"]) for f in doc["findings"]] == [("A", "note")]
+    assert main(["-v", "--disable", "for-interval", "--eval-interval", "10s", str(path)]) == 0
+    assert capsys.readouterr().out.splitlines() == ["1 file, 2 rules: 0 errors, 0 warnings"]
+
+
+@pytest.mark.parametrize(
+    ("for_", "interval", "expected"),
+    [
+        ("35s", 10.0, "fires at the 5th evaluation that finds it true, 40s after the first"),
+        ("95s", 10.0, "fires at the 11th evaluation that finds it true, 1m40s after the first"),
+        ("90s", 60.0, "fires at the 3rd evaluation that finds it true, 2m after the first"),
+        ("1m", 60.0, None),  # equal: upstream does it
+        ("3m", 60.0, None),  # a multiple
+        ("30s", 60.0, "warning"),  # shorter: a mistake, not a note
+    ],
+)
+def test_the_note_counts_the_evaluations(tmp_path, for_, interval, expected):
+    rule = f"- alert: A\n  expr: DCGM_FI_DEV_GPU_TEMP > 85\n  for: {for_}\n"
+    path = _file(tmp_path, rule)
+    found = check_files([path], eval_interval_s=interval, verbose=True).findings
+    if expected is None:
+        assert found == []
+    elif expected == "warning":
+        assert [f.severity for f in found] == ["warning"]
+    else:
+        assert [f.severity for f in found] == ["note"] and expected in found[0].message
+        assert check_files([path], eval_interval_s=interval).findings == []
 
 
 def test_module_entry_point(tmp_path):

@@ -169,7 +169,7 @@ def test_github_annotations_for_every_finding(capsys):
     first = annotations[0]
     line, col, check = expected_findings(MISTAKES)[0]
     assert first.startswith(f"::warning file={MISTAKES},line={line},col={col},title={check}::")
-    assert out[-1].startswith("1 file, 24 rules: 0 errors, ")
+    assert out[-1].startswith("1 file, 25 rules: 0 errors, ")
 
 
 def test_json_lists_every_finding(capsys):

@@ -134,4 +134,4 @@ def test_every_context_and_every_finding_says_why():
 
 def test_the_judged_findings_hold_true_findings_of_the_new_checks_and_the_old():
     checks = {f["check"] for p in PROJECTS for e in _rule_files(p) for f in e.get("findings", [])}
-    assert {"default-export", "unit-suffix"} <= checks
+    assert {"default-export", "unit-suffix", "rate-time-unit"} <= checks

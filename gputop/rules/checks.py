@@ -11,6 +11,7 @@ are in `valuechecks` and `joins`.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from gputop.promql.units import Unit, expression_unit, name_unit, unit_of_metric
 from gputop.rules.counters import Counters
 from gputop.rules.entries import Position, RuleEntry
 from gputop.rules.joins import absent_joins
+from gputop.rules.rateunits import Per, rate_problems
 from gputop.rules.sites import site_position, sites
 from gputop.rules.valuechecks import always_holds, never_holds, value_problems
 
@@ -60,6 +62,8 @@ CHECKS: dict[str, str] = {
     "raw-counter": "a counter compared with a threshold without rate() or increase()",
     "unit-suffix": "a recording rule whose name promises a unit its expression is not in",
     "for-interval": "a `for:` shorter than the group's evaluation interval",
+    "rate-time-unit": "a per-second rate compared with a constant the rule's words give per "
+    "hour, minute or day; a count within a window with one given per another time unit",
     "value-unit": "an annotation printing {{ $value }} with a unit the value is not in",
     "absent-join": "a join or grouping on a label absent()'s result cannot have",
     "constant-scale": "a field compared with a constant written for another scale",
@@ -84,7 +88,8 @@ _RATE_FUNCTIONS = frozenset({"rate", "irate", "increase"})
 # Operations a recording rule's name may list without changing its metric's unit.
 _UNIT_KEEPING_OPERATIONS = frozenset({"sum", "avg", "min", "max", "last", "topk", "bottomk"})
 
-Severity = Literal["error", "warning"]
+#: A note is no mistake (shown with --verbose): it never counts towards the exit status.
+Severity = Literal["error", "warning", "note"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,9 +117,16 @@ class Finding:
 
     @classmethod
     def at(
-        cls, position: Position, check: str, message: str, *, rule: str | None = None
+        cls,
+        position: Position,
+        check: str,
+        message: str,
+        *,
+        rule: str | None = None,
+        severity: Severity | None = None,
     ) -> Finding:
-        severity: Severity = "error" if check == SYNTAX else "warning"
+        if severity is None:
+            severity = "error" if check == SYNTAX else "warning"
         return cls(position.path, position.line, position.col, severity, message, check, rule)
 
 
@@ -127,6 +139,8 @@ class CheckContext:
     histogram: str = DEFAULT_HISTOGRAM
     #: Series recorded by the checked files, with the unit of each when known.
     recorded: Mapping[str, Unit | None] = field(default_factory=dict)
+    #: Series recorded by the checked files that are a rate, or a count within a window.
+    recorded_rates: Mapping[str, Per] = field(default_factory=dict)
     #: Metric types as the server's targets declare them (`/api/v1/metadata`).
     types: Mapping[str, str] = field(default_factory=dict)
     #: Metrics the server has series of; None when no server is checked against.
@@ -188,10 +202,12 @@ def check_entry(entry: RuleEntry, ctx: CheckContext) -> list[Finding]:
     out: list[Finding] = []
     reported: set[tuple[str, str]] = set()
 
-    def report(check: str, key: str, where: Position, message: str) -> None:
+    def report(
+        check: str, key: str, where: Position, message: str, severity: Severity | None = None
+    ) -> None:
         if (check, key) not in reported:
             reported.add((check, key))
-            out.append(Finding.at(where, check, message, rule=entry.name))
+            out.append(Finding.at(where, check, message, rule=entry.name, severity=severity))
 
     all_sites = sites(entry)
     for site in all_sites:
@@ -225,22 +241,45 @@ def check_entry(entry: RuleEntry, ctx: CheckContext) -> list[Finding]:
         if message is not None:
             report("unit-suffix", entry.name, entry.name_position or entry.position, message)
     known = group_interval(entry, ctx)
-    rule = entry.rule
-    if rule is not None and entry.for_position and known and 0 < rule.for_s < known[0]:
-        interval, source = known
-        report(
-            "for-interval",
-            "for",
-            entry.for_position,
-            f"for: {format_duration(rule.for_s)} is shorter than the evaluation interval "
-            f"({format_duration(interval)}, {source}): a rule is pending for at least one "
-            f"interval, so it fires {format_duration(interval)} after the first evaluation "
-            f"that finds it true, not {format_duration(rule.for_s)}",
-        )
+    for_problem = _for_interval(entry, known)
+    if for_problem is not None and entry.for_position is not None:
+        report("for-interval", "for", entry.for_position, *for_problem)
     found = value_problems(entry, lambda name: _resolve(name, ctx), ctx.histogram)
+    found += rate_problems(entry, ctx.recorded_rates)
     for check, key, where, message in (*found, *absent_joins(entry)):
         report(check, key, where, message)
     return out
+
+
+def _for_interval(entry: RuleEntry, known: tuple[float, str] | None) -> tuple[str, Severity] | None:
+    """A `for:` shorter than the evaluation interval (a warning), or not a multiple of it (a
+    note: the rule manager rounds it up, which is no mistake)."""
+    rule = entry.rule
+    if rule is None or known is None or rule.for_s <= 0:
+        return None
+    interval, source = known
+    wait, meant = format_duration(interval), format_duration(rule.for_s)
+    if rule.for_s < interval:
+        return (
+            f"for: {meant} is shorter than the evaluation interval ({wait}, {source}): a rule "
+            f"is pending for at least one interval, so it fires {wait} after the first "
+            f"evaluation that finds it true, not {meant}"
+        ), "warning"
+    evaluations = math.ceil(rule.for_s / interval - 1e-9)
+    if math.isclose(evaluations * interval, rule.for_s):
+        return None
+    after = format_duration(evaluations * interval)
+    return (
+        f"for: {meant} is not a multiple of the evaluation interval ({wait}, {source}): the "
+        f"rule fires at the {_ordinal(evaluations + 1)} evaluation that finds it true, "
+        f"{after} after the first, not {meant} (the rule manager rounds up; `for: {after}` "
+        f"says so)"
+    ), "note"
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
 def name_problem(metric: str, ctx: CheckContext) -> tuple[str, str] | None:

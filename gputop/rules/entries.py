@@ -60,6 +60,8 @@ class RuleEntry:
     expr_map: OffsetMap | None = None
     #: Checks turned off for this rule by `# gputop: disable=...`, with where each was named.
     disabled: tuple[tuple[str, Position], ...] = ()
+    #: The comments on the rule's lines and just above it, each without its `#`.
+    comments: tuple[str, ...] = ()
     #: Each annotation's name, where its value starts, and where each of its characters is.
     annotation_places: tuple[tuple[str, Position, OffsetMap | None], ...] = ()
 

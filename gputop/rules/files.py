@@ -19,7 +19,13 @@ import yaml
 from gputop.promql.analysis import PromQLSyntaxError
 from gputop.rules.entries import Position, RuleEntry, RuleFile, RuleFileError, RuleSet
 from gputop.rules.model import MARGIN_ANNOTATION, RecordDef, RuleDef, analysis_of, parse_margin
-from gputop.rules.yamltext import OffsetMap, SourceText, disable_comments, scalar_map
+from gputop.rules.yamltext import (
+    OffsetMap,
+    SourceText,
+    comment_texts,
+    disable_comments,
+    scalar_map,
+)
 
 __all__ = [
     "Position",
@@ -355,6 +361,7 @@ class _Reader:
                 name_position=self.value_at(name_node),
                 expr_map=expr_map,
                 disabled=self.disabled(node),
+                comments=comment_texts(self.source.lines, *self.rows(node)),
                 annotation_places=self.places(keys["annotations"][1]) if annotations else (),
             )
         )
@@ -374,9 +381,18 @@ class _Reader:
         quoted = isinstance(node, yaml.ScalarNode) and node.style in ('"', "'")
         return Position(at.path, at.line, at.col + 1) if quoted else at
 
+    def rows(self, node: yaml.MappingNode) -> tuple[int, int]:
+        """The first and last line (1-based) a rule is written on: up to its last value's
+        end (a nested mapping's own end is where the next rule, or the comments above it,
+        begin)."""
+        last: yaml.Node = node
+        while isinstance(last, yaml.MappingNode | yaml.SequenceNode) and last.value:
+            item = last.value[-1]
+            last = item[1] if isinstance(item, tuple) else item
+        end = last.end_mark
+        return node.start_mark.line + 1, end.line if end.column == 0 else end.line + 1
+
     def disabled(self, node: yaml.MappingNode) -> tuple[tuple[str, Position], ...]:
         """The checks disabled by comments on the rule's lines or just above it."""
-        end = node.value[-1][1].end_mark if node.value else node.end_mark
-        last = end.line if end.column == 0 else end.line + 1
-        found = disable_comments(self.source.lines, node.start_mark.line + 1, last)
+        found = disable_comments(self.source.lines, *self.rows(node))
         return tuple((name, Position(self.path, line, col)) for name, line, col in found)

@@ -44,6 +44,7 @@ from gputop.rules.live import (
     missing_message,
     selector_key,
 )
+from gputop.rules.rateunits import recorded_pers
 from gputop.rules.sites import site_position, sites
 
 __all__ = [
@@ -87,6 +88,10 @@ class Report:
         return sum(f.severity == "warning" for f in self.findings)
 
     @property
+    def notes(self) -> int:
+        return sum(f.severity == "note" for f in self.findings)
+
+    @property
     def exit_code(self) -> int:
         return 2 if self.errors else 1 if self.warnings else 0
 
@@ -95,6 +100,8 @@ class Report:
             f"{_count(self.files, 'file')}, {_count(self.rules, 'rule')}: "
             f"{_count(self.errors, 'error')}, {_count(self.warnings, 'warning')}"
         )
+        if self.notes:
+            line += f", {_count(self.notes, 'note')}"
         if self.without_alerts:
             line += f"; no alerting rules in {', '.join(self.without_alerts)}"
         if self.counters:
@@ -107,6 +114,7 @@ class Report:
             "rules": self.rules,
             "errors": self.errors,
             "warnings": self.warnings,
+            "notes": self.notes,
             "prometheus": self.prometheus,
             "no_alerting_rules": list(self.without_alerts),
             "counters": list(self.counters),
@@ -137,6 +145,7 @@ def check_files(
     deadline_s: float | None = None,
     counters: Counters | None = None,
     find: bool = True,
+    verbose: bool = False,
 ) -> Report:
     """Read and check every file; findings in file order, then by line and column.
 
@@ -144,12 +153,12 @@ def check_files(
     a counters file beside each rule file or above it is used, else a default install's.
     With `prometheus` (a base URL; `client_options` as for PrometheusClient), every selector
     is also checked for series there, and the server's metric types and group intervals are
-    used.
+    used. Notes (no mistakes) are kept only when `verbose`.
     """
     parsed: list[RuleFile] = [read_rule_file(p) for p in paths]
     entries = [e for f in parsed for e in f.entries]
     base = CheckContext(eval_interval_s=eval_interval_s, histogram=histogram)
-    ctx = replace(base, recorded=_recorded(entries, base))
+    ctx = replace(base, recorded=_recorded(entries, base), recorded_rates=recorded_pers(entries))
     report = Report(files=len(parsed), prometheus=prometheus)
     live = None
     if prometheus is not None:
@@ -189,7 +198,7 @@ def check_files(
         report.rules += len(rule_file.entries)
         if not rule_file.rules and not rule_file.errors:
             report.without_alerts.append(rule_file.path)
-        kept = [f for f in found if f.check not in off]
+        kept = [f for f in found if f.check not in off and (verbose or f.severity != "note")]
         report.findings.extend(sorted(kept, key=lambda f: (f.line, f.col)))
     if live is not None and live.unchecked:
         why = live.failure or f"not all answered within {deadline_s or LIVE_DEADLINE_S:g} s"
@@ -310,7 +319,8 @@ def github_line(finding: Finding) -> str:
             props += [f"line={finding.line}", f"col={finding.col}"]
     props.append(f"title={_github_escape(finding.check, prop=True)}")
     message = finding.message if finding.path else f"{finding.where}: {finding.message}"
-    return f"::{finding.severity} {','.join(props)}::{_github_escape(message)}"
+    level = "notice" if finding.severity == "note" else finding.severity
+    return f"::{level} {','.join(props)}::{_github_escape(message)}"
 
 
 def write_report(report: Report, out: TextIO, fmt: str = "text") -> None:
@@ -384,6 +394,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="CHECK[,CHECK]",
         help="turn a check off everywhere (also [rules] disabled_checks)",
     )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also print notes, which are no mistakes and leave the exit status alone "
+        "(a `for:` the rule manager rounds up to a multiple of the evaluation interval)",
+    )
     parser.add_argument("--config", metavar="FILE", help="TOML config file")
     parser.add_argument("--profile", metavar="NAME", help="named profile from the config file")
 
@@ -422,6 +439,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         disabled=disabled,
         prometheus=None if args.offline or settings is None else settings.url,
         client_options=settings.client_kwargs() if settings else None,
+        verbose=args.verbose,
     )
     write_report(report, stream, args.format)
     return report.exit_code

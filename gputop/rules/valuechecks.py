@@ -35,7 +35,7 @@ from gputop.promql.units import (
 )
 from gputop.rules.entries import Position, RuleEntry
 
-__all__ = ["always_holds", "never_holds", "value_problems"]
+__all__ = ["always_holds", "comparisons", "never_holds", "value_problems"]
 
 Problem = tuple[str, str, Position, str]
 Resolver = Callable[[str], "Unit | None"]
@@ -88,7 +88,7 @@ _MOST = {"bytes": 2.0**40, "hertz": 1e11}
 def value_problems(entry: RuleEntry, resolve: Resolver, histogram: str) -> list[Problem]:
     tree = parse(entry.expr)
     out = _printed_units(entry, tree, resolve)
-    for side, op, threshold in _comparisons(tree):
+    for side, op, threshold in comparisons(tree):
         out += _scale(entry, side, op, threshold, resolve)
         out += _reach(entry, side, op, threshold, histogram)
     return out
@@ -165,7 +165,7 @@ def _unit_message(value: Unit, written: str) -> str:
 # ---- comparisons -------------------------------------------------------------------------
 
 
-def _comparisons(tree: pp.Expr) -> list[tuple[pp.Expr, str, float]]:
+def comparisons(tree: pp.Expr) -> list[tuple[pp.Expr, str, float]]:
     """(compared side, operator as read from that side, constant) of every comparison with
     a constant (`1024*1024*1024` and `2^30` count as constants)."""
     out: list[tuple[pp.Expr, str, float]] = []
