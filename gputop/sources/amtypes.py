@@ -18,6 +18,7 @@ from typing import Any, Literal, cast
 import yaml
 
 from gputop.core.units import parse_duration
+from gputop.core.untrusted import UNSAFE
 from gputop.rules.prometheus import parse_rfc3339
 from gputop.sources.base import SourceError
 from gputop.sources.promtypes import PromMalformed
@@ -90,7 +91,10 @@ class Matcher:
         }
 
     def __str__(self) -> str:
+        """`name="value"`: a quote or backslash escaped, a control character written as
+        `\\u001b` (read back by `parse_matchers`), so the text is safe to show and to edit."""
         escaped = self.value.replace("\\", "\\\\").replace('"', '\\"')
+        escaped = UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", escaped)
         return f'{self.name}{self.op}"{escaped}"'
 
 
@@ -137,8 +141,12 @@ def _matches_empty(matcher: Matcher) -> bool:
     return matcher.matches({})
 
 
+_ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|(.))")
+
+
 def _unquote(raw: str) -> str:
-    return re.sub(r"\\(.)", r"\1", raw[1:-1])
+    """A quoted value: `\\"` and `\\\\` as themselves, `\\u001b` as the character it names."""
+    return _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)) if m.group(1) else m.group(2), raw[1:-1])
 
 
 def format_matchers(matchers: Iterable[Matcher]) -> str:

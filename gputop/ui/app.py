@@ -26,6 +26,7 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from gputop.core.models import GPU_METRICS
+from gputop.core.untrusted import visible
 from gputop.monitor import OVERVIEW_MAX, LocalReading, Monitor
 from gputop.rules.model import RuleStatus
 from gputop.rules.text import series_name
@@ -182,11 +183,18 @@ class GpuTopApp(App[int]):
         title: str = "",
         severity: SeverityLevel = "information",
         timeout: float | None = None,
-        markup: bool = True,
+        markup: bool = False,
     ) -> None:
-        """A toast, except in a kiosk: nothing may cover its rows."""
+        """A toast, except in a kiosk: nothing may cover its rows. Toasts name rules, series
+        and processes: their words are shown as text, never as markup (`markup` is ignored)."""
         if not self.kiosk:
-            super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+            super().notify(
+                visible(message),
+                title=visible(title),
+                severity=severity,
+                timeout=timeout,
+                markup=False,
+            )
 
     # ---- polling -------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from gputop.core.models import ProcessSample
 from gputop.ui.actions import ActionError, describe_process, signal_process
 from gputop.ui.app import GpuTopScreen
 from gputop.ui.process_view import COLUMNS, SORTS, process_cells, sort_processes
+from gputop.ui.safetext import plain
 from gputop.ui.screens.confirm import ConfirmScreen
 from gputop.ui.widgets.key_bar import KeyBar
 from gputop.ui.widgets.status_bar import StatusBar
@@ -216,4 +217,4 @@ class ProcessesScreen(GpuTopScreen):
 
 
 def _cell(text: str, right: bool) -> Text:
-    return Text(text, justify="right" if right else "left", no_wrap=True)
+    return plain(text, justify="right" if right else "left", no_wrap=True)
