@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
 
 import psutil
 import pytest
@@ -29,7 +28,7 @@ from gputop.ui.screens.help import HelpScreen, help_sections
 from gputop.ui.screens.overview import OverviewScreen
 from gputop.ui.screens.processes import ProcessesScreen
 from gputop.ui.screens.silence import SilenceScreen
-from tests.support.guarded import FakeAlertmanager, ListedProcess, child_process, guarded_monitor
+from tests.support.guarded import FakeAlertmanager, ListedProcess, guarded_monitor
 from tests.support.ui import screen_lines
 
 SCREENS = (OverviewScreen, DetailScreen, ProcessesScreen, FleetScreen, AlertsScreen)
@@ -46,26 +45,6 @@ def every_key() -> list[str]:
             keys[binding.key] = None
     keys.update(dict.fromkeys(EXTRA_KEYS))
     return list(keys)
-
-
-@pytest.fixture
-def child() -> Iterator[ListedProcess]:
-    with child_process() as proc:
-        yield proc
-
-
-@pytest.fixture
-def kills(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
-    """Every os.kill gputop makes, passed through."""
-    calls: list[tuple[int, int]] = []
-    real_kill = os.kill
-
-    def kill(pid: int, sig: int) -> None:
-        calls.append((pid, sig))
-        real_kill(pid, sig)
-
-    monkeypatch.setattr(os, "kill", kill)
-    return calls
 
 
 def _open(app: GpuTopApp, screen: type) -> None:
@@ -201,7 +180,7 @@ def test_a_pid_that_now_names_another_process_is_not_signalled(
     started = psutil.Process(child.pid).create_time()
     listed = ProcessSample(0, "GPU-0", child.pid, 512.0, user="alice", started=started - 60)
     with pytest.raises(ActionError, match=f"pid {child.pid} is now another process"):
-        signal_process(listed, signal.SIGTERM)
+        signal_process(listed, signal.SIGTERM, [listed])
     assert kills == [] and child.alive()
 
 
@@ -213,5 +192,5 @@ def test_not_permitted_is_said_in_one_line(monkeypatch: pytest.MonkeyPatch) -> N
     me = psutil.Process()
     listed = ProcessSample(0, "GPU-0", me.pid, 512.0, user="root", started=me.create_time())
     with pytest.raises(ActionError) as caught:
-        signal_process(listed, signal.SIGTERM)
+        signal_process(listed, signal.SIGTERM, [listed])
     assert str(caught.value) == f"not permitted to signal pid {me.pid} (it belongs to root)"

@@ -39,9 +39,10 @@ def is_credential_header(name: str) -> bool:
 
 def secret_forms(value: str) -> list[str]:
     """`value` and the forms a server may echo it in: each word of a header value (the token
-    of `Bearer <token>`) and the URL-quoted form."""
-    forms = [value, *value.split()[1:], quote(value, safe="")]
-    return [f for f in forms if len(f) >= MIN_SECRET_CHARS]
+    of `Bearer <token>`), and each of those URL-quoted."""
+    plain = [value, *value.split()[1:]]
+    forms = [*plain, *(quote(f, safe="") for f in plain)]
+    return [f for f in dict.fromkeys(forms) if len(f) >= MIN_SECRET_CHARS]
 
 
 def basic_auth_forms(user: str, password: str) -> list[str]:

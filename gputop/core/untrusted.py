@@ -12,15 +12,16 @@ none of them (nearly all of it) comes back as the same object, so calling it cos
 search. Markup is not its business: the UI turns the result into Rich `Text`, never parses it
 (`gputop.ui.safetext`).
 
-`one_line` is the form every error reason takes: whitespace runs collapsed, controls visible,
-cut to a length that fits a header.
+`escaped` writes the same characters as `\\u001b` escapes instead, where the text is read
+back (JSON, silence matchers). `one_line` is the form every error reason takes: whitespace
+runs collapsed, controls visible, cut to a length that fits a header.
 """
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["MAX_REASON_CHARS", "UNSAFE", "one_line", "visible"]
+__all__ = ["MAX_REASON_CHARS", "UNSAFE", "escaped", "one_line", "visible"]
 
 #: Longest reason a source error keeps: a header line, a banner, a toast.
 MAX_REASON_CHARS = 240
@@ -65,6 +66,14 @@ def visible(text: str) -> str:
     if UNSAFE.search(text) is None:
         return text
     return text.translate(_TABLE)
+
+
+def escaped(text: str) -> str:
+    """`text` with each such character written as a `\\u001b` escape: for JSON documents
+    (which escape only C0 themselves) and for text meant to be read back (silence matchers)."""
+    if UNSAFE.search(text) is None:
+        return text
+    return UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 _SPACES = re.compile(r"[ \t\n\r\f\v]+")

@@ -82,6 +82,7 @@ class GpuTopApp(App[int]):
         kiosk: bool = False,
         handle_signals: bool = False,
         load_rules: Callable[[], None] | None = None,
+        warnings: tuple[str, ...] = (),
     ) -> None:
         theme = os.environ.get("GPUTOP_THEME", "ansi-dark")
         # decided before the theme is set: NO_COLOR must keep the terminal's own colours
@@ -105,6 +106,7 @@ class GpuTopApp(App[int]):
         self._levels: tuple[list[RuleStatus] | None, NumberLevels] = (None, NumberLevels())
         self._failing = False
         self._load_rules = load_rules  # the first frame needs no rules: they load just after it
+        self._warnings = warnings  # also written to stderr, which the dashboard covers
         self._stop = threading.Event()
 
     def get_driver_class(self) -> type[Driver]:
@@ -131,6 +133,8 @@ class GpuTopApp(App[int]):
 
     def _after_first_frame(self) -> None:
         """What the first frame does without (the rules, the polling), then the collector."""
+        for warning in self._warnings:
+            self.notify(warning, severity="warning", timeout=15)
         load, self._load_rules = self._load_rules, None
         if load is not None:
             load()
@@ -451,6 +455,7 @@ def run_dashboard(
     kiosk_page_s: float | None = None,
     read_only: bool = False,
     load_rules: Callable[[], None] | None = None,
+    warnings: tuple[str, ...] = (),
 ) -> int:
     """Run the dashboard until the user quits (or a signal ends it); returns the exit status.
 
@@ -468,6 +473,7 @@ def run_dashboard(
         kiosk=kiosk_page_s is not None,
         handle_signals=True,
         load_rules=load_rules,
+        warnings=warnings,
     )
     monitor.warm_start(app.window_s, interval)
     monitor.poll()  # the first frame shows real numbers, not placeholders

@@ -5,7 +5,8 @@ Every label value, rule name, annotation, receiver, silence comment and creator 
 `HOSTILE`: an OSC 52 that would set the clipboard, an OSC 0 that would set the window title,
 Rich/Textual markup that would restyle the screen, run an action on click, or raise (`[/]`), a
 C1 CSI byte and a bidi override. `answer(path, ...)` replaces what one path returns (an error
-body, a nested JSON bomb, a redirect); `requests` records what was asked, with the headers.
+body, a nested JSON bomb, a redirect); `/moved/<path>` answers as `<path>` (a redirect's
+target at home); `requests` records what was asked, with the headers.
 
 In tests: `with HostileServer(clock=...) as server: server.url`. By hand (a terminal to try
 gputop against): `python -m tests.support.hostile_server --port 9099`.
@@ -86,6 +87,7 @@ class HostileServer:
     ) -> None:
         self.gpus = gpus
         self.clock = clock
+        self.firing = True  # False: no rule fires, no alert is active (a check can say 3)
         self.answers: dict[str, Answer] = {}
         self.requests: list[Seen] = []
         self._lock = threading.Lock()
@@ -107,7 +109,8 @@ class HostileServer:
         self._thread.join(5)
 
     def answer(self, path: str, answer: Answer | None) -> None:
-        """What `path` (and every path under it) answers from now on; None: the default."""
+        """What `path` answers from now on (a path ending in "/": every path under it); None:
+        the default again."""
         with self._lock:
             if answer is None:
                 self.answers.pop(path, None)
@@ -172,10 +175,10 @@ class HostileServer:
             "duration": 60,
             "labels": {"severity": "critical"},
             "annotations": {"summary": hostile("summary")},
-            "alerts": [alert(i, "firing") for i in range(self.gpus)],
+            "alerts": [alert(i, "firing") for i in range(self.gpus)] if self.firing else [],
             "health": "ok",
             "type": "alerting",
-            "state": "firing",
+            "state": "firing" if self.firing else "inactive",
         }
         named = {
             **rule,
@@ -197,7 +200,9 @@ class HostileServer:
 
     def am_alerts(self) -> list[dict[str, Any]]:
         now = self.clock()
-        out = []
+        out: list[dict[str, Any]] = []
+        if not self.firing:
+            return out
         for i in range(self.gpus):
             labels = {**self.gpu_labels(i), "alertname": RULE, "severity": "critical"}
             labels.pop("__name__")
@@ -251,9 +256,10 @@ class HostileServer:
 
     def respond(self, method: str, path: str, query: dict[str, str]) -> Answer:
         with self._lock:
-            for prefix, answer in self.answers.items():
-                if path.startswith(prefix):
+            for where, answer in self.answers.items():
+                if path == where or (where.endswith("/") and path.startswith(where)):
                     return answer
+        path = path.removeprefix("/moved")  # where a test redirects to on this server
         data: Any
         if path == "/-/ready":
             return Answer(body=b"ready", content_type="text/plain")
