@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from gputop.config import ConfigError, load_config
@@ -188,8 +188,19 @@ def test_any_prometheus_answer_parses_or_is_a_prometheus_error(
     asyncio.run(go())
 
 
+def _with_rule(**fields: Any) -> dict[str, Any]:
+    """The rules answer, its first (firing) rule changed."""
+    doc = copy.deepcopy(_PROM_DOCS["rules"])
+    doc["groups"][0]["rules"][0].update(fields)
+    return {"status": "success", "data": doc}
+
+
 @FUZZ
 @given(mutated({"status": "success", "data": _PROM_DOCS["rules"]}))
+@example(_with_rule(duration="1e309"))
+@example(_with_rule(duration=math.inf))
+@example(_with_rule(duration=1e300))
+@example(_with_rule(keepFiringFor=-5))
 def test_the_rules_engine_never_raises_and_words_every_rule(doc: Any) -> None:
     """Prometheus' rules and states, however odd, become statuses worded for the screen, or
     the engine's error: never an exception through the dashboard."""
@@ -359,12 +370,21 @@ _CONFIG_LINES = [
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.sampled_from(_CONFIG_LINES), max_size=8))
+@example(["[prometheus]", 'url = "http://[::1"'])
+@example(["[prometheus]", 'url = "http://a:9090"', 'headers = { X-A = "é" }'])
+@example(["[alertmanager]", 'url = "http://a:9090"', 'headers = { X-A = "a\\u0000b" }'])
+@example(["[rules]", 'files = ["/"]'])
 def test_any_config_loads_or_gives_one_line(lines: list[str]) -> None:
+    """Either one line naming the file, or settings the clients can use as they are."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "config.toml"
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         try:
-            load_config(path, env={})
+            config = load_config(path, env={})
         except ConfigError as exc:
             assert "\n" not in str(exc)
             assert exc.source == str(path)
+            return
+        for access in (config.prometheus, config.alertmanager):
+            if access is not None:  # httpx takes them: no error waits for the first request
+                httpx.Request("GET", access.url, headers=access.headers())

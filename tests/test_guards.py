@@ -33,7 +33,9 @@ from tests.support.ui import screen_lines
 
 SCREENS = (OverviewScreen, DetailScreen, ProcessesScreen, FleetScreen, AlertsScreen)
 #: Keys Textual binds itself, and keys a passer-by is likely to press.
-EXTRA_KEYS = ("ctrl+c", "ctrl+q", "ctrl+z", "ctrl+x", "tab", "shift+tab", "enter", "escape", "y")
+EXTRA_KEYS = (
+    "ctrl+c", "ctrl+q", "ctrl+z", "ctrl+x", "ctrl+p", "tab", "shift+tab", "enter", "escape", "y",
+)  # fmt: skip
 
 
 def every_key() -> list[str]:
@@ -98,6 +100,43 @@ async def test_every_key_of_every_screen_changes_nothing(
             await pilot.pause()
             assert not app.is_running
     assert app.return_code == 0
+
+
+@pytest.mark.parametrize("mode", ["kiosk", "read-only"])
+async def test_no_click_anywhere_on_any_screen_changes_anything(
+    mode: str,
+    child: ListedProcess,
+    kills: list[tuple[int, int]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The mouse is no way around the guards: cells all over every screen clicked (every key
+    of the key bar, table rows, cards), with no palette to open either."""
+    am = FakeAlertmanager()
+    kiosk = mode == "kiosk"
+    app = GpuTopApp(guarded_monitor(child.pid, am), poll=False, kiosk=kiosk, read_only=True)
+    assert not app.ENABLE_COMMAND_PALETTE
+    exits: list[object] = []  # read-only may quit by its key bar's "q"; a kiosk may not
+    monkeypatch.setattr(app, "exit", lambda *args, **kwargs: exits.append(args))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.monitor.refresh_alertmanager()
+        for screen in SCREENS:
+            _open(app, screen)
+            await pilot.pause()
+            # a coarse grid, and every key of the key bar (the last line)
+            spots = [(x, y) for y in range(1, 23, 6) for x in range(2, 80, 16)]
+            for x, y in [*spots, *((x, 23) for x in range(1, 80, 4))]:
+                shown = app.screen
+                await pilot.click(offset=(x, y))
+                assert app.is_running, (screen.__name__, x, y)
+                assert not isinstance(app.screen, ConfirmScreen | SilenceScreen), (x, y)
+                if kiosk:
+                    assert app.screen is shown, (screen.__name__, x, y)
+                if isinstance(app.screen, ModalScreen):  # the help, from the key bar
+                    app.pop_screen()
+                    await pilot.pause()
+    assert child.alive() and kills == [] and am.writes() == []
+    if kiosk:
+        assert exits == []
 
 
 async def test_read_only_keys_say_so_and_actions_are_gone_from_footer_and_help(

@@ -33,7 +33,14 @@ from gputop.sources.promfeed import PrometheusSource
 from gputop.ui.app import GpuTopApp
 from gputop.ui.screens.confirm import ConfirmScreen
 from gputop.ui.screens.silence import SilenceScreen
-from tests.support.hostile_server import CLICK, MARKUP, Answer, HostileServer, hostile
+from tests.support.hostile_server import (
+    CLICK,
+    MARKUP,
+    VICTIM,
+    Answer,
+    HostileServer,
+    hostile,
+)
 from tests.support.terminal import TeeDriver
 from tests.support.ui import START, screen_lines
 
@@ -136,6 +143,16 @@ def _check(app: GpuTopApp, step: str) -> str:
     return "\n".join(screen_lines(app))
 
 
+async def _click_every(pilot: Pilot[int], app: GpuTopApp, text: str) -> None:
+    """Click each place on screen where `text` is shown."""
+    for y, line in enumerate(screen_lines(app)):
+        x = line.find(text)
+        while x >= 0:
+            await pilot.click(offset=(x + 1, y))
+            await pilot.pause()
+            x = line.find(text, x + 1)
+
+
 async def _settle(app: GpuTopApp, pilot: Pilot[int], seconds: int = 1) -> None:
     for _ in range(seconds):
         clock = app.monitor.clock
@@ -150,6 +167,8 @@ async def _settle(app: GpuTopApp, pilot: Pilot[int], seconds: int = 1) -> None:
 async def test_every_screen_and_dialog_shows_hostile_text_as_text(
     server: HostileServer,
 ) -> None:
+    if os.path.exists(VICTIM):
+        os.remove(VICTIM)
     app = GpuTopApp(_monitor(server), poll=False, notify_firing=True)
     app.driver_class = Recorder
     shown: list[str] = []
@@ -166,6 +185,8 @@ async def test_every_screen_and_dialog_shows_hostile_text_as_text(
         await pilot.press("tab", "enter")
         await _settle(app, pilot)
         shown.append(_check(app, "detail of a local GPU"))
+        await _click_every(pilot, app, "[@click=")  # no link: nothing is written
+        assert not os.path.exists(VICTIM)
         await pilot.press("escape", "p")
         await _settle(app, pilot)
         shown.append(_check(app, "processes"))

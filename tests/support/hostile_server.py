@@ -32,6 +32,7 @@ __all__ = [
     "OSC0",
     "OSC52",
     "SILENCE_ID",
+    "VICTIM",
     "Answer",
     "HostileServer",
     "Seen",
@@ -45,8 +46,9 @@ OSC52 = "\x1b]52;c;ZWNobyBwd25lZA==\x1b\\"
 OSC0 = "\x1b]0;pwned\x07"
 #: Markup that would restyle text, and that would end a style never opened (Textual raises).
 MARKUP = "[bold red]FAKE[/]"
-#: Markup that would turn text into a link running an app action.
-CLICK = "[@click=app.screenshot('victim.txt','/tmp')]x[/]"
+#: Markup that would turn text into a link that, clicked, writes VICTIM (an app action).
+VICTIM = "/tmp/gputop-hostile-victim.svg"
+CLICK = "[@click=app.screenshot('gputop-hostile-victim.svg','/tmp')]x[/]"
 HOSTILE = f"{OSC52}{OSC0}{MARKUP} {CLICK} \x9b31m\u202eLIVE [/]"
 SILENCE_ID = "5d8c1f3e-2b7a-4c1e-9f00-1234567890ab"
 
