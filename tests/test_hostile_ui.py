@@ -44,8 +44,6 @@ from tests.support.hostile_server import (
 from tests.support.terminal import TeeDriver
 from tests.support.ui import START, screen_lines
 
-pytestmark = pytest.mark.e2e
-
 
 class HostileLocal:
     """The demo node, with hostile GPU names and processes (one of them this test process,

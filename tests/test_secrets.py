@@ -137,7 +137,12 @@ def test_credential_headers_come_from_a_file_or_the_environment(tmp_path: Path) 
 
 @pytest.mark.parametrize(
     ("value", "problem"),
-    [("é", "printable ASCII"), ("a\u0000b", "printable ASCII"), ("a\u001b]0;x", "printable ASCII")],
+    [
+        ("é", "printable ASCII"),
+        ("a\u0000b", "printable ASCII"),
+        ("a\u001b]0;x", "printable ASCII"),
+        (f"Bearer {TOKEN}", "looks like a credential"),
+    ],
 )
 def test_header_values_must_be_printable_ascii(tmp_path: Path, value: str, problem: str) -> None:
     path = tmp_path / "config.toml"

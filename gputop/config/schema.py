@@ -277,7 +277,16 @@ def header_value(value: object, ctx: ParseContext) -> str:
         raise Invalid("a header value must be one line")
     if not all(" " <= c <= "~" or c == "\t" for c in text):
         raise Invalid("a header value must be printable ASCII (no control or non-ASCII characters)")
+    if _CREDENTIAL_VALUE.match(text):
+        raise Invalid(
+            "looks like a credential, which is not read from the config file; put it in a "
+            "file named in header_files, or in an environment variable named in header_env"
+        )
     return text
+
+
+#: A header value that is a credential whatever its header's name: `Bearer <token>`, ...
+_CREDENTIAL_VALUE = re.compile(r"\s*(bearer|basic|digest|token|negotiate)\s+\S", re.IGNORECASE)
 
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
