@@ -341,8 +341,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=9099)
     parser.add_argument("--gpus", type=int, default=2)
+    parser.add_argument(
+        "--errors", action="store_true", help="answer every API call with a hostile HTTP 500"
+    )
     args = parser.parse_args()
     with HostileServer(gpus=args.gpus, port=args.port) as server:
+        if args.errors:
+            body = f"upstream error [/api/v1/query_range] {hostile('error')}".encode()
+            for path in ("/api/v1/", "/api/v2/"):
+                server.answer(path, Answer(500, body, "text/plain"))
         print(f"hostile Prometheus and Alertmanager at {server.url}", flush=True)
         try:
             while True:
