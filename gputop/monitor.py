@@ -340,6 +340,18 @@ class Monitor:
     def processes(self) -> tuple[ProcessSample, ...]:
         return self.latest.processes if self.latest else ()
 
+    def processes_now(self) -> tuple[ProcessSample, ...] | None:
+        """The GPUs' processes read from the local source now (blocking; not stored), for an
+        action that must confirm a process is still there; None when they cannot be read."""
+        source = self.local
+        if source is None or self._closed:
+            return None
+        with self._lock:
+            try:
+                return source.sample().processes
+            except SourceError:
+                return None
+
     def latency_source(self) -> str | None:
         """Which source the latency comes from: Prometheus when it has some, else local."""
         if self.remote is not None and self.remote.latency() is not None:

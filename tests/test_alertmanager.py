@@ -26,6 +26,7 @@ from gputop.sources.alertmanager import (
 )
 from gputop.sources.amtypes import (
     AmAlert,
+    AmError,
     AmMalformed,
     AmSilence,
     AmView,
@@ -171,6 +172,9 @@ async def test_every_failure_is_one_typed_line_without_the_token(handler, error,
     assert TOKEN not in caught.value.reason and TOKEN not in repr(client)
 
 
+NEW_SILENCE_ID = "0f5a1c2e-9d3b-4e7a-8c6f-5b4a3d2e1f00"
+
+
 async def test_writes_go_to_the_api_under_the_path_prefix() -> None:
     seen: list[tuple[str, str, object]] = []
 
@@ -179,7 +183,7 @@ async def test_writes_go_to_the_api_under_the_path_prefix() -> None:
         seen.append((request.method, request.url.path, body))
         assert request.headers["Authorization"] == f"Bearer {TOKEN}"
         if request.method == "POST":
-            return httpx.Response(200, json={"silenceID": "abc"})
+            return httpx.Response(200, json={"silenceID": NEW_SILENCE_ID})
         return httpx.Response(200)
 
     client = _client(handler)
@@ -207,7 +211,7 @@ async def test_writes_go_to_the_api_under_the_path_prefix() -> None:
                 "comment": "why",
             },
         ),
-        ("DELETE", "/prefix/api/v2/silence/abc", None),
+        ("DELETE", f"/prefix/api/v2/silence/{NEW_SILENCE_ID}", None),
     ]
 
 
@@ -348,3 +352,20 @@ async def test_a_slow_alertmanager_is_a_timeout_not_a_hang() -> None:
     await source.refresh()
     assert source.state.status is SourceStatus.ERROR and source.state.reason == "timeout"
     await client.aclose()
+
+
+async def test_a_silence_id_that_is_not_a_uuid_is_never_sent() -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.raw_path.decode())
+        return httpx.Response(200)
+
+    client = _client(handler)
+    for hostile in ("../../../-/reload", "a/b", "", "5d8c1f3e-2b7a-4c1e-9f00-1234567890ab/../x"):
+        with pytest.raises(AmError, match="not a UUID: nothing sent"):
+            await client.expire_silence(hostile)
+    assert seen == []
+    await client.expire_silence(NEW_SILENCE_ID.upper())
+    await client.aclose()
+    assert seen == [f"/prefix/api/v2/silence/{NEW_SILENCE_ID}"]

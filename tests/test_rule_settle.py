@@ -73,8 +73,8 @@ def test_firing_since_is_when_firing_began_not_when_pending_began() -> None:
         status = series_status(HOT, "firing", now=NOW, value=90.0, active_at=NOW - 300.0)
         # pending from 11:55:00, firing once it held for the rule's 1m: 11:56:00
         assert status.firing_since == NOW - 240.0
-        assert rule_detail(status).endswith("firing since 11:56:00")
-        assert rule_detail_short(status) == "90>85 since 11:56:00"
+        assert rule_detail(status, NOW).endswith("firing since 11:56:00")
+        assert rule_detail_short(status, NOW) == "90>85 since 11:56:00"
 
 
 def test_a_pending_countdown_only_decreases_and_has_no_tilde() -> None:

@@ -31,13 +31,16 @@ class _HttpAccess:
     basic_auth_user: str | None = None
     basic_auth_password: Secret | None = None
     extra_headers: tuple[tuple[str, str], ...] = ()
+    secret_headers: tuple[tuple[str, Secret], ...] = ()  # from header_files / header_env
     ca_file: Path | None = None
     insecure: bool = False
     timeout: float = 5.0
 
     def headers(self) -> dict[str, str]:
-        """Request headers for httpx: the configured extra headers plus the bearer token."""
+        """Request headers for httpx: the configured extra headers, the credential headers
+        and the bearer token."""
         headers = dict(self.extra_headers)
+        headers.update((name, secret.reveal()) for name, secret in self.secret_headers)
         if self.bearer_token is not None:
             headers["Authorization"] = f"Bearer {self.bearer_token.reveal()}"
         return headers
@@ -120,3 +123,5 @@ class Config:
     alertmanager: AlertmanagerSettings | None = None
     path: Path | None = None
     profile: str | None = None
+    #: Said before gputop starts, e.g. a token file that others can read.
+    warnings: tuple[str, ...] = ()

@@ -131,6 +131,18 @@ class RulesEngine:
             self.error = exc.reason
             self._retry_at = now + self._backoff.next_delay()
             return
+        try:
+            statuses = statuses_from_prometheus(
+                groups,
+                values,
+                now=now,
+                margin=self.margin,
+                history=self._history,
+            )
+        except Exception as exc:  # rules no evaluation expects: Prometheus' answer is at fault
+            self.error = f"rules that cannot be shown ({type(exc).__name__})"
+            self._retry_at = now + self._backoff.next_delay()
+            return
         self._backoff.reset()
         self._retry_at = now + _refresh_period(groups)
         self.error = None
@@ -138,13 +150,6 @@ class RulesEngine:
         self.origin = "Prometheus"
         # VictoriaMetrics answers /api/v1/rules empty unless vmalert is behind it
         self.note = None if alerting_rules(groups) else NO_RULES_NOTE
-        statuses = statuses_from_prometheus(
-            groups,
-            values,
-            now=now,
-            margin=self.margin,
-            history=self._history,
-        )
         self.statuses = sort_statuses(self._keeper.settle(statuses, lost))
 
 

@@ -33,11 +33,11 @@ class RuleFileError(Exception):
     when the problem has no place in the file, e.g. a missing file)."""
 
     def __init__(self, message: str, position: Position | None = None, *, path: str = "") -> None:
-        self.message = message
+        self.message = " ".join(message.split())  # a parser's words may span lines
         self.position = position
         self.path = position.path if position else path
         where = str(position) if position else path
-        super().__init__(f"{where}: {message}" if where else message)
+        super().__init__(f"{where}: {self.message}" if where else self.message)
 
 
 @dataclass(frozen=True, slots=True)

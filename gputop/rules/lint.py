@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from gputop.core.catalogue import DEFAULT_HISTOGRAM
+from gputop.core.untrusted import escaped, visible
 from gputop.promql.analysis import Selector
 from gputop.promql.units import Unit
 from gputop.rules.checks import (
@@ -324,12 +325,16 @@ def github_line(finding: Finding) -> str:
 
 
 def write_report(report: Report, out: TextIO, fmt: str = "text") -> None:
+    """The report as text, JSON or GitHub annotations. Rule names, paths and a server's label
+    values are outside text: controls are made visible (escaped in JSON), never sent raw."""
     if fmt == "json":
-        out.write(json.dumps(report.as_json(), indent=2, ensure_ascii=False) + "\n")
+        text = json.dumps(report.as_json(), indent=2, ensure_ascii=False)
+        # JSON escapes C0 in strings itself; its lines are its own layout
+        out.write("\n".join(escaped(line) for line in text.split("\n")) + "\n")
         return
     for finding in report.findings:
-        print(github_line(finding) if fmt == "github" else str(finding), file=out)
-    print(report.summary(), file=out)
+        print(visible(github_line(finding) if fmt == "github" else str(finding)), file=out)
+    print(visible(report.summary()), file=out)
 
 
 # ---- command line ------------------------------------------------------------------------
@@ -417,8 +422,10 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
             overrides={"prometheus.url": args.prometheus},
         )
     except ConfigError as exc:
-        sys.stderr.write(f"gputop rules check: {exc}\n")
+        sys.stderr.write(f"gputop rules check: {visible(str(exc))}\n")
         return 2
+    for warning in config.warnings:
+        sys.stderr.write(f"gputop rules check: warning: {visible(warning)}\n")
     settings = config.prometheus
     disabled = {name for names in args.disable for name in names}
     disabled |= set(config.rules.disabled_checks)
@@ -429,7 +436,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
             counters = read_counters_files(named)
         except CountersError as exc:
             where = "--counters" if args.counters else "[rules] counters"
-            sys.stderr.write(f"gputop rules check: {where}: {exc}\n")
+            sys.stderr.write(f"gputop rules check: {where}: {visible(str(exc))}\n")
             return 2
     report = check_files(
         args.files,

@@ -29,7 +29,7 @@ from gputop.rules.model import (
     sort_statuses,
     unknown_status,
 )
-from gputop.sources.promtypes import PromMalformed, parse_labels, parse_value
+from gputop.sources.promtypes import PromMalformed, describe, parse_labels, parse_value
 
 __all__ = [
     "PromAlert",
@@ -147,17 +147,17 @@ def parse_rfc3339(raw: Any) -> float | None:
     if raw is None or raw == "":
         return None
     if not isinstance(raw, str):
-        raise PromMalformed(f"time {raw!r} is not a string")
+        raise PromMalformed(f"time {describe(raw)} is not a string")
     m = _RFC3339.match(raw.strip())
     if m is None:
-        raise PromMalformed(f"time {raw!r} is not RFC 3339")
+        raise PromMalformed(f"time {describe(raw)} is not RFC 3339")
     year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
     if year < 1970:
         return None
     try:
         epoch = calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0))
     except (ValueError, OverflowError):
-        raise PromMalformed(f"time {raw!r} is out of range") from None
+        raise PromMalformed(f"time {describe(raw)} is out of range") from None
     frac = float(m.group(7)) if m.group(7) else 0.0
     zone = m.group(8)
     if zone not in ("Z", "z"):
@@ -166,11 +166,21 @@ def parse_rfc3339(raw: Any) -> float | None:
     return epoch + frac
 
 
-def _float(raw: Any, default: float = 0.0) -> float:
+#: The longest duration Prometheus can hold (Go's time.Duration): about 292 years.
+MAX_DURATION_S = 2**63 / 1e9
+
+
+def _seconds(raw: Any, what: str) -> float:
+    """A duration in seconds (a rule's `for`, a group's interval): 0 when absent; an infinite,
+    negative or overflowing one is a malformed answer, not a number to compute with."""
     if raw is None:
-        return default
+        return 0.0
     value = parse_value(raw)
-    return default if value is None else value
+    if value is None:
+        return 0.0
+    if not 0.0 <= value <= MAX_DURATION_S:
+        raise PromMalformed(f"{what} {describe(raw)} is not a duration in seconds")
+    return value
 
 
 def _str(raw: Any, what: str) -> str:
@@ -213,17 +223,19 @@ def _rule(raw: Any, group: str, file: str) -> PromRule:
         query=_str(raw.get("query"), "rule query"),
         type=kind,
         state=_str(state, "rule state") if state is not None else None,
-        duration_s=_float(raw.get("duration")),
+        duration_s=_seconds(raw.get("duration"), "rule duration"),
         labels=parse_labels(raw.get("labels")),
         annotations=parse_labels(raw.get("annotations")),
         health=_str(raw.get("health", "unknown"), "rule health"),
         last_error=_str(last_error, "rule lastError") if last_error is not None else None,
         last_evaluation=parse_rfc3339(raw.get("lastEvaluation")),
         evaluation_time_s=(
-            None if raw.get("evaluationTime") is None else _float(raw.get("evaluationTime"))
+            None
+            if raw.get("evaluationTime") is None
+            else _seconds(raw.get("evaluationTime"), "rule evaluationTime")
         ),
         alerts=tuple(_alert(a) for a in alerts),
-        keep_firing_for_s=_float(raw.get("keepFiringFor")),
+        keep_firing_for_s=_seconds(raw.get("keepFiringFor"), "rule keepFiringFor"),
         group=group,
         file=file,
     )
@@ -243,7 +255,7 @@ def parse_rule_groups(data: Any) -> tuple[PromRuleGroup, ...]:
             PromRuleGroup(
                 name=name,
                 file=file,
-                interval_s=_float(raw.get("interval")),
+                interval_s=_seconds(raw.get("interval"), "group interval"),
                 rules=tuple(_rule(r, name, file) for r in raw["rules"]),
             )
         )

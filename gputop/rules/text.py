@@ -13,7 +13,7 @@ import time
 from collections.abc import Mapping
 
 from gputop.core.labels import node_of
-from gputop.core.units import format_duration
+from gputop.core.units import format_clock, format_duration
 from gputop.rules.model import RuleStatus
 
 __all__ = [
@@ -82,7 +82,7 @@ def rule_detail(status: RuleStatus, now: float | None = None) -> str:
     compared = compared_text(status)
     if status.state == "firing":
         since = status.firing_since
-        when = "" if since is None else f" since {time.strftime('%H:%M:%S', time.localtime(since))}"
+        when = "" if since is None else f" since {_clock(since, now)}"
         return f"{compared}  firing{when}".strip()
     if status.state == "pending":
         left = fires_in(status, now)
@@ -115,7 +115,7 @@ def rule_detail_short(status: RuleStatus, now: float | None = None) -> str:
     )
     tail = ""
     if status.state == "firing" and status.firing_since is not None:
-        tail = f" since {time.strftime('%H:%M:%S', time.localtime(status.firing_since))}"
+        tail = f" since {_clock(status.firing_since, now)}"
     elif status.state == "pending":
         left = fires_in(status, now)
         if left is not None:
@@ -142,7 +142,7 @@ def fate_text(status: RuleStatus, now: float) -> str:
         text = f"SILENCED by {who.split('@')[0] or '?'}"  # the user; the host is on the silence
         if until is not None:
             left = max(0.0, until - now)
-            clock = time.strftime("%H:%M", time.localtime(until))
+            clock = format_clock(until, now, seconds=False)
             text += f" until {clock} ({format_duration(60 * max(1, round(left / 60)))})"
         parts.append(text)
     if fate.inhibited_by:
@@ -150,6 +150,11 @@ def fate_text(status: RuleStatus, now: float) -> str:
     if fate.receivers and fate.state == "active":
         parts.append("→ " + ", ".join(fate.receivers))
     return "  ".join(parts)
+
+
+def _clock(when: float, now: float | None) -> str:
+    """Local clock time, dated when not today (an alert firing for two days says so)."""
+    return format_clock(when, time.time() if now is None else now)
 
 
 def rule_line(status: RuleStatus, now: float | None = None) -> str:

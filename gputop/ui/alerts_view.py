@@ -8,11 +8,10 @@ a minute.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from gputop.core.units import format_duration
+from gputop.core.units import format_clock, format_duration
 from gputop.sources.amtypes import AmAlert, AmView, format_matchers
 
 __all__ = [
@@ -56,8 +55,8 @@ def _labels(labels: Mapping[str, str], skip: Mapping[str, str]) -> str:
     )
 
 
-def _clock(t: float | None) -> str:
-    return "?" if t is None else time.strftime("%H:%M", time.localtime(t))
+def _clock(t: float | None, now: float) -> str:
+    return "?" if t is None else format_clock(t, now, seconds=False)
 
 
 def _minutes(seconds: float) -> str:
@@ -89,7 +88,7 @@ def alert_rows(view: AmView) -> list[TableRow]:
                         title if i == 0 else "",
                         alert.state.upper(),
                         alert.name,
-                        _clock(alert.starts_at),
+                        _clock(alert.starts_at, view.time),
                         _why(alert, view),
                         _labels(alert.labels, group.labels),
                     ),
@@ -105,11 +104,11 @@ def silence_rows(view: AmView, now: float) -> list[TableRow]:
         if silence.state == "expired":
             continue
         if silence.state == "pending" and silence.starts_at is not None:
-            left = f"starts {_clock(silence.starts_at)}"
+            left = f"starts {_clock(silence.starts_at, now)}"
         elif silence.ends_at is None:
             left = "?"
         else:
-            left = f"{_clock(silence.ends_at)} ({_minutes(max(0.0, silence.ends_at - now))})"
+            left = f"{_clock(silence.ends_at, now)} ({_minutes(max(0.0, silence.ends_at - now))})"
         rows.append(
             TableRow(
                 silence.id,

@@ -26,6 +26,7 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from gputop.core.models import GPU_METRICS
+from gputop.core.untrusted import visible
 from gputop.monitor import OVERVIEW_MAX, LocalReading, Monitor
 from gputop.rules.model import RuleStatus
 from gputop.rules.text import series_name
@@ -81,6 +82,7 @@ class GpuTopApp(App[int]):
         kiosk: bool = False,
         handle_signals: bool = False,
         load_rules: Callable[[], None] | None = None,
+        warnings: tuple[str, ...] = (),
     ) -> None:
         theme = os.environ.get("GPUTOP_THEME", "ansi-dark")
         # decided before the theme is set: NO_COLOR must keep the terminal's own colours
@@ -104,6 +106,7 @@ class GpuTopApp(App[int]):
         self._levels: tuple[list[RuleStatus] | None, NumberLevels] = (None, NumberLevels())
         self._failing = False
         self._load_rules = load_rules  # the first frame needs no rules: they load just after it
+        self._warnings = warnings  # also written to stderr, which the dashboard covers
         self._stop = threading.Event()
 
     def get_driver_class(self) -> type[Driver]:
@@ -130,6 +133,8 @@ class GpuTopApp(App[int]):
 
     def _after_first_frame(self) -> None:
         """What the first frame does without (the rules, the polling), then the collector."""
+        for warning in self._warnings:
+            self.notify(warning, severity="warning", timeout=15)
         load, self._load_rules = self._load_rules, None
         if load is not None:
             load()
@@ -182,11 +187,18 @@ class GpuTopApp(App[int]):
         title: str = "",
         severity: SeverityLevel = "information",
         timeout: float | None = None,
-        markup: bool = True,
+        markup: bool = False,
     ) -> None:
-        """A toast, except in a kiosk: nothing may cover its rows."""
+        """A toast, except in a kiosk: nothing may cover its rows. Toasts name rules, series
+        and processes: their words are shown as text, never as markup (`markup` is ignored)."""
         if not self.kiosk:
-            super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+            super().notify(
+                visible(message),
+                title=visible(title),
+                severity=severity,
+                timeout=timeout,
+                markup=False,
+            )
 
     # ---- polling -------------------------------------------------------------------
 
@@ -443,6 +455,7 @@ def run_dashboard(
     kiosk_page_s: float | None = None,
     read_only: bool = False,
     load_rules: Callable[[], None] | None = None,
+    warnings: tuple[str, ...] = (),
 ) -> int:
     """Run the dashboard until the user quits (or a signal ends it); returns the exit status.
 
@@ -460,6 +473,7 @@ def run_dashboard(
         kiosk=kiosk_page_s is not None,
         handle_signals=True,
         load_rules=load_rules,
+        warnings=warnings,
     )
     monitor.warm_start(app.window_s, interval)
     monitor.poll()  # the first frame shows real numbers, not placeholders

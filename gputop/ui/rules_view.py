@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from gputop.core.labels import node_of
 from gputop.core.models import METRICS, GpuSample
 from gputop.core.units import format_duration, format_since
+from gputop.core.untrusted import visible
 from gputop.rules.model import AlertFate, RuleStatus, State
 from gputop.rules.text import fate_text, rule_detail, rule_detail_short, rule_title
 from gputop.ui.view import rule_metric, status_matches_gpu
@@ -171,16 +172,18 @@ def rule_row(
     status: RuleStatus, spark: tuple[float | None, ...], now: float | None = None
 ) -> RuleRow:
     """A rule's row. What Alertmanager did with its alert: where it was routed, after the
-    series; why it will not page (silenced, inhibited, missing), instead of the detail."""
-    title, detail, short = rule_title(status), rule_detail(status, now), ""
-    fate = fate_text(status, time.time() if now is None else now)
+    series; why it will not page (silenced, inhibited, missing), instead of the detail. Its
+    words hold rule names, labels and reasons from outside: their controls are made visible."""
+    title, detail, short = visible(rule_title(status)), visible(rule_detail(status, now)), ""
+    fate = visible(fate_text(status, time.time() if now is None else now))
+    name = visible(status.name)
     if fate and status.alertmanager is not None and status.alertmanager.state == "active":
         title = f"{title}  {fate}"
     elif fate:
         detail = short = fate
     if status.state == "unknown":  # an unknown rule's reason can be long: the wide column
         return RuleRow(
-            status.state, f"{title} — {detail}", "", spark, status.threshold, status.name, "",
+            status.state, f"{title} — {detail}", "", spark, status.threshold, name, "",
             status.key, status,
         )  # fmt: skip
     return RuleRow(
@@ -189,8 +192,8 @@ def rule_row(
         detail,
         spark,
         status.threshold,
-        status.name,
-        short or rule_detail_short(status, now),
+        name,
+        short or visible(rule_detail_short(status, now)),
         status.key,
         status,
     )
@@ -243,7 +246,7 @@ def stale_line(engine: RulesEngine, now: float) -> str | None:
     since = "" if engine.last_ok is None else f" since {format_since(engine.last_ok, now)}"
     retry = engine.retry_at
     due = "" if retry is None else f" · retry in {format_duration(max(0.0, round(retry - now)))}"
-    return f"STALE{since}: {engine.error}{due} · r: retry now"
+    return visible(f"STALE{since}: {engine.error}{due} · r: retry now")
 
 
 def rules_panel_view(
@@ -261,7 +264,7 @@ def rules_panel_view(
         return RulesPanelView(note="no rules")
     if not statuses:
         if engine.error is not None:
-            return RulesPanelView(note=f"Prometheus rules unavailable: {engine.error}")
+            return RulesPanelView(note=visible(f"Prometheus rules unavailable: {engine.error}"))
         if engine.note is not None:  # the engine says why it has nothing (no ruler behind it)
             return RulesPanelView(note=engine.note)
         waiting = engine.rules or remote
@@ -317,12 +320,12 @@ def chart_thresholds(
         value = st.threshold / mapped[1]
         if metric is not None and metric.hi is not None and not metric.lo <= value <= metric.hi:
             op = f"{st.op} " if st.op else ""
-            off[st.name] = (
+            off[st.name] = visible(
                 f"{st.name} {op}{st.threshold:g}: off-scale, {value:g}{metric.unit} on a "
                 f"{metric.lo:g}–{metric.hi:g}{metric.unit} chart (can never be reached)"
             )
             continue
-        lines[st.name] = value
+        lines[visible(st.name)] = value
     ordered = sorted(lines.items(), key=lambda item: item[1])
     return ChartThresholds(tuple(ordered), tuple(off.values()))
 

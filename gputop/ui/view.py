@@ -8,7 +8,6 @@ the rules actually loaded (`NumberLevels`), never from a copy of their threshold
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -17,7 +16,7 @@ from gputop.core.catalogue import lookup
 from gputop.core.labels import matches_gpu
 from gputop.core.models import METRICS, GpuSample, Metric, SourceState, SourceStatus
 from gputop.core.store import MetricStore
-from gputop.core.units import format_age, format_duration, format_value
+from gputop.core.units import format_age, format_clock, format_duration, format_value
 from gputop.monitor import Monitor
 from gputop.promql.analysis import PromQLSyntaxError, analyse, compare
 from gputop.rules.model import DEFAULT_MARGIN, RuleStatus
@@ -228,8 +227,9 @@ def gpu_marks(statuses: Sequence[RuleStatus], gpus: Sequence[GpuSample]) -> dict
 # ---- sources ----------------------------------------------------------------------------------
 
 
-def stale_note(state: SourceState | None) -> str:
-    """Why a panel's data is not fresh ("" when it is): the failing source's reason and since when.
+def stale_note(state: SourceState | None, now: float | None = None) -> str:
+    """Why a panel's data is not fresh ("" when it is): the failing source's reason and since when
+    (dated when not on the day of `now`).
 
     The time is the newest sample's clock time (else the last good answer's), so the note does
     not tick every second.
@@ -240,7 +240,7 @@ def stale_note(state: SourceState | None) -> str:
     since = state.newest if state.newest is not None else state.last_ok
     if since is None:
         return f"no data: {reason}"
-    return f"stale since {time.strftime('%H:%M:%S', time.localtime(since))}: {reason}"
+    return f"stale since {format_clock(since, since if now is None else now)}: {reason}"
 
 
 def latency_note(monitor: Monitor) -> str:

@@ -200,14 +200,14 @@ class OverviewScreen(GpuTopScreen):
         self._relayout()
         marks = self._sticky_marks(gpu_marks(app.shown_statuses(), gpus), now)
         levels = app.number_levels()
-        notes = {name: stale_note(state) for name, state in monitor.states().items()}
+        notes = {name: stale_note(state, now) for name, state in monitor.states().items()}
         for panel, gpu in zip(panels, gpus, strict=True):
             panel.update_gpu(gpu, levels, lost_since=monitor.lost_since(gpu.key), now=now)
             panel.set_stale(notes.get(gpu.source, ""))
             panel.set_mark(marks.get(gpu.key))
         self._refresh_sparks(panels, now, levels)
         latency = self.query_one(LatencyPanel)
-        latency.set_stale(stale_note(monitor.latency_state()))
+        latency.set_stale(stale_note(monitor.latency_state(), now))
         sample = monitor.latency()
         if sample is None:
             latency.set_note(latency_note(monitor))

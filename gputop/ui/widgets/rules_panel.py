@@ -31,6 +31,7 @@ from textual.widget import Widget
 from gputop.rules.model import RuleStatus
 from gputop.ui.rules_lines import Line, RuleColumns, counted, row_line, window
 from gputop.ui.rules_view import RuleRow, RulesPanelView
+from gputop.ui.safetext import plain
 from gputop.ui.widgets.fleet_table import changed_until
 
 __all__ = ["RulesPanel"]
@@ -96,6 +97,7 @@ class RulesPanel(Widget, can_focus=True):
         self._laid_for = (0, 0)  # the content size `_drawn` was laid out for
         self._columns: RuleColumns | None = None
         self._shape: tuple[object, ...] = ()
+        self._subtitle = ""
 
     # ---- public ----------------------------------------------------------------------
 
@@ -117,8 +119,9 @@ class RulesPanel(Widget, can_focus=True):
     def set_view(self, view: RulesPanelView) -> None:
         """New content; only the lines that changed are repainted."""
         self._view = view
-        if view.subtitle != (self.border_subtitle or ""):
-            self.border_subtitle = view.subtitle
+        if view.subtitle != self._subtitle:
+            self._subtitle = view.subtitle
+            self.border_subtitle = plain(view.subtitle) if view.subtitle else None
         if view.rows and self._cursor_key is not None:
             index = next((i for i, r in enumerate(view.rows) if r.key == self._cursor_key), None)
             if index is None:  # its rule is gone: the cursor stays where it was

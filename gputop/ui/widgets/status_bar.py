@@ -12,6 +12,8 @@ from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
+from gputop.core.untrusted import visible
+
 __all__ = ["StatusBar"]
 
 
@@ -39,6 +41,9 @@ class StatusBar(Widget):
         self._clock = ""
 
     def set_parts(self, parts: list[tuple[str, str]], clock: str) -> None:
+        """The parts after the clock, as (text, component class); their text holds sources'
+        reasons and the host's name, so it is shown with its controls visible."""
+        parts = [(visible(text), cls) for text, cls in parts]
         if parts != self._parts:
             self._parts = parts
             self._clock = clock
