@@ -112,6 +112,7 @@ class VictoriaMetricsServer:
     proxy_rules: bool = True  # answer /api/v1/rules through vmalert (-vmalert.proxyURL)
     kind: str = "victoriametrics"
     lag_s: float = LATENCY_OFFSET_S
+    scrape_s: float = 1.0  # the scrape interval
 
     @property
     def url(self) -> str:
@@ -131,7 +132,10 @@ class VictoriaMetricsServer:
 
     def write_config(self) -> Path:
         config = {
-            "global": {"scrape_interval": "1s", "scrape_timeout": "1s"},
+            "global": {
+                "scrape_interval": f"{self.scrape_s:g}s",
+                "scrape_timeout": f"{min(self.scrape_s, 10.0):g}s",
+            },
             "scrape_configs": [
                 {"job_name": "dcgm", "static_configs": [{"targets": list(self.targets)}]}
             ],
@@ -140,8 +144,9 @@ class VictoriaMetricsServer:
         path.write_text(json.dumps(config, indent=2))  # JSON is YAML
         return path
 
-    def start(self, timeout: float = 60.0) -> None:
-        """Start (or start again, same ports and data), wait until every target is scraped."""
+    def start(self, timeout: float = 60.0, *, wait_up: bool = True) -> None:
+        """Start (or start again, same ports and data), wait until every target is scraped
+        (`wait_up=False`: only until it answers)."""
         config = self.write_config()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         fixed = bool(self.port)  # a restart keeps its ports
@@ -163,7 +168,8 @@ class VictoriaMetricsServer:
             time.sleep(0.5)  # it exited at once, e.g. its port was taken meanwhile
         else:
             raise RuntimeError(f"VictoriaMetrics did not start: {log_tail(self.log_path)}")
-        self.wait_targets_up(timeout)
+        if wait_up:
+            self.wait_targets_up(timeout)
         if self.rule_files and (self.vmalert is None or self.vmalert.poll() is not None):
             self._start_vmalert(timeout)
 
