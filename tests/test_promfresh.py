@@ -88,6 +88,16 @@ def test_a_node_that_misses_its_scrapes_while_others_go_on_is_missing() -> None:
     assert not feed.stale(T0 + 39)
 
 
+def test_nodes_that_stop_together_their_last_scrapes_apart_are_not_missing() -> None:
+    feed = Feed(refresh_s=1.0)
+    feed.targets["a:1"] = Target(spacings=[15.0])
+    feed.targets["b:1"] = Target(spacings=[15.0])
+    feed.observe(T0, T0, {"a:1": T0, "b:1": T0 - 10})  # one exporter: both stop after T0
+    for k in range(90):
+        assert feed.missing("b:1", T0 + k) is None, k
+    assert feed.stale(T0 + 46)
+
+
 def test_after_the_whole_group_stood_still_no_node_is_missing_before_its_own_turn() -> None:
     feed = Feed(refresh_s=1.0)
     for k in range(5):

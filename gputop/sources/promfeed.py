@@ -110,6 +110,7 @@ class PrometheusSource:
             for group in self._groups
         }
         self._histogram, self._selector = latency_histogram, selector
+        self._lag_s: float | None = None  # the engine's now behind ours, at the last probe
         self._probe = probe_query(latency_histogram, selector)
         self._slim = {m: slim_query(q) for m, q in self._groups["gpu"].items()}
         self._label_query = self._groups["gpu"]["memory_used_mib"]
@@ -170,8 +171,9 @@ class PrometheusSource:
                     last_ok=state.last_ok,
                     newest=newest,
                     interval_s=interval,
+                    lag_s=self._lag_s,
                 )
-        return dataclasses.replace(state, newest=newest, interval_s=interval)
+        return dataclasses.replace(state, newest=newest, interval_s=interval, lag_s=self._lag_s)
 
     def latency_state(self) -> SourceState:
         """The latency panel's own freshness: STALE when the histogram's newest sample stands
@@ -284,6 +286,7 @@ class PrometheusSource:
         interval is read from its raw samples when it is not known yet."""
         probe = read_probe(await self._client.query(self._probe), self._feeds)
         engine_now = now if probe.engine_now is None else probe.engine_now
+        self._lag_s = max(0.0, now - engine_now)
         newest: dict[str, float] = {}
         for group, feed in self._feeds.items():
             targets = probe.newest.get(group, {})

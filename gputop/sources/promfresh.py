@@ -14,7 +14,8 @@ sample the engine reports for it (the probe, see `promqueries`), and when that l
   targets are. Below that, a late scrape is an age on screen, not an alarm; and after one
   long gap the next is allowed as long (an interval that grew flashes STALE once at most).
 - **A node misses its own scrapes.** A target is *missing* when it is stale while others of
-  its group are not. After the whole group stood still (an exporter restarted, the engine
+  its group go on (one has had a new sample since its allowance ran out: targets that stopped
+  together, their last scrapes seconds apart, are not). After the whole group stood still (an exporter restarted, the engine
   caught up), every target gets its full allowance again from that moment: the node scraped
   last is not missing because the first one came back earlier.
 
@@ -210,14 +211,18 @@ class Feed:
         return bool(seen) and all(t.stale(now, self.allowance(t)) for t in seen)
 
     def missing(self, instance: str, now: float) -> float | None:
-        """Since when a target has been silent while others of its group are not (None: it
-        is not missing, or the whole group stands still)."""
+        """Since when a target has been silent while others of its group go on: it is stale,
+        and another has had a new sample since its allowance ran out (None: it is not
+        missing; targets that stopped together, a few seconds apart, are not)."""
         target = self.targets.get(instance)
         if target is None or target.advanced_at is None:
             return None
-        if not target.stale(now, self.allowance(target)) or self.stale(now):
+        allowance = self.allowance(target)
+        if not target.stale(now, allowance) or self.stale(now):
             return None
-        return target.advanced_at
+        ran_out = target.advanced_at + allowance
+        others = (t.advanced_at for t in self.targets.values() if t is not target)
+        return target.advanced_at if any(a is not None and a > ran_out for a in others) else None
 
     def to_learn(self, now: float) -> list[str]:
         """The targets whose interval is to be read from their raw samples now."""

@@ -342,13 +342,15 @@ def start_stack(
     proxy_rules: bool = True,
     scrape_s: float = 1.0,
     wait_up: bool = True,
+    history_until: float | None = None,
 ) -> PromStack:
     """Exporter + engine scraping it every `scrape_s`; `history_s` seconds of the same
     simulation are back-filled at the same spacing, so range panels and rate() windows have
     data from the first query, and the live scrapes follow the back-fill without a hole.
     `proxy_rules=False`: VictoriaMetrics does not answer `/api/v1/rules` for vmalert.
     `wait_up=False`: return once the engine answers, before its targets' first scrape (which
-    can be a whole slow interval away).
+    can be a whole slow interval away). `history_until`: the back-fill ends then, and the
+    exporter is stopped before the engine starts (an exporter that died then).
 
     The simulation starts 600 s before the engine's view of now (VictoriaMetrics' is 30 s
     late), so a scenario's events are where the rule tests expect them; VictoriaMetrics gets
@@ -357,7 +359,9 @@ def start_stack(
     lag = VictoriaMetricsServer.lag_s if engine == "victoriametrics" else 0.0
     if engine == "victoriametrics":
         history_s = max(history_s, 2 * lag)
-    start = math.floor(time.time()) - max(600.0 + lag, history_s + 1)
+    now = math.floor(time.time())
+    until = now if history_until is None else min(now, math.floor(history_until))
+    start = now - max(600.0 + lag, now - until + history_s + 1)  # before the first back-fill
     exporter = start_sim_exporter(nodes=nodes, gpus=gpus, scenario=scenario, seed=seed, start=start)
     labels = [{"instance": t, "job": JOB} for t in exporter.targets]
 
@@ -367,6 +371,8 @@ def start_stack(
         first = end - math.floor(history_s / scrape_s) * scrape_s  # the last one at `end`
         return openmetrics_history(sims, first, end, scrape_s, target_labels=labels)
 
+    if history_until is not None:
+        exporter.stop()
     try:
         server: Engine
         if engine == "victoriametrics":
@@ -378,9 +384,10 @@ def start_stack(
             scraping_from = time.time()  # it scrapes from its start: back-fill up to then
             server.start(wait_up=wait_up)
             if history_s > 0:
-                server.backfill(history(math.floor(scraping_from - 0.5)))
+                end = scraping_from - 0.5 if history_until is None else history_until
+                server.backfill(history(math.floor(end)))
         else:
-            end = math.floor(time.time() + BACKFILL_LEAD_S)
+            end = math.floor(time.time() + BACKFILL_LEAD_S if history_until is None else until)
             server = start_prometheus(
                 workdir,
                 exporter.targets,
