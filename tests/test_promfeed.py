@@ -738,9 +738,7 @@ async def test_no_data_at_all_is_ok_with_nothing_newest() -> None:
     assert source.gpus() == ()
 
 
-@pytest.mark.parametrize(
-    ("interval_s", "windows"), [(1.0, 1), (10.0, 2), (60.0, 3), (300.0, 4)]
-)
+@pytest.mark.parametrize(("interval_s", "windows"), [(1.0, 1), (10.0, 2), (60.0, 3), (300.0, 4)])
 async def test_the_scrape_interval_is_read_from_the_raw_samples_in_growing_windows(
     interval_s: float, windows: int
 ) -> None:

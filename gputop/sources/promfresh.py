@@ -15,9 +15,9 @@ sample the engine reports for it (the probe, see `promqueries`), and when that l
   long gap the next is allowed as long (an interval that grew flashes STALE once at most).
 - **A node misses its own scrapes.** A target is *missing* when it is stale while others of
   its group go on (one has had a new sample since its allowance ran out: targets that stopped
-  together, their last scrapes seconds apart, are not). After the whole group stood still (an exporter restarted, the engine
-  caught up), every target gets its full allowance again from that moment: the node scraped
-  last is not missing because the first one came back earlier.
+  together, their last scrapes seconds apart, are not). After the whole group stood still
+  (an exporter restarted, the engine caught up), every target gets its full allowance again
+  from that moment: the node scraped last is not missing because the first came back first.
 
 An engine that answers every request with nothing new is stale whatever its HTTP status
 says; one that shows data late (VictoriaMetrics' 30 s latency offset, remote-write lag) is

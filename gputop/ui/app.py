@@ -43,6 +43,11 @@ if TYPE_CHECKING:
 
 __all__ = ["GpuTopApp", "GpuTopScreen", "run_dashboard"]
 
+#: How long quitting waits for a request on its way before closing the clients regardless.
+_STOP_WAIT_S = 5.0
+#: The workers that talk through the monitor's clients: the polling, silencing, expiring.
+_CLIENT_GROUPS = frozenset({"remote", "silence", "expire"})
+
 
 class GpuTopApp(App[int]):
     TITLE = "gputop"
@@ -149,7 +154,19 @@ class GpuTopApp(App[int]):
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
+        await self._stop_polling()
         await self.monitor.aclose()
+
+    async def _stop_polling(self) -> None:
+        """Cancel the remote polling (and any request of an action) and wait until it has
+        ended: only then may the monitor close its clients, or a request on its way when the
+        cancel came (and won over it) goes on to send the next on a closed client."""
+        running = [w for w in self.workers if w.group in _CLIENT_GROUPS and not w.is_finished]
+        for worker in running:
+            worker.cancel()
+        for worker in running:
+            with contextlib.suppress(Exception):  # cancelled, failed or slow: it is over
+                await asyncio.wait_for(worker.wait(), _STOP_WAIT_S)
 
     # ---- kiosk and read-only -------------------------------------------------------
 
