@@ -8,10 +8,14 @@ record work as on Prometheus. Rules outside the local subset (see `promql.evalua
 `unknown` with the reason "needs Prometheus: <what>"; an alert on a recorded series whose
 recording rule needs Prometheus says which.
 
-Like Prometheus, a rule's alert states move only at its group's evaluation interval (when the
-rule file gives one): a value that dips below the threshold for a second between two
-evaluations does not reset a pending alert. The compared values (near, sparklines) are read
-at every evaluation.
+Like Prometheus, a rule is evaluated only at its group's evaluation interval (when the rule
+file gives one), at the times of the interval's grid: a value that dips below the threshold
+for a second between two evaluations does not reset a pending alert. The compared value
+shown (and judged near) is the one read at that same evaluation, so a state and its value
+never contradict each other; the compared values of the evaluations before it are its
+recent series (near is judged from it: `gputop.rules.near`), filled from the stored history
+at the first evaluation, at the same grid times, so a one-shot run with the same history
+says what the dashboard says.
 """
 
 from __future__ import annotations
@@ -37,7 +41,6 @@ from gputop.promql.evaluator import (
 from gputop.promql.recorded import RecordedSeries
 from gputop.rules.model import (
     DEFAULT_MARGIN,
-    TREND_MIN_WINDOW_S,
     AlertState,
     RecordDef,
     RuleDef,
@@ -48,12 +51,13 @@ from gputop.rules.model import (
     sort_statuses,
     unknown_status,
 )
+from gputop.rules.near import TREND_MIN_HORIZON_S, TREND_POINTS
 
 __all__ = ["NEEDS_PROMETHEUS", "LocalEvaluator"]
 
 #: Prefix of the reason of every rule outside the local subset.
 NEEDS_PROMETHEUS = "needs Prometheus: "
-_BACKFILL_POINTS = 30  # enough for a trend, cheap enough for the first evaluation
+_BACKFILL_POINTS = 30  # at most: enough for a trend and a sparkline, cheap at the start
 
 
 @dataclass(slots=True)
@@ -73,7 +77,8 @@ class _Rule:
     problem: str | None = None  # why it cannot be evaluated locally
     active: dict[LabelKey, _Alert] = field(default_factory=dict)
     backfilled: bool = False
-    next_step: float = -math.inf  # when the alert states move next (the group's interval)
+    next_step: float = -math.inf  # when it is evaluated next (the group's interval)
+    values: dict[LabelKey, float] = field(default_factory=dict)  # compared, at the last one
 
 
 @dataclass(slots=True)
@@ -134,29 +139,31 @@ class LocalEvaluator:
         rule = entry.rule
         if entry.problem is not None or entry.expr is None or entry.analysis is None:
             return [unknown_status(rule, entry.problem or "cannot evaluate", source="local")]
-        due = ctx.now >= entry.next_step
-        try:
-            result = _vector(entry.expr(ctx), rule) if due else {}
-            compared = _vector(entry.compared(ctx), rule) if entry.compared else {}
-        except Unsupported as exc:
-            return [unknown_status(rule, NEEDS_PROMETHEUS + str(exc), source="local")]
-        except (EvalError, ArithmeticError, ValueError) as exc:
-            return [unknown_status(rule, f"cannot evaluate: {exc}", source="local")]
-        if due:
-            _step(entry, result, rule, ctx.now)
+        if ctx.now >= entry.next_step:
             interval = rule.interval_s
-            if interval:  # on the interval's grid, as Prometheus schedules a group
-                entry.next_step = (math.floor(ctx.now / interval) + 1) * interval
-        if entry.compared is not None and not entry.backfilled:
-            self._backfill(entry, ctx)
-        values = {_identity(k): v for k, v in compared.items()}
-        idents = list(values) + [i for i in entry.active if i not in values]
+            # on the interval's grid, as Prometheus schedules a group, and evaluated there
+            at = math.floor(ctx.now / interval) * interval if interval else ctx.now
+            step = ctx if at == ctx.now else _at(ctx, at)
+            try:
+                result = _vector(entry.expr(step), rule)
+                compared = _vector(entry.compared(step), rule) if entry.compared else {}
+            except Unsupported as exc:
+                return [unknown_status(rule, NEEDS_PROMETHEUS + str(exc), source="local")]
+            except (EvalError, ArithmeticError, ValueError) as exc:
+                return [unknown_status(rule, f"cannot evaluate: {exc}", source="local")]
+            if entry.compared is not None and not entry.backfilled:
+                self._backfill(entry, step)
+            _step(entry, result, rule, at)
+            entry.values = {_identity(k): v for k, v in compared.items()}
+            for ident, compared_value in entry.values.items():
+                self.history.record((rule.group, rule.name, ident), at, compared_value)
+            if interval:
+                entry.next_step = at + interval
+        idents = list(entry.values) + [i for i in entry.active if i not in entry.values]
         out: list[RuleStatus] = []
         for ident in idents:
             alert = entry.active.get(ident)
-            value = values.get(ident, alert.value if alert else None)
-            key = (rule.group, rule.name, ident)
-            self.history.record(key, ctx.now, value)
+            value: float | None = entry.values.get(ident, alert.value if alert else None)
             out.append(
                 series_status(
                     rule,
@@ -166,7 +173,7 @@ class LocalEvaluator:
                     labels=dict(ident),
                     active_at=alert.active_at if alert else None,
                     margin=self.margin,
-                    points=self.history.points(key),
+                    points=self.history.points((rule.group, rule.name, ident)),
                     source="local",
                     analysis=entry.analysis,
                 )
@@ -184,21 +191,26 @@ class LocalEvaluator:
         return out
 
     def _backfill(self, entry: _Rule, ctx: EvalContext) -> None:
-        """Seed the trend history from the store's past, once, so trends work at start-up."""
+        """Seed the recent series from the store's past, once, at the evaluation grid's times
+        before `ctx.now`: trends and sparklines work from the first evaluation."""
         entry.backfilled = True
         assert entry.compared is not None
-        window = max(entry.rule.for_s, TREND_MIN_WINDOW_S)
-        step = max(self.history.spacing_s, window / _BACKFILL_POINTS)
-        t = ctx.now - window
-        while t < ctx.now:
-            past = EvalContext(t, ctx.store, ctx.gpus, ctx.readings, ctx.recorded)
+        step = entry.rule.interval_s or self.history.spacing_s
+        span = max(entry.rule.for_s, TREND_MIN_HORIZON_S, (TREND_POINTS + 1) * step)
+        count = min(_BACKFILL_POINTS, math.ceil(span / step))
+        for k in range(count, 0, -1):
+            t = ctx.now - k * step
             try:
-                values = _vector(entry.compared(past), entry.rule)
+                values = _vector(entry.compared(_at(ctx, t)), entry.rule)
             except (Unsupported, EvalError, ArithmeticError, ValueError):
-                return
+                continue
             for key, value in values.items():
                 self.history.record((entry.rule.group, entry.rule.name, _identity(key)), t, value)
-            t += step
+
+
+def _at(ctx: EvalContext, t: float) -> EvalContext:
+    """The same evaluation context at another time."""
+    return EvalContext(t, ctx.store, ctx.gpus, ctx.readings, ctx.recorded)
 
 
 def _prepare(rule: RuleDef, recorded: frozenset[str], broken: dict[str, str]) -> _Rule:

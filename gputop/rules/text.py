@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from gputop.core.labels import node_of
 from gputop.core.units import format_duration
 from gputop.rules.model import RuleStatus
+from gputop.rules.near import CROSSED
 
 __all__ = [
     "STATE_LABELS",
@@ -62,7 +63,8 @@ def _num(value: float | None) -> str:
 
 
 def compared_text(status: RuleStatus) -> str:
-    """The value against its threshold: "91.5 vs > 90" (the short form of a detail)."""
+    """The value against its threshold: "91.5 vs > 90", in every form of a detail (never
+    "85>90", which reads as a false inequality)."""
     if status.op is not None and status.threshold is not None:
         return f"{_num(status.value)} vs {status.op} {_num(status.threshold)}"
     return _num(status.value) if status.value is not None else ""
@@ -93,6 +95,8 @@ def rule_detail(status: RuleStatus, now: float | None = None) -> str:
         return f"{compared}  {countdown}".strip()
     if status.state == "near":
         eta = status.eta_s
+        if status.reason == CROSSED:
+            return f"{compared}  crossed since its evaluation"
         if eta is None:
             return compared
         if eta < 1:  # at the threshold already: no countdown worth reading
@@ -104,15 +108,12 @@ def rule_detail(status: RuleStatus, now: float | None = None) -> str:
 
 
 def rule_detail_short(status: RuleStatus, now: float | None = None) -> str:
-    """The detail where space is short, keeping what matters most: "88>85 in 1m30s",
-    "88>85 since 11:57:55", "88>85 eta 1m35s"."""
+    """The detail where space is short, keeping what matters most, the value against its
+    threshold worded as in the long form: "88 vs > 85 in 1m30s", "88 vs > 85 since
+    11:57:55", "88 vs > 85 eta 1m35s"."""
     if status.state == "unknown":
         return status.reason or "cannot be evaluated"
-    compared = (
-        f"{_num(status.value)}{status.op}{_num(status.threshold)}"
-        if status.op is not None and status.threshold is not None
-        else compared_text(status)
-    )
+    compared = compared_text(status)
     tail = ""
     if status.state == "firing" and status.firing_since is not None:
         tail = f" since {time.strftime('%H:%M:%S', time.localtime(status.firing_since))}"
@@ -120,6 +121,8 @@ def rule_detail_short(status: RuleStatus, now: float | None = None) -> str:
         left = fires_in(status, now)
         if left is not None:
             tail = " due" if left < 0.5 else f" in {format_duration(float(round(left)))}"
+    elif status.state == "near" and status.reason == CROSSED:
+        tail = " crossed"
     elif status.state == "near" and status.eta_s is not None and status.eta_s >= 1:
         tail = f" eta {format_duration(status.eta_s)}"
     return compared + tail
