@@ -364,3 +364,26 @@ def test_an_alert_on_a_record_that_needs_prometheus_says_which():
     assert status.reason == (
         NEEDS_PROMETHEUS + "metric node_load1 (in the recording rule job:load:sum)"
     )
+
+
+@pytest.mark.parametrize("interval_s", [30.0, None])
+def test_a_one_shot_says_what_the_running_dashboard_says(interval_s: float | None) -> None:
+    """`--once` has a fresh evaluator and the stored history; the dashboard has evaluated
+    every second for minutes. At the same moment both give the same states, values, ETAs."""
+    node = Node(gpus=2)
+    rule = RuleDef("Warm", "DCGM_FI_DEV_GPU_TEMP > 85", for_s=600.0, interval_s=interval_s)
+    running = node.evaluator(rule)
+    start = node.clock.now()
+    for t in range(0, 600):
+        # GPU 0 climbs steadily, GPU 1 swings between 40 and 70
+        warm = 50.0 + 0.05 * t
+        swing = 55.0 + 15.0 * (1 if (t // 90) % 2 else -1) * min(1.0, (t % 90) / 30)
+        node.clock.set(start + t)
+        node.sample(temperature_c=[warm, swing])
+        if t >= 300:  # the dashboard started five minutes in
+            dashboard = running.evaluate(node.store, node.latest)
+            once = node.evaluator(rule).evaluate(node.store, node.latest)
+            seen = [(s.labels["gpu"], s.state, s.value, s.eta_s, s.reason) for s in dashboard]
+            said = [(s.labels["gpu"], s.state, s.value, s.eta_s, s.reason) for s in once]
+            assert said == seen, t
+    assert _by_gpu(dashboard)["0"].eta_s is not None  # the climb has an ETA, in both

@@ -19,6 +19,7 @@ file holds no alerting rules (so nothing from it can ever show).
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -140,7 +141,7 @@ class RulesEngine:
             self._retry_at = now + self._backoff.next_delay()
             return
         self._backoff.reset()
-        self._retry_at = now + _refresh_period(groups)
+        self._retry_at = _next_read(groups, now)
         self.error = None
         self.last_ok = now
         self.origin = "Prometheus"
@@ -169,6 +170,24 @@ async def _recent(client: PrometheusClient, query: str, end: float, step: float)
         if points and points[-1][0] >= end - step:
             out[label_key(series.labels, drop=())] = points
     return out
+
+
+#: Prometheus' evaluation of a group takes a moment: its result is asked this long after.
+_AFTER_EVALUATION_S = 0.5
+
+
+def _next_read(groups: Sequence[PromRuleGroup], now: float) -> float:
+    """When to ask the rules again: within `_refresh_period`, and just after the soonest
+    evaluation due, so what is shown is never an evaluation behind (a one-shot run reads the
+    newest one too)."""
+    due = [
+        rule.last_evaluation + group.interval_s + _AFTER_EVALUATION_S
+        for group in groups
+        if group.interval_s > 0
+        for rule in group.rules
+        if rule.last_evaluation is not None
+    ]
+    return max(now + 1.0, min(now + _refresh_period(groups), min(due, default=math.inf)))
 
 
 def _refresh_period(groups: Sequence[PromRuleGroup]) -> float:

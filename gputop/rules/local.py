@@ -79,6 +79,8 @@ class _Rule:
     backfilled: bool = False
     next_step: float = -math.inf  # when it is evaluated next (the group's interval)
     values: dict[LabelKey, float] = field(default_factory=dict)  # compared, at the last one
+    at: float = -math.inf  # the time of the last evaluation
+    recorded: float = -math.inf  # the last mark of its grid whose compared values are kept
 
 
 @dataclass(slots=True)
@@ -151,19 +153,21 @@ class LocalEvaluator:
                 return [unknown_status(rule, NEEDS_PROMETHEUS + str(exc), source="local")]
             except (EvalError, ArithmeticError, ValueError) as exc:
                 return [unknown_status(rule, f"cannot evaluate: {exc}", source="local")]
-            if entry.compared is not None and not entry.backfilled:
-                self._backfill(entry, step)
             _step(entry, result, rule, at)
             entry.values = {_identity(k): v for k, v in compared.items()}
-            for ident, compared_value in entry.values.items():
-                self.history.record((rule.group, rule.name, ident), at, compared_value)
+            entry.at = at
             if interval:
                 entry.next_step = at + interval
+            if entry.compared is not None:
+                self._record(entry, step)
         idents = list(entry.values) + [i for i in entry.active if i not in entry.values]
         out: list[RuleStatus] = []
         for ident in idents:
             alert = entry.active.get(ident)
             value: float | None = entry.values.get(ident, alert.value if alert else None)
+            points = self.history.points((rule.group, rule.name, ident))
+            if value is not None and (not points or points[-1][0] < entry.at):
+                points.append((entry.at, value))  # between two marks of the grid
             out.append(
                 series_status(
                     rule,
@@ -173,7 +177,7 @@ class LocalEvaluator:
                     labels=dict(ident),
                     active_at=alert.active_at if alert else None,
                     margin=self.margin,
-                    points=self.history.points((rule.group, rule.name, ident)),
+                    points=points,
                     source="local",
                     analysis=entry.analysis,
                 )
@@ -190,22 +194,31 @@ class LocalEvaluator:
                 out.append(unknown_status(rule, f"no local data for {query}", source="local"))
         return out
 
-    def _backfill(self, entry: _Rule, ctx: EvalContext) -> None:
-        """Seed the recent series from the store's past, once, at the evaluation grid's times
-        before `ctx.now`: trends and sparklines work from the first evaluation."""
-        entry.backfilled = True
+    def _record(self, entry: _Rule, ctx: EvalContext) -> None:
+        """Keep the compared values at the marks of the evaluation grid (its interval, or
+        every `spacing_s` for a rule evaluated at every reading): a rule's recent series. The
+        first time, the marks before are filled from the store's past, so trends and
+        sparklines work from the first evaluation, as for a one-shot run."""
+        rule = entry.rule
+        grid = rule.interval_s or self.history.spacing_s
+        mark = math.floor(ctx.now / grid) * grid
+        if not entry.backfilled:
+            entry.backfilled = True
+            span = max(rule.for_s, TREND_MIN_HORIZON_S, (TREND_POINTS + 1) * grid)
+            for k in range(min(_BACKFILL_POINTS, math.ceil(span / grid)), 0, -1):
+                self._record_at(entry, ctx, mark - k * grid)
+        if mark > entry.recorded:
+            self._record_at(entry, ctx, mark)
+
+    def _record_at(self, entry: _Rule, ctx: EvalContext, t: float) -> None:
         assert entry.compared is not None
-        step = entry.rule.interval_s or self.history.spacing_s
-        span = max(entry.rule.for_s, TREND_MIN_HORIZON_S, (TREND_POINTS + 1) * step)
-        count = min(_BACKFILL_POINTS, math.ceil(span / step))
-        for k in range(count, 0, -1):
-            t = ctx.now - k * step
-            try:
-                values = _vector(entry.compared(_at(ctx, t)), entry.rule)
-            except (Unsupported, EvalError, ArithmeticError, ValueError):
-                continue
-            for key, value in values.items():
-                self.history.record((entry.rule.group, entry.rule.name, _identity(key)), t, value)
+        try:
+            values = _vector(entry.compared(ctx if t == ctx.now else _at(ctx, t)), entry.rule)
+        except (Unsupported, EvalError, ArithmeticError, ValueError):
+            return
+        entry.recorded = t
+        for key, value in values.items():
+            self.history.record((entry.rule.group, entry.rule.name, _identity(key)), t, value)
 
 
 def _at(ctx: EvalContext, t: float) -> EvalContext:
