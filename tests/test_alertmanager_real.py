@@ -152,6 +152,8 @@ async def test_rows_say_where_each_alert_went_and_a_silence_made_in_alertmanager
             "silenced_by": [silence_id],
             "inhibited_by": [],
             "receivers": ["dingtalk-relay"],
+            "stale": False,
+            "stale_since": None,
         }
         # the other GPUs are not firing: nothing of theirs is in Alertmanager
         others = [st for st in monitor.rule_statuses() if st.name == HOT and st.state != "firing"]

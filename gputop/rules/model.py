@@ -80,13 +80,22 @@ class AlertFate:
     """What Alertmanager did with a rule's alert (see `gputop.rules.fate`).
 
     `state` is None when Alertmanager is not expected to hold the alert (not firing, or too
-    recently); `silences` are (id, created by, ends at) of the silences covering it.
+    recently); `silences` are (id, created by, ends at) of the silences covering it. While
+    Alertmanager cannot be read, `failing` is set: the fate is the last known one, as of
+    `stale_since` (the last good answer; None: there never was one).
     """
 
     state: FateState | None = None
     silences: tuple[tuple[str, str, float | None], ...] = ()
     inhibited_by: tuple[str, ...] = ()  # names of the inhibiting alerts
     receivers: tuple[str, ...] = ()
+    failing: bool = False
+    stale_since: float | None = None
+
+    @property
+    def touched(self) -> bool:
+        """Whether Alertmanager has a say about this row (its alert, a silence covering it)."""
+        return self.state is not None or bool(self.silences or self.inhibited_by)
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -94,6 +103,8 @@ class AlertFate:
             "silenced_by": [silence_id for silence_id, _, _ in self.silences],
             "inhibited_by": list(self.inhibited_by),
             "receivers": list(self.receivers),
+            "stale": self.failing,
+            "stale_since": self.stale_since,
         }
 
 

@@ -9,6 +9,7 @@ Every state has a glyph as well as a word, so it reads without colour: ● FIRIN
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Mapping
 
@@ -20,6 +21,7 @@ from gputop.rules.near import CROSSED
 __all__ = [
     "STATE_LABELS",
     "compared_text",
+    "fate_stale_text",
     "fate_text",
     "fires_in",
     "rule_detail",
@@ -137,6 +139,8 @@ def fate_text(status: RuleStatus, now: float) -> str:
     fate = status.alertmanager
     if fate is None:
         return ""
+    if fate.failing:
+        return fate_stale_text(status, now)
     if fate.state == "missing":
         return "NOT IN ALERTMANAGER"
     parts: list[str] = []
@@ -153,6 +157,27 @@ def fate_text(status: RuleStatus, now: float) -> str:
     if fate.receivers and fate.state == "active":
         parts.append("→ " + ", ".join(fate.receivers))
     return "  ".join(parts)
+
+
+def fate_stale_text(status: RuleStatus, now: float, *, short: bool = False) -> str:
+    """A row Alertmanager has a say about, while Alertmanager cannot be read: its fate is not
+    known now, only as of the last good answer, whose age is given (in steps of 10 s, then
+    minutes, so the words change seldom): `? ALERTMANAGER STALE 40s (was → null)`; ""
+    for a row it has no say about (not firing, no silence covering it)."""
+    fate = status.alertmanager
+    if fate is None or not fate.failing or not (status.state == "firing" or fate.touched):
+        return ""
+    since = fate.stale_since
+    if since is None:  # never read: nothing known at all
+        return "? AM NOT READ" if short else "? ALERTMANAGER NOT READ YET"
+    left = max(0.0, now - since)
+    age = format_duration(left // 10 * 10 if left < 60 else left // 60 * 60)
+    if short:
+        return f"? AM STALE {age}"
+    was = fate_text(
+        dataclasses.replace(status, alertmanager=dataclasses.replace(fate, failing=False)), now
+    )
+    return f"? ALERTMANAGER STALE {age}" + (f" (was {was})" if was else "")
 
 
 def rule_line(status: RuleStatus, now: float | None = None) -> str:

@@ -24,7 +24,13 @@ from gputop.core.labels import node_of
 from gputop.core.models import METRICS, GpuSample
 from gputop.core.units import format_duration, format_since
 from gputop.rules.model import AlertFate, RuleStatus, State
-from gputop.rules.text import fate_text, rule_detail, rule_detail_short, rule_title
+from gputop.rules.text import (
+    fate_stale_text,
+    fate_text,
+    rule_detail,
+    rule_detail_short,
+    rule_title,
+)
 from gputop.ui.view import rule_metric, status_matches_gpu
 
 if TYPE_CHECKING:
@@ -171,10 +177,15 @@ def rule_row(
     status: RuleStatus, spark: tuple[float | None, ...], now: float | None = None
 ) -> RuleRow:
     """A rule's row. What Alertmanager did with its alert: where it was routed, after the
-    series; why it will not page (silenced, inhibited, missing), instead of the detail."""
+    series; why it will not page (silenced, inhibited, missing), instead of the detail; and
+    while Alertmanager cannot be read, that its fate is not known now, instead of the detail."""
     title, detail, short = rule_title(status), rule_detail(status, now), ""
-    fate = fate_text(status, time.time() if now is None else now)
-    if fate and status.alertmanager is not None and status.alertmanager.state == "active":
+    at = time.time() if now is None else now
+    fate, am = fate_text(status, at), status.alertmanager
+    if am is not None and am.failing:  # not known now: said in the detail, at every width
+        if fate:
+            detail, short = fate, fate_stale_text(status, at, short=True)
+    elif fate and am is not None and am.state == "active":
         title = f"{title}  {fate}"
     elif fate:
         detail = short = fate
