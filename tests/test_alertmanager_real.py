@@ -190,6 +190,8 @@ def test_once_json_carries_each_rules_fate(chain: Chain) -> None:
         "silenced_by": [silence_id],
         "inhibited_by": [],
         "receivers": ["dingtalk-relay"],
+        "stale": False,
+        "stale_since": None,
     }
     assert rules[(INFO, None, "firing")]["alertmanager"]["inhibited_by"] == [HOT]
     near = [r for r in doc["rules"] if r["name"] == HOT and r["state"] != "firing"]
