@@ -248,13 +248,23 @@ class GpuTopApp(App[int]):
         if failing != self._failing:  # `r` is offered only while something fails
             self._failing = failing
             self.refresh_bindings()
-        screen = self.screen
-        if isinstance(screen, GpuTopScreen):
-            # a screen just pushed is not composed yet: it fills itself on mount
-            with contextlib.suppress(NoMatches):
-                screen.refresh_view()
-                if self.kiosk:
-                    screen.query_one(StaleBanner).set_lines(stale_banner_lines(self.monitor))
+        # the screen shown, or under a dialog (silence, confirm, help) the one it covers:
+        # its data stays live behind the dialog
+        stack = self.screen_stack
+        at = next(
+            (i for i in range(len(stack) - 1, -1, -1) if isinstance(stack[i], GpuTopScreen)), -1
+        )
+        if at < 0:
+            return
+        screen = stack[at]
+        assert isinstance(screen, GpuTopScreen)
+        # a screen just pushed is not composed yet: it fills itself on mount
+        with contextlib.suppress(NoMatches):
+            screen.refresh_view()
+            if self.kiosk:
+                screen.query_one(StaleBanner).set_lines(stale_banner_lines(self.monitor))
+        for dialog in stack[at + 1 : -1]:  # a dialog under another keeps an old picture of it
+            dialog.refresh()
 
     # ---- views the screens ask for -----------------------------------------------
 
@@ -425,6 +435,15 @@ class GpuTopScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return not (self.app.read_only and is_guarded(action))
+
+    _shown_before = False
+
+    def on_screen_resume(self) -> None:
+        # back from another screen: what came in meanwhile shows now, not at the next reading
+        if self._shown_before and self.app.screen is self:
+            with contextlib.suppress(NoMatches):
+                self.refresh_view()
+        self._shown_before = True
 
     def refresh_view(self) -> None:
         """Bring the widgets up to date with the monitor; cheap when nothing changed."""
