@@ -115,3 +115,13 @@ def test_the_eta_never_passes_its_own_crossing_time() -> None:
     points = series(50.0, 52.0, 54.0, 56.0, 58.0)  # crossing 240 s after the last sample
     assert near(GT90, points, now=NOW + 239.0)[1] == pytest.approx(1.0)
     assert near(GT90, points, now=NOW + 241.0)[1] is None  # not arrived: no promise left
+
+
+def test_a_jump_then_noise_or_a_rise_that_levels_off_is_not_a_trend() -> None:
+    # memory that jumped once, then moved by rounding noise (seen on the demo node)
+    jump = series(35.2788, 35.2783, 72.5096, 72.50977, 72.50977, 72.50977, step=30.0)
+    assert near(GT90, jump)[1] is None
+    # a temperature settling toward 63 °C: +3, +8, +4, +2 is no straight road to 85
+    hot = Comparison("temp{}", ">", 85.0)
+    settling = series(55.0, 45.0, 48.0, 56.0, 60.0, 62.0, step=30.0)
+    assert assess(hot, settling, margin=0.1, for_s=60.0, now=NOW) == ("ok", None, None)

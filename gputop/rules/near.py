@@ -9,10 +9,11 @@ the rule was evaluated on) and says near or ok, with an ETA and the reason:
   `NEAR_EXIT_MARGINS` margins away, read from the series itself (no hidden state): a value
   hovering at the edge of the margin does not flip its row between NEAR and OK.
 - **Trend**: over its last `TREND_POINTS` samples (not a whole `for` window, which remembers
-  swings long gone), the value has moved toward the threshold at every step or stood still,
-  never away, and at least twice toward it; at that average pace it would cross within the
-  horizon (the rule's `for`, at least `TREND_MIN_HORIZON_S`). The ETA is worked out from the
-  last sample and counts down with the clock; an ETA that would be longer than the one the
+  swings long gone), the value has moved toward the threshold at every step or stood still
+  (moves under 0.1 % of the threshold are standing still), never away, and at least twice
+  toward it; at its pace (the slower of the window's and its later half's) it would cross
+  within the horizon (the rule's `for`, at least `TREND_MIN_HORIZON_S`). The ETA is worked
+  out from the last sample and counts down with the clock; an ETA longer than the one the
   previous sample gave (the approach slowing) is not given: a prediction that keeps moving
   away is no prediction. A value falling away from the threshold never has one.
 - A value across the threshold of a rule whose own evaluation said otherwise (it crossed
@@ -49,6 +50,8 @@ TREND_POINTS = 5
 TREND_MIN_HORIZON_S = 180.0
 #: A near series leaves near only once its value is this many margins from the threshold.
 NEAR_EXIT_MARGINS = 1.5
+#: A move smaller than this fraction of the threshold is standing still, not a step.
+_NOISE = 0.001
 #: The reason of a value across the threshold that the rule's evaluation did not see so.
 CROSSED = "crossed since its evaluation: pending at the next one"
 _RISING = (">", ">=")
@@ -82,20 +85,29 @@ def held_near(values: Sequence[float], comparison: Comparison, margin: float) ->
     return near
 
 
-def _pace(points: Sequence[Point], direction: int) -> float | None:
-    """The average pace toward the threshold over these points, per second: None unless no
-    step moved away and at least two moved toward."""
+def _pace(points: Sequence[Point], direction: int, noise: float) -> float | None:
+    """The pace toward the threshold over these points, per second: None unless no step moved
+    away and at least two moved toward (moves within `noise` are standing still). The slower
+    of the whole window's pace and its later half's: an approach that slows is not
+    extrapolated at the speed it had."""
     steps = [(b[1] - a[1]) * direction for a, b in itertools.pairwise(points)]
-    if any(s < 0 for s in steps) or sum(s > 0 for s in steps) < 2:
+    if any(s < -noise for s in steps) or sum(s > noise for s in steps) < 2:
         return None
-    span = points[-1][0] - points[0][0]
-    return sum(steps) / span if span > 0 else None
+    later = points[len(points) // 2 :]
+    paces = [
+        (part[-1][1] - part[0][1]) * direction / (part[-1][0] - part[0][0])
+        for part in (points, later)
+        if part[-1][0] > part[0][0]
+    ]
+    pace = min(paces, default=0.0)
+    return pace if pace > 0 else None
 
 
 def _eta_at_last(points: Sequence[Point], comparison: Comparison) -> float | None:
     """Seconds from the last of these points until the threshold, at their pace."""
     direction = _toward(comparison)
-    pace = _pace(points, direction) if direction else None
+    noise = _NOISE * abs(comparison.threshold)
+    pace = _pace(points, direction, noise) if direction else None
     if not pace:
         return None
     return _distance(comparison, points[-1][1]) / pace
