@@ -286,12 +286,15 @@ def rules_panel_view(
     return RulesPanelView(rows=rows, subtitle=f"{summary} · {where}", stale=stale)
 
 
-def rows_needed(statuses: Sequence[RuleStatus], *, stale: bool = False) -> int:
+def rows_needed(
+    statuses: Sequence[RuleStatus], *, stale: bool = False, scrolling: bool = False
+) -> int:
     """Lines the rules panel needs so that every firing and pending row is on screen, with the
-    line counting what does not fit (and the stale line, when there is one)."""
+    line counting what does not fit (and the stale line, when there is one); `scrolling` (the
+    panel has the focus): also a row under the cursor between the counts above and below."""
     active = sum(1 for st in statuses if st.state in _ACTIVE)
     rest = len(statuses) - active
-    return active + (1 if rest else 0) + (1 if stale else 0)
+    return active + ((3 if scrolling else 1) if rest else 0) + (1 if stale else 0)
 
 
 # ---- rules of one GPU, and their thresholds on its charts ---------------------------------------
