@@ -171,6 +171,7 @@ class OverviewScreen(GpuTopScreen):
         columns.styles.grid_columns = COMPACT_COLUMNS
         grid.styles.grid_size_columns = layout.cols
         self.query_one(LatencyPanel).display = layout.latency
+        self.query_one("#lower").set_class(layout.beside, "-beside")
         for panel in self.query(GpuPanel):
             panel.compact = layout.compact
         self._spark_state = None
