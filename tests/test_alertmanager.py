@@ -406,3 +406,34 @@ async def test_the_header_says_now_between_polls_not_5s_behind() -> None:
         clock.advance(1)
     assert source.state.ok and words == {("● alertmanager now", "status-bar--ok")}
     await client.aclose()
+
+
+def test_the_alerts_screen_names_the_gpu_and_node_of_each_alert() -> None:
+    from gputop.sources.amtypes import AmGroup
+    from gputop.ui.alerts_view import ALERT_COLUMNS, alert_rows
+
+    hot = _alert(receivers=("dingtalk-relay",))
+    node = AmAlert({"alertname": "NodeDown", "instance": "10.0.0.2:9100"}, "fp-down", "active")
+    view = AmView(NOW, alerts=(hot, node), groups=(AmGroup({}, "dingtalk-relay", (hot, node)),))
+    where = [
+        dict(zip((k for k, _ in ALERT_COLUMNS), r.cells, strict=True)) for r in alert_rows(view)
+    ]
+    assert [(w["alert"], w["where"]) for w in where] == [
+        ("GPUHot", "GPU 3 @ n1"),
+        ("NodeDown", "10.0.0.2:9100"),
+    ]
+    assert "gpu=" not in where[0]["labels"] and "Hostname=" not in where[0]["labels"]
+
+
+async def test_the_alerts_screen_shows_where_on_screen() -> None:
+    from gputop.ui.app import GpuTopApp
+    from tests.support.guarded import FakeAlertmanager, with_alertmanager
+    from tests.support.ui import build_monitor, screen_lines
+
+    app = GpuTopApp(with_alertmanager(build_monitor(), FakeAlertmanager()), poll=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.monitor.refresh_alertmanager()
+        await pilot.press("a")
+        await pilot.pause()
+        text = "\n".join(screen_lines(app))
+    assert "GPU @ NODE" in text and "GPU 3 @ demo-node" in text, text

@@ -4,9 +4,10 @@ The rules panel always has room for every firing and pending row (and the line c
 rest): the GPU list gives way first, as compact lines instead of cards and then by scrolling,
 and the latency panel goes last. Cards never leave the rules fewer lines than one line per GPU
 at 80x24 does (`CARD_RULE_ROWS`): on a wide terminal the latency panel stands beside the
-rules, so 8 cards at 120x40 leave the rules 8 lines, not 3. The room kept for rules grows at once when a rule starts
-pending or firing, and shrinks only after `ROOM_HOLD_S`, so a rule flickering in and out of
-pending does not switch the whole layout (a full repaint) back and forth.
+rules, so 8 cards at 120x40 leave the rules 8 lines, not 3. The room kept for rules grows at
+once when a rule starts pending or firing, and shrinks only after `ROOM_HOLD_S`, so a rule
+flickering in and out of pending does not switch the whole layout (a full repaint) back and
+forth.
 """
 
 from __future__ import annotations
