@@ -178,6 +178,7 @@ class LocalEvaluator:
                     active_at=alert.active_at if alert else None,
                     margin=self.margin,
                     points=points,
+                    step_s=rule.interval_s or self.history.spacing_s,
                     source="local",
                     analysis=entry.analysis,
                 )

@@ -135,6 +135,7 @@ class RuleStatus:
     labels: Mapping[str, str] = field(default_factory=dict)
     source: StatusSource = "prometheus"
     history: tuple[float, ...] = ()  # recent compared values, oldest first
+    history_step_s: float | None = None  # seconds between them (None: not known)
     active_at: float | None = None
     query: str | None = None
     origin: str | None = None  # the rule's file:line
@@ -236,6 +237,7 @@ def series_status(
     margin: float = DEFAULT_MARGIN,
     points: Sequence[tuple[float, float]] = (),
     shown: Sequence[float] | None = None,
+    step_s: float | None = None,
     source: StatusSource = "prometheus",
     analysis: Analysis | None = None,
 ) -> RuleStatus:
@@ -244,7 +246,8 @@ def series_status(
     Firing and pending come from the alert state as given; near/ok only ever refine
     "inactive", so the status always agrees with the evaluator's own state. `points` is the
     recent series of the compared value as evaluated (its last point is `value`), which near
-    is judged from; `shown` the values of its sparkline (default: those of `points`).
+    is judged from; `shown` the values of its sparkline (default: those of `points`),
+    `step_s` apart.
     """
     analysis = analysis or rule.analysis
     comparison = analysis.comparison
@@ -283,6 +286,7 @@ def series_status(
         labels=dict(labels or {}),
         source=source,
         history=tuple(sparkline[-_HISTORY_SHOWN:]),
+        history_step_s=step_s,
         active_at=active_at,
         query=comparison.query if comparison else None,
         origin=rule.source,

@@ -389,6 +389,7 @@ def _rule_statuses(
                 margin=margin,
                 points=points,
                 shown=shown,
+                step_s=max(prule.interval_s, history.spacing_s) if history else None,
                 analysis=analysis,
             )
         )

@@ -124,7 +124,7 @@ _NO_FATE = AlertFate()
 
 
 def bucket_means(history: Sequence[float], per_cell: float) -> tuple[float, ...]:
-    """Mean of each group of `per_cell` consecutive values (evaluations are ~1 s apart)."""
+    """Mean of each group of `per_cell` consecutive values."""
     n = max(1, round(per_cell))
     full = len(history) - len(history) % n
     return tuple(sum(history[i : i + n]) / n for i in range(0, full, n))
@@ -142,7 +142,10 @@ class RuleSparks:
         epoch = int(now // self.bucket_s)
         if epoch != self._epoch:
             self._epoch = epoch
-            self._sparks = {st.key: bucket_means(st.history, self.bucket_s) for st in statuses}
+            self._sparks = {
+                st.key: bucket_means(st.history, self.bucket_s / (st.history_step_s or 1.0))
+                for st in statuses
+            }
         return self._sparks
 
 
