@@ -387,3 +387,22 @@ def test_a_one_shot_says_what_the_running_dashboard_says(interval_s: float | Non
             said = [(s.labels["gpu"], s.state, s.value, s.eta_s, s.reason) for s in once]
             assert said == seen, t
     assert _by_gpu(dashboard)["0"].eta_s is not None  # the climb has an ETA, in both
+
+
+def test_a_fresh_start_is_evaluated_at_once_not_at_a_grid_mark_without_data() -> None:
+    """NVML has no past: a 30 s group started 7 s after its grid mark is evaluated now (a GPU
+    lost before the next mark keeps its rows), then on the grid."""
+    rule = RuleDef("Hot", "DCGM_FI_DEV_GPU_TEMP > 85", for_s=60.0, interval_s=30.0)
+    node = Node(gpus=2)
+    node.clock.set(1_767_268_807.0)  # 7 s past a mark of the 30 s grid
+    ev = node.evaluator(rule)
+    node.sample(temperature_c=[60.0, 61.0])
+    first = _by_gpu(ev.evaluate(node.store, node.latest))
+    assert {g: s.value for g, s in first.items()} == {"0": 60.0, "1": 61.0}
+    node.clock.advance(1)
+    node.sample(temperature_c=[70.0, 71.0])
+    again = _by_gpu(ev.evaluate(node.store, node.latest))
+    assert again["0"].value == 60.0  # the next evaluation is at the grid's next mark
+    node.clock.set(1_767_268_830.0)
+    node.sample(temperature_c=[72.0, 73.0])
+    assert _by_gpu(ev.evaluate(node.store, node.latest))["0"].value == 72.0

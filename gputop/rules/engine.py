@@ -114,19 +114,20 @@ class RulesEngine:
         lost: Sequence[GpuSample] = (),
         *,
         rules_client: PrometheusClient | None = None,
+        lag_s: float = 0.0,
     ) -> None:
         """Prometheus' rules and states (from `rules_client` when the ruler is elsewhere, e.g.
         vmalert not proxied by VictoriaMetrics), plus one instant query per compared side.
 
         On failure the last statuses stay (see `error`, `last_ok`); `lost` are the GPUs lost
-        now, whose rows stay listed."""
+        now, whose rows stay listed; `lag_s`: how late the engine shows its data."""
         now = self.clock.now()
         if now < self._retry_at:
             return
         try:
             groups = await (rules_client or client).rules()
             values: dict[str, QueryValues] = {}
-            windows = compared_windows(alerting_rules(groups), now=now)
+            windows = compared_windows(alerting_rules(groups), now=now, lag_s=lag_s)
             for query, window in windows.items():
                 held = self._read.get(query)
                 if held is not None and held[0] == window:

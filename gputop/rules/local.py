@@ -9,7 +9,8 @@ record work as on Prometheus. Rules outside the local subset (see `promql.evalua
 recording rule needs Prometheus says which.
 
 Like Prometheus, a rule is evaluated only at its group's evaluation interval (when the rule
-file gives one), at the times of the interval's grid: a value that dips below the threshold
+file gives one), at the times of the interval's grid (the first time at once, when the store
+holds nothing yet at the grid's last mark): a value that dips below the threshold
 for a second between two evaluations does not reset a pending alert. The compared value
 shown (and judged near) is the one read at that same evaluation, so a state and its value
 never contradict each other; the compared values of the evaluations before it are its
@@ -147,6 +148,8 @@ class LocalEvaluator:
             at = math.floor(ctx.now / interval) * interval if interval else ctx.now
             step = ctx if at == ctx.now else _at(ctx, at)
             try:
+                if entry.at == -math.inf and at < ctx.now and _fresh_start(entry, ctx, step):
+                    at, step = ctx.now, ctx  # no past to evaluate on: now, the grid from then
                 result = _vector(entry.expr(step), rule)
                 compared = _vector(entry.compared(step), rule) if entry.compared else {}
             except Unsupported as exc:
@@ -156,8 +159,8 @@ class LocalEvaluator:
             _step(entry, result, rule, at)
             entry.values = {_identity(k): v for k, v in compared.items()}
             entry.at = at
-            if interval:
-                entry.next_step = at + interval
+            if interval:  # the grid's next mark
+                entry.next_step = (math.floor(at / interval) + 1) * interval
             if entry.compared is not None:
                 self._record(entry, step)
         idents = list(entry.values) + [i for i in entry.active if i not in entry.values]
@@ -220,6 +223,16 @@ class LocalEvaluator:
         entry.recorded = t
         for key, value in values.items():
             self.history.record((entry.rule.group, entry.rule.name, _identity(key)), t, value)
+
+
+def _fresh_start(entry: _Rule, now: EvalContext, mark: EvalContext) -> bool:
+    """Whether the store holds nothing yet at the grid's last mark that it holds now (a start
+    without a past to replay, as NVML's): the first evaluation is then made now."""
+    if entry.compared is None:
+        return False
+    return not _vector(entry.compared(mark), entry.rule) and bool(
+        _vector(entry.compared(now), entry.rule)
+    )
 
 
 def _at(ctx: EvalContext, t: float) -> EvalContext:

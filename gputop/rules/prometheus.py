@@ -294,17 +294,22 @@ def compared_queries(rules: Iterable[PromRule | RuleDef]) -> list[str]:
     return list(out)
 
 
-def compared_windows(rules: Iterable[PromRule], *, now: float) -> dict[str, tuple[float, float]]:
+def compared_windows(
+    rules: Iterable[PromRule], *, now: float, lag_s: float = 0.0
+) -> dict[str, tuple[float, float]]:
     """Compared query → (end, step) of the range its recent series is read from: ending at
-    its rule's last evaluation (now, when not told), stepping by the group's interval. Rules
-    sharing a query are read at the latest of their evaluations."""
+    its rule's last evaluation (now, when not told), stepping by the group's interval; `lag_s`
+    earlier on an engine that shows its data that late (VictoriaMetrics: its rules' queries
+    see the data as of then too). Rules sharing a query are read at the latest of their
+    evaluations."""
     out: dict[str, tuple[float, float]] = {}
+    lag_s = lag_s if lag_s >= 1.0 else 0.0  # a request's own time is no lag
     for prule in rules:
         analysis, _ = _analysis(prule.rule)
         if analysis.comparison is None:
             continue
         query = analysis.comparison.query
-        end = min(prule.last_evaluation or now, now)
+        end = min(prule.last_evaluation or now, now) - lag_s
         step = prule.interval_s or DEFAULT_STEP_S
         held = out.get(query)
         out[query] = (end, step) if held is None else (max(held[0], end), min(held[1], step))
