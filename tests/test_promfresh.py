@@ -136,3 +136,11 @@ def test_reading_the_probe() -> None:
 @pytest.mark.parametrize("value", [float("inf"), float("nan")])
 def test_a_nonsense_time_is_ignored(value: float) -> None:
     assert read_probe([_sample("gpu", value, "a:1")], ["gpu"]).newest == {}
+
+
+def test_a_target_not_learned_yet_is_given_its_groups_interval() -> None:
+    feed = Feed(refresh_s=1.0)
+    feed.targets["a:1"] = Target(spacings=[60.0])
+    feed.observe(T0, T0, {"a:1": T0, "b:1": T0 - 40})  # b's samples not readable yet
+    assert feed.allowance(feed.targets["b:1"]) == 180.0
+    assert feed.missing("b:1", T0 + 30) is None

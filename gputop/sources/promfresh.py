@@ -176,9 +176,12 @@ class Feed:
         return any(t.advanced_at is not None for t in self.targets.values())
 
     def allowance(self, target: Target) -> float:
-        """How long a target's newest sample may stand still before it is stale."""
+        """How long a target's newest sample may stand still before it is stale (one whose
+        interval is not known yet is given its group's: targets share a scrape config)."""
         if self.configured is not None:
             return self.configured
+        if target.interval_s is None:
+            return stale_after(self.interval_s, self.refresh_s)
         return target.stale_after(self.refresh_s)
 
     @property
