@@ -437,3 +437,15 @@ async def test_the_alerts_screen_shows_where_on_screen() -> None:
         await pilot.pause()
         text = "\n".join(screen_lines(app))
     assert "GPU @ NODE" in text and "GPU 3 @ demo-node" in text, text
+
+
+def test_an_unknown_row_keeps_its_reason_while_alertmanager_fails() -> None:
+    from gputop.rules.fate import with_fates
+    from gputop.ui.rules_view import rule_row
+
+    view = AmView(NOW - 45, alerts=(_alert(receivers=("null",)),))
+    unknown = RuleStatus(
+        "GPUHot", "unknown", reason="no data: DCGM_FI_DEV_GPU_TEMP{} returned no series"
+    )
+    (row,) = [rule_row(s, (), now=NOW) for s in with_fates([unknown], view, now=NOW, fresh=False)]
+    assert row.title.endswith("— no data: DCGM_FI_DEV_GPU_TEMP{} returned no series"), row.title

@@ -185,7 +185,9 @@ def rule_row(
     title, detail, short = rule_title(status), rule_detail(status, now), ""
     at = time.time() if now is None else now
     fate, am = fate_text(status, at), status.alertmanager
-    if am is not None and am.failing:  # not known now: said in the detail, at every width
+    if status.state == "unknown":
+        pass  # its reason says what matters: why it cannot be evaluated
+    elif am is not None and am.failing:  # not known now: said in the detail, at every width
         if fate:
             detail, short = fate, fate_stale_text(status, at, short=True)
     elif fate and am is not None and am.state == "active":
