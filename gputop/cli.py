@@ -339,7 +339,11 @@ def _once(monitor: Monitor, args: argparse.Namespace) -> int:
 
     from gputop.rules.engine import check_status
     from gputop.snapshot import snapshot_json, snapshot_text
+    from gputop.ui.view import DEFAULT_WINDOW_S
 
+    # the history the dashboard would hold (a source that can replay its past): the rules'
+    # recent series, and so near, as the dashboard has them
+    monitor.warm_start(DEFAULT_WINDOW_S, args.interval or 1.0)
     monitor.poll()
 
     async def remote() -> None:

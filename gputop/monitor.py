@@ -241,7 +241,10 @@ class Monitor:
             if self.rules is not None and self.client is not None:
                 lost = self.lost_gpus() if self._lost_since else []
                 await self.rules.refresh_prometheus(
-                    self.client, lost, rules_client=self.rules_client
+                    self.client,
+                    lost,
+                    rules_client=self.rules_client,
+                    lag_s=remote.state.lag_s or 0.0,
                 )
         await self.refresh_alertmanager()
 

@@ -80,7 +80,7 @@ class PrometheusSettings(_HttpAccess):
     selector: str = ""  # label matchers without braces, e.g. Hostname="node-3"
     range: float = 900.0
     rules_url: str | None = None  # where /api/v1/rules is, when not at `url` (e.g. vmalert)
-    stale_after: float | None = None  # None: 3 scrape intervals or 3 refreshes, the larger
+    stale_after: float | None = None  # None: 3 scrape intervals or 3 refreshes, at least 15 s
 
 
 @dataclass(frozen=True)

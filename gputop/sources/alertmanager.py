@@ -278,7 +278,8 @@ class AlertmanagerSource:
         self._next_at = now + self.period_s
         self.view = view
         self.version += 1
-        self._state = SourceState(SourceStatus.OK, None, now, newest=now)  # alerts as of now
+        # alerts as of now, asked every period: "now" in the header until a poll is overdue
+        self._state = SourceState(SourceStatus.OK, None, now, newest=now, interval_s=self.period_s)
 
     async def create_silence(
         self,

@@ -177,6 +177,10 @@ class PrometheusClient:
             params["time"] = _fmt_time(time)
         return await self._api("api/v1/query", params, parse_vector)
 
+    async def raw_samples(self, expr: str) -> tuple[PromSeries, ...]:
+        """An instant query of a range selector (`metric{...}[5m]`): the raw samples."""
+        return parse_matrix(await self._get("api/v1/query", {"query": expr}))
+
     async def query_range(
         self, expr: str, start: float, end: float, step: float
     ) -> tuple[PromSeries, ...]:

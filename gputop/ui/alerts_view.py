@@ -1,9 +1,9 @@
 """What the alerts screen shows of Alertmanager: rows of plain text, no widgets.
 
 Alerts are listed by aggregation group (receiver and grouping labels, as Alertmanager groups
-them), each with its state and what suppresses it; silences newest first with their matchers,
-creator, comment and time left. Times left are in whole minutes, so rows change at most once
-a minute.
+them), each with the GPU and node it is about, its state and what suppresses it; silences
+newest first with their matchers, creator, comment and time left. Times left are in whole
+minutes, so rows change at most once a minute.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from gputop.core.labels import node_of
 from gputop.core.units import format_clock, format_duration
 from gputop.sources.amtypes import AmAlert, AmView, format_matchers
 
@@ -28,6 +29,7 @@ ALERT_COLUMNS = (
     ("group", "GROUP → RECEIVER"),
     ("state", "STATE"),
     ("alert", "ALERT"),
+    ("where", "GPU @ NODE"),
     ("since", "SINCE"),
     ("why", "SUPPRESSED BY"),
     ("labels", "LABELS"),
@@ -53,6 +55,18 @@ def _labels(labels: Mapping[str, str], skip: Mapping[str, str]) -> str:
     return ", ".join(
         f"{k}={v}" for k, v in sorted(labels.items()) if k not in _QUIET_LABELS and k not in skip
     )
+
+
+#: Labels the GPU @ NODE column says: left out of the LABELS column.
+_WHERE_LABELS = frozenset({"gpu", "Hostname", "hostname"})
+
+
+def _where(labels: Mapping[str, str]) -> str:
+    """The GPU and node an alert is about: "GPU 3 @ node-1", the node alone, or "—"."""
+    node = node_of(labels)
+    if "gpu" in labels:
+        return f"GPU {labels['gpu']}" + (f" @ {node}" if node else "")
+    return node or "—"
 
 
 def _clock(t: float | None, now: float) -> str:
@@ -88,9 +102,10 @@ def alert_rows(view: AmView) -> list[TableRow]:
                         title if i == 0 else "",
                         alert.state.upper(),
                         alert.name,
+                        _where(alert.labels),
                         _clock(alert.starts_at, view.time),
                         _why(alert, view),
-                        _labels(alert.labels, group.labels),
+                        _labels(alert.labels, {**group.labels, **dict.fromkeys(_WHERE_LABELS, "")}),
                     ),
                 )
             )

@@ -44,6 +44,11 @@ if TYPE_CHECKING:
 
 __all__ = ["GpuTopApp", "GpuTopScreen", "run_dashboard"]
 
+#: How long quitting waits for a request on its way before closing the clients regardless.
+_STOP_WAIT_S = 5.0
+#: The workers that talk through the monitor's clients: the polling, silencing, expiring.
+_CLIENT_GROUPS = frozenset({"remote", "silence", "expire"})
+
 
 class GpuTopApp(App[int]):
     TITLE = "gputop"
@@ -154,7 +159,19 @@ class GpuTopApp(App[int]):
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
+        await self._stop_polling()
         await self.monitor.aclose()
+
+    async def _stop_polling(self) -> None:
+        """Cancel the remote polling (and any request of an action) and wait until it has
+        ended: only then may the monitor close its clients, or a request on its way when the
+        cancel came (and won over it) goes on to send the next on a closed client."""
+        running = [w for w in self.workers if w.group in _CLIENT_GROUPS and not w.is_finished]
+        for worker in running:
+            worker.cancel()
+        for worker in running:
+            with contextlib.suppress(Exception):  # cancelled, failed or slow: it is over
+                await asyncio.wait_for(worker.wait(), _STOP_WAIT_S)
 
     # ---- kiosk and read-only -------------------------------------------------------
 
@@ -243,13 +260,23 @@ class GpuTopApp(App[int]):
         if failing != self._failing:  # `r` is offered only while something fails
             self._failing = failing
             self.refresh_bindings()
-        screen = self.screen
-        if isinstance(screen, GpuTopScreen):
-            # a screen just pushed is not composed yet: it fills itself on mount
-            with contextlib.suppress(NoMatches):
-                screen.refresh_view()
-                if self.kiosk:
-                    screen.query_one(StaleBanner).set_lines(stale_banner_lines(self.monitor))
+        # the screen shown, or under a dialog (silence, confirm, help) the one it covers:
+        # its data stays live behind the dialog
+        stack = self.screen_stack
+        at = next(
+            (i for i in range(len(stack) - 1, -1, -1) if isinstance(stack[i], GpuTopScreen)), -1
+        )
+        if at < 0:
+            return
+        screen = stack[at]
+        assert isinstance(screen, GpuTopScreen)
+        # a screen just pushed is not composed yet: it fills itself on mount
+        with contextlib.suppress(NoMatches):
+            screen.refresh_view()
+            if self.kiosk:
+                screen.query_one(StaleBanner).set_lines(stale_banner_lines(self.monitor))
+        for dialog in stack[at + 1 : -1]:  # a dialog under another keeps an old picture of it
+            dialog.refresh()
 
     # ---- views the screens ask for -----------------------------------------------
 
@@ -420,6 +447,15 @@ class GpuTopScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return not (self.app.read_only and is_guarded(action))
+
+    _shown_before = False
+
+    def on_screen_resume(self) -> None:
+        # back from another screen: what came in meanwhile shows now, not at the next reading
+        if self._shown_before and self.app.screen is self:
+            with contextlib.suppress(NoMatches):
+                self.refresh_view()
+        self._shown_before = True
 
     def refresh_view(self) -> None:
         """Bring the widgets up to date with the monitor; cheap when nothing changed."""

@@ -25,7 +25,13 @@ from gputop.core.models import METRICS, GpuSample
 from gputop.core.units import format_duration, format_since
 from gputop.core.untrusted import visible
 from gputop.rules.model import AlertFate, RuleStatus, State
-from gputop.rules.text import fate_text, rule_detail, rule_detail_short, rule_title
+from gputop.rules.text import (
+    fate_stale_text,
+    fate_text,
+    rule_detail,
+    rule_detail_short,
+    rule_title,
+)
 from gputop.ui.view import rule_metric, status_matches_gpu
 
 if TYPE_CHECKING:
@@ -119,7 +125,7 @@ _NO_FATE = AlertFate()
 
 
 def bucket_means(history: Sequence[float], per_cell: float) -> tuple[float, ...]:
-    """Mean of each group of `per_cell` consecutive values (evaluations are ~1 s apart)."""
+    """Mean of each group of `per_cell` consecutive values."""
     n = max(1, round(per_cell))
     full = len(history) - len(history) % n
     return tuple(sum(history[i : i + n]) / n for i in range(0, full, n))
@@ -137,7 +143,10 @@ class RuleSparks:
         epoch = int(now // self.bucket_s)
         if epoch != self._epoch:
             self._epoch = epoch
-            self._sparks = {st.key: bucket_means(st.history, self.bucket_s) for st in statuses}
+            self._sparks = {
+                st.key: bucket_means(st.history, self.bucket_s / (st.history_step_s or 1.0))
+                for st in statuses
+            }
         return self._sparks
 
 
@@ -172,12 +181,20 @@ def rule_row(
     status: RuleStatus, spark: tuple[float | None, ...], now: float | None = None
 ) -> RuleRow:
     """A rule's row. What Alertmanager did with its alert: where it was routed, after the
-    series; why it will not page (silenced, inhibited, missing), instead of the detail. Its
-    words hold rule names, labels and reasons from outside: their controls are made visible."""
+    series; why it will not page (silenced, inhibited, missing), instead of the detail; and
+    while Alertmanager cannot be read, that its fate is not known now, instead of the detail.
+    Its words hold rule names, labels and reasons from outside: their controls are made
+    visible."""
     title, detail, short = visible(rule_title(status)), visible(rule_detail(status, now)), ""
-    fate = visible(fate_text(status, time.time() if now is None else now))
+    at = time.time() if now is None else now
+    fate, am = visible(fate_text(status, at)), status.alertmanager
     name = visible(status.name)
-    if fate and status.alertmanager is not None and status.alertmanager.state == "active":
+    if status.state == "unknown":
+        pass  # its reason says what matters: why it cannot be evaluated
+    elif am is not None and am.failing:  # not known now: said in the detail, at every width
+        if fate:
+            detail, short = fate, visible(fate_stale_text(status, at, short=True))
+    elif fate and am is not None and am.state == "active":
         title = f"{title}  {fate}"
     elif fate:
         detail = short = fate
@@ -278,12 +295,15 @@ def rules_panel_view(
     return RulesPanelView(rows=rows, subtitle=f"{summary} · {where}", stale=stale)
 
 
-def rows_needed(statuses: Sequence[RuleStatus], *, stale: bool = False) -> int:
+def rows_needed(
+    statuses: Sequence[RuleStatus], *, stale: bool = False, scrolling: bool = False
+) -> int:
     """Lines the rules panel needs so that every firing and pending row is on screen, with the
-    line counting what does not fit (and the stale line, when there is one)."""
+    line counting what does not fit (and the stale line, when there is one); `scrolling` (the
+    panel has the focus): also a row under the cursor between the counts above and below."""
     active = sum(1 for st in statuses if st.state in _ACTIVE)
     rest = len(statuses) - active
-    return active + (1 if rest else 0) + (1 if stale else 0)
+    return active + ((3 if scrolling else 1) if rest else 0) + (1 if stale else 0)
 
 
 # ---- rules of one GPU, and their thresholds on its charts ---------------------------------------

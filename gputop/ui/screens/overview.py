@@ -147,7 +147,9 @@ class OverviewScreen(GpuTopScreen):
         statuses = app.shown_statuses()
         engine = app.monitor.rules
         stale = engine is not None and engine.error is not None and bool(engine.statuses)
-        need = self._room.update(rows_needed(statuses, stale=stale), app.monitor.clock.now())
+        scrolling = self.query_one(RulesPanel).has_focus if self.is_mounted else False
+        need = rows_needed(statuses, stale=stale, scrolling=scrolling)
+        need = self._room.update(need, app.monitor.clock.now())
         sizes = [len(members) for _, members in node_groups(gpus)]
         banner = len(stale_banner_lines(app.monitor)) if app.kiosk else 0
         chrome = chrome_height(kiosk=app.kiosk, banner_lines=banner)
@@ -169,6 +171,7 @@ class OverviewScreen(GpuTopScreen):
         columns.styles.grid_columns = COMPACT_COLUMNS
         grid.styles.grid_size_columns = layout.cols
         self.query_one(LatencyPanel).display = layout.latency
+        self.query_one("#lower").set_class(layout.beside, "-beside")
         for panel in self.query(GpuPanel):
             panel.compact = layout.compact
         self._spark_state = None
@@ -291,6 +294,9 @@ class OverviewScreen(GpuTopScreen):
 
     def _moved(self) -> None:
         self._moving_to = None
+
+    def on_descendant_focus(self) -> None:
+        self._relayout()  # the rules panel focused: room for scrolling under its fixed rows
 
     def action_switch_focus(self) -> None:
         """Tab: from the GPUs to the rules panel and back."""
