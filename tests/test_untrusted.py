@@ -132,7 +132,7 @@ def test_times_not_on_today_carry_their_date(utc: None) -> None:
         active_at=now - 2 * 86400 - 60, for_s=60.0,
     )  # fmt: skip
     assert rule_detail(firing, now) == "91 vs > 85  firing since 12-30 12:00:00"
-    assert rule_detail_short(firing, now) == "91>85 since 12-30 12:00:00"
+    assert rule_detail_short(firing, now) == "91 vs > 85 since 12-30 12:00:00"
     today = RuleStatus(
         name="GPUHot", state="firing", value=91.0, op=">", threshold=85.0,
         active_at=now - 660, for_s=60.0,
