@@ -51,7 +51,7 @@ def _seconds(text: str) -> float:
 
 
 #: Subcommands and the module that declares their flags (`add_arguments`) and runner (`run`).
-SUBCOMMANDS = {"rules": "gputop.rules.lint", "sim-exporter": "gputop.sources.simexporter"}
+SUBCOMMANDS = {"rules": "gputop.commands.rules_check", "sim-exporter": "gputop.sources.simexporter"}
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -267,8 +267,8 @@ def _attach_rules(monitor: Monitor, config: Config) -> None:
 
 
 def _attach_prometheus(monitor: Monitor, config: Config) -> None:
-    from gputop.sources.prometheus import PrometheusClient
-    from gputop.sources.promfeed import PrometheusSource
+    from gputop.sources.prometheus.client import PrometheusClient
+    from gputop.sources.prometheus.feed import PrometheusSource
 
     settings = config.prometheus
     assert settings is not None

@@ -36,7 +36,7 @@ from gputop.sources.base import LocalSource, RemoteSource, SourceError, SourceUn
 if TYPE_CHECKING:
     from gputop.rules.engine import RulesEngine
     from gputop.sources.alertmanager import AlertmanagerSource
-    from gputop.sources.prometheus import PrometheusClient
+    from gputop.sources.prometheus.client import PrometheusClient
 
 __all__ = [
     "LOCAL_SOURCES",

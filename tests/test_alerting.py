@@ -8,7 +8,7 @@ from gputop.core.models import SourceState, SourceStatus
 from gputop.core.store import MetricStore
 from gputop.rules.engine import _refresh_period, check_status, with_margins
 from gputop.rules.model import RuleDef, RuleStatus
-from gputop.rules.prometheus import PromRuleGroup
+from gputop.sources.prometheus.rulesapi import PromRuleGroup
 from gputop.ui.view import stale_note
 
 
@@ -84,7 +84,7 @@ def test_a_sparkline_cell_spans_at_least_its_minimum():
 
 def test_rules_are_asked_again_just_after_their_next_evaluation():
     from gputop.rules.engine import _next_read
-    from gputop.rules.prometheus import PromRule
+    from gputop.sources.prometheus.rulesapi import PromRule
 
     def group(interval: float, last: float | None) -> PromRuleGroup:
         rule = PromRule("A", "x > 1", "alerting", "inactive", 0.0, {}, {}, "ok", None, last, None)

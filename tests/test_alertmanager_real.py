@@ -26,8 +26,8 @@ from textual.widgets import DataTable, Input, Select
 from gputop.cli import _build_monitor, _load_config, build_parser
 from gputop.monitor import Monitor
 from gputop.rules.model import RuleStatus
-from gputop.rules.prometheus import parse_rfc3339
 from gputop.rules.text import fate_text
+from gputop.sources.prometheus.rulesapi import parse_rfc3339
 from gputop.ui.actions import created_by
 from gputop.ui.app import GpuTopApp
 from gputop.ui.screens.alerts import AlertsScreen

@@ -21,7 +21,7 @@ from gputop.monitor import Monitor
 from gputop.rules.engine import RulesEngine
 from gputop.rules.model import RuleStatus
 from gputop.sources.prometheus import PrometheusClient
-from gputop.sources.promfeed import PrometheusSource
+from gputop.sources.prometheus.feed import PrometheusSource
 from gputop.ui.app import GpuTopApp
 from gputop.ui.screens.fleet import (
     NO_PROMETHEUS,

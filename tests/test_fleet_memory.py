@@ -15,7 +15,7 @@ from array import array
 import pytest
 
 from gputop.core.clock import FakeClock
-from gputop.sources.promtypes import PromSeries, parse_matrix
+from gputop.sources.prometheus.api import PromSeries, parse_matrix
 from tests.test_promfeed import T0, FakeProm, make
 
 

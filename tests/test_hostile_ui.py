@@ -29,7 +29,7 @@ from gputop.rules.engine import RulesEngine
 from gputop.sources.alertmanager import AlertmanagerClient, AlertmanagerSource
 from gputop.sources.demo import DemoSource
 from gputop.sources.prometheus import PrometheusClient
-from gputop.sources.promfeed import PrometheusSource
+from gputop.sources.prometheus.feed import PrometheusSource
 from gputop.ui.app import GpuTopApp
 from gputop.ui.screens.confirm import ConfirmScreen
 from gputop.ui.screens.silence import SilenceScreen

@@ -19,7 +19,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gputop.rules.prometheus import parse_rfc3339
 from gputop.sources.base import SourceError
 from gputop.sources.prometheus import (
     PromAPIError,
@@ -31,6 +30,7 @@ from gputop.sources.prometheus import (
     PromUnreachable,
     PromWrongEndpoint,
 )
+from gputop.sources.prometheus.rulesapi import parse_rfc3339
 
 TOKEN = "s3cr3t-t0ken-value"
 

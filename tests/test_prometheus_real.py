@@ -21,8 +21,8 @@ from gputop.core.models import SourceStatus
 from gputop.core.store import LATENCY_KEY, MetricStore
 from gputop.monitor import Monitor
 from gputop.sources.prometheus import PrometheusClient
-from gputop.sources.promfeed import PrometheusSource
-from gputop.sources.promfresh import OVERLAP_STEPS
+from gputop.sources.prometheus.feed import PrometheusSource
+from gputop.sources.prometheus.freshness import OVERLAP_STEPS
 from gputop.sources.simexporter import make_nodes
 from gputop.ui.app import GpuTopApp
 from tests.support.prometheus_server import ENGINES, PromStack, engine_stack

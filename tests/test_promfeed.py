@@ -14,9 +14,9 @@ from gputop.core.clock import FakeClock
 from gputop.core.models import SourceStatus
 from gputop.core.store import LATENCY_KEY, SERIES_FIELDS, MetricStore
 from gputop.sources.prometheus import PrometheusClient
-from gputop.sources.promfeed import PrometheusSource
-from gputop.sources.promfresh import OVERLAP_STEPS
-from gputop.sources.promqueries import MAX_POINTS, latency_queries
+from gputop.sources.prometheus.feed import PrometheusSource
+from gputop.sources.prometheus.freshness import OVERLAP_STEPS
+from gputop.sources.prometheus.queries import MAX_POINTS, latency_queries
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z, a multiple of every step used here
 

@@ -5,8 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from gputop.sources.promfresh import OVERLAP_STEPS, STALE_FLOOR_S, Feed, Target, read_probe
-from gputop.sources.promtypes import PromSample
+from gputop.sources.prometheus.api import PromSample
+from gputop.sources.prometheus.freshness import (
+    OVERLAP_STEPS,
+    STALE_FLOOR_S,
+    Feed,
+    Target,
+    read_probe,
+)
 
 T0 = 1_767_225_600.0  # a multiple of every step used here
 

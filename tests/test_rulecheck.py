@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from gputop.commands.rules_check import main
 from gputop.rules.builtin import builtin_path
-from gputop.rules.lint import check_files, main
+from gputop.rules.lint import check_files
 
 DATA = Path(__file__).parent / "data"
 ARTICLE = str(DATA / "article-rules.yml")
@@ -264,7 +265,7 @@ def test_module_entry_point(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in _ENV}
     env["XDG_CONFIG_HOME"] = str(tmp_path)
     proc = subprocess.run(
-        [sys.executable, "-m", "gputop.rules.lint", ARTICLE],
+        [sys.executable, "-m", "gputop.commands.rules_check", ARTICLE],
         capture_output=True,
         text=True,
         check=False,

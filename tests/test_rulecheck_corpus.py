@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from gputop.commands.rules_check import main
 from gputop.core.catalogue import in_namespace
 from gputop.rules.checks import CHECKS
-from gputop.rules.lint import check_files, main
+from gputop.rules.lint import check_files
 from tests.support.prometheus_server import PROMTOOL, require_prometheus
 
 CORPUS = Path(__file__).parent / "data" / "corpus"

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from gputop.commands.rules_check import main
 from gputop.rules.counters import CountersError, find_counters, read_counters
-from gputop.rules.lint import check_files, main
+from gputop.rules.lint import check_files
 
 _ENV = ("GPUTOP_CONFIG", "GPUTOP_PROFILE", "GPUTOP_PROMETHEUS_URL", "GPUTOP_PROMETHEUS_TOKEN")
 RULES = """\

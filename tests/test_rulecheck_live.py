@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from gputop.rules.lint import check_files, main
+from gputop.commands.rules_check import main
+from gputop.rules.lint import check_files
 from tests.support.prometheus_server import (
     PrometheusServer,
     free_port,

@@ -25,11 +25,12 @@ from gputop.rules.prometheus import (
     QueryError,
     alerting_rules,
     compared_queries,
-    parse_timestamp,
+    rule_def,
     statuses_from_prometheus,
     vector_values,
 )
 from gputop.sources.prometheus import PrometheusClient
+from gputop.sources.prometheus.rulesapi import parse_timestamp
 
 NOW = 1_767_225_600.0
 TEMP = RuleDef("GPUTemperatureHigh", "DCGM_FI_DEV_GPU_TEMP > 85", for_s=60.0, severity="critical")
@@ -353,8 +354,8 @@ def test_api_helpers():
     assert values[(("__name__", "up"), ("job", "a"))] == 1.0
     assert values[(("job", "b"),)] != values[(("job", "b"),)]  # NaN kept: shown as unknown
     rules = alerting_rules(_api([])["data"])
-    assert [r.rule.name for r in rules] == ["GPUTemperatureHigh"]  # recording rules skipped
-    assert rules[0].rule.for_s == 60.0 and rules[0].rule.group == "gpu"
+    assert [rule_def(r).name for r in rules] == ["GPUTemperatureHigh"]  # recording rules skipped
+    assert rule_def(rules[0]).for_s == 60.0 and rule_def(rules[0]).group == "gpu"
 
 
 async def test_rules_from_a_separate_ruler_and_a_note_when_there_are_none():

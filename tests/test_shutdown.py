@@ -14,7 +14,7 @@ from gputop.core.clock import RealClock
 from gputop.monitor import Monitor
 from gputop.rules.engine import RulesEngine
 from gputop.sources.prometheus import PrometheusClient
-from gputop.sources.promfeed import PrometheusSource
+from gputop.sources.prometheus.feed import PrometheusSource
 from gputop.ui.app import GpuTopApp
 
 

@@ -18,12 +18,12 @@ from pathlib import Path
 import platformdirs
 
 from gputop.config.errors import ConfigError, Origin
-from gputop.config.files import FileRefused, read_limited
 from gputop.config.merge import Entry, Key, Layer, build_config, put_value
 from gputop.config.schema import SCHEMA, ParseContext, secret_hint
 from gputop.config.secret import Secret, check_secret_text
 from gputop.config.settings import Config
 from gputop.config.tomllines import KeyLines
+from gputop.sources.files import FileRefused, read_limited
 
 if sys.version_info >= (3, 11):
     import tomllib

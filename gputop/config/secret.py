@@ -6,7 +6,7 @@ import hmac
 from pathlib import Path
 
 from gputop.config.errors import Origin
-from gputop.config.files import FileRefused, read_limited
+from gputop.sources.files import FileRefused, read_limited
 
 __all__ = ["MAX_SECRET_BYTES", "Secret", "check_secret_text", "read_secret_file"]
 

@@ -8,7 +8,8 @@
 - `engine`: RulesEngine, which picks between the two, and the `--check` exit status.
 - `fate`: what Alertmanager did with each rule's alert (silenced, inhibited, routed, missing).
 - `files`: Prometheus rule files with the line and column of everything; `builtin`: the
-  built-in pack (`builtin.yml`); `lint`: `gputop rules check`; `text`: statuses in words.
+  built-in pack (`builtin.yml`); `lint`: what `gputop rules check` finds; `text`: statuses in
+  words.
 
 It may import `gputop.core`, `gputop.promql` and the sources' error types and API models;
 never the UI. The model does no I/O.
@@ -20,8 +21,9 @@ the linter, which the built-in rules pull in a moment later.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from gputop.core.lazy import lazy_names
 
 if TYPE_CHECKING:
     from gputop.rules.builtin import BUILTIN_GROUP, builtin_pack, builtin_path, builtin_rules
@@ -59,17 +61,4 @@ _HOMES = {
     "model": ("RuleDef", "RuleStatus", "State", "sort_statuses"),
     "text": ("fate_text", "rule_detail", "rule_line", "rule_title", "series_name"),
 }
-_HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
-
-
-def __getattr__(name: str) -> object:
-    module = _HOME_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module 'gputop.rules' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"gputop.rules.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy_names(__name__, _HOMES, globals(), __all__)

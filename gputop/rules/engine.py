@@ -40,7 +40,6 @@ from gputop.rules.model import (
 from gputop.rules.near import TREND_POINTS
 from gputop.rules.prometheus import (
     Point,
-    PromRuleGroup,
     QueryError,
     QueryValues,
     alerting_rules,
@@ -49,9 +48,10 @@ from gputop.rules.prometheus import (
 )
 from gputop.rules.settle import StatusKeeper
 from gputop.sources.base import SourceError
+from gputop.sources.prometheus.rulesapi import PromRuleGroup
 
 if TYPE_CHECKING:
-    from gputop.sources.prometheus import PrometheusClient
+    from gputop.sources.prometheus.client import PrometheusClient
 
 __all__ = ["NO_RULES_NOTE", "RulesEngine", "check_status", "with_margins"]
 

@@ -19,14 +19,9 @@ import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 
 from gputop.rules.model import AlertFate, RuleStatus
-from gputop.sources.amtypes import AmAlert, AmSilence, AmView
+from gputop.sources.amtypes import MISSING_MARGIN_S, AmAlert, AmSilence, AmView
 
-__all__ = ["MISSING_MARGIN_S", "fate_of", "silence_labels", "with_fates"]
-
-#: A firing alert not in Alertmanager after `group_wait` plus this long is missing: it covers
-#: Prometheus' evaluation interval (firing starts at the first evaluation after activeAt + for,
-#: up to a common 1m later) and gputop's own poll of Alertmanager.
-MISSING_MARGIN_S = 90.0
+__all__ = ["fate_of", "silence_labels", "with_fates"]
 
 #: The labels that say which GPU a series is about, for a silence's matchers.
 _GPU_IDENTITY = ("Hostname", "hostname", "instance", "gpu", "UUID")

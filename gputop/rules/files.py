@@ -16,7 +16,6 @@ from typing import Literal
 
 import yaml
 
-from gputop.config.files import FileRefused, read_limited
 from gputop.promql.analysis import PromQLSyntaxError
 from gputop.rules.entries import Position, RuleEntry, RuleFile, RuleFileError, RuleSet
 from gputop.rules.model import MARGIN_ANNOTATION, RecordDef, RuleDef, analysis_of, parse_margin
@@ -27,6 +26,7 @@ from gputop.rules.yamltext import (
     disable_comments,
     scalar_map,
 )
+from gputop.sources.files import FileRefused, read_limited
 
 __all__ = [
     "Position",

@@ -18,14 +18,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from gputop.promql.analysis import LabelMatcher, Selector
-from gputop.rules.prometheus import PromRuleGroup
-from gputop.sources.prometheus import (
-    PrometheusClient,
+from gputop.sources.prometheus.client import PrometheusClient
+from gputop.sources.prometheus.errors import (
+    PromError,
     PromHTTPError,
     PromTimeout,
     PromUnreachable,
 )
-from gputop.sources.promtypes import PromError
+from gputop.sources.prometheus.rulesapi import PromRuleGroup
 
 __all__ = [
     "LIVE_DEADLINE_S",

@@ -1,20 +1,17 @@
-"""Prometheus' rules and alerts: the one model of `/api/v1/rules` and `/api/v1/alerts`, and
-the statuses worked out from it.
+"""Prometheus' rules and alerts: the statuses worked out from its rules API (whose wire model
+is `gputop.sources.prometheus.rulesapi`).
 
 Firing and pending come from Prometheus' own alert states; near/ok are worked out from the
 recent series of each rule's compared query (one range query per rule, for all its series,
 ending at the rule's last evaluation and stepping by its group's interval), so gputop never
 disagrees with Prometheus about what fires, and the value shown is the one the rule was
-evaluated on. Parsing takes plain JSON values as the API returns them; every unexpected shape
-raises `PromMalformed`.
+evaluated on.
 """
 
 from __future__ import annotations
 
-import calendar
-import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from gputop.core.labels import LabelKey, label_key
@@ -22,7 +19,6 @@ from gputop.promql.analysis import Analysis, PromQLSyntaxError
 from gputop.rules.model import (
     DEFAULT_MARGIN,
     MARGIN_ANNOTATION,
-    AlertState,
     RuleDef,
     RuleStatus,
     ValueHistory,
@@ -31,21 +27,15 @@ from gputop.rules.model import (
     sort_statuses,
     unknown_status,
 )
-from gputop.sources.promtypes import PromMalformed, describe, parse_labels, parse_value
+from gputop.sources.prometheus.rulesapi import PromAlert, PromRule, PromRuleGroup, parse_rule_groups
 
 __all__ = [
-    "PromAlert",
-    "PromRule",
-    "PromRuleGroup",
     "QueryError",
     "QueryValues",
     "alerting_rules",
     "compared_queries",
     "compared_windows",
-    "parse_alerts",
-    "parse_rfc3339",
-    "parse_rule_groups",
-    "parse_timestamp",
+    "rule_def",
     "statuses_from_prometheus",
     "vector_values",
 ]
@@ -66,218 +56,26 @@ QueryValues = Mapping[LabelKey, float] | Mapping[LabelKey, Sequence[Point]] | Qu
 DEFAULT_STEP_S = 60.0
 
 
-@dataclass(frozen=True, slots=True)
-class PromAlert:
-    """One alert of a rule (or of `/api/v1/alerts`)."""
-
-    labels: dict[str, str]
-    annotations: dict[str, str]
-    state: str  # pending | firing (| inactive on some servers)
-    active_at: float | None  # epoch seconds
-    value: float | None
-
-    @property
-    def name(self) -> str:
-        return self.labels.get("alertname", "")
-
-    @property
-    def alert_state(self) -> AlertState:
-        """The state as the rule model knows it: firing, pending, else inactive."""
-        if self.state == "firing":
-            return "firing"
-        return "pending" if self.state == "pending" else "inactive"
-
-
-@dataclass(frozen=True, slots=True)
-class PromRule:
-    """A rule as Prometheus reports it, with its alerts and the group it belongs to."""
-
-    name: str
-    query: str
-    type: str  # alerting | recording
-    state: str | None  # inactive | pending | firing; None for recording rules
-    duration_s: float  # the rule's `for:`
-    labels: dict[str, str]
-    annotations: dict[str, str]
-    health: str  # ok | err | unknown
-    last_error: str | None
-    last_evaluation: float | None
-    evaluation_time_s: float | None
-    alerts: tuple[PromAlert, ...] = ()
-    keep_firing_for_s: float = 0.0
-    group: str = ""
-    file: str = ""
-    interval_s: float = 0.0  # its group's evaluation interval (0: not told)
-
-    @property
-    def rule(self) -> RuleDef:
-        """The rule as written, for analysis and status."""
-        margin: float | None = None
-        if MARGIN_ANNOTATION in self.annotations:
-            try:
-                margin = parse_margin(self.annotations[MARGIN_ANNOTATION])
-            except ValueError:
-                margin = None  # a bad override falls back to the global margin
-        return RuleDef(
-            name=self.name,
-            expr=self.query,
-            for_s=self.duration_s,
-            keep_firing_for_s=self.keep_firing_for_s,
-            labels=self.labels,
-            annotations=self.annotations,
-            severity=self.labels.get("severity"),
-            source=self.file or None,
-            margin=margin,
-            group=self.group or None,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class PromRuleGroup:
-    name: str
-    file: str
-    interval_s: float
-    rules: tuple[PromRule, ...] = field(default_factory=tuple)
-
-
-# ---- parsing --------------------------------------------------------------------------------
-
-_RFC3339 = re.compile(
-    r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(\.\d+)?([Zz]|[+-]\d\d:\d\d)\Z"
-)
-
-
-def parse_rfc3339(raw: Any) -> float | None:
-    """An RFC 3339 time (nanosecond fractions allowed) as epoch seconds.
-
-    Go's zero time ("0001-01-01T00:00:00Z", meaning never) and absent values give None.
-    """
-    if raw is None or raw == "":
-        return None
-    if not isinstance(raw, str):
-        raise PromMalformed(f"time {describe(raw)} is not a string")
-    m = _RFC3339.match(raw.strip())
-    if m is None:
-        raise PromMalformed(f"time {describe(raw)} is not RFC 3339")
-    year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
-    if year < 1970:
-        return None
-    try:
-        epoch = calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0))
-    except (ValueError, OverflowError):
-        raise PromMalformed(f"time {describe(raw)} is out of range") from None
-    frac = float(m.group(7)) if m.group(7) else 0.0
-    zone = m.group(8)
-    if zone not in ("Z", "z"):
-        sign = 1 if zone[0] == "+" else -1
-        epoch -= sign * (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60)
-    return epoch + frac
-
-
-#: The longest duration Prometheus can hold (Go's time.Duration): about 292 years.
-MAX_DURATION_S = 2**63 / 1e9
-
-
-def _seconds(raw: Any, what: str) -> float:
-    """A duration in seconds (a rule's `for`, a group's interval): 0 when absent; an infinite,
-    negative or overflowing one is a malformed answer, not a number to compute with."""
-    if raw is None:
-        return 0.0
-    value = parse_value(raw)
-    if value is None:
-        return 0.0
-    if not 0.0 <= value <= MAX_DURATION_S:
-        raise PromMalformed(f"{what} {describe(raw)} is not a duration in seconds")
-    return value
-
-
-def _str(raw: Any, what: str) -> str:
-    if not isinstance(raw, str):
-        raise PromMalformed(f"{what} is not a string")
-    return raw
-
-
-def _alert(raw: Any) -> PromAlert:
-    if not isinstance(raw, Mapping):
-        raise PromMalformed("an alert is not an object")
-    value = raw.get("value")
-    return PromAlert(
-        labels=parse_labels(raw.get("labels")),
-        annotations=parse_labels(raw.get("annotations")),
-        state=_str(raw.get("state", ""), "alert state"),
-        active_at=parse_rfc3339(raw.get("activeAt")),
-        value=None if value is None else parse_value(value),
+def rule_def(prule: PromRule) -> RuleDef:
+    """A rule as Prometheus reports it, as written: for analysis and status."""
+    margin: float | None = None
+    if MARGIN_ANNOTATION in prule.annotations:
+        try:
+            margin = parse_margin(prule.annotations[MARGIN_ANNOTATION])
+        except ValueError:
+            margin = None  # a bad override falls back to the global margin
+    return RuleDef(
+        name=prule.name,
+        expr=prule.query,
+        for_s=prule.duration_s,
+        keep_firing_for_s=prule.keep_firing_for_s,
+        labels=prule.labels,
+        annotations=prule.annotations,
+        severity=prule.labels.get("severity"),
+        source=prule.file or None,
+        margin=margin,
+        group=prule.group or None,
     )
-
-
-def parse_alerts(data: Any) -> tuple[PromAlert, ...]:
-    """The data of /api/v1/alerts."""
-    if not isinstance(data, Mapping) or not isinstance(data.get("alerts"), list):
-        raise PromMalformed("no alerts list")
-    return tuple(_alert(a) for a in data["alerts"])
-
-
-def _rule(raw: Any, group: str, file: str, interval_s: float = 0.0) -> PromRule:
-    if not isinstance(raw, Mapping):
-        raise PromMalformed("a rule is not an object")
-    kind = _str(raw.get("type", ""), "rule type")
-    alerts = raw.get("alerts") or []
-    if not isinstance(alerts, list):
-        raise PromMalformed("rule alerts are not a list")
-    state = raw.get("state")
-    last_error = raw.get("lastError") or None
-    return PromRule(
-        name=_str(raw.get("name"), "rule name"),
-        query=_str(raw.get("query"), "rule query"),
-        type=kind,
-        state=_str(state, "rule state") if state is not None else None,
-        duration_s=_seconds(raw.get("duration"), "rule duration"),
-        labels=parse_labels(raw.get("labels")),
-        annotations=parse_labels(raw.get("annotations")),
-        health=_str(raw.get("health", "unknown"), "rule health"),
-        last_error=_str(last_error, "rule lastError") if last_error is not None else None,
-        last_evaluation=parse_rfc3339(raw.get("lastEvaluation")),
-        evaluation_time_s=(
-            None
-            if raw.get("evaluationTime") is None
-            else _seconds(raw.get("evaluationTime"), "rule evaluationTime")
-        ),
-        alerts=tuple(_alert(a) for a in alerts),
-        keep_firing_for_s=_seconds(raw.get("keepFiringFor"), "rule keepFiringFor"),
-        group=group,
-        file=file,
-        interval_s=interval_s,
-    )
-
-
-def parse_rule_groups(data: Any) -> tuple[PromRuleGroup, ...]:
-    """The data of /api/v1/rules."""
-    if not isinstance(data, Mapping) or not isinstance(data.get("groups"), list):
-        raise PromMalformed("no rule groups list")
-    groups: list[PromRuleGroup] = []
-    for raw in data["groups"]:
-        if not isinstance(raw, Mapping) or not isinstance(raw.get("rules"), list):
-            raise PromMalformed("a rule group has no rules list")
-        name = _str(raw.get("name"), "group name")
-        file = _str(raw.get("file", ""), "group file")
-        interval = _seconds(raw.get("interval"), "group interval")
-        groups.append(
-            PromRuleGroup(
-                name=name,
-                file=file,
-                interval_s=interval,
-                rules=tuple(_rule(r, name, file, interval) for r in raw["rules"]),
-            )
-        )
-    return tuple(groups)
-
-
-def parse_timestamp(text: str | None) -> float | None:
-    """Like `parse_rfc3339`, but junk is None: for values shown, never trusted."""
-    try:
-        return parse_rfc3339(text)
-    except PromMalformed:
-        return None
 
 
 def alerting_rules(
@@ -299,7 +97,7 @@ def compared_queries(rules: Iterable[PromRule | RuleDef]) -> list[str]:
     """The compared queries to ask, one per rule, without repeats (rules sharing one)."""
     out: dict[str, None] = {}
     for item in rules:
-        rule = item.rule if isinstance(item, PromRule) else item
+        rule = rule_def(item) if isinstance(item, PromRule) else item
         analysis, _ = _analysis(rule)
         if analysis.comparison is not None:
             out[analysis.comparison.query] = None
@@ -317,7 +115,7 @@ def compared_windows(
     out: dict[str, tuple[float, float]] = {}
     lag_s = lag_s if lag_s >= 1.0 else 0.0  # a request's own time is no lag
     for prule in rules:
-        analysis, _ = _analysis(prule.rule)
+        analysis, _ = _analysis(rule_def(prule))
         if analysis.comparison is None:
             continue
         query = analysis.comparison.query
@@ -370,7 +168,7 @@ def _rule_statuses(
     margin: float,
     history: ValueHistory | None,
 ) -> list[RuleStatus]:
-    rule = prule.rule
+    rule = rule_def(prule)
     analysis, analysis_error = _analysis(rule)
     comparison = analysis.comparison
     own = {"alertname", *rule.labels}  # labels the rule adds: not part of a series' identity

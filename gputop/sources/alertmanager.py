@@ -7,13 +7,15 @@ last answer through an outage and retries with backoff, like every other source.
 
 Exception tree (every `reason` is one line and never holds a token or password)::
 
-    SourceError                   gputop.sources.base
+    RemoteError                   gputop.sources.httpapi
     └── AmError                   gputop.sources.amtypes: any failure talking to Alertmanager
         ├── AmUnreachable         no connection: refused, reset, unknown host, TLS failure
-        ├── AmTimeout             no complete answer within `timeout` seconds
+        │                         (also an `Unreachable`)
+        ├── AmTimeout             no complete answer within `timeout` seconds (a `Timeout`)
         ├── AmHTTPError           a non-2xx answer (.status), with Alertmanager's message
+        │                         (an `HTTPStatusError`)
         └── AmMalformed           not JSON (nested too deep included), or not the shape or
-                                  values API v2 returns
+                                  values API v2 returns (a `Malformed`)
 
 Every configured secret is scrubbed from every reason, no configured header or credential
 follows a redirect to another origin (see `gputop.sources.outside`), and a silence is only
@@ -35,9 +37,9 @@ import httpx
 from gputop.core.backoff import source_backoff
 from gputop.core.clock import Clock
 from gputop.core.models import SourceState, SourceStatus
-from gputop.rules.fate import MISSING_MARGIN_S
 from gputop.sources.amtypes import (
     DEFAULT_GROUP_WAIT_S,
+    MISSING_MARGIN_S,
     AmError,
     AmMalformed,
     AmView,
@@ -47,8 +49,16 @@ from gputop.sources.amtypes import (
     parse_groups,
     parse_silences,
 )
+from gputop.sources.httpapi import (
+    HTTPStatusError,
+    Timeout,
+    Unreachable,
+    api_url,
+    ssl_verify,
+    status_phrase,
+    transport_detail,
+)
 from gputop.sources.outside import UNEXPECTED, Credentials, load_json
-from gputop.sources.prometheus import _phrase, _ssl_verify, _transport_detail
 
 __all__ = [
     "AlertmanagerClient",
@@ -65,20 +75,16 @@ _STATUS_PERIOD_S = 300.0
 T = TypeVar("T")
 
 
-class AmUnreachable(AmError):
-    def __init__(self, detail: str = "") -> None:
-        super().__init__(f"unreachable: {detail}" if detail else "unreachable")
+class AmUnreachable(AmError, Unreachable):
+    """No connection could be made or kept."""
 
 
-class AmTimeout(AmError):
-    def __init__(self) -> None:
-        super().__init__("timeout")
+class AmTimeout(AmError, Timeout):
+    """The answer did not arrive in time."""
 
 
-class AmHTTPError(AmError):
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
+class AmHTTPError(AmError, HTTPStatusError):
+    """A non-2xx status, with Alertmanager's message."""
 
 
 class AlertmanagerClient:
@@ -94,7 +100,7 @@ class AlertmanagerClient:
         timeout: float = 5.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        url = _base_url(base_url)
+        url = api_url(base_url, "Alertmanager", "http://host:9093")
         self.url = str(url.copy_with(username=None, password=None))
         self._timeout = float(timeout)
         self._credentials = Credentials(url, headers, auth)  # scrubbed, kept to their origin
@@ -102,7 +108,7 @@ class AlertmanagerClient:
             base_url=url,
             headers=dict(headers or {}),
             auth=auth,
-            verify=verify if isinstance(verify, ssl.SSLContext) else _ssl_verify(verify),
+            verify=verify if isinstance(verify, ssl.SSLContext) else ssl_verify(verify),
             timeout=timeout,
             transport=transport,
             follow_redirects=True,
@@ -171,7 +177,7 @@ class AlertmanagerClient:
         except (asyncio.TimeoutError, httpx.TimeoutException):
             raise AmTimeout() from None
         except httpx.TransportError as exc:
-            raise AmUnreachable(_transport_detail(exc)) from None
+            raise AmUnreachable(transport_detail(exc)) from None
         except httpx.HTTPError:
             raise AmMalformed("the answer could not be read") from None
         if status in (401, 403):
@@ -179,7 +185,7 @@ class AlertmanagerClient:
             raise AmHTTPError(status, f"HTTP {status} unauthorized: {hint}")
         if not 200 <= status < 300:
             message = self._credentials.scrub(_message(raw))
-            text = f"HTTP {status} {message or _phrase(status)}".rstrip()
+            text = f"HTTP {status} {message or status_phrase(status)}".rstrip()
             raise AmHTTPError(status, text)
         if not raw.strip():
             return None
@@ -331,13 +337,3 @@ def _uuid(silence_id: str) -> str:
 def _rfc3339(t: float) -> str:
     when = dt.datetime.fromtimestamp(t, dt.timezone.utc)
     return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _base_url(text: str) -> httpx.URL:
-    try:
-        url = httpx.URL(text)
-    except (httpx.InvalidURL, TypeError) as exc:
-        raise ValueError(f"not a valid URL: {exc}") from None
-    if url.scheme not in ("http", "https") or not url.host:
-        raise ValueError("the Alertmanager URL must look like http://host:9093")
-    return url

@@ -19,12 +19,13 @@ import yaml
 
 from gputop.core.units import parse_duration
 from gputop.core.untrusted import escaped
-from gputop.rules.prometheus import parse_rfc3339
-from gputop.sources.base import SourceError
-from gputop.sources.promtypes import PromMalformed, describe
+from gputop.sources.httpapi import Malformed, RemoteError, describe
+from gputop.sources.prometheus.errors import PromMalformed
+from gputop.sources.prometheus.rulesapi import parse_rfc3339
 
 __all__ = [
     "DEFAULT_GROUP_WAIT_S",
+    "MISSING_MARGIN_S",
     "AmAlert",
     "AmError",
     "AmGroup",
@@ -42,21 +43,21 @@ __all__ = [
 
 #: Alertmanager's default `route.group_wait`.
 DEFAULT_GROUP_WAIT_S = 30.0
+#: A firing alert not in Alertmanager after `group_wait` plus this long is missing: it covers
+#: Prometheus' evaluation interval (firing starts at the first evaluation after activeAt + for,
+#: up to a common 1m later) and gputop's own poll of Alertmanager.
+MISSING_MARGIN_S = 90.0
 
 AlertState = Literal["active", "suppressed", "unprocessed"]
 SilenceState = Literal["active", "pending", "expired"]
 
 
-class AmError(SourceError):
+class AmError(RemoteError):
     """Any failure talking to Alertmanager; `reason` is one line without credentials."""
 
 
-class AmMalformed(AmError):
+class AmMalformed(AmError, Malformed):
     """An answer that is not what Alertmanager's API v2 returns."""
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(f"malformed response: {detail}")
-        self.detail = detail
 
 
 @dataclass(frozen=True, slots=True)

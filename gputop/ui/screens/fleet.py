@@ -24,7 +24,7 @@ from gputop.core.store import MetricStore
 from gputop.core.units import format_duration, format_value
 from gputop.core.untrusted import visible
 from gputop.sources.base import RemoteSource
-from gputop.sources.promqueries import LABELS_EVERY_S
+from gputop.sources.prometheus.queries import LABELS_EVERY_S
 from gputop.ui.app import GpuTopScreen
 from gputop.ui.spark import spark_runs
 from gputop.ui.view import NumberLevels, SparkSpec, closed_buckets, gpu_marks, spark_bounds

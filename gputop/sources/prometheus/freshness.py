@@ -37,8 +37,8 @@ import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from gputop.sources.promqueries import PROBE_LABEL
-from gputop.sources.promtypes import PromSample
+from gputop.sources.prometheus.api import PromSample
+from gputop.sources.prometheus.queries import PROBE_LABEL
 
 __all__ = [
     "LEARN_WINDOWS_S",

@@ -1,19 +1,7 @@
 """An async client for the Prometheus HTTP API (and compatible servers: Thanos Query, Mimir,
 VictoriaMetrics). Nothing newer than Prometheus 2.42 is required.
 
-Exception tree (every `reason` is one line and never holds a token or password)::
-
-    SourceError                  gputop.sources.base
-    └── PromError                any failure talking to Prometheus
-        ├── PromUnreachable      no connection: refused, reset, unknown host, TLS failure
-        ├── PromTimeout          no complete answer within `timeout` seconds
-        ├── PromHTTPError        a non-2xx answer that is not an API error (.status); the
-        │                        server's own words (JSON `error` or plain text), trimmed
-        ├── PromWrongEndpoint    it answers, but serves no query API: vmalert, Alertmanager,
-        │                        a web page (.looks_like); says what to point at instead
-        ├── PromAPIError         {"status": "error"} from the API (.error_type, .error)
-        └── PromMalformed        bad JSON (nested too deep included), an unexpected shape or
-                                 value, a body over `max_body_bytes`
+Its errors are the `PromError` family (see `gputop.sources.prometheus.errors`).
 
 Every configured secret (bearer token, password, credential headers) is scrubbed from every
 reason, and no configured header or credential follows a redirect to another origin (see
@@ -24,86 +12,44 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ssl
 import time as _time
 from collections.abc import Callable, Collection, Mapping
-from http import HTTPStatus
 from types import TracebackType
 from typing import Any, TypeVar
 
 import httpx
 
-from gputop.rules.prometheus import PromAlert, PromRuleGroup, parse_alerts, parse_rule_groups
+from gputop.sources.httpapi import api_url, ssl_verify, status_phrase, transport_detail
 from gputop.sources.outside import UNEXPECTED, Credentials, load_json
-from gputop.sources.promtypes import (
-    PromError,
-    PromMalformed,
+from gputop.sources.prometheus.api import (
     PromSample,
     PromSeries,
     PromStats,
     parse_matrix,
     parse_vector,
 )
+from gputop.sources.prometheus.errors import (
+    PromAPIError,
+    PromError,
+    PromHTTPError,
+    PromMalformed,
+    PromTimeout,
+    PromUnreachable,
+    PromWrongEndpoint,
+)
+from gputop.sources.prometheus.rulesapi import (
+    PromAlert,
+    PromRuleGroup,
+    parse_alerts,
+    parse_rule_groups,
+)
 
-__all__ = [
-    "PromAPIError",
-    "PromError",
-    "PromHTTPError",
-    "PromMalformed",
-    "PromSample",
-    "PromSeries",
-    "PromStats",
-    "PromTimeout",
-    "PromUnreachable",
-    "PromWrongEndpoint",
-    "PrometheusClient",
-]
+__all__ = ["PrometheusClient"]
 
 _MIB = 1024 * 1024
 _MAX_ERROR_CHARS = 200
 _QUERY_PATHS = ("api/v1/query", "api/v1/query_range")
 T = TypeVar("T")
-
-
-class PromUnreachable(PromError):
-    """No connection could be made or kept."""
-
-    def __init__(self, detail: str = "") -> None:
-        super().__init__(f"unreachable: {detail}" if detail else "unreachable")
-        self.detail = detail
-
-
-class PromTimeout(PromError):
-    """The answer did not arrive in time."""
-
-    def __init__(self) -> None:
-        super().__init__("timeout")
-
-
-class PromHTTPError(PromError):
-    """A non-2xx status without an API error body."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-
-
-class PromWrongEndpoint(PromError):
-    """The URL answers, but not with a Prometheus query API."""
-
-    def __init__(self, looks_like: str, advice: str) -> None:
-        super().__init__(f"no query API at this URL: {looks_like}; {advice}")
-        self.looks_like = looks_like
-
-
-class PromAPIError(PromError):
-    """The API answered with status "error" (bad query, execution error, ...)."""
-
-    def __init__(self, error_type: str, error: str) -> None:
-        text = " ".join(error.split())[:_MAX_ERROR_CHARS]
-        super().__init__(f"query error: {error_type}" + (f": {text}" if text else ""))
-        self.error_type = error_type
-        self.error = error
 
 
 class PrometheusClient:
@@ -125,7 +71,7 @@ class PrometheusClient:
         transport: httpx.AsyncBaseTransport | None = None,
         max_body_bytes: int = 32 * _MIB,
     ) -> None:
-        url = _check_url(base_url)
+        url = api_url(base_url, "Prometheus", "http://host:9090")
         if timeout <= 0:
             raise ValueError(f"timeout must be positive, got {timeout}")
         if max_body_bytes <= 0:
@@ -139,7 +85,7 @@ class PrometheusClient:
             base_url=url,
             headers=dict(headers or {}),
             auth=auth,
-            verify=_ssl_verify(verify),
+            verify=ssl_verify(verify),
             timeout=timeout,
             transport=transport,
             follow_redirects=True,
@@ -285,11 +231,11 @@ class PrometheusClient:
 
     def _http_reason(self, status: int, said: str) -> str:
         """The reason shown: `HTTP 400 Bad Request: <the server's words, trimmed, no secrets>`."""
-        head = f"HTTP {status} {_phrase(status)}".rstrip()
+        head = f"HTTP {status} {status_phrase(status)}".rstrip()
         text = self._credentials.scrub(" ".join(said.split()))
         if len(text) > _MAX_ERROR_CHARS:
             text = text[: _MAX_ERROR_CHARS - 1] + "…"
-        if not text or _phrase(status).lower() in text.lower():
+        if not text or status_phrase(status).lower() in text.lower():
             return head  # "404 page not found" adds nothing to "HTTP 404 Not Found"
         return f"{head}: {text}"
 
@@ -334,7 +280,7 @@ class PrometheusClient:
             raise PromTimeout() from None
         except httpx.TransportError as exc:
             self.stats.errors += 1
-            raise PromUnreachable(_transport_detail(exc)) from None
+            raise PromUnreachable(transport_detail(exc)) from None
         except httpx.DecodingError:
             self.stats.errors += 1
             raise PromMalformed("body could not be decoded") from None
@@ -362,40 +308,6 @@ class PrometheusClient:
                 chunks.append(chunk)
             kind = response.headers.get("content-type", "").lower()
             return response.status_code, b"".join(chunks), kind
-
-
-def _check_url(base_url: str) -> httpx.URL:
-    try:
-        url = httpx.URL(base_url)
-    except (httpx.InvalidURL, TypeError) as exc:
-        raise ValueError(f"not a valid URL: {exc}") from None
-    if url.scheme not in ("http", "https") or not url.host:
-        raise ValueError("the Prometheus URL must look like http://host:9090")
-    return url
-
-
-def _ssl_verify(verify: bool | str) -> bool | ssl.SSLContext:
-    if isinstance(verify, bool):
-        return verify
-    try:
-        return ssl.create_default_context(cafile=verify)
-    except (OSError, ssl.SSLError) as exc:
-        raise ValueError(f"cannot use CA bundle {verify}: {exc}") from None
-
-
-def _transport_detail(exc: httpx.TransportError) -> str:
-    """A short cause for the failures worth naming; plain refusals need no words."""
-    cause: BaseException | None = exc
-    while cause is not None:
-        if isinstance(cause, ssl.SSLCertVerificationError):
-            return f"TLS certificate not trusted ({cause.verify_message})"
-        if isinstance(cause, ssl.SSLError):
-            return "TLS handshake failed"
-        text = str(cause)
-        if "Name or service not known" in text or "nodename nor servname" in text:
-            return "unknown host"
-        cause = cause.__cause__ or cause.__context__
-    return ""
 
 
 def _body_text(body: bytes) -> str:
@@ -443,13 +355,6 @@ def _buildinfo(data: Any) -> dict[str, str]:
     if not isinstance(data, Mapping):
         raise PromMalformed("build info is not an object")
     return {str(k): v for k, v in data.items() if isinstance(v, str)}
-
-
-def _phrase(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return ""
 
 
 def _fmt_time(t: float) -> str:

@@ -1,7 +1,7 @@
 """Results of the Prometheus HTTP API as small frozen values, and the parsing of its JSON.
 
 Values arrive as strings: "NaN" becomes None (missing), "+Inf"/"-Inf" stay float infinities.
-Every unexpected shape raises `PromMalformed` (see `gputop.sources.prometheus`).
+Every unexpected shape raises `PromMalformed` (see `gputop.sources.prometheus.errors`).
 """
 
 from __future__ import annotations
@@ -12,32 +12,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from gputop.sources.base import SourceError
+from gputop.sources.httpapi import describe
+from gputop.sources.prometheus.errors import PromMalformed
 
 __all__ = [
-    "PromError",
-    "PromMalformed",
     "PromSample",
     "PromSeries",
     "PromStats",
-    "describe",
     "parse_labels",
     "parse_matrix",
     "parse_value",
     "parse_vector",
 ]
-
-
-class PromError(SourceError):
-    """Any failure talking to Prometheus; `reason` is one line, free of secrets."""
-
-
-class PromMalformed(PromError):
-    """The answer is not what the API promises: bad JSON, unexpected shape, too big."""
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(f"malformed response: {detail}")
-        self.detail = detail
 
 
 @dataclass(slots=True)
@@ -99,15 +85,6 @@ class PromSeries:
 
     def __len__(self) -> int:
         return len(self.times)
-
-
-def describe(raw: Any) -> str:
-    """A value of an answer, for an error message: a short repr of a string or number, else
-    what it is (never the repr of a structure, which can be huge or nested too deep)."""
-    if raw is None or isinstance(raw, (str, int, float)):
-        text = repr(raw)
-        return text if len(text) <= 40 else text[:39] + "…"
-    return "an array" if isinstance(raw, list) else "an object"
 
 
 def parse_value(raw: Any) -> float | None:

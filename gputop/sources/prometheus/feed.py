@@ -28,9 +28,11 @@ from gputop.core.models import GpuSample, LatencySample, SourceState, SourceStat
 from gputop.core.store import LATENCY_KEY, SERIES_FIELDS, MetricStore
 from gputop.core.units import format_duration
 from gputop.sources.base import SourceError
-from gputop.sources.prometheus import PrometheusClient, PromSeries, PromUnreachable
-from gputop.sources.promfresh import LEARN_WINDOWS_S, Feed, read_probe
-from gputop.sources.promqueries import (
+from gputop.sources.prometheus.api import PromSeries
+from gputop.sources.prometheus.client import PrometheusClient
+from gputop.sources.prometheus.errors import PromUnreachable
+from gputop.sources.prometheus.freshness import LEARN_WINDOWS_S, Feed, read_probe
+from gputop.sources.prometheus.queries import (
     LABELS_EVERY_S,
     LATENCY_METRICS,
     MAX_POINTS,
