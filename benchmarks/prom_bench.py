@@ -83,12 +83,12 @@ class FleetResult:
 
 def _monitor(url: str, config_file: Path) -> Monitor:
     """A monitor wired to Prometheus the way `gputop --prometheus URL` wires it."""
-    from gputop.cli import _attach_prometheus, _attach_rules
+    from gputop.commands.build import attach_prometheus, attach_rules
 
     config = load_config(config_file, env={}, overrides={"prometheus.url": url})
     monitor = Monitor(clock=RealClock(), local=None, host="bench")
-    _attach_rules(monitor, config)
-    _attach_prometheus(monitor, config)
+    attach_rules(monitor, config)
+    attach_prometheus(monitor, config)
     return monitor
 
 

@@ -1,38 +1,22 @@
-"""Command line: `gputop [options]`, `gputop rules check FILE...`, `gputop sim-exporter ...`.
+"""Command line: `gputop [options]`, `gputop rules check FILE...`, `gputop sim-exporter ...`:
+the flags, and the command each runs (`gputop.commands`, imported only when it runs).
 
-Every bad input ends in one line on stderr and exit status 2, never a traceback. With
-`--once --check` the status is the monitoring-plugin convention (see `check_status`), and no
-usable source at all is 3 (unknown), never 2, which a monitoring system reads as critical.
+Every bad input ends in one line on stderr and exit status 2, never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
-import json
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, NoReturn
+from typing import NoReturn
 
 from gputop import __version__
-from gputop.core.clock import RealClock
+from gputop.commands.usage import EXIT_USAGE, UsageError
 from gputop.core.untrusted import visible
-from gputop.monitor import Monitor
 
-if TYPE_CHECKING:
-    from gputop.config import Config
-    from gputop.sources.base import LocalSource
-
-__all__ = ["UsageError", "main"]
-
-EXIT_USAGE = 2
-EXIT_UNKNOWN = 3
-#: Said where it helps: nothing to watch on this machine, and no Prometheus either.
-TRY_DEMO = "try --demo, or --prometheus URL"
-
-
-class UsageError(Exception):
-    """A bad flag, file or environment: printed as one line, exit status 2."""
+__all__ = ["build_parser", "main"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -51,7 +35,10 @@ def _seconds(text: str) -> float:
 
 
 #: Subcommands and the module that declares their flags (`add_arguments`) and runner (`run`).
-SUBCOMMANDS = {"rules": "gputop.commands.rules_check", "sim-exporter": "gputop.sources.simexporter"}
+SUBCOMMANDS = {
+    "rules": "gputop.commands.rules_check",
+    "sim-exporter": "gputop.commands.sim_exporter",
+}
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -156,213 +143,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if getattr(args, "_run", None) is not None:
             return int(args._run(args))
-        return _dashboard(args)
+        from gputop.commands.dashboard import run
+
+        return run(args)
     except UsageError as exc:
         sys.stderr.write(f"gputop: {visible(str(exc))}\n")
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
-
-
-def _load_config(args: argparse.Namespace) -> Config:
-    from pathlib import Path
-
-    from gputop.config import ConfigError, load_config
-
-    overrides = {
-        "prometheus.url": args.prometheus,
-        "prometheus.insecure": args.insecure,
-        "alertmanager.url": args.alertmanager,
-        "rules.files": args.rules,
-        "ui.interval": args.interval,
-        "ui.no_color": args.no_color,
-        "ui.read_only": args.read_only,
-        "ui.kiosk": args.kiosk,
-    }
-    try:
-        config = load_config(
-            Path(args.config) if args.config else None, profile=args.profile, overrides=overrides
-        )
-    except ConfigError as exc:
-        raise UsageError(str(exc)) from None
-    for warning in config.warnings:
-        sys.stderr.write(f"gputop: warning: {visible(warning)}\n")
-    return config
-
-
-def _build_monitor(
-    args: argparse.Namespace,
-    config: Config,
-    *,
-    keep_trying: bool = False,
-    defer_rules: bool = False,
-) -> Monitor:
-    """The monitor with every configured source and its rules. `keep_trying`: a local source
-    that cannot be opened yet is retried (a kiosk with nothing else to show) rather than
-    dropped; `defer_rules`: rules that cannot fail to load (the built-in pack, Prometheus'
-    own) are left for `_attach_rules` after the first frame."""
-    clock = RealClock()
-    local: LocalSource
-    if args.demo:
-        from gputop.sources.demo import SCENARIOS, DemoSource
-
-        if args.scenario not in SCENARIOS:
-            raise UsageError(
-                f"--scenario: unknown scenario {args.scenario!r} (one of {', '.join(SCENARIOS)})"
-            )
-        local = DemoSource(clock, seed=args.seed, scenario=args.scenario, warmup_s=900.0)
-    else:
-        from gputop.sources.nvml import NvmlSource
-
-        local = NvmlSource(clock)
-    monitor = Monitor(clock=clock, local=local)
-    monitor.open(keep_trying=keep_trying and config.prometheus is None)
-    if not defer_rules or config.rules.files:
-        _attach_rules(monitor, config)  # a rule file can be wrong: said before the UI starts
-    if config.prometheus is not None:
-        _attach_prometheus(monitor, config)
-    if config.alertmanager is not None:
-        _attach_alertmanager(monitor, config)
-    return monitor
-
-
-def _attach_rules(monitor: Monitor, config: Config) -> None:
-    from pathlib import Path
-
-    from gputop.rules.builtin import builtin_rules
-    from gputop.rules.engine import RulesEngine, with_margins
-    from gputop.rules.files import RuleFileError, RuleSet, load_rule_set
-    from gputop.rules.model import RuleDef
-
-    settings = config.rules
-    margin = settings.margin_pct / 100.0
-    margins = dict(settings.margins)
-    try:
-        loaded = load_rule_set(settings.files) if settings.files else RuleSet()
-    except RuleFileError as exc:
-        raise UsageError(str(exc)) from None
-    origin = ", ".join(p.name for p in settings.files) if settings.files else "built-in rules"
-    if loaded.without_alerts:
-        origin += (
-            f" (no alerting rules in {', '.join(Path(p).name for p in loaded.without_alerts)})"
-        )
-    alerts = with_margins(loaded.alerts, margins)
-
-    def local(rules: list[RuleDef]) -> RulesEngine:
-        return RulesEngine(
-            rules,
-            clock=monitor.clock,
-            margin=margin,
-            origin=origin,
-            records=loaded.records,
-            notes=loaded.notes,
-        )
-
-    if config.prometheus is not None:
-        monitor.rules = RulesEngine([], clock=monitor.clock, margin=margin, origin="Prometheus")
-        if settings.files:
-            monitor.local_rules = local(alerts)
-    else:
-        monitor.rules = local(alerts if settings.files else with_margins(builtin_rules(), margins))
-
-
-def _attach_prometheus(monitor: Monitor, config: Config) -> None:
-    from gputop.sources.prometheus.client import PrometheusClient
-    from gputop.sources.prometheus.feed import PrometheusSource
-
-    settings = config.prometheus
-    assert settings is not None
-    client = PrometheusClient(settings.url, **settings.client_kwargs())
-    monitor.client = client
-    monitor.latency_histogram = settings.latency_histogram
-    if settings.rules_url is not None:  # a ruler not proxied by the engine (vmalert, ...)
-        monitor.rules_client = PrometheusClient(settings.rules_url, **settings.client_kwargs())
-    monitor.remote = PrometheusSource(
-        client,
-        monitor.store,
-        monitor.clock,
-        range_s=settings.range,
-        columns=max(1, round(settings.range / 5.0)),  # a 5 s step: no wider than a sparkline cell
-        latency_histogram=settings.latency_histogram,
-        selector=settings.selector,
-        local_keys=monitor.local_keys,
-        refresh_s=config.ui.interval,
-        stale_after_s=settings.stale_after,
-    )
-
-
-def _attach_alertmanager(monitor: Monitor, config: Config) -> None:
-    from gputop.sources.alertmanager import AlertmanagerClient, AlertmanagerSource
-
-    settings = config.alertmanager
-    assert settings is not None
-    client = AlertmanagerClient(settings.url, **settings.client_kwargs())
-    period = max(settings.interval, config.ui.interval)
-    monitor.alertmanager = AlertmanagerSource(client, monitor.clock, period_s=period)
-
-
-def _dashboard(args: argparse.Namespace) -> int:
-    if args.json and not args.once:
-        raise UsageError("--json: only with --once")
-    if args.check and not args.once:
-        raise UsageError("--check: only with --once")
-    config = _load_config(args)
-    kiosk = config.ui.kiosk and not args.once
-    monitor = _build_monitor(args, config, keep_trying=kiosk, defer_rules=not args.once)
-    try:
-        if monitor.local is None and monitor.remote is None:
-            reason = monitor.state("nvml").reason or "NVML not available"
-            if args.once and args.check:
-                sys.stderr.write(f"gputop: nothing to check: {visible(reason)}\n")
-                return EXIT_UNKNOWN
-            raise UsageError(f"{reason}; {TRY_DEMO}")
-        if args.once:
-            return _once(monitor, args)
-        from gputop.ui.app import run_dashboard
-
-        return run_dashboard(
-            monitor,
-            load_rules=None if monitor.rules else lambda: _attach_rules(monitor, config),
-            interval=config.ui.interval,
-            no_color=config.ui.no_color,
-            notify=args.notify and not kiosk,
-            kiosk_page_s=config.ui.kiosk_page_seconds if kiosk else None,
-            read_only=config.ui.read_only or kiosk,
-            warnings=config.warnings,
-        )
-    finally:
-        monitor.close()
-
-
-def _once(monitor: Monitor, args: argparse.Namespace) -> int:
-    import asyncio
-
-    from gputop.rules.engine import check_status
-    from gputop.snapshot import snapshot_json, snapshot_text
-    from gputop.ui.view import DEFAULT_WINDOW_S
-
-    # the history the dashboard would hold (a source that can replay its past): the rules'
-    # recent series, and so near, as the dashboard has them
-    monitor.warm_start(DEFAULT_WINDOW_S, args.interval or 1.0)
-    monitor.poll()
-
-    async def remote() -> None:
-        try:
-            await monitor.refresh_remote()
-        finally:
-            await monitor.aclose()
-
-    if monitor.remote is not None:
-        asyncio.run(remote())
-    statuses = monitor.rule_statuses()
-    if args.json:
-        doc = snapshot_json(monitor, [s.as_json() for s in statuses])
-        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
-    else:
-        sys.stdout.write(snapshot_text(monitor, statuses) + "\n")
-    gc.enable()
-    if not args.check:
-        return 0
-    return check_status(
-        statuses, sources_failing=monitor.sources_failing(), lost_gpus=monitor.lost_count()
-    )

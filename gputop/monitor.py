@@ -8,14 +8,16 @@ is only ever written from one thread. Remote sources (Prometheus, Alertmanager) 
 
 A failing source is retried with `core.backoff.source_backoff` (1 s doubling to 8 s), so one
 that comes back is seen within seconds; `retry_now()` skips the wait. GPUs that fall off the
-bus are remembered with the time they were first seen lost (`lost_since`).
+bus are remembered with the time they were first seen lost (`lost_since`). The UI acts only
+through it: `silence()`, `expire()` (Alertmanager) and `signal()` (a GPU process).
 """
 
 from __future__ import annotations
 
+import signal
 import socket
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -36,6 +38,7 @@ from gputop.sources.base import LocalSource, RemoteSource, SourceError, SourceUn
 if TYPE_CHECKING:
     from gputop.rules.engine import RulesEngine
     from gputop.sources.alertmanager import AlertmanagerSource
+    from gputop.sources.amtypes import Matcher
     from gputop.sources.prometheus.client import PrometheusClient
 
 __all__ = [
@@ -265,6 +268,37 @@ class Monitor:
         for engine in (self.rules, self.local_rules):
             if engine is not None:
                 engine.retry_now()
+
+    # ---- actions: the only way the UI changes something outside gputop ----------------
+
+    async def silence(
+        self, matchers: Sequence[Matcher], seconds: float, *, created_by: str, comment: str
+    ) -> str:
+        """Silence `matchers` in Alertmanager from now on, for `seconds`; the silence's id.
+        Raises AmError (also when no Alertmanager is configured)."""
+        am = self._am()
+        now = self.clock.now()
+        return await am.create_silence(
+            matchers, starts_at=now, ends_at=now + seconds, created_by=created_by, comment=comment
+        )
+
+    async def expire(self, silence_id: str) -> None:
+        """Expire a silence in Alertmanager now. Raises AmError."""
+        await self._am().expire_silence(silence_id)
+
+    def signal(self, proc: ProcessSample, sig: signal.Signals) -> str:
+        """Send `sig` to a listed GPU process once it is confirmed to be the one listed and
+        still on its GPU; what was done. Raises ActionError saying why not."""
+        from gputop.sources.signals import signal_process
+
+        return signal_process(proc, sig, self.processes_now())
+
+    def _am(self) -> AlertmanagerSource:
+        if self.alertmanager is None:
+            from gputop.sources.amtypes import AmError
+
+            raise AmError("no Alertmanager configured")
+        return self.alertmanager
 
     # ---- lost GPUs ------------------------------------------------------------------
 

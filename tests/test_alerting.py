@@ -9,7 +9,7 @@ from gputop.core.store import MetricStore
 from gputop.rules.engine import _refresh_period, check_status, with_margins
 from gputop.rules.model import RuleDef, RuleStatus
 from gputop.sources.prometheus.rulesapi import PromRuleGroup
-from gputop.ui.view import stale_note
+from gputop.ui.views.readings import stale_note
 
 
 def st(state: str, reason: str | None = None) -> RuleStatus:
@@ -76,7 +76,7 @@ def test_remote_history_is_held_in_series_of_its_own_capacity():
 
 
 def test_a_sparkline_cell_spans_at_least_its_minimum():
-    from gputop.ui.view import SparkSpec
+    from gputop.ui.views.readings import SparkSpec
 
     assert SparkSpec.at_least(600.0, 43, 20.0).width_s == 20.0  # wide: more history
     assert SparkSpec.at_least(600.0, 20, 20.0).width_s == 30.0  # narrow: the window rules

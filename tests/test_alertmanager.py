@@ -379,8 +379,8 @@ def test_while_alertmanager_fails_every_row_it_touches_says_its_fate_is_unknown_
     """Not a live `→ receiver`: the last known fate, as of the last good poll, at every width
     (the rules panel's short form included)."""
     from gputop.rules.fate import with_fates
-    from gputop.ui.rules_lines import RuleColumns, row_line
-    from gputop.ui.rules_view import rule_row
+    from gputop.ui.views.rules import rule_row
+    from gputop.ui.views.rules_lines import RuleColumns, row_line
 
     monkeypatch.setenv("TZ", "UTC")
     import time
@@ -409,7 +409,7 @@ def test_while_alertmanager_fails_every_row_it_touches_says_its_fate_is_unknown_
 
 
 async def test_the_header_says_now_between_polls_not_5s_behind() -> None:
-    from gputop.ui.view import source_part
+    from gputop.ui.views.readings import source_part
 
     clock = FakeClock(NOW)
 
@@ -431,7 +431,7 @@ async def test_the_header_says_now_between_polls_not_5s_behind() -> None:
 
 def test_the_alerts_screen_names_the_gpu_and_node_of_each_alert() -> None:
     from gputop.sources.amtypes import AmGroup
-    from gputop.ui.alerts_view import ALERT_COLUMNS, alert_rows
+    from gputop.ui.views.alerts import ALERT_COLUMNS, alert_rows
 
     hot = _alert(receivers=("dingtalk-relay",))
     node = AmAlert({"alertname": "NodeDown", "instance": "10.0.0.2:9100"}, "fp-down", "active")
@@ -462,7 +462,7 @@ async def test_the_alerts_screen_shows_where_on_screen() -> None:
 
 def test_an_unknown_row_keeps_its_reason_while_alertmanager_fails() -> None:
     from gputop.rules.fate import with_fates
-    from gputop.ui.rules_view import rule_row
+    from gputop.ui.views.rules import rule_row
 
     view = AmView(NOW - 45, alerts=(_alert(receivers=("null",)),))
     unknown = RuleStatus(

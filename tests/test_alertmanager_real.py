@@ -23,15 +23,16 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable, Input, Select
 
-from gputop.cli import _build_monitor, _load_config, build_parser
+from gputop.cli import build_parser
+from gputop.commands import build_monitor, settings_from_args
 from gputop.monitor import Monitor
 from gputop.rules.model import RuleStatus
 from gputop.rules.text import fate_text
 from gputop.sources.prometheus.rulesapi import parse_rfc3339
 from gputop.ui.actions import created_by
 from gputop.ui.app import GpuTopApp
+from gputop.ui.confirm import ConfirmScreen
 from gputop.ui.screens.alerts import AlertsScreen
-from gputop.ui.screens.confirm import ConfirmScreen
 from gputop.ui.screens.silence import SilenceScreen
 from tests.support.alertmanager_server import AlertmanagerServer
 from tests.support.prometheus_server import PromStack
@@ -84,7 +85,7 @@ def no_silence_left(chain: Chain) -> Iterator[None]:
 
 def monitor_for(prometheus: str, alertmanager: str, *, margin_s: float | None = None) -> Monitor:
     args = build_parser().parse_args(["--prometheus", prometheus, "--alertmanager", alertmanager])
-    monitor = _build_monitor(args, _load_config(args))
+    monitor = build_monitor(settings_from_args(args))
     assert monitor.alertmanager is not None
     monitor.alertmanager.period_s = 0.0  # every refresh asks
     if margin_s is not None:

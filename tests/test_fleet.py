@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import pytest
 from textual.geometry import Region
 
-import gputop.ui.screens.fleet as fleet_module
+import gputop.ui.views.fleet as fleet_module
 from gputop.core.clock import FakeClock, RealClock
 from gputop.core.models import GpuSample, SourceState, SourceStatus
 from gputop.monitor import Monitor
@@ -23,17 +23,17 @@ from gputop.rules.model import RuleStatus
 from gputop.sources.prometheus import PrometheusClient
 from gputop.sources.prometheus.feed import PrometheusSource
 from gputop.ui.app import GpuTopApp
-from gputop.ui.screens.fleet import (
+from gputop.ui.screens.fleet import FleetScreen
+from gputop.ui.screens.overview import OverviewScreen
+from gputop.ui.views.fleet import (
     NO_PROMETHEUS,
     FleetLayout,
-    FleetScreen,
     GpuRow,
     NodeRow,
     fleet_rows,
     pod_text,
 )
-from gputop.ui.screens.overview import OverviewScreen
-from gputop.ui.view import SparkSpec
+from gputop.ui.views.readings import SparkSpec
 from gputop.ui.widgets.fleet_table import FleetTable, changed_until
 from tests.support.prometheus_server import ENGINES, PromStack
 from tests.support.ui import START, build_app, screen_lines

@@ -23,10 +23,11 @@ from pathlib import Path
 
 import pytest
 
-from gputop.cli import _build_monitor, _load_config, build_parser
+from gputop.cli import build_parser
+from gputop.commands import build_monitor, settings_from_args
 from gputop.core.models import SourceStatus
 from gputop.monitor import Monitor
-from gputop.ui.view import status_parts
+from gputop.ui.views.readings import status_parts
 from tests.support.prometheus_server import BACKFILL_LEAD_S, PromStack
 
 pytestmark = pytest.mark.prometheus
@@ -50,7 +51,7 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, s
 def cli_monitor(url: str) -> Iterator[Monitor]:
     """The monitor `gputop --prometheus URL` builds."""
     args = build_parser().parse_args(["--prometheus", url])
-    monitor = _build_monitor(args, _load_config(args))
+    monitor = build_monitor(settings_from_args(args))
     try:
         yield monitor
     finally:

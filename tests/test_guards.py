@@ -18,10 +18,11 @@ from textual.binding import Binding
 from textual.screen import ModalScreen
 
 from gputop.core.models import ProcessSample
-from gputop.ui.actions import READ_ONLY_MESSAGE, ActionError, signal_process
+from gputop.sources.signals import ActionError, signal_process
 from gputop.ui.app import GpuTopApp
+from gputop.ui.confirm import ConfirmScreen
+from gputop.ui.policy import READ_ONLY_MESSAGE
 from gputop.ui.screens.alerts import AlertsScreen
-from gputop.ui.screens.confirm import ConfirmScreen
 from gputop.ui.screens.detail import DetailScreen
 from gputop.ui.screens.fleet import FleetScreen
 from gputop.ui.screens.help import HelpScreen, help_sections

@@ -8,7 +8,7 @@ import pytest
 
 from gputop.core.models import SourceState, SourceStatus
 from gputop.ui.app import GpuTopApp
-from gputop.ui.header_view import fit_header
+from gputop.ui.views.header import fit_header
 from tests.support.ui import build_monitor, fixed_utc, screen_lines
 
 WIDTHS = [80, 100, 120]

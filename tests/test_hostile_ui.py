@@ -31,7 +31,7 @@ from gputop.sources.demo import DemoSource
 from gputop.sources.prometheus import PrometheusClient
 from gputop.sources.prometheus.feed import PrometheusSource
 from gputop.ui.app import GpuTopApp
-from gputop.ui.screens.confirm import ConfirmScreen
+from gputop.ui.confirm import ConfirmScreen
 from gputop.ui.screens.silence import SilenceScreen
 from tests.support.hostile_server import (
     CLICK,

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from gputop.cli import _attach_prometheus, _attach_rules
+from gputop.commands.build import attach_prometheus, attach_rules
 from gputop.config import load_config
 from gputop.core.clock import FakeClock
 from gputop.core.models import SourceState, SourceStatus
@@ -173,8 +173,8 @@ def test_the_banner_names_each_failing_source_in_use_with_a_fixed_time(monkeypat
 async def _kiosk_on(url: str, clock: FakeClock) -> Monitor:
     config = load_config(env={}, overrides={"prometheus.url": url})
     monitor = Monitor(clock=clock, local=None, host="wall")
-    _attach_rules(monitor, config)
-    _attach_prometheus(monitor, config)
+    attach_rules(monitor, config)
+    attach_prometheus(monitor, config)
     return monitor
 
 

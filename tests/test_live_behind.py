@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from gputop.ui.app import GpuTopApp
-from gputop.ui.screens.confirm import ConfirmScreen
+from gputop.ui.confirm import ConfirmScreen
 from gputop.ui.screens.help import HelpScreen
 from gputop.ui.screens.silence import SilenceScreen
 from tests.support.guarded import FakeAlertmanager, with_alertmanager

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 import pytest
 
 from gputop.rules.text import STATE_LABELS
-from gputop.ui.rules_view import panel_order
 from gputop.ui.screens.detail import DetailScreen
 from gputop.ui.screens.overview import OverviewScreen
+from gputop.ui.views.rules import panel_order
 from gputop.ui.widgets.gpu_panel import GpuPanel
 from gputop.ui.widgets.rules_panel import RulesPanel
 from tests.support.rulestates import (

@@ -25,7 +25,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gputop.cli import _build_monitor, _load_config, build_parser
+from gputop.cli import build_parser
+from gputop.commands import build_monitor, settings_from_args
 from gputop.monitor import Monitor
 from gputop.ui.app import GpuTopApp
 from tests.support.fake_nvml import FakeNvml
@@ -85,7 +86,7 @@ def _alert_states(url: str) -> set[str]:
 def cli_monitor(url: str) -> Iterator[Monitor]:
     """The monitor `gputop --prometheus URL` builds."""
     args = build_parser().parse_args(["--prometheus", url])
-    monitor = _build_monitor(args, _load_config(args))
+    monitor = build_monitor(settings_from_args(args))
     try:
         yield monitor
     finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from gputop.ui.overview_view import CARD_RULE_ROWS, overview_layout
+from gputop.ui.views.overview import CARD_RULE_ROWS, overview_layout
 from gputop.ui.widgets.gpu_panel import GpuPanel
 from gputop.ui.widgets.latency_panel import LatencyPanel
 from gputop.ui.widgets.rules_panel import RulesPanel

@@ -70,7 +70,7 @@ def test_rules_check_on_every_field_gives_no_unknown_metric(tmp_path):
 def test_the_dashboard_never_reads_the_generated_table(name):
     code = (
         "import sys; from gputop.core.catalogue import lookup; "
-        f"lookup({name!r}); lookup('node_load1'); import gputop.ui.view; "
+        f"lookup({name!r}); lookup('node_load1'); import gputop.ui.views.readings; "
         "print('gputop.core.dcgm_field_table' in sys.modules)"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -10,7 +10,8 @@ import re
 import pytest
 
 from gputop.rules.model import RuleStatus
-from gputop.ui.rules_lines import (
+from gputop.ui.views.rules import RowCache, panel_order, rows_needed, rule_row
+from gputop.ui.views.rules_lines import (
     CURSOR_W,
     STATE_W,
     RuleColumns,
@@ -20,7 +21,6 @@ from gputop.ui.rules_lines import (
     shorten_middle,
     window,
 )
-from gputop.ui.rules_view import RowCache, panel_order, rows_needed, rule_row
 
 NODE = {"Hostname": "sim-node-01"}
 

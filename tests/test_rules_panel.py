@@ -19,7 +19,7 @@ from gputop.monitor import Monitor
 from gputop.rules.engine import RulesEngine
 from gputop.rules.model import RuleStatus, sort_statuses
 from gputop.ui.app import GpuTopApp
-from gputop.ui.rules_view import RULES_SHOWN_S
+from gputop.ui.views.rules import RULES_SHOWN_S
 from gputop.ui.widgets.rules_panel import RulesPanel
 from tests.support.ui import START, fixed_utc, screen_lines
 

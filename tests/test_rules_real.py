@@ -29,12 +29,13 @@ import httpx
 import pytest
 import yaml
 
-from gputop.cli import _build_monitor, _load_config, build_parser
+from gputop.cli import build_parser
+from gputop.commands import build_monitor, settings_from_args
 from gputop.core.labels import LabelKey, label_key
 from gputop.monitor import Monitor
 from gputop.rules.model import RuleStatus
 from gputop.ui.app import GpuTopApp
-from gputop.ui.rules_view import RuleRow
+from gputop.ui.views.rules import RuleRow
 from gputop.ui.widgets.rules_panel import RulesPanel
 from tests.support.prometheus_server import ENGINES, PromStack, engine_stack
 from tests.support.ui import screen_lines
@@ -194,7 +195,7 @@ def hot_gpu_status(statuses: list[RuleStatus]) -> RuleStatus | None:
 def cli_monitor(url: str) -> Iterator[Monitor]:
     """The monitor `gputop --prometheus URL` builds (no demo node; NVML only if present)."""
     args = build_parser().parse_args(["--prometheus", url])
-    monitor = _build_monitor(args, _load_config(args))
+    monitor = build_monitor(settings_from_args(args))
     try:
         yield monitor
     finally:

@@ -11,9 +11,9 @@ import psutil
 import pytest
 
 from gputop.core.models import ProcessSample
-from gputop.ui.actions import ActionError, confirm_process, kernel_thread_stat, signal_process
+from gputop.sources.signals import ActionError, confirm_process, kernel_thread_stat, signal_process
 from gputop.ui.app import GpuTopApp
-from gputop.ui.screens.confirm import ConfirmScreen
+from gputop.ui.confirm import ConfirmScreen
 from gputop.ui.screens.processes import ProcessesScreen
 from tests.support.guarded import FakeAlertmanager, ListedProcess, guarded_monitor
 from tests.support.ui import screen_lines

@@ -169,7 +169,7 @@ def test_history_is_openmetrics_grouped_by_series() -> None:
 
 
 def _command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "gputop.sources.simexporter", *args]
+    return [sys.executable, "-m", "gputop.commands.sim_exporter", *args]
 
 
 def _consecutive_free_ports(n: int) -> int:

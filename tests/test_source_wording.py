@@ -7,7 +7,7 @@ import time
 import pytest
 
 from gputop.core.models import SourceState, SourceStatus
-from gputop.ui.view import source_part, stale_note
+from gputop.ui.views.readings import source_part, stale_note
 
 NOW = 1_767_225_600.0
 

@@ -8,11 +8,11 @@ from textual.widgets import DataTable
 
 from gputop.core.models import GPU_METRICS, ProcessSample, SourceState, SourceStatus
 from gputop.ui.app import GpuTopApp
-from gputop.ui.process_view import process_cells, sort_processes
 from gputop.ui.screens.detail import DetailScreen, MetricChart, chart_segments, time_ticks
 from gputop.ui.screens.help import HelpScreen, help_sections
 from gputop.ui.screens.overview import OverviewScreen
 from gputop.ui.screens.processes import ProcessesScreen
+from gputop.ui.views.processes import process_cells, sort_processes
 from gputop.ui.widgets.gpu_panel import GpuPanel
 from tests.support.ui import FaultySource, advance, build_app, build_monitor, screen_lines
 

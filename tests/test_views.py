@@ -24,8 +24,8 @@ from gputop.monitor import Monitor
 from gputop.rules.builtin import builtin_rules
 from gputop.rules.engine import RulesEngine
 from gputop.rules.model import RuleDef, RuleStatus, unknown_status
-from gputop.ui.rules_view import RuleSparks, ShownRules, rules_panel_view, thresholds
-from gputop.ui.view import NumberLevels, status_parts
+from gputop.ui.views.readings import NumberLevels, status_parts
+from gputop.ui.views.rules import RuleSparks, ShownRules, rules_panel_view, thresholds
 from gputop.ui.widgets.gpu_panel import COMPACT_COLUMNS, readings_heading
 
 GPU = GpuSample(
@@ -181,7 +181,7 @@ def test_the_header_counts_lost_gpus_and_says_when_a_failing_source_is_tried_aga
 
 
 def test_the_overview_gives_way_to_the_rules_it_must_show():
-    from gputop.ui.overview_view import MIN_RULE_ROWS, RuleRoom, chrome_height, overview_layout
+    from gputop.ui.views.overview import MIN_RULE_ROWS, RuleRoom, chrome_height, overview_layout
 
     # 8 GPUs at 120x40: cards beside a few rule lines, compact lines beside many
     assert not overview_layout(120, 40, [8], 2).compact

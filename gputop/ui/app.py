@@ -1,13 +1,11 @@
-"""The Textual application: owns the polling, hands the monitor's views to the screens, and
-guards the actions: with `read_only` every action that changes something outside gputop is
-gone (see `gputop.ui.actions`); a `kiosk` is read-only and also ignores every key but its exit
-chord, shows no toasts or dialogs and no footer, and puts up a STALE banner while a source in
-use is failing (see `gputop.ui.kiosk`)."""
+"""The Textual application: one class made of its parts, each in a module of its own —
+`polling` (the reading loops and screen refresh), `policy` (read-only and kiosk), `actions`
+(what the keys do, pages by name) — plus the views the screens ask for (below). Screens
+derive from `gputop.ui.screens.base` and never import this module at run time."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import os
 import signal
@@ -15,49 +13,36 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
-from textual import events, getters, work
-from textual.app import App
-from textual.binding import Binding, BindingType
-from textual.css.query import NoMatches
+from textual.binding import Binding
 from textual.driver import Driver
-from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from gputop.core.models import GPU_METRICS
-from gputop.core.untrusted import visible
-from gputop.monitor import OVERVIEW_MAX, LocalReading, Monitor
+from gputop.monitor import Monitor
 from gputop.rules.model import RuleStatus
 from gputop.rules.text import series_name
-from gputop.ui import rules_view
-from gputop.ui.actions import READ_ONLY_MESSAGE, guarded_keys, is_guarded
-from gputop.ui.kiosk import ExitChord, kiosk_pages, stale_banner_lines
-from gputop.ui.rules_view import RowCache, RulesPanelView, RuleSparks, ShownRules, rules_panel_view
-from gputop.ui.view import DEFAULT_WINDOW_S, NumberLevels, status_parts
+from gputop.ui.actions import page_class
+from gputop.ui.kiosk import ExitChord
+from gputop.ui.polling import Polling
+from gputop.ui.views import rules as rules_view
+from gputop.ui.views.readings import DEFAULT_WINDOW_S, NumberLevels, status_parts
+from gputop.ui.views.rules import RowCache, RulesPanelView, RuleSparks, ShownRules, rules_panel_view
 from gputop.ui.widgets.rules_panel import RulesPanel
-from gputop.ui.widgets.stale_banner import StaleBanner
 from gputop.ui.widgets.status_bar import StatusBar
 
-if TYPE_CHECKING:
-    from gputop.ui.screens.overview import OverviewScreen
-
-__all__ = ["GpuTopApp", "GpuTopScreen", "run_dashboard"]
-
-#: How long quitting waits for a request on its way before closing the clients regardless.
-_STOP_WAIT_S = 5.0
-#: The workers that talk through the monitor's clients: the polling, silencing, expiring.
-_CLIENT_GROUPS = frozenset({"remote", "silence", "expire"})
+__all__ = ["GpuTopApp"]
 
 
-class GpuTopApp(App[int]):
+class GpuTopApp(Polling):
     TITLE = "gputop"
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: tests subclass the app
     ENABLE_COMMAND_PALETTE = False
     # the overview is the first screen and the only full paint at start; as a mode, its own
     # stylesheet is loaded with it (Textual skips it for `get_default_screen`)
     MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {
-        "overview": lambda: _overview_screen()
+        "overview": lambda: page_class("overview")()
     }
     DEFAULT_MODE = "overview"
     BINDINGS = [
@@ -99,20 +84,20 @@ class GpuTopApp(App[int]):
         self._poll = poll
         self._notify_firing = notify_firing
         self._kiosk_page_s = kiosk_page_s  # pages cycle by themselves
-        self._kiosk_page_name = "overview"
+        self.kiosk_page_name = "overview"
         self.kiosk = kiosk
         self.read_only = read_only or kiosk
-        self._exit_chord = ExitChord()
+        self.exit_chord = ExitChord()
         self._handle_signals = handle_signals
         self._firing: set[tuple[str, tuple[tuple[str, str], ...]]] | None = None
         self._shown = ShownRules()
         self._rule_sparks = RuleSparks()
         self._rule_rows = RowCache()
         self._levels: tuple[list[RuleStatus] | None, NumberLevels] = (None, NumberLevels())
-        self._failing = False
+        self.failing = False
         self._load_rules = load_rules  # the first frame needs no rules: they load just after it
         self._warnings = warnings  # also written to stderr, which the dashboard covers
-        self._stop = threading.Event()
+        self.stopping = threading.Event()
 
     def get_driver_class(self) -> type[Driver]:
         """Textual's own driver, but on Linux one that sends only the cells that changed."""
@@ -145,138 +130,17 @@ class GpuTopApp(App[int]):
             load()
             self.monitor.evaluate_rules()
             self.refresh_screen()
-        if self._poll:  # the first reading is on screen: the next is one interval away
-            monitor = self.monitor
-            if monitor.local is not None or monitor.remote is None:
-                self.poll_local()
-            if monitor.remote is not None or monitor.alertmanager is not None:
-                self.run_worker(self._poll_remote(), exclusive=True, group="remote")
+        if self._poll:
+            self.start_polling()
         _settle_gc()
 
     async def on_unmount(self) -> None:
-        self._stop.set()
         if self._handle_signals:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
-        await self._stop_polling()
+        await self.stop_polling()
         await self.monitor.aclose()
-
-    async def _stop_polling(self) -> None:
-        """Cancel the remote polling (and any request of an action) and wait until it has
-        ended: only then may the monitor close its clients, or a request on its way when the
-        cancel came (and won over it) goes on to send the next on a closed client."""
-        running = [w for w in self.workers if w.group in _CLIENT_GROUPS and not w.is_finished]
-        for worker in running:
-            worker.cancel()
-        for worker in running:
-            with contextlib.suppress(Exception):  # cancelled, failed or slow: it is over
-                await asyncio.wait_for(worker.wait(), _STOP_WAIT_S)
-
-    # ---- kiosk and read-only -------------------------------------------------------
-
-    async def on_event(self, event: events.Event) -> None:
-        """A kiosk drops every key and mouse event but the exit chord; read-only answers the
-        keys of the actions it has removed."""
-        if isinstance(event, events.InputEvent) and not event.is_forwarded:
-            if self.kiosk:
-                if isinstance(event, events.Key) and self._exit_chord.press(event.key):
-                    self.exit(0)
-                return
-            if isinstance(event, events.Key) and self.read_only and self._guarded(event.key):
-                self.say_read_only()
-                return
-        elif self.kiosk and isinstance(event, events.Paste):
-            return
-        await super().on_event(event)
-
-    def _guarded(self, key: str) -> bool:
-        bindings: list[BindingType] = [*type(self).BINDINGS, *type(self.screen).BINDINGS]
-        return key in guarded_keys(bindings)
-
-    def say_read_only(self) -> None:
-        self.notify(READ_ONLY_MESSAGE, severity="warning", timeout=4)
-
-    def notify(
-        self,
-        message: str,
-        *,
-        title: str = "",
-        severity: SeverityLevel = "information",
-        timeout: float | None = None,
-        markup: bool = False,
-    ) -> None:
-        """A toast, except in a kiosk: nothing may cover its rows. Toasts name rules, series
-        and processes: their words are shown as text, never as markup (`markup` is ignored)."""
-        if not self.kiosk:
-            super().notify(
-                visible(message),
-                title=visible(title),
-                severity=severity,
-                timeout=timeout,
-                markup=False,
-            )
-
-    # ---- polling -------------------------------------------------------------------
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="local")
-    def poll_local(self) -> None:
-        """Read the local source once per interval; the next read starts when the last ends."""
-        while not self._stop.wait(self._delay()):
-            result = self.monitor.read_local()
-            if self._stop.is_set():
-                return
-            self.call_from_thread(self.apply_local, result)
-
-    def _delay(self) -> float:
-        now = self.monitor.clock.now()
-        return self.interval - (now % self.interval)  # ticks aligned to the interval
-
-    def apply_local(self, result: LocalReading) -> None:
-        self.monitor.ingest(result)
-        self.refresh_screen()
-
-    async def _poll_remote(self) -> None:
-        """Refresh Prometheus (and Alertmanager) once per interval; the next refresh starts
-        when the last ends."""
-        fleet_checked = False
-        while not self._stop.is_set():
-            await self.monitor.refresh_remote()
-            if not fleet_checked and self.monitor.state("prometheus").ok:
-                fleet_checked = True
-                self._open_fleet_if_no_local_gpus()
-            self.refresh_screen()
-            await asyncio.sleep(self._delay())
-
-    def _open_fleet_if_no_local_gpus(self) -> None:
-        """A fleet larger than the overview shows, and no GPU here: start on the fleet."""
-        monitor = self.monitor
-        local = monitor.latest is not None and bool(monitor.latest.gpus)
-        if not local and len(monitor.gpus()) > OVERVIEW_MAX and len(self.screen_stack) == 1:
-            self.action_fleet()
-
-    def refresh_screen(self) -> None:
-        failing = self.monitor.sources_failing()
-        if failing != self._failing:  # `r` is offered only while something fails
-            self._failing = failing
-            self.refresh_bindings()
-        # the screen shown, or under a dialog (silence, confirm, help) the one it covers:
-        # its data stays live behind the dialog
-        stack = self.screen_stack
-        at = next(
-            (i for i in range(len(stack) - 1, -1, -1) if isinstance(stack[i], GpuTopScreen)), -1
-        )
-        if at < 0:
-            return
-        screen = stack[at]
-        assert isinstance(screen, GpuTopScreen)
-        # a screen just pushed is not composed yet: it fills itself on mount
-        with contextlib.suppress(NoMatches):
-            screen.refresh_view()
-            if self.kiosk:
-                screen.query_one(StaleBanner).set_lines(stale_banner_lines(self.monitor))
-        for dialog in stack[at + 1 : -1]:  # a dialog under another keeps an old picture of it
-            dialog.refresh()
 
     # ---- views the screens ask for -----------------------------------------------
 
@@ -349,128 +213,6 @@ class GpuTopApp(App[int]):
             for note in rules_view.chart_thresholds(statuses, gpu, metric.key).off_scale
         ]
 
-    # ---- actions -------------------------------------------------------------------
-
-    def open_detail(self, key: str) -> None:
-        from gputop.ui.screens.detail import DetailScreen
-
-        self.push_screen(DetailScreen(key))
-
-    def action_processes(self) -> None:
-        from gputop.ui.screens.processes import ProcessesScreen
-
-        self.push_screen(ProcessesScreen())
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "fleet":  # the listed binding with Prometheus, the unlisted one without
-            return bool(parameters) == (self.monitor.remote is None)
-        if action == "alerts":
-            return bool(parameters) == (self.monitor.alertmanager is None)
-        if action == "retry":
-            return self._failing
-        return not (self.read_only and is_guarded(action))
-
-    def action_retry(self) -> None:
-        """Try every failing source now; the next poll (within a second) asks it."""
-        self.monitor.retry_now()
-
-    def action_fleet(self, _how: str = "") -> None:
-        from gputop.ui.screens.fleet import FleetScreen
-
-        if not isinstance(self.screen, FleetScreen):
-            self.push_screen(FleetScreen())
-
-    def action_alerts(self, _how: str = "") -> None:
-        from gputop.ui.screens.alerts import AlertsScreen
-
-        if not isinstance(self.screen, AlertsScreen):
-            self.push_screen(AlertsScreen())
-
-    def silence_rule(self, status: RuleStatus | None) -> None:
-        """Open the silence dialog for a firing, pending or near rule row (not when read-only)."""
-        if self.read_only:
-            self.say_read_only()
-            return
-        if self.monitor.alertmanager is None:
-            self.notify("no Alertmanager: start with --alertmanager URL", severity="warning")
-            return
-        if status is None or status.state not in ("firing", "pending", "near"):
-            self.notify("select a firing, pending or near rule to silence", severity="warning")
-            return
-        from gputop.ui.screens.silence import SilenceScreen
-
-        self.push_screen(SilenceScreen(status))
-
-    def kiosk_pages(self) -> list[str]:
-        return kiosk_pages(self.monitor)
-
-    def next_kiosk_page(self) -> None:
-        """Show the next page of the kiosk cycle: the overview (a part at a time, when its
-        GPUs do not all fit), then each page that has something to show (processes, fleet,
-        alerts)."""
-        screen = self.screen
-        if isinstance(screen, GpuTopScreen) and screen.next_kiosk_part():
-            return  # the same page, showing what did not fit (the next GPUs)
-        pages = self.kiosk_pages()
-        shown = self._kiosk_page_name
-        at = pages.index(shown) if shown in pages else -1
-        page = pages[(at + 1) % len(pages)]
-        self._kiosk_page_name = page
-        while len(self.screen_stack) > 1:
-            self.pop_screen()
-        if page == "processes":
-            self.action_processes()
-        elif page == "fleet":
-            self.action_fleet()
-        elif page == "alerts":
-            self.action_alerts()
-
-    def action_help(self) -> None:
-        from gputop.ui.screens.help import HelpScreen
-
-        self.push_screen(HelpScreen())
-
-
-class GpuTopScreen(Screen[None]):
-    """A full screen of the dashboard: `app` is typed, and `refresh_view` is called on every
-    new reading while the screen is shown. Its guarded actions are gone when read-only; in
-    a kiosk it carries the STALE banner instead of a footer."""
-
-    app = getters.app(GpuTopApp)
-
-    def on_mount(self) -> None:
-        app = self.app
-        if app.kiosk:
-            banner = StaleBanner()
-            self.mount(banner)
-            banner.set_lines(stale_banner_lines(app.monitor))
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return not (self.app.read_only and is_guarded(action))
-
-    _shown_before = False
-
-    def on_screen_resume(self) -> None:
-        # back from another screen: what came in meanwhile shows now, not at the next reading
-        if self._shown_before and self.app.screen is self:
-            with contextlib.suppress(NoMatches):
-                self.refresh_view()
-        self._shown_before = True
-
-    def refresh_view(self) -> None:
-        """Bring the widgets up to date with the monitor; cheap when nothing changed."""
-
-    def next_kiosk_part(self) -> bool:
-        """In a kiosk, where nothing scrolls by key: show the next part of this page that did
-        not fit and say True, or go back to its start and say False (the cycle moves on)."""
-        return False
-
-
-def _overview_screen() -> OverviewScreen:
-    from gputop.ui.screens.overview import OverviewScreen
-
-    return OverviewScreen()
-
 
 def _settle_gc() -> None:
     """After the first frame: move start-up objects out of the collector's way, collect again."""
@@ -480,38 +222,3 @@ def _settle_gc() -> None:
 
 def _osc_safe(text: str) -> str:
     return "".join(c for c in text if c.isprintable() and c not in ";\x1b\x07")
-
-
-def run_dashboard(
-    monitor: Monitor,
-    *,
-    interval: float = 1.0,
-    no_color: bool = False,
-    notify: bool = False,
-    kiosk_page_s: float | None = None,
-    read_only: bool = False,
-    load_rules: Callable[[], None] | None = None,
-    warnings: tuple[str, ...] = (),
-) -> int:
-    """Run the dashboard until the user quits (or a signal ends it); returns the exit status.
-
-    With `kiosk_page_s` it is a kiosk: pages cycle, and only the exit chord quits.
-    `load_rules` attaches the rules to the monitor: it runs right after the first frame, which
-    shows without them."""
-    if no_color:
-        os.environ["NO_COLOR"] = "1"
-    app = GpuTopApp(
-        monitor,
-        interval=interval,
-        notify_firing=notify,
-        kiosk_page_s=kiosk_page_s,
-        read_only=read_only,
-        kiosk=kiosk_page_s is not None,
-        handle_signals=True,
-        load_rules=load_rules,
-        warnings=warnings,
-    )
-    monitor.warm_start(app.window_s, interval)
-    monitor.poll()  # the first frame shows real numbers, not placeholders
-    app.run()
-    return app.return_code or 0

@@ -85,7 +85,7 @@ def require_engine(engine: str) -> None:
 
 @dataclass
 class SimExporterProcess:
-    """`gputop.sources.simexporter` running as a subprocess."""
+    """`gputop.commands.sim_exporter` running as a subprocess."""
 
     proc: subprocess.Popen[str]
     targets: list[str]  # host:port of each node
@@ -109,7 +109,7 @@ def start_sim_exporter(
 ) -> SimExporterProcess:
     """Start the exporter on free loopback ports; returns once every node is listening."""
     start = math.floor(time.time() - 600) if start is None else start
-    cmd = [sys.executable, "-m", "gputop.sources.simexporter", "--nodes", str(nodes)]
+    cmd = [sys.executable, "-m", "gputop.commands.sim_exporter", "--nodes", str(nodes)]
     cmd += ["--gpus", str(gpus), "--port", "0", "--scenario", scenario, "--seed", str(seed)]
     cmd += ["--start", repr(float(start))]
     proc = subprocess.Popen(

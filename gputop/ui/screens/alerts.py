@@ -16,17 +16,17 @@ from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Static
 
 from gputop.sources.amtypes import AmError, format_matchers
-from gputop.ui.actions import READ_ONLY_MESSAGE
-from gputop.ui.alerts_view import (
+from gputop.ui.confirm import ConfirmScreen
+from gputop.ui.policy import READ_ONLY_MESSAGE
+from gputop.ui.safetext import plain
+from gputop.ui.screens.base import GpuTopScreen
+from gputop.ui.views.alerts import (
     ALERT_COLUMNS,
     SILENCE_COLUMNS,
     TableRow,
     alert_rows,
     silence_rows,
 )
-from gputop.ui.app import GpuTopScreen
-from gputop.ui.safetext import plain
-from gputop.ui.screens.confirm import ConfirmScreen
 from gputop.ui.widgets.key_bar import KeyBar
 from gputop.ui.widgets.status_bar import StatusBar
 
@@ -154,12 +154,11 @@ class AlertsScreen(GpuTopScreen):
     @work(exclusive=True, exit_on_error=False, group="expire")
     async def expire(self, silence_id: str) -> None:
         app = self.app
-        am = app.monitor.alertmanager
-        if app.read_only or am is None:
+        if app.read_only or app.monitor.alertmanager is None:
             app.notify(READ_ONLY_MESSAGE, severity="warning")
             return
         try:
-            await am.expire_silence(silence_id)
+            await app.monitor.expire(silence_id)
         except AmError as exc:
             app.notify(f"Alertmanager: {exc.reason}", severity="error")
             return

@@ -32,11 +32,11 @@ from gputop.core.units import format_duration, format_since, format_value
 from gputop.core.untrusted import visible
 from gputop.rules.model import RuleStatus
 from gputop.rules.text import STATE_LABELS, rule_detail
-from gputop.ui.app import GpuTopScreen
-from gputop.ui.process_view import COLUMNS, process_cells, sort_processes
-from gputop.ui.rules_view import gpu_statuses
 from gputop.ui.safetext import plain, plain_lines
-from gputop.ui.view import spark_bounds
+from gputop.ui.screens.base import GpuTopScreen
+from gputop.ui.views.processes import COLUMNS, process_cells, sort_processes
+from gputop.ui.views.readings import spark_bounds
+from gputop.ui.views.rules import gpu_statuses
 from gputop.ui.widgets.key_bar import KeyBar
 from gputop.ui.widgets.status_bar import StatusBar
 

@@ -11,7 +11,7 @@ taller than the terminal (80x24), its border says so and where the rest is ("↓
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.console import Group
 from rich.table import Table
@@ -23,7 +23,13 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from gputop.rules.text import STATE_LABELS
-from gputop.ui.actions import GUARDED_ACTIONS
+from gputop.ui.actions import page_class
+from gputop.ui.policy import GUARDED_ACTIONS
+
+if TYPE_CHECKING:
+    from textual import getters
+
+    from gputop.ui.app import GpuTopApp
 
 __all__ = ["LEGEND", "HelpScreen", "binding_rows", "help_sections"]
 
@@ -62,40 +68,35 @@ def binding_rows(
     return [(" ".join(keys), desc) for desc, keys in rows.items()]
 
 
-def help_sections(app: App[Any]) -> list[tuple[str, list[tuple[str, str]]]]:
+def help_sections(app: GpuTopApp) -> list[tuple[str, list[tuple[str, str]]]]:
     """The help text: one section per screen, the keys that work everywhere, and the marks."""
-    from gputop.ui.app import GpuTopApp
-    from gputop.ui.screens.alerts import AlertsScreen
-    from gputop.ui.screens.detail import DetailScreen
-    from gputop.ui.screens.fleet import FleetScreen
-    from gputop.ui.screens.overview import OverviewScreen
-    from gputop.ui.screens.processes import ProcessesScreen
+    from gputop.ui.views.fleet import FLEET_LEGEND
     from gputop.ui.widgets.rules_panel import RulesPanel
 
-    monitor = app.monitor if isinstance(app, GpuTopApp) else None
-    read_only = isinstance(app, GpuTopApp) and app.read_only
+    monitor = app.monitor
+    read_only = app.read_only
     gone: set[str] = set(GUARDED_ACTIONS) if read_only else set()
-    if monitor is None or monitor.alertmanager is None:
+    if monitor.alertmanager is None:
         gone |= {"silence", "expire_silence"}
-    if monitor is None or monitor.local_name != "nvml":
+    if monitor.local_name != "nvml":
         gone.add("signal_process")  # the demo's processes are simulated
     screens: list[tuple[str, list[BindingType]]] = [
         ("Everywhere", type(app).BINDINGS),
-        ("Overview", OverviewScreen.BINDINGS),
+        ("Overview", page_class("overview").BINDINGS),
         ("Rules panel (Tab)", RulesPanel.BINDINGS),
-        ("GPU detail", DetailScreen.BINDINGS),
-        ("Processes", ProcessesScreen.BINDINGS),
+        ("GPU detail", page_class("detail").BINDINGS),
+        ("Processes", page_class("processes").BINDINGS),
     ]
-    if monitor is not None and monitor.remote is not None:
-        screens.append(("Fleet", FleetScreen.BINDINGS))
-    if monitor is not None and monitor.alertmanager is not None:
-        screens.append(("Alerts", AlertsScreen.BINDINGS))
+    if monitor.remote is not None:
+        screens.append(("Fleet", page_class("fleet").BINDINGS))
+    if monitor.alertmanager is not None:
+        screens.append(("Alerts", page_class("alerts").BINDINGS))
     screens.append(("This help", HelpScreen.BINDINGS))
     sections = [(title, binding_rows(app, b, gone=gone)) for title, b in screens]
     if read_only:
         sections.insert(0, ("Read-only: silences and process signals are off", []))
-    if monitor is not None and monitor.remote is not None:
-        sections.append(("Fleet marks", list(FleetScreen.LEGEND)))
+    if monitor.remote is not None:
+        sections.append(("Fleet marks", list(FLEET_LEGEND)))
     sections.append(("States and marks", list(LEGEND)))
     return sections
 
@@ -150,6 +151,9 @@ class HelpScreen(ModalScreen[None]):
         Binding("question_mark", "close", "Close", key_display="?"),
         Binding("q", "close", "Close"),
     ]
+
+    if TYPE_CHECKING:
+        app = getters.app(GpuTopApp)
 
     def compose(self) -> ComposeResult:
         box = HelpBox(id="help")

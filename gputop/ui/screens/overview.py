@@ -18,17 +18,16 @@ from textual.widgets import Static
 
 from gputop.core.models import GPU_METRICS, GpuSample
 from gputop.core.store import LATENCY_KEY
-from gputop.ui.app import GpuTopScreen
 from gputop.ui.kiosk import stale_banner_lines
-from gputop.ui.overview_view import (
+from gputop.ui.screens.base import GpuTopScreen
+from gputop.ui.views.overview import (
     OverviewLayout,
     RuleRoom,
     chrome_height,
     node_groups,
     overview_layout,
 )
-from gputop.ui.rules_view import rows_needed
-from gputop.ui.view import (
+from gputop.ui.views.readings import (
     NumberLevels,
     SparkSpec,
     closed_buckets,
@@ -37,6 +36,7 @@ from gputop.ui.view import (
     stale_note,
     status_matches_gpu,
 )
+from gputop.ui.views.rules import rows_needed
 from gputop.ui.widgets.cells import NodeHeading
 from gputop.ui.widgets.gpu_panel import COMPACT_COLUMNS, GpuPanel, readings_heading
 from gputop.ui.widgets.key_bar import KeyBar

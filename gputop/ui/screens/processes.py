@@ -13,11 +13,11 @@ from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
 
 from gputop.core.models import ProcessSample
-from gputop.ui.actions import ActionError, confirm_process, describe_process, signal_process
-from gputop.ui.app import GpuTopScreen
-from gputop.ui.process_view import COLUMNS, SORTS, process_cells, sort_processes
+from gputop.sources.signals import ActionError, confirm_process, describe_process
+from gputop.ui.confirm import ConfirmScreen
 from gputop.ui.safetext import plain
-from gputop.ui.screens.confirm import ConfirmScreen
+from gputop.ui.screens.base import GpuTopScreen
+from gputop.ui.views.processes import COLUMNS, SORTS, process_cells, sort_processes
 from gputop.ui.widgets.key_bar import KeyBar
 from gputop.ui.widgets.status_bar import StatusBar
 
@@ -201,7 +201,7 @@ class ProcessesScreen(GpuTopScreen):
             if not yes or app.read_only:
                 return
             try:  # confirmed again: the answer may have come minutes later
-                app.notify(signal_process(proc, sig, app.monitor.processes_now()))
+                app.notify(app.monitor.signal(proc, sig))
             except ActionError as exc:
                 app.notify(str(exc), severity="error", timeout=8)
 

@@ -10,9 +10,9 @@ Alertmanager's refusals (a bad regex, no matchers) are shown in the dialog, whic
 from __future__ import annotations
 
 import time
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-from textual import getters, work
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -24,10 +24,15 @@ from gputop.rules.fate import silence_labels
 from gputop.rules.model import RuleStatus
 from gputop.rules.text import rule_title
 from gputop.sources.amtypes import AmError, Matcher, format_matchers, parse_matchers
-from gputop.ui.actions import READ_ONLY_MESSAGE, created_by
-from gputop.ui.app import GpuTopApp
+from gputop.ui.actions import created_by
+from gputop.ui.confirm import ConfirmScreen
+from gputop.ui.policy import READ_ONLY_MESSAGE
 from gputop.ui.safetext import plain
-from gputop.ui.screens.confirm import ConfirmScreen
+
+if TYPE_CHECKING:
+    from textual import getters
+
+    from gputop.ui.app import GpuTopApp
 
 __all__ = ["DURATIONS", "SilenceScreen", "matching_alerts"]
 
@@ -50,7 +55,8 @@ class SilenceScreen(ModalScreen[str | None]):
 
     CSS_PATH = "silence.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
-    app = getters.app(GpuTopApp)
+    if TYPE_CHECKING:
+        app = getters.app(GpuTopApp)
 
     def __init__(self, status: RuleStatus) -> None:
         super().__init__()
@@ -181,18 +187,12 @@ class SilenceScreen(ModalScreen[str | None]):
     @work(exclusive=True, exit_on_error=False, group="silence")
     async def create(self, matchers: tuple[Matcher, ...], seconds: float, comment: str) -> None:
         app = self.app
-        am = app.monitor.alertmanager
-        if app.read_only or am is None:
-            self._error(READ_ONLY_MESSAGE if app.read_only else "no Alertmanager configured")
+        if app.read_only:
+            self._error(READ_ONLY_MESSAGE)
             return
-        now = app.monitor.clock.now()
         try:
-            silence_id = await am.create_silence(
-                matchers,
-                starts_at=now,
-                ends_at=now + seconds,
-                created_by=self.created_by,
-                comment=comment,
+            silence_id = await app.monitor.silence(
+                matchers, seconds, created_by=self.created_by, comment=comment
             )
         except AmError as exc:
             self._error(f"Alertmanager: {exc.reason}")

@@ -22,7 +22,7 @@ from gputop.core.models import GPU_METRICS, GpuSample
 from gputop.core.units import format_since
 from gputop.core.untrusted import visible
 from gputop.ui.safetext import plain
-from gputop.ui.view import NumberLevels, metric_text, spark_bounds
+from gputop.ui.views.readings import NumberLevels, metric_text, spark_bounds
 from gputop.ui.widgets.cells import MARK_GLYPHS, PART_CLASSES, IndexCell, ReadingLine, SparkCell
 
 __all__ = ["COMPACT_COLUMNS", "GpuPanel", "readings_heading"]

@@ -1,6 +1,6 @@
 """The rules panel: every alert rule, worst first; firing and pending never hidden.
 
-One widget drawn with the line API: each line is laid out by `gputop.ui.rules_lines` at the
+One widget drawn with the line API: each line is laid out by `gputop.ui.views.rules_lines` at the
 panel's width, and after every update only the lines that changed are repainted, from their
 first to their last changed field (a countdown costs its own few cells).
 
@@ -31,9 +31,9 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from gputop.rules.model import RuleStatus
-from gputop.ui.rules_lines import Line, RuleColumns, counted, row_line, window
-from gputop.ui.rules_view import RuleRow, RulesPanelView
 from gputop.ui.safetext import plain
+from gputop.ui.views.rules import RuleRow, RulesPanelView
+from gputop.ui.views.rules_lines import Line, RuleColumns, counted, row_line, window
 from gputop.ui.widgets.fleet_table import changed_until
 
 __all__ = ["RulesPanel"]

@@ -14,7 +14,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from gputop.core.untrusted import visible
-from gputop.ui.header_view import fit_header
+from gputop.ui.views.header import fit_header
 
 __all__ = ["StatusBar"]
 

@@ -23,8 +23,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gputop.rules.text import STATE_LABELS, compared_text
-from gputop.ui.rules_view import RuleRow
 from gputop.ui.spark import spark_text
+from gputop.ui.views.rules import RuleRow
 
 __all__ = [
     "CURSOR",

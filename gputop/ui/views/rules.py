@@ -32,7 +32,7 @@ from gputop.rules.text import (
     rule_detail_short,
     rule_title,
 )
-from gputop.ui.view import rule_metric, status_matches_gpu
+from gputop.ui.views.readings import rule_metric, status_matches_gpu
 
 if TYPE_CHECKING:
     from gputop.rules.engine import RulesEngine  # the engine pulls the evaluator in
