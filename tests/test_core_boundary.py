@@ -1,5 +1,6 @@
 """Package boundaries at run time: the core and PromQL import no UI or I/O library; rules,
-sources and the monitor import no UI."""
+sources and the monitor import no UI; each layer loads nothing of the layers above it
+(docs/architecture.md), and the dashboard's screens load neither the app nor each other."""
 
 from __future__ import annotations
 
@@ -12,13 +13,14 @@ import pytest
 HEAVY = ("textual", "rich", "httpx", "pynvml")
 
 
-def _modules_after_import(module: str) -> set[str]:
+def _modules_after_import(module: str, *, full: bool = False) -> set[str]:
+    name = "m" if full else "m.split('.')[0]"
     code = (
         "import importlib, json, pkgutil, sys\n"
         f"pkg = importlib.import_module({module!r})\n"
         "for info in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + '.'):\n"
         "    importlib.import_module(info.name)\n"
-        "print(json.dumps(sorted(m.split('.')[0] for m in sys.modules)))\n"
+        f"print(json.dumps(sorted({name} for m in sys.modules)))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return set(json.loads(out.stdout))
@@ -54,3 +56,34 @@ def test_rules_import_no_ui():
     loaded = _modules_after_import("gputop.rules")
     assert "gputop" in loaded
     assert "textual" not in loaded
+
+
+#: Each layer, and what must not be loaded by importing every module of it.
+ABOVE = {
+    "gputop.sources": ("gputop.rules", "gputop.config", "gputop.monitor", "gputop.ui"),
+    "gputop.rules": ("gputop.config", "gputop.monitor", "gputop.ui", "gputop.commands"),
+    "gputop.config": ("gputop.monitor", "gputop.ui", "gputop.commands", "gputop.cli"),
+    "gputop.ui.views": ("gputop.ui.app", "gputop.ui.screens", "gputop.commands"),
+}
+
+
+@pytest.mark.parametrize("layer", sorted(ABOVE))
+def test_a_layer_loads_nothing_above_it(layer):
+    loaded = _modules_after_import(layer, full=True)
+    assert layer in loaded
+    above = sorted(m for m in loaded if m.startswith(ABOVE[layer]))
+    assert not above, f"{layer} loaded {above}"
+
+
+def test_the_screens_load_neither_the_app_nor_each_other():
+    pages = ("alerts", "detail", "fleet", "help", "overview", "processes", "silence")
+    for page in pages:
+        module = f"gputop.ui.screens.{page}"
+        code = f"import {module}, sys, json; print(json.dumps(sorted(sys.modules)))"
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
+        loaded = set(json.loads(out.stdout))
+        others = {f"gputop.ui.screens.{p}" for p in pages if p != page}
+        assert "gputop.ui.app" not in loaded, module
+        assert not loaded & others, f"{module} loaded {sorted(loaded & others)}"

@@ -10,15 +10,14 @@ import getpass
 import importlib
 import os
 import socket
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import Any
 
 from textual.app import App
+from textual.screen import Screen
 
 from gputop.monitor import Monitor
 from gputop.rules.model import RuleStatus
-
-if TYPE_CHECKING:
-    from gputop.ui.screens.base import GpuTopScreen
 
 __all__ = ["PAGES", "READ_ONLY_MESSAGE", "Actions", "created_by", "page_class"]
 
@@ -31,13 +30,15 @@ PAGES = {
     "processes": ("gputop.ui.screens.processes", "ProcessesScreen"),
     "fleet": ("gputop.ui.screens.fleet", "FleetScreen"),
     "alerts": ("gputop.ui.screens.alerts", "AlertsScreen"),
+    "silence": ("gputop.ui.screens.silence", "SilenceScreen"),
+    "help": ("gputop.ui.screens.help", "HelpScreen"),
 }
 
 
-def page_class(name: str) -> type[GpuTopScreen]:
+def page_class(name: str) -> type[Screen[Any]]:
     """The screen class of a page named in `PAGES`."""
     module, cls = PAGES[name]
-    found: type[GpuTopScreen] = getattr(importlib.import_module(module), cls)
+    found: type[Screen[Any]] = getattr(importlib.import_module(module), cls)
     return found
 
 
@@ -63,19 +64,18 @@ class Actions(App[int]):
     def say_read_only(self) -> None:
         self.notify(READ_ONLY_MESSAGE, severity="warning", timeout=4)
 
-    def open_page(self, name: str) -> None:
-        """Show a page, unless it is shown already."""
+    def open_page(self, name: str, *args: object, again: bool = False) -> None:
+        """Show a page (made with `args`), unless it is shown already and not `again`."""
         cls = page_class(name)
-        if not isinstance(self.screen, cls):
-            self.push_screen(cls())
+        if again or not isinstance(self.screen, cls):
+            make: Callable[..., Screen[Any]] = cls  # each page takes its own arguments
+            self.push_screen(make(*args))
 
     def open_detail(self, key: str) -> None:
-        from gputop.ui.screens.detail import DetailScreen
-
-        self.push_screen(DetailScreen(key))
+        self.open_page("detail", key, again=True)
 
     def action_processes(self) -> None:
-        self.push_screen(page_class("processes")())
+        self.open_page("processes", again=True)
 
     def action_retry(self) -> None:
         """Try every failing source now; the next poll (within a second) asks it."""
@@ -98,11 +98,7 @@ class Actions(App[int]):
         if status is None or status.state not in ("firing", "pending", "near"):
             self.notify("select a firing, pending or near rule to silence", severity="warning")
             return
-        from gputop.ui.screens.silence import SilenceScreen
-
-        self.push_screen(SilenceScreen(status))
+        self.open_page("silence", status, again=True)
 
     def action_help(self) -> None:
-        from gputop.ui.screens.help import HelpScreen
-
-        self.push_screen(HelpScreen())
+        self.open_page("help", again=True)
