@@ -18,7 +18,6 @@ import signal
 import socket
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from gputop.core.backoff import source_backoff
@@ -26,6 +25,7 @@ from gputop.core.clock import Clock
 from gputop.core.models import (
     GpuSample,
     LatencySample,
+    LostSince,
     NodeSnapshot,
     ProcessSample,
     SourceState,
@@ -33,10 +33,18 @@ from gputop.core.models import (
 )
 from gputop.core.store import MetricStore
 from gputop.rules.model import RuleStatus, sort_statuses
-from gputop.sources.base import LocalSource, RemoteSource, SourceError, SourceUnavailable
+from gputop.sources.base import (
+    LocalFailure,
+    LocalReading,
+    LocalSource,
+    RemoteSource,
+    SourceError,
+    SourceUnavailable,
+)
 
 if TYPE_CHECKING:
     from gputop.rules.engine import RulesEngine
+    from gputop.rules.fate import FatedStatuses
     from gputop.sources.alertmanager import AlertmanagerSource
     from gputop.sources.amtypes import Matcher
     from gputop.sources.prometheus.client import PrometheusClient
@@ -44,8 +52,6 @@ if TYPE_CHECKING:
 __all__ = [
     "LOCAL_SOURCES",
     "OVERVIEW_MAX",
-    "LocalFailure",
-    "LocalReading",
     "Monitor",
 ]
 
@@ -53,18 +59,6 @@ __all__ = [
 OVERVIEW_MAX = 16
 #: Names under `sources` in --json, in order.
 LOCAL_SOURCES = ("nvml", "demo")
-
-
-@dataclass(frozen=True, slots=True)
-class LocalFailure:
-    """What `read_local` returns instead of a snapshot when the source failed."""
-
-    error: SourceError
-    time: float
-
-
-#: What one read of the local source gives: a snapshot, a failure, or None (nothing due).
-LocalReading = NodeSnapshot | LocalFailure | None
 
 
 class Monitor:
@@ -96,16 +90,13 @@ class Monitor:
         self._backoff = source_backoff()
         self._retry_at: float | None = None
         self._closed = False  # the local source is still to be opened (see `open`)
-        self._lost_since: dict[str, float] = {}  # GPU key -> when it was first seen lost
+        self._lost_since = LostSince()
         self._lock = threading.Lock()
         self._states: dict[str, SourceState] = {
             name: SourceState(SourceStatus.OFF)
             for name in (*LOCAL_SOURCES, "prometheus", "alertmanager")
         }
-        # rule_statuses() with fates: the same list until its inputs change
-        self._fated_from: list[RuleStatus] | None = None
-        self._fated_key: tuple[int, int] = (-1, -1)  # (Alertmanager's version, second)
-        self._fated: list[RuleStatus] = []
+        self._fated: FatedStatuses | None = None  # rule_statuses() with fates, kept
 
     # ---- local source ---------------------------------------------------------------
 
@@ -174,7 +165,7 @@ class Monitor:
         self._backoff.reset()
         self._retry_at = None
         self.latest = result
-        self._note_lost(result.gpus, result.time)
+        self._lost_since.note(result.gpus, result.time)
         for gpu in result.gpus:
             self.store.add_gpu(gpu)
         if result.latency is not None:
@@ -200,19 +191,13 @@ class Monitor:
         return self._with_fates(statuses)
 
     def _with_fates(self, statuses: list[RuleStatus]) -> list[RuleStatus]:
-        am = self.alertmanager
-        if am is None:
+        if self.alertmanager is None:
             return statuses
-        from gputop.rules.fate import with_fates
+        if self._fated is None:
+            from gputop.rules.fate import FatedStatuses
 
-        now = self.clock.now()
-        key = (am.version, int(now))
-        if self._fated_from is not statuses or self._fated_key != key:
-            self._fated = with_fates(
-                statuses, am.view, now=now, fresh=am.state.ok, margin_s=am.missing_margin_s
-            )
-            self._fated_from, self._fated_key = statuses, key
-        return self._fated
+            self._fated = FatedStatuses()
+        return self._fated.of(statuses, self.alertmanager, self.clock.now())
 
     def ingest_many(self, snapshots: Iterable[NodeSnapshot]) -> None:
         """Replay past readings into the history; rules start evaluating from now."""
@@ -237,7 +222,9 @@ class Monitor:
             await remote.refresh()
             self._set("prometheus", remote.state)
             local = self.local_keys()
-            self._note_lost([g for g in remote.gpus() if g.key not in local], self.clock.now())
+            self._lost_since.note(
+                [g for g in remote.gpus() if g.key not in local], self.clock.now()
+            )
             known = {g.key for g in self.gpus()}
             for key in [k for k in self._lost_since if k not in known]:
                 del self._lost_since[key]  # out of Prometheus' range: no longer listed at all
@@ -301,14 +288,6 @@ class Monitor:
         return self.alertmanager
 
     # ---- lost GPUs ------------------------------------------------------------------
-
-    def _note_lost(self, gpus: Iterable[GpuSample], now: float) -> None:
-        """Remember since when each GPU is lost; forget the ones that answer again."""
-        for gpu in gpus:
-            if gpu.state == "lost":
-                self._lost_since.setdefault(gpu.key, now)
-            else:
-                self._lost_since.pop(gpu.key, None)
 
     def lost_since(self, key: str) -> float | None:
         """When the GPU was first seen lost; None when it is not lost."""

@@ -48,7 +48,7 @@ def test_a_gpu_reported_twice_fills_only_gaps_and_memory_percent_follows() -> No
         "memory_free_mib": (_series(gpu, [(T0, 90.0), (T0 + 5, 70.0)]),),
         "temperature_c": (_series(gpu, [(T0, 50.0), (T0 + 5, 51.0)]),),
     }
-    source._merge_gpus(results, set(), full=True)
+    source._writer.merge_gpus(results, set(), full=True)
     assert results == {}, "each result is let go once merged"
     assert list(store.series("GPU-a", "memory_used_mib").items()) == [(T0, 10.0), (T0 + 5, 30.0)]
     assert list(store.series("GPU-a", "memory_used_pct").items()) == [(T0, 10.0), (T0 + 5, 30.0)]

@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 import yaml
 
+from gputop.core.units import parse_prometheus_duration
 from gputop.rules.checks import CHECKS
 from gputop.rules.counters import Counters, read_counters
-from gputop.rules.files import parse_prometheus_duration
 from gputop.rules.lint import check_files
 
 DATA = Path(__file__).parent / "data" / "published"

@@ -9,12 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gputop.core.units import parse_prometheus_duration
 from gputop.promql.positions import selector_spans, token_offsets
 from gputop.rules.files import (
     RuleFileError,
     load_rule_set,
     load_rules,
-    parse_prometheus_duration,
     read_rule_file,
 )
 

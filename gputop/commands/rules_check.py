@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import TextIO
 
 from gputop.core.catalogue import DEFAULT_HISTOGRAM
+from gputop.core.units import parse_prometheus_duration
 from gputop.core.untrusted import visible
 from gputop.rules.checks import CHECKS
 from gputop.rules.counters import CountersError
-from gputop.rules.files import parse_prometheus_duration
 from gputop.rules.lint import FORMATS, check_files, read_counters_files, write_report
 
 __all__ = ["add_arguments", "main", "run"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Literal
@@ -12,6 +13,7 @@ __all__ = [
     "METRICS",
     "GpuSample",
     "LatencySample",
+    "LostSince",
     "Metric",
     "NodeSnapshot",
     "ProcessSample",
@@ -228,3 +230,15 @@ class NodeSnapshot:
     cuda_version: str | None = None
     latency: LatencySample | None = None
     extra: dict[str, str] = field(default_factory=dict)
+
+
+class LostSince(dict[str, float]):
+    """GPU key -> when the GPU was first seen lost."""
+
+    def note(self, gpus: Iterable[GpuSample], now: float) -> None:
+        """Remember since when each GPU is lost; forget the ones that answer again."""
+        for gpu in gpus:
+            if gpu.state == "lost":
+                self.setdefault(gpu.key, now)
+            else:
+                self.pop(gpu.key, None)

@@ -7,6 +7,7 @@ import re
 import time
 
 __all__ = [
+    "PROM_MAX_DURATION_S",
     "format_age",
     "format_clock",
     "format_duration",
@@ -14,6 +15,7 @@ __all__ = [
     "format_since",
     "format_value",
     "parse_duration",
+    "parse_prometheus_duration",
 ]
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|y|w|d|h|m|s)")
@@ -121,3 +123,27 @@ def format_value(value: float | None, unit: str = "", digits: int = 0) -> str:
     if value is None or not math.isfinite(value):
         return "n/a"
     return f"{value:.{digits}f}{unit}"
+
+
+_PROM_DURATION = re.compile(
+    r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$"
+)
+_PROM_DURATION_UNITS = (31536000.0, 604800.0, 86400.0, 3600.0, 60.0, 1.0, 0.001)
+#: The longest duration Prometheus can hold (Go's time.Duration): about 292 years.
+PROM_MAX_DURATION_S = 2**63 / 1e9
+
+
+def parse_prometheus_duration(text: str) -> float:
+    """A Prometheus duration ("5m", "1h30m", "0"); raises ValueError like Prometheus does."""
+    s = text.strip()
+    m = _PROM_DURATION.match(s)
+    if s == "0":
+        return 0.0
+    if not s or m is None:
+        raise ValueError(f"not a valid duration string: {text!r} (use e.g. 30s, 5m, 1h30m)")
+    total = sum(
+        float(g) * unit for g, unit in zip(m.groups(), _PROM_DURATION_UNITS, strict=True) if g
+    )
+    if total > PROM_MAX_DURATION_S:
+        raise ValueError(f"duration out of range: {text!r} (Prometheus holds up to 292y)")
+    return total

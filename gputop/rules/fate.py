@@ -17,11 +17,15 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from gputop.rules.model import AlertFate, RuleStatus
 from gputop.sources.amtypes import MISSING_MARGIN_S, AmAlert, AmSilence, AmView
 
-__all__ = ["fate_of", "silence_labels", "with_fates"]
+if TYPE_CHECKING:
+    from gputop.sources.alertmanager import AlertmanagerSource
+
+__all__ = ["FatedStatuses", "fate_of", "silence_labels", "with_fates"]
 
 #: The labels that say which GPU a series is about, for a silence's matchers.
 _GPU_IDENTITY = ("Hostname", "hostname", "instance", "gpu", "UUID")
@@ -105,3 +109,24 @@ def with_fates(
             fate = dataclasses.replace(fate, failing=True, stale_since=view.time)
         out.append(dataclasses.replace(st, alertmanager=fate))
     return out
+
+
+class FatedStatuses:
+    """Rule statuses with their fates, the same list until its inputs change: the statuses,
+    Alertmanager's view (its version) or the second (what "missing" is measured in)."""
+
+    def __init__(self) -> None:
+        self._from: list[RuleStatus] | None = None
+        self._key: tuple[int, int] = (-1, -1)  # (Alertmanager's version, second)
+        self._fated: list[RuleStatus] = []
+
+    def of(
+        self, statuses: list[RuleStatus], am: AlertmanagerSource, now: float
+    ) -> list[RuleStatus]:
+        key = (am.version, int(now))
+        if self._from is not statuses or self._key != key:
+            self._fated = with_fates(
+                statuses, am.view, now=now, fresh=am.state.ok, margin_s=am.missing_margin_s
+            )
+            self._from, self._key = statuses, key
+        return self._fated

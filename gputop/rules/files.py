@@ -16,6 +16,7 @@ from typing import Literal
 
 import yaml
 
+from gputop.core.units import parse_prometheus_duration
 from gputop.promql.analysis import PromQLSyntaxError
 from gputop.rules.entries import Position, RuleEntry, RuleFile, RuleFileError, RuleSet
 from gputop.rules.model import MARGIN_ANNOTATION, RecordDef, RuleDef, analysis_of, parse_margin
@@ -36,15 +37,9 @@ __all__ = [
     "RuleSet",
     "load_rule_set",
     "load_rules",
-    "parse_prometheus_duration",
     "read_rule_file",
 ]
 
-_DURATION = re.compile(
-    r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$"
-)
-_DURATION_UNITS = (31536000.0, 604800.0, 86400.0, 3600.0, 60.0, 1.0, 0.001)
-_MAX_DURATION_S = 2**63 / 1e9  # Go's time.Duration, as Prometheus parses it
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _TOP_KEYS = frozenset({"groups"})
@@ -58,20 +53,6 @@ _RULE_KEYS = frozenset(
 _CUSTOM_RESOURCE = "PrometheusRule"
 #: Rule files are text someone wrote; one bigger than this is not one.
 MAX_RULE_FILE_BYTES = 16 * 1024 * 1024
-
-
-def parse_prometheus_duration(text: str) -> float:
-    """A Prometheus duration ("5m", "1h30m", "0"); raises ValueError like Prometheus does."""
-    s = text.strip()
-    m = _DURATION.match(s)
-    if s == "0":
-        return 0.0
-    if not s or m is None:
-        raise ValueError(f"not a valid duration string: {text!r} (use e.g. 30s, 5m, 1h30m)")
-    total = sum(float(g) * unit for g, unit in zip(m.groups(), _DURATION_UNITS, strict=True) if g)
-    if total > _MAX_DURATION_S:
-        raise ValueError(f"duration out of range: {text!r} (Prometheus holds up to 292y)")
-    return total
 
 
 def load_rules(paths: Iterable[str | Path]) -> list[RuleDef]:

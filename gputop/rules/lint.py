@@ -31,7 +31,6 @@ from gputop.rules.checks import (
     CheckContext,
     Finding,
     check_entry,
-    name_problem,
     record_unit,
 )
 from gputop.rules.counters import Counters, find_counters, read_counters
@@ -44,6 +43,7 @@ from gputop.rules.live import (
     missing_message,
     selector_key,
 )
+from gputop.rules.namechecks import name_problem
 from gputop.rules.rateunits import recorded_pers
 from gputop.rules.sites import site_position, sites
 

@@ -319,7 +319,8 @@ class AlertmanagerSource:
 def _silence_id(answer: Any) -> str:
     if not isinstance(answer, Mapping) or not isinstance(answer.get("silenceID"), str):
         raise AmMalformed("no silenceID in the answer")
-    return answer["silenceID"]
+    silence_id: str = answer["silenceID"]
+    return silence_id
 
 
 def _none(answer: Any) -> None:

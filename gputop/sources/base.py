@@ -9,12 +9,20 @@ Exception tree::
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from gputop.core.models import GpuSample, LatencySample, NodeSnapshot, SourceState
 from gputop.core.untrusted import one_line
 
-__all__ = ["LocalSource", "RemoteSource", "SourceError", "SourceUnavailable"]
+__all__ = [
+    "LocalFailure",
+    "LocalReading",
+    "LocalSource",
+    "RemoteSource",
+    "SourceError",
+    "SourceUnavailable",
+]
 
 
 class SourceError(Exception):
@@ -74,3 +82,15 @@ class RemoteSource(Protocol):
     def labels(self, key: str) -> Mapping[str, str]:
         """The labels of a GPU's series (pod, namespace ...), by GPU key."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class LocalFailure:
+    """What reading a local source gives instead of a snapshot when it failed."""
+
+    error: SourceError
+    time: float
+
+
+#: What one read of the local source gives: a snapshot, a failure, or None (nothing due).
+LocalReading = NodeSnapshot | LocalFailure | None

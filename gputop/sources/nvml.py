@@ -20,15 +20,14 @@ import math
 import socket
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
-
-import psutil
 
 from gputop.core.backoff import Backoff
 from gputop.core.clock import Clock
 from gputop.core.models import GpuSample, NodeSnapshot, ProcessSample
 from gputop.sources.base import SourceError, SourceUnavailable
+from gputop.sources.hostprocs import HostProcesses
 
 try:
     import pynvml
@@ -76,17 +75,6 @@ class _Calls:
         return self.lost is not None or (self.ok == 0 and self.unknown > 0)
 
 
-@dataclass(slots=True)
-class _HostProcess:
-    """What the host knows of a pid; `process` is None when the pid is not visible here."""
-
-    process: psutil.Process | None
-    user: str | None = None
-    command: str | None = None
-    started: float | None = None
-    primed: bool = False  # cpu_percent() has a previous reading to measure against
-
-
 class NvmlSource:
     """The GPUs of this machine. Thread-safe: `sample()` may run on a worker thread."""
 
@@ -99,7 +87,7 @@ class NvmlSource:
         self._devices: list[_Device] | None = None
         self._driver_version: str | None = None
         self._cuda_version: str | None = None
-        self._host_processes: dict[int, _HostProcess] = {}
+        self._host = HostProcesses()
         self._memory_v2 = pynvml is not None and hasattr(pynvml, "nvmlMemory_v2")
         self._temperature_v = pynvml is not None and hasattr(pynvml, "nvmlDeviceGetTemperatureV")
         self._processes_v3 = True
@@ -158,7 +146,7 @@ class NvmlSource:
                 host=self.host,
                 source=self.name,
                 gpus=tuple(gpus),
-                processes=self._with_host_details(processes),
+                processes=self._host.details(processes),
                 driver_version=self._driver_version,
                 cuda_version=self._cuda_version,
                 extra=extra,
@@ -169,7 +157,7 @@ class NvmlSource:
             if self._devices is None:
                 return
             self._devices = None
-            self._host_processes.clear()
+            self._host.clear()
             _shutdown()
 
     # ---- the one wrapper around NVML calls ----------------------------------------------
@@ -319,60 +307,6 @@ class NvmlSource:
             except pynvml.NVMLError_FunctionNotFound:
                 self._processes_v3 = False
         return pynvml.nvmlDeviceGetComputeRunningProcesses_v2(handle)
-
-    # ---- host-side process details ------------------------------------------------------
-
-    def _with_host_details(self, processes: list[ProcessSample]) -> tuple[ProcessSample, ...]:
-        """Add user, command, CPU and start time from psutil; one lookup per pid per sample."""
-        pids = {p.pid for p in processes}
-        for gone in self._host_processes.keys() - pids:
-            del self._host_processes[gone]
-        cpu = {pid: self._cpu_percent(pid) for pid in pids}
-        known = self._host_processes
-        return tuple(
-            replace(
-                p,
-                user=known[p.pid].user,
-                command=known[p.pid].command,
-                cpu_pct=cpu[p.pid],
-                started=known[p.pid].started,
-            )
-            for p in processes
-        )
-
-    def _cpu_percent(self, pid: int) -> float | None:
-        info = self._host_processes.get(pid)
-        if info is None:
-            info = self._host_processes[pid] = _describe(pid)
-        if info.process is None:
-            return None
-        try:
-            value = info.process.cpu_percent(interval=None)
-        except psutil.Error:  # exited (or was hidden) since the last sample
-            self._host_processes[pid] = _HostProcess(process=None)
-            return None
-        first, info.primed = not info.primed, True
-        return None if first else _number(value)  # the first call only starts the measurement
-
-
-def _describe(pid: int) -> _HostProcess:
-    try:
-        process = psutil.Process(pid)
-        with process.oneshot():
-            info = _HostProcess(process=process, started=_number(process.create_time()))
-            info.user = _quietly(process.username)
-            cmdline = _quietly(process.cmdline)
-            info.command = " ".join(cmdline) if cmdline else _quietly(process.name)
-    except psutil.Error:  # not visible from here (another pid namespace) or already gone
-        return _HostProcess(process=None)
-    return info
-
-
-def _quietly(fn: Callable[[], Any]) -> Any:
-    try:
-        return fn() or None
-    except (psutil.AccessDenied, psutil.ZombieProcess, KeyError):
-        return None
 
 
 def _init_failure(exc: Exception) -> str:

@@ -58,7 +58,7 @@ def _kernel_thread(live: psutil.Process) -> bool:
     except (OSError, ValueError, IndexError):
         pass
     try:
-        return live.pid == 2 or live.ppid() == 2
+        return live.pid == 2 or bool(live.ppid() == 2)
     except psutil.Error:
         return False
 

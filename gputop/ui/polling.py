@@ -15,7 +15,8 @@ import threading
 from textual import work
 from textual.css.query import NoMatches
 
-from gputop.monitor import OVERVIEW_MAX, LocalReading
+from gputop.monitor import OVERVIEW_MAX
+from gputop.sources.base import LocalReading
 from gputop.ui.kiosk import stale_banner_lines
 from gputop.ui.policy import Policy
 from gputop.ui.screens.base import GpuTopScreen

@@ -18,23 +18,21 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import math
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 
 from gputop.core.backoff import source_backoff
 from gputop.core.clock import Clock
-from gputop.core.labels import node_of
 from gputop.core.models import GpuSample, LatencySample, SourceState, SourceStatus
-from gputop.core.store import LATENCY_KEY, SERIES_FIELDS, MetricStore
+from gputop.core.store import MetricStore
 from gputop.core.units import format_duration
 from gputop.sources.base import SourceError
 from gputop.sources.prometheus.api import PromSeries
 from gputop.sources.prometheus.client import PrometheusClient
 from gputop.sources.prometheus.errors import PromUnreachable
 from gputop.sources.prometheus.freshness import LEARN_WINDOWS_S, Feed, read_probe
+from gputop.sources.prometheus.merge import StoreWriter
 from gputop.sources.prometheus.queries import (
     LABELS_EVERY_S,
-    LATENCY_METRICS,
     MAX_POINTS,
     gpu_queries,
     latency_queries,
@@ -44,27 +42,6 @@ from gputop.sources.prometheus.queries import (
 )
 
 __all__ = ["PrometheusSource"]
-
-Point = tuple[float, float | None]
-_MEMORY = frozenset({"memory_used_mib", "memory_free_mib"})
-
-
-@dataclass(slots=True)
-class _Gpu:
-    """What is known of one GPU seen in Prometheus: identity, labels, latest points."""
-
-    key: str
-    uuid: str
-    host: str
-    index: int
-    instance: str = ""  # the scrape target it comes from
-    name: str = ""
-    labels: dict[str, str] = field(default_factory=dict)
-    latest: dict[str, Point] = field(default_factory=dict)
-
-    @property
-    def time(self) -> float:
-        return max((t for t, _ in self.latest.values()), default=-math.inf)
 
 
 class PrometheusSource:
@@ -100,7 +77,6 @@ class PrometheusSource:
         self._range_s = float(range_s)
         step = max(1, round(range_s / columns))
         self._step = float(max(step, math.ceil(range_s / (MAX_POINTS - 1))))
-        self._local_keys = local_keys
         # the visible range at the query step, twice over: room for a longer chart range
         self._capacity = 2 * math.ceil(self._range_s / self._step) + 2
         self._groups: dict[str, dict[str, str]] = {
@@ -117,11 +93,7 @@ class PrometheusSource:
         self._slim = {m: slim_query(q) for m, q in self._groups["gpu"].items()}
         self._label_query = self._groups["gpu"]["memory_used_mib"]
         self._labels_at = -math.inf  # when the full labels of every GPU were last fetched
-        self._labels_due = False  # a GPU appeared in a slim answer: fetch its labels
-        self._gpus: dict[str, _Gpu] = {}
-        self._latency: dict[str, Point] = {}
-        self._merged_last: dict[str, float] = {}  # entity -> newest time this source wrote
-        self._local_since: dict[str, float] = {}  # entity -> first time the local source holds
+        self._writer = StoreWriter(store, self._capacity, local_keys)
         self._backoff = source_backoff()
         self._retry_at: float | None = None
         self._last_ok: float | None = None
@@ -221,7 +193,7 @@ class PrometheusSource:
         or when its own series stop while its node's go on (it fell off the bus)."""
         now = self._clock.now()
         feed = self._feeds["gpu"]
-        seen = [g for g in self._gpus.values() if g.time >= now - self._range_s]
+        seen = [g for g in self._writer.gpus.values() if g.time >= now - self._range_s]
         newest = max((g.time for g in seen), default=now)
         out: list[GpuSample] = []
         for g in sorted(seen, key=lambda g: (g.host, g.index, g.key)):
@@ -265,16 +237,16 @@ class PrometheusSource:
 
     def labels(self, key: str) -> Mapping[str, str]:
         """All labels of a GPU's series (pod, namespace, instance, ...); empty if unknown."""
-        g = self._gpus.get(key)
+        g = self._writer.gpus.get(key)
         return dict(g.labels) if g else {}
 
     def latency(self) -> LatencySample | None:
         """The newest latency point; None until the histogram has been seen."""
-        if not self._latency:
+        if not self._writer.latency:
             return None
-        values = {m: v for m, (_, v) in self._latency.items()}
+        values = {m: v for m, (_, v) in self._writer.latency.items()}
         return LatencySample(
-            time=max(t for t, _ in self._latency.values()),
+            time=max(t for t, _ in self._writer.latency.values()),
             p50_s=values.get("p50_s"),
             p95_s=values.get("p95_s"),
             p99_s=values.get("p99_s"),
@@ -338,7 +310,7 @@ class PrometheusSource:
         if not calls:
             return
         relabel = self._feeds["gpu"].asked is not None and (
-            self._labels_due or now - self._labels_at >= LABELS_EVERY_S
+            self._writer.labels_due or now - self._labels_at >= LABELS_EVERY_S
         )
         ranges, labels = await asyncio.gather(
             asyncio.gather(
@@ -353,7 +325,7 @@ class PrometheusSource:
         failures = [r for r in (labels, *ranges) if isinstance(r, BaseException)]
         if any(isinstance(f, asyncio.CancelledError) for f in failures):
             raise asyncio.CancelledError()
-        local = self._local(now)
+        local = self._writer.local(now)
         done: dict[str, dict[str, tuple[PromSeries, ...]]] = {g: {} for g in self._groups}
         for (group, metric, _, _), result in zip(calls, ranges, strict=True):
             if isinstance(result, BaseException):
@@ -366,11 +338,11 @@ class PrometheusSource:
                 continue  # asked again next time, from the same cursor
             if group == "gpu":
                 full = expr == self._groups["gpu"][metric]
-                received = self._merge_gpus(done[group], local, full=full)
+                received = self._writer.merge_gpus(done[group], local, full=full)
                 if full:
                     self._labels_at = now
             else:
-                received = self._merge_latency(done[group], local)
+                received = self._writer.merge_latency(done[group], local)
             self._feeds[group].answered(window[1], received)
         gpu = self._feeds["gpu"]
         if gpu.newest is None and "gpu" not in newest and gpu.cursor is not None:
@@ -383,123 +355,8 @@ class PrometheusSource:
     async def _relabel(self, now: float) -> None:
         """Fetch the full labels of every GPU once (an instant query of one metric)."""
         for sample in await self._client.query(self._label_query):
-            self._gpu_for(sample.labels, full=True)
-        self._labels_at, self._labels_due = now, False
-
-    def _local(self, now: float) -> set[str]:
-        """Entities the local source writes live; remembers when each one's live data starts."""
-        local = set(self._local_keys())
-        for key in [k for k in self._local_since if k not in local]:
-            del self._local_since[key]
-        for key in local:
-            if key not in self._local_since:
-                self._local_since[key] = self._first_local_time(key, now)
-        return local
-
-    def _first_local_time(self, key: str, now: float) -> float:
-        after = self._merged_last.get(key, -math.inf)
-        first = now
-        for metric in (*SERIES_FIELDS, *LATENCY_METRICS):
-            series = self._store.get(key, metric)
-            if series is None:
-                continue
-            for t, _ in series.items():
-                if t > after:
-                    first = min(first, t)
-                    break
-        return first
-
-    def _write(self, key: str, metric: str, points: Iterable[Point], local: set[str]) -> None:
-        batch = sorted(points)
-        if key in local:  # only history older than the live local data
-            cutoff = self._local_since[key]
-            batch = [p for p in batch if p[0] < cutoff]
-        if batch:
-            self._store.merge(key, metric, batch, capacity=self._capacity)
-            self._merged_last[key] = max(self._merged_last.get(key, -math.inf), batch[-1][0])
-
-    def _merge_gpus(
-        self, results: dict[str, tuple[PromSeries, ...]], local: set[str], *, full: bool
-    ) -> float | None:
-        """Merge the GPU series one GPU and metric at a time: a fleet's first fetch (400k
-        points for 256 GPUs) is never held as Python objects at once. Each result is let go
-        once merged; memory used and free wait for each other, for the percentage. Returns
-        the newest point time received (None: none)."""
-        wanted = _MEMORY & results.keys()
-        memory: dict[str, dict[str, list[PromSeries]]] = {}
-        received: float | None = None
-        for metric in list(results):
-            by_gpu: dict[str, list[PromSeries]] = {}
-            for series in results.pop(metric):
-                by_gpu.setdefault(self._gpu_for(series.labels, full=full).key, []).append(series)
-            for key, same in by_gpu.items():
-                received = _later(received, self._merge_gpu(key, metric, _held(same), local))
-            if metric in wanted:
-                memory[metric] = by_gpu
-                if memory.keys() == wanted:
-                    self._merge_memory_pct(memory, local)
-                    memory.clear()
-        return received
-
-    def _merge_memory_pct(
-        self, memory: dict[str, dict[str, list[PromSeries]]], local: set[str]
-    ) -> None:
-        used, free = memory.get("memory_used_mib", {}), memory.get("memory_free_mib", {})
-        for key, used_series in used.items():
-            used_held, free_held = _held(used_series), _held(free.get(key, []))
-            pct = {t: _pct(u, free_held[t]) for t, u in used_held.items() if t in free_held}
-            self._merge_gpu(key, "memory_used_pct", pct, local)
-
-    def _merge_gpu(
-        self, key: str, metric: str, held: dict[float, float | None], local: set[str]
-    ) -> float | None:
-        """Write one GPU's metric; returns its newest point time (None: no point)."""
-        if not held:
-            return None
-        self._write(key, metric, held.items(), local)
-        newest = max(held)
-        gpu = self._gpus[key]
-        if newest >= gpu.latest.get(metric, (-math.inf, None))[0]:
-            gpu.latest[metric] = (newest, held[newest])
-        return newest
-
-    def _merge_latency(
-        self, results: Mapping[str, tuple[PromSeries, ...]], local: set[str]
-    ) -> float | None:
-        """Merge the latency series; returns the newest point time received (None: none)."""
-        received: float | None = None
-        for metric, series_list in results.items():
-            held: dict[float, float | None] = {}
-            for series in series_list:  # one series, unless the selector splits it
-                for t, v in series.points:
-                    held[t] = v if v is not None and math.isfinite(v) else None
-            if not held:
-                continue
-            self._write(LATENCY_KEY, metric, held.items(), local)
-            newest = max(held)
-            received = newest if received is None else max(received, newest)
-            if newest >= self._latency.get(metric, (-math.inf, None))[0]:
-                self._latency[metric] = (newest, held[newest])
-        return received
-
-    def _gpu_for(self, labels: Mapping[str, str], *, full: bool) -> _Gpu:
-        """The GPU of a series; `full` labels (not only identity) also update name and labels."""
-        uuid = labels.get("UUID") or labels.get("uuid") or ""
-        host = node_of(labels) or ""
-        try:
-            index = int(labels.get("gpu", ""))
-        except ValueError:
-            index = -1
-        key = uuid or f"{host}/{index}"  # the same identity as GpuSample.key
-        gpu = self._gpus.get(key)
-        if gpu is None:
-            gpu = self._gpus[key] = _Gpu(key, uuid, host, index)
-            self._labels_due = self._labels_due or not full
-        gpu.instance = labels.get("instance", gpu.instance)
-        if full:
-            gpu.name = labels.get("modelName") or gpu.name
-            gpu.labels = {k: v for k, v in labels.items() if k != "__name__"}
-        return gpu
+            self._writer.gpu_for(sample.labels, full=True)
+        self._labels_at, self._writer.labels_due = now, False
 
     def _fail(self, now: float, exc: SourceError) -> None:
         self._retry_at = now + self._backoff.next_delay()
@@ -514,27 +371,3 @@ class PrometheusSource:
 
 async def _nothing() -> None:
     return None
-
-
-def _held(same: list[PromSeries]) -> dict[float, float | None]:
-    """One GPU's points of one metric; a duplicate series (the GPU twice) fills only gaps."""
-    held: dict[float, float | None] = {}
-    for series in same:
-        for t, v in series.points:
-            v = v if v is not None and math.isfinite(v) else None
-            if v is not None or held.get(t) is None:  # a duplicate series may be NaN
-                held[t] = v
-    return held
-
-
-def _later(a: float | None, b: float | None) -> float | None:
-    """The later of two times, either of which may be unknown."""
-    if a is None:
-        return b
-    return a if b is None else max(a, b)
-
-
-def _pct(used: float | None, free: float | None) -> float | None:
-    if used is None or free is None or used + free <= 0:
-        return None
-    return 100.0 * used / (used + free)

@@ -14,12 +14,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from gputop.core.units import PROM_MAX_DURATION_S
 from gputop.sources.httpapi import describe
 from gputop.sources.prometheus.api import parse_labels, parse_value
 from gputop.sources.prometheus.errors import PromMalformed
 
 __all__ = [
-    "MAX_DURATION_S",
     "PromAlert",
     "PromRule",
     "PromRuleGroup",
@@ -114,10 +114,6 @@ def parse_rfc3339(raw: Any) -> float | None:
     return epoch + frac
 
 
-#: The longest duration Prometheus can hold (Go's time.Duration): about 292 years.
-MAX_DURATION_S = 2**63 / 1e9
-
-
 def _seconds(raw: Any, what: str) -> float:
     """A duration in seconds (a rule's `for`, a group's interval): 0 when absent; an infinite,
     negative or overflowing one is a malformed answer, not a number to compute with."""
@@ -126,7 +122,7 @@ def _seconds(raw: Any, what: str) -> float:
     value = parse_value(raw)
     if value is None:
         return 0.0
-    if not 0.0 <= value <= MAX_DURATION_S:
+    if not 0.0 <= value <= PROM_MAX_DURATION_S:
         raise PromMalformed(f"{what} {describe(raw)} is not a duration in seconds")
     return value
 
