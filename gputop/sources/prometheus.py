@@ -238,6 +238,14 @@ class PrometheusClient:
             raise PromMalformed("build info is not an object")
         return {str(k): str(v) for k, v in data.items()}
 
+    async def page(self, path: str) -> str:
+        """A page of the server outside the JSON API (runtime information, VictoriaMetrics'
+        `/metrics`) as text; an answer that is not 2xx raises PromHTTPError."""
+        status, body, _ = await self._request(path, {})
+        if not 200 <= status < 300:
+            raise PromHTTPError(status, self._http_reason(status, _body_text(body)))
+        return body.decode("utf-8", "replace")
+
     async def ready(self) -> bool:
         """True when the server answers and is ready to serve queries."""
         try:

@@ -319,13 +319,15 @@ def start_stack(
     scenario: str = "mixed",
     seed: int = 7,
     history_s: float = 0.0,
+    history_step_s: float = 1.0,
     rule_files: Sequence[Path] = (),
     alertmanagers: Sequence[str] = (),
     proxy_rules: bool = True,
 ) -> PromStack:
-    """Exporter + engine; `history_s` seconds of the same simulation are back-filled so
-    range panels and rate() windows have data from the first query. `proxy_rules=False`:
-    VictoriaMetrics does not answer `/api/v1/rules` for vmalert.
+    """Exporter + engine; `history_s` seconds of the same simulation are back-filled (a
+    sample every `history_step_s`) so range panels and rate() windows have data from the
+    first query. `proxy_rules=False`: VictoriaMetrics does not answer `/api/v1/rules` for
+    vmalert.
 
     The simulation starts 600 s before the engine's view of now (VictoriaMetrics' is 30 s
     late), so a scenario's events are where the rule tests expect them; VictoriaMetrics gets
@@ -343,7 +345,7 @@ def start_stack(
             sims = make_nodes(nodes, gpus, scenario=scenario, seed=seed, start=start)
             labels = [{"instance": t, "job": JOB} for t in exporter.targets]
             backfill = openmetrics_history(
-                sims, now - history_s, now - 1, 1.0, target_labels=labels
+                sims, now - history_s, now - 1, history_step_s, target_labels=labels
             )
         server: Engine
         if engine == "victoriametrics":
@@ -399,8 +401,8 @@ def _stacks(base: Path) -> Iterator[Callable[..., PromStack]]:
 
 @pytest.fixture
 def prometheus_factory(tmp_path: Path) -> Iterator[Callable[..., PromStack]]:
-    """`make(engine=, nodes=, gpus=, scenario=, seed=, history_s=, rule_files=,
-    alertmanagers=)` -> PromStack (alertmanagers: Prometheus only)."""
+    """`make(engine=, nodes=, gpus=, scenario=, seed=, history_s=, history_step_s=,
+    rule_files=, alertmanagers=)` -> PromStack (alertmanagers: Prometheus only)."""
     with _stacks(tmp_path) as make:
         yield make
 
