@@ -8,12 +8,15 @@ hysteresis, `rules.settle`). `NearReplay` runs exactly that pipeline, with the s
 backtest scores it as it is; nothing here decides what is near.
 
 A warning is a series entering near. It comes true when the series starts firing within the
-horizon: the longest the near logic looks ahead (its trend window, `max(for, 3m)`) plus the
-rule's `for`, the time a crossing takes to fire.
+horizon: the longest the near logic looks ahead (its trend window, `max(for, 3m)`), then the
+time a crossing takes to fire: the evaluation that sees the value past the threshold (one
+interval), `for` in whole intervals, and one interval more for the age of the value an
+evaluation reads.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Final
 
@@ -29,8 +32,10 @@ _STATES: Final[dict[int, AlertState]] = {PENDING: "pending", FIRING: "firing"}
 
 
 def horizon_s(rule: RuleDef) -> float:
-    """How long after a warning a firing still makes it come true."""
-    return max(rule.for_s, TREND_MIN_WINDOW_S) + rule.for_s
+    """How long after a warning a firing still makes it come true (at the rule's interval)."""
+    interval = rule.interval_s or 0.0
+    for_s = math.ceil(rule.for_s / interval) * interval if interval > 0 else rule.for_s
+    return max(rule.for_s, TREND_MIN_WINDOW_S) + for_s + 2 * interval
 
 
 class NearReplay:

@@ -91,7 +91,7 @@ def plan(
     wider = change or Change()
     longest = max(rule.for_s, wider.for_s or 0.0)
     keep = max(rule.keep_firing_for_s, wider.keep_firing_for_s or 0.0)
-    probe = dataclasses.replace(rule, for_s=longest)
+    probe = dataclasses.replace(rule, for_s=longest, interval_s=interval)
     grid = Grid.over(
         options.start,
         options.end,
@@ -131,7 +131,7 @@ async def backtest(
     cancel: threading.Event | None = None,
 ) -> Report:
     """Replay every rule over the engine's history between `options.start` and `.end`."""
-    plans = [plan(rule, options, substitutes) for rule in rules]
+    plans = _shared_grids([plan(rule, options, substitutes) for rule in rules])
     counter = _Counter(progress, len(plans))
     fetcher = Fetcher(engine, limit=options.concurrency, steps=options.steps, done=counter.query)
     needed: dict[tuple[str, Grid, bool], int] = {}
@@ -196,6 +196,28 @@ async def backtest(
             task.cancel()
     report.gaps = merge_gaps(found_gaps)
     return report
+
+
+def _shared_grids(plans: list[_Plan]) -> list[_Plan]:
+    """One grid per evaluation schedule (interval and offset), with the longest warm-up any of
+    its rules needs, so rules of one group share their queries; and one gap query for all:
+    the engine had no data when it had neither `up` nor any series any rule reads."""
+    metrics = sorted({m for p in plans for t in p.targets() for m in t.analysis.metrics})
+    presence = gap_query(metrics)
+    widest: dict[tuple[int, int], Grid] = {}
+    for p in plans:
+        for t in p.targets():
+            key = (t.grid.step_ms, t.grid.first_ms % t.grid.step_ms)
+            held = widest.get(key)
+            if held is None or t.grid.first_ms < held.first_ms:
+                widest[key] = t.grid
+    for p in plans:
+        if p.base is not None:
+            grid = widest[(p.base.grid.step_ms, p.base.grid.first_ms % p.base.grid.step_ms)]
+            p.base = dataclasses.replace(p.base, grid=grid, presence=presence)
+            if p.changed is not None:
+                p.changed = dataclasses.replace(p.changed, grid=grid, presence=presence)
+    return plans
 
 
 def _histories(
