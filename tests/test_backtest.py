@@ -1,0 +1,218 @@
+"""The backtest's parts without a server: evaluation slots and chunks, the alert state machine,
+expression rewriting, the near seam, and what the command line shows while it runs."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import itertools
+from array import array
+from collections.abc import Sequence
+
+import promql_parser as pp
+import pytest
+
+from gputop.promql.analysis import analyse
+from gputop.rules.backtest.grid import MAX_POINTS, Grid, steps_for
+from gputop.rules.backtest.history import Fetcher
+from gputop.rules.backtest.machine import FIRING, INACTIVE, PENDING, flap_gap, run_series
+from gputop.rules.backtest.near import NearReplay, horizon_s
+from gputop.rules.backtest.output import visible
+from gputop.rules.backtest.rewrite import (
+    RecordSource,
+    RewriteError,
+    substitute_records,
+    with_threshold,
+)
+from gputop.rules.backtest_cli import _progress_line, _shows_progress
+from gputop.rules.model import RuleDef
+from gputop.sources.promtypes import PromSeries
+
+# ---- slots and chunks ------------------------------------------------------------------------
+
+
+def test_evaluations_fall_on_the_groups_slots_with_the_warm_up_before_the_start() -> None:
+    grid = Grid.over(1000.0, 1100.0, 10.0, offset_s=3.5, warmup_s=30.0)
+    assert grid.time(0) == 973.5  # the first slot at or after 1000 - 30
+    assert grid.time(grid.start_index) == 1003.5  # the first reported: at or after 1000
+    assert grid.time(grid.count - 1) == 1093.5
+    assert grid.index(1023.5) == grid.start_index + 2
+    assert grid.index(2000.0) is None
+
+
+def test_for_counts_whole_evaluations_as_the_rule_manager_fires() -> None:
+    assert steps_for(30.0, 10_000) == 3
+    assert steps_for(15.0, 10_000) == 2  # pending at t, fires at t + 20 s
+    assert steps_for(0.0, 10_000) == 0
+
+
+def test_range_queries_never_exceed_the_engines_points_per_series() -> None:
+    week = Grid.over(0.0, 7 * 86400.0, 10.0)
+    spans = list(week.chunks(steps=50_000))
+    assert max(hi - lo + 1 for lo, hi in spans) == MAX_POINTS
+    assert spans[0][0] == 0 and spans[-1][1] == week.count - 1
+    assert all(b[0] == a[1] + 1 for a, b in itertools.pairwise(spans))
+
+
+class _Recorder:
+    """An engine that answers one series with the value 1 at every point asked."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[float, float, float]] = []
+
+    async def query_range(
+        self, expr: str, start: float, end: float, step: float
+    ) -> Sequence[PromSeries]:
+        self.asked.append((start, end, step))
+        await asyncio.sleep(0)
+        n = round((end - start) / step) + 1
+        times = array("d", [start + i * step for i in range(n)])
+        return (PromSeries({"gpu": "0"}, times, array("d", [1.0]) * n),)
+
+    def presence_query(self, metrics: Sequence[str]) -> str | None:
+        return None
+
+
+def test_a_query_over_a_grid_is_asked_in_chunks_and_laid_back_on_the_grid() -> None:
+    engine = _Recorder()
+    done: list[int] = []
+    fetcher = Fetcher(engine, limit=2, steps=100, done=lambda: done.append(1))
+    grid = Grid.over(0.0, 2500.0, 10.0)  # 251 evaluations
+    values = asyncio.run(fetcher.values("x", grid))
+    assert [round((e - s) / st) + 1 for s, e, st in engine.asked] == [100, 100, 51]
+    assert len(done) == 3 == fetcher.chunks(grid)
+    (column,) = values.values()
+    assert list(column) == [1.0] * grid.count
+
+
+# ---- the state machine -------------------------------------------------------------------------
+
+
+def _run(held: str, *, for_s: float = 0.0, keep_s: float = 0.0, gaps: str = "") -> str:
+    grid = Grid.over(0.0, 10.0 * (len(held) - 1), 10.0)
+    holding = [c == "1" for c in held]
+    missing = [c == "x" for c in gaps.ljust(len(held), ".")]
+    run = run_series(holding, missing, grid, for_s=for_s, keep_s=keep_s)
+    return "".join({INACTIVE: ".", PENDING: "p", FIRING: "F"}[s] for s in run.states)
+
+
+def test_pending_then_firing_after_for_and_a_reset_before_it() -> None:
+    assert _run("0111100110", for_s=20.0) == ".ppFF..pp."
+    assert _run("0110", for_s=0.0) == ".FF."
+
+
+def test_keep_firing_for_counts_from_the_first_evaluation_without_the_condition() -> None:
+    assert _run("01110000", for_s=0.0, keep_s=20.0) == ".FFFFF.."
+    # the condition back within keep_firing_for: still the same firing
+    assert _run("01101100", for_s=0.0, keep_s=20.0) == ".FFFFFFF"
+
+
+def test_an_engine_gap_freezes_the_states_instead_of_resolving() -> None:
+    grid = Grid.over(0.0, 70.0, 10.0)
+    run = run_series(
+        [1, 1, 0, 0, 0, 1, 0, 0], [0, 0, 1, 1, 1, 0, 0, 0], grid, for_s=0.0, keep_s=0.0
+    )
+    assert run.firing == [(0, 5)]  # one window across the gap
+    assert run.pending_only == []
+
+
+def test_windows_and_pending_that_never_fired() -> None:
+    grid = Grid.over(0.0, 90.0, 10.0)
+    run = run_series([0, 1, 0, 1, 1, 1, 0, 1, 1, 0], [0] * 10, grid, for_s=20.0, keep_s=0.0)
+    assert run.firing == [(5, 5)]
+    assert run.pending_only == [(1, 1), (7, 8)]
+    assert flap_gap(grid, 20.0) == 3
+
+
+# ---- rewriting ------------------------------------------------------------------------------
+
+
+def test_a_recorded_series_is_replaced_by_its_rule_with_its_labels_and_matchers() -> None:
+    records = {"gpu:mem:pct": RecordSource("sum by (gpu) (used)", {"team": "a"}, 30.0)}
+    text = substitute_records('avg_over_time(gpu:mem:pct{gpu!="3"}[5m]) > 90', records)
+    pp.parse(text)  # valid PromQL
+    assert "gpu:mem:pct" not in text
+    assert "[300s:30s]" in text  # sampled at the recording rule's interval
+    assert "label_replace(sum by (gpu) (used), \"team\", \"a\", '', '')" in text
+    assert "unless on (gputop_backtest_match)" in text  # `!=` drops what matches
+    assert analyse(text).comparison is not None
+    assert substitute_records("other > 1", records) == "other > 1"
+    with pytest.raises(RewriteError, match="offset"):
+        substitute_records("gpu:mem:pct offset 5m > 1", records)
+
+
+def test_a_threshold_changes_only_the_primary_comparison() -> None:
+    text = with_threshold("(temp > 85) and on(gpu) util > 50", 90.0)
+    analysis = analyse(text)
+    assert [c.threshold for c in analysis.comparisons] == [90.0, 50.0]
+    assert analysis.gated
+    swapped = analyse(with_threshold("85 < temp", 90.0)).comparison
+    assert swapped is not None and (swapped.op, swapped.threshold) == (">", 90.0)
+    with pytest.raises(RewriteError):
+        with_threshold("absent(temp)", 1.0)
+
+
+# ---- the near seam -------------------------------------------------------------------------------
+
+
+def test_near_is_the_dashboards_own_pipeline_with_its_hysteresis() -> None:
+    rule = RuleDef(name="Hot", expr="temp > 80", for_s=60.0, interval_s=10.0)
+    near = NearReplay(rule, rule.analysis, margin=0.1)
+    key = (("gpu", "0"),)
+    assert near.step(0.0, [(key, INACTIVE, 50.0)]) == set()
+    assert near.step(10.0, [(key, INACTIVE, 75.0)]) == {key}  # within 10 % of 80
+    # 70 is outside the margin, but within 1.5 margins: the engine's hysteresis keeps it near
+    assert near.step(20.0, [(key, INACTIVE, 70.0)]) == {key}
+    assert near.step(30.0, [(key, INACTIVE, 50.0)]) == set()
+    assert near.step(40.0, [(key, PENDING, 85.0)]) == set()  # pending is not near
+    assert horizon_s(rule) == 180.0 + 60.0 + 20.0
+
+
+# ---- the command line's own words ------------------------------------------------------------
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(
+    ("fmt", "out_tty", "err_tty", "shown"),
+    [
+        ("text", True, True, True),
+        ("text", False, True, True),
+        ("json", True, True, True),
+        ("json", False, True, False),  # JSON down a pipe: nothing but the JSON
+        ("text", True, False, False),
+    ],
+)
+def test_progress_is_shown_on_a_terminal_never_beside_json_on_a_pipe(
+    fmt: str, out_tty: bool, err_tty: bool, shown: bool
+) -> None:
+    import argparse
+
+    args = argparse.Namespace(format=fmt)
+    out = _Tty() if out_tty else io.StringIO()
+    err = _Tty() if err_tty else io.StringIO()
+    assert _shows_progress(args, out, err) is shown
+
+
+def test_the_progress_line_counts_queries_and_rules_and_is_erased(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import gputop.rules.backtest_cli as cli
+
+    monkeypatch.setattr(cli, "_PROGRESS_AFTER_S", 0.0)
+    monkeypatch.setattr(cli, "_PROGRESS_EVERY_S", 0.0)
+    err = _Tty()
+    progress = _progress_line(err)
+    progress(3, 12, 1, 4)
+    progress.close()
+    assert err.getvalue() == (
+        "\rgputop rules backtest: 3/12 queries · 1/4 rules replayed\x1b[K\r\x1b[K"
+    )
+
+
+def test_outside_text_has_its_control_characters_made_visible() -> None:
+    assert visible("GPU\x1b]0;x\x07\u202e") == "GPU\\x1b]0;x\\x07\\u202e"
+    assert visible("plain · text") == "plain · text"
