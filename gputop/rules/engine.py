@@ -76,6 +76,8 @@ class RulesEngine:
         self.margin = margin
         self.origin = origin
         self.rules = list(rules)
+        self.records = tuple(records)
+        self.groups: tuple[PromRuleGroup, ...] = ()  # Prometheus' rules, as last read
         self.notes = tuple(notes)
         self.local = LocalEvaluator(self.rules, clock=clock, margin=margin, records=records)
         self.statuses: list[RuleStatus] = []
@@ -132,6 +134,7 @@ class RulesEngine:
             self._retry_at = now + self._backoff.next_delay()
             return
         self._backoff.reset()
+        self.groups = tuple(groups)
         self._retry_at = now + _refresh_period(groups)
         self.error = None
         self.last_ok = now

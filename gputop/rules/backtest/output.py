@@ -18,7 +18,7 @@ from gputop.rules.checks import Finding, Severity
 from gputop.rules.lint import github_line
 from gputop.rules.text import series_name
 
-__all__ = ["FORMATS", "visible", "write_report"]
+__all__ = ["FORMATS", "counted", "text_report", "visible", "write_report"]
 
 FORMATS = ("text", "json", "github")
 #: Series listed per rule in the text form (JSON lists them all).
@@ -28,6 +28,11 @@ WINDOWS_SHOWN = 4
 _BIDI = frozenset(range(0x202A, 0x202F)) | frozenset(range(0x2066, 0x206A))
 _DAY = "%Y-%m-%d %H:%M:%S"
 _HEADS = ("", "fired", "firing", "flaps", "series", "warnings", "precision", "recall", "lead")
+
+
+def counted(n: int, noun: str) -> str:
+    """`1 rule`, `3 rules`."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def visible(text: str) -> str:
@@ -116,7 +121,8 @@ def text_report(report: Report, max_fires: int | None = None) -> str:
     over = report.over(max_fires)
     failed = report.failed
     lines.append("")
-    summary = f"{len(report.rules)} rules, {sum(r.fired for r in report.rules)} firings"
+    fired = sum(r.fired for r in report.rules)
+    summary = f"{counted(len(report.rules), 'rule')}, {counted(fired, 'firing')}"
     if over:
         summary += f"; over --max-fires {max_fires}: " + ", ".join(
             f"{visible(r.name)} ({r.fired})" for r in over

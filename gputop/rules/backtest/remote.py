@@ -40,6 +40,7 @@ __all__ = [
     "ServerRules",
     "group_offsets",
     "retention_s",
+    "rules_of",
     "server_rules",
     "substitutes",
 ]
@@ -113,7 +114,11 @@ def _vm_period(text: str) -> float | None:
 
 async def server_rules(client: PrometheusClient) -> ServerRules:
     """The rules the engine (or the ruler behind it) has loaded."""
-    groups = await client.rules(type=None)
+    return rules_of(await client.rules(type=None))
+
+
+def rules_of(groups: Sequence[PromRuleGroup]) -> ServerRules:
+    """The alerting and recording rules of `/api/v1/rules` groups, and their offsets."""
     alerts: list[RuleDef] = []
     records: list[RecordRule] = []
     for group in groups:

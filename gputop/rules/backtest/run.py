@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from gputop.promql.analysis import PromQLSyntaxError, analyse
 from gputop.rules.backtest.grid import CHUNK_STEPS, Grid
-from gputop.rules.backtest.history import Engine, Fetcher, History, Values, gap_query
+from gputop.rules.backtest.history import Engine, Fetcher, History, Values
 from gputop.rules.backtest.near import horizon_s
 from gputop.rules.backtest.replay import Target, derivable, replay
 from gputop.rules.backtest.report import Report, RuleResult, WhatIf, merge_gaps
@@ -106,7 +106,7 @@ def plan(
         expr=expr,
         compared=comparison.query if comparison is not None else None,
         derive=derivable(analysis),
-        presence=gap_query(analysis.metrics),
+        presence=None,  # one for all rules: see _shared_grids
         grid=grid,
         margin=rule.margin if rule.margin is not None else options.margin,
     )
@@ -131,7 +131,7 @@ async def backtest(
     cancel: threading.Event | None = None,
 ) -> Report:
     """Replay every rule over the engine's history between `options.start` and `.end`."""
-    plans = _shared_grids([plan(rule, options, substitutes) for rule in rules])
+    plans = _shared_grids([plan(rule, options, substitutes) for rule in rules], engine)
     counter = _Counter(progress, len(plans))
     fetcher = Fetcher(engine, limit=options.concurrency, steps=options.steps, done=counter.query)
     needed: dict[tuple[str, Grid, bool], int] = {}
@@ -198,12 +198,12 @@ async def backtest(
     return report
 
 
-def _shared_grids(plans: list[_Plan]) -> list[_Plan]:
+def _shared_grids(plans: list[_Plan], engine: Engine) -> list[_Plan]:
     """One grid per evaluation schedule (interval and offset), with the longest warm-up any of
     its rules needs, so rules of one group share their queries; and one gap query for all:
     the engine had no data when it had neither `up` nor any series any rule reads."""
     metrics = sorted({m for p in plans for t in p.targets() for m in t.analysis.metrics})
-    presence = gap_query(metrics)
+    presence = engine.presence_query(metrics)
     widest: dict[tuple[int, int], Grid] = {}
     for p in plans:
         for t in p.targets():
