@@ -157,7 +157,7 @@ def test_a_threshold_changes_only_the_primary_comparison() -> None:
 
 def test_near_is_the_dashboards_own_pipeline_with_its_hysteresis() -> None:
     rule = RuleDef(name="Hot", expr="temp > 80", for_s=60.0, interval_s=10.0)
-    near = NearReplay(rule, rule.analysis, margin=0.1)
+    near = NearReplay(rule, rule.analysis, margin=0.1, step_s=10.0)
     key = (("gpu", "0"),)
     assert near.step(0.0, [(key, INACTIVE, 50.0)]) == set()
     assert near.step(10.0, [(key, INACTIVE, 75.0)]) == {key}  # within 10 % of 80

@@ -41,11 +41,20 @@ def horizon_s(rule: RuleDef) -> float:
 class NearReplay:
     """The near logic for one rule, fed one evaluation at a time, oldest first."""
 
-    def __init__(self, rule: RuleDef, analysis: Analysis, *, margin: float) -> None:
+    def __init__(
+        self, rule: RuleDef, analysis: Analysis, *, margin: float, step_s: float
+    ) -> None:
         self.rule = rule
         self.analysis = analysis
         self.margin = margin
-        self._history = ValueHistory()
+        # the dashboard's history spans capacity × spacing (15 minutes): as much here, at
+        # whichever is the wider of the two steps
+        live = ValueHistory()
+        spacing = max(step_s, live.spacing_s)
+        span = live.capacity * live.spacing_s
+        self._history = ValueHistory(
+            capacity=max(4, math.ceil(span / spacing)), spacing_s=live.spacing_s
+        )
         self._keeper = StatusKeeper(margin=margin)
 
     def step(self, now: float, series: Iterable[tuple[LabelKey, int, float]]) -> set[LabelKey]:

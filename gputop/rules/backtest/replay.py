@@ -122,7 +122,9 @@ def _warnings(
     cancel: threading.Event | None,
 ) -> dict[LabelKey, list[int]]:
     """Where each series entered near (evaluation indices, warm-up included)."""
-    near = NearReplay(target.rule, target.analysis, margin=target.margin)
+    near = NearReplay(
+        target.rule, target.analysis, margin=target.margin, step_s=target.grid.step_s
+    )
     grid = target.grid
     idents = list(values)
     columns = [values[i] for i in idents]
