@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import itertools
+import math
 from array import array
 from collections.abc import Sequence
 
@@ -26,6 +27,7 @@ from gputop.rules.backtest.rewrite import (
 )
 from gputop.rules.backtest_cli import _progress_line, _shows_progress
 from gputop.rules.model import RuleDef
+from gputop.sources.prometheus import PromUnreachable
 from gputop.sources.promtypes import PromSeries
 
 # ---- slots and chunks ------------------------------------------------------------------------
@@ -216,3 +218,69 @@ def test_the_progress_line_counts_queries_and_rules_and_is_erased(
 def test_outside_text_has_its_control_characters_made_visible() -> None:
     assert visible("GPU\x1b]0;x\x07\u202e") == "GPU\\x1b]0;x\\x07\\u202e"
     assert visible("plain · text") == "plain · text"
+
+
+class _Sine:
+    """An engine with eight GPUs whose value swings across 85 every ten minutes."""
+
+    async def query_range(
+        self, expr: str, start: float, end: float, step: float
+    ) -> Sequence[PromSeries]:
+        n = round((end - start) / step) + 1
+        times = array("d", [start + i * step for i in range(n)])
+        return tuple(
+            PromSeries(
+                {"gpu": str(g)},
+                times,
+                array("d", [80 + 10 * math.sin(t / 300 + g) for t in times]),
+            )
+            for g in range(8)
+        )
+
+    def presence_query(self, metrics: Sequence[str]) -> str | None:
+        return None
+
+
+def test_rules_replayed_in_processes_give_what_a_thread_gives(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import gputop.rules.backtest.run as run
+
+    rules = [
+        RuleDef(name=f"Hot{k}", expr=f"temp > {84 + k}", for_s=60.0, interval_s=30.0)
+        for k in range(3)
+    ]
+    options = run.Options(0.0, 6 * 3600.0, processes=2)
+    threaded = asyncio.run(run.backtest(_Sine(), rules, options, label="x"))
+    monkeypatch.setattr(run, "PROCESSES_FROM", 0)
+    in_processes = asyncio.run(run.backtest(_Sine(), rules, options, label="x"))
+    assert [r.as_json() for r in in_processes.rules] == [r.as_json() for r in threaded.rules]
+    assert all(r.fired > 0 for r in threaded.rules)
+
+
+class _Flaky(_Recorder):
+    """An engine whose connection drops on the first query."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failures = 1
+
+    async def query_range(
+        self, expr: str, start: float, end: float, step: float
+    ) -> Sequence[PromSeries]:
+        if self.failures:
+            self.failures -= 1
+            raise PromUnreachable("connection reset")
+        return await super().query_range(expr, start, end, step)
+
+
+def test_a_dropped_connection_is_asked_again_not_the_end_of_the_backtest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import gputop.rules.backtest.history as history
+
+    monkeypatch.setattr(history, "RETRY_DELAY_S", 0.0)
+    engine = _Flaky()
+    values = asyncio.run(Fetcher(engine).values("x", Grid.over(0.0, 100.0, 10.0)))
+    assert engine.failures == 0 and len(engine.asked) == 1
+    assert list(next(iter(values.values()))) == [1.0] * 11

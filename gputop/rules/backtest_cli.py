@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
+import os
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -371,6 +372,7 @@ def _options(
         target=target,
         offsets=dict(offsets),
         concurrency=max(1, args.concurrency),
+        processes=os.cpu_count() or 1,
     )
 
 

@@ -3,8 +3,9 @@
 An engine is anything that answers range queries (`Engine`): Prometheus or VictoriaMetrics
 through their HTTP API, or the dashboard's own history (`localfeed`). A query over a grid is
 cut into range queries of at most `CHUNK_STEPS` points (under the engines' 11,000), run
-concurrently within a limit shared by the whole backtest, and each answer is laid on the grid:
-one value per evaluation per label set (NaN where the query returned no such series).
+concurrently within a limit shared by the whole backtest (one that times out or loses its
+connection is asked again, twice), and each answer is laid on the grid: one value per
+evaluation per label set (NaN where the query returned no such series).
 
 Gaps are the evaluations at which the engine had no data at all. Like pint, the backtest asks
 `count(up)`; history that no scrape wrote (back-filled, remote-written) has no `up`, so the
@@ -23,9 +24,15 @@ from typing import Protocol
 
 from gputop.core.labels import LabelKey, label_key
 from gputop.rules.backtest.grid import CHUNK_STEPS, Grid
+from gputop.sources.prometheus import PromTimeout, PromUnreachable
 from gputop.sources.promtypes import PromSeries
 
-__all__ = ["Engine", "Fetcher", "History", "Values", "gap_query"]
+__all__ = ["RETRIES", "Engine", "Fetcher", "History", "Values", "gap_query"]
+
+#: A range query that times out or loses its connection is asked again this many times: a
+#: backtest of a week takes minutes, and one dropped connection must not end it.
+RETRIES = 2
+RETRY_DELAY_S = 1.0
 
 #: Per label set (without `__name__`): the value at each evaluation, NaN where absent.
 Values = dict[LabelKey, "array[float]"]
@@ -105,8 +112,17 @@ class Fetcher:
         return gaps
 
     async def _chunk(self, expr: str, grid: Grid, lo: int, hi: int) -> Sequence[PromSeries]:
-        async with self._slots:
-            answer = await self.engine.query_range(expr, grid.time(lo), grid.time(hi), grid.step_s)
+        for attempt in range(RETRIES + 1):
+            try:
+                async with self._slots:
+                    answer = await self.engine.query_range(
+                        expr, grid.time(lo), grid.time(hi), grid.step_s
+                    )
+                break
+            except (PromUnreachable, PromTimeout):
+                if attempt == RETRIES:
+                    raise
+                await asyncio.sleep(RETRY_DELAY_S * (attempt + 1))
         if self._done is not None:
             self._done()
         return answer

@@ -41,9 +41,7 @@ def horizon_s(rule: RuleDef) -> float:
 class NearReplay:
     """The near logic for one rule, fed one evaluation at a time, oldest first."""
 
-    def __init__(
-        self, rule: RuleDef, analysis: Analysis, *, margin: float, step_s: float
-    ) -> None:
+    def __init__(self, rule: RuleDef, analysis: Analysis, *, margin: float, step_s: float) -> None:
         self.rule = rule
         self.analysis = analysis
         self.margin = margin

@@ -10,6 +10,7 @@ the near logic.
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 from collections.abc import Callable, Mapping
@@ -19,7 +20,7 @@ from gputop.core.labels import LabelKey
 from gputop.promql.analysis import Analysis, Comparison
 from gputop.rules.backtest.grid import Grid, steps_for
 from gputop.rules.backtest.history import History, Values
-from gputop.rules.backtest.machine import INACTIVE, SeriesRun, flap_gap, run_series
+from gputop.rules.backtest.machine import FIRING, INACTIVE, SeriesRun, flap_gap, run_series
 from gputop.rules.backtest.near import NearReplay, horizon_s
 from gputop.rules.backtest.report import NearScore, Outcome, SeriesResult, Window
 from gputop.rules.model import RuleDef
@@ -122,9 +123,7 @@ def _warnings(
     cancel: threading.Event | None,
 ) -> dict[LabelKey, list[int]]:
     """Where each series entered near (evaluation indices, warm-up included)."""
-    near = NearReplay(
-        target.rule, target.analysis, margin=target.margin, step_s=target.grid.step_s
-    )
+    near = NearReplay(target.rule, target.analysis, margin=target.margin, step_s=target.grid.step_s)
     grid = target.grid
     idents = list(values)
     columns = [values[i] for i in idents]
@@ -188,11 +187,11 @@ def _series(
     first = grid.start_index
     firing = [(a, b) for a, b in run.firing if b >= first]
     pending = [(a, b) for a, b in run.pending_only if b >= first]
-    evals = sum(1 for i in range(first, grid.count) if run.states[i] == 2 and not gaps[i])
+    evals = sum(1 for i in range(first, grid.count) if run.states[i] == FIRING and not gaps[i])
     limit = flap_gap(grid, for_s)
     flaps = sum(
         1
-        for (_, end), (start, _) in zip(run.firing, run.firing[1:], strict=False)
+        for (_, end), (start, _) in itertools.pairwise(run.firing)
         if start >= first and start - (end + 1) <= limit
     )
     return SeriesResult(

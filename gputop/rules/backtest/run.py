@@ -1,10 +1,13 @@
 """A backtest from rules to report: plan the queries, fetch them, replay each rule.
 
-Rules are taken one after another: while one is replayed (in a thread: a week of a fleet is
-seconds of arithmetic), the next one's queries are already on their way, and a query's
-answer is dropped once no rule left needs it, so memory holds about two rules' data however
-many rules there are. Rules sharing a group share its evaluation grid, and queries asked by
-several rules (a compared side with two thresholds) are asked once.
+Rules are taken one after another: while one is replayed (off the event loop: a week of a
+fleet is minutes of arithmetic, most of it the near logic at every evaluation of every
+series), the next one's queries are already on their way, and a query's answer is dropped
+once no rule left needs it, so memory holds a few rules' data however many rules there are.
+A large backtest from the command line replays several rules at once, each in a process of
+its own (`Options.processes`); the dashboard replays in a thread, which it can cancel. Rules
+sharing a group share its evaluation grid, and queries asked by several rules (a compared
+side with two thresholds) are asked once.
 
 Engine failures other than a query the engine refuses (a timeout, the server gone) end the
 whole backtest (`PromError`); a query refused, or a rule that cannot be replayed, is that
@@ -16,8 +19,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import multiprocessing
 import threading
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 from gputop.promql.analysis import PromQLSyntaxError, analyse
@@ -35,6 +41,9 @@ __all__ = ["Options", "Progress", "backtest", "plan"]
 
 #: Called with (queries done, queries planned, rules done, rules).
 Progress = Callable[[int, int, int, int], None]
+#: A backtest of this many range queries or more replays its rules in processes (when
+#: `Options.processes` allows): below it, starting them costs more than they save.
+PROCESSES_FROM = 24
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +58,7 @@ class Options:
     offsets: Mapping[str, float] = field(default_factory=dict)  # group → evaluation offset
     concurrency: int = 4
     steps: int = CHUNK_STEPS
+    processes: int = 0  # replay rules in this many processes (large backtests only)
 
 
 @dataclass(slots=True)
@@ -140,8 +150,10 @@ async def backtest(
             needed[key] = needed.get(key, 0) + 1
     counter.planned = sum(fetcher.chunks(grid) for _, grid, _ in needed)
     counter.report()
+    processes = options.processes if counter.planned >= PROCESSES_FROM else 0
+    slots = max(1, processes)
     cache: dict[tuple[str, Grid, bool], asyncio.Task[Values | bytearray]] = {}
-    queue: asyncio.Queue[_Plan | None] = asyncio.Queue(maxsize=1)
+    queue: asyncio.Queue[_Plan | None] = asyncio.Queue(maxsize=slots)
 
     async def produce() -> None:
         for p in plans:
@@ -160,42 +172,66 @@ async def backtest(
 
     report = Report(options.start, options.end, label)
     found_gaps: list[tuple[float, float, str]] = []
+    running: deque[tuple[_Plan, dict[Grid, History], asyncio.Future[RuleResult]]] = deque()
+
+    async def collect() -> None:
+        item, history_of, future = running.popleft()
+        report.rules.append(await future)
+        for t in item.targets()[:1]:
+            history = history_of.get(t.grid)
+            if history is not None:
+                found_gaps.extend(_gap_spans(t, history))
+        for key in item.needs():
+            needed[key] -= 1
+            if needed[key] == 0:
+                cache.pop(key, None)  # no rule left needs it
+        counter.rule()
+
+    pool = _pool(processes)
     producer = asyncio.ensure_future(produce())
     try:
         while True:
             item = await queue.get()
             if item is None:
                 break
-            history_of = {}
             error = item.error
             for key in item.needs():
-                task = cache[key]
-                exc = task.exception()
+                exc = cache[key].exception()
                 if isinstance(exc, PromAPIError):
                     error = error or exc.reason
                 elif exc is not None:
                     raise exc
-            if error is None:
-                history_of = _histories(item, cache)
-            result = await asyncio.to_thread(_replayed, item, history_of, options, error, cancel)
-            report.rules.append(result)
-            for t in item.targets()[:1]:
-                history = history_of.get(t.grid)
-                if history is not None:
-                    found_gaps.extend(_gap_spans(t, history))
-            for key in item.needs():
-                needed[key] -= 1
-                if needed[key] == 0:
-                    cache.pop(key, None)  # no rule left needs it
-            counter.rule()
+            history_of = _histories(item, cache) if error is None else {}
+            args = (item, history_of, options, error)
+            future: asyncio.Future[RuleResult]
+            if pool is None:
+                future = asyncio.ensure_future(asyncio.to_thread(_replayed, *args, cancel))
+            else:  # a process of its own: the replay is arithmetic, and the GIL is one core
+                future = asyncio.get_running_loop().run_in_executor(pool, _replayed, *args)
+            running.append((item, history_of, future))
+            if len(running) >= slots:
+                await collect()
+        while running:
+            await collect()
     finally:
         producer.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await producer
         for task in cache.values():
             task.cancel()
+        for _, _, future in running:
+            future.cancel()
+        if pool is not None:  # reaped when done (a report waits on nothing), not when failed
+            pool.shutdown(wait=not running, cancel_futures=True)
     report.gaps = merge_gaps(found_gaps)
     return report
+
+
+def _pool(processes: int) -> ProcessPoolExecutor | None:
+    if processes < 2:
+        return None
+    # spawned, not forked: the event loop's threads (name lookups) must not be copied mid-lock
+    return ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"))
 
 
 def _shared_grids(plans: list[_Plan], engine: Engine) -> list[_Plan]:
@@ -241,7 +277,7 @@ def _replayed(
     histories: Mapping[Grid, History],
     options: Options,
     error: str | None,
-    cancel: threading.Event | None,
+    cancel: threading.Event | None = None,
 ) -> RuleResult:
     rule = p.rule
     base = p.base
