@@ -120,3 +120,26 @@ async def test_a_slow_backtest_shows_progress_never_holds_the_ui_and_can_be_canc
         assert not [w for w in app.workers if w.group == "backtest" and w.is_running]
         await pilot.press("escape")
         assert isinstance(app.screen, OverviewScreen)
+
+
+async def test_a_rule_name_from_outside_is_shown_as_plain_visible_text() -> None:
+    from gputop.rules.engine import RulesEngine
+    from gputop.rules.model import RuleDef
+
+    app = build_app()
+    name = "Hot[/][@click=app.quit]\x1b]0;owned\x07"
+    monitor = app.monitor
+    monitor.rules = RulesEngine(
+        [RuleDef(name=name, expr="DCGM_FI_DEV_GPU_TEMP > 30", interval_s=30.0)],
+        clock=monitor.clock,
+    )
+    monitor.evaluate_rules()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("tab", "b")
+        await _settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, BacktestScreen) and screen.names == (name,)
+        text = "\n".join(screen_lines(app))
+        assert "Hot[/][@click=app.quit]\\x1b]0;owned\\x07" in text
+        assert "\x1b" not in screen.report_text and "\x07" not in screen.report_text
+        assert app.is_running

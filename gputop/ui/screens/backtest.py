@@ -60,7 +60,8 @@ class BacktestScreen(GpuTopScreen):
 
     def on_mount(self) -> None:
         body = self.query_one("#body")
-        body.border_title = (
+        # a Text, never markup: the rule's name is outside text
+        body.border_title = Text(
             f"Backtest · {visible(self.about)} · last {format_duration(self.range_s)}"
         )
         self.refresh_view()
