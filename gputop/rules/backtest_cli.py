@@ -146,31 +146,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--rule", action="append", default=[], metavar="NAME", help="only this rule (repeatable)"
     )
     what = parser.add_argument_group("what if")
-    what.add_argument(
-        "--threshold",
-        type=_assignment("VALUE", _number),
-        action="append",
-        default=[],
-        metavar="RULE=VALUE",
-        help="replay RULE with this threshold beside the original",
-    )
-    what.add_argument(
-        "--for",
-        dest="for_",
-        type=_assignment("DURATION", _duration),
-        action="append",
-        default=[],
-        metavar="RULE=DURATION",
-        help="replay RULE with this `for`",
-    )
-    what.add_argument(
-        "--keep-firing-for",
-        type=_assignment("DURATION", _duration),
-        action="append",
-        default=[],
-        metavar="RULE=DURATION",
-        help="replay RULE with this `keep_firing_for`",
-    )
+    for flag, dest, kind, parse, part in (
+        ("--threshold", "threshold", "VALUE", _number, "threshold"),
+        ("--for", "for_", "DURATION", _duration, "`for`"),
+        ("--keep-firing-for", "keep_firing_for", "DURATION", _duration, "`keep_firing_for`"),
+    ):
+        what.add_argument(
+            flag,
+            dest=dest,
+            type=_assignment(kind, parse),
+            action="append",
+            default=[],
+            metavar=f"RULE={kind}",
+            help=f"replay RULE with this {part} beside the original",
+        )
     what.add_argument(
         "--target",
         type=_target,

@@ -20,7 +20,14 @@ from datetime import timedelta
 
 import promql_parser as pp
 
-from gputop.promql.analysis import COMPARISON_OPS, LabelMatcher, analyse, parse, selector
+from gputop.promql.analysis import (
+    COMPARISON_OPS,
+    LabelMatcher,
+    analyse,
+    children,
+    parse,
+    selector,
+)
 
 __all__ = ["RecordSource", "RewriteError", "substitute_records", "with_threshold"]
 
@@ -119,7 +126,7 @@ def _render(node: pp.Expr, replace: Replace) -> tuple[str, bool]:
     done = replace(node)
     if done is not None:
         return done, True
-    parts = _children(node)
+    parts = children(node)
     rendered = [_render(child, replace) for child in parts]
     if not any(changed for _, changed in rendered):
         return _text(node), False
@@ -141,18 +148,6 @@ def _render(node: pp.Expr, replace: Replace) -> tuple[str, bool]:
             raise RewriteError(f"cannot rewrite the subquery {whole}")
         return f"({texts[0]}){whole[len(inner) :]}", True
     raise RewriteError(f"cannot rewrite {_text(node)}")
-
-
-def _children(node: pp.Expr) -> list[pp.Expr]:
-    if isinstance(node, pp.BinaryExpr):
-        return [node.lhs, node.rhs]
-    if isinstance(node, pp.ParenExpr | pp.UnaryExpr | pp.SubqueryExpr):
-        return [node.expr]
-    if isinstance(node, pp.AggregateExpr):
-        return [*([node.param] if isinstance(node.param, pp.Expr) else []), node.expr]
-    if isinstance(node, pp.Call):
-        return list(node.args)
-    return []
 
 
 def _modifier(node: pp.BinaryExpr) -> str:
