@@ -94,11 +94,11 @@ class Fetcher:
     async def values(self, expr: str, grid: Grid) -> Values:
         """The query's value at each evaluation of the grid, per label set."""
         out: Values = {}
-        answers = await asyncio.gather(
-            *(self._chunk(expr, grid, lo, hi) for lo, hi in grid.chunks(self.steps))
-        )
-        for series in answers:
-            _lay(series, grid, out)
+
+        async def chunk(lo: int, hi: int) -> None:  # laid as it comes: one answer held at a time
+            _lay(await self._chunk(expr, grid, lo, hi), grid, out)
+
+        await asyncio.gather(*(chunk(lo, hi) for lo, hi in grid.chunks(self.steps)))
         return out
 
     async def presence(self, expr: str, grid: Grid) -> bytearray:

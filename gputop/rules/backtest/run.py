@@ -153,7 +153,7 @@ async def backtest(
     processes = options.processes if counter.planned >= PROCESSES_FROM else 0
     slots = max(1, processes)
     cache: dict[tuple[str, Grid, bool], asyncio.Task[Values | bytearray]] = {}
-    queue: asyncio.Queue[_Plan | None] = asyncio.Queue(maxsize=slots)
+    queue: asyncio.Queue[_Plan | None] = asyncio.Queue(maxsize=1)  # one rule fetched ahead
 
     async def produce() -> None:
         for p in plans:
