@@ -258,12 +258,16 @@ def _run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
             if ruler is not client:
                 await ruler.aclose()
 
+    from concurrent.futures.process import BrokenProcessPool
+
     from gputop.sources.base import SourceError
 
     try:
         report = asyncio.run(go())
     except SourceError as exc:
         raise BacktestError(f"{settings.url}: {exc.reason}") from None
+    except BrokenProcessPool:
+        raise BacktestError("a replay process ended abruptly (out of memory?)") from None
     finally:
         if progress is not None:
             progress.close()

@@ -27,7 +27,8 @@ SERIES_SHOWN = 8
 WINDOWS_SHOWN = 4
 _BIDI = frozenset(range(0x202A, 0x202F)) | frozenset(range(0x2066, 0x206A))
 _DAY = "%Y-%m-%d %H:%M:%S"
-_HEADS = ("", "fired", "firing", "flaps", "series", "warnings", "precision", "recall", "lead")
+#: The near columns: warnings that came true of those judged, firings warned of, lead time.
+_HEADS = ("", "fired", "firing", "flaps", "series", "near: precision", "recall", "lead")
 
 
 def counted(n: int, noun: str) -> str:
@@ -174,14 +175,13 @@ def _row(label: str, outcome: Outcome) -> tuple[str, ...]:
         format_duration(outcome.firing_s),
         str(outcome.flaps),
         str(outcome.series_fired),
-        *(_near_cells(near) if near is not None else ("–", "–", "–", "–")),
+        *(_near_cells(near) if near is not None else ("–", "–", "–")),
     )
 
 
-def _near_cells(near: NearScore) -> tuple[str, str, str, str]:
+def _near_cells(near: NearScore) -> tuple[str, str, str]:
     lead = near.lead_s_median
     return (
-        str(near.warnings),
         _pct(near.precision, near.followed_by_firing, near.warnings),
         _pct(near.recall, near.firings_warned, near.firings),
         "–" if lead is None else format_duration(lead),
