@@ -35,6 +35,7 @@ from typing import Any
 
 import httpx
 
+from gputop.core.units import format_duration
 from tests.support.prometheus_server import (
     PromStack,
     start_prometheus,
@@ -318,14 +319,15 @@ def _pct(part: int | None, whole: int | None) -> str:
 
 def scenario_table(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "| scenario | rule | fired | near warnings | followed by firing | firings warned "
-        "| median lead |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| scenario | rule | fired | firing | near warnings | followed by firing "
+        "| firings warned | median lead |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lead = r["lead_s_median"]
         lines.append(
-            f"| {r['scenario']} | {r['rule']} | {r['fired']} | {r['warnings'] or 0} "
+            f"| {r['scenario']} | {r['rule']} | {r['fired']} | {format_duration(r['firing_s'])} "
+            f"| {r['warnings'] or 0} "
             f"| {_pct(r['followed_by_firing'], r['warnings'])} "
             f"| {_pct(r['firings_warned'], r['fired'])} "
             f"| {'–' if lead is None else f'{lead:g} s'} |"
