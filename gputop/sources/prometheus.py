@@ -208,7 +208,11 @@ class PrometheusClient:
                 and (wanted is None or r.name in wanted)
             )
             if rules:
-                out.append(PromRuleGroup(group.name, group.file, group.interval_s, rules))
+                out.append(
+                    PromRuleGroup(
+                        group.name, group.file, group.interval_s, rules, group.last_evaluation
+                    )
+                )
         return tuple(out)
 
     async def alerts(self) -> tuple[PromAlert, ...]:

@@ -140,11 +140,14 @@ async def group_offsets(client: PrometheusClient) -> dict[str, float]:
 
 
 def _offsets(groups: Sequence[PromRuleGroup]) -> dict[str, float]:
+    """The group's own `lastEvaluation` is its slot; a rule's is when that rule's turn came
+    (later, by the rules before it), so the earliest rule's stands in only without it."""
     out: dict[str, float] = {}
     for group in groups:
         evaluated = [r.last_evaluation for r in group.rules if r.last_evaluation]
-        if group.interval_s > 0 and evaluated and group.name not in out:
-            out[group.name] = round(evaluated[0] % group.interval_s, 3)
+        slot = group.last_evaluation or min(evaluated, default=None)
+        if group.interval_s > 0 and slot and group.name not in out:
+            out[group.name] = round(slot % group.interval_s, 3)
     return out
 
 

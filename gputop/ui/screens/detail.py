@@ -183,7 +183,7 @@ class DetailScreen(GpuTopScreen):
             Binding(str(i + 1), f"range({i})", f"Last {label}", group=_RANGE_KEYS)
             for i, (label, _) in enumerate(RANGES)
         ),
-        Binding("b", "backtest", "Backtest", tooltip="Backtest this GPU's rules over the range"),
+        Binding("b", "backtest", "Backtest", tooltip="Backtest this GPU's rules"),
         Binding("escape,backspace", "back", "Back"),
     ]
 

@@ -62,7 +62,7 @@ class OverviewScreen(GpuTopScreen):
         Binding("down,j", "move(0, 1)", "↓", show=False),
         Binding("enter", "detail", "Detail"),
         Binding("s", "silence", "Silence", tooltip="Silence a firing, pending or near rule"),
-        Binding("b", "backtest", "Backtest", show=False, tooltip="Backtest the selected rule"),
+        Binding("b", "backtest", "Backtest", show=False),  # the rule under the panel's cursor
         Binding(
             "tab,shift+tab",
             "switch_focus",
