@@ -258,7 +258,7 @@ def small(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="gputop-backtest-") as tmp:
         work = Path(tmp)
         now = math.floor(time.time())
-        stack = start_stack(work / "stack", engine=args.engine, history_s=3600, history_step_s=10)
+        stack = start_stack(work / "stack", engine=args.engine, history_s=3600, scrape_s=10)
         try:
             rules = work / "small.yml"
             rules.write_text(SMALL_RULES)
@@ -285,7 +285,7 @@ def scenarios(args: argparse.Namespace) -> list[dict[str, Any]]:
             now = math.floor(time.time())
             history = args.hours * 3600 + 3600
             stack: PromStack = start_stack(
-                Path(tmp) / "stack", scenario=scenario, history_s=history, history_step_s=10
+                Path(tmp) / "stack", scenario=scenario, history_s=history, scrape_s=10
             )
             try:
                 argv = [str(BUILTIN_RULES), "--prometheus", stack.url, "--end", str(now - 60)]

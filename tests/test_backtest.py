@@ -1,5 +1,6 @@
 """The backtest's parts without a server: evaluation slots and chunks, the alert state machine,
-expression rewriting, the near seam, and what the command line shows while it runs."""
+expression rewriting, and what the command line shows while it runs (the near seam:
+`test_backtest_near`)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ from gputop.promql.analysis import analyse
 from gputop.rules.backtest.grid import MAX_POINTS, Grid, steps_for
 from gputop.rules.backtest.history import Fetcher
 from gputop.rules.backtest.machine import FIRING, INACTIVE, PENDING, flap_gap, run_series
-from gputop.rules.backtest.near import NearReplay, horizon_s
 from gputop.rules.backtest.output import visible
 from gputop.rules.backtest.rewrite import (
     RecordSource,
@@ -152,22 +152,6 @@ def test_a_threshold_changes_only_the_primary_comparison() -> None:
     assert swapped is not None and (swapped.op, swapped.threshold) == (">", 90.0)
     with pytest.raises(RewriteError):
         with_threshold("absent(temp)", 1.0)
-
-
-# ---- the near seam -------------------------------------------------------------------------------
-
-
-def test_near_is_the_dashboards_own_pipeline_with_its_hysteresis() -> None:
-    rule = RuleDef(name="Hot", expr="temp > 80", for_s=60.0, interval_s=10.0)
-    near = NearReplay(rule, rule.analysis, margin=0.1, step_s=10.0)
-    key = (("gpu", "0"),)
-    assert near.step(0.0, [(key, INACTIVE, 50.0)]) == set()
-    assert near.step(10.0, [(key, INACTIVE, 75.0)]) == {key}  # within 10 % of 80
-    # 70 is outside the margin, but within 1.5 margins: the engine's hysteresis keeps it near
-    assert near.step(20.0, [(key, INACTIVE, 70.0)]) == {key}
-    assert near.step(30.0, [(key, INACTIVE, 50.0)]) == set()
-    assert near.step(40.0, [(key, PENDING, 85.0)]) == set()  # pending is not near
-    assert horizon_s(rule) == 180.0 + 60.0 + 20.0
 
 
 # ---- the command line's own words ------------------------------------------------------------

@@ -183,6 +183,23 @@ def test_a_ramp_fires_once_per_cycle_and_near_warned_of_every_firing(
     assert near["lead_s_median"] >= 60
 
 
+def test_a_group_without_an_interval_is_replayed_at_prometheus_default(
+    engine: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "gputop.toml"
+    config.write_text("[rules]\n")  # no eval_interval
+    monkeypatch.setenv("GPUTOP_CONFIG", str(config))
+    plain = tmp_path / "plain.yml"
+    plain.write_text(
+        "groups:\n  - name: plain\n    rules:\n      - alert: RampAny\n        expr: bt_ramp > 90\n"
+    )
+    status, report = backtest(engine, plain)
+    assert status == 0
+    assert by_name(report)["RampAny"]["interval_s"] == 60
+    status, report = backtest(engine, plain, "--eval-interval", "20s")
+    assert by_name(report)["RampAny"]["interval_s"] == 20
+
+
 def test_an_engine_without_data_is_a_gap_not_a_resolution(engine: Any, rules: Path) -> None:
     _, report = backtest(engine, rules)
     _, first = engine

@@ -94,11 +94,11 @@ def reference(tmp_path_factory: pytest.TempPathFactory, rules_file: Path) -> Ite
     stack = start_stack(
         tmp_path_factory.mktemp("prom"),
         history_s=HISTORY,
-        history_step_s=INTERVAL,
+        scrape_s=INTERVAL,
         rule_files=[rules_file],
     )
     try:
-        # the back-filled hour ends where scraping (every second) takes over: replay inside it
+        # the back-filled hour ends where live scraping takes over: replay inside it
         end = before - 60.0
         start = before - HISTORY + 900.0
         samples, labels = _raw_samples(stack.url, end)

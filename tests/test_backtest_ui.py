@@ -35,7 +35,7 @@ async def _settle(pilot: Pilot[int]) -> None:
 async def test_a_gpus_past_firing_windows_are_drawn_on_its_metrics_time_axis() -> None:
     app = build_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("down", "down", "down", "enter", "4")  # GPU 3, the last hour
+        await pilot.press("down", "right", "enter", "4")  # GPU 3 (a card), the last hour
         await _settle(pilot)
         screen = app.screen
         assert isinstance(screen, DetailScreen)
@@ -80,7 +80,7 @@ async def test_b_on_a_rule_row_opens_its_backtest_over_the_panels_range() -> Non
 async def test_b_on_the_detail_backtests_the_gpus_rules_over_the_chart_range() -> None:
     app = build_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("down", "down", "down", "enter", "3", "b")
+        await pilot.press("down", "right", "enter", "3", "b")
         screen = app.screen
         assert isinstance(screen, BacktestScreen)
         assert "GPUTemperatureHigh" in screen.names and screen.range_s == 900.0

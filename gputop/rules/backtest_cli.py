@@ -329,7 +329,7 @@ def _options(
     offsets: Any,
 ) -> Options:
     from gputop.rules.backtest.rewrite import RewriteError, with_threshold
-    from gputop.rules.backtest.run import Options
+    from gputop.rules.backtest.run import DEFAULT_EVAL_INTERVAL_S, Options
     from gputop.rules.backtest.whatif import Change
 
     by_name = {r.name: r for r in rules}
@@ -359,7 +359,7 @@ def _options(
     return Options(
         start=start,
         end=end,
-        eval_interval_s=args.eval_interval or config.rules.eval_interval,
+        eval_interval_s=args.eval_interval or config.rules.eval_interval or DEFAULT_EVAL_INTERVAL_S,
         margin=config.rules.margin_pct / 100.0,
         changes=changes,
         target=target,

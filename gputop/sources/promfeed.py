@@ -1,9 +1,11 @@
 """Range panels from Prometheus: GPU metrics of the whole fleet and inference latency.
 
 Every refresh first asks one small instant query, the probe (see `promqueries`): the engine's
-own now and the time of the newest raw sample behind each group of panels. Freshness comes
-from that, not from HTTP success (see `promfresh`): an engine that answers 200 with nothing new
-is STALE, and one that shows data late is shown as behind. The first fetch asks for the visible
+own now and, per scrape target, the time of the newest raw sample behind each group of panels.
+Freshness comes from that, not from HTTP success (see `promfresh`): an engine that answers 200
+with nothing new is STALE, one that shows data late is shown as behind, and a node that misses
+its own scrapes while the others go on has its GPUs lost. Each target's scrape interval is read
+once from its raw samples, then followed from the probe. The first fetch asks for the visible
 range (`range_s`) so every sparkline is full at once; later fetches, on a grid of `step`
 seconds aligned to the epoch, ask only what is new and a short overlap. There is one range
 query per metric for all GPUs, so queries per refresh grow with panels, never with GPUs.
@@ -27,7 +29,7 @@ from gputop.core.store import LATENCY_KEY, SERIES_FIELDS, MetricStore
 from gputop.core.units import format_duration
 from gputop.sources.base import SourceError
 from gputop.sources.prometheus import PrometheusClient, PromSeries, PromUnreachable
-from gputop.sources.promfresh import STALE_AFTER_INTERVALS, Feed, read_probe
+from gputop.sources.promfresh import LEARN_WINDOWS_S, Feed, read_probe
 from gputop.sources.promqueries import (
     LABELS_EVERY_S,
     LATENCY_METRICS,
@@ -35,6 +37,7 @@ from gputop.sources.promqueries import (
     gpu_queries,
     latency_queries,
     probe_query,
+    raw_query,
     slim_query,
 )
 
@@ -42,9 +45,6 @@ __all__ = ["PrometheusSource"]
 
 Point = tuple[float, float | None]
 _MEMORY = frozenset({"memory_used_mib", "memory_free_mib"})
-
-#: How often the scrape interval is learned again from the data.
-INTERVAL_EVERY_S = 600.0
 
 
 @dataclass(slots=True)
@@ -55,6 +55,7 @@ class _Gpu:
     uuid: str
     host: str
     index: int
+    instance: str = ""  # the scrape target it comes from
     name: str = ""
     labels: dict[str, str] = field(default_factory=dict)
     latest: dict[str, Point] = field(default_factory=dict)
@@ -104,14 +105,13 @@ class PrometheusSource:
             "gpu": gpu_queries(selector),
             "latency": latency_queries(latency_histogram, selector),
         }
-        self._feeds = {group: Feed() for group in self._groups}
-        self._probe = {
-            False: probe_query(latency_histogram, selector),
-            True: probe_query(latency_histogram, selector, intervals=True),
+        self._feeds = {
+            group: Feed(refresh_s=float(refresh_s), configured=stale_after_s)
+            for group in self._groups
         }
-        self._intervals_at = -math.inf  # when the scrape intervals were last learned
-        self._refresh_s = float(refresh_s)
-        self._stale_after_s = stale_after_s
+        self._histogram, self._selector = latency_histogram, selector
+        self._lag_s: float | None = None  # the engine's now behind ours, at the last probe
+        self._probe = probe_query(latency_histogram, selector)
         self._slim = {m: slim_query(q) for m, q in self._groups["gpu"].items()}
         self._label_query = self._groups["gpu"]["memory_used_mib"]
         self._labels_at = -math.inf  # when the full labels of every GPU were last fetched
@@ -141,11 +141,14 @@ class PrometheusSource:
     @property
     def stale_after_s(self) -> float:
         """How long the newest sample may stand still before the source is STALE: as
-        configured, else 3 scrape intervals (learned from the data) or 3 refreshes."""
-        if self._stale_after_s is not None:
-            return self._stale_after_s
-        intervals = [f.interval_s for f in self._feeds.values() if f.interval_s is not None]
-        return STALE_AFTER_INTERVALS * max(min(intervals, default=0.0), self._refresh_s)
+        configured, else 3 scrape intervals (learned from the data; the slowest target's),
+        or 3 refreshes, never under 15 s."""
+        return max(f.stale_after_s for f in self._feeds.values())
+
+    @property
+    def interval_s(self) -> float | None:
+        """Seconds between the GPUs' samples (the slowest target's); None: not known yet."""
+        return self._feeds["gpu"].interval_s
 
     @property
     def newest(self) -> float | None:
@@ -157,20 +160,20 @@ class PrometheusSource:
         """OK, STALE (answering, but nothing new for `stale_after_s`), ERROR or UNAVAILABLE;
         always with the time of the newest sample."""
         state, newest = self._state, self.newest
-        intervals = [f.interval_s for f in self._feeds.values() if f.interval_s is not None]
-        interval = min(intervals, default=None)
+        interval = self.interval_s
         if state.status is SourceStatus.OK:
-            moved = [f for f in self._feeds.values() if f.advanced_at is not None]
-            now, after = self._clock.now(), self.stale_after_s
-            if moved and all(f.stale(now, after) for f in moved):
+            moved = [f for f in self._feeds.values() if f.moved]
+            now = self._clock.now()
+            if moved and all(f.stale(now) for f in moved):
                 return SourceState(
                     SourceStatus.STALE,
                     f"no new samples for over {format_duration(self.stale_after_s)}",
                     last_ok=state.last_ok,
                     newest=newest,
                     interval_s=interval,
+                    lag_s=self._lag_s,
                 )
-        return dataclasses.replace(state, newest=newest, interval_s=interval)
+        return dataclasses.replace(state, newest=newest, interval_s=interval, lag_s=self._lag_s)
 
     def latency_state(self) -> SourceState:
         """The latency panel's own freshness: STALE when the histogram's newest sample stands
@@ -178,8 +181,8 @@ class PrometheusSource:
         state, feed = self.state, self._feeds["latency"]
         if state.status is not SourceStatus.OK:
             return state
-        if feed.stale(self._clock.now(), self.stale_after_s):
-            reason = f"no new latency samples for over {format_duration(self.stale_after_s)}"
+        if feed.stale(self._clock.now()):
+            reason = f"no new latency samples for over {format_duration(feed.stale_after_s)}"
             return dataclasses.replace(
                 state, status=SourceStatus.STALE, reason=reason, newest=feed.newest
             )
@@ -210,16 +213,32 @@ class PrometheusSource:
             self._busy = False
 
     def gpus(self) -> tuple[GpuSample, ...]:
-        """The latest reading of every GPU seen within the range, fleet order (host, index)."""
+        """The latest reading of every GPU seen within the range, fleet order (host, index).
+
+        A GPU is lost when its node (scrape target) misses its scrapes while others go on,
+        or when its own series stop while its node's go on (it fell off the bus)."""
         now = self._clock.now()
+        feed = self._feeds["gpu"]
         seen = [g for g in self._gpus.values() if g.time >= now - self._range_s]
         newest = max((g.time for g in seen), default=now)
         out: list[GpuSample] = []
         for g in sorted(seen, key=lambda g: (g.host, g.index, g.key)):
             values = {m: v for m, (_, v) in g.latest.items()}
             used, free = values.get("memory_used_mib"), values.get("memory_free_mib")
-            silent = newest - g.time
-            lost = silent > max(3 * self._step, 60.0)  # stopped reporting while others go on
+            target = feed.targets.get(g.instance)
+            missing = feed.missing(g.instance, now)
+            if missing is not None:
+                silent = now - missing
+            elif target is not None and target.newest is not None:
+                # the GPU alone: silent while its node's samples go on (since they resumed)
+                interval = target.interval_s or 0.0
+                allowed = max(3 * self._step, 3 * interval, 60.0)
+                silent = min(target.newest, feed.asked or -math.inf) - max(g.time, target.resumed)
+                silent = silent if silent > allowed else 0.0
+            else:  # no probe of its node: against the fleet's newest point
+                silent = newest - g.time
+                silent = silent if silent > max(3 * self._step, 60.0) else 0.0
+            lost = missing is not None or silent > 0
             out.append(
                 GpuSample(
                     index=g.index,
@@ -263,20 +282,41 @@ class PrometheusSource:
     # ---- fetching -----------------------------------------------------------------------
 
     async def _ask_probe(self, now: float) -> tuple[float, dict[str, float]]:
-        """The engine's now and, per group, its newest raw sample time; learns the scrape
-        intervals on the first refresh and every `INTERVAL_EVERY_S`."""
-        learn = now - self._intervals_at >= INTERVAL_EVERY_S
-        probe = read_probe(await self._client.query(self._probe[learn]), self._feeds)
-        if learn:
-            for group, feed in self._feeds.items():
-                feed.interval_s = probe.intervals.get(group)
-            # nothing to learn from yet (no samples): ask again in a minute
-            again = INTERVAL_EVERY_S if probe.intervals else LABELS_EVERY_S
-            self._intervals_at = now - INTERVAL_EVERY_S + again
+        """The engine's now and, per group, its newest raw sample time; each target's scrape
+        interval is read from its raw samples when it is not known yet."""
+        probe = read_probe(await self._client.query(self._probe), self._feeds)
         engine_now = now if probe.engine_now is None else probe.engine_now
+        self._lag_s = max(0.0, now - engine_now)
+        newest: dict[str, float] = {}
         for group, feed in self._feeds.items():
-            feed.observe(now, engine_now, probe.newest.get(group))
-        return engine_now, probe.newest
+            targets = probe.newest.get(group, {})
+            feed.observe(now, engine_now, targets)
+            if targets:
+                newest[group] = max(targets.values())
+        for group, feed in self._feeds.items():
+            await self._learn(group, feed, now)
+        return engine_now, newest
+
+    async def _learn(self, group: str, feed: Feed, now: float) -> None:
+        """Read the raw samples of the targets whose interval is unknown, in windows that
+        grow until each holds a few (one small query per window, fast scrapes answered by
+        the first)."""
+        wanted = feed.to_learn(now)
+        for i, window_s in enumerate(LEARN_WINDOWS_S):
+            if not wanted:
+                return
+            query = raw_query(group, self._histogram, self._selector, window_s, wanted)
+            times: dict[str, list[float]] = {}
+            for series in await self._client.raw_samples(query):
+                instance = series.labels.get("instance", "")
+                ts = [t for t, v in series.points if v is not None]
+                held = times.get(instance, [])
+                if ts and (not held or (ts[-1], len(ts)) > (held[-1], len(held))):
+                    times[instance] = ts  # the target's series with the newest samples
+            least = 2 if i == len(LEARN_WINDOWS_S) - 1 else 3
+            wanted = [w for w in wanted if not feed.learned(w, times.get(w, ()), least=least)]
+        for instance in wanted:
+            feed.learn_later(instance, now)
 
     async def _fetch(self, now: float) -> None:
         """Probe, then run the due range queries. Raises the first failure after merging."""
@@ -331,10 +371,10 @@ class PrometheusSource:
                 received = self._merge_latency(done[group], local)
             self._feeds[group].answered(window[1], received)
         gpu = self._feeds["gpu"]
-        if gpu.newest is None and "gpu" not in newest:
+        if gpu.newest is None and "gpu" not in newest and gpu.cursor is not None:
             # no live sample (a dead target): its raw history ends at the newest point held;
             # not so the latency, whose rate() over 5 minutes outlives the target
-            gpu.observe(now, engine_now, gpu.cursor)
+            gpu.observe(now, engine_now, {"": gpu.cursor})
         if failures:
             raise failures[0]
 
@@ -453,6 +493,7 @@ class PrometheusSource:
         if gpu is None:
             gpu = self._gpus[key] = _Gpu(key, uuid, host, index)
             self._labels_due = self._labels_due or not full
+        gpu.instance = labels.get("instance", gpu.instance)
         if full:
             gpu.name = labels.get("modelName") or gpu.name
             gpu.labels = {k: v for k, v in labels.items() if k != "__name__"}

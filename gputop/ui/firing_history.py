@@ -41,7 +41,7 @@ class FiringHistory:
         if not rules:
             changed, self.windows = bool(self.windows), {}
             return changed
-        options = Options(now - range_s, now, offsets=setup.offsets, near=False)
+        options = Options(now - range_s, now, offsets=setup.offsets, near=False, local=setup.local)
         try:
             report = await backtest(setup.engine, rules, options, label=setup.label)
         except SourceError:

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from gputop.core.models import ProcessSample
 from gputop.core.units import format_duration, format_mib, format_value
+from gputop.core.untrusted import visible
 
 __all__ = ["COLUMNS", "SORTS", "process_cells", "sort_processes"]
 
@@ -29,16 +30,17 @@ SORTS: dict[str, tuple[str, bool]] = {
 
 
 def process_cells(proc: ProcessSample, now: float) -> tuple[str, ...]:
-    """The table cells of one process, in COLUMNS order; missing values read n/a."""
+    """The table cells of one process, in COLUMNS order; missing values read n/a. A user's
+    name and command line are theirs to choose: their controls are made visible."""
     elapsed = "n/a" if proc.started is None else format_duration(max(0.0, now - proc.started))
     return (
         str(proc.gpu_index),
         str(proc.pid),
-        proc.user or "n/a",
+        visible(proc.user or "n/a"),
         format_mib(proc.gpu_memory_mib),
         format_value(proc.cpu_pct, "", 1),
         elapsed,
-        proc.command or "n/a",
+        visible(proc.command or "n/a"),
     )
 
 

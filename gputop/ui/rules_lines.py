@@ -6,8 +6,9 @@ value's sparkline, the detail (value against threshold, countdown). The widths f
 
 - the rule and series get what they need first: the rule name is never cut while blank
   columns remain; if something must go, the sparkline goes first, then the detail shrinks to
-  its short form ("88>85 in 1m30s") and is cut down to 10 cells, and only then is the rule
-  name cut, in its middle (the GPU and node stay);
+  its short form ("88 vs > 85 in 1m30s") and then to the value against its threshold alone,
+  which is never cut, and only then is the rule name cut, in its middle (the GPU and node
+  stay);
 - an unknown row's reason runs over the whole width after its state;
 - the detail column's width moves in steps, so a countdown that loses a digit does not move
   every column (which would repaint the whole panel).
@@ -21,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from gputop.rules.text import STATE_LABELS
+from gputop.rules.text import STATE_LABELS, compared_text
 from gputop.ui.rules_view import RuleRow
 from gputop.ui.spark import spark_text
 
@@ -52,8 +53,6 @@ STATE_W = max(len(s) for s in STATE_LABELS.values()) + 1
 SPARK_MAX = 16
 SPARK_MIN = 6
 _TITLE_MIN = 12
-#: What the detail keeps before the rule name is cut: the value against its threshold, mostly.
-_DETAIL_MIN = 10
 _DETAIL_STEP = 6
 _ORDER = ("firing", "pending", "near", "unknown", "ok")
 
@@ -98,7 +97,8 @@ class RuleColumns:
         short_need = max((len(r.short) for r in shown), default=0)
         longest = max((len(r.detail) for r in shown), default=0)
         detail_need = min(longest + _DETAIL_STEP - 1, -(-longest // _DETAIL_STEP) * _DETAIL_STEP)
-        keep = min(short_need, _DETAIL_MIN)
+        # what the detail keeps before the rule name is cut: the value against its threshold
+        keep = min(short_need, max((len(_compared(r)) for r in shown), default=0))
         title_w = min(title_need, max(avail - (keep + 1 if keep else 0), _TITLE_MIN), avail)
         rest = max(0, avail - title_w - 1)
         detail_w = min(detail_need, rest)
@@ -122,13 +122,21 @@ def fit_title(row: RuleRow, width: int) -> str:
     return shorten_middle(title, width)
 
 
+def _compared(row: RuleRow) -> str:
+    return compared_text(row.status) if row.status is not None else ""
+
+
 def fit_detail(row: RuleRow, width: int, *, short: bool = False) -> str:
     """The detail, its short form when it does not fit (or `short`: when one row's did not,
-    so the rows read alike), else the short form cut."""
+    so the rows read alike), else the value against its threshold alone (never cut into a
+    false "> 8…"), else the short form cut."""
     if len(row.detail) <= width and not (short and row.short):
         return row.detail
     if row.short and len(row.short) <= width:
         return row.short
+    compared = _compared(row)
+    if compared and row.short.startswith(compared) and len(compared) <= width:
+        return compared
     return _cut(row.short or row.detail, width)
 
 

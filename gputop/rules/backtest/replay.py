@@ -61,10 +61,15 @@ def derivable(analysis: Analysis) -> bool:
 
 
 def replay(
-    target: Target, history: History, *, near: bool = True, cancel: threading.Event | None = None
+    target: Target,
+    history: History,
+    *,
+    near: bool = True,
+    local: bool = False,
+    cancel: threading.Event | None = None,
 ) -> Outcome:
     """The rule's windows per series, and the near logic's score (without a comparison, or
-    with `near=False`, none)."""
+    with `near=False`, none); `local`: the history is this node's own (see `near`)."""
     grid = target.grid
     rule = target.rule
     gaps = history.gaps.get(target.presence or "") or history.no_gaps()
@@ -81,7 +86,7 @@ def replay(
         runs[ident] = run_series(held, gaps, grid, for_s=rule.for_s, keep_s=rule.keep_firing_for_s)
     score = None
     if near and comparison is not None and values:
-        warnings = _warnings(target, values, runs, gaps, cancel)
+        warnings = _warnings(target, values, runs, gaps, local, cancel)
         score = _score(target, warnings, runs)
     series = [_series(ident, run, grid, gaps, rule.for_s) for ident, run in runs.items()]
     kept = tuple(
@@ -120,10 +125,11 @@ def _warnings(
     values: Values,
     runs: Mapping[LabelKey, SeriesRun],
     gaps: bytearray,
+    local: bool,
     cancel: threading.Event | None,
 ) -> dict[LabelKey, list[int]]:
     """Where each series entered near (evaluation indices, warm-up included)."""
-    near = NearReplay(target.rule, target.analysis, margin=target.margin, step_s=target.grid.step_s)
+    near = NearReplay(target.rule, target.analysis, margin=target.margin, local=local)
     grid = target.grid
     idents = list(values)
     columns = [values[i] for i in idents]
@@ -135,13 +141,11 @@ def _warnings(
             continue  # no evaluation: near stays as it was
         if cancel is not None and i % _CANCEL_EVERY == 0 and cancel.is_set():
             raise Cancelled()
-        rows = []
-        for ident, column, state in zip(idents, columns, states, strict=True):
-            value = column[i]
-            st = state[i] if state is not None else INACTIVE
-            if value == value or st != INACTIVE:
-                rows.append((ident, st, value))
-        now = near.step(grid.time(i), rows)
+        rows = [
+            (ident, state[i] if state is not None else INACTIVE, column[i])
+            for ident, column, state in zip(idents, columns, states, strict=True)
+        ]
+        now = near.step(i, grid.time(i), rows)
         for ident in now - was:
             out.setdefault(ident, []).append(i)
         was = now

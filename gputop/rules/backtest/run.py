@@ -37,22 +37,25 @@ from gputop.rules.backtest.whatif import Change, TargetRate, changed_target, sug
 from gputop.rules.model import DEFAULT_MARGIN, RuleDef
 from gputop.sources.prometheus import PromAPIError
 
-__all__ = ["Options", "Progress", "backtest", "plan"]
+__all__ = ["DEFAULT_EVAL_INTERVAL_S", "Options", "Progress", "backtest", "plan"]
 
 #: Called with (queries done, queries planned, rules done, rules).
 Progress = Callable[[int, int, int, int], None]
 #: A backtest of this many range queries or more replays its rules in processes (when
 #: `Options.processes` allows): below it, starting them costs more than they save.
 PROCESSES_FROM = 24
+#: Prometheus' default `evaluation_interval`: for groups without their own when none is given.
+DEFAULT_EVAL_INTERVAL_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
 class Options:
     start: float
     end: float
-    eval_interval_s: float = 60.0  # for groups without their own interval
+    eval_interval_s: float = DEFAULT_EVAL_INTERVAL_S  # for groups without their own interval
     margin: float = DEFAULT_MARGIN
     near: bool = True
+    local: bool = False  # the history is this node's own: near reads it as the local rules do
     changes: Mapping[str, Change] = field(default_factory=dict)  # by rule name
     target: TargetRate | None = None
     offsets: Mapping[str, float] = field(default_factory=dict)  # group → evaluation offset
@@ -298,7 +301,7 @@ def _replayed(
     if error is not None or base is None:
         return result
     history = histories[base.grid]
-    outcome = replay(base, history, near=options.near, cancel=cancel)
+    outcome = replay(base, history, near=options.near, local=options.local, cancel=cancel)
     whatif: tuple[WhatIf, ...] = ()
     if p.changed is not None and p.change is not None:
         changed = p.changed
@@ -309,7 +312,9 @@ def _replayed(
                 threshold=c.threshold if c is not None else None,
                 for_s=changed.rule.for_s,
                 keep_firing_for_s=changed.rule.keep_firing_for_s,
-                outcome=replay(changed, history, near=options.near, cancel=cancel),
+                outcome=replay(
+                    changed, history, near=options.near, local=options.local, cancel=cancel
+                ),
             ),
         )
     suggestion = suggest(base, history, options.target) if options.target is not None else None

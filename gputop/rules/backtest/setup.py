@@ -29,6 +29,7 @@ class Setup:
     label: str  # where the history comes from, for the report
     rules: tuple[RuleDef, ...]
     offsets: Mapping[str, float] = field(default_factory=dict)
+    local: bool = False  # this node's history (see `Options.local`)
 
 
 def dashboard_setup(
@@ -48,4 +49,4 @@ def dashboard_setup(
     here = list(rules.rules) if rules is not None else []
     records = rules.records if rules is not None else ()
     engine = LocalEngine(store, gpus, records, start=start, end=end)
-    return Setup(engine, "this node's history", (*here, *files))
+    return Setup(engine, "this node's history", (*here, *files), local=True)

@@ -93,7 +93,7 @@ class BacktestScreen(GpuTopScreen):
             report = await backtest(
                 setup.engine,
                 rules,
-                Options(start, end, offsets=setup.offsets),
+                Options(start, end, offsets=setup.offsets, local=setup.local),
                 label=setup.label,
                 progress=self._progress,
                 cancel=self._cancel,

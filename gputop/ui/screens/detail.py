@@ -32,6 +32,7 @@ from textual_plotext import PlotextPlot
 from gputop.core.models import GPU_METRICS, GpuSample, Metric, NodeSnapshot, ProcessSample
 from gputop.core.series import RingSeries
 from gputop.core.units import format_duration, format_since, format_value
+from gputop.core.untrusted import visible
 from gputop.rules.model import RuleStatus
 from gputop.rules.text import STATE_LABELS, rule_detail
 from gputop.ui.app import GpuTopScreen
@@ -39,6 +40,7 @@ from gputop.ui.backtest_view import chart_windows, rule_metrics
 from gputop.ui.firing_history import FiringHistory
 from gputop.ui.process_view import COLUMNS, process_cells, sort_processes
 from gputop.ui.rules_view import gpu_statuses
+from gputop.ui.safetext import plain, plain_lines
 from gputop.ui.view import spark_bounds
 from gputop.ui.widgets.key_bar import KeyBar
 from gputop.ui.widgets.status_bar import StatusBar
@@ -166,7 +168,8 @@ class MetricChart(PlotextPlot):
             plt.plot(xs, ys, marker="braille", color=color)
         for name, value in thresholds:
             plt.horizontal_line(value, color="red")
-            plt.text(name, -range_s, value, color="red", alignment="left")
+            # plotext output is read back as ANSI: a rule name must hold no escape
+            plt.text(visible(name), -range_s, value, color="red", alignment="left")
         for start, end in firing:  # on the time axis, at the foot of the chart
             plt.plot([start, end], [lo, lo], marker=FIRED_MARK, color="red")
         self.refresh()
@@ -250,18 +253,21 @@ class DetailScreen(GpuTopScreen):
                 self._refresh_history(gpu), exclusive=True, group="firing", exit_on_error=False
             )
 
-    def _update(self, selector: str, text: str, layout: bool = False) -> None:
+    def _update(self, selector: str, lines: str | Sequence[str], layout: bool = False) -> None:
+        """Show a line, or lines, holding outside words (names, reasons, commands) as text."""
         widget = self.query_one(selector, Static)
-        if str(widget.content) != text:
-            widget.update(text, layout=layout)
+        shown = plain_lines((lines,) if isinstance(lines, str) else lines)
+        if str(widget.content) != shown.plain:
+            widget.update(shown, layout=layout)
 
     def _show_identity(
         self, gpu: GpuSample, snap: NodeSnapshot | None, gone: bool, now: float
     ) -> None:
         box = self.query_one("#identity")
         name = gpu.name.replace("NVIDIA ", "")
-        box.border_title = f"GPU {gpu.index} · {name} · last {self.range_label}"
-        self.sub_title = box.border_title
+        title = plain(f"GPU {gpu.index} · {name} · last {self.range_label}")
+        box.border_title = title
+        self.sub_title = title.plain
         driver = snap.driver_version if snap is not None else None
         ident = f"UUID {gpu.uuid or 'n/a'}   host {gpu.host}   source {gpu.source}"
         self._update("#ident", ident + (f"   driver {driver}" if driver else ""))
@@ -299,7 +305,7 @@ class DetailScreen(GpuTopScreen):
             text.append(("\n" if lines else "") + f"+{hidden} more rules on this GPU", "dim")
             lines += 1
         for note in off_scale:
-            text.append(("\n" if lines else "") + note, "dim italic")
+            text.append(("\n" if lines else "") + visible(note), "dim italic")
             lines += 1
         widget = self.query_one("#gpu-rules", Static)
         if lines == 0:
@@ -334,7 +340,7 @@ class DetailScreen(GpuTopScreen):
         ]
         if len(mine) > PROCESS_ROWS:
             lines.append(f"… {len(mine) - PROCESS_ROWS} more (p: all processes)")
-        self._update("#procs", "\n".join(lines), layout=True)  # the row count may change
+        self._update("#procs", lines, layout=True)  # the row count may change
 
     def _redraw_charts(self, gpu: GpuSample, now: float, force: bool = False) -> None:
         label, range_s = RANGES[self.range_index]
@@ -391,12 +397,12 @@ def _rule_text(status: RuleStatus, now: float) -> Text:
     """One rule line: state (glyph and word), rule, value against threshold and countdown."""
     text = Text()
     text.append(STATE_LABELS[status.state].ljust(10), STATE_STYLES.get(status.state, ""))
-    text.append(status.name, "bold")
-    text.append("  " + rule_detail(status, now))
+    text.append(visible(status.name), "bold")
+    text.append("  " + visible(rule_detail(status, now)))
     return text
 
 
-def _values_text(gpu: GpuSample) -> str:
+def _values_text(gpu: GpuSample) -> list[str]:
     """Current readings in two lines; what the GPU does not report reads n/a."""
     mem = (
         f"{format_value(gpu.memory_used_pct, '%')} "
@@ -414,7 +420,7 @@ def _values_text(gpu: GpuSample) -> str:
         f"MEM CLK {format_value(gpu.mem_clock_mhz, 'MHz')}",
         f"FAN {format_value(gpu.fan_pct, '%')}",
     ]
-    return "   ".join(first) + "\n" + "   ".join(second)
+    return ["   ".join(first), "   ".join(second)]
 
 
 def _gib(mib: float | None) -> str:

@@ -13,9 +13,10 @@ from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
 
 from gputop.core.models import ProcessSample
-from gputop.ui.actions import ActionError, describe_process, signal_process
+from gputop.ui.actions import ActionError, confirm_process, describe_process, signal_process
 from gputop.ui.app import GpuTopScreen
 from gputop.ui.process_view import COLUMNS, SORTS, process_cells, sort_processes
+from gputop.ui.safetext import plain
 from gputop.ui.screens.confirm import ConfirmScreen
 from gputop.ui.widgets.key_bar import KeyBar
 from gputop.ui.widgets.status_bar import StatusBar
@@ -189,13 +190,18 @@ class ProcessesScreen(GpuTopScreen):
             app.notify("no process selected", severity="warning")
             return
         sig = signal.Signals[f"SIG{name}"]
+        try:  # said now, before any question: pid 1, a kernel thread, a process gone
+            confirm_process(proc, app.monitor.processes_now())
+        except ActionError as exc:
+            app.notify(str(exc), severity="error", timeout=8)
+            return
         who = describe_process(proc)
 
         def send(yes: bool | None) -> None:
             if not yes or app.read_only:
                 return
-            try:
-                app.notify(signal_process(proc, sig))
+            try:  # confirmed again: the answer may have come minutes later
+                app.notify(signal_process(proc, sig, app.monitor.processes_now()))
             except ActionError as exc:
                 app.notify(str(exc), severity="error", timeout=8)
 
@@ -216,4 +222,4 @@ class ProcessesScreen(GpuTopScreen):
 
 
 def _cell(text: str, right: bool) -> Text:
-    return Text(text, justify="right" if right else "left", no_wrap=True)
+    return plain(text, justify="right" if right else "left", no_wrap=True)
