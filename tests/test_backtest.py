@@ -18,7 +18,6 @@ from gputop.promql.analysis import analyse
 from gputop.rules.backtest.grid import MAX_POINTS, Grid, steps_for
 from gputop.rules.backtest.history import Fetcher
 from gputop.rules.backtest.machine import FIRING, INACTIVE, PENDING, flap_gap, run_series
-from gputop.rules.backtest.output import visible
 from gputop.rules.backtest.rewrite import (
     RecordSource,
     RewriteError,
@@ -197,11 +196,6 @@ def test_the_progress_line_counts_queries_and_rules_and_is_erased(
     assert err.getvalue() == (
         "\rgputop rules backtest: 3/12 queries · 1/4 rules replayed\x1b[K\r\x1b[K"
     )
-
-
-def test_outside_text_has_its_control_characters_made_visible() -> None:
-    assert visible("GPU\x1b]0;x\x07\u202e") == "GPU\\x1b]0;x\\x07\\u202e"
-    assert visible("plain · text") == "plain · text"
 
 
 class _Sine:

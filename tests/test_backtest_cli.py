@@ -319,7 +319,7 @@ def test_text_report_has_a_table_per_rule_and_control_characters_made_visible(
         "RampHigh=95",
     )
     assert status == 0
-    assert "\x1b" not in out and "Bad\\x1b]0;titleName" in out
+    assert "\x1b" not in out and "Bad␛]0;titleName" in out
     block = out.split("RampHigh", 1)[1].split("\n\n", 1)[0]
     assert "fired" in block and "precision" in block and "recall" in block and "lead" in block
     assert "as written" in block and "what if threshold 90→95" in block

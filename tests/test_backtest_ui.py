@@ -140,6 +140,6 @@ async def test_a_rule_name_from_outside_is_shown_as_plain_visible_text() -> None
         screen = app.screen
         assert isinstance(screen, BacktestScreen) and screen.names == (name,)
         text = "\n".join(screen_lines(app))
-        assert "Hot[/][@click=app.quit]\\x1b]0;owned\\x07" in text
+        assert "Hot[/][@click=app.quit]␛]0;owned␇" in text
         assert "\x1b" not in screen.report_text and "\x07" not in screen.report_text
         assert app.is_running

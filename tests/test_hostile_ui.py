@@ -11,6 +11,7 @@ click action from data, and the app still running.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 from collections.abc import Iterator
@@ -31,6 +32,7 @@ from gputop.sources.demo import DemoSource
 from gputop.sources.prometheus import PrometheusClient
 from gputop.sources.promfeed import PrometheusSource
 from gputop.ui.app import GpuTopApp
+from gputop.ui.screens.backtest import BacktestScreen
 from gputop.ui.screens.confirm import ConfirmScreen
 from gputop.ui.screens.silence import SilenceScreen
 from tests.support.hostile_server import (
@@ -162,6 +164,15 @@ async def _settle(app: GpuTopApp, pilot: Pilot[int], seconds: int = 1) -> None:
         await pilot.pause()
 
 
+async def _backtest(pilot: Pilot[int], app: GpuTopApp) -> None:
+    """`b`, and the backtest's worker done."""
+    await pilot.press("b")
+    await pilot.pause()
+    assert isinstance(app.screen, BacktestScreen)
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
 async def test_every_screen_and_dialog_shows_hostile_text_as_text(
     server: HostileServer,
 ) -> None:
@@ -180,6 +191,9 @@ async def test_every_screen_and_dialog_shows_hostile_text_as_text(
         await pilot.press("tab")
         await pilot.pause()
         shown.append(_check(app, "rules panel focused"))
+        await _backtest(pilot, app)
+        shown.append(_check(app, "backtest of the rule under the cursor"))
+        await pilot.press("escape")
         await pilot.press("tab", "enter")
         await _settle(app, pilot)
         shown.append(_check(app, "detail of a local GPU"))
@@ -197,7 +211,26 @@ async def test_every_screen_and_dialog_shows_hostile_text_as_text(
         shown.append(_check(app, "fleet"))
         await pilot.press("enter")
         await _settle(app, pilot)
+        await app.workers.wait_for_complete()  # its past firing windows
         shown.append(_check(app, "detail of a fleet GPU"))
+        await _backtest(pilot, app)
+        report = _check(app, "backtest of a fleet GPU's rules")
+        assert "Backtest · GPU 0 @ node0␛]52;c;" in report  # its host, in the title
+        assert "GPUHot␛]52;c;" in report and "firing" in report  # names, labels, windows
+        shown.append(report)
+        refused = {"status": "error", "errorType": "bad_data", "error": hostile("refused")}
+        for answer, says in (
+            (Answer(400, json.dumps(refused).encode()), "cannot be replayed"),
+            (Answer(502, hostile("gateway").encode(), "text/plain"), "the backtest failed"),
+        ):
+            server.answer("/api/v1/query_range", answer)
+            await pilot.press("escape")
+            await _backtest(pilot, app)
+            text = _check(app, f"backtest: {says}")
+            assert says in text, text
+            shown.append(text)
+        server.answer("/api/v1/query_range", None)
+        await pilot.press("escape")  # back to the fleet GPU's detail
         await pilot.press("escape", "escape", "a")
         await _settle(app, pilot)
         shown.append(_check(app, "alerts"))

@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from gputop.core.untrusted import visible
 from gputop.rules.files import parse_prometheus_duration
 
 if TYPE_CHECKING:
@@ -186,8 +187,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     stderr = err if err is not None else sys.stderr
     try:
         return _run(args, stdout, stderr)
-    except BacktestError as exc:
-        stderr.write(f"{PROG}: {exc}\n")
+    except BacktestError as exc:  # it may quote a file, a flag or a server: outside text
+        stderr.write(f"{PROG}: {visible(str(exc))}\n")
         return 2
 
 
@@ -203,6 +204,8 @@ def _run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         )
     except ConfigError as exc:
         raise BacktestError(str(exc)) from None
+    for warning in config.warnings:
+        stderr.write(f"{PROG}: warning: {visible(warning)}\n")
     settings = config.prometheus
     if settings is None:
         raise BacktestError("no engine to replay against: give --prometheus URL")

@@ -1,8 +1,9 @@
 """A backtest report as text (a table per rule), as GitHub Actions annotations, or as JSON
 (`Report.as_json`, the contract).
 
-Rule names, labels and error texts come from rule files and servers: they are written with
-their control characters made visible, never as they are.
+Rule names, groups, paths, labels and error texts come from rule files and servers: they are
+written with their control characters made visible (`core.untrusted`; escaped in JSON), never
+as they are.
 """
 
 from __future__ import annotations
@@ -13,19 +14,19 @@ from collections.abc import Mapping, Sequence
 from typing import TextIO
 
 from gputop.core.units import format_duration
+from gputop.core.untrusted import escaped_lines, visible
 from gputop.rules.backtest.report import NearScore, Outcome, Report, RuleResult, Window
 from gputop.rules.checks import Finding, Severity
 from gputop.rules.lint import github_line
 from gputop.rules.text import series_name
 
-__all__ = ["FORMATS", "counted", "text_report", "visible", "write_report"]
+__all__ = ["FORMATS", "counted", "text_report", "write_report"]
 
 FORMATS = ("text", "json", "github")
 #: Series listed per rule in the text form (JSON lists them all).
 SERIES_SHOWN = 8
 #: Windows listed per series in the text form.
 WINDOWS_SHOWN = 4
-_BIDI = frozenset(range(0x202A, 0x202F)) | frozenset(range(0x2066, 0x206A))
 _DAY = "%Y-%m-%d %H:%M:%S"
 #: The near columns: warnings that came true of those judged, firings warned of, lead time.
 _HEADS = ("", "fired", "firing", "flaps", "series", "near: precision", "recall", "lead")
@@ -36,24 +37,12 @@ def counted(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
-def visible(text: str) -> str:
-    """Outside text with its control characters (C0, DEL, C1, bidi overrides) escaped."""
-    return "".join(
-        ch if not (ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F or ord(ch) in _BIDI) else _esc(ch)
-        for ch in text
-    )
-
-
-def _esc(ch: str) -> str:
-    code = ord(ch)
-    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
-
-
 def write_report(
     report: Report, out: TextIO, fmt: str = "text", *, max_fires: int | None = None
 ) -> None:
     if fmt == "json":
-        out.write(json.dumps(report.as_json(), indent=2, ensure_ascii=False) + "\n")
+        text = json.dumps(report.as_json(), indent=2, ensure_ascii=False)
+        out.write(escaped_lines(text) + "\n")  # JSON escapes C0 in strings itself
     elif fmt == "github":
         for line in github_lines(report, max_fires):
             print(line, file=out)
@@ -97,7 +86,7 @@ def _finding(rule: RuleResult, severity: Severity, message: str) -> Finding:
         severity,
         message,
         "backtest",
-        rule.name,
+        visible(rule.name),
     )
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -30,6 +29,7 @@ from gputop.rules.backtest.rewrite import RecordSource, RewriteError, substitute
 from gputop.rules.files import parse_prometheus_duration
 from gputop.rules.model import RecordDef, RuleDef
 from gputop.rules.prometheus import PromRuleGroup
+from gputop.sources.outside import UNEXPECTED, load_json
 from gputop.sources.prometheus import PrometheusClient
 from gputop.sources.promtypes import PromError, PromSeries
 
@@ -39,10 +39,12 @@ __all__ = [
     "RemoteEngine",
     "ServerRules",
     "group_offsets",
+    "prometheus_retention_s",
     "retention_s",
     "rules_of",
     "server_rules",
     "substitutes",
+    "victoria_retention_s",
 ]
 
 #: Points of the query that checks a recorded series' history.
@@ -84,24 +86,39 @@ class RemoteEngine:
 
 async def retention_s(client: PrometheusClient) -> float | None:
     """How far back the engine keeps data, when it says."""
-    with contextlib.suppress(PromError, ValueError, KeyError, TypeError, AttributeError):
-        doc = json.loads(await client.page("api/v1/status/runtimeinfo"))
-        raw = str(doc["data"]["storageRetention"])
-        for word in raw.split():
-            with contextlib.suppress(ValueError):
-                seconds = parse_prometheus_duration(word)
-                if seconds > 0:
-                    return seconds
-        return None
     with contextlib.suppress(PromError):
-        found = _VM_FLAG.search(await client.page("metrics"))
+        found = prometheus_retention_s(await client.page("api/v1/status/runtimeinfo"))
         if found is not None:
-            return _vm_period(found.group(1))
+            return found
+    with contextlib.suppress(PromError):
+        return victoria_retention_s(await client.page("metrics"))
     return None
 
 
-def _vm_period(text: str) -> float | None:
-    text = text.strip()
+def prometheus_retention_s(body: str) -> float | None:
+    """The `storageRetention` of Prometheus' runtime information ("15d", "15d or 10GiB"), in
+    seconds; None for any other answer."""
+    try:
+        raw = load_json(body)["data"]["storageRetention"]
+    except UNEXPECTED:
+        return None
+    if not isinstance(raw, str):
+        return None
+    for word in raw.split():
+        with contextlib.suppress(ValueError):
+            seconds = parse_prometheus_duration(word)
+            if seconds > 0:
+                return seconds
+    return None
+
+
+def victoria_retention_s(metrics: str) -> float | None:
+    """VictoriaMetrics' `-retentionPeriod` flag, from its own `/metrics`, in seconds: a number
+    of 31-day months, or with an h/d/w/y suffix; None where it is not said."""
+    found = _VM_FLAG.search(metrics)
+    if found is None:
+        return None
+    text = found.group(1).strip()
     unit = _VM_UNITS.get(text[-1:]) if text else None
     number = text[:-1] if unit is not None else text
     try:

@@ -14,7 +14,6 @@ import threading
 from collections.abc import Sequence
 from typing import ClassVar
 
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -22,12 +21,13 @@ from textual.widgets import Static
 from textual.worker import Worker
 
 from gputop.core.units import format_duration
-from gputop.rules.backtest.output import counted, text_report, visible
+from gputop.rules.backtest.output import counted, text_report
 from gputop.rules.backtest.replay import Cancelled
 from gputop.rules.backtest.run import Options, backtest
 from gputop.sources.base import SourceError
 from gputop.ui.app import GpuTopScreen
 from gputop.ui.backtest_view import progress_text
+from gputop.ui.safetext import plain, plain_lines
 from gputop.ui.widgets.key_bar import KeyBar
 from gputop.ui.widgets.status_bar import StatusBar
 
@@ -60,10 +60,8 @@ class BacktestScreen(GpuTopScreen):
 
     def on_mount(self) -> None:
         body = self.query_one("#body")
-        # a Text, never markup: the rule's name is outside text
-        body.border_title = Text(
-            f"Backtest · {visible(self.about)} · last {format_duration(self.range_s)}"
-        )
+        # the rule's name, or the GPU's host, is outside text
+        body.border_title = plain(f"Backtest · {self.about} · last {format_duration(self.range_s)}")
         self.refresh_view()
         self.running = True
         self.refresh_bindings()
@@ -105,7 +103,7 @@ class BacktestScreen(GpuTopScreen):
             self._finish(f"the backtest failed: {exc.reason}")
             return
         self.report_text = text_report(report)
-        self.query_one("#report", Static).update(Text(self.report_text))
+        self.query_one("#report", Static).update(plain_lines(self.report_text.splitlines()))
         done = counted(len(report.rules), "rule")
         self._finish(f"done: {done} over {format_duration(self.range_s)}")
 
@@ -113,7 +111,7 @@ class BacktestScreen(GpuTopScreen):
         self._say(progress_text(done, planned, rules_done, rules) + " · c: cancel")
 
     def _say(self, text: str) -> None:
-        self.query_one("#progress", Static).update(text)
+        self.query_one("#progress", Static).update(plain(text))  # a reason may be a server's
 
     def _finish(self, text: str) -> None:
         self.running = False
