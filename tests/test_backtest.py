@@ -1,13 +1,16 @@
 """The backtest's parts without a server: evaluation slots and chunks, the alert state machine,
-expression rewriting, and what the command line shows while it runs (the near seam:
-`test_backtest_near`)."""
+expression rewriting, what the command line shows while it runs, and how a report writes
+outside text (the near seam: `test_backtest_near`)."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import itertools
+import json
 import math
+import re
 from array import array
 from collections.abc import Sequence
 
@@ -18,6 +21,8 @@ from gputop.promql.analysis import analyse
 from gputop.rules.backtest.grid import MAX_POINTS, Grid, steps_for
 from gputop.rules.backtest.history import Fetcher
 from gputop.rules.backtest.machine import FIRING, INACTIVE, PENDING, flap_gap, run_series
+from gputop.rules.backtest.output import write_report
+from gputop.rules.backtest.report import Gap, Outcome, Report, RuleResult, SeriesResult, Window
 from gputop.rules.backtest.rewrite import (
     RecordSource,
     RewriteError,
@@ -196,6 +201,69 @@ def test_the_progress_line_counts_queries_and_rules_and_is_erased(
     assert err.getvalue() == (
         "\rgputop rules backtest: 3/12 queries · 1/4 rules replayed\x1b[K\r\x1b[K"
     )
+
+
+# ---- what a report writes of outside text ------------------------------------------------------
+
+#: A rule name from outside: OSC 52 (the clipboard), markup that would raise or run an action
+#: on click, a C1 CSI byte and a bidi override.
+HOSTILE = "Hot\x1b]52;c;ZWNobw==\x07[/][@click=app.quit]\x9b31m\u202e"
+#: As `core.untrusted.visible` shows it.
+SHOWN = "Hot␛]52;c;ZWNobw==␇[/][@click=app.quit]\\x9b31m\\u202e"
+RAW = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _hostile_report() -> Report:
+    """A rule that fired (its name, group, file and labels from outside) and one whose replay
+    failed with a reason quoting outside text, over a gap in the engine's data."""
+    window = Window(1_000.0, 1_300.0)
+    series = SeriesResult({"gpu": "0", "Hostname": HOSTILE}, (window,), (), 300.0, 0, 1)
+    fired = RuleResult(
+        name=HOSTILE,
+        group=f"g{HOSTILE}",
+        source=f"rules{HOSTILE}.yml:4",
+        interval_s=60.0,
+        for_s=60.0,
+        keep_firing_for_s=0.0,
+        outcome=Outcome((series,), None),
+    )
+    failed = dataclasses.replace(
+        fired, name=f"Cold{HOSTILE}", source=None, outcome=None, error=f"refused {HOSTILE}"
+    )
+    gap = Gap(2_000.0, 2_600.0, (HOSTILE,))
+    return Report(0.0, 3_600.0, "http://127.0.0.1:9090", [fired, failed], [gap])
+
+
+@pytest.mark.parametrize("fmt", ["text", "github", "json"])
+def test_a_reports_outside_text_is_written_with_its_controls_visible(fmt: str) -> None:
+    """Every place a report writes a rule's name, group, file, labels or error, and the rules
+    of a gap or over --max-fires: as visible text (escaped in JSON), never raw."""
+    out = io.StringIO()
+    write_report(_hostile_report(), out, fmt, max_fires=0)
+    text = out.getvalue()
+    assert not RAW.search(text), repr(RAW.search(text))
+    if fmt == "json":
+        doc = json.loads(text)  # the names intact, once read back
+        assert [r["name"] for r in doc["rules"]] == [HOSTILE, f"Cold{HOSTILE}"]
+        assert doc["rules"][1]["error"] == f"refused {HOSTILE}"
+        assert doc["gaps"][0]["rules"] == [HOSTILE]
+        return
+    if fmt == "text":
+        assert f"Cold{SHOWN} (group g{SHOWN}, every 1m, for 1m)\n" in text
+        assert f"\n  cannot be replayed: refused {SHOWN}\n" in text
+        assert f"{SHOWN} (group g{SHOWN}, every 1m, for 1m)  rules{SHOWN}.yml:4" in text
+        assert f"GPU 0 @ {SHOWN}: firing " in text  # the series' labels
+        assert f"not counted as resolved) for {SHOWN}" in text  # the gap
+        assert f"over --max-fires 0: {SHOWN} (1)" in text
+    else:
+        warning, error = sorted(text.splitlines(), reverse=True)
+        assert warning.startswith(f"::warning file=rules{SHOWN}.yml,line=4,")
+        assert warning.endswith(f"::{SHOWN} would have fired 1 times in 1h (--max-fires 0)")
+        # the engine's own rule has no file: the annotation names the engine
+        assert error == (
+            "::error title=backtest::http://127.0.0.1:9090: "
+            f"Cold{SHOWN}: cannot be replayed: refused {SHOWN}"
+        )
 
 
 class _Sine:

@@ -160,6 +160,31 @@ def test_rules_backtest_error_lines_carry_no_control_character(
     assert "no rule named 'X' (rules: GPUHot␛]52;c;" in out.stderr
 
 
+def test_rules_backtest_config_warnings_carry_no_control_character(
+    server: HostileServer, tmp_path: Path
+) -> None:
+    """A warning about the config (a token file others can read) names a path from the
+    config file: shown, with its controls visible, before the report."""
+    token = tmp_path / "token\x1b]52;c;ZWNobw==\x07\x9b31m"
+    token.write_text("s3cret-backtest-token\n")
+    token.chmod(0o644)
+    config = tmp_path / "gputop.toml"
+    config.write_text(
+        f'[prometheus]\nurl = "{server.url}"\nbearer_token_file = {json.dumps(str(token))}\n'
+    )
+    rules = tmp_path / "rules.yml"
+    rules.write_text(HOSTILE_RULES)
+    out = run_gputop(
+        tmp_path, "rules", "backtest", str(rules), "--config", str(config), "--range", "10m"
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert not RAW.search(out.stdout + out.stderr), repr(RAW.search(out.stdout + out.stderr))
+    (warning,) = out.stderr.strip().splitlines()
+    assert warning.startswith("gputop rules backtest: warning: bearer token file "), warning
+    assert "token␛]52;c;ZWNobw==␇\\x9b31m is readable by its group or others" in warning
+    assert "s3cret-backtest-token" not in out.stdout + out.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "says"),
     [

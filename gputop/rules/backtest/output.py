@@ -56,25 +56,20 @@ def github_lines(report: Report, max_fires: int | None) -> list[str]:
     lines: list[str] = []
     for rule in report.rules:
         if rule.error is not None:
-            lines.append(
-                github_line(
-                    _finding(
-                        rule,
-                        "error",
-                        f"{visible(rule.name)}: cannot be replayed: {visible(rule.error)}",
-                    )
-                )
-            )
+            message = f"{visible(rule.name)}: cannot be replayed: {visible(rule.error)}"
+            lines.append(github_line(_finding(report, rule, "error", message)))
     for rule in report.over(max_fires):
         message = (
             f"{visible(rule.name)} would have fired {rule.fired} times in {span} "
             f"(--max-fires {max_fires})"
         )
-        lines.append(github_line(_finding(rule, "warning", message)))
+        lines.append(github_line(_finding(report, rule, "warning", message)))
     return lines
 
 
-def _finding(rule: RuleResult, severity: Severity, message: str) -> Finding:
+def _finding(report: Report, rule: RuleResult, severity: Severity, message: str) -> Finding:
+    """An annotation on the rule's file and line; for a rule without one (the engine's own),
+    on the engine, as `rules check` names the server it checked against."""
     path, line = None, 0
     if rule.source:
         head, _, tail = rule.source.rpartition(":")
@@ -87,6 +82,7 @@ def _finding(rule: RuleResult, severity: Severity, message: str) -> Finding:
         message,
         "backtest",
         visible(rule.name),
+        visible(report.engine),
     )
 
 
