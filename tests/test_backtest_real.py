@@ -1,12 +1,15 @@
 """`gputop rules backtest` against a real Prometheus and a real VictoriaMetrics holding the same
 history: an hour of the simulated exporter back-filled at 10 s resolution, and rules that
 cross often. The firing windows must equal those of the state machine written below, which
-reads the raw samples themselves (a range-vector query) and knows nothing of gputop: within
-one evaluation interval at each edge, on both engines, `keep_firing_for` included.
+reads the raw samples themselves (a range-vector query) and knows nothing of gputop: at the
+same evaluations, edge for edge, on both engines, `keep_firing_for` included; each value is
+read at its evaluation's very instant (VictoriaMetrics would move it onto the step's
+multiples).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import json
@@ -21,6 +24,10 @@ import httpx
 import pytest
 
 from gputop.cli import main
+from gputop.rules.backtest.grid import Grid
+from gputop.rules.backtest.history import Fetcher
+from gputop.rules.backtest.remote import RemoteEngine
+from gputop.sources.prometheus import PrometheusClient
 from tests.support.prometheus_server import PromStack, require_engine, start_stack
 from tests.support.victoria_server import VictoriaMetricsServer
 
@@ -303,11 +310,11 @@ def test_firing_windows_equal_an_independent_state_machine_over_the_raw_samples(
     for name, (for_s, keep_s) in RULE_SHAPES.items():
         rule = by_name[name]
         assert rule["error"] is None
-        want = reference_windows(reference, conditions[name], for_s, keep_s)
-        # Prometheus evaluates exactly where the reference does; VictoriaMetrics may look
-        # back differently at a series' edges: one interval is allowed there
-        within = 0.0 if engine == "prometheus" else INTERVAL
-        assert_same_windows(_windows(rule), want, f"{engine} {name}", within=within)
+        # the slots: Prometheus' own for its loaded group; VictoriaMetrics has no such group
+        # (no vmalert here), so the backtest evaluates at multiples of the interval
+        offset = None if engine == "prometheus" else 0.0
+        want = reference_windows(reference, conditions[name], for_s, keep_s, offset=offset)
+        assert_same_windows(_windows(rule), want, f"{engine} {name}", within=0.0)
         fired += sum(len(w) for w in want.values())
     assert fired >= 20, "the history should make these rules fire often"
     assert report["gaps"] == []
@@ -336,15 +343,50 @@ def test_keep_firing_for_holds_windows_open_and_a_what_if_without_it_matches(
 
 
 def test_the_same_history_gives_the_same_windows_on_both_engines(
-    reference: Reference, victoria: VictoriaMetricsServer, rules_file: Path
+    reference: Reference, victoria: VictoriaMetricsServer, tmp_path: Path
 ) -> None:
-    prom = _backtest(reference.stack.url, reference, rules_file)
-    vm = _backtest(victoria.url, reference, rules_file)
+    # groups neither engine has loaded: both evaluate at multiples of the interval (else
+    # Prometheus at its own groups' offsets, VictoriaMetrics without them at multiples)
+    rules = tmp_path / "elsewhere.yml"
+    rules.write_text(RULES.replace("name: backtest-", "name: elsewhere-"))
+    prom = _backtest(reference.stack.url, reference, rules)
+    vm = _backtest(victoria.url, reference, rules)
+    fired = 0
     for a, b in zip(prom["rules"], vm["rules"], strict=True):
-        assert a["name"] == b["name"]
+        assert a["name"] == b["name"] and a["error"] is None and b["error"] is None
         what = f"VictoriaMetrics vs Prometheus {a['name']}"
-        assert_same_windows(_windows(b), _windows(a), what, within=INTERVAL)
-        assert a["fired"] == b["fired"]
+        assert_same_windows(_windows(b), _windows(a), what, within=0.0)
+        assert a["fired"] == b["fired"] and a["firing_s"] == b["firing_s"], what
+        fired += a["fired"]
+    assert fired >= 20, "the history should make these rules fire often"
+
+
+@pytest.mark.parametrize("engine", ["prometheus", "victoriametrics"])
+def test_each_evaluation_reads_its_own_slot_off_the_steps_multiples(
+    engine: str, reference: Reference, request: pytest.FixtureRequest
+) -> None:
+    """A group's slots sit at an offset in its interval. VictoriaMetrics moves a range query
+    of 50 points or more onto multiples of the step unless told not to: the values read at
+    each slot must be the raw samples' at that very instant, on both engines."""
+    url = reference.stack.url
+    if engine == "victoriametrics":
+        url = request.getfixturevalue("victoria").url
+    # every 15 s at 6 s past: moved onto multiples of 15 s, some slot of each pair would read
+    # a sample 10 s older, whatever the phase of the 10 s samples
+    grid = Grid.over(reference.start, reference.end, 15.0, offset_s=6.0)
+    assert grid.time(0) % 15.0 == pytest.approx(6.0) and grid.count > 50
+
+    async def read() -> dict[Series, list[float]]:
+        async with PrometheusClient(url, timeout=30.0) as client:
+            values = await Fetcher(RemoteEngine(client)).values("DCGM_FI_DEV_GPU_TEMP", grid)
+        return {(dict(k)["Hostname"], dict(k)["gpu"]): list(v) for k, v in values.items()}
+
+    got = asyncio.run(read())
+    raw = reference.samples["DCGM_FI_DEV_GPU_TEMP"]
+    assert set(got) == set(raw)
+    for key, values in got.items():
+        want = [_value_at(raw[key], grid.time(i)) for i in range(grid.count)]
+        assert [None if v != v else v for v in values] == want, f"{engine} {key}"
 
 
 def test_a_recorded_series_the_engine_lacks_is_worked_out_from_its_recording_rule(

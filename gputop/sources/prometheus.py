@@ -182,15 +182,21 @@ class PrometheusClient:
         return parse_matrix(await self._get("api/v1/query", {"query": expr}))
 
     async def query_range(
-        self, expr: str, start: float, end: float, step: float
+        self, expr: str, start: float, end: float, step: float, *, exact: bool = False
     ) -> tuple[PromSeries, ...]:
-        """A range query: points at start, start+step, ... up to end (inclusive)."""
+        """A range query: points at start, start+step, ... up to end (inclusive).
+
+        `exact`: at those very instants. VictoriaMetrics otherwise moves a query of 50 points
+        or more onto multiples of `step` (for its cache), answering for other instants than
+        those asked; `nocache=1` stops that, and Prometheus ignores it."""
         params = {
             "query": expr,
             "start": _fmt_time(start),
             "end": _fmt_time(end),
             "step": _fmt_time(step),
         }
+        if exact:
+            params["nocache"] = "1"
         return await self._api("api/v1/query_range", params, parse_matrix)
 
     async def rules(

@@ -78,7 +78,8 @@ class RemoteEngine:
     async def query_range(
         self, expr: str, start: float, end: float, step: float
     ) -> Sequence[PromSeries]:
-        return await self.client.query_range(expr, start, end, step)
+        # each point at its evaluation's instant, a group's slot (never moved onto the step)
+        return await self.client.query_range(expr, start, end, step, exact=True)
 
     def presence_query(self, metrics: Sequence[str]) -> str | None:
         return gap_query(metrics)
