@@ -1,4 +1,5 @@
-"""Command line: `gputop [options]`, `gputop rules check FILE...`, `gputop sim-exporter ...`.
+"""Command line: `gputop [options]`, `gputop rules check FILE...`, `gputop rules backtest
+[FILE...]`, `gputop sim-exporter ...`.
 
 Every bad input ends in one line on stderr and exit status 2, never a traceback. With
 `--once --check` the status is the monitoring-plugin convention (see `check_status`), and no
@@ -52,6 +53,8 @@ def _seconds(text: str) -> float:
 
 #: Subcommands and the module that declares their flags (`add_arguments`) and runner (`run`).
 SUBCOMMANDS = {"rules": "gputop.rules.lint", "sim-exporter": "gputop.sources.simexporter"}
+#: `rules backtest`, beside `rules check`.
+BACKTEST = "gputop.rules.backtest_cli"
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -129,9 +132,13 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         dest="rules_command", metavar="ACTION", required=True, parser_class=_Parser
     )
     check = rules_sub.add_parser("check", help="lint Prometheus rule files")
+    backtest = rules_sub.add_parser(
+        "backtest", help="replay alert rules over an engine's history: firings, near scores"
+    )
     sim = sub.add_parser("sim-exporter", help="serve simulated dcgm-exporter metrics")
     if command == "rules":
         _attach(SUBCOMMANDS["rules"], check)
+        _attach(BACKTEST, backtest)
     elif command == "sim-exporter":
         _attach(SUBCOMMANDS["sim-exporter"], sim)
     return parser

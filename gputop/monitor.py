@@ -34,6 +34,7 @@ from gputop.rules.model import RuleStatus, sort_statuses
 from gputop.sources.base import LocalSource, RemoteSource, SourceError, SourceUnavailable
 
 if TYPE_CHECKING:
+    from gputop.rules.backtest.setup import Setup
     from gputop.rules.engine import RulesEngine
     from gputop.sources.alertmanager import AlertmanagerSource
     from gputop.sources.prometheus import PrometheusClient
@@ -381,6 +382,20 @@ class Monitor:
             if remote_latency is not None:
                 return remote_latency
         return self.latest.latency if self.latest else None
+
+    def backtest_setup(self, start: float, end: float) -> Setup:
+        """The rules on screen and the history to replay them over (`rules.backtest`)."""
+        from gputop.rules.backtest.setup import dashboard_setup
+
+        return dashboard_setup(
+            self.rules,
+            self.local_rules,
+            self.client,
+            self.store,
+            self.gpus(),
+            start=start,
+            end=end,
+        )
 
     def close(self) -> None:
         if self.local is not None:

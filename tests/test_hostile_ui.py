@@ -11,9 +11,11 @@ click action from data, and the app still running.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import psutil
 import pytest
@@ -26,12 +28,15 @@ from gputop.core.models import NodeSnapshot, ProcessSample
 from gputop.core.untrusted import UNSAFE
 from gputop.monitor import Monitor
 from gputop.rules.engine import RulesEngine
+from gputop.rules.files import load_rule_set
 from gputop.sources.alertmanager import AlertmanagerClient, AlertmanagerSource
 from gputop.sources.demo import DemoSource
 from gputop.sources.prometheus import PrometheusClient
 from gputop.sources.promfeed import PrometheusSource
 from gputop.ui.app import GpuTopApp
+from gputop.ui.screens.backtest import BacktestScreen
 from gputop.ui.screens.confirm import ConfirmScreen
+from gputop.ui.screens.detail import DetailScreen
 from gputop.ui.screens.silence import SilenceScreen
 from tests.support.hostile_server import (
     CLICK,
@@ -162,6 +167,15 @@ async def _settle(app: GpuTopApp, pilot: Pilot[int], seconds: int = 1) -> None:
         await pilot.pause()
 
 
+async def _backtest(pilot: Pilot[int], app: GpuTopApp) -> None:
+    """`b`, and the backtest's worker done."""
+    await pilot.press("b")
+    await pilot.pause()
+    assert isinstance(app.screen, BacktestScreen)
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
 async def test_every_screen_and_dialog_shows_hostile_text_as_text(
     server: HostileServer,
 ) -> None:
@@ -180,6 +194,9 @@ async def test_every_screen_and_dialog_shows_hostile_text_as_text(
         await pilot.press("tab")
         await pilot.pause()
         shown.append(_check(app, "rules panel focused"))
+        await _backtest(pilot, app)
+        shown.append(_check(app, "backtest of the rule under the cursor"))
+        await pilot.press("escape")
         await pilot.press("tab", "enter")
         await _settle(app, pilot)
         shown.append(_check(app, "detail of a local GPU"))
@@ -197,7 +214,26 @@ async def test_every_screen_and_dialog_shows_hostile_text_as_text(
         shown.append(_check(app, "fleet"))
         await pilot.press("enter")
         await _settle(app, pilot)
+        await app.workers.wait_for_complete()  # its past firing windows
         shown.append(_check(app, "detail of a fleet GPU"))
+        await _backtest(pilot, app)
+        report = _check(app, "backtest of a fleet GPU's rules")
+        assert "Backtest · GPU 0 @ node0␛]52;c;" in report  # its host, in the title
+        assert "GPUHot␛]52;c;" in report and "firing" in report  # names, labels, windows
+        shown.append(report)
+        refused = {"status": "error", "errorType": "bad_data", "error": hostile("refused")}
+        for answer, says in (
+            (Answer(400, json.dumps(refused).encode()), "cannot be replayed"),
+            (Answer(502, hostile("gateway").encode(), "text/plain"), "the backtest failed"),
+        ):
+            server.answer("/api/v1/query_range", answer)
+            await pilot.press("escape")
+            await _backtest(pilot, app)
+            text = _check(app, f"backtest: {says}")
+            assert says in text, text
+            shown.append(text)
+        server.answer("/api/v1/query_range", None)
+        await pilot.press("escape")  # back to the fleet GPU's detail
         await pilot.press("escape", "escape", "a")
         await _settle(app, pilot)
         shown.append(_check(app, "alerts"))
@@ -260,3 +296,62 @@ async def test_hostile_error_texts_in_header_cards_and_kiosk_banner(
                         app.next_kiosk_page()
                     await _settle(app, pilot)
                     _check(app, f"page {page} at {size}, kiosk={kiosk}")
+
+
+#: A rule file whose group, rule name and file name are hostile: OSC 52 and OSC 0, markup that
+#: would raise (`[/]`) or quit on a click, a C1 CSI byte and a bidi override.
+HOSTILE_RULE_FILE = r"""groups:
+  - name: "g\e]0;title\a"
+    rules:
+      - alert: "Hot\e]52;c;ZWNobyBwd25lZA==\e\\[/][@click=app.quit]q[/]\x9b31m\u202eLIVE"
+        expr: DCGM_FI_DEV_GPU_TEMP > 30
+        for: 1m
+"""
+#: The rule's name as the screen shows it.
+HOT_SHOWN = "Hot␛]52;c;ZWNobyBwd25lZA==␛\\[/][@click=app.quit]q[/]\\x9b31m\\u202eLIVE"
+
+
+async def test_a_rule_files_hostile_rule_name_in_its_backtest_shows_as_text(
+    tmp_path: Path,
+) -> None:
+    """Without Prometheus: the rules evaluated here come from a rule file; `b` replays them
+    over this node's history. The name shows as text in the rules panel, the backtest's title
+    and report, from the overview and from a GPU's detail; a click on it does nothing."""
+    path = tmp_path / "rules\x1b]0;t\x07.yml"
+    path.write_text(HOSTILE_RULE_FILE)
+    (rule,) = load_rule_set([path]).alerts
+    assert rule.name.startswith("Hot\x1b]52;c;") and "\x9b" in rule.name
+    clock = FakeClock(START)
+    monitor = Monitor(clock=clock, local=HostileLocal(DemoSource(clock, seed=7, warmup_s=600)))
+    monitor.rules = RulesEngine([rule], clock=clock, origin=path.name)
+    monitor.open()
+    monitor.warm_start(600, 1.0)
+    monitor.poll()
+    monitor.evaluate_rules()
+    app = GpuTopApp(monitor, poll=False)
+    app.driver_class = Recorder
+    async with app.run_test(headless=False, size=(120, 40), tooltips=True) as pilot:
+        await _settle(app, pilot)
+        text = _check(app, "overview with a rule file's rule")
+        assert "PENDING Hot␛]52;c;ZWNoby…x9b31m\\u202eLIVE · GPU 0" in text, text  # cut to fit
+        assert "rules␛]0;t␇.yml" in text, text  # the rules panel names the file
+        await pilot.press("tab")
+        await _backtest(pilot, app)
+        text = _check(app, "backtest of the rule file's rule")
+        assert f"Backtest · {HOT_SHOWN} · last " in text, text  # the title
+        assert "done: 1 rule over" in text, text
+        report = app.screen
+        assert isinstance(report, BacktestScreen)
+        assert f"{HOT_SHOWN} (group g␛]0;title␇, " in report.report_text
+        assert "firing " in report.report_text  # the demo GPUs run over 30 °C
+        await _click_every(pilot, app, "[@click=")  # no action: the app goes on
+        await pilot.press("escape", "tab", "enter")
+        await _settle(app, pilot)
+        await app.workers.wait_for_complete()  # the GPU's past firing windows
+        assert isinstance(app.screen, DetailScreen)
+        _check(app, "detail with the rule's past firing windows")
+        await _backtest(pilot, app)
+        text = _check(app, "backtest of a GPU's rules from a rule file")
+        assert HOT_SHOWN in text and "done: 1 rule over" in text, text
+        await _click_every(pilot, app, "[@click=")
+        assert app.is_running

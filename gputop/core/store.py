@@ -79,6 +79,10 @@ class MetricStore:
     def entities(self) -> set[str]:
         return {e for e, _ in self._series}
 
+    def series_keys(self) -> list[tuple[str, str]]:
+        """(entity, metric) of every series held."""
+        return list(self._series)
+
     def forget(self, entity: str) -> None:
         for key in [k for k in self._series if k[0] == entity]:
             del self._series[key]

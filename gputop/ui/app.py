@@ -356,6 +356,15 @@ class GpuTopApp(App[int]):
 
         self.push_screen(DetailScreen(key))
 
+    def open_backtest(self, names: list[str], range_s: float, about: str) -> None:
+        """Replay these rules over the last `range_s` in a screen of its own (a worker)."""
+        from gputop.ui.screens.backtest import BacktestScreen
+
+        if not names:
+            self.notify("no rule to backtest here", severity="warning")
+            return
+        self.push_screen(BacktestScreen(names=names, range_s=range_s, about=about))
+
     def action_processes(self) -> None:
         from gputop.ui.screens.processes import ProcessesScreen
 

@@ -8,7 +8,10 @@ compared with 95, on a 0–100 % chart) is listed as off-scale with the reason i
 chart keeps the metric's own range.
 
 The charts are `plotext` plots over a selectable range. They are rebuilt only while this
-screen is shown, and only when time has moved by a chart step (at least one second).
+screen is shown, and only when time has moved by a chart step (at least one second). Below
+each curve, red bars mark when the GPU's rules on that metric would have been firing, from a
+backtest over the chart's range run in a worker (`ui.firing_history`); `b` opens that
+backtest in full.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ from gputop.core.untrusted import visible
 from gputop.rules.model import RuleStatus
 from gputop.rules.text import STATE_LABELS, rule_detail
 from gputop.ui.app import GpuTopScreen
+from gputop.ui.backtest_view import chart_windows, rule_metrics
+from gputop.ui.firing_history import FiringHistory
 from gputop.ui.process_view import COLUMNS, process_cells, sort_processes
 from gputop.ui.rules_view import gpu_statuses
 from gputop.ui.safetext import plain, plain_lines
@@ -69,6 +74,8 @@ STATE_STYLES = {
     "ok": "green",
 }
 Segment = tuple[list[float], list[float]]
+#: Past firing windows on a chart's time axis.
+FIRED_MARK = "▂"
 
 
 def chart_segments(points: Sequence[tuple[float, float | None]], gap_s: float) -> list[Segment]:
@@ -133,6 +140,7 @@ class MetricChart(PlotextPlot):
         self.metric = metric
         self.segments: list[Segment] = []
         self.thresholds: list[tuple[str, float]] = []
+        self.firing: list[tuple[float, float]] = []  # past firing windows, relative to now
 
     def draw(
         self,
@@ -141,11 +149,13 @@ class MetricChart(PlotextPlot):
         range_s: float,
         bounds: tuple[float, float],
         thresholds: list[tuple[str, float]],
+        firing: Sequence[tuple[float, float]] = (),
     ) -> None:
-        self.segments, self.thresholds = segments, thresholds
+        self.segments, self.thresholds, self.firing = segments, thresholds, list(firing)
         plt = self.plt
         plt.clear_figure()
-        plt.title(f"{self.metric.title} · last {range_label}")
+        mark = f" · {FIRED_MARK} fired" if firing else ""
+        plt.title(f"{self.metric.title} · last {range_label}{mark}")
         lo, hi = bounds
         values = [y for _, ys in segments for y in ys] + [v for _, v in thresholds]
         hi = max([hi, *values]) if values else hi
@@ -160,6 +170,8 @@ class MetricChart(PlotextPlot):
             plt.horizontal_line(value, color="red")
             # plotext output is read back as ANSI: a rule name must hold no escape
             plt.text(visible(name), -range_s, value, color="red", alignment="left")
+        for start, end in firing:  # on the time axis, at the foot of the chart
+            plt.plot([start, end], [lo, lo], marker=FIRED_MARK, color="red")
         self.refresh()
 
 
@@ -174,6 +186,7 @@ class DetailScreen(GpuTopScreen):
             Binding(str(i + 1), f"range({i})", f"Last {label}", group=_RANGE_KEYS)
             for i, (label, _) in enumerate(RANGES)
         ),
+        Binding("b", "backtest", "Backtest", tooltip="Backtest this GPU's rules"),
         Binding("escape,backspace", "back", "Back"),
     ]
 
@@ -183,6 +196,8 @@ class DetailScreen(GpuTopScreen):
         self.range_index = DEFAULT_RANGE
         self.gpu: GpuSample | None = None
         self._drawn: tuple[object, ...] | None = None
+        self._history = FiringHistory()
+        self._rule_metrics: dict[str, str | None] = {}
 
     @property
     def range_label(self) -> str:
@@ -233,6 +248,10 @@ class DetailScreen(GpuTopScreen):
         self._show_rules(gpu, now)
         self._show_processes(gpu, monitor.processes(), now)
         self._redraw_charts(gpu, now)
+        if self._history.due(RANGES[self.range_index][1], now):
+            self.run_worker(
+                self._refresh_history(gpu), exclusive=True, group="firing", exit_on_error=False
+            )
 
     def _update(self, selector: str, lines: str | Sequence[str], layout: bool = False) -> None:
         """Show a line, or lines, holding outside words (names, reasons, commands) as text."""
@@ -268,6 +287,7 @@ class DetailScreen(GpuTopScreen):
         """The rules touching this GPU, worst first, and thresholds off their chart's scale;
         the header box takes the worst state's colour."""
         statuses = gpu_statuses(self.app.shown_statuses(), gpu)
+        self._rule_metrics = rule_metrics(statuses)
         worst = statuses[0].state if statuses else "ok"
         box = self.query_one("#identity")
         box.set_class(worst == "firing", "-firing")
@@ -340,13 +360,29 @@ class DetailScreen(GpuTopScreen):
             points, gap = series_points(store.get(self.key, metric.key), now, range_s, max_points)
             segments = [([t - now for t in xs], ys) for xs, ys in chart_segments(points, gap)]
             bounds = spark_bounds(metric, gpu)
-            chart.draw(segments, label, range_s, bounds, thresholds(metric.key))
+            firing = [
+                (max(a - now, -range_s), min(b - now, 0.0))
+                for a, b in chart_windows(self._history.windows, self._rule_metrics, metric.key)
+                if b >= now - range_s
+            ]
+            chart.draw(segments, label, range_s, bounds, thresholds(metric.key), firing)
 
     def _thresholds(self) -> Callable[[str], list[tuple[str, float]]]:
         source = self.app.thresholds
         return lambda metric: list(source(self.key, metric))
 
     # ---- actions -------------------------------------------------------------------
+
+    async def _refresh_history(self, gpu: GpuSample) -> None:
+        names = set(self._rule_metrics)
+        monitor = self.app.monitor
+        if await self._history.refresh(monitor, gpu, names, RANGES[self.range_index][1]):
+            self._redraw_charts(gpu, monitor.clock.now(), force=True)
+
+    def action_backtest(self) -> None:
+        gpu = self.gpu
+        about = f"GPU {gpu.index} @ {gpu.host}" if gpu is not None else self.key
+        self.app.open_backtest(list(self._rule_metrics), RANGES[self.range_index][1], about)
 
     def action_range(self, index: int) -> None:
         self.range_index = index

@@ -62,6 +62,7 @@ class OverviewScreen(GpuTopScreen):
         Binding("down,j", "move(0, 1)", "↓", show=False),
         Binding("enter", "detail", "Detail"),
         Binding("s", "silence", "Silence", tooltip="Silence a firing, pending or near rule"),
+        Binding("b", "backtest", "Backtest", show=False),  # the rule under the panel's cursor
         Binding(
             "tab,shift+tab",
             "switch_focus",
@@ -323,6 +324,11 @@ class OverviewScreen(GpuTopScreen):
     def action_silence(self) -> None:
         # the rule row under the rules panel's cursor
         self.app.silence_rule(self.query_one(RulesPanel).selected)
+
+    def action_backtest(self) -> None:
+        status = self.query_one(RulesPanel).selected
+        names = [status.name] if status is not None else []
+        self.app.open_backtest(names, self.app.window_s, status.name if status else "")
 
     def on_gpu_panel_selected(self, message: GpuPanel.Selected) -> None:
         self.app.open_detail(message.key)
