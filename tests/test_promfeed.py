@@ -101,6 +101,8 @@ class FakeProm:
         if self.fail_with is not None:
             return self.fail_with
         p = request.url.params
+        if request.url.path.endswith("/values"):  # the label API: no inference server here
+            return httpx.Response(200, json={"status": "success", "data": []})
         if p["query"].startswith(self.broken):
             return httpx.Response(503, text="busy")
         query = p["query"]
@@ -218,7 +220,9 @@ async def test_prefill_then_only_new_points() -> None:
     assert {(s, e) for _, s, e, _ in fake.ranges()} == {(overlap, T0 + 30)}
     assert len(fake.ranges()) == 12
     asked = {q for q, *_ in fake.ranges()}  # labels are known: only identity comes back
-    assert "max by (UUID, gpu, Hostname, hostname, instance) (DCGM_FI_DEV_GPU_TEMP)" in asked
+    assert (
+        "max by (UUID, gpu, GPU_I_ID, Hostname, hostname, instance) (DCGM_FI_DEV_GPU_TEMP)" in asked
+    )
     temps = list(store.series(key, "temperature_c").items())
     assert [t for t, _ in temps[-4:]] == [T0 - 15, T0, T0 + 15, T0 + 30]
     assert len(temps) == 62  # merged by timestamp: no duplicates
@@ -273,7 +277,7 @@ async def test_queries_grow_with_panels_not_gpus() -> None:
         await source.refresh()
         assert len(source.gpus()) == gpus
         counts.append(len(fake.requests))
-    assert counts[0] == counts[1] == 13  # the probe and 12 range queries
+    assert counts[0] == counts[1] == 14  # the probe, the serving lookup, 12 range queries
 
 
 async def test_latency_queries_are_the_rules_own() -> None:

@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import Literal
 
 from gputop.core.labels import LabelKey, label_key
+from gputop.core.models import Job
 from gputop.core.series import RingSeries
 from gputop.core.units import format_duration
 from gputop.promql.analysis import Analysis, Comparison, analyse, compare
@@ -138,6 +139,7 @@ class RuleStatus:
     margin: float | None = None  # the fraction of the threshold that counts as near
     for_s: float | None = None  # the rule's `for:`, when known
     alertmanager: AlertFate | None = None  # None: no Alertmanager configured
+    jobs: tuple[Job, ...] = ()  # who is on its GPU: its pod, Slurm job, user (see Monitor)
 
     @property
     def fires_at(self) -> float | None:
@@ -200,6 +202,7 @@ class RuleStatus:
             "alertmanager": None if self.alertmanager is None else self.alertmanager.as_json(),
             "for_s": self.for_s,
             "firing_since": self.firing_since,
+            "jobs": [job.as_json() for job in self.jobs],
         }
 
 

@@ -9,6 +9,9 @@ seconds aligned to the epoch, ask only what is new and a short overlap. There is
 query per metric for all GPUs, so queries per refresh grow with panels, never with GPUs.
 After the first fetch the GPU queries return only the labels that name a GPU; the others
 (model, pod, namespace) come from one instant query when a new GPU shows up, and once a minute.
+MIG instances are rows of their own (see `promgpus`). Inference servers (vLLM, SGLang, TGI,
+Triton) are looked for by their metric names once a minute (see `serving`); each one found
+adds its group of panels, one query per panel for all its models.
 """
 
 from __future__ import annotations
@@ -17,17 +20,22 @@ import asyncio
 import dataclasses
 import math
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 
 from gputop.core.backoff import source_backoff
 from gputop.core.clock import Clock
-from gputop.core.labels import node_of
-from gputop.core.models import GpuSample, LatencySample, SourceState, SourceStatus
-from gputop.core.store import LATENCY_KEY, SERIES_FIELDS, MetricStore
+from gputop.core.models import (
+    GpuSample,
+    LatencySample,
+    ServingSample,
+    SourceState,
+    SourceStatus,
+)
+from gputop.core.store import LATENCY_KEY, SERIES_FIELDS, MetricStore, serving_key
 from gputop.core.units import format_duration
 from gputop.sources.base import SourceError
 from gputop.sources.prometheus import PrometheusClient, PromSeries, PromUnreachable
 from gputop.sources.promfresh import STALE_AFTER_INTERVALS, Feed, read_probe
+from gputop.sources.promgpus import GpuTable
 from gputop.sources.promqueries import (
     LABELS_EVERY_S,
     LATENCY_METRICS,
@@ -37,6 +45,15 @@ from gputop.sources.promqueries import (
     probe_query,
     slim_query,
 )
+from gputop.sources.promtypes import PromError
+from gputop.sources.serving import (
+    STAT_LABEL,
+    Detected,
+    detect,
+    detect_selector,
+    probe_expr,
+    serving_queries,
+)
 
 __all__ = ["PrometheusSource"]
 
@@ -45,23 +62,9 @@ _MEMORY = frozenset({"memory_used_mib", "memory_free_mib"})
 
 #: How often the scrape interval is learned again from the data.
 INTERVAL_EVERY_S = 600.0
-
-
-@dataclass(slots=True)
-class _Gpu:
-    """What is known of one GPU seen in Prometheus: identity, labels, latest points."""
-
-    key: str
-    uuid: str
-    host: str
-    index: int
-    name: str = ""
-    labels: dict[str, str] = field(default_factory=dict)
-    latest: dict[str, Point] = field(default_factory=dict)
-
-    @property
-    def time(self) -> float:
-        return max((t for t, _ in self.latest.values()), default=-math.inf)
+#: How often inference servers are looked for (by their metric names), and how far back.
+SERVING_EVERY_S = 60.0
+_SERVING_LOOKBACK_S = 3600.0
 
 
 class PrometheusSource:
@@ -105,18 +108,18 @@ class PrometheusSource:
             "latency": latency_queries(latency_histogram, selector),
         }
         self._feeds = {group: Feed() for group in self._groups}
-        self._probe = {
-            False: probe_query(latency_histogram, selector),
-            True: probe_query(latency_histogram, selector, intervals=True),
-        }
+        self._histogram, self._selector = latency_histogram, selector
+        self._probe = self._probes({})
+        self._serving: dict[str, Detected] = {}  # group -> the engine it shows
+        self._serving_at = -math.inf  # when inference servers were last looked for
+        self._serving_latest: dict[tuple[str, str], dict[str, Point]] = {}
         self._intervals_at = -math.inf  # when the scrape intervals were last learned
         self._refresh_s = float(refresh_s)
         self._stale_after_s = stale_after_s
         self._slim = {m: slim_query(q) for m, q in self._groups["gpu"].items()}
         self._label_query = self._groups["gpu"]["memory_used_mib"]
         self._labels_at = -math.inf  # when the full labels of every GPU were last fetched
-        self._labels_due = False  # a GPU appeared in a slim answer: fetch its labels
-        self._gpus: dict[str, _Gpu] = {}
+        self._gpus = GpuTable()
         self._latency: dict[str, Point] = {}
         self._merged_last: dict[str, float] = {}  # entity -> newest time this source wrote
         self._local_since: dict[str, float] = {}  # entity -> first time the local source holds
@@ -210,42 +213,33 @@ class PrometheusSource:
             self._busy = False
 
     def gpus(self) -> tuple[GpuSample, ...]:
-        """The latest reading of every GPU seen within the range, fleet order (host, index)."""
-        now = self._clock.now()
-        seen = [g for g in self._gpus.values() if g.time >= now - self._range_s]
-        newest = max((g.time for g in seen), default=now)
-        out: list[GpuSample] = []
-        for g in sorted(seen, key=lambda g: (g.host, g.index, g.key)):
-            values = {m: v for m, (_, v) in g.latest.items()}
-            used, free = values.get("memory_used_mib"), values.get("memory_free_mib")
-            silent = newest - g.time
-            lost = silent > max(3 * self._step, 60.0)  # stopped reporting while others go on
-            out.append(
-                GpuSample(
-                    index=g.index,
-                    uuid=g.uuid,
-                    name=g.name,
-                    host=g.host,
-                    source=self.name,
-                    time=g.time,
-                    state="lost" if lost else "ok",
-                    reason=f"no data from Prometheus for {silent:.0f} s" if lost else None,
-                    memory_used_mib=used,
-                    memory_total_mib=None if used is None or free is None else used + free,
-                    utilization_gpu_pct=values.get("utilization_gpu_pct"),
-                    utilization_memory_pct=values.get("utilization_memory_pct"),
-                    temperature_c=values.get("temperature_c"),
-                    power_w=values.get("power_w"),
-                    sm_clock_mhz=values.get("sm_clock_mhz"),
-                    mem_clock_mhz=values.get("mem_clock_mhz"),
-                )
-            )
-        return tuple(out)
+        """The latest reading of every GPU (and MIG instance) seen within the range, in fleet
+        order (host, index)."""
+        lost_after = max(3 * self._step, 60.0)
+        return self._gpus.samples(self._clock.now(), self._range_s, lost_after, self.name)
 
     def labels(self, key: str) -> Mapping[str, str]:
         """All labels of a GPU's series (pod, namespace, instance, ...); empty if unknown."""
-        g = self._gpus.get(key)
-        return dict(g.labels) if g else {}
+        return self._gpus.labels(key)
+
+    def serving(self) -> tuple[ServingSample, ...]:
+        """The newest numbers of each model of each inference server found, by engine and
+        model."""
+        out: list[ServingSample] = []
+        for (group, model), latest in sorted(self._serving_latest.items()):
+            found = self._serving.get(group)
+            if found is None or not latest:
+                continue
+            values = {m: v for m, (_, v) in latest.items()}
+            out.append(
+                ServingSample(
+                    engine=found.engine.title,
+                    model=model,
+                    time=max(t for t, _ in latest.values()),
+                    **{f: values.get(f) for f in _SERVING_FIELDS},
+                )
+            )
+        return tuple(out)
 
     def latency(self) -> LatencySample | None:
         """The newest latency point; None until the histogram has been seen."""
@@ -278,8 +272,39 @@ class PrometheusSource:
             feed.observe(now, engine_now, probe.newest.get(group))
         return engine_now, probe.newest
 
+    def _probes(self, extra: Mapping[str, str]) -> dict[bool, str]:
+        histogram, selector = self._histogram, self._selector
+        return {
+            learn: probe_query(histogram, selector, intervals=learn, extra=extra)
+            for learn in (False, True)
+        }
+
+    async def _find_servers(self, now: float) -> None:
+        """Look for inference servers by their metric names; each one found gets its group
+        of panels (and its probe part). A failure here costs the serving panels only."""
+        self._serving_at = now
+        try:
+            names = await self._client.label_values(
+                "__name__", match=detect_selector(), start=now - _SERVING_LOOKBACK_S
+            )
+        except PromError:
+            return  # asked again in a minute; what was found stays
+        found = {d.group: d for d in detect(names)}
+        if found.keys() == self._serving.keys():
+            return
+        for group in self._serving.keys() - found.keys():
+            del self._groups[group], self._feeds[group]
+        for group, detected in found.items():
+            if group not in self._groups:
+                self._groups[group] = serving_queries(detected, self._selector)
+                self._feeds[group] = Feed()
+        self._serving = found
+        self._probe = self._probes({g: probe_expr(d, self._selector) for g, d in found.items()})
+
     async def _fetch(self, now: float) -> None:
         """Probe, then run the due range queries. Raises the first failure after merging."""
+        if now - self._serving_at >= SERVING_EVERY_S:
+            await self._find_servers(now)
         engine_now, newest = await self._ask_probe(now)
         calls: list[tuple[str, str, str, tuple[float, float]]] = []
         for group, queries in self._groups.items():
@@ -296,7 +321,7 @@ class PrometheusSource:
         if not calls:
             return
         relabel = self._feeds["gpu"].asked is not None and (
-            self._labels_due or now - self._labels_at >= LABELS_EVERY_S
+            self._gpus.new_seen or now - self._labels_at >= LABELS_EVERY_S
         )
         ranges, labels = await asyncio.gather(
             asyncio.gather(
@@ -327,6 +352,8 @@ class PrometheusSource:
                 received = self._merge_gpus(done[group], local, full=full)
                 if full:
                     self._labels_at = now
+            elif group in self._serving:
+                received = self._merge_serving(group, done[group], local)
             else:
                 received = self._merge_latency(done[group], local)
             self._feeds[group].answered(window[1], received)
@@ -341,8 +368,8 @@ class PrometheusSource:
     async def _relabel(self, now: float) -> None:
         """Fetch the full labels of every GPU once (an instant query of one metric)."""
         for sample in await self._client.query(self._label_query):
-            self._gpu_for(sample.labels, full=True)
-        self._labels_at, self._labels_due = now, False
+            self._gpus.for_labels(sample.labels, full=True)
+        self._labels_at, self._gpus.new_seen = now, False
 
     def _local(self, now: float) -> set[str]:
         """Entities the local source writes live; remembers when each one's live data starts."""
@@ -389,7 +416,8 @@ class PrometheusSource:
         for metric in list(results):
             by_gpu: dict[str, list[PromSeries]] = {}
             for series in results.pop(metric):
-                by_gpu.setdefault(self._gpu_for(series.labels, full=full).key, []).append(series)
+                key = self._gpus.route(series.labels, metric, full=full)
+                by_gpu.setdefault(key, []).append(series)
             for key, same in by_gpu.items():
                 received = _later(received, self._merge_gpu(key, metric, _held(same), local))
             if metric in wanted:
@@ -416,9 +444,7 @@ class PrometheusSource:
             return None
         self._write(key, metric, held.items(), local)
         newest = max(held)
-        gpu = self._gpus[key]
-        if newest >= gpu.latest.get(metric, (-math.inf, None))[0]:
-            gpu.latest[metric] = (newest, held[newest])
+        self._gpus.note(key, metric, newest, held[newest])
         return newest
 
     def _merge_latency(
@@ -440,23 +466,32 @@ class PrometheusSource:
                 self._latency[metric] = (newest, held[newest])
         return received
 
-    def _gpu_for(self, labels: Mapping[str, str], *, full: bool) -> _Gpu:
-        """The GPU of a series; `full` labels (not only identity) also update name and labels."""
-        uuid = labels.get("UUID") or labels.get("uuid") or ""
-        host = node_of(labels) or ""
-        try:
-            index = int(labels.get("gpu", ""))
-        except ValueError:
-            index = -1
-        key = uuid or f"{host}/{index}"  # the same identity as GpuSample.key
-        gpu = self._gpus.get(key)
-        if gpu is None:
-            gpu = self._gpus[key] = _Gpu(key, uuid, host, index)
-            self._labels_due = self._labels_due or not full
-        if full:
-            gpu.name = labels.get("modelName") or gpu.name
-            gpu.labels = {k: v for k, v in labels.items() if k != "__name__"}
-        return gpu
+    def _merge_serving(
+        self, group: str, results: Mapping[str, tuple[PromSeries, ...]], local: set[str]
+    ) -> float | None:
+        """Merge an inference server's panels, a series per model and number; returns the
+        newest point time received (None: none)."""
+        found = self._serving[group]
+        label = found.engine.model_label
+        received: float | None = None
+        for panel, series_list in results.items():
+            for series in series_list:
+                stat = series.labels.get(STAT_LABEL, "")
+                metric = f"{panel}_{stat}_s" if panel != "load" else stat
+                if metric not in _SERVING_FIELDS:
+                    continue
+                model = series.labels.get(label, "") if label else ""
+                held = _held([series])
+                if not held:
+                    continue
+                entity = serving_key(found.engine.title, model)
+                self._write(entity, metric, held.items(), local)
+                newest = max(held)
+                received = _later(received, newest)
+                latest = self._serving_latest.setdefault((group, model), {})
+                if newest >= latest.get(metric, (-math.inf, None))[0]:
+                    latest[metric] = (newest, held[newest])
+        return received
 
     def _fail(self, now: float, exc: SourceError) -> None:
         self._retry_at = now + self._backoff.next_delay()
@@ -471,6 +506,12 @@ class PrometheusSource:
 
 async def _nothing() -> None:
     return None
+
+
+#: The numbers of a `ServingSample`, as the serving panels' series are named in the store.
+_SERVING_FIELDS = frozenset(
+    f.name for f in dataclasses.fields(ServingSample) if f.name not in ("engine", "model", "time")
+)
 
 
 def _held(same: list[PromSeries]) -> dict[float, float | None]:

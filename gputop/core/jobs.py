@@ -1,0 +1,133 @@
+"""Who is on a GPU: jobs (Kubernetes pods, Slurm jobs, containers, users) from the labels
+dcgm-exporter puts on a GPU's series, or from a process's cgroup path and owner.
+
+Pure parsing and wording, no I/O: `gputop.sources.procjobs` reads the files. Every string
+here comes from outside (pod names, namespaces, job ids), so it is only ever shown as plain
+text.
+
+The cgroup paths recognised (cgroup v1 and v2, systemd and cgroupfs drivers):
+
+- Kubernetes: `.../kubepods-burstable-pod<uid with _>.slice/cri-containerd-<id>.scope`,
+  `/kubepods/besteffort/pod<uid>/<id>`: a pod, known here by its UID (its name is the API
+  server's), and the container's id;
+- Slurm: `/slurm/uid_1000/job_4242/step_0`, `/system.slice/slurmstepd.scope/job_4242/...`;
+- containers outside Kubernetes: `/docker/<id>`, `docker-<id>.scope`, `cri-containerd-<id>`,
+  `crio-<id>`, `libpod-<id>` (podman).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+from gputop.core.models import Job
+
+__all__ = [
+    "JOB_LABELS",
+    "job_text",
+    "jobs_from_cgroup",
+    "jobs_from_labels",
+    "jobs_text",
+    "merge_jobs",
+]
+
+#: Series labels that name a job: dcgm-exporter's Kubernetes and HPC mappings (and the
+#: `exported_` names they get when the scrape's own target has the same labels).
+JOB_LABELS = frozenset(
+    {
+        "pod",
+        "namespace",
+        "container",
+        "exported_pod",
+        "exported_namespace",
+        "exported_container",
+        "hpc_job",
+    }
+)
+
+_UID = r"[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}"
+_POD = re.compile(rf"kubepods.*?pod({_UID})(?:\.slice)?(?:/|$)")
+_CONTAINER = re.compile(r"(?:^|[/-])([0-9a-f]{64})(?:\.scope)?$")
+_SLURM = re.compile(r"slurm.*?/job_(\d+)(?:/|$)")
+_SHORT_ID = 12
+
+
+def _label(labels: Mapping[str, str], name: str) -> str | None:
+    return labels.get(name) or labels.get(f"exported_{name}") or None
+
+
+def jobs_from_labels(labels: Mapping[str, str]) -> tuple[Job, ...]:
+    """The jobs a series' labels name: dcgm-exporter's `pod`/`namespace`/`container`, and
+    `hpc_job` (its HPC mapping, one Slurm job per series)."""
+    jobs: list[Job] = []
+    pod = _label(labels, "pod")
+    if pod:
+        jobs.append(
+            Job(
+                "pod",
+                name=pod,
+                namespace=_label(labels, "namespace"),
+                container=_label(labels, "container"),
+            )
+        )
+    hpc = labels.get("hpc_job")
+    if hpc:
+        jobs.append(Job("slurm", name=hpc))
+    return tuple(jobs)
+
+
+def jobs_from_cgroup(text: str) -> tuple[Job, ...]:
+    """The job a process's `/proc/<pid>/cgroup` names (a pod, a Slurm job or a container),
+    or () when it names none. Lines of every hierarchy are read; the first that names a job
+    counts (cgroup v1 repeats the same path per controller)."""
+    for line in text.splitlines():
+        path = line.split(":", 2)[-1].strip()
+        if not path or path == "/":
+            continue
+        job = _job_of_path(path)
+        if job is not None:
+            return (job,)
+    return ()
+
+
+def _job_of_path(path: str) -> Job | None:
+    container = _CONTAINER.search(path)
+    container_id = container.group(1)[:_SHORT_ID] if container else None
+    pod = _POD.search(path)
+    if pod:
+        uid = pod.group(1).replace("_", "-")
+        return Job("pod", container=container_id, uid=uid)
+    slurm = _SLURM.search(path)
+    if slurm:
+        return Job("slurm", name=slurm.group(1))
+    if container is not None:
+        return Job("container", name=container_id, uid=container.group(1))
+    return None
+
+
+def merge_jobs(groups: Iterable[Iterable[Job]]) -> tuple[Job, ...]:
+    """Every job of the groups once, in the order first seen."""
+    return tuple(dict.fromkeys(job for group in groups for job in group))
+
+
+def job_text(job: Job) -> str:
+    """A job in a few words: `inference/t2v-worker-1`, `job 4242`, `pod 1f2e3d4c`,
+    `container 3f2a9c1b0d4e`, `user alice`."""
+    if job.kind == "pod":
+        if job.name:
+            return f"{job.namespace}/{job.name}" if job.namespace else job.name
+        return f"pod {(job.uid or '?')[:8]}"
+    if job.kind == "slurm":
+        return f"job {job.name or '?'}"
+    if job.kind == "container":
+        return f"container {job.name or '?'}"
+    return f"user {job.name or '?'}"
+
+
+def jobs_text(jobs: Iterable[Job]) -> str:
+    """The first job and how many more: `inference/t2v-worker-1 +2`; "" for none."""
+    shown = list(jobs)
+    if not shown:
+        return ""
+    more = f" +{len(shown) - 1}" if len(shown) > 1 else ""
+    return job_text(shown[0]) + more
