@@ -25,6 +25,7 @@ from gputop.core.models import Job
 __all__ = [
     "JOB_LABELS",
     "job_text",
+    "job_words",
     "jobs_from_cgroup",
     "jobs_from_labels",
     "jobs_text",
@@ -122,6 +123,15 @@ def job_text(job: Job) -> str:
     if job.kind == "container":
         return f"container {job.name or '?'}"
     return f"user {job.name or '?'}"
+
+
+def job_words(job: Job) -> str:
+    """A job with its kind, where `job_text` leaves it out: `pod inference/t2v-worker-1`,
+    `Slurm job 4242`."""
+    text = job_text(job)
+    if job.kind == "pod" and not text.startswith("pod "):
+        return f"pod {text}"
+    return f"Slurm {text}" if job.kind == "slurm" else text
 
 
 def jobs_text(jobs: Iterable[Job]) -> str:

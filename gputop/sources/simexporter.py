@@ -26,7 +26,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -36,7 +36,6 @@ from gputop.sources.simvllm import VllmSim
 
 __all__ = [
     "HISTOGRAM",
-    "MIG_LAYOUT",
     "SimNode",
     "add_arguments",
     "main",
@@ -52,13 +51,6 @@ _MAX_NODES, _MAX_GPUS = 1024, 64
 
 Sample = tuple[str, str, float]  # (metric name, rendered labels, value)
 
-#: The GPU instances of a GPU in MIG mode: (GPU instance id, profile, MiB, share of the GPU's
-#: memory use and engine activity it carries).
-MIG_LAYOUT: tuple[tuple[int, str, float, float], ...] = (
-    (1, "3g.40gb", 40192.0, 0.62),
-    (7, "1g.10gb", 9856.0, 0.55),
-    (8, "1g.10gb", 9856.0, 0.2),
-)
 #: Gauges DCGM reads for the whole GPU: every instance's series repeats the GPU's value.
 _DEVICE_LEVEL = frozenset(
     {
@@ -106,7 +98,6 @@ class SimNode(DemoNode):
     """A demo node as the exporter serves it: with GPUs in MIG mode (the first `mig`), GPUs
     running a Slurm job (the last `slurm`), and a vLLM server (`vllm`)."""
 
-    mig: int = 0
     slurm: int = 0
     vllm: bool = False
     number: int = 0  # the node's place in the fleet (its Slurm job ids)
@@ -170,14 +161,15 @@ def _fmt(value: float) -> str:
     return repr(float(value))
 
 
-def _gpu_labels(node: DemoNode, g: GpuSample, mig: tuple[int, str] | None = None) -> str:
+def _gpu_labels(node: DemoNode, g: GpuSample) -> str:
     """dcgm-exporter's labels, in its order: identity, MIG instance, host, then the job
     (a pod, or with its HPC mapping a Slurm job)."""
-    host = node.host
-    labels = {"gpu": str(g.index), "UUID": g.uuid, "device": f"nvidia{g.index}"}
+    host, mig = node.host, g.mig
+    uuid = g.uuid if mig is None else mig.parent_uuid  # dcgm-exporter: the GPU's UUID
+    labels = {"gpu": str(g.index), "UUID": uuid, "device": f"nvidia{g.index}"}
     labels["modelName"] = g.name
     if mig is not None:
-        labels["GPU_I_PROFILE"], labels["GPU_I_ID"] = mig[1], str(mig[0])
+        labels["GPU_I_PROFILE"], labels["GPU_I_ID"] = mig.profile or "", str(mig.gi)
     labels["Hostname"] = host
     slurm = node.slurm if isinstance(node, SimNode) else 0
     if g.index >= node.gpus - slurm:
@@ -186,38 +178,26 @@ def _gpu_labels(node: DemoNode, g: GpuSample, mig: tuple[int, str] | None = None
     else:
         labels["container"] = "worker"
         labels["namespace"] = "t2v"
-        suffix = f"-mig{mig[0]}" if mig is not None else ""
+        suffix = f"-mig{mig.gi}" if mig is not None else ""
         labels["pod"] = f"t2v-serve-{host}-{g.index}{suffix}"
     return _labels(**labels)
 
 
-def _instance(g: GpuSample, total: float, share: float) -> GpuSample:
-    """One MIG instance's own memory and activity, as a sample to read gauges from."""
-    used = min(total, round(total * share * (g.memory_used_mib or 0.0) / 81920.0 * 1.6))
-    util = None if g.utilization_gpu_pct is None else g.utilization_gpu_pct * share
-    return GpuSample(
-        index=g.index,
-        uuid=g.uuid,
-        name=g.name,
-        host=g.host,
-        source=g.source,
-        time=g.time,
-        memory_used_mib=used,
-        memory_total_mib=total,
-        utilization_gpu_pct=util,
-    )
-
-
 def _gauge_rows(node: DemoNode) -> list[tuple[GpuSample, GpuSample, str, bool]]:
-    """(reading, the GPU, labels, is a MIG instance) per series of the GPU gauges."""
+    """(reading, its GPU, labels, is a MIG instance) per series of the GPU gauges: a GPU in
+    MIG mode has no series of its own, each of its instances one."""
     rows: list[tuple[GpuSample, GpuSample, str, bool]] = []
-    mig = node.mig if isinstance(node, SimNode) else 0
+    whole: GpuSample | None = None
     for g in node.gpu_samples(source="sim-exporter"):
-        if g.index >= mig:
-            rows.append((g, g, _gpu_labels(node, g), False))
+        if g.mig is None:
+            whole = g
+            if not g.mig_mode:
+                rows.append((g, g, _gpu_labels(node, g), False))
             continue
-        for gi, profile, total, share in MIG_LAYOUT:
-            rows.append((_instance(g, total, share), g, _gpu_labels(node, g, (gi, profile)), True))
+        assert whole is not None, "a GPU instance follows its GPU"
+        # DCGM has each instance's engine activity, which NVML does not give
+        util = node.busy_pct(g.index) * node.mig_share(g.mig.gi)
+        rows.append((replace(g, utilization_gpu_pct=util), whole, _gpu_labels(node, g), True))
     return rows
 
 

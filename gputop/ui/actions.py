@@ -21,6 +21,7 @@ from collections.abc import Iterable
 import psutil
 from textual.binding import Binding, BindingType
 
+from gputop.core.jobs import job_words
 from gputop.core.models import ProcessSample
 
 __all__ = [
@@ -64,10 +65,13 @@ def created_by() -> str:
 
 
 def describe_process(proc: ProcessSample) -> str:
-    """`pid 1234 (alice) python -m serve` for dialogs and messages."""
+    """`pid 1234 (alice) python -m serve, of pod inference/t2v-worker-1` for dialogs and
+    messages: the process and the job it belongs to."""
     user = f" ({proc.user})" if proc.user else ""
     command = f" {proc.command}" if proc.command else ""
-    return f"pid {proc.pid}{user}{command}"
+    jobs = [j for j in proc.jobs if j.kind != "user"]  # its user is named already
+    of = f", of {job_words(jobs[0])}" if jobs else ""
+    return f"pid {proc.pid}{user}{command}{of}"
 
 
 def signal_process(proc: ProcessSample, sig: signal.Signals) -> str:

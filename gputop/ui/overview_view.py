@@ -1,10 +1,11 @@
 """How the overview divides the screen: plain functions, tested without an app.
 
 The rules panel always has room for every firing and pending row (and the line counting the
-rest): the GPU list gives way first, as compact lines instead of cards and then by scrolling,
-and the latency panel goes last. The room kept for rules grows at once when a rule starts
-pending or firing, and shrinks only after `ROOM_HOLD_S`, so a rule flickering in and out of
-pending does not switch the whole layout (a full repaint) back and forth.
+rest): the GPU list gives way first, as compact lines instead of cards and then by scrolling;
+then the inference servers' panel shows fewer models, and the latency panel goes last. The
+room kept for rules grows at once when a rule starts pending or firing, and shrinks only after
+`ROOM_HOLD_S`, so a rule flickering in and out of pending does not switch the whole layout (a
+full repaint) back and forth.
 """
 
 from __future__ import annotations
@@ -25,11 +26,16 @@ __all__ = [
     "chrome_height",
     "node_groups",
     "overview_layout",
+    "serving_height",
 ]
 
 CARD_MIN_W = 56
 CARD_H = 7
 LATENCY_H = 4
+#: The inference servers' panel: its border, and two lines per model (at most SERVING_MAX).
+SERVING_BORDER_H = 2
+SERVING_MODEL_H = 2
+SERVING_MAX = 3
 #: The header and the footer.
 CHROME_H = 2
 #: The rules panel's border.
@@ -51,6 +57,7 @@ class OverviewLayout:
     gpu_h: int
     latency: bool = True
     headings: bool = False  # a heading line per node (several nodes, compact lines)
+    serving: int = 0  # models shown in the inference servers' panel (0: no panel)
 
 
 def node_groups(gpus: Sequence[GpuSample]) -> list[tuple[str, list[GpuSample]]]:
@@ -69,26 +76,43 @@ def chrome_height(*, kiosk: bool, banner_lines: int) -> int:
     return 1 + (banner_lines + 2 if banner_lines else 0)
 
 
+def serving_height(models: int) -> int:
+    """Lines of the inference servers' panel showing `models` models (0: none)."""
+    return SERVING_BORDER_H + SERVING_MODEL_H * models if models else 0
+
+
 def overview_layout(
-    width: int, height: int, group_sizes: Sequence[int], rule_rows: int, *, chrome: int = CHROME_H
+    width: int,
+    height: int,
+    group_sizes: Sequence[int],
+    rule_rows: int,
+    *,
+    chrome: int = CHROME_H,
+    models: int = 0,
 ) -> OverviewLayout:
     """Cards when they fit beside a rules panel of `rule_rows` lines, else one line per GPU
     (with a heading per node when there are several), scrolling when they do not fit;
-    `chrome` lines are taken by the header, the footer or the kiosk's banner."""
+    `chrome` lines are taken by the header, the footer or the kiosk's banner. `models`
+    inference-server models ask for room too (as many as leave the GPU list its minimum)."""
     gpus = sum(group_sizes)
     rows = max(MIN_RULE_ROWS, rule_rows)
     fixed = chrome + LATENCY_H + RULES_BORDER_H + rows
+    serving = min(models, SERVING_MAX)
+    while serving and height - fixed - serving_height(serving) - 1 < MIN_GPU_LINES:
+        serving -= 1  # the rules before the serving panel
+    fixed += serving_height(serving)
     cols = max(1, min(gpus, width // CARD_MIN_W))
     cards_h = sum(math.ceil(n / cols) for n in group_sizes) * CARD_H
     if not gpus or (width >= 100 and cards_h <= height - fixed):
-        return OverviewLayout(False, cols, cards_h)
+        return OverviewLayout(False, cols, cards_h, serving=serving)
     headings = len(group_sizes) > 1
     lines = gpus + (len(group_sizes) if headings else 0)
     room = height - fixed - 1  # the compact list's column heading
     latency = True
     if room < MIN_GPU_LINES and room + LATENCY_H >= MIN_GPU_LINES:
         latency, room = False, room + LATENCY_H  # the rules before the latency panel
-    return OverviewLayout(True, 1, max(MIN_GPU_LINES, min(lines, room)), latency, headings)
+    gpu_h = max(MIN_GPU_LINES, min(lines, room))
+    return OverviewLayout(True, 1, gpu_h, latency, headings, serving)
 
 
 class RuleRoom:

@@ -6,8 +6,9 @@ value's sparkline, the detail (value against threshold, countdown). The widths f
 
 - the rule and series get what they need first: the rule name is never cut while blank
   columns remain; if something must go, the sparkline goes first, then the detail shrinks to
-  its short form ("88>85 in 1m30s") and is cut down to 10 cells, and only then is the rule
-  name cut, in its middle (the GPU and node stay);
+  its short form ("88>85 in 1m30s") and is cut down to 10 cells, then the job on the GPU
+  ("→ inference/t2v-worker-1") is cut in its middle down to 12 cells, and only then is the
+  rule name cut, in its middle (the GPU and node stay);
 - an unknown row's reason runs over the whole width after its state;
 - the detail column's width moves in steps, so a countdown that loses a digit does not move
   every column (which would repaint the whole panel).
@@ -55,6 +56,8 @@ _TITLE_MIN = 12
 #: What the detail keeps before the rule name is cut: the value against its threshold, mostly.
 _DETAIL_MIN = 10
 _DETAIL_STEP = 6
+#: What the job keeps before the rule name is cut.
+_JOB_MIN = 12
 _ORDER = ("firing", "pending", "near", "unknown", "ok")
 
 
@@ -99,9 +102,13 @@ class RuleColumns:
         longest = max((len(r.detail) for r in shown), default=0)
         detail_need = min(longest + _DETAIL_STEP - 1, -(-longest // _DETAIL_STEP) * _DETAIL_STEP)
         keep = min(short_need, _DETAIL_MIN)
-        title_w = min(title_need, max(avail - (keep + 1 if keep else 0), _TITLE_MIN), avail)
+        # a job beyond its minimum gives way to the detail (a countdown)
+        core_need = max((len(r.title) - max(0, len(r.job) - _JOB_MIN) for r in shown), default=0)
+        title_w = min(core_need, max(avail - (keep + 1 if keep else 0), _TITLE_MIN), avail)
         rest = max(0, avail - title_w - 1)
         detail_w = min(detail_need, rest)
+        grow = min(max(0, title_need - title_w), rest - detail_w)  # before the sparkline
+        title_w, rest = title_w + grow, rest - grow
         room = rest - detail_w - 1
         spark_w = min(SPARK_MAX, room) if room >= SPARK_MIN else 0
         used = title_w + 1 + (spark_w + 1 if spark_w else 0) + detail_w
@@ -114,12 +121,24 @@ def fit_title(row: RuleRow, width: int) -> str:
     title = row.title
     if len(title) <= width:
         return title
+    if row.job and title.endswith(row.job):  # the job gives way first, down to its minimum
+        room = max(_JOB_MIN, len(row.job) - (len(title) - width))
+        title = title[: len(title) - len(row.job)] + _fit_job(row.job, room)
+        if len(title) <= width:
+            return title
     name = row.name if row.name and title.startswith(row.name) else ""
     series = title[len(name) :]
     room = width - len(series)
     if name and room >= 6:
         return shorten_middle(name, room) + series
     return shorten_middle(title, width)
+
+
+def _fit_job(job: str, width: int) -> str:
+    """A job in `width` cells: a pod without its namespace first, then cut in its middle."""
+    if len(job) > width and "/" in job:
+        job = job.split("/", 1)[1]
+    return shorten_middle(job, width)
 
 
 def fit_detail(row: RuleRow, width: int, *, short: bool = False) -> str:

@@ -24,7 +24,7 @@ from gputop.core.labels import node_of
 from gputop.core.models import METRICS, GpuSample
 from gputop.core.units import format_duration, format_since
 from gputop.rules.model import AlertFate, RuleStatus, State
-from gputop.rules.text import fate_text, rule_detail, rule_detail_short, rule_title
+from gputop.rules.text import fate_text, rule_detail, rule_detail_short, rule_job, rule_title
 from gputop.ui.view import rule_metric, status_matches_gpu
 
 if TYPE_CHECKING:
@@ -79,6 +79,7 @@ class RuleRow:
     short: str = ""
     key: Hashable = None
     status: RuleStatus | None = field(default=None, compare=False)
+    job: str = ""  # who is on its GPU, at the end of `title` after " → "
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,15 +174,18 @@ def rule_row(
     """A rule's row. What Alertmanager did with its alert: where it was routed, after the
     series; why it will not page (silenced, inhibited, missing), instead of the detail."""
     title, detail, short = rule_title(status), rule_detail(status, now), ""
+    job = rule_job(status)
+    if job:
+        title = f"{title} → {job}"
     fate = fate_text(status, time.time() if now is None else now)
     if fate and status.alertmanager is not None and status.alertmanager.state == "active":
-        title = f"{title}  {fate}"
+        title, job = f"{title}  {fate}", ""  # the job is no longer at the end
     elif fate:
         detail = short = fate
     if status.state == "unknown":  # an unknown rule's reason can be long: the wide column
         return RuleRow(
             status.state, f"{title} — {detail}", "", spark, status.threshold, status.name, "",
-            status.key, status,
+            status.key, status, job="",
         )  # fmt: skip
     return RuleRow(
         status.state,
@@ -193,6 +197,7 @@ def rule_row(
         short or rule_detail_short(status, now),
         status.key,
         status,
+        job,
     )
 
 

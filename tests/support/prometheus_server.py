@@ -105,12 +105,17 @@ def start_sim_exporter(
     seed: int = 7,
     start: float | None = None,
     timeout: float = 20.0,
+    mig: int = 0,
+    slurm: int = 0,
+    vllm: bool = False,
 ) -> SimExporterProcess:
-    """Start the exporter on free loopback ports; returns once every node is listening."""
+    """Start the exporter on free loopback ports; returns once every node is listening.
+    `mig`, `slurm`, `vllm`: its options of the same names."""
     start = math.floor(time.time() - 600) if start is None else start
     cmd = [sys.executable, "-m", "gputop.sources.simexporter", "--nodes", str(nodes)]
     cmd += ["--gpus", str(gpus), "--port", "0", "--scenario", scenario, "--seed", str(seed)]
-    cmd += ["--start", repr(float(start))]
+    cmd += ["--start", repr(float(start)), "--mig", str(mig), "--slurm", str(slurm)]
+    cmd += ["--vllm"] if vllm else []
     proc = subprocess.Popen(
         cmd, cwd=_REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
@@ -322,10 +327,14 @@ def start_stack(
     rule_files: Sequence[Path] = (),
     alertmanagers: Sequence[str] = (),
     proxy_rules: bool = True,
+    mig: int = 0,
+    slurm: int = 0,
+    vllm: bool = False,
 ) -> PromStack:
     """Exporter + engine; `history_s` seconds of the same simulation are back-filled so
     range panels and rate() windows have data from the first query. `proxy_rules=False`:
-    VictoriaMetrics does not answer `/api/v1/rules` for vmalert.
+    VictoriaMetrics does not answer `/api/v1/rules` for vmalert. `mig`, `slurm`, `vllm`: the
+    exporter's options (MIG instances, Slurm jobs, a vLLM server).
 
     The simulation starts 600 s before the engine's view of now (VictoriaMetrics' is 30 s
     late), so a scenario's events are where the rule tests expect them; VictoriaMetrics gets
@@ -335,12 +344,24 @@ def start_stack(
     if engine == "victoriametrics":
         history_s = max(history_s, 2 * lag)
     start = math.floor(time.time()) - max(600.0 + lag, history_s + 1)
-    exporter = start_sim_exporter(nodes=nodes, gpus=gpus, scenario=scenario, seed=seed, start=start)
+    exporter = start_sim_exporter(
+        nodes=nodes,
+        gpus=gpus,
+        scenario=scenario,
+        seed=seed,
+        start=start,
+        mig=mig,
+        slurm=slurm,
+        vllm=vllm,
+    )
     try:
         backfill = None
         if history_s > 0:  # the same simulation up to now, as the same series a scrape makes
             now = math.floor(time.time())
-            sims = make_nodes(nodes, gpus, scenario=scenario, seed=seed, start=start)
+            sims = make_nodes(
+                nodes, gpus, scenario=scenario, seed=seed, start=start, mig=mig, slurm=slurm,
+                vllm=vllm,
+            )  # fmt: skip
             labels = [{"instance": t, "job": JOB} for t in exporter.targets]
             backfill = openmetrics_history(
                 sims, now - history_s, now - 1, 1.0, target_labels=labels

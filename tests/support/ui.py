@@ -102,13 +102,15 @@ def build_monitor(
     missing: Mapping[int, Iterable[str]] | None = None,
     scenario: str = "mixed",
     rules: bool = True,
+    mig: int = 0,
 ) -> Monitor:
     """A monitor on the demo node with `warmup_s` of history and one fresh reading.
 
-    With `rules`, the built-in rule pack is evaluated locally, as `gputop --demo` does.
+    With `rules`, the built-in rule pack is evaluated locally, as `gputop --demo` does; with
+    `mig`, the node's first GPUs are in MIG mode.
     """
     clock = FakeClock(start)
-    demo = DemoSource(clock, seed=seed, scenario=scenario, warmup_s=warmup_s)
+    demo = DemoSource(clock, seed=seed, scenario=scenario, warmup_s=warmup_s, mig=mig)
     local = FaultySource(demo, lost=lost, missing=missing) if (lost or missing) else demo
     monitor = Monitor(clock=clock, local=local, host=demo.node.host)
     if rules:
