@@ -128,9 +128,11 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         dest="rules_command", metavar="ACTION", required=True, parser_class=_Parser
     )
     check = rules_sub.add_parser("check", help="lint Prometheus rule files")
+    serving = rules_sub.add_parser("serving", help="print alerting rules for inference servers")
     sim = sub.add_parser("sim-exporter", help="serve simulated dcgm-exporter metrics")
     if command == "rules":
         _attach(SUBCOMMANDS["rules"], check)
+        _attach("gputop.rules.servingrules", serving)
     elif command == "sim-exporter":
         _attach(SUBCOMMANDS["sim-exporter"], sim)
     return parser

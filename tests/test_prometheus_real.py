@@ -108,7 +108,8 @@ async def test_prefill_then_only_newer_points(
     answered_at = time.time()
     assert source.state.status is SourceStatus.OK
     first = transport.ranges()
-    assert len(first) == 12 and len(transport.requests) == 13  # and the freshness probe
+    # and the freshness probe, and the look for inference servers (once a minute)
+    assert len(first) == 12 and len(transport.requests) == 14
     (end,) = {e for _, _, e, _ in first}
     assert end <= answered_at - fleet.engine.lag_s  # never past what the engine shows
     assert {st for *_, st in first} == {1.0}
@@ -199,7 +200,8 @@ async def test_queries_per_refresh_do_not_grow_with_gpus(fleet: PromStack) -> No
             await _next_second(transport.ranges()[0][2], fleet.engine.lag_s)
             await source.refresh()
             seen[gpus] = (first, len(transport.requests) - first)
-    assert seen[8] == seen[16] == (13, 13)  # the probe and one range query per panel
+    # the probe and one range query per panel (the first also looks for inference servers)
+    assert seen[8] == seen[16] == (14, 13)
 
 
 async def test_rules_and_alerts_with_their_states(fleet: PromStack) -> None:

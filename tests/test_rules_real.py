@@ -318,7 +318,9 @@ async def test_dashboard_shows_pending_countdown_then_firing(
     server.fresh_rules()
     with cli_monitor(server.url) as monitor:
         app = GpuTopApp(monitor, interval=1.0)
-        title = f"{HOT} · GPU {HOT_GPU} @ {server.stack.hosts[0]}"
+        host = server.stack.hosts[0]
+        # the series keeps dcgm-exporter's pod labels: the row names the pod on the GPU
+        title = f"{HOT} · GPU {HOT_GPU} @ {host} → t2v/t2v-serve-{host}-{HOT_GPU}"
         async with app.run_test(size=(120, 40)) as pilot:
             panel = app.screen.query_one(RulesPanel)
             countdowns: list[float] = []
