@@ -126,7 +126,7 @@ def test_each_mig_instance_has_its_own_memory(stack: PromStack, snapshot: dict[s
         (gi, profile) for gi, profile, _ in INSTANCES
     ]
     seen: dict[int, set[float]] = {}
-    for gi, _, total in INSTANCES:
+    for gi, _, _ in INSTANCES:
         raw = _query(stack.url, f'DCGM_FI_DEV_FB_USED{{gpu="0",GPU_I_ID="{gi}"}}[2m]')
         (series,) = raw
         seen[gi] = {float(v) for _, v in series["values"]}
@@ -189,7 +189,7 @@ def test_the_firing_rule_names_the_pod_in_text(
         ln for ln in done.stdout.splitlines() if ln.startswith("FIRING") and "JobsGpuHotByGpu" in ln
     )
     assert f"GPU {HOT_GPU} @ {HOST} → t2v/{POD}" in line, line
-    assert "[0 GI 7]" in done.stdout and f"→ job 4249" in done.stdout
+    assert "[0 GI 7]" in done.stdout and "→ job 4249" in done.stdout
 
 
 def test_vllm_ttft_p95_is_prometheus_own_quantile(
