@@ -26,6 +26,8 @@ import pytest
 
 from gputop.cli import _build_monitor, _load_config, build_parser
 from gputop.monitor import Monitor
+from gputop.rules.servingrules import serving_rules
+from gputop.sources.serving import ENGINES
 from gputop.sources.simvllm import MODEL
 from gputop.ui.app import GpuTopApp
 from gputop.ui.widgets.rules_panel import RulesPanel
@@ -51,10 +53,14 @@ TTFT_P95 = (
 
 
 @pytest.fixture(scope="module")
-def stack(module_prometheus_factory: Callable[..., PromStack]) -> PromStack:
+def stack(
+    module_prometheus_factory: Callable[..., PromStack], tmp_path_factory: pytest.TempPathFactory
+) -> PromStack:
+    serving = tmp_path_factory.mktemp("rules") / "serving.yml"
+    serving.write_text(serving_rules(e for e in ENGINES if e.key == "vllm"))
     stack = module_prometheus_factory(
         scenario="hot-gpu", seed=SEED, mig=1, slurm=1, vllm=True, history_s=600,
-        rule_files=[RULES],
+        rule_files=[RULES, serving],
     )  # fmt: skip
     deadline = time.monotonic() + 40
     while _firing(stack.url) < {"JobsGpuHot", "JobsGpuHotByGpu"}:
@@ -205,6 +211,24 @@ def test_vllm_ttft_p95_is_prometheus_own_quantile(
         assert serving[key] is not None, key
     assert 0 <= serving["kv_cache_pct"] <= 100
     assert snapshot["serving_models"] == [serving]
+
+
+def test_the_serving_rules_evaluate_in_prometheus(
+    stack: PromStack, snapshot: dict[str, Any]
+) -> None:
+    rules = httpx.get(f"{stack.url}/api/v1/rules", params={"type": "alert"}, timeout=5.0).json()
+    served = {
+        rule["name"]: rule
+        for group in rules["data"]["groups"]
+        if group["name"] == "gputop-serving-vllm"
+        for rule in group["rules"]
+    }
+    assert sorted(served) == ["vLLMKVCacheNearlyFull", "vLLMQueueGrowingThroughputFalling"]
+    assert {rule["health"] for rule in served.values()} == {"ok"}
+    # gputop shows them like any rule: the KV cache (38 % or so) is far from its 95 %
+    (kv,) = [r for r in snapshot["rules"] if r["name"] == "vLLMKVCacheNearlyFull"]
+    assert kv["state"] == "ok" and kv["threshold"] == 0.95 and 0 < kv["value"] < 0.9
+    assert kv["labels"]["model_name"] == MODEL
 
 
 @contextlib.contextmanager

@@ -65,13 +65,13 @@ def created_by() -> str:
 
 
 def describe_process(proc: ProcessSample) -> str:
-    """`pid 1234 (alice) python -m serve, of pod inference/t2v-worker-1` for dialogs and
-    messages: the process and the job it belongs to."""
+    """`pid 1234 (alice) in pod inference/t2v-worker-1: python -m serve` for dialogs and
+    messages: the process and the job it belongs to (before its command, which can be long)."""
     user = f" ({proc.user})" if proc.user else ""
-    command = f" {proc.command}" if proc.command else ""
     jobs = [j for j in proc.jobs if j.kind != "user"]  # its user is named already
-    of = f", of {job_words(jobs[0])}" if jobs else ""
-    return f"pid {proc.pid}{user}{command}{of}"
+    job = f" in {job_words(jobs[0])}" if jobs else ""
+    command = f"{':' if job else ''} {proc.command}" if proc.command else ""
+    return f"pid {proc.pid}{user}{job}{command}"
 
 
 def signal_process(proc: ProcessSample, sig: signal.Signals) -> str:

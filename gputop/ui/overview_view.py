@@ -1,11 +1,11 @@
 """How the overview divides the screen: plain functions, tested without an app.
 
 The rules panel always has room for every firing and pending row (and the line counting the
-rest): the GPU list gives way first, as compact lines instead of cards and then by scrolling;
-then the inference servers' panel shows fewer models, and the latency panel goes last. The
-room kept for rules grows at once when a rule starts pending or firing, and shrinks only after
-`ROOM_HOLD_S`, so a rule flickering in and out of pending does not switch the whole layout (a
-full repaint) back and forth.
+rest): the GPU list gives way first, as compact lines instead of cards and then by scrolling
+(the inference servers' panel keeps one model while it can, more where the GPUs leave room),
+and the latency panel goes last. The room kept for rules grows at once when a rule starts
+pending or firing, and shrinks only after `ROOM_HOLD_S`, so a rule flickering in and out of
+pending does not switch the whole layout (a full repaint) back and forth.
 """
 
 from __future__ import annotations
@@ -92,27 +92,39 @@ def overview_layout(
 ) -> OverviewLayout:
     """Cards when they fit beside a rules panel of `rule_rows` lines, else one line per GPU
     (with a heading per node when there are several), scrolling when they do not fit;
-    `chrome` lines are taken by the header, the footer or the kiosk's banner. `models`
-    inference-server models ask for room too (as many as leave the GPU list its minimum)."""
+    `chrome` lines are taken by the header, the footer or the kiosk's banner. With `models`
+    of inference servers, their panel shows one of them whenever the rules leave the room,
+    and more as the GPUs leave room."""
     gpus = sum(group_sizes)
     rows = max(MIN_RULE_ROWS, rule_rows)
     fixed = chrome + LATENCY_H + RULES_BORDER_H + rows
-    serving = min(models, SERVING_MAX)
-    while serving and height - fixed - serving_height(serving) - 1 < MIN_GPU_LINES:
-        serving -= 1  # the rules before the serving panel
-    fixed += serving_height(serving)
     cols = max(1, min(gpus, width // CARD_MIN_W))
     cards_h = sum(math.ceil(n / cols) for n in group_sizes) * CARD_H
-    if not gpus or (width >= 100 and cards_h <= height - fixed):
+    wanted = min(models, SERVING_MAX)
+    if not gpus or (width >= 100 and cards_h + serving_height(min(wanted, 1)) <= height - fixed):
+        serving = _models_in(height - fixed - cards_h, wanted)
         return OverviewLayout(False, cols, cards_h, serving=serving)
     headings = len(group_sizes) > 1
     lines = gpus + (len(group_sizes) if headings else 0)
     room = height - fixed - 1  # the compact list's column heading
+    # the GPUs' spare room, but one model while the GPU list keeps its minimum
+    serving = max(
+        _models_in(room - lines, wanted), _models_in(room - MIN_GPU_LINES, min(wanted, 1))
+    )
+    room -= serving_height(serving)
     latency = True
     if room < MIN_GPU_LINES and room + LATENCY_H >= MIN_GPU_LINES:
         latency, room = False, room + LATENCY_H  # the rules before the latency panel
     gpu_h = max(MIN_GPU_LINES, min(lines, room))
     return OverviewLayout(True, 1, gpu_h, latency, headings, serving)
+
+
+def _models_in(lines: int, wanted: int) -> int:
+    """The most models (up to `wanted`) whose panel fits in `lines`."""
+    models = wanted
+    while models and serving_height(models) > lines:
+        models -= 1
+    return models
 
 
 class RuleRoom:
