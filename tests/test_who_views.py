@@ -10,12 +10,13 @@ from dataclasses import replace
 
 import pytest
 
-from gputop.core.models import GpuSample, Job, MigInfo, ServingSample
-from gputop.core.store import MetricStore, serving_key
+from gputop.core.models import GpuSample, Job, MigInfo
+from gputop.core.units import format_latency
 from gputop.rules.model import AlertFate, RuleStatus
 from gputop.snapshot import snapshot_json, snapshot_text
 from gputop.sources.promgpus import GpuTable
 from gputop.ui.actions import describe_process
+from gputop.ui.app import GpuTopApp
 from gputop.ui.overview_view import overview_layout
 from gputop.ui.process_view import on_gpu
 from gputop.ui.rules_lines import RuleColumns, fit_title, row_line
@@ -25,6 +26,7 @@ from gputop.ui.screens.fleet import SORTS, FleetLayout, GpuRow, NodeRow, fleet_r
 from gputop.ui.screens.processes import ProcessesScreen
 from gputop.ui.view import NumberLevels
 from gputop.ui.widgets.gpu_panel import GpuPanel
+from gputop.ui.widgets.latency_panel import LatencyPanel
 from gputop.ui.widgets.rules_panel import RulesPanel
 from gputop.ui.widgets.serving_panel import ServingPanel
 from tests.support.ui import build_app, build_monitor, screen_lines
@@ -271,8 +273,6 @@ async def test_outside_text_is_never_markup() -> None:
     gpus = tuple(replace(g, jobs=(evil,)) for g in latest.gpus)
     procs = tuple(replace(p, jobs=(evil,)) for p in latest.processes)
     monitor.latest = replace(latest, gpus=gpus, processes=procs)
-    from gputop.ui.app import GpuTopApp
-
     app = GpuTopApp(monitor, poll=False)
     async with app.run_test(size=(200, 60)) as pilot:
         await pilot.pause()
@@ -284,38 +284,18 @@ async def test_outside_text_is_never_markup() -> None:
 
 
 async def test_the_serving_panel_shares_the_latency_panels_time_axis() -> None:
-    monitor = build_monitor()
-    sample = ServingSample("vLLM", "llama", monitor.clock.now(), ttft_p95_s=0.25, running=3.0)
-
-    class Serving:
-        """A remote that shows one model of one inference server."""
-
-        state = monitor.state("prometheus")
-
-        def serving(self) -> tuple[ServingSample, ...]:
-            return (sample,)
-
-        def latency(self) -> None:
-            return None
-
-        def gpus(self) -> tuple[GpuSample, ...]:
-            return ()
-
-    monitor.remote = Serving()  # type: ignore[assignment]
-    store: MetricStore = monitor.store
-    now = monitor.clock.now()
-    store.merge(
-        serving_key("vLLM", "llama"), "ttft_p95_s", [(now - 600 + 5 * i, 0.2) for i in range(120)]
-    )
-    from gputop.ui.app import GpuTopApp
-
-    app = GpuTopApp(monitor, poll=False)
+    app = GpuTopApp(build_monitor(serving=True), poll=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         panel = app.screen.query_one(ServingPanel)
         assert panel.display and str(panel.border_title) == "Serving · vLLM · TTFT P95"
         (row,) = panel.rows
-        assert row.value == "250ms" and "run 3 wait n/a" in row.stats and row.spark
-        latency = app.screen.query_one("#latency")
-        assert panel.spark_columns() == latency.spark_columns()  # type: ignore[attr-defined]
-        assert len(row.spark) == len(latency._spark)  # type: ignore[attr-defined]
+        sample = app.monitor.serving()[0]
+        assert row.value == format_latency(sample.ttft_p95_s) and row.value != "n/a"
+        assert f"run {sample.running:.0f} wait {sample.waiting:.0f}" in row.stats
+        latency = app.screen.query_one(LatencyPanel)
+        assert panel.spark_columns() == latency.spark_columns()  # one time axis
+        assert len(row.spark) == panel.spark_columns()
+        assert sum(v is not None for v in row.spark) > panel.spark_columns() // 3
+        text = "\n".join(screen_lines(app))
+        assert "TTFT" in text and sample.model in text
