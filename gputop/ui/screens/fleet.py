@@ -390,9 +390,12 @@ class FleetScreen(GpuTopScreen):
             why = state.reason if not state.ok and state.reason else "no DCGM metrics seen yet"
             return ((f"Fleet · waiting for Prometheus: {why}", "note"),)
         lost = sum(1 for g in gpus if g.state == "lost")
+        instances = sum(1 for g in gpus if g.mig is not None)  # rows, but not GPUs
+        mig = f" ({instances} MIG instance{'s' if instances != 1 else ''})" if instances else ""
+        whole = len(gpus) - instances
         fields: list[Field] = [
             ("Fleet", "title"),
-            (f" · {len(gpus)} GPUs on {nodes} node{'s' if nodes != 1 else ''}", "muted"),
+            (f" · {whole} GPUs{mig} on {nodes} node{'s' if nodes != 1 else ''}", "muted"),
             (f" · sort {sort.label}", "title"),
         ]
         if lost:

@@ -147,6 +147,8 @@ class ProcessesScreen(GpuTopScreen):
             host = f" @ {gpu.host}" if gpu.source == "prometheus" else ""
             where = f"{gpu.label}{host}" + (f" → {who}" if who else "")
         title = f"Processes · {where} · sort {heading} {arrow} · {shown} of {total}"
+        if gpu is not None and gpu.source == "prometheus" and gpu.host != self.app.monitor.host:
+            title += " · read on its own node only"  # NVML here sees this node's processes
         self.query_one(DataTable).border_title = Text(title)  # a job's name: plain text
         self.sub_title = title
 
