@@ -98,11 +98,11 @@ def test_serving_row_words_the_numbers_of_one_model() -> None:
     )  # fmt: skip
     row = serving_row(sample, (0.1, None, 0.2), serving_key("vLLM", "llama"))
     assert row.value == "212ms"
-    assert row.stats == (
-        "p50 80ms p99 1.25s · TPOT p95 38ms · E2E p95 8.21s · run 17 wait 3 · KV 38% · llama"
-    )
-    bare = serving_row(ServingSample("TGI", "", 0.0), (), "k")
-    assert bare.value == "n/a" and "TPOT p95 n/a" in bare.stats and bare.stats.endswith("KV n/a")
+    assert row.quantiles == ("p50/p95/p99  TTFT 0.08/0.212/1.25s · TPOT –/38/–ms · E2E –/8.21/–s")
+    assert row.load == "running 17 · waiting 3 · KV 38% · n/a tok/s · llama"
+    bare = serving_row(ServingSample("TGI", "", 0.0, tokens_per_s=1234.0), (), "k")
+    assert bare.value == "n/a" and "TPOT n/a · E2E n/a" in bare.quantiles
+    assert bare.load == "running n/a · waiting n/a · KV n/a · 1.2k tok/s"  # one model: unnamed
 
 
 def test_the_simulated_vllm_server_is_deterministic_and_queues_when_slow() -> None:

@@ -272,4 +272,4 @@ async def test_the_firing_row_names_the_pod_on_screen(
             serving = app.screen.query_one(ServingPanel)
             assert "vLLM" in str(serving.border_title)
             text = "\n".join(lines)
-            assert "TTFT" in text and "TPOT p95" in text, text
+            assert "TTFT" in text and "p50/p95/p99" in text and "waiting" in text, text

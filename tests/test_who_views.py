@@ -208,11 +208,11 @@ def test_the_fleet_lists_instances_under_their_gpu() -> None:
 
 def test_the_serving_panel_gives_way_before_rules() -> None:
     at_80 = overview_layout(80, 24, [8], 3, models=2)
-    assert at_80.compact and at_80.serving == 1 and at_80.gpu_h == 8  # every GPU, one model
-    tight = overview_layout(80, 24, [8], 8, models=2)
-    assert tight.serving == 1 and tight.gpu_h == 3  # the GPU list scrolls, one model stays
-    tighter = overview_layout(80, 24, [8], 10, models=2)
-    assert tighter.serving == 0 and tighter.gpu_h >= 2  # ten rule rows first
+    assert at_80.compact and at_80.serving == 1 and at_80.gpu_h == 7  # one model; a GPU scrolls
+    tight = overview_layout(80, 24, [8], 6, models=2)
+    assert tight.serving == 1 and tight.gpu_h == 4  # the GPU list scrolls, one model stays
+    tighter = overview_layout(80, 24, [8], 9, models=2)
+    assert tighter.serving == 0 and tighter.gpu_h >= 2  # nine rule rows first
     # cards with one model where both fit, else compact lines and more models
     assert overview_layout(200, 60, [8], 3, models=5) == overview_layout(200, 60, [8], 3, models=3)
     assert overview_layout(200, 60, [8], 3, models=5).serving == 3  # at most three
@@ -292,7 +292,8 @@ async def test_the_serving_panel_shares_the_latency_panels_time_axis() -> None:
         (row,) = panel.rows
         sample = app.monitor.serving()[0]
         assert row.value == format_latency(sample.ttft_p95_s) and row.value != "n/a"
-        assert f"run {sample.running:.0f} wait {sample.waiting:.0f}" in row.stats
+        assert f"running {sample.running:.0f} · waiting {sample.waiting:.0f}" in row.load
+        assert row.quantiles.startswith("p50/p95/p99  TTFT ")
         latency = app.screen.query_one(LatencyPanel)
         assert panel.spark_columns() == latency.spark_columns()  # one time axis
         assert len(row.spark) == panel.spark_columns()

@@ -32,9 +32,9 @@ __all__ = [
 CARD_MIN_W = 56
 CARD_H = 7
 LATENCY_H = 4
-#: The inference servers' panel: its border, and two lines per model (at most SERVING_MAX).
+#: The inference servers' panel: its border, and three lines per model (at most SERVING_MAX).
 SERVING_BORDER_H = 2
-SERVING_MODEL_H = 2
+SERVING_MODEL_H = 3
 SERVING_MAX = 3
 #: The header and the footer.
 CHROME_H = 2

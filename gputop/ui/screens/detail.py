@@ -197,7 +197,7 @@ class DetailScreen(GpuTopScreen):
         with Grid(id="charts"):
             for metric in GPU_METRICS:
                 yield MetricChart(metric, id=f"chart-{metric.key.replace('_', '-')}")
-        yield Static("", id="procs")
+        yield Static("", id="procs", markup=False)  # commands and jobs: outside text
         yield KeyBar()
 
     def on_mount(self) -> None:

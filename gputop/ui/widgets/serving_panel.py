@@ -1,10 +1,11 @@
 """The inference servers' panel: per model, time to first token (a P95 sparkline on the latency
-panel's time axis, with its value), then P50/P99, time per output token, end-to-end latency,
-requests running and waiting, and KV-cache use.
+panel's time axis, with its value), then P50/P95/P99 of time to first token, time per output
+token and end-to-end latency, then requests running and waiting, KV-cache use, tokens per
+second and the model.
 
-Each model takes two lines laid out as the latency panel's two (label, sparkline, value; then
-the numbers), so their sparklines share one time axis. Models that do not fit are counted in
-the border. Model names are outside text: drawn as plain text, never markup.
+Each model takes three lines, the first laid out as the latency panel's (label, sparkline,
+value), so their sparklines share one time axis. Models that do not fit are counted in the
+border. Model names are outside text: drawn as plain text, never markup.
 """
 
 from __future__ import annotations
@@ -24,31 +25,51 @@ from gputop.ui.widgets.latency_panel import LABEL_W, VALUE_W
 
 __all__ = ["LINES_PER_MODEL", "ServingPanel", "ServingRow", "serving_row"]
 
-LINES_PER_MODEL = 2
+LINES_PER_MODEL = 3
 
 
 @dataclass(frozen=True, slots=True)
 class ServingRow:
-    """One model's two lines, worded."""
+    """One model's three lines, worded."""
 
     key: str
     value: str  # its TTFT P95
-    stats: str
+    quantiles: str
+    load: str
     spark: tuple[float | None, ...] = ()
 
 
 def serving_row(sample: ServingSample, spark: tuple[float | None, ...], key: str) -> ServingRow:
-    """A model's lines: `p50 80ms p99 410ms · TPOT p95 38ms · E2E p95 8.21s · run 17 wait 0 ·
-    KV 38% · <model>`; n/a where the engine exports no such metric."""
-    kv = format_value(sample.kv_cache_pct, "%")
-    stats = (
-        f"p50 {format_latency(sample.ttft_p50_s)} p99 {format_latency(sample.ttft_p99_s)}"
-        f" · TPOT p95 {format_latency(sample.tpot_p95_s)}"
-        f" · E2E p95 {format_latency(sample.e2e_p95_s)}"
-        f" · run {format_value(sample.running)} wait {format_value(sample.waiting)}"
-        f" · KV {kv}" + (f" · {sample.model}" if sample.model else "")
+    """A model's lines: `p50/p95/p99  TTFT 0.08/0.212/1.25s · TPOT 12/38/60ms · E2E ...`, then
+    `running 17 · waiting 0 · KV 38% · 1.2k tok/s · <model>`; n/a where the engine exports
+    no such metric."""
+    quantiles = "p50/p95/p99  " + " · ".join(
+        f"{title} {_triple([getattr(sample, f'{panel}_{q}_s') for q in _Q])}"
+        for title, panel in (("TTFT", "ttft"), ("TPOT", "tpot"), ("E2E", "e2e"))
     )
-    return ServingRow(key, format_latency(sample.ttft_p95_s), stats, spark)
+    tokens = sample.tokens_per_s
+    rate = (
+        "n/a" if tokens is None else f"{tokens / 1000:.1f}k" if tokens >= 1000 else f"{tokens:.0f}"
+    )
+    load = (
+        f"running {format_value(sample.running)} · waiting {format_value(sample.waiting)}"
+        f" · KV {format_value(sample.kv_cache_pct, '%')} · {rate} tok/s"
+    ) + (f" · {sample.model}" if sample.model else "")
+    return ServingRow(key, format_latency(sample.ttft_p95_s), quantiles, load, spark)
+
+
+_Q = ("p50", "p95", "p99")
+
+
+def _triple(values: list[float | None]) -> str:
+    """Three latencies in one unit: "38/50/70ms", "0.656/2.13/2.48s"; "–" for a missing one,
+    "n/a" when all are."""
+    present = [v for v in values if v is not None]
+    if not present:
+        return "n/a"
+    if max(present) < 1.0:
+        return "/".join("–" if v is None else f"{v * 1000:.0f}" for v in values) + "ms"
+    return "/".join("–" if v is None else f"{v:.3g}" for v in values) + "s"
 
 
 class ServingPanel(Widget):
@@ -103,8 +124,9 @@ class ServingPanel(Widget):
         def style(name: str) -> Style:
             return base + self.get_component_rich_style(f"serving-panel--{name}", partial=True)
 
-        if line == 1:
-            return Strip([Segment(row.stats.ljust(width)[:width], style("stats"))])
+        if line:
+            text = row.quantiles if line == 1 else row.load
+            return Strip([Segment(text.ljust(width)[:width], style("stats"))])
         cols = self.spark_columns()
         values = row.spark[-cols:]
         present = [v for v in values if v is not None]
