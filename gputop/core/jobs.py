@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 
 from gputop.core.models import Job
 
@@ -60,18 +61,21 @@ def _label(labels: Mapping[str, str], name: str) -> str | None:
 def jobs_from_labels(labels: Mapping[str, str]) -> tuple[Job, ...]:
     """The jobs a series' labels name: dcgm-exporter's `pod`/`namespace`/`container`, and
     `hpc_job` (its HPC mapping, one Slurm job per series)."""
-    jobs: list[Job] = []
     pod = _label(labels, "pod")
-    if pod:
-        jobs.append(
-            Job(
-                "pod",
-                name=pod,
-                namespace=_label(labels, "namespace"),
-                container=_label(labels, "container"),
-            )
-        )
     hpc = labels.get("hpc_job")
+    if not pod and not hpc:
+        return ()
+    return _jobs(pod, _label(labels, "namespace"), _label(labels, "container"), hpc)
+
+
+@lru_cache(maxsize=4096)
+def _jobs(
+    pod: str | None, namespace: str | None, container: str | None, hpc: str | None
+) -> tuple[Job, ...]:
+    """One tuple per distinct job: a fleet's thousands of rule series share their GPU's."""
+    jobs: list[Job] = []
+    if pod:
+        jobs.append(Job("pod", name=pod, namespace=namespace, container=container))
     if hpc:
         jobs.append(Job("slurm", name=hpc))
     return tuple(jobs)
