@@ -10,8 +10,10 @@ A failing source is retried with `core.backoff.source_backoff` (1 s doubling to 
 that comes back is seen within seconds; `retry_now()` skips the wait. GPUs that fall off the
 bus are remembered with the time they were first seen lost (`lost_since`).
 
-Every rule status about a GPU carries its jobs: those its own labels name (a rule that keeps
-dcgm-exporter's `pod` or `hpc_job`), else those of the GPU (or MIG instance) it is about.
+Every rule status about a GPU names its jobs (`RuleStatus.who`): those its own labels name (a
+rule that keeps dcgm-exporter's `pod` or `hpc_job`), else those of the GPU (or MIG instance)
+it is about, which the monitor adds (a copy of the status only where needed: a fleet's
+thousands of series mostly keep their labels).
 """
 
 from __future__ import annotations
@@ -426,12 +428,9 @@ def _jobs_index(gpus: Iterable[GpuSample]) -> dict[tuple[str, ...], tuple[Job, .
 def _status_jobs(
     labels: Mapping[str, str], index: Mapping[tuple[str, ...], tuple[Job, ...]]
 ) -> tuple[Job, ...]:
-    """The jobs a rule's series names itself, else those of the GPU it is about."""
-    if not labels:
-        return ()
-    own = jobs_from_labels(labels)
-    if own:
-        return own
+    """The jobs of the GPU a rule's series is about, when its labels name none."""
+    if not labels or jobs_from_labels(labels):
+        return ()  # none, or its own labels name them (`RuleStatus.who`)
     gi = labels.get(MIG_LABEL, "")
     uuid = labels.get("UUID")
     if uuid:

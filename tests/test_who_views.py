@@ -10,6 +10,7 @@ from dataclasses import replace
 
 import pytest
 
+from gputop.core.clock import FakeClock
 from gputop.core.models import GpuSample, Job, MigInfo
 from gputop.core.units import format_latency
 from gputop.rules.model import AlertFate, RuleStatus
@@ -29,6 +30,7 @@ from gputop.ui.widgets.gpu_panel import GpuPanel
 from gputop.ui.widgets.latency_panel import LatencyPanel
 from gputop.ui.widgets.rules_panel import RulesPanel
 from gputop.ui.widgets.serving_panel import ServingPanel
+from tests.support.rulestates import FixedRules
 from tests.support.ui import build_app, build_monitor, screen_lines
 
 POD = Job("pod", name="t2v-worker-1", namespace="inference", container="t2v")
@@ -145,8 +147,8 @@ def test_local_rules_evaluate_per_instance_and_name_its_pod() -> None:
     by_gi = {s.labels.get("GPU_I_ID"): s for s in statuses if s.labels.get("gpu") == "0"}
     assert sorted(by_gi, key=str) == ["1", "7", "8", None]
     for gi in ("1", "7", "8"):
-        assert [j.name for j in by_gi[gi].jobs] == [f"t2v-worker-0-mig{gi}"]
-    assert len(by_gi[None].jobs) == 3  # the whole GPU: who is on any of its instances
+        assert [j.name for j in by_gi[gi].who] == [f"t2v-worker-0-mig{gi}"]
+    assert len(by_gi[None].who) == 3  # the whole GPU: who is on any of its instances
     doc = snapshot_json(monitor, [s.as_json() for s in monitor.rule_statuses()])
     rows = [g for g in doc["gpus"] if g["index"] == 0]
     assert [g["mig"] and g["mig"]["gi"] for g in rows] == [None, 1, 7, 8]
@@ -162,9 +164,9 @@ def test_rule_jobs_follow_the_gpus_jobs() -> None:
     first = monitor.rule_statuses()
     assert first is monitor.rule_statuses()  # unchanged: the same list, not a new one
     gpu3 = [s for s in first if s.labels.get("gpu") == "3"]
-    assert gpu3 and all([j.name for j in s.jobs] == ["t2v-worker-3"] for s in gpu3)
+    assert gpu3 and all([j.name for j in s.who] == ["t2v-worker-3"] for s in gpu3)
     unlabelled = [s for s in first if not s.labels]
-    assert all(s.jobs == () for s in unlabelled)
+    assert all(s.who == () for s in unlabelled)
 
 
 def test_processes_of_a_gpu_and_of_an_instance() -> None:
@@ -300,3 +302,17 @@ async def test_the_serving_panel_shares_the_latency_panels_time_axis() -> None:
         assert sum(v is not None for v in row.spark) > panel.spark_columns() // 3
         text = "\n".join(screen_lines(app))
         assert "TTFT" in text and sample.model in text
+
+
+def test_a_status_naming_its_pod_is_not_copied_and_an_aggregated_one_gets_its_gpus() -> None:
+    monitor = build_monitor(rules=False)
+    clock = monitor.clock
+    assert isinstance(clock, FakeClock)
+    host = monitor.host
+    own = firing("3", jobs=(), Hostname=host, pod="mine", namespace="ns")
+    aggregated = firing("3", jobs=(), Hostname=host)
+    monitor.rules = FixedRules([own, aggregated], clock, "rules.yml")
+    first, second = monitor.rule_statuses()
+    assert first is own and [j.name for j in own.who] == ["mine"]  # its labels say who
+    assert second is not aggregated and [j.name for j in second.who] == ["t2v-worker-3"]
+    assert second.as_json()["jobs"][0]["namespace"] == "inference"

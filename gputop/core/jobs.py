@@ -140,7 +140,12 @@ def job_words(job: Job) -> str:
 
 def jobs_text(jobs: Iterable[Job]) -> str:
     """The first job and how many more: `inference/t2v-worker-1 +2`; "" for none."""
-    shown = list(jobs)
+    return _jobs_text(tuple(jobs))
+
+
+@lru_cache(maxsize=4096)
+def _jobs_text(shown: tuple[Job, ...]) -> str:
+    """One string per distinct set of jobs: a fleet's rule rows share their GPU's."""
     if not shown:
         return ""
     more = f" +{len(shown) - 1}" if len(shown) > 1 else ""

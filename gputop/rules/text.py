@@ -157,7 +157,7 @@ def fate_text(status: RuleStatus, now: float) -> str:
 
 def rule_job(status: RuleStatus) -> str:
     """Who is on the rule's GPU: `inference/t2v-worker-1`, `job 4242` ("" when unknown)."""
-    return jobs_text(status.jobs)
+    return jobs_text(status.who)
 
 
 def rule_line(status: RuleStatus, now: float | None = None) -> str:
