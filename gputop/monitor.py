@@ -118,6 +118,8 @@ class Monitor:
         self._jobbed_at = -1  # the second the GPUs' jobs were last looked at
         self._jobbed_index: dict[tuple[str, ...], tuple[Job, ...]] = {}
         self._jobbed: list[RuleStatus] = []
+        # the remote GPUs' jobs by GPU, built again only when its `jobs_version` moves
+        self._remote_jobs: tuple[object, dict[tuple[str, ...], tuple[Job, ...]]] = (None, {})
 
     # ---- local source ---------------------------------------------------------------
 
@@ -216,7 +218,7 @@ class Monitor:
         second = int(self.clock.now())
         if statuses is self._jobbed_from and second == self._jobbed_at:
             return self._jobbed
-        index = _jobs_index(self.gpus()) if any(st.labels for st in statuses) else {}
+        index = self._gpu_jobs() if any(st.labels for st in statuses) else {}
         self._jobbed_at = second
         if statuses is self._jobbed_from and index == self._jobbed_index:
             return self._jobbed
@@ -227,6 +229,15 @@ class Monitor:
             out.append(st if jobs == st.jobs else dataclasses.replace(st, jobs=jobs))
         self._jobbed = out
         return out
+
+    def _gpu_jobs(self) -> dict[tuple[str, ...], tuple[Job, ...]]:
+        """The jobs of every GPU known, local ones first. A fleet's are worked out again only
+        when its source says they changed (a remote source without `jobs_version`: always)."""
+        version = getattr(self.remote, "jobs_version", None)
+        if version is None or version != self._remote_jobs[0]:
+            self._remote_jobs = (version, _jobs_index(self._remote_gpus()))
+        local = _jobs_index(self.latest.gpus) if self.latest else {}
+        return {**self._remote_jobs[1], **local}
 
     def _with_fates(self, statuses: list[RuleStatus]) -> list[RuleStatus]:
         am = self.alertmanager

@@ -218,6 +218,11 @@ class PrometheusSource:
         lost_after = max(3 * self._step, 60.0)
         return self._gpus.samples(self._clock.now(), self._range_s, lost_after, self.name)
 
+    @property
+    def jobs_version(self) -> int:
+        """Changes whenever a GPU appears or the jobs on one change (for caches of them)."""
+        return self._gpus.jobs_version
+
     def labels(self, key: str) -> Mapping[str, str]:
         """All labels of a GPU's series (pod, namespace, instance, ...); empty if unknown."""
         return self._gpus.labels(key)

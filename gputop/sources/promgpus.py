@@ -55,6 +55,7 @@ class GpuTable:
     def __init__(self) -> None:
         self._gpus: dict[str, _Gpu] = {}
         self.new_seen = False  # a GPU appeared in a slim answer: its full labels are due
+        self.jobs_version = 0  # bumped when a GPU appears or its jobs change
 
     def __contains__(self, key: str) -> bool:
         return key in self._gpus
@@ -78,11 +79,13 @@ class GpuTable:
         if gpu is None:
             gpu = self._gpus[key] = _Gpu(key, uuid, host, index, gi)
             self.new_seen = self.new_seen or not full
+            self.jobs_version += 1
         if gi is not None:
             parent = self._gpus.get(parent_key)
             if parent is None:
                 parent = self._gpus[parent_key] = _Gpu(parent_key, uuid, host, index)
             if key not in parent.instances:
+                self.jobs_version += 1
                 parent.instances.append(key)
                 parent.instances.sort(key=lambda k: self._gpus[k].gi or 0)
             if full:
@@ -93,7 +96,10 @@ class GpuTable:
         if full:
             gpu.name = labels.get("modelName") or gpu.name
             gpu.labels = {k: v for k, v in labels.items() if k != "__name__"}
-            gpu.jobs = jobs_from_labels(gpu.labels)
+            jobs = jobs_from_labels(gpu.labels)
+            if jobs != gpu.jobs:
+                gpu.jobs = jobs
+                self.jobs_version += 1
         return gpu
 
     def route(self, labels: Mapping[str, str], metric: str, *, full: bool) -> str:
