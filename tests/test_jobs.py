@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from gputop.core.jobs import job_text, jobs_from_cgroup, jobs_from_labels, jobs_text, merge_jobs
+from gputop.core.jobs import job_text, jobs_from_labels, jobs_text, merge_jobs
 from gputop.core.models import Job
-from gputop.sources.procjobs import ProcJobs
+from gputop.sources.procjobs import ProcJobs, jobs_from_cgroup
 
 UID = "0c9b8a7f-6e5d-4c3b-2a19-876543210fed"
 CID = "9" * 64

@@ -1,23 +1,13 @@
 """Who is on a GPU: jobs (Kubernetes pods, Slurm jobs, containers, users) from the labels
-dcgm-exporter puts on a GPU's series, or from a process's cgroup path and owner.
+dcgm-exporter puts on a GPU's series, and how they are worded. (A local process's job comes
+from its cgroup: `gputop.sources.procjobs`.)
 
-Pure parsing and wording, no I/O: `gputop.sources.procjobs` reads the files. Every string
-here comes from outside (pod names, namespaces, job ids), so it is only ever shown as plain
-text.
-
-The cgroup paths recognised (cgroup v1 and v2, systemd and cgroupfs drivers):
-
-- Kubernetes: `.../kubepods-burstable-pod<uid with _>.slice/cri-containerd-<id>.scope`,
-  `/kubepods/besteffort/pod<uid>/<id>`: a pod, known here by its UID (its name is the API
-  server's), and the container's id;
-- Slurm: `/slurm/uid_1000/job_4242/step_0`, `/system.slice/slurmstepd.scope/job_4242/...`;
-- containers outside Kubernetes: `/docker/<id>`, `docker-<id>.scope`, `cri-containerd-<id>`,
-  `crio-<id>`, `libpod-<id>` (podman).
+Every string here comes from outside (pod names, namespaces, job ids), so it is only ever
+shown as plain text.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
@@ -27,7 +17,6 @@ __all__ = [
     "JOB_LABELS",
     "job_text",
     "job_words",
-    "jobs_from_cgroup",
     "jobs_from_labels",
     "jobs_text",
     "merge_jobs",
@@ -46,12 +35,6 @@ JOB_LABELS = frozenset(
         "hpc_job",
     }
 )
-
-_UID = r"[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}"
-_POD = re.compile(rf"kubepods.*?pod({_UID})(?:\.slice)?(?:/|$)")
-_CONTAINER = re.compile(r"(?:^|[/-])([0-9a-f]{64})(?:\.scope)?$")
-_SLURM = re.compile(r"slurm.*?/job_(\d+)(?:/|$)")
-_SHORT_ID = 12
 
 
 def _label(labels: Mapping[str, str], name: str) -> str | None:
@@ -79,35 +62,6 @@ def _jobs(
     if hpc:
         jobs.append(Job("slurm", name=hpc))
     return tuple(jobs)
-
-
-def jobs_from_cgroup(text: str) -> tuple[Job, ...]:
-    """The job a process's `/proc/<pid>/cgroup` names (a pod, a Slurm job or a container),
-    or () when it names none. Lines of every hierarchy are read; the first that names a job
-    counts (cgroup v1 repeats the same path per controller)."""
-    for line in text.splitlines():
-        path = line.split(":", 2)[-1].strip()
-        if not path or path == "/":
-            continue
-        job = _job_of_path(path)
-        if job is not None:
-            return (job,)
-    return ()
-
-
-def _job_of_path(path: str) -> Job | None:
-    container = _CONTAINER.search(path)
-    container_id = container.group(1)[:_SHORT_ID] if container else None
-    pod = _POD.search(path)
-    if pod:
-        uid = pod.group(1).replace("_", "-")
-        return Job("pod", container=container_id, uid=uid)
-    slurm = _SLURM.search(path)
-    if slurm:
-        return Job("slurm", name=slurm.group(1))
-    if container is not None:
-        return Job("container", name=container_id, uid=container.group(1))
-    return None
 
 
 def merge_jobs(groups: Iterable[Iterable[Job]]) -> tuple[Job, ...]:
