@@ -41,12 +41,9 @@ class _Gpu:
     name: str = ""
     labels: dict[str, str] = field(default_factory=dict)
     jobs: tuple[Job, ...] = ()
-    instances: list[str] = field(default_factory=list)  # a GPU in MIG mode: their keys
+    instances: tuple[str, ...] = ()  # a GPU in MIG mode: their keys
     latest: dict[str, Point] = field(default_factory=dict)
-
-    @property
-    def time(self) -> float:
-        return max((t for t, _ in self.latest.values()), default=-math.inf)
+    time: float = -math.inf  # its newest point (of any metric): kept, asked many times a second
 
 
 class GpuTable:
@@ -86,8 +83,8 @@ class GpuTable:
                 parent = self._gpus[parent_key] = _Gpu(parent_key, uuid, host, index)
             if key not in parent.instances:
                 self.jobs_version += 1
-                parent.instances.append(key)
-                parent.instances.sort(key=lambda k: self._gpus[k].gi or 0)
+                keys = (*parent.instances, key)
+                parent.instances = tuple(sorted(keys, key=lambda k: self._gpus[k].gi or 0))
             if full:
                 parent.name = labels.get("modelName") or parent.name
                 parent.labels = {
@@ -114,6 +111,7 @@ class GpuTable:
         gpu = self._gpus[key]
         if time >= gpu.latest.get(metric, (-math.inf, None))[0]:
             gpu.latest[metric] = (time, value)
+            gpu.time = max(gpu.time, time)
 
     def samples(
         self, now: float, range_s: float, lost_after_s: float, source: str
