@@ -308,9 +308,17 @@ class PrometheusSource:
 
     async def _fetch(self, now: float) -> None:
         """Probe, then run the due range queries. Raises the first failure after merging."""
-        if now - self._serving_at >= SERVING_EVERY_S:
-            await self._find_servers(now)
-        engine_now, newest = await self._ask_probe(now)
+        if now - self._serving_at >= SERVING_EVERY_S:  # beside the probe, never delaying it
+            probe, found = await asyncio.gather(
+                self._ask_probe(now), self._find_servers(now), return_exceptions=True
+            )
+            if isinstance(probe, BaseException):  # raised once both have ended
+                raise probe
+            if isinstance(found, BaseException):
+                raise found
+            engine_now, newest = probe
+        else:
+            engine_now, newest = await self._ask_probe(now)
         calls: list[tuple[str, str, str, tuple[float, float]]] = []
         for group, queries in self._groups.items():
             feed = self._feeds[group]
