@@ -111,8 +111,8 @@ def gputop_regions(lines: Sequence[str]) -> list[str]:
         elif text.startswith("╭─ P95"):
             block = "P95 panel"
             names[y] = block
-        elif text.startswith("╭─ Alert rules"):
-            block = "rules panel"
+        elif text.startswith("╭─ Alert rules"):  # under cards, the P95 panel beside it
+            block = "rules panel" if "P95" not in text else "rules and P95 panels"
             names[y] = block
         elif text.startswith("╰"):
             names[y] = "card borders" if block == "card" else block or "other"

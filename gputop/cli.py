@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from gputop import __version__
 from gputop.core.clock import RealClock
+from gputop.core.untrusted import visible
 from gputop.monitor import Monitor
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but errors are one line naming the flag, and exit 2."""
 
     def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        sys.stderr.write(f"{self.prog}: error: {visible(message)} (see {self.prog} --help)\n")
         raise SystemExit(EXIT_USAGE)
 
 
@@ -159,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(args._run(args))
         return _dashboard(args)
     except UsageError as exc:
-        sys.stderr.write(f"gputop: {exc}\n")
+        sys.stderr.write(f"gputop: {visible(str(exc))}\n")
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
@@ -181,11 +182,14 @@ def _load_config(args: argparse.Namespace) -> Config:
         "ui.kiosk": args.kiosk,
     }
     try:
-        return load_config(
+        config = load_config(
             Path(args.config) if args.config else None, profile=args.profile, overrides=overrides
         )
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
+    for warning in config.warnings:
+        sys.stderr.write(f"gputop: warning: {visible(warning)}\n")
+    return config
 
 
 def _build_monitor(
@@ -311,7 +315,7 @@ def _dashboard(args: argparse.Namespace) -> int:
         if monitor.local is None and monitor.remote is None:
             reason = monitor.state("nvml").reason or "NVML not available"
             if args.once and args.check:
-                sys.stderr.write(f"gputop: nothing to check: {reason}\n")
+                sys.stderr.write(f"gputop: nothing to check: {visible(reason)}\n")
                 return EXIT_UNKNOWN
             raise UsageError(f"{reason}; {TRY_DEMO}")
         if args.once:
@@ -326,6 +330,7 @@ def _dashboard(args: argparse.Namespace) -> int:
             notify=args.notify and not kiosk,
             kiosk_page_s=config.ui.kiosk_page_seconds if kiosk else None,
             read_only=config.ui.read_only or kiosk,
+            warnings=config.warnings,
         )
     finally:
         monitor.close()
@@ -336,7 +341,11 @@ def _once(monitor: Monitor, args: argparse.Namespace) -> int:
 
     from gputop.rules.engine import check_status
     from gputop.snapshot import snapshot_json, snapshot_text
+    from gputop.ui.view import DEFAULT_WINDOW_S
 
+    # the history the dashboard would hold (a source that can replay its past): the rules'
+    # recent series, and so near, as the dashboard has them
+    monitor.warm_start(DEFAULT_WINDOW_S, args.interval or 1.0)
     monitor.poll()
 
     async def remote() -> None:

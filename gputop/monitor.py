@@ -284,7 +284,10 @@ class Monitor:
             if self.rules is not None and self.client is not None:
                 lost = self.lost_gpus() if self._lost_since else []
                 await self.rules.refresh_prometheus(
-                    self.client, lost, rules_client=self.rules_client
+                    self.client,
+                    lost,
+                    rules_client=self.rules_client,
+                    lag_s=remote.state.lag_s or 0.0,
                 )
         await self.refresh_alertmanager()
 
@@ -382,6 +385,18 @@ class Monitor:
 
     def processes(self) -> tuple[ProcessSample, ...]:
         return self.latest.processes if self.latest else ()
+
+    def processes_now(self) -> tuple[ProcessSample, ...] | None:
+        """The GPUs' processes read from the local source now (blocking; not stored), for an
+        action that must confirm a process is still there; None when they cannot be read."""
+        source = self.local
+        if source is None or self._closed:
+            return None
+        with self._lock:
+            try:
+                return source.sample().processes
+            except SourceError:
+                return None
 
     def latency_source(self) -> str | None:
         """Which source the latency comes from: Prometheus when it has some, else local."""

@@ -9,6 +9,7 @@ from typing import Any
 from gputop.core.jobs import jobs_text
 from gputop.core.models import GpuSample, ServingSample
 from gputop.core.units import format_latency, format_mib, format_since, format_value
+from gputop.core.untrusted import visible
 from gputop.monitor import Monitor
 from gputop.rules.model import RuleStatus
 from gputop.rules.text import rule_line
@@ -43,7 +44,8 @@ def _rule_notes(monitor: Monitor) -> tuple[str, ...]:
 
 
 def snapshot_text(monitor: Monitor, statuses: Sequence[RuleStatus] = ()) -> str:
-    """A gpustat-like table: one line per GPU, the rules that are not ok, the processes."""
+    """A gpustat-like table: one line per GPU, the rules that are not ok, the processes; every
+    control character of outside text (a process name, a label, an error) made visible."""
     snap = monitor.latest
     now = monitor.clock.now()
     stamp = dt.datetime.fromtimestamp(now).strftime("%Y-%m-%d %H:%M:%S")
@@ -56,6 +58,8 @@ def snapshot_text(monitor: Monitor, statuses: Sequence[RuleStatus] = ()) -> str:
         if state.status.value != "off":
             reason = f" ({state.reason})" if state.reason else ""
             head.append(f"{name}: {state.status.value}{reason}")
+    if monitor.remote is not None and monitor.rules is not None and monitor.rules.error:
+        head.append(f"prometheus rules: error ({monitor.rules.error})")
     lost = monitor.lost_count()
     if lost:
         head.append(f"{lost} GPU{'s' if lost != 1 else ''} LOST")
@@ -108,7 +112,8 @@ def snapshot_text(monitor: Monitor, statuses: Sequence[RuleStatus] = ()) -> str:
                 f"{format_mib(p.gpu_memory_mib):>9}  {jobs_text(p.jobs) or '-':<24} "
                 f"{p.command or '?'}"
             )
-    return "\n".join(lines)
+    # names, labels, commands and reasons come from others: shown, never obeyed
+    return "\n".join(visible(line) for line in lines)
 
 
 def _gpu_name(gpu: GpuSample) -> str:

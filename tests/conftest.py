@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.support.fake_nvml",
     "tests.support.prometheus_server",
     "tests.support.alertmanager_server",
+    "tests.support.guarded",
 ]

@@ -80,3 +80,17 @@ def test_a_sparkline_cell_spans_at_least_its_minimum():
 
     assert SparkSpec.at_least(600.0, 43, 20.0).width_s == 20.0  # wide: more history
     assert SparkSpec.at_least(600.0, 20, 20.0).width_s == 30.0  # narrow: the window rules
+
+
+def test_rules_are_asked_again_just_after_their_next_evaluation():
+    from gputop.rules.engine import _next_read
+    from gputop.rules.prometheus import PromRule
+
+    def group(interval: float, last: float | None) -> PromRuleGroup:
+        rule = PromRule("A", "x > 1", "alerting", "inactive", 0.0, {}, {}, "ok", None, last, None)
+        return PromRuleGroup("g", "rules.yml", interval, (rule,))
+
+    assert _next_read((group(60, 100.0),), 130.0) == 135.0  # every 5 s at most
+    assert _next_read((group(60, 100.0),), 158.0) == 160.5  # and just after its evaluation
+    assert _next_read((group(60, None),), 130.0) == 135.0
+    assert _next_read((group(60, 100.0),), 160.2) == 161.2  # never sooner than a second

@@ -26,6 +26,7 @@ from gputop.sources.alertmanager import (
 )
 from gputop.sources.amtypes import (
     AmAlert,
+    AmError,
     AmMalformed,
     AmSilence,
     AmView,
@@ -171,6 +172,9 @@ async def test_every_failure_is_one_typed_line_without_the_token(handler, error,
     assert TOKEN not in caught.value.reason and TOKEN not in repr(client)
 
 
+NEW_SILENCE_ID = "0f5a1c2e-9d3b-4e7a-8c6f-5b4a3d2e1f00"
+
+
 async def test_writes_go_to_the_api_under_the_path_prefix() -> None:
     seen: list[tuple[str, str, object]] = []
 
@@ -179,7 +183,7 @@ async def test_writes_go_to_the_api_under_the_path_prefix() -> None:
         seen.append((request.method, request.url.path, body))
         assert request.headers["Authorization"] == f"Bearer {TOKEN}"
         if request.method == "POST":
-            return httpx.Response(200, json={"silenceID": "abc"})
+            return httpx.Response(200, json={"silenceID": NEW_SILENCE_ID})
         return httpx.Response(200)
 
     client = _client(handler)
@@ -207,7 +211,7 @@ async def test_writes_go_to_the_api_under_the_path_prefix() -> None:
                 "comment": "why",
             },
         ),
-        ("DELETE", "/prefix/api/v2/silence/abc", None),
+        ("DELETE", f"/prefix/api/v2/silence/{NEW_SILENCE_ID}", None),
     ]
 
 
@@ -289,6 +293,8 @@ def test_a_silenced_alert_says_by_whom_until_when(monkeypatch) -> None:
         "silenced_by": ["s1"],
         "inhibited_by": [],
         "receivers": [],
+        "stale": False,
+        "stale_since": None,
     }
     assert fate_text(_status(alertmanager=fate), NOW) == "SILENCED by alice until 14:00 (2h)"
     # a pending row is not in Alertmanager, but the silence already covers it
@@ -348,3 +354,119 @@ async def test_a_slow_alertmanager_is_a_timeout_not_a_hang() -> None:
     await source.refresh()
     assert source.state.status is SourceStatus.ERROR and source.state.reason == "timeout"
     await client.aclose()
+
+
+async def test_a_silence_id_that_is_not_a_uuid_is_never_sent() -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.raw_path.decode())
+        return httpx.Response(200)
+
+    client = _client(handler)
+    for hostile in ("../../../-/reload", "a/b", "", "5d8c1f3e-2b7a-4c1e-9f00-1234567890ab/../x"):
+        with pytest.raises(AmError, match="not a UUID: nothing sent"):
+            await client.expire_silence(hostile)
+    assert seen == []
+    await client.expire_silence(NEW_SILENCE_ID.upper())
+    await client.aclose()
+    assert seen == [f"/prefix/api/v2/silence/{NEW_SILENCE_ID}"]
+
+
+def test_while_alertmanager_fails_every_row_it_touches_says_its_fate_is_unknown_and_how_old(
+    monkeypatch,
+) -> None:
+    """Not a live `→ receiver`: the last known fate, as of the last good poll, at every width
+    (the rules panel's short form included)."""
+    from gputop.rules.fate import with_fates
+    from gputop.ui.rules_lines import RuleColumns, row_line
+    from gputop.ui.rules_view import rule_row
+
+    monkeypatch.setenv("TZ", "UTC")
+    import time
+
+    time.tzset()
+    view = AmView(NOW - 45, alerts=(_alert(receivers=("null",)),), silences=(SILENCE,))
+    firing = _status()
+    silenced = _status("near", labels={**HOT, "gpu": "4"}, value=80.0, op=">", threshold=85.0)
+    calm = RuleStatus("GPUCold", "ok", labels=HOT, value=40.0, op=">", threshold=85.0)
+    shown = with_fates([firing, silenced, calm], view, now=NOW, fresh=False)
+    assert all(s.alertmanager and s.alertmanager.failing for s in shown)
+    assert [fate_text(s, NOW) for s in shown] == [
+        "? ALERTMANAGER STALE 40s (was → null)",  # its age in steps of 10 s
+        "? ALERTMANAGER STALE 40s (was SILENCED by alice until 14:00 (2h))",
+        "",  # Alertmanager has no say about a calm row
+    ]
+    for width in (76, 96, 116):  # the rules panel at 80, 100 and 120 columns
+        rows = [rule_row(s, (), now=NOW) for s in shown[:2]]
+        cols = RuleColumns.fit(width, rows)
+        for row in rows:
+            line = "".join(t for t, _ in row_line(row, cols))
+            assert "STALE 40s" in line and "→" not in line.split("STALE")[0], (width, line)
+    never = with_fates([firing], None, now=NOW, fresh=False)
+    assert fate_text(never[0], NOW) == "? ALERTMANAGER NOT READ YET"
+    assert never[0].as_json()["alertmanager"]["stale"] is True  # type: ignore[index]
+
+
+async def test_the_header_says_now_between_polls_not_5s_behind() -> None:
+    from gputop.ui.view import source_part
+
+    clock = FakeClock(NOW)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/status"):
+            return httpx.Response(200, json={"config": {"original": "route: {}"}})
+        return httpx.Response(200, json=[])
+
+    client = AlertmanagerClient("http://am.test", transport=httpx.MockTransport(handler))
+    source = AlertmanagerSource(client, clock, period_s=5.0)
+    words = set()
+    for _ in range(12):  # polled every 5 s, looked at every second
+        await source.refresh()
+        words.add(source_part("alertmanager", source.state, clock.now()))
+        clock.advance(1)
+    assert source.state.ok and words == {("● alertmanager now", "status-bar--ok")}
+    await client.aclose()
+
+
+def test_the_alerts_screen_names_the_gpu_and_node_of_each_alert() -> None:
+    from gputop.sources.amtypes import AmGroup
+    from gputop.ui.alerts_view import ALERT_COLUMNS, alert_rows
+
+    hot = _alert(receivers=("dingtalk-relay",))
+    node = AmAlert({"alertname": "NodeDown", "instance": "10.0.0.2:9100"}, "fp-down", "active")
+    view = AmView(NOW, alerts=(hot, node), groups=(AmGroup({}, "dingtalk-relay", (hot, node)),))
+    where = [
+        dict(zip((k for k, _ in ALERT_COLUMNS), r.cells, strict=True)) for r in alert_rows(view)
+    ]
+    assert [(w["alert"], w["where"]) for w in where] == [
+        ("GPUHot", "GPU 3 @ n1"),
+        ("NodeDown", "10.0.0.2:9100"),
+    ]
+    assert "gpu=" not in where[0]["labels"] and "Hostname=" not in where[0]["labels"]
+
+
+async def test_the_alerts_screen_shows_where_on_screen() -> None:
+    from gputop.ui.app import GpuTopApp
+    from tests.support.guarded import FakeAlertmanager, with_alertmanager
+    from tests.support.ui import build_monitor, screen_lines
+
+    app = GpuTopApp(with_alertmanager(build_monitor(), FakeAlertmanager()), poll=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.monitor.refresh_alertmanager()
+        await pilot.press("a")
+        await pilot.pause()
+        text = "\n".join(screen_lines(app))
+    assert "GPU @ NODE" in text and "GPU 3 @ demo-node" in text, text
+
+
+def test_an_unknown_row_keeps_its_reason_while_alertmanager_fails() -> None:
+    from gputop.rules.fate import with_fates
+    from gputop.ui.rules_view import rule_row
+
+    view = AmView(NOW - 45, alerts=(_alert(receivers=("null",)),))
+    unknown = RuleStatus(
+        "GPUHot", "unknown", reason="no data: DCGM_FI_DEV_GPU_TEMP{} returned no series"
+    )
+    (row,) = [rule_row(s, (), now=NOW) for s in with_fates([unknown], view, now=NOW, fresh=False)]
+    assert row.title.endswith("— no data: DCGM_FI_DEV_GPU_TEMP{} returned no series"), row.title

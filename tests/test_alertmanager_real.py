@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -152,6 +153,8 @@ async def test_rows_say_where_each_alert_went_and_a_silence_made_in_alertmanager
             "silenced_by": [silence_id],
             "inhibited_by": [],
             "receivers": ["dingtalk-relay"],
+            "stale": False,
+            "stale_since": None,
         }
         # the other GPUs are not firing: nothing of theirs is in Alertmanager
         others = [st for st in monitor.rule_statuses() if st.name == HOT and st.state != "firing"]
@@ -188,6 +191,8 @@ def test_once_json_carries_each_rules_fate(chain: Chain) -> None:
         "silenced_by": [silence_id],
         "inhibited_by": [],
         "receivers": ["dingtalk-relay"],
+        "stale": False,
+        "stale_since": None,
     }
     assert rules[(INFO, None, "firing")]["alertmanager"]["inhibited_by"] == [HOT]
     near = [r for r in doc["rules"] if r["name"] == HOT and r["state"] != "firing"]
@@ -209,6 +214,48 @@ async def test_not_in_alertmanager_when_prometheus_does_not_send_to_it(
     finally:
         await sending.aclose()
         await silent.aclose()
+
+
+async def test_an_alertmanager_outage_shows_on_every_row_it_touches_at_every_size(
+    alertmanager_factory: Callable[[], AlertmanagerServer],
+    prometheus_factory: Callable[..., PromStack],
+) -> None:
+    """Alertmanager dies: the firing row no longer says where its page went as if it knew
+    now, but that its fate is unknown since the last answer, at 120x40 and at 80x24, and the
+    header says Alertmanager is failing (its own stack: the module's stays up)."""
+    am = alertmanager_factory()
+    stack = prometheus_factory(
+        scenario="hot-gpu", seed=SEED, rule_files=[RULES], alertmanagers=[am.target]
+    )
+    am.wait_for(lambda: HOT in {a["labels"]["alertname"] for a in am.alerts()}, HOT)
+    monitor = monitor_for(stack.url, am.url)
+    app = GpuTopApp(monitor, interval=1.0)
+    hot_row = re.compile(rf"● FIRING +{HOT} · GPU 3 @ sim-node-00(.*)")
+
+    def row(lines: list[str]) -> str:
+        found = [m[1] for m in map(hot_row.search, lines) if m]
+        return found[0] if found else ""
+
+    async def until(check: Callable[[list[str]], bool], what: str) -> list[str]:
+        deadline = time.monotonic() + 30
+        while True:
+            await pilot.pause(0.3)
+            lines = screen_lines(app)
+            if check(lines):
+                return lines
+            assert time.monotonic() < deadline, f"{what}:\n" + "\n".join(lines)
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(lambda ls: "→ dingtalk-relay" in row(ls), "routed")
+        am.stop()
+        stale = re.compile(r"\? (ALERTMANAGER|AM) STALE \d+s")  # the short form where narrow
+        lines = await until(lambda ls: bool(stale.search(row(ls))), "stale at 120x40")
+        # not as a live route (the job on the GPU may follow its node: "→ t2v/t2v-serve-…")
+        assert "dingtalk-relay" not in row(lines).split("STALE")[0], row(lines)
+        assert "✖ alertmanager" in lines[0], lines[0]
+        await pilot.resize_terminal(80, 24)
+        lines = await until(lambda ls: "? AM STALE" in row(ls), "stale at 80x24")
+        assert "✖ alertmanager" in lines[0] or "✖ AM" in lines[0], lines[0]
 
 
 # ---- the silence dialog and the alerts screen, against the real Alertmanager -------------

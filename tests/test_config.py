@@ -166,7 +166,8 @@ def test_missing_default_file_gives_the_defaults(
     assert config.prometheus is None
     assert config.ui.interval == 1.0
     assert config.rules.margin_pct == 10.0
-    assert config.rules.eval_interval == 60.0  # Prometheus' default evaluation interval
+    assert config.rules.eval_interval is None  # not known: `rules check` never guesses it
+    assert config.rules.counters == ()
     assert config.rules.disabled_checks == ()
 
 
@@ -725,6 +726,7 @@ _FIELD_NAMES = [
     "margin_pct",
     "margins",
     "eval_interval",
+    "counters",
     "disabled_checks",
     "interval",
     "kiosk_page_seconds",

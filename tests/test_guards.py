@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
 
 import psutil
 import pytest
@@ -29,12 +28,14 @@ from gputop.ui.screens.help import HelpScreen, help_sections
 from gputop.ui.screens.overview import OverviewScreen
 from gputop.ui.screens.processes import ProcessesScreen
 from gputop.ui.screens.silence import SilenceScreen
-from tests.support.guarded import FakeAlertmanager, ListedProcess, child_process, guarded_monitor
+from tests.support.guarded import FakeAlertmanager, ListedProcess, guarded_monitor
 from tests.support.ui import screen_lines
 
 SCREENS = (OverviewScreen, DetailScreen, ProcessesScreen, FleetScreen, AlertsScreen)
 #: Keys Textual binds itself, and keys a passer-by is likely to press.
-EXTRA_KEYS = ("ctrl+c", "ctrl+q", "ctrl+z", "ctrl+x", "tab", "shift+tab", "enter", "escape", "y")
+EXTRA_KEYS = (
+    "ctrl+c", "ctrl+q", "ctrl+z", "ctrl+x", "ctrl+p", "tab", "shift+tab", "enter", "escape", "y",
+)  # fmt: skip
 
 
 def every_key() -> list[str]:
@@ -46,26 +47,6 @@ def every_key() -> list[str]:
             keys[binding.key] = None
     keys.update(dict.fromkeys(EXTRA_KEYS))
     return list(keys)
-
-
-@pytest.fixture
-def child() -> Iterator[ListedProcess]:
-    with child_process() as proc:
-        yield proc
-
-
-@pytest.fixture
-def kills(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
-    """Every os.kill gputop makes, passed through."""
-    calls: list[tuple[int, int]] = []
-    real_kill = os.kill
-
-    def kill(pid: int, sig: int) -> None:
-        calls.append((pid, sig))
-        real_kill(pid, sig)
-
-    monkeypatch.setattr(os, "kill", kill)
-    return calls
 
 
 def _open(app: GpuTopApp, screen: type) -> None:
@@ -119,6 +100,43 @@ async def test_every_key_of_every_screen_changes_nothing(
             await pilot.pause()
             assert not app.is_running
     assert app.return_code == 0
+
+
+@pytest.mark.parametrize("mode", ["kiosk", "read-only"])
+async def test_no_click_anywhere_on_any_screen_changes_anything(
+    mode: str,
+    child: ListedProcess,
+    kills: list[tuple[int, int]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The mouse is no way around the guards: cells all over every screen clicked (every key
+    of the key bar, table rows, cards), with no palette to open either."""
+    am = FakeAlertmanager()
+    kiosk = mode == "kiosk"
+    app = GpuTopApp(guarded_monitor(child.pid, am), poll=False, kiosk=kiosk, read_only=True)
+    assert not app.ENABLE_COMMAND_PALETTE
+    exits: list[object] = []  # read-only may quit by its key bar's "q"; a kiosk may not
+    monkeypatch.setattr(app, "exit", lambda *args, **kwargs: exits.append(args))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.monitor.refresh_alertmanager()
+        for screen in SCREENS:
+            _open(app, screen)
+            await pilot.pause()
+            # a coarse grid, and every key of the key bar (the last line)
+            spots = [(x, y) for y in range(1, 23, 6) for x in range(2, 80, 16)]
+            for x, y in [*spots, *((x, 23) for x in range(1, 80, 4))]:
+                shown = app.screen
+                await pilot.click(offset=(x, y))
+                assert app.is_running, (screen.__name__, x, y)
+                assert not isinstance(app.screen, ConfirmScreen | SilenceScreen), (x, y)
+                if kiosk:
+                    assert app.screen is shown, (screen.__name__, x, y)
+                if isinstance(app.screen, ModalScreen):  # the help, from the key bar
+                    app.pop_screen()
+                    await pilot.pause()
+    assert child.alive() and kills == [] and am.writes() == []
+    if kiosk:
+        assert exits == []
 
 
 async def test_read_only_keys_say_so_and_actions_are_gone_from_footer_and_help(
@@ -201,7 +219,7 @@ def test_a_pid_that_now_names_another_process_is_not_signalled(
     started = psutil.Process(child.pid).create_time()
     listed = ProcessSample(0, "GPU-0", child.pid, 512.0, user="alice", started=started - 60)
     with pytest.raises(ActionError, match=f"pid {child.pid} is now another process"):
-        signal_process(listed, signal.SIGTERM)
+        signal_process(listed, signal.SIGTERM, [listed])
     assert kills == [] and child.alive()
 
 
@@ -213,5 +231,5 @@ def test_not_permitted_is_said_in_one_line(monkeypatch: pytest.MonkeyPatch) -> N
     me = psutil.Process()
     listed = ProcessSample(0, "GPU-0", me.pid, 512.0, user="root", started=me.create_time())
     with pytest.raises(ActionError) as caught:
-        signal_process(listed, signal.SIGTERM)
+        signal_process(listed, signal.SIGTERM, [listed])
     assert str(caught.value) == f"not permitted to signal pid {me.pid} (it belongs to root)"

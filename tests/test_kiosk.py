@@ -23,7 +23,7 @@ from gputop.ui.screens.processes import ProcessesScreen
 from gputop.ui.widgets.stale_banner import StaleBanner
 from tests.support.guarded import FakeAlertmanager, with_alertmanager
 from tests.support.prometheus_server import PromStack
-from tests.support.ui import build_monitor, screen_lines
+from tests.support.ui import START, build_monitor, screen_lines
 
 RULES = Path(__file__).parent / "data" / "rules-fast.yml"
 
@@ -162,8 +162,10 @@ def test_the_banner_names_each_failing_source_in_use_with_a_fixed_time(monkeypat
     time.tzset()
     monitor = build_monitor()
     assert stale_banner_lines(monitor) == []
-    monitor._set("demo", SourceState(SourceStatus.ERROR, "device vanished", 3600.0 + 62))
-    assert stale_banner_lines(monitor) == ["STALE", "demo (data from 01:01:02): device vanished"]
+    monitor._set("demo", SourceState(SourceStatus.ERROR, "device vanished", START - 58))
+    assert stale_banner_lines(monitor) == ["STALE", "demo (data from 11:59:02): device vanished"]
+    monitor._set("demo", SourceState(SourceStatus.ERROR, "device vanished", START - 2 * 86400))
+    assert stale_banner_lines(monitor)[1] == "demo (data from 12-30 12:00:00): device vanished"
     monitor._set("prometheus", SourceState(SourceStatus.ERROR, "unreachable"))
     assert stale_banner_lines(monitor)[2] == "prometheus (no data yet): unreachable"
 

@@ -95,7 +95,8 @@ def test_pending_resets_when_the_condition_clears():
 
 def test_states_move_only_at_the_groups_interval_like_prometheus():
     """A one-second dip between two evaluations of a 30 s group does not reset pending; the
-    value read every second still follows the readings."""
+    value shown is the one the state was evaluated on, so the two never contradict each other
+    (a PENDING row showing 90 against > 95, once)."""
     rule = RuleDef("Busy", "DCGM_FI_DEV_GPU_UTIL > 95", for_s=60.0, interval_s=30.0)
     node = Node(gpus=1)
     node.clock.set(1_767_268_800.0)  # on the 30 s grid
@@ -110,7 +111,8 @@ def test_states_move_only_at_the_groups_interval_like_prometheus():
     states = {t: state for t, state, _ in seen}
     assert {states[t] for t in range(0, 60)} == {"pending"}  # never reset by the dips
     assert states[60] == "firing" and states[90] == "firing"
-    assert seen[10][2] == 90.0 and seen[11][2] == 98.0  # values every reading
+    assert seen[10][2] == 98.0  # the dip at 10 s was not evaluated: its value is not shown
+    assert all(value > 95.0 for _, state, value in seen if state in ("pending", "firing"))
     # the same dip at an evaluation resets it, as in Prometheus
     node.sample(utilization_gpu_pct=90.0)
     node.clock.advance(29)
@@ -362,3 +364,45 @@ def test_an_alert_on_a_record_that_needs_prometheus_says_which():
     assert status.reason == (
         NEEDS_PROMETHEUS + "metric node_load1 (in the recording rule job:load:sum)"
     )
+
+
+@pytest.mark.parametrize("interval_s", [30.0, None])
+def test_a_one_shot_says_what_the_running_dashboard_says(interval_s: float | None) -> None:
+    """`--once` has a fresh evaluator and the stored history; the dashboard has evaluated
+    every second for minutes. At the same moment both give the same states, values, ETAs."""
+    node = Node(gpus=2)
+    rule = RuleDef("Warm", "DCGM_FI_DEV_GPU_TEMP > 85", for_s=600.0, interval_s=interval_s)
+    running = node.evaluator(rule)
+    start = node.clock.now()
+    for t in range(0, 600):
+        # GPU 0 climbs steadily, GPU 1 swings between 40 and 70
+        warm = 50.0 + 0.05 * t
+        swing = 55.0 + 15.0 * (1 if (t // 90) % 2 else -1) * min(1.0, (t % 90) / 30)
+        node.clock.set(start + t)
+        node.sample(temperature_c=[warm, swing])
+        if t >= 300:  # the dashboard started five minutes in
+            dashboard = running.evaluate(node.store, node.latest)
+            once = node.evaluator(rule).evaluate(node.store, node.latest)
+            seen = [(s.labels["gpu"], s.state, s.value, s.eta_s, s.reason) for s in dashboard]
+            said = [(s.labels["gpu"], s.state, s.value, s.eta_s, s.reason) for s in once]
+            assert said == seen, t
+    assert _by_gpu(dashboard)["0"].eta_s is not None  # the climb has an ETA, in both
+
+
+def test_a_fresh_start_is_evaluated_at_once_not_at_a_grid_mark_without_data() -> None:
+    """NVML has no past: a 30 s group started 7 s after its grid mark is evaluated now (a GPU
+    lost before the next mark keeps its rows), then on the grid."""
+    rule = RuleDef("Hot", "DCGM_FI_DEV_GPU_TEMP > 85", for_s=60.0, interval_s=30.0)
+    node = Node(gpus=2)
+    node.clock.set(1_767_268_807.0)  # 7 s past a mark of the 30 s grid
+    ev = node.evaluator(rule)
+    node.sample(temperature_c=[60.0, 61.0])
+    first = _by_gpu(ev.evaluate(node.store, node.latest))
+    assert {g: s.value for g, s in first.items()} == {"0": 60.0, "1": 61.0}
+    node.clock.advance(1)
+    node.sample(temperature_c=[70.0, 71.0])
+    again = _by_gpu(ev.evaluate(node.store, node.latest))
+    assert again["0"].value == 60.0  # the next evaluation is at the grid's next mark
+    node.clock.set(1_767_268_830.0)
+    node.sample(temperature_c=[72.0, 73.0])
+    assert _by_gpu(ev.evaluate(node.store, node.latest))["0"].value == 72.0

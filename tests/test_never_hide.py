@@ -97,7 +97,9 @@ async def test_the_rules_panel_takes_focus_scrolls_and_keeps_its_cursor_on_its_r
         await pilot.pause()
         shown = panel_text(app)
         assert panel.selected == order[-1]
-        assert shown[0].startswith("↑ ") and "above: 4 firing, 4 pending" in shown[0]
+        # scrolled to the end, every firing and pending row is still on screen, on top
+        assert [line[2:11] for line in shown[:8]] == ["● FIRING "] * 4 + ["◐ PENDING"] * 4
+        assert shown[8].startswith("↑ ") and "firing" not in shown[8] and "pending" not in shown[8]
         assert any(line.startswith(f"▶ {STATE_LABELS['ok']}") for line in shown)
         await pilot.press("home")
         await pilot.pause()

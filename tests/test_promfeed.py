@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from typing import Any
@@ -40,37 +41,66 @@ class FakeProm:
         self.dead_since = math.inf  # the scrape target died: no samples from then on
         self.stale_markers = True  # a dead target's series end (else their last sample stays)
         self.late: set[float] = set()  # times whose temperatures arrive late (missing at first)
-        self.interval_s = 1.0
+        self.interval_s = 1.0  # the scrape interval of every node
         self.latency_until = math.inf  # the histogram's newest sample, when it stopped
+        self.dead_hosts: dict[str, float] = {}  # nodes whose exporter stopped, since when
 
-    def horizon(self) -> float | None:
-        """The newest raw sample the engine shows."""
-        visible = math.floor(self.clock.now() - self.lag_s)
-        if visible < self.dead_since:
+    def instance(self, host: str) -> str:
+        return f"{host}:9400"
+
+    def horizon(self, host: str | None = None) -> float | None:
+        """The newest raw sample the engine shows (of one node's target)."""
+        dead = min(self.dead_since, self.dead_hosts.get(host, math.inf) if host else math.inf)
+        visible = math.floor((self.clock.now() - self.lag_s) / self.interval_s) * self.interval_s
+        if visible < dead:
             return float(visible)
-        return None if self.stale_markers else math.ceil(self.dead_since) - 1.0
+        if self.stale_markers:
+            return None
+        return math.ceil(dead / self.interval_s) * self.interval_s - self.interval_s
 
     def probe(self, query: str) -> httpx.Response:
         engine_now = self.clock.now() - self.lag_s
-        found = {"now": engine_now}
-        newest = self.horizon()
-        if newest is not None:
-            found["gpu"] = newest
-            found["latency"] = min(newest, self.latency_until)
-        if "count_over_time" in query and newest is not None:
-            for group in ("gpu", "latency"):  # the short window's guess, and a worse one
-                found[f"{group}_interval_30"] = self.interval_s
-                found[f"{group}_interval_120"] = 1.5 * self.interval_s
-        vector = [
-            {"metric": {"gputop_probe": k}, "value": [engine_now, repr(v)]}
-            for k, v in found.items()
+        vector: list[dict[str, Any]] = [
+            {"metric": {"gputop_probe": "now"}, "value": [engine_now, repr(engine_now)]}
         ]
+        for host in dict.fromkeys(h for h, _ in self.gpus):
+            newest = self.horizon(host)
+            if newest is None:
+                continue
+            for group, t in (("gpu", newest), ("latency", min(newest, self.latency_until))):
+                labels = {"gputop_probe": group, "instance": self.instance(host)}
+                vector.append({"metric": labels, "value": [engine_now, repr(t)]})
         doc = {"status": "success", "data": {"resultType": "vector", "result": vector}}
         return httpx.Response(200, json=doc)
 
-    def visible(self, t: float, metric: str) -> bool:
+    def raw(self, query: str) -> httpx.Response:
+        """An instant query of `metric{..., instance=~"a|b"}[Ns]`: raw samples, one series
+        per GPU of those nodes."""
+        window = float(re.search(r"\[(\d+)s\]$", query)[1])  # type: ignore[index]
+        wanted = re.search(r'instance=~"([^"]*)"', query)[1].replace("\\\\", "")  # type: ignore[index]
+        result = []
+        for host, gpu in self.gpus:
+            newest = self.horizon(host)
+            if newest is None or self.instance(host) not in wanted.split("|"):
+                continue
+            if query.startswith("t2v"):
+                newest = min(newest, self.latency_until)
+            times = []
+            t = newest
+            while t > self.clock.now() - self.lag_s - window:
+                times.append(t)
+                t -= self.interval_s
+            labels = {"instance": self.instance(host), "gpu": str(gpu)}
+            result.append({"metric": labels, "values": [[t, "1"] for t in reversed(times)]})
+        doc = {"status": "success", "data": {"resultType": "matrix", "result": result}}
+        return httpx.Response(200, json=doc)
+
+    def raws(self) -> int:
+        return sum(r.url.params.get("query", "").endswith("s]") for r in self.requests)
+
+    def visible(self, t: float, metric: str, host: str = "") -> bool:
         late = t in self.late and metric == "DCGM_FI_DEV_GPU_TEMP"
-        return t < self.dead_since and not late
+        return t < min(self.dead_since, self.dead_hosts.get(host, math.inf)) and not late
 
     def value(self, metric: str, host: str, gpu: int, t: float) -> str:
         if metric == "DCGM_FI_DEV_FB_USED":
@@ -84,6 +114,7 @@ class FakeProm:
     def labels(self, host: str, gpu: int, metric: str) -> dict[str, str]:
         labels = {
             "__name__": metric,
+            "instance": self.instance(host),
             self.hostname_label: host,
             "gpu": str(gpu),
             "modelName": "NVIDIA H100 80GB HBM3",
@@ -108,6 +139,8 @@ class FakeProm:
         query = p["query"]
         if "gputop_probe" in query:
             return self.probe(query)
+        if query.endswith("s]"):
+            return self.raw(query)
         wanted = re.findall(r'Hostname="([^"]*)"', query)
         gpus = [(h, i) for h, i in self.gpus if not wanted or h in wanted]
         if request.url.path.endswith("/query"):  # instant: the full labels of every GPU
@@ -130,7 +163,7 @@ class FakeProm:
             metric = query.split("{")[0]
             for host, gpu in gpus:
                 ts = [t for t in times if (host, gpu) not in self.silent or t < self.silent_since]
-                ts = [t for t in ts if self.visible(t, metric)]
+                ts = [t for t in ts if self.visible(t, metric, host)]
                 labels = self.labels(host, gpu, metric)
                 if keep is not None:
                     labels = {k: v for k, v in labels.items() if k in keep}
@@ -277,7 +310,9 @@ async def test_queries_grow_with_panels_not_gpus() -> None:
         await source.refresh()
         assert len(source.gpus()) == gpus
         counts.append(len(fake.requests))
-    assert counts[0] == counts[1] == 14  # the probe, the serving lookup, 12 range queries
+    # the probe, the raw samples of each group (its scrape interval), the serving lookup,
+    # 12 range queries
+    assert counts[0] == counts[1] == 16
 
 
 async def test_latency_queries_are_the_rules_own() -> None:
@@ -468,8 +503,9 @@ async def test_a_gpu_that_stops_reporting_is_lost() -> None:
     await source.refresh()
     fake.silent = {("node-0", 1)}
     fake.silent_since = T0 + 1
-    clock.advance(120)
-    await source.refresh()
+    for _ in range(120):  # its node goes on reporting
+        clock.advance(1)
+        await source.refresh()
     state = {g.index: (g.state, g.reason) for g in source.gpus()}
     assert state[0] == ("ok", None)
     assert state[1] == ("lost", "no data from Prometheus for 120 s")
@@ -478,13 +514,56 @@ async def test_a_gpu_that_stops_reporting_is_lost() -> None:
     assert [g.index for g in source.gpus()] == [0]  # gone for the whole range: not shown
 
 
+def _lost(source: PrometheusSource) -> set[str]:
+    return {f"{g.host}/{g.index}" for g in source.gpus() if g.state == "lost"}
+
+
+async def test_a_node_is_lost_only_after_missing_its_own_scrapes() -> None:
+    fake, clock = FakeProm(hosts=2, gpus=2), FakeClock(T0)
+    fake.interval_s = 15.0
+    source, _ = make(fake, clock, range_s=300, columns=60)
+    await source.refresh()
+    fake.dead_hosts["node-1"] = T0 + 1  # node-1's exporter stops; node-0 goes on
+    seen = []
+    for _ in range(60):
+        clock.advance(1)
+        await source.refresh()
+        seen.append(_lost(source))
+        assert source.state.status is SourceStatus.OK
+    # its newest sample is T0: lost once 3 of its 15 s scrapes are missed, never before
+    assert seen[: 45 - 1] == [set()] * 44 and seen[-1] == {"node-1/0", "node-1/1"}
+
+
+async def test_after_an_exporter_restart_the_node_scraped_last_is_not_lost() -> None:
+    fake, clock = FakeProm(hosts=2, gpus=2), FakeClock(T0)
+    source, _ = make(fake, clock, range_s=300, columns=60)
+    await source.refresh()
+    fake.dead_since = T0 + 1  # the exporter of both nodes restarts: nothing for 90 s
+    for _ in range(90):
+        clock.advance(1)
+        await source.refresh()
+        assert _lost(source) == set()  # STALE, not lost: nothing can be told apart
+    assert source.state.status is SourceStatus.STALE
+    fake.dead_since = math.inf
+    fake.dead_hosts["node-1"] = math.inf
+    fake.dead_hosts["node-1"] = -math.inf  # node-0 is scraped first ...
+    for k in range(20):
+        if k == 10:
+            del fake.dead_hosts["node-1"]  # ... node-1 at its own turn, 10 s later
+        clock.advance(1)
+        await source.refresh()
+        assert _lost(source) == set(), k
+        assert source.state.status is SourceStatus.OK
+
+
 async def test_labels_come_whole_first_then_for_new_gpus_and_every_minute() -> None:
     fake, clock = FakeProm(hosts=1, gpus=2), FakeClock(T0)
     source, store = make(fake, clock)
     await source.refresh()
 
-    def instant_queries() -> int:  # the label queries, not the probes
-        return sum(r.url.path.endswith("/api/v1/query") for r in fake.requests) - fake.probes()
+    def instant_queries() -> int:  # the label queries, not the probes or the raw samples
+        asked = sum(r.url.path.endswith("/api/v1/query") for r in fake.requests)
+        return asked - fake.probes() - fake.raws()
 
     fake.gpus.append(("node-0", 2))  # a GPU appears after the first fetch
     clock.advance(15)
@@ -571,7 +650,7 @@ async def test_the_cursor_moves_only_to_the_newest_point_received() -> None:
     fake.dead_since = T0 + 1  # the ranges come back empty ...
     fake.stale_markers = False
     real_horizon = fake.horizon
-    fake.horizon = lambda: clock.now()  # type: ignore[method-assign]  # ... yet newer data exists
+    fake.horizon = lambda *_: clock.now()  # type: ignore[method-assign]  # ... yet newer data exists
     for _ in range(5):
         clock.advance(1)
         await source.refresh()
@@ -593,23 +672,23 @@ async def test_a_dead_target_is_stale_after_the_threshold_while_the_engine_answe
         fake.stale_markers = stale_markers
         source, _ = make(fake, clock, range_s=300, columns=300)
         await source.refresh()
-        assert source.stale_after_s == 3.0  # 3 x the 1 s scrape interval, 3 x the 1 s refresh
+        assert source.stale_after_s == 15.0  # 3 x the 1 s scrape interval, but at least 15 s
         fake.dead_since = T0 + 1  # the exporter dies; the engine goes on answering 200
         seen = []
-        for _ in range(6):
+        for _ in range(18):
             clock.advance(1)
             await source.refresh()
             seen.append(source.state.status)
-        assert seen == [SourceStatus.OK] * 3 + [SourceStatus.STALE] * 3, (stale_markers, seen)
+        assert seen == [SourceStatus.OK] * 15 + [SourceStatus.STALE] * 3, (stale_markers, seen)
         state = source.state
         assert state.newest == T0 and state.last_ok == clock.now()  # answering, nothing new
-        assert state.reason == "no new samples for over 3s"
-        assert state.age_s(clock.now()) == 6.0
+        assert state.reason == "no new samples for over 15s"
+        assert state.age_s(clock.now()) == 18.0
         assert state.as_json(clock.now()) == {
             "state": "stale",
-            "reason": "no new samples for over 3s",
+            "reason": "no new samples for over 15s",
             "newest": "2026-01-01T00:00:00+00:00",
-            "age_s": 6.0,
+            "age_s": 18.0,
         }
         fake.dead_since = math.inf  # back
         clock.advance(1)
@@ -638,13 +717,13 @@ async def test_stale_after_follows_the_scrape_interval_or_the_setting() -> None:
     fake, clock = FakeProm(hosts=1, gpus=1), FakeClock(T0)
     fake.interval_s = 15.0
     source, _ = make(fake, clock, refresh_s=2.0)
-    assert source.stale_after_s == 6.0  # nothing learned yet: 3 refreshes
+    assert source.stale_after_s == 15.0  # nothing learned yet: 3 refreshes, at least 15 s
     await source.refresh()
     assert source.stale_after_s == 45.0  # 3 scrape intervals
     fake.interval_s = 1.0
-    source, _ = make(fake, clock, refresh_s=2.0)
+    source, _ = make(fake, clock, refresh_s=7.0)
     await source.refresh()
-    assert source.stale_after_s == 6.0  # the larger of the two
+    assert source.stale_after_s == 21.0  # 3 refreshes, when those are the longer
     source, _ = make(fake, clock, stale_after_s=90.0)
     await source.refresh()
     assert source.stale_after_s == 90.0
@@ -664,27 +743,63 @@ async def test_no_data_at_all_is_ok_with_nothing_newest() -> None:
     assert source.gpus() == ()
 
 
-async def test_a_scrape_interval_not_yet_learnable_is_asked_again_within_a_minute() -> None:
+@pytest.mark.parametrize(("interval_s", "windows"), [(1.0, 1), (10.0, 2), (60.0, 3), (300.0, 4)])
+async def test_the_scrape_interval_is_read_from_the_raw_samples_in_growing_windows(
+    interval_s: float, windows: int
+) -> None:
+    fake, clock = FakeProm(hosts=2, gpus=2), FakeClock(T0 + 7)
+    fake.interval_s = interval_s
+    source, _ = make(fake, clock, refresh_s=1.0)
+    await source.refresh()
+    assert source.interval_s == interval_s
+    assert source.stale_after_s == max(15.0, 3 * interval_s)
+    asked = [r.url.params.get("query", "") for r in fake.requests]
+    raws = [q for q in asked if q.endswith("s]")]
+    assert len(raws) == 2 * windows  # the windows grow until they hold a few samples, per group
+    assert all('instance=~"node-0:9400|node-1:9400"' in q for q in raws)
+    clock.advance(120)
+    fake.requests.clear()
+    await source.refresh()
+    assert fake.raws() == 0  # learned once; followed from the probe from then on
+
+
+async def test_a_changed_scrape_interval_is_learned_again_from_the_probe() -> None:
+    fake, clock = FakeProm(hosts=1, gpus=1), FakeClock(T0)
+    fake.interval_s = 60.0
+    source, _ = make(fake, clock, refresh_s=1.0)
+    await source.refresh()
+    assert source.interval_s == 60.0
+    fake.requests.clear()
+    fake.interval_s = 15.0  # the scrape config changed
+    seen = []
+    for _ in range(60):
+        clock.advance(1)
+        await source.refresh()
+        seen.append(source.interval_s)
+    assert seen[-1] == 15.0 and source.stale_after_s == 45.0
+    assert fake.raws() == 0  # from the probe's answers, not by asking the raw samples again
+    fake.interval_s = 60.0  # and back: the first long gap is late by the old interval ...
+    states = []
+    for _ in range(400):
+        clock.advance(1)
+        await source.refresh()
+        states.append(source.state.status)
+    assert source.interval_s == 60.0
+    flashes = sum(a != b == SourceStatus.STALE for a, b in itertools.pairwise(states))
+    assert flashes <= 1 and set(states[-240:]) == {SourceStatus.OK}  # ... then never again
+
+
+async def test_a_target_with_no_samples_yet_is_learned_when_they_come() -> None:
     fake, clock = FakeProm(hosts=1, gpus=1), FakeClock(T0)
     fake.interval_s = 10.0
     fake.dead_since = -math.inf  # no samples yet
     source, _ = make(fake, clock, refresh_s=1.0)
-
-    def interval_probes() -> int:
-        return sum("count_over_time" in r.url.params.get("query", "") for r in fake.requests)
-
     await source.refresh()
-    assert interval_probes() == 1 and source.stale_after_s == 3.0
+    assert fake.raws() == 0 and source.stale_after_s == 15.0  # no target: nothing to read
     fake.dead_since = math.inf  # the exporter comes up
     clock.advance(30)
     await source.refresh()
-    assert interval_probes() == 1
-    clock.advance(31)
-    await source.refresh()
-    assert interval_probes() == 2 and source.stale_after_s == 30.0
-    clock.advance(120)
-    await source.refresh()
-    assert interval_probes() == 2  # learned: again only every ten minutes
+    assert source.interval_s == 10.0 and source.stale_after_s == 30.0
 
 
 async def test_the_latency_panel_is_stale_on_its_own_when_its_histogram_stops() -> None:
@@ -693,10 +808,10 @@ async def test_the_latency_panel_is_stale_on_its_own_when_its_histogram_stops() 
     await source.refresh()
     assert source.latency_state().status is SourceStatus.OK
     fake.latency_until = T0  # the inference service dies; the GPUs go on reporting
-    for _ in range(5):
+    for _ in range(16):
         clock.advance(1)
         await source.refresh()
     assert source.state.status is SourceStatus.OK
     latency = source.latency_state()
     assert latency.status is SourceStatus.STALE and latency.newest == T0
-    assert latency.reason == "no new latency samples for over 3s"
+    assert latency.reason == "no new latency samples for over 15s"

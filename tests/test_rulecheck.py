@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -47,17 +48,20 @@ def test_article_rules_report_both_mistakes(capsys):
     assert len(mem) == 1
     assert "DCGM_FI_DEV_MEM_COPY_UTIL" in mem[0] and "not memory usage" in mem[0]
     assert "DCGM_FI_DEV_FB_USED / (DCGM_FI_DEV_FB_USED + DCGM_FI_DEV_FB_FREE)" in mem[0]
-    assert out[-1] == "1 file, 4 rules: 0 errors, 3 warnings"
+    assert out[-1] == "1 file, 4 rules: 0 errors, 2 warnings"
 
 
-def test_article_for_1m_against_the_evaluation_interval(capsys):
+def test_article_for_1m_against_a_known_evaluation_interval(capsys):
     temp_for = _lines_of(ARTICLE, "for: 1m")
-    main([ARTICLE])
-    assert f"{ARTICLE}:{temp_for}:10: warning: for: 1m is shorter than two evaluation" in (
+    main([ARTICLE])  # no interval known: no guess
+    assert f"{ARTICLE}:{temp_for}:" not in capsys.readouterr().out
+    assert main(["--eval-interval", "2m", ARTICLE]) == 1
+    assert f"{ARTICLE}:{temp_for}:10: warning: for: 1m is shorter than the evaluation interval" in (
         capsys.readouterr().out
     )
-    assert main(["--eval-interval", "30s", ARTICLE]) == 1
-    assert f"{ARTICLE}:{temp_for}:" not in capsys.readouterr().out
+    for equal_or_shorter in ("1m", "30s", "45s"):
+        main(["--eval-interval", equal_or_shorter, ARTICLE])
+        assert f"{ARTICLE}:{temp_for}:" not in capsys.readouterr().out
 
 
 def test_builtin_pack_is_clean(capsys):
@@ -74,7 +78,7 @@ def test_syntax_error_exits_2_with_file_line_col(tmp_path, capsys):
     assert main([str(bad), ARTICLE]) == 2
     out = capsys.readouterr().out.splitlines()
     assert out[0] == f"{bad}:5:11: error: rule Broken: PromQL: invalid promql query [syntax]"
-    assert out[-1] == "2 files, 4 rules: 1 error, 3 warnings"
+    assert out[-1] == "2 files, 4 rules: 1 error, 2 warnings"
 
 
 def test_missing_file_is_an_error(tmp_path, capsys):
@@ -180,16 +184,80 @@ def test_no_false_alarms(tmp_path, rule):
 
 def test_group_interval_decides_the_for_warning(tmp_path):
     rule = "- alert: A\n  expr: DCGM_FI_DEV_GPU_TEMP > 85\n  for: 1m\n"
-    assert len(_check(tmp_path, rule)) == 1
-    assert _check(tmp_path, rule, eval_interval_s=15.0) == []
+    assert _check(tmp_path, rule) == []  # no interval known
+    assert _check(tmp_path, rule, eval_interval_s=60.0) == []  # equal: upstream does it
+    found = _check(tmp_path, rule, eval_interval_s=90.0)
+    assert len(found) == 1 and "for: 1m is shorter than the evaluation interval (1m30s" in found[0]
+    assert "--eval-interval" in found[0] and "it fires 1m30s after the first" in found[0]
     path = tmp_path / "g.yml"
     path.write_text(
-        "groups:\n  - name: g\n    interval: 2m\n    rules:\n"
-        "      - alert: A\n        expr: DCGM_FI_DEV_GPU_TEMP > 85\n        for: 3m\n",
+        "groups:\n  - name: g\n    interval: 5m\n    rules:\n"
+        "      - alert: A\n        expr: DCGM_FI_DEV_GPU_TEMP > 85\n        for: 3m\n"
+        "      - alert: B\n        expr: DCGM_FI_DEV_GPU_TEMP > 85\n        for: 7m\n",
         encoding="utf-8",
     )
     findings = check_files([str(path)], eval_interval_s=15.0).findings
     assert [(f.line, f.col, f.severity) for f in findings] == [(7, 14, "warning")]
+    assert "(5m, the group's interval)" in findings[0].message
+
+
+def test_a_for_not_a_multiple_of_the_interval_is_no_mistake(tmp_path):
+    # Prometheus rounds it up: for: 15s at 10 s fires at the third evaluation, as meant
+    rule = "- alert: A\n  expr: DCGM_FI_DEV_GPU_TEMP > 85\n  for: 15s\n"
+    assert _check(tmp_path, rule, eval_interval_s=10.0) == []
+
+
+def test_verbose_notes_a_for_the_rule_manager_rounds_up_without_counting_it(tmp_path, capsys):
+    path = tmp_path / "r.yml"
+    path.write_text(
+        "groups:\n  - name: g\n    rules:\n"
+        "      - alert: A\n        expr: DCGM_FI_DEV_GPU_TEMP > 85\n        for: 15s\n"
+        "      - alert: B\n        expr: DCGM_FI_DEV_GPU_TEMP > 85\n        for: 20s\n",
+        encoding="utf-8",
+    )
+    assert main(["--eval-interval", "10s", str(path)]) == 0
+    assert capsys.readouterr().out.splitlines() == ["1 file, 2 rules: 0 errors, 0 warnings"]
+    assert main(["--verbose", "--eval-interval", "10s", str(path)]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"{path}:6:14: note: for: 15s is not a multiple of the evaluation interval (10s, "
+        "--eval-interval): the rule fires at the 3rd evaluation that finds it true, 20s after "
+        "the first, not 15s (the rule manager rounds up; `for: 20s` says so) [for-interval]",
+        "1 file, 2 rules: 0 errors, 0 warnings, 1 note",
+    ]
+    assert main(["-v", "--format", "github", "--eval-interval", "10s", str(path)]) == 0
+    assert capsys.readouterr().out.startswith(
+        f"::notice file={path},line=6,col=14,title=for-interval::for: 15s is not a multiple"
+    )
+    assert main(["-v", "--format", "json", "--eval-interval", "10s", str(path)]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert (doc["warnings"], doc["notes"]) == (0, 1)
+    assert [(f["rule"], f["severity"]) for f in doc["findings"]] == [("A", "note")]
+    assert main(["-v", "--disable", "for-interval", "--eval-interval", "10s", str(path)]) == 0
+    assert capsys.readouterr().out.splitlines() == ["1 file, 2 rules: 0 errors, 0 warnings"]
+
+
+@pytest.mark.parametrize(
+    ("for_", "interval", "expected"),
+    [
+        ("35s", 10.0, "fires at the 5th evaluation that finds it true, 40s after the first"),
+        ("95s", 10.0, "fires at the 11th evaluation that finds it true, 1m40s after the first"),
+        ("90s", 60.0, "fires at the 3rd evaluation that finds it true, 2m after the first"),
+        ("1m", 60.0, None),  # equal: upstream does it
+        ("3m", 60.0, None),  # a multiple
+        ("30s", 60.0, "warning"),  # shorter: a mistake, not a note
+    ],
+)
+def test_the_note_counts_the_evaluations(tmp_path, for_, interval, expected):
+    rule = f"- alert: A\n  expr: DCGM_FI_DEV_GPU_TEMP > 85\n  for: {for_}\n"
+    path = _file(tmp_path, rule)
+    found = check_files([path], eval_interval_s=interval, verbose=True).findings
+    if expected is None:
+        assert found == []
+    elif expected == "warning":
+        assert [f.severity for f in found] == ["warning"]
+    else:
+        assert [f.severity for f in found] == ["note"] and expected in found[0].message
+        assert check_files([path], eval_interval_s=interval).findings == []
 
 
 def test_module_entry_point(tmp_path):
@@ -203,7 +271,7 @@ def test_module_entry_point(tmp_path):
         env=env,
     )
     assert proc.returncode == 1
-    assert proc.stdout.splitlines()[-1] == "1 file, 4 rules: 0 errors, 3 warnings"
+    assert proc.stdout.splitlines()[-1] == "1 file, 4 rules: 0 errors, 2 warnings"
     assert proc.stderr == ""
 
 
@@ -226,19 +294,24 @@ def test_checks_are_turned_off_by_flag_config_and_comment(tmp_path, capsys):
           for: 30s
         """,
     )
-    assert main([path]) == 1
+    assert main(["--eval-interval", "1m", path]) == 1
     out = capsys.readouterr().out
     assert "[default-export]" in out and out.count("[for-interval]") == 1
     assert "r.yml:7:51: warning: no check is named 'default-exports'" in out
     flags = ["--disable", "default-export,for-interval", "--disable", "disable-comment"]
-    assert main([*flags, path]) == 0
+    assert main([*flags, "--eval-interval", "1m", path]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == "1 file, 2 rules: 0 errors, 0 warnings"
     config = tmp_path / "gputop.toml"
     config.write_text(
         '[rules]\ndisabled_checks = ["default-export", "disable-comment"]\neval_interval = "15s"\n',
         encoding="utf-8",
     )
-    assert main(["--config", str(config), path]) == 0  # 30s is two 15 s intervals
+    assert main(["--config", str(config), path]) == 0  # 30s is longer than 15 s
+    config.write_text('[rules]\ndisabled_checks = ["default-export", "disable-comment"]\n')
+    assert main(["--config", str(config), path]) == 0  # no interval known
+    config.write_text('[rules]\ndisabled_checks = ["default-export"]\neval_interval = "1m"\n')
+    assert main(["--config", str(config), path]) == 1
+    assert capsys.readouterr().out.count("[for-interval]") == 1
 
 
 def test_bad_flags_and_config_are_one_line_exit_2(tmp_path, capsys):
@@ -255,17 +328,20 @@ def test_bad_flags_and_config_are_one_line_exit_2(tmp_path, capsys):
     assert err.count("\n") == 1 and f"{config}:2: [rules] disabled_checks: no check" in err
 
 
-def test_the_config_default_eval_interval_is_prometheus_1m(tmp_path):
-    path = _file(tmp_path, "- alert: A\n  expr: up == 0\n  for: 90s\n")
-    assert main([path]) == 1  # 90 s < two 1m evaluations
-    assert main(["--eval-interval", "30s", path]) == 0
+def test_without_an_interval_known_no_interval_is_assumed(tmp_path, capsys):
+    path = _file(tmp_path, "- alert: A\n  expr: up == 0\n  for: 30s\n")
+    assert main([path]) == 0
+    assert main(["--eval-interval", "1m", path]) == 1
+    assert "for: 30s is shorter than the evaluation interval (1m, --eval-interval)" in (
+        capsys.readouterr().out
+    )
 
 
 def test_a_file_of_recording_rules_says_it_has_no_alerts(tmp_path, capsys):
     path = _file(tmp_path, "- record: job:up:sum\n  expr: sum(up)\n")
     assert main([path, ARTICLE]) == 1
     assert capsys.readouterr().out.splitlines()[-1] == (
-        f"2 files, 5 rules: 0 errors, 3 warnings; no alerting rules in {path}"
+        f"2 files, 5 rules: 0 errors, 2 warnings; no alerting rules in {path}"
     )
 
 

@@ -35,6 +35,18 @@ app_errors_total{route="/generate"} 5
 # HELP DCGM_FI_DEV_FB_TOTAL Framebuffer memory total (in MiB).
 # TYPE DCGM_FI_DEV_FB_TOTAL gauge
 DCGM_FI_DEV_FB_TOTAL{gpu="0"} 81920
+# HELP DCGM_FI_DEV_PSTATE A counter family whose series are named otherwise.
+# TYPE DCGM_FI_DEV_PSTATE counter
+DCGM_FI_DEV_PSTATE_total{gpu="0"} 3
+"""
+# Rule groups the server evaluates, each at its own interval.
+_SERVER_RULES = """\
+groups:
+  - name: gpu-slow
+    interval: 2m
+    rules:
+      - alert: Slow
+        expr: vector(1) < 0
 """
 
 
@@ -61,7 +73,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Prometheu
     prometheus = None
     try:
         workdir = tmp_path_factory.mktemp("live")
-        prometheus = start_prometheus(workdir, [*sim.targets, f"127.0.0.1:{port}"])
+        rules = workdir / "server-rules.yml"
+        rules.write_text(_SERVER_RULES, encoding="utf-8")
+        targets = [*sim.targets, f"127.0.0.1:{port}"]
+        prometheus = start_prometheus(workdir, targets, rule_files=[rules])
         yield prometheus, sim.hosts[0]
     finally:
         if prometheus is not None:
@@ -69,6 +84,22 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Prometheu
         sim.stop()
         app.shutdown()
         app.server_close()
+
+
+def wait_for_metadata(prometheus: PrometheusServer, name: str, timeout_s: float = 30.0) -> None:
+    """Until the server's metadata lists `name` (it is read from the targets' scrapes)."""
+    import json
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        url = f"{prometheus.url}/api/v1/metadata?metric={name}"
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            if json.load(answer)["data"].get(name):
+                return
+        time.sleep(0.2)
+    raise AssertionError(f"{name} never appeared in the metadata")
 
 
 def _rules(tmp_path: Path, host: str, uuid1: str) -> Path:
@@ -91,7 +122,7 @@ groups:
       - alert: Fine
         expr: |
           DCGM_FI_DEV_GPU_TEMP{{Hostname="{host}"}} > 85
-          unless on (gpu) absent(DCGM_FI_DEV_POWER_USAGE{{gpu="7"}} > 0)
+          unless on (gpu) absent(DCGM_FI_DEV_POWER_USAGE{{gpu="7"}})
       - record: job:errors:rate5m
         expr: sum(rate(app_errors_total[5m]))
       - alert: OnARecord
@@ -164,10 +195,60 @@ async def test_one_query_per_distinct_selector(server):
     ]
     async with PrometheusClient(prometheus.url) as client:
         result = await check_live(client, selectors)
-        assert client.stats.requests == 1 + 2  # the metadata, then one per distinct selector
+        # the metadata, the rule groups, then one per distinct selector
+        assert client.stats.requests == 2 + 2
     assert result.unchecked == 0 and len(result.probes) == 2
     assert result.types["app_errors_total"] == "counter"
     assert result.present == {"DCGM_FI_DEV_GPU_TEMP", "app_errors_total"}
+
+
+def test_a_server_type_counts_only_for_names_it_has_series_of(server, tmp_path):
+    prometheus, _ = server
+    path = tmp_path / "types.yml"
+    path.write_text(
+        "groups:\n  - name: types\n    rules:\n"
+        "      - alert: PStateChanging\n        expr: increase(DCGM_FI_DEV_PSTATE[5m]) > 0\n"
+        "      - alert: ErrorsRising\n        expr: rate(app_errors_total[5m]) > 1\n",
+        encoding="utf-8",
+    )
+    wait_for_metadata(prometheus, "DCGM_FI_DEV_PSTATE")
+    report = check_files([str(path)], prometheus=prometheus.url)
+    found = {(f.line, f.check) for f in report.findings}
+    # the family typed counter has no series named DCGM_FI_DEV_PSTATE: the catalogue's gauge
+    # counts, and the name the catalogue faults (not exported by default) gets no no-series
+    assert found == {(5, "default-export"), (5, "rate-of-gauge")}, report.findings
+
+
+def test_one_finding_per_name_against_a_server(server, tmp_path):
+    prometheus, _ = server
+    path = tmp_path / "names.yml"
+    path.write_text(
+        "groups:\n  - name: names\n    rules:\n      - alert: Hot\n        expr: |\n"
+        "          DCGM_FI_DEV_GPU_TEMPERATURE > 85\n"
+        '          or DCGM_FI_DEV_GPU_TEMPERATURE{gpu="1"} > 80\n',
+        encoding="utf-8",
+    )
+    report = check_files([str(path)], prometheus=prometheus.url)
+    assert [(f.line, f.check) for f in report.findings] == [(6, "unknown-metric")]
+
+
+def test_the_interval_the_server_evaluates_a_group_at(server, tmp_path):
+    prometheus, _ = server
+    path = tmp_path / "groups.yml"
+    path.write_text(
+        "groups:\n"
+        "  - name: gpu-slow\n    rules:\n"
+        "      - alert: A\n        expr: DCGM_FI_DEV_GPU_TEMP > 85\n        for: 1m\n"
+        "  - name: not-on-the-server\n    rules:\n"
+        "      - alert: B\n        expr: DCGM_FI_DEV_GPU_TEMP > 85\n        for: 1m\n",
+        encoding="utf-8",
+    )
+    report = check_files([str(path)], prometheus=prometheus.url, eval_interval_s=30.0)
+    found = [(f.line, f.check, f.message) for f in report.findings]
+    assert [(line, check) for line, check, _ in found] == [(6, "for-interval")]
+    assert f"(2m, as {prometheus.url} evaluates it)" in found[0][2]
+    offline = check_files([str(path)], eval_interval_s=30.0)
+    assert [f.check for f in offline.findings] == []  # 1m is longer than 30 s
 
 
 def test_what_is_not_checked_by_the_deadline_is_said(server, tmp_path):

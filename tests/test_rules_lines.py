@@ -51,10 +51,10 @@ def test_rule_gpu_and_node_are_whole_at_every_terminal_width(width: int) -> None
         line = text(row_line(row, cols))
         assert len(line) <= width
         assert row.title in line, line  # "GPUTemperatureHigh · GPU 3 @ sim-node-01"
-        assert row.short in line or row.detail in line  # at least the short form
-    # the countdown and the start of firing stay, in the short form if need be
+        assert line.endswith(" 88 vs > 85") or row.short in line or row.detail in line
+    # the countdown stays, in the short form if need be; the start of firing from 100 columns
     assert re.search(r"(fires )?in 1m30s", text(row_line(rows[1], cols)))
-    assert "since" in text(row_line(rows[0], cols))
+    assert ("since" in text(row_line(rows[0], cols))) == (width > 76)
 
 
 def test_the_sparkline_then_the_detail_give_way_before_the_name() -> None:
@@ -62,14 +62,16 @@ def test_the_sparkline_then_the_detail_give_way_before_the_name() -> None:
     row = rule_row(long, long.history)
     wide = RuleColumns.fit(120, [row])
     assert wide.spark_w > 0 and "trend crosses in 1m35s" in text(row_line(row, wide))
-    narrow = RuleColumns.fit(90, [row])
+    narrow = RuleColumns.fit(94, [row])
     assert narrow.spark_w == 0  # the sparkline went first
     line = text(row_line(row, narrow))
-    assert row.title in line and line.endswith("88>85 eta 1m35s")  # then the detail's words
+    assert row.title in line and line.endswith("88 vs > 85 eta 1m35s")  # then the detail's
+    line = text(row_line(row, RuleColumns.fit(86, [row])))
+    assert row.title in line and line.endswith(" 88 vs > 85")  # then all but the value
     tiny = RuleColumns.fit(50, [row])
     line = text(row_line(row, tiny))
     assert "…" in line and line.count("@ sim-node-01") == 1  # the name cut in its middle
-    assert "88>85" in line
+    assert line.endswith(" 88 vs > 85")  # the value against its threshold, never cut
 
 
 def test_blank_columns_go_to_the_title_so_details_line_up_on_the_right() -> None:

@@ -16,12 +16,11 @@ from gputop.rules.model import (
     RuleDef,
     RuleStatus,
     ValueHistory,
-    assess,
     parse_margin,
     series_status,
     sort_statuses,
-    trend_eta,
 )
+from gputop.rules.near import assess
 from gputop.rules.prometheus import (
     QueryError,
     alerting_rules,
@@ -82,7 +81,7 @@ def test_firing_keeps_its_threshold_and_value():
     ],
 )
 def test_near_by_margin(op, threshold, value, state):
-    got, eta, reason = assess(Comparison("x{}", op, threshold), value, margin=0.10, now=NOW)
+    got, eta, reason = assess(Comparison("x{}", op, threshold), [(NOW, value)], margin=0.1, now=NOW)
     assert got == state
     assert eta is None
     if state == "near":
@@ -99,43 +98,16 @@ def test_margin_is_configurable_globally_and_per_rule():
     assert series_status(wide, "inactive", now=NOW, value=50.0).state == "near"
 
 
-def _ramp(start: float, per_s: float, seconds: int, step: int = 5) -> list[tuple[float, float]]:
-    return [(NOW - seconds + t, start + per_s * t) for t in range(0, seconds + 1, step)]
-
-
-def test_near_by_trend_with_eta():
-    points = _ramp(50.0, 0.1, 180)  # 50 -> 68 over 3 minutes, rising 0.1/s
-    state, eta, reason = assess(GT90, 68.0, margin=0.10, points=points, for_s=300.0, now=NOW)
-    assert state == "near"
-    assert eta == pytest.approx((90.0 - 68.0) / 0.1)  # 220 s, within the 300 s for window
-    assert "trend crosses" in reason
-
-
-def test_trend_beyond_the_for_window_is_not_near():
-    points = _ramp(50.0, 0.01, 180)  # would take ~2000 s
-    state, eta, _ = assess(GT90, 51.8, margin=0.10, points=points, for_s=300.0, now=NOW)
-    assert (state, eta) == ("ok", None)
-
-
-def test_trend_away_from_threshold_or_noise_is_not_near():
-    falling = _ramp(80.0, -0.05, 180)
-    assert assess(GT90, 71.0, margin=0.1, points=falling, for_s=300.0, now=NOW)[0] == "ok"
-    rng = random.Random(1)
-    noise = [(NOW - 180 + t, 60 + rng.uniform(-20, 20)) for t in range(0, 181, 5)]
-    assert trend_eta(noise, GT90, now=NOW, window_s=300.0) is None
-    assert trend_eta(_ramp(50, 0.1, 10), GT90, now=NOW, window_s=300.0) is None  # too short
-
-
 def test_crossed_but_inactive():
-    # Prometheus has not evaluated it yet: close to pending, so near.
-    assert assess(GT90, 95.0, margin=0.1, now=NOW)[0] == "near"
+    # crossed after the rule's own evaluation: it goes pending at the next one, so near
+    assert assess(GT90, [(NOW, 95.0)], margin=0.1, now=NOW)[0] == "near"
     # The and/unless side does not hold: nothing is about to fire.
-    assert assess(GT90, 95.0, margin=0.1, now=NOW, gated=True)[0] == "ok"
+    assert assess(GT90, [(NOW, 95.0)], margin=0.1, now=NOW, gated=True)[0] == "ok"
 
 
 def test_missing_value_is_unknown_and_no_threshold_is_ok():
-    assert assess(GT90, float("nan"), margin=0.1, now=NOW)[0] == "unknown"
-    assert assess(GT90, None, margin=0.1, now=NOW)[0] == "unknown"
+    assert assess(GT90, [(NOW, float("nan"))], margin=0.1, now=NOW)[0] == "unknown"
+    assert assess(GT90, [], margin=0.1, now=NOW)[0] == "unknown"
     no_threshold = RuleDef("Absent", "absent(up)")
     status = series_status(no_threshold, "inactive", now=NOW)
     assert (status.state, status.reason) == ("ok", "no threshold to compare")
@@ -352,17 +324,20 @@ def test_two_alerts_for_one_series_are_one_row_the_worse() -> None:
     assert [(s.labels["gpu"], s.state) for s in got] == [("3", "firing")]
 
 
-def test_prometheus_history_gives_trend_and_sparkline():
+def test_prometheus_series_gives_trend_and_history_the_sparkline():
     history = ValueHistory(spacing_s=5.0)
     data = _api([])
     got: list[RuleStatus] = []
-    for i in range(40):  # 60 -> 79.5 over 195 s: 0.1 °C/s
+    key = (("UUID", "GPU-0"), ("__name__", "DCGM_FI_DEV_GPU_TEMP"), ("gpu", "0"))
+    for i in range(40):  # 60 -> 79.5 over 195 s: 0.1 °C/s, read at each evaluation
+        end = NOW + 5 * i
+        series = [(end - 5 * k, 60.0 + 0.5 * (i - k)) for k in range(5, -1, -1)]
         got = statuses_from_prometheus(
-            data, _temps({"0": 60.0 + 0.5 * i}), now=NOW + 5 * i, history=history
+            data, {"DCGM_FI_DEV_GPU_TEMP{}": {key: series}}, now=end, history=history
         )
-    assert got[0].state == "near"
+    assert got[0].state == "near" and got[0].value == 79.5
     assert got[0].eta_s == pytest.approx((85.0 - 79.5) / 0.1, rel=1e-3)
-    assert got[0].history[-1] == 79.5 and len(got[0].history) == 40
+    assert got[0].history[-1] == 79.5 and len(got[0].history) == 45
 
 
 def test_api_helpers():
@@ -389,8 +364,8 @@ async def test_rules_from_a_separate_ruler_and_a_note_when_there_are_none():
         asked.append(f"engine {request.url.path}")
         if request.url.path.endswith("/rules"):
             return httpx.Response(200, json={"status": "success", "data": {"groups": []}})
-        temps = [{"metric": {"gpu": "3", "UUID": "GPU-3"}, "value": [NOW, "91"]}]
-        data = {"resultType": "vector", "result": temps}
+        temps = [{"metric": {"gpu": "3", "UUID": "GPU-3"}, "values": [[NOW, "91"]]}]
+        data = {"resultType": "matrix", "result": temps}
         return httpx.Response(200, json={"status": "success", "data": data})
 
     def ruler(request: httpx.Request) -> httpx.Response:  # vmalert
@@ -408,7 +383,8 @@ async def test_rules_from_a_separate_ruler_and_a_note_when_there_are_none():
     asked.clear()
     rules = RulesEngine([], clock=FakeClock(NOW))
     await rules.refresh_prometheus(client, rules_client=other)
-    assert asked == ["ruler /api/v1/rules", "engine /api/v1/query"]  # values from the engine
+    # values from the engine: the compared side's recent series
+    assert asked == ["ruler /api/v1/rules", "engine /api/v1/query_range"]
     assert rules.note is None
     assert [(s.state, s.labels, s.value) for s in rules.statuses] == [
         ("firing", {"UUID": "GPU-3", "gpu": "3"}, 91.0)

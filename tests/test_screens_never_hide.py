@@ -45,7 +45,7 @@ async def test_the_detail_of_a_firing_gpu_lists_its_rules_in_the_worst_colour() 
         box = screen.query_one("#identity")
         assert box.has_class("-firing") and not box.has_class("-alert")
         text = "\n".join(screen_lines(app))
-        assert re.search(r"● FIRING +GPUTemperatureHigh  91 vs > 85  firing since 11:51:00", text)
+        assert re.search(r"● FIRING +GPUTemperatureHigh  95 vs > 85  firing since 11:51:00", text)
         assert re.search(r"OK +GPUHighMemoryUsage  43 vs > 90", text)
         await pilot.press("escape", "up", "up", "up", "enter")  # GPU 0: pending and near
         await pilot.pause()

@@ -22,7 +22,7 @@ from gputop.sources.serving import (
     candidate_names,
     detect,
     detect_selector,
-    probe_expr,
+    raw_metric,
     serving_queries,
 )
 from gputop.sources.simvllm import VllmSim
@@ -76,7 +76,7 @@ def test_one_query_per_panel_for_every_model() -> None:
     for stat in ("running", "waiting", "kv_cache_pct", "tokens_per_s"):
         assert f'"{STAT_LABEL}", "{stat}"' in load
     assert "100 * max by (model_name) (vllm:kv_cache_usage_perc" in load
-    assert probe_expr(vllm) == "vllm:num_requests_running"
+    assert raw_metric(vllm) == "vllm:num_requests_running"
 
 
 def test_triton_is_scaled_to_seconds_and_tgi_has_one_model() -> None:

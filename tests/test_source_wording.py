@@ -12,8 +12,12 @@ from gputop.ui.view import source_part, stale_note
 NOW = 1_767_225_600.0
 
 
-def ok(newest: float | None, interval_s: float | None = None) -> SourceState:
-    return SourceState(SourceStatus.OK, None, NOW, newest=newest, interval_s=interval_s)
+def ok(
+    newest: float | None, interval_s: float | None = None, lag_s: float | None = None
+) -> SourceState:
+    return SourceState(
+        SourceStatus.OK, None, NOW, newest=newest, interval_s=interval_s, lag_s=lag_s
+    )
 
 
 @pytest.mark.parametrize(
@@ -22,9 +26,13 @@ def ok(newest: float | None, interval_s: float | None = None) -> SourceState:
         (ok(NOW - 0.4), "● prometheus now"),
         (ok(NOW - 1.9), "● prometheus now"),
         (ok(NOW - 14.0, interval_s=15.0), "● prometheus now"),  # a 15 s scrape interval
-        (ok(NOW - 31.7, interval_s=1.0), "● prometheus 30s behind"),  # VictoriaMetrics
-        (ok(NOW - 34.9, interval_s=1.0), "● prometheus 30s behind"),  # in 5 s steps
-        (ok(NOW - 47.0, interval_s=15.0), "● prometheus 45s behind"),
+        (ok(NOW - 59.0, interval_s=60.0), "● prometheus now"),  # Prometheus' default 60 s
+        (ok(NOW - 35.0, interval_s=15.0), "● prometheus 20s behind"),  # a scrape 20 s late
+        (ok(NOW - 31.7, interval_s=1.0, lag_s=30.1), "● prometheus 30s behind"),  # VictoriaMetrics
+        (ok(NOW - 31.2, interval_s=1.0, lag_s=32.6), "● prometheus 35s behind"),  # in 5 s steps
+        # VictoriaMetrics at a 60 s scrape: its 30 s lag, whatever the phase of the scrape
+        (ok(NOW - 31.0, interval_s=60.0, lag_s=30.0), "● prometheus 30s behind"),
+        (ok(NOW - 89.0, interval_s=60.0, lag_s=30.0), "● prometheus 30s behind"),
         (ok(NOW - 300.0), "● prometheus 5m behind"),
         (SourceState(SourceStatus.OK), "● prometheus no data"),
     ],

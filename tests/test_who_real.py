@@ -10,22 +10,19 @@ own pod), GPU 7 runs a Slurm job, the others pods, and a vLLM server serves besi
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from gputop.cli import _build_monitor, _load_config, build_parser
-from gputop.monitor import Monitor
 from gputop.rules.servingrules import serving_rules
 from gputop.sources.serving import ENGINES
 from gputop.sources.simvllm import MODEL
@@ -34,6 +31,9 @@ from gputop.ui.widgets.rules_panel import RulesPanel
 from gputop.ui.widgets.serving_panel import ServingPanel
 from tests.support.prometheus_server import PromStack
 from tests.support.ui import screen_lines
+from tests.test_freshness_real import cli_monitor, isolated_env
+
+__all__ = ["isolated_env"]  # the fixture, shared
 
 pytestmark = pytest.mark.prometheus
 
@@ -67,16 +67,6 @@ def stack(
         assert time.monotonic() < deadline, "the hot GPU's rules did not fire"
         time.sleep(0.5)
     return stack
-
-
-@pytest.fixture
-def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """No config file or GPUTOP_* variable of the machine running the tests reaches gputop."""
-    for name in list(os.environ):
-        if name.startswith("GPUTOP_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    return dict(os.environ)
 
 
 def _firing(url: str) -> set[str]:
@@ -234,21 +224,12 @@ def test_the_serving_rules_evaluate_in_prometheus(
     }
     assert sorted(served) == ["vLLMKVCacheNearlyFull", "vLLMQueueGrowingThroughputFalling"]
     assert {rule["health"] for rule in served.values()} == {"ok"}
-    # gputop shows them like any rule: the KV cache (38 % or so) is far from its 95 %
+    # gputop shows them like any rule: the KV cache (40 to 75 %) stays under its 95 %, so the
+    # rule is ok, or near while its recent trend heads for the threshold (rules/near.py)
     (kv,) = [r for r in snapshot["rules"] if r["name"] == "vLLMKVCacheNearlyFull"]
-    assert kv["state"] == "ok" and kv["threshold"] == 0.95 and 0 < kv["value"] < 0.9
+    assert kv["threshold"] == 0.95 and 0 < kv["value"] < 0.9, kv
+    assert kv["state"] == "ok" or (kv["state"] == "near" and kv["eta_s"] is not None), kv
     assert kv["labels"]["model_name"] == MODEL
-
-
-@contextlib.contextmanager
-def cli_monitor(url: str) -> Iterator[Monitor]:
-    """The monitor `gputop --prometheus URL` builds."""
-    args = build_parser().parse_args(["--prometheus", url])
-    monitor = _build_monitor(args, _load_config(args))
-    try:
-        yield monitor
-    finally:
-        monitor.close()
 
 
 @pytest.mark.parametrize("size", [(120, 40), (80, 24)])

@@ -15,6 +15,7 @@ from gputop.core.models import GpuSample, Job, MigInfo
 from gputop.core.units import format_latency
 from gputop.rules.model import AlertFate, RuleStatus
 from gputop.snapshot import snapshot_json, snapshot_text
+from gputop.sources.promfresh import Feed
 from gputop.sources.promgpus import GpuTable
 from gputop.ui.actions import describe_process
 from gputop.ui.app import GpuTopApp
@@ -92,13 +93,30 @@ def test_the_job_is_shortened_never_hidden_and_the_countdown_stays(width: int) -
         assert "→ t2v-worker-12345678 " in text(row_line(rows[1], cols))
 
 
-def test_fit_title_drops_the_namespace_then_cuts_the_job_in_its_middle() -> None:
+def test_a_near_rows_job_gives_way_before_a_pending_rows_job_and_countdown() -> None:
+    pod = (Job("pod", name="t2v-worker-1", namespace="inference"),)
+    near = RuleStatus(
+        "GPUHighMemoryUsage", "near", value=86.5, op=">", threshold=90.0,
+        labels={"gpu": "4", **NODE}, jobs=pod,
+    )  # fmt: skip
+    rows = [rule_row(pending("1", pod), (), 1240.0), rule_row(near, (), 1240.0)]
+    cols = RuleColumns.fit(76, rows)  # the rules panel at 80 columns, or beside the latency
+    busy, memory = (text(row_line(row, cols)) for row in rows)
+    assert "GPUBusy · GPU 1 @ gpu-node-1 → t2v-worker-1 0.97 vs > 0.95 in 1m" in busy
+    assert "GPUHighMemoryUsage · GPU 4 @ gpu-node-1 " in memory and "→" not in memory
+
+
+def test_fit_title_drops_the_namespace_cuts_the_job_in_its_middle_then_leaves_it_out() -> None:
     row = rule_row(firing(), (), now=1100.0)
     core = "GPUTemperatureHigh · GPU 1 @ gpu-node-1 → "
     assert fit_title(row, len(core) + 22) == core + "inference/t2v-worker-1"
     assert fit_title(row, len(core) + 15) == core + "t2v-worker-1"
     long = rule_row(firing(jobs=(Job("pod", name="a-very-long-pod-name-0123"),)), (), 1100.0)
     assert fit_title(long, len(core) + 12) == core + "a-very…-0123"
+    # below 7 cells the job goes, before the rule name is ever cut
+    assert fit_title(row, len(core) + 7) == core + "t2v…r-1"
+    assert fit_title(row, len(core) + 6) == core.removesuffix(" → ")
+    assert fit_title(row, len(core) - 4) == "GPUTempe…tureHigh · GPU 1 @ gpu-node-1"
 
 
 # ---- MIG instances from Prometheus' series ---------------------------------------------------
@@ -121,7 +139,7 @@ def test_mig_series_are_instance_rows_and_device_fields_are_the_gpus() -> None:
         temp_key = table.route(labels, "temperature_c", full=True)
         assert temp_key == "GPU-aaaa"
         table.note(temp_key, "temperature_c", 100.0, 61.0)
-    rows = table.samples(100.0, 900.0, 60.0, "prometheus")
+    rows = table.samples(100.0, 900.0, 20.0, Feed(), "prometheus")
     assert [(g.key, g.mig.gi if g.mig else None) for g in rows] == [
         ("GPU-aaaa", None), ("GPU-aaaa/gi1", 1), ("GPU-aaaa/gi7", 7), ("GPU-aaaa/gi8", 8),
     ]  # fmt: skip

@@ -18,9 +18,10 @@ from pathlib import Path
 import platformdirs
 
 from gputop.config.errors import ConfigError, Origin
+from gputop.config.files import FileRefused, read_limited
 from gputop.config.merge import Entry, Key, Layer, build_config, put_value
 from gputop.config.schema import SCHEMA, ParseContext, secret_hint
-from gputop.config.secret import Secret
+from gputop.config.secret import Secret, check_secret_text
 from gputop.config.settings import Config
 from gputop.config.tomllines import KeyLines
 
@@ -43,6 +44,8 @@ ENV_PROMETHEUS_URL = "GPUTOP_PROMETHEUS_URL"
 ENV_PROMETHEUS_TOKEN = "GPUTOP_PROMETHEUS_TOKEN"
 ENV_CONFIG = "GPUTOP_CONFIG"
 ENV_PROFILE = "GPUTOP_PROFILE"
+#: A config file is a few lines; one bigger than this is not one.
+MAX_CONFIG_BYTES = 1024 * 1024
 
 #: The flag each override key comes from, for error messages; others read "--section-key".
 DEFAULT_FLAG_NAMES: Mapping[str, str] = {
@@ -107,7 +110,7 @@ def load_config(
     merged: Layer = {}
     for layer in layers:
         merged.update(layer)
-    return build_config(merged, document.path if document else None, profile_name)
+    return build_config(merged, document.path if document else None, profile_name, env)
 
 
 # --- the file ------------------------------------------------------------------------------
@@ -123,16 +126,18 @@ def _open_document(
     else:
         path, source = default_config_path(), None
     path = Path(path).expanduser()
+    if "\x00" in str(path):
+        raise ConfigError("a path cannot hold a NUL character", source=source or "config")
+    if source is None and not path.exists():
+        return None  # no file where we looked by default: built-in defaults it is
     try:
-        raw = path.read_bytes()
-    except (FileNotFoundError, NotADirectoryError):
-        if source is None:
-            return None  # no file where we looked by default: built-in defaults it is
-        raise ConfigError(f"config file not found: {path}", source=source) from None
-    except IsADirectoryError:
-        raise ConfigError("is a directory, not a config file", source=str(path)) from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read: {exc.strerror}", source=str(path)) from None
+        raw = read_limited(path, MAX_CONFIG_BYTES).data
+    except FileRefused as exc:
+        if exc.kind == "missing":
+            raise ConfigError(f"config file not found: {path}", source=source) from None
+        if exc.kind == "directory":
+            raise ConfigError("is a directory, not a config file", source=str(path)) from None
+        raise ConfigError(str(exc), source=str(path)) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -261,8 +266,9 @@ def _env_layer(env: Mapping[str, str]) -> Layer:
         put_value(layer, "prometheus", SCHEMA["prometheus"]["url"], url, lambda *sub: origin)
     token = env.get(ENV_PROMETHEUS_TOKEN, "").rstrip("\r\n")
     if token.strip():
-        if "\n" in token or "\r" in token:
-            raise ConfigError("the token must be one line", source=ENV_PROMETHEUS_TOKEN)
+        problem = check_secret_text(token)
+        if problem is not None:
+            raise ConfigError(f"the token {problem}", source=ENV_PROMETHEUS_TOKEN)
         layer[("prometheus", "bearer_token")] = Entry(Secret(token), Origin(ENV_PROMETHEUS_TOKEN))
     if env.get("NO_COLOR"):
         # The no-color.org convention: any non-empty value turns colour off.

@@ -15,7 +15,7 @@ from typing import Any
 
 from gputop.config.errors import Origin
 from gputop.config.schema import SCHEMA, Field, Invalid, ParseContext, kind_of
-from gputop.config.secret import read_secret_file
+from gputop.config.secret import Secret, check_secret_text, read_secret_file
 from gputop.config.settings import (
     AlertmanagerSettings,
     Config,
@@ -69,8 +69,16 @@ def put_value(
             raise origin(str(sub)).error(str(exc)) from None
 
 
-def build_config(merged: Layer, path: Path | None, profile: str | None) -> Config:
-    """Turn the merged winners into settings, reading the files they name."""
+def build_config(
+    merged: Layer,
+    path: Path | None,
+    profile: str | None,
+    env: Mapping[str, str] | None = None,
+) -> Config:
+    """Turn the merged winners into settings, reading the files (and, for `header_env`, the
+    environment variables) they name."""
+    env = env or {}
+    warnings: list[str] = []
     values: dict[str, dict[str, object]] = {section: {} for section in SCHEMA}
     origins: dict[tuple[str, str], Origin] = {}
     fields = {(s, f.attr): f for s, section in SCHEMA.items() for f in section.values()}
@@ -81,9 +89,13 @@ def build_config(merged: Layer, path: Path | None, profile: str | None) -> Confi
         if section in off:
             continue
         if len(key) == 3:
+            value = entry.value
+            if attr in _SECRET_HEADERS:  # a credential header: its value, read now
+                value = _secret_header(attr, value, entry.origin, env, warnings)
+                attr = "secret_headers"
             table = values[section].setdefault(attr, {})
             assert isinstance(table, dict)
-            table[key[2]] = entry.value
+            table[key[2]] = value
             continue
         field = fields[(section, attr)]
         value = entry.value
@@ -94,7 +106,7 @@ def build_config(merged: Layer, path: Path | None, profile: str | None) -> Confi
             except Invalid as exc:
                 raise entry.origin.error(str(exc)) from None
         if field.secret is not None and isinstance(value, Path):
-            value = read_secret_file(value, entry.origin, field.secret)
+            value = read_secret_file(value, entry.origin, field.secret, warnings)
         values[section][attr] = value
     for section in values:
         for attr, value in values[section].items():
@@ -118,7 +130,26 @@ def build_config(merged: Layer, path: Path | None, profile: str | None) -> Confi
         alertmanager=alertmanager,
         path=path,
         profile=profile,
+        warnings=tuple(dict.fromkeys(warnings)),
     )
+
+
+#: Tables naming where each credential header's value is: a file, an environment variable.
+_SECRET_HEADERS = ("header_files", "header_env")
+
+
+def _secret_header(
+    attr: str, where: object, origin: Origin, env: Mapping[str, str], warnings: list[str]
+) -> Secret:
+    if attr == "header_files":
+        assert isinstance(where, Path)
+        return read_secret_file(where, origin, "header", warnings)
+    assert isinstance(where, str)
+    value = env.get(where, "").rstrip("\r\n")
+    problem = "is not set" if not value else check_secret_text(value)
+    if problem is not None:
+        raise origin.error(f"environment variable {where} {problem}")
+    return Secret(value)
 
 
 def _check_auth(

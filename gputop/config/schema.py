@@ -13,6 +13,7 @@ from datetime import date, datetime, time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from gputop.core.secrecy import is_credential_header
 from gputop.core.units import parse_duration
 
 __all__ = ["SCHEMA", "Field", "Invalid", "ParseContext", "kind_of", "secret_hint"]
@@ -94,12 +95,19 @@ def _number(value: object, ctx: ParseContext, what: str) -> float:
     return float(value)
 
 
+#: No setting in seconds is longer than a year: a longer one is a typo (or an attack on a
+#: timer), not a wish.
+MAX_SECONDS = 365 * 86400.0
+
+
 def seconds(minimum: float, *, inclusive: bool) -> Parser:
     def parse(value: object, ctx: ParseContext) -> float:
         number = _number(value, ctx, "a number of seconds")
         if number < minimum or (number == minimum and not inclusive):
             bound = "at least" if inclusive else "more than"
             raise Invalid(f"must be {bound} {minimum:g} seconds")
+        if number > MAX_SECONDS:
+            raise Invalid(f"must be at most {MAX_SECONDS:g} seconds (a year)")
         return number
 
     return parse
@@ -122,6 +130,8 @@ def duration(value: object, ctx: ParseContext) -> float:
         number = _number(value, ctx, 'a duration such as "90s", "5m" or "1h30m"')
     if number <= 0:
         raise Invalid("must be longer than 0s")
+    if number > MAX_SECONDS:
+        raise Invalid("must be at most a year (1y)")
     return number
 
 
@@ -129,23 +139,35 @@ def url(value: object, ctx: ParseContext) -> str:
     text = string(value, ctx).strip()
     if not text:
         raise Invalid("must not be empty")
+    if any(not c.isprintable() or c.isspace() for c in text):
+        raise Invalid("URL must not hold spaces or control characters")
     if "://" not in text:
         # Never echo a value that may carry credentials.
         hint = "" if "@" in text else f" (did you mean 'http://{text}'?)"
         raise Invalid(f"URL has no scheme; write it as http://host:port{hint}")
-    parts = urlsplit(text)
-    if parts.scheme.lower() not in ("http", "https"):
-        raise Invalid(f"URL scheme must be http or https, not '{parts.scheme}'")
-    if "@" in parts.netloc:
-        raise Invalid("URL must not carry credentials; use the *_file keys or the environment")
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname
+    except ValueError:
+        raise Invalid("is not a valid URL (a bad host or IPv6 address)") from None
     try:
         parts.port  # noqa: B018 - reading it is the check: it raises on a bad port
     except ValueError:
         raise Invalid("URL has an invalid port") from None
-    if not parts.hostname:
+    if parts.scheme.lower() not in ("http", "https"):
+        raise Invalid(f"URL scheme must be http or https, not '{parts.scheme}'")
+    if "@" in parts.netloc:
+        raise Invalid("URL must not carry credentials; use the *_file keys or the environment")
+    if not host:
         raise Invalid("URL has no host")
     if parts.query or parts.fragment:
         raise Invalid("URL must not have a ?query or #fragment")
+    import httpx  # the clients' own parser must accept it too (only when a URL is set)
+
+    try:
+        httpx.URL(text)
+    except (httpx.InvalidURL, ValueError):
+        raise Invalid("is not a valid URL (a bad host, IPv6 address or port)") from None
     return text.rstrip("/")
 
 
@@ -155,6 +177,8 @@ def path(value: object, ctx: ParseContext) -> Path:
     text = string(value, ctx)
     if not text.strip():
         raise Invalid("must not be empty")
+    if "\x00" in text:
+        raise Invalid("a path cannot hold a NUL character")
     result = Path(text).expanduser()
     if ctx.base_dir is not None and not result.is_absolute():
         result = ctx.base_dir / result
@@ -225,27 +249,64 @@ _TOKEN_CHARS = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _AUTH_HEADERS = ("authorization", "proxy-authorization")
 
 
-def header_name(name: str) -> None:
+def header_token(name: str) -> None:
     if not _TOKEN_CHARS.fullmatch(name):
         raise Invalid("is not a valid HTTP header name")
+
+
+def header_name(name: str) -> None:
+    """A header written inline: never one that carries a credential."""
+    header_token(name)
+    elsewhere = (
+        f'put it in a file and name it in header_files = {{ "{name}" = "FILE" }}, or in an '
+        f'environment variable named in header_env = {{ "{name}" = "VARIABLE" }}'
+    )
     if name.lower() in _AUTH_HEADERS:
         raise Invalid(
             "credentials are not read from the config file; use bearer_token_file, "
-            "basic_auth_password_file or the GPUTOP_PROMETHEUS_TOKEN environment variable"
+            "basic_auth_password_file or the GPUTOP_PROMETHEUS_TOKEN environment variable, "
+            f"or {elsewhere}"
         )
+    if is_credential_header(name):
+        raise Invalid(f"carries a credential, which is not read from the config file; {elsewhere}")
 
 
 def header_value(value: object, ctx: ParseContext) -> str:
     text = string(value, ctx)
     if "\r" in text or "\n" in text:
         raise Invalid("a header value must be one line")
+    if not all(" " <= c <= "~" or c == "\t" for c in text):
+        raise Invalid("a header value must be printable ASCII (no control or non-ASCII characters)")
+    if _CREDENTIAL_VALUE.match(text):
+        raise Invalid(
+            "looks like a credential, which is not read from the config file; put it in a "
+            "file named in header_files, or in an environment variable named in header_env"
+        )
+    return text
+
+
+#: A header value that is a credential whatever its header's name: `Bearer <token>`, ...
+_CREDENTIAL_VALUE = re.compile(r"\s*(bearer|basic|digest|token|negotiate)\s+\S", re.IGNORECASE)
+
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def env_name(value: object, ctx: ParseContext) -> str:
+    text = string(value, ctx).strip()
+    if not _ENV_NAME.fullmatch(text):
+        raise Invalid("must name an environment variable, such as PROM_API_KEY")
     return text
 
 
 def existing_file(value: object) -> None:
     assert isinstance(value, Path)
-    if not value.is_file():
+    if value.is_dir():
+        raise Invalid(f"{value} is a directory, not a file")
+    if not value.exists():
         raise Invalid(f"file not found: {value}")
+    if not value.is_file():
+        raise Invalid(f"{value} is not a regular file")
 
 
 def ca_bundle(value: object) -> None:
@@ -256,11 +317,22 @@ def ca_bundle(value: object) -> None:
         raise Invalid(f"{value} is not a readable PEM certificate file") from None
 
 
-def rule_files(value: object) -> None:
-    assert isinstance(value, tuple)
-    for item in value:
-        if not item.is_file():
-            raise Invalid(f"rules file not found: {item}")
+def _existing_files(what: str, kind: str) -> Callable[[object], None]:
+    def check(value: object) -> None:
+        assert isinstance(value, tuple)
+        for item in value:
+            if item.is_dir():
+                raise Invalid(f"{item} is a directory, not a {kind} (name the files in it)")
+            if not item.exists():
+                raise Invalid(f"{what} not found: {item}")
+            if not item.is_file():
+                raise Invalid(f"{item} is not a regular file")
+
+    return check
+
+
+rule_files = _existing_files("rules file", "rule file")
+counters_files = _existing_files("counters file", "counters file")
 
 
 #: How to reach an HTTP API: the same keys for Prometheus and Alertmanager.
@@ -270,6 +342,9 @@ _HTTP_ACCESS: dict[str, Field] = {
     "basic_auth_user": Field(string, "basic_auth_user"),
     "basic_auth_password_file": Field(path, "basic_auth_password", secret="password"),
     "headers": Field(header_value, "extra_headers", table=True, check_key=header_name),
+    # credential headers: the file or environment variable that holds each value
+    "header_files": Field(path, "header_files", table=True, check_key=header_token),
+    "header_env": Field(env_name, "header_env", table=True, check_key=header_token),
     "ca_file": Field(path, "ca_file", final=ca_bundle),
     "insecure": Field(boolean, "insecure"),
     "timeout": Field(seconds(0, inclusive=False), "timeout"),
@@ -289,6 +364,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "margin_pct": Field(percent, "margin_pct"),
         "margins": Field(percent, "margins", table=True),
         "eval_interval": Field(duration, "eval_interval"),
+        "counters": Field(path_list, "counters", final=counters_files),
         "disabled_checks": Field(check_names, "disabled_checks"),
     },
     "ui": {

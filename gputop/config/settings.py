@@ -31,13 +31,16 @@ class _HttpAccess:
     basic_auth_user: str | None = None
     basic_auth_password: Secret | None = None
     extra_headers: tuple[tuple[str, str], ...] = ()
+    secret_headers: tuple[tuple[str, Secret], ...] = ()  # from header_files / header_env
     ca_file: Path | None = None
     insecure: bool = False
     timeout: float = 5.0
 
     def headers(self) -> dict[str, str]:
-        """Request headers for httpx: the configured extra headers plus the bearer token."""
+        """Request headers for httpx: the configured extra headers, the credential headers
+        and the bearer token."""
         headers = dict(self.extra_headers)
+        headers.update((name, secret.reveal()) for name, secret in self.secret_headers)
         if self.bearer_token is not None:
             headers["Authorization"] = f"Bearer {self.bearer_token.reveal()}"
         return headers
@@ -77,19 +80,20 @@ class PrometheusSettings(_HttpAccess):
     selector: str = ""  # label matchers without braces, e.g. Hostname="node-3"
     range: float = 900.0
     rules_url: str | None = None  # where /api/v1/rules is, when not at `url` (e.g. vmalert)
-    stale_after: float | None = None  # None: 3 scrape intervals or 3 refreshes, the larger
+    stale_after: float | None = None  # None: 3 scrape intervals or 3 refreshes, at least 15 s
 
 
 @dataclass(frozen=True)
 class RuleSettings:
     """Rule files, how near a threshold counts as "near firing", and how `rules check`
-    judges them: the evaluation interval of groups without their own (Prometheus' default
-    1m) and the checks turned off."""
+    judges them: the evaluation interval of groups without their own (None: not known), the
+    dcgm-exporter counters files the rules' exporter runs with, and the checks turned off."""
 
     files: tuple[Path, ...] = ()
     margin_pct: float = 10.0
     margins: tuple[tuple[str, float], ...] = ()  # rule name -> percent, overriding margin_pct
-    eval_interval: float = 60.0
+    eval_interval: float | None = None
+    counters: tuple[Path, ...] = ()
     disabled_checks: tuple[str, ...] = ()
 
 
@@ -119,3 +123,5 @@ class Config:
     alertmanager: AlertmanagerSettings | None = None
     path: Path | None = None
     profile: str | None = None
+    #: Said before gputop starts, e.g. a token file that others can read.
+    warnings: tuple[str, ...] = ()

@@ -5,12 +5,18 @@ The lint uses it for unit sense (a 0–1 ratio compared with 95 never fires), fo
 may judge (dcgm-exporter's `DCGM_*`, its 1.x `dcgm_*` names and the latency histogram: a
 `node_*` or `kube_*` name is none of its business), and for what a default install exports;
 the local evaluator uses it to map DCGM metrics onto the store's series and readings.
+
+Two sources: the fields rules are written on, described by hand (`dcgm_fields`: unit, kind,
+range, default export), and every other field DCGM defines (`dcgm_field_table`, generated
+from `dcgm_fields.h`), read only when a name is not among the first, so the dashboard never
+pays for it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 
 from gputop.core.dcgm_fields import DCGM_METRICS, LABEL_FIELDS, NOT_METRICS, OLD_NAMES, RENAMED
 from gputop.core.metric_info import MetricInfo, MetricKind
@@ -24,8 +30,10 @@ __all__ = [
     "NOT_METRICS",
     "OLD_NAMES",
     "RENAMED",
+    "DcgmField",
     "MetricInfo",
     "MetricKind",
+    "dcgm_field",
     "histogram_of",
     "in_namespace",
     "lookup",
@@ -69,12 +77,80 @@ CATALOGUE.update(
 )
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class DcgmField:
+    """One field of `dcgm_fields.h`: its number, current name, value type ("int64",
+    "double", "string", "binary", "timestamp", or "" when DCGM's field table lacks it), unit as
+    DCGM states it, and its deprecated names."""
+
+    id: int
+    name: str
+    type: str
+    unit: str | None
+    old_names: tuple[str, ...]
+
+    @property
+    def numeric(self) -> bool:
+        """Whether dcgm-exporter can export its value as a number (not text, not a record)."""
+        return self.type not in ("string", "binary")
+
+
+_FIELD_TYPES = {"i": "int64", "d": "double", "s": "string", "b": "binary", "t": "timestamp"}
+_UNIT_RANGES: dict[str, tuple[float | None, float | None]] = {"%": (0.0, 100.0)}
+
+
+@functools.cache
+def _dcgm_fields() -> dict[str, DcgmField]:
+    from gputop.core.dcgm_field_table import TABLE
+
+    fields: dict[str, DcgmField] = {}
+    for line in TABLE.splitlines():
+        number, name, kind, unit, old = line.split("|")
+        names = () if old == "-" else tuple(old.split(","))
+        field = DcgmField(
+            int(number), name, _FIELD_TYPES.get(kind, ""), None if unit == "-" else unit, names
+        )
+        fields.update(dict.fromkeys((name, *names), field))
+    return fields
+
+
+def dcgm_field(name: str) -> DcgmField | None:
+    """The field of `dcgm_fields.h` a name (current or deprecated) stands for."""
+    return _dcgm_fields().get(name) if name.startswith("DCGM_FI_") else None
+
+
+def _field_info(name: str, field: DcgmField) -> MetricInfo | None:
+    """The entry of a field known only from DCGM's header: the hand-written entry of the same
+    field under another of its names, else what the header says."""
+    for known in (field.name, *field.old_names):
+        info = CATALOGUE.get(known)
+        if info is not None:
+            # a default install exports the field under the name its counters file uses
+            return dataclasses.replace(
+                info,
+                name=name,
+                default_export=False,
+                equivalent=known if info.default_export else info.equivalent,
+            )
+    if not field.numeric:
+        return None
+    unit = field.unit or "?"
+    lo, hi = _UNIT_RANGES.get(unit, (None, None))
+    if unit == "ratio" and field.type == "double":
+        lo, hi = 0.0, 1.0
+    meaning = f"DCGM field {field.id}"
+    return MetricInfo(name, unit, "unknown", meaning, lo, hi, default_export=False)
+
+
 def lookup(name: str, *, histogram: str = DEFAULT_HISTOGRAM) -> MetricInfo | None:
     """The catalogue entry of a metric, also for a histogram's _bucket/_sum/_count series;
     `histogram` is the configured latency histogram, known even when it is not catalogued."""
     info = CATALOGUE.get(name)
     if info is not None:
         return info
+    field = dcgm_field(name)
+    if field is not None:
+        return _field_info(name, field)
     if name == histogram:
         return histogram_of(name)
     for suffix in (*HISTOGRAM_SUFFIXES, "_created"):
@@ -113,6 +189,8 @@ def suggest(name: str, *, histogram: str = DEFAULT_HISTOGRAM) -> str | None:
     """The catalogued name a near-miss most likely meant, if one is close enough."""
     family = [histogram + s for s in HISTOGRAM_SUFFIXES]
     names = [n for n in CATALOGUE if n.startswith("DCGM_")] + family + list(OLD_NAMES)
+    if name.startswith("DCGM_"):
+        names += list(_dcgm_fields())
     upper = {n.upper(): n for n in names}
     if name.upper() in upper and upper[name.upper()] != name:
         return upper[name.upper()]  # a case slip: dcgm_fi_dev_gpu_temp

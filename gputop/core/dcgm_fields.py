@@ -97,6 +97,10 @@ DCGM_METRICS: tuple[MetricInfo, ...] = (
     # PCIe
     _f(_DEV + "PCIE_REPLAY_COUNTER", "count", "counter", "nonneg", "PCIe retries",
        default=True),
+    _f(_DEV + "PCIE_TX_THROUGHPUT", "KB/s", "counter", "nonneg",
+       "PCIe bytes sent, deprecated by DCGM", equivalent=_PROF + "PCIE_TX_BYTES"),
+    _f(_DEV + "PCIE_RX_THROUGHPUT", "KB/s", "counter", "nonneg",
+       "PCIe bytes received, deprecated by DCGM", equivalent=_PROF + "PCIE_RX_BYTES"),
     _f(_DEV + "PCIE_LINK_GEN", "code", "gauge", "nonneg", "current PCIe link generation"),
     _f(_DEV + "PCIE_LINK_WIDTH", "lanes", "gauge", "nonneg", "current PCIe link width"),
     _f(_PROF + "PCIE_TX_BYTES", "B/s", "gauge", "nonneg",
@@ -266,6 +270,4 @@ NOT_METRICS: dict[str, str] = {
     _DEV + "GRAPHICS_PIDS": "a list of processes, which dcgm-exporter cannot export as a metric",
     _DEV + "ACCOUNTING_DATA": "a binary record, which dcgm-exporter cannot export as a metric",
     _DEV + "SUPPORTED_CLOCKS": "a binary record, which dcgm-exporter cannot export as a metric",
-    _DEV + "PCIE_TX_THROUGHPUT": "deprecated by DCGM; use DCGM_FI_PROF_PCIE_TX_BYTES (B/s)",
-    _DEV + "PCIE_RX_THROUGHPUT": "deprecated by DCGM; use DCGM_FI_PROF_PCIE_RX_BYTES (B/s)",
 }

@@ -11,7 +11,8 @@ from typing import Literal
 
 __all__ = ["MetricInfo", "MetricKind"]
 
-MetricKind = Literal["gauge", "counter", "histogram"]
+#: "unknown": a field DCGM defines whose Prometheus type only a counters file declares.
+MetricKind = Literal["gauge", "counter", "histogram", "unknown"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,6 +45,7 @@ class SourceState:
     retry_at: float | None = None  # when the next attempt is due after a failure
     newest: float | None = None  # time of the newest sample held (None: not tracked or none)
     interval_s: float | None = None  # seconds between its samples, when known
+    lag_s: float | None = None  # how late the engine shows its data (its now behind ours)
 
     @property
     def ok(self) -> bool:

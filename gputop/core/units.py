@@ -8,6 +8,7 @@ import time
 
 __all__ = [
     "format_age",
+    "format_clock",
     "format_duration",
     "format_latency",
     "format_mib",
@@ -55,6 +56,8 @@ def parse_duration(text: str) -> float:
 
 def format_duration(seconds: float) -> str:
     """Format seconds compactly: 45s, 5m, 1h30m, 2d3h."""
+    if not math.isfinite(seconds):
+        return "?" if math.isnan(seconds) else "∞" if seconds > 0 else "-∞"
     if seconds < 0:
         return "-" + format_duration(-seconds)
     if seconds < 10 and seconds != int(seconds):
@@ -81,9 +84,25 @@ def format_age(seconds: float | None) -> str:
     return format_duration(seconds)
 
 
+def format_clock(when: float, now: float, *, seconds: bool = True) -> str:
+    """A moment as local clock time, with its date when it is not on today's:
+    "08:04:51", "12-03 08:04:51" (month-day); "?" for a time no clock can show."""
+    try:
+        moment, today = time.localtime(when), time.localtime(now)
+    except (OverflowError, OSError, ValueError):
+        return "?"
+    clock = time.strftime("%H:%M:%S" if seconds else "%H:%M", moment)
+    if moment[:3] == today[:3]:
+        return clock
+    return time.strftime("%m-%d ", moment) + clock
+
+
 def format_since(when: float, now: float) -> str:
-    """A past moment as local clock time and how long ago: "12:03:14 (4m)"."""
-    clock = time.strftime("%H:%M:%S", time.localtime(when))
+    """A past moment as local clock time and how long ago: "12:03:14 (4m)", with its date
+    when it was before today: "12-03 08:04:51 (2d3h)"."""
+    clock = format_clock(when, now)
+    if not math.isfinite(now - when):
+        return clock
     ago = float(max(0, math.floor(now - when)))
     # whole minutes past the first one: the text changes once a minute, not every second
     return f"{clock} ({format_duration(ago if ago < 60 else ago // 60 * 60)})"

@@ -24,7 +24,9 @@ __all__ = [
     "SUFFIX_UNITS",
     "VALUE_KEEPING_CALLS",
     "Unit",
+    "constant",
     "expression_unit",
+    "first_metric",
     "name_unit",
     "unit_of_metric",
 ]
@@ -184,7 +186,7 @@ def _call(node: pp.Call, resolve: Resolver) -> Unit | float | None:
     name = node.func.name
     args = [a for a in node.args if isinstance(a, pp.Expr) and not _is_literal(a)]
     if name == "histogram_quantile" and args:
-        bucket = _first_metric(args[0])
+        bucket = first_metric(args[0])
         return resolve(bucket.removesuffix("_bucket")) if bucket else None
     if name in ("time", "timestamp"):
         return Unit("seconds")
@@ -250,13 +252,37 @@ def _is_literal(node: pp.Expr) -> bool:
     return isinstance(node, pp.NumberLiteral | pp.StringLiteral)
 
 
-def _first_metric(node: pp.Expr) -> str | None:
+def first_metric(node: pp.Expr) -> str | None:
+    """The metric of the first selector written in an expression."""
     if isinstance(node, pp.VectorSelector):
         return selector(node).metric
     if isinstance(node, pp.MatrixSelector):
         return selector(node.vector_selector).metric
     for child in children(node):
-        found = _first_metric(child)
+        found = first_metric(child)
         if found:
             return found
     return None
+
+
+def constant(node: pp.Expr) -> float | None:
+    """The value of an expression of number literals (`1024*1024*1024`, `2^30`, `-5`)."""
+    while isinstance(node, pp.ParenExpr):
+        node = node.expr
+    if isinstance(node, pp.NumberLiteral):
+        return float(node.val)
+    if isinstance(node, pp.UnaryExpr):
+        inner = constant(node.expr)
+        return None if inner is None else -inner
+    if not isinstance(node, pp.BinaryExpr):
+        return None
+    a, b = constant(node.lhs), constant(node.rhs)
+    if a is None or b is None:
+        return None
+    op = str(node.op)
+    try:
+        if op == "^":
+            return float(a**b)
+        return {"*": a * b, "/": a / b if b else None, "+": a + b, "-": a - b}.get(op)
+    except OverflowError:
+        return None

@@ -2,13 +2,16 @@
 
 Every check speaks only where it knows: catalogue checks only for the names the catalogue
 covers (dcgm-exporter's and the latency histogram's; a `node_*` name is never "unknown"
-here), unit checks only when the unit is known, type checks from the catalogue or, better,
-from the server's own metadata. Each finding points at the offending token itself, and each
-mistake is reported once per rule.
+here), unit checks only when the unit is known, type checks from the catalogue, the project's
+counters file or, better, the server's own metadata (for names the server has series of), and
+interval checks only when the interval is known. Each finding points at the offending token
+itself, and each mistake is reported once per rule. The checks of values, units and joins
+are in `valuechecks` and `joins`.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,6 +23,7 @@ from gputop.core.catalogue import (
     LABEL_FIELDS,
     NOT_METRICS,
     OLD_NAMES,
+    dcgm_field,
     in_namespace,
     lookup,
     suggest,
@@ -27,23 +31,29 @@ from gputop.core.catalogue import (
 from gputop.core.units import format_duration
 from gputop.promql.analysis import parse
 from gputop.promql.units import Unit, expression_unit, name_unit, unit_of_metric
+from gputop.rules.counters import Counters
 from gputop.rules.entries import Position, RuleEntry
+from gputop.rules.joins import absent_joins
+from gputop.rules.rateunits import Per, rate_problems
 from gputop.rules.sites import site_position, sites
+from gputop.rules.valuechecks import always_holds, never_holds, value_problems
 
 __all__ = [
     "CHECKS",
-    "DEFAULT_EVAL_INTERVAL_S",
     "SYNTAX",
     "CheckContext",
     "Finding",
     "check_entry",
+    "group_interval",
     "metric_kind",
+    "name_problem",
     "record_unit",
 ]
 
 #: Every warning's check name, with what it finds (README documents each with an example).
 CHECKS: dict[str, str] = {
     "unknown-metric": "a dcgm-exporter or latency-histogram name that is not exported",
+    "not-a-metric": "a DCGM field selected as a metric that holds text, a record, or a label",
     "old-metric-name": "a dcgm-exporter 1.x name (dcgm_*) for a field renamed since",
     "default-export": "a DCGM field a default dcgm-exporter install does not export",
     "metric-range": "a comparison the metric's range makes impossible, or always true",
@@ -51,15 +61,20 @@ CHECKS: dict[str, str] = {
     "rate-of-gauge": "rate(), irate() or increase() of a gauge",
     "raw-counter": "a counter compared with a threshold without rate() or increase()",
     "unit-suffix": "a recording rule whose name promises a unit its expression is not in",
-    "for-interval": "a `for:` shorter than two evaluation intervals",
+    "for-interval": "a `for:` shorter than the group's evaluation interval",
+    "rate-time-unit": "a per-second rate compared with a constant the rule's words give per "
+    "hour, minute or day; a count within a window with one given per another time unit",
+    "value-unit": "an annotation printing {{ $value }} with a unit the value is not in",
+    "absent-join": "a join or grouping on a label absent()'s result cannot have",
+    "constant-scale": "a field compared with a constant written for another scale",
+    "unreachable": "a comparison no value of the field's range, or its slope, can satisfy",
     "no-series": "a selector that selects no series on the Prometheus checked against",
     "ignored-document": "a second YAML document in a rule file, which Prometheus never reads",
     "disable-comment": "a `# gputop: disable=` comment naming no check",
 }
 #: The name of every error (YAML, structure, PromQL): errors cannot be turned off.
 SYNTAX = "syntax"
-#: Prometheus' default `evaluation_interval`.
-DEFAULT_EVAL_INTERVAL_S = 60.0
+_DECLARE_COUNTERS = "declare it with --counters FILE or [rules] counters"
 
 _MEM_COPY = "DCGM_FI_DEV_MEM_COPY_UTIL"
 _MEMORY_USAGE_FIX = "DCGM_FI_DEV_FB_USED / (DCGM_FI_DEV_FB_USED + DCGM_FI_DEV_FB_FREE) * 100"
@@ -73,7 +88,8 @@ _RATE_FUNCTIONS = frozenset({"rate", "irate", "increase"})
 # Operations a recording rule's name may list without changing its metric's unit.
 _UNIT_KEEPING_OPERATIONS = frozenset({"sum", "avg", "min", "max", "last", "topk", "bottomk"})
 
-Severity = Literal["error", "warning"]
+#: A note is no mistake (shown with --verbose): it never counts towards the exit status.
+Severity = Literal["error", "warning", "note"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,9 +117,16 @@ class Finding:
 
     @classmethod
     def at(
-        cls, position: Position, check: str, message: str, *, rule: str | None = None
+        cls,
+        position: Position,
+        check: str,
+        message: str,
+        *,
+        rule: str | None = None,
+        severity: Severity | None = None,
     ) -> Finding:
-        severity: Severity = "error" if check == SYNTAX else "warning"
+        if severity is None:
+            severity = "error" if check == SYNTAX else "warning"
         return cls(position.path, position.line, position.col, severity, message, check, rule)
 
 
@@ -111,30 +134,55 @@ class Finding:
 class CheckContext:
     """What the checks know beyond one rule."""
 
-    eval_interval_s: float = DEFAULT_EVAL_INTERVAL_S
+    #: The evaluation interval of groups without their own (`--eval-interval`); None: unknown.
+    eval_interval_s: float | None = None
     histogram: str = DEFAULT_HISTOGRAM
     #: Series recorded by the checked files, with the unit of each when known.
     recorded: Mapping[str, Unit | None] = field(default_factory=dict)
+    #: Series recorded by the checked files that are a rate, or a count within a window.
+    recorded_rates: Mapping[str, Per] = field(default_factory=dict)
     #: Metric types as the server's targets declare them (`/api/v1/metadata`).
     types: Mapping[str, str] = field(default_factory=dict)
     #: Metrics the server has series of; None when no server is checked against.
     present: frozenset[str] | None = None
+    #: The interval the server evaluates each group at, by group name.
+    group_intervals: Mapping[str, float] = field(default_factory=dict)
+    #: The fields the project's dcgm-exporter exports; None: a default install's.
+    counters: Counters | None = None
+    #: The server checked against, for messages.
+    server: str | None = None
 
 
 def metric_kind(metric: str, ctx: CheckContext) -> str | None:
-    """counter, gauge, ... as the server declares it, else as the catalogue knows it."""
+    """counter, gauge, ... as the server declares it for a name it has series of, else as the
+    counters file declares it, else as the catalogue knows it; None when unknown."""
+    seen = ctx.present is not None and metric in ctx.present
     for suffix in (*HISTOGRAM_SUFFIXES, "_total"):
         stem = metric.removesuffix(suffix)
-        if stem != metric and ctx.types.get(stem) in ("histogram", "summary", "counter"):
+        if seen and stem != metric and ctx.types.get(stem) in ("histogram", "summary", "counter"):
             return "counter"  # a histogram's or summary's series, an OpenMetrics counter
-    if metric in ctx.types:
+    if seen and metric in ctx.types:
         return ctx.types[metric]
+    declared = ctx.counters.types.get(metric) if ctx.counters else None
+    if declared in ("gauge", "counter"):
+        return declared
     info = lookup(metric, histogram=ctx.histogram)
-    if info is None:
+    if info is None or info.kind == "unknown":
         return None
     if info.kind == "histogram":
         return "counter" if metric != info.name else "histogram"
     return info.kind
+
+
+def group_interval(entry: RuleEntry, ctx: CheckContext) -> tuple[float, str] | None:
+    """The interval a rule's group is evaluated at, with where that is known from."""
+    if entry.group_interval_s:
+        return entry.group_interval_s, "the group's interval"
+    if entry.group in ctx.group_intervals:
+        return ctx.group_intervals[entry.group], f"as {ctx.server or 'the server'} evaluates it"
+    if ctx.eval_interval_s:
+        return ctx.eval_interval_s, "--eval-interval"
+    return None
 
 
 def record_unit(entry: RuleEntry, ctx: CheckContext) -> Unit | None:
@@ -154,10 +202,12 @@ def check_entry(entry: RuleEntry, ctx: CheckContext) -> list[Finding]:
     out: list[Finding] = []
     reported: set[tuple[str, str]] = set()
 
-    def report(check: str, key: str, where: Position, message: str) -> None:
+    def report(
+        check: str, key: str, where: Position, message: str, severity: Severity | None = None
+    ) -> None:
         if (check, key) not in reported:
             reported.add((check, key))
-            out.append(Finding.at(where, check, message, rule=entry.name))
+            out.append(Finding.at(where, check, message, rule=entry.name, severity=severity))
 
     all_sites = sites(entry)
     for site in all_sites:
@@ -165,7 +215,7 @@ def check_entry(entry: RuleEntry, ctx: CheckContext) -> list[Finding]:
         if metric is None or metric in ctx.recorded:
             continue
         where = site_position(entry, site)
-        problem = _name_problem(metric, ctx)
+        problem = name_problem(metric, ctx)
         if problem is not None:
             report(problem[0], metric, where, problem[1])
         kind = metric_kind(metric, ctx)
@@ -190,35 +240,73 @@ def check_entry(entry: RuleEntry, ctx: CheckContext) -> list[Finding]:
         message = _unit_suffix(entry, ctx)
         if message is not None:
             report("unit-suffix", entry.name, entry.name_position or entry.position, message)
-    interval = entry.group_interval_s or ctx.eval_interval_s
-    rule = entry.rule
-    if rule is not None and entry.for_position and 0 < rule.for_s < 2 * interval:
-        report(
-            "for-interval",
-            "for",
-            entry.for_position,
-            f"for: {format_duration(rule.for_s)} is shorter than two evaluation intervals "
-            f"({format_duration(interval)} each): one noisy evaluation starts it and the "
-            f"next fires it",
-        )
+    known = group_interval(entry, ctx)
+    for_problem = _for_interval(entry, known)
+    if for_problem is not None and entry.for_position is not None:
+        report("for-interval", "for", entry.for_position, *for_problem)
+    found = value_problems(entry, lambda name: _resolve(name, ctx), ctx.histogram)
+    found += rate_problems(entry, ctx.recorded_rates)
+    for check, key, where, message in (*found, *absent_joins(entry)):
+        report(check, key, where, message)
     return out
 
 
-def _name_problem(metric: str, ctx: CheckContext) -> tuple[str, str] | None:
+def _for_interval(entry: RuleEntry, known: tuple[float, str] | None) -> tuple[str, Severity] | None:
+    """A `for:` shorter than the evaluation interval (a warning), or not a multiple of it (a
+    note: the rule manager rounds it up, which is no mistake)."""
+    rule = entry.rule
+    if rule is None or known is None or rule.for_s <= 0:
+        return None
+    interval, source = known
+    wait, meant = format_duration(interval), format_duration(rule.for_s)
+    if rule.for_s < interval:
+        return (
+            f"for: {meant} is shorter than the evaluation interval ({wait}, {source}): a rule "
+            f"is pending for at least one interval, so it fires {wait} after the first "
+            f"evaluation that finds it true, not {meant}"
+        ), "warning"
+    evaluations = math.ceil(rule.for_s / interval - 1e-9)
+    if math.isclose(evaluations * interval, rule.for_s):
+        return None
+    after = format_duration(evaluations * interval)
+    return (
+        f"for: {meant} is not a multiple of the evaluation interval ({wait}, {source}): the "
+        f"rule fires at the {_ordinal(evaluations + 1)} evaluation that finds it true, "
+        f"{after} after the first, not {meant} (the rule manager rounds up; `for: {after}` "
+        f"says so)"
+    ), "note"
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def name_problem(metric: str, ctx: CheckContext) -> tuple[str, str] | None:
     """(check, message) when the catalogue's namespace holds this name and it is wrong."""
-    if metric in OLD_NAMES:
+    declared = ctx.counters.types.get(metric) if ctx.counters else None
+    if metric in OLD_NAMES and declared is None:
         return (
             "old-metric-name",
             f"{metric} is a dcgm-exporter 1.x name; since 2.0 the metric is {OLD_NAMES[metric]}",
         )
-    if metric in LABEL_FIELDS:
+    if metric in LABEL_FIELDS or declared == "label":
         return (
-            "unknown-metric",
+            "not-a-metric",
             f"{metric} is a label dcgm-exporter puts on every series, not a metric: "
             f'select it as a label, e.g. DCGM_FI_DEV_GPU_TEMP{{{metric}="..."}}',
         )
     if metric in NOT_METRICS:
-        return "unknown-metric", f"{metric} is {NOT_METRICS[metric]}"
+        return "not-a-metric", f"{metric} is {NOT_METRICS[metric]}"
+    if declared is not None:
+        return None  # the project's exporter exports it
+    field = dcgm_field(metric)
+    if field is not None and not field.numeric:
+        return (
+            "not-a-metric",
+            f"{metric} holds {'text' if field.type == 'string' else 'a binary record'}, "
+            f"not a number: dcgm-exporter can export it only as a label on other series",
+        )
     info = lookup(metric, histogram=ctx.histogram)
     if info is None:
         if not in_namespace(metric, histogram=ctx.histogram):
@@ -230,16 +318,11 @@ def _name_problem(metric: str, ctx: CheckContext) -> tuple[str, str] | None:
             guess = f"{guess} (1.x), now {OLD_NAMES[guess]}"
         hint = f"; did you mean {guess}?" if guess else ""
         return "unknown-metric", f"unknown metric {metric}: no exporter exports it{hint}"
-    if metric.startswith("DCGM_") and not info.default_export:
+    if metric.startswith("DCGM_") and (ctx.counters is not None or not info.default_export):
         if ctx.present is not None and metric in ctx.present:
             return None
-        fix = f"add `{info.name}, {info.kind}, {info.meaning}` to dcgm-exporter's counters CSV"
-        if info.equivalent:
-            fix += f", or use {info.equivalent}"
-        return (
-            "default-export",
-            f"{metric} is not exported by a default dcgm-exporter install, so this rule "
-            f"never sees it: {fix}",
+        return "default-export", _not_exported(
+            metric, info.kind, info.meaning, info.equivalent, ctx
         )
     if metric == info.name and info.kind == "histogram":
         return (
@@ -247,6 +330,27 @@ def _name_problem(metric: str, ctx: CheckContext) -> tuple[str, str] | None:
             f"{metric} is a histogram: select {metric}_bucket, _sum or _count",
         )
     return None
+
+
+def _not_exported(
+    metric: str, kind: str, meaning: str, equivalent: str | None, ctx: CheckContext
+) -> str:
+    line = f"`{metric}, {kind if kind in ('gauge', 'counter') else 'gauge'}, {meaning}`"
+    if ctx.counters is not None:
+        files = ", ".join(ctx.counters.paths)
+        message = (
+            f"{metric} is not in the dcgm-exporter counters file ({files}), so the exporter "
+            f"does not export it and this rule never sees it: add {line} to it"
+        )
+    else:
+        message = (
+            f"{metric} is not exported by a default dcgm-exporter install, so this rule never "
+            f"sees it: add {line} to dcgm-exporter's counters CSV (and {_DECLARE_COUNTERS})"
+        )
+    needs = re.findall(r"\bDCGM_\w+", equivalent or "")
+    if equivalent and (ctx.counters is None or all(map(ctx.counters.exports, needs))):
+        message += f", or use {equivalent}"
+    return message
 
 
 def _rate_of_gauge(call: str, metric: str, ctx: CheckContext) -> str:
@@ -304,22 +408,8 @@ def _range_problem(metric: str, op: str, t: float, ctx: CheckContext) -> str | N
         return None
     lo = -float("inf") if info.lo is None else info.lo
     hi = float("inf") if info.hi is None else info.hi
-    never = {
-        ">": t >= hi,
-        ">=": t > hi,
-        "<": t <= lo,
-        "<=": t < lo,
-        "==": not lo <= t <= hi,
-        "!=": False,
-    }[op]
-    always = {
-        ">": t < lo,
-        ">=": t <= lo,
-        "<": t > hi,
-        "<=": t >= hi,
-        "==": False,
-        "!=": not lo <= t <= hi,
-    }[op]
+    never = never_holds(op, t, lo, hi)
+    always = always_holds(op, t, lo, hi)
     if not never and not always:
         return None
     span = info.range_name or (f"at least {lo:g}" if info.hi is None else f"{lo:g}–{hi:g}")

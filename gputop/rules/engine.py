@@ -1,11 +1,13 @@
 """The rules engine: the statuses of every alerting rule, from Prometheus or evaluated locally.
 
-- With Prometheus: its own rules and their states (`/api/v1/rules`), with margins from one
-  batched instant query per rule's compared side (never one per series).
+- With Prometheus: its own rules and their states (`/api/v1/rules`), with near judged from
+  one range query per rule's compared side (never one per series): its last few values at the
+  rule's own evaluations, the last the one the rule was evaluated on. A range already read for
+  the same evaluation is not asked again.
 - Without it: rule files (or the built-in pack) evaluated from the local history, with
   Prometheus' `for` and `keep_firing_for` semantics, their recording rules first.
 
-Either way the statuses pass through a `StatusKeeper` (near hysteresis, rows of lost GPUs).
+Either way the statuses pass through a `StatusKeeper` (rows of lost GPUs).
 When Prometheus' rules cannot be read, the last statuses stay, with `error` saying why and
 `last_ok` since when; retries follow `core.backoff.source_backoff` (1 s doubling to 8 s), so
 a Prometheus that comes back is seen within seconds, and `retry_now` skips the wait.
@@ -17,6 +19,7 @@ file holds no alerting rules (so nothing from it can ever show).
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -34,11 +37,14 @@ from gputop.rules.model import (
     ValueHistory,
     sort_statuses,
 )
+from gputop.rules.near import TREND_POINTS
 from gputop.rules.prometheus import (
+    Point,
     PromRuleGroup,
     QueryError,
+    QueryValues,
     alerting_rules,
-    compared_queries,
+    compared_windows,
     statuses_from_prometheus,
 )
 from gputop.rules.settle import StatusKeeper
@@ -83,7 +89,9 @@ class RulesEngine:
         self.last_ok: float | None = None  # when Prometheus' rules were last read
         self.note: str | None = None  # why there is nothing to show, when it is not an error
         self._history = ValueHistory()
-        self._keeper = StatusKeeper(margin=margin)
+        self._keeper = StatusKeeper()
+        # compared query -> the range last read of it, and what it answered
+        self._read: dict[str, tuple[tuple[float, float], QueryValues]] = {}
         self._backoff = source_backoff()
         self._retry_at = 0.0  # no request before this: backoff, or the next evaluation
 
@@ -106,46 +114,86 @@ class RulesEngine:
         lost: Sequence[GpuSample] = (),
         *,
         rules_client: PrometheusClient | None = None,
+        lag_s: float = 0.0,
     ) -> None:
         """Prometheus' rules and states (from `rules_client` when the ruler is elsewhere, e.g.
         vmalert not proxied by VictoriaMetrics), plus one instant query per compared side.
 
         On failure the last statuses stay (see `error`, `last_ok`); `lost` are the GPUs lost
-        now, whose rows stay listed."""
+        now, whose rows stay listed; `lag_s`: how late the engine shows its data."""
         now = self.clock.now()
         if now < self._retry_at:
             return
         try:
             groups = await (rules_client or client).rules()
-            values: dict[str, Mapping[LabelKey, float] | QueryError] = {}
-            for query in compared_queries(alerting_rules(groups)):
-                try:
-                    samples = await client.query(query)
-                except SourceError as exc:
-                    values[query] = QueryError(exc.reason)
+            values: dict[str, QueryValues] = {}
+            windows = compared_windows(alerting_rules(groups), now=now, lag_s=lag_s)
+            for query, window in windows.items():
+                held = self._read.get(query)
+                if held is not None and held[0] == window:
+                    values[query] = held[1]  # the same evaluation: nothing new to read
                     continue
-                values[query] = {
-                    label_key(s.labels, drop=()): s.value for s in samples if s.value is not None
-                }
+                values[query] = await _recent(client, query, *window)
+                if not isinstance(values[query], QueryError):
+                    self._read[query] = (window, values[query])
+            self._read = {q: r for q, r in self._read.items() if q in windows}
         except SourceError as exc:
             self.error = exc.reason
             self._retry_at = now + self._backoff.next_delay()
             return
+        try:
+            statuses = statuses_from_prometheus(
+                groups,
+                values,
+                now=now,
+                margin=self.margin,
+                history=self._history,
+            )
+        except Exception as exc:  # rules no evaluation expects: Prometheus' answer is at fault
+            self.error = f"rules that cannot be shown ({type(exc).__name__})"
+            self._retry_at = now + self._backoff.next_delay()
+            return
         self._backoff.reset()
-        self._retry_at = now + _refresh_period(groups)
+        self._retry_at = _next_read(groups, now)
         self.error = None
         self.last_ok = now
         self.origin = "Prometheus"
         # VictoriaMetrics answers /api/v1/rules empty unless vmalert is behind it
         self.note = None if alerting_rules(groups) else NO_RULES_NOTE
-        statuses = statuses_from_prometheus(
-            groups,
-            values,
-            now=now,
-            margin=self.margin,
-            history=self._history,
-        )
         self.statuses = sort_statuses(self._keeper.settle(statuses, lost))
+
+
+async def _recent(client: PrometheusClient, query: str, end: float, step: float) -> QueryValues:
+    """The last `TREND_POINTS` + 1 values of a compared query at its rule's evaluations, per
+    series; only the series present at the last of them (the one evaluated)."""
+    try:
+        answer = await client.query_range(query, end - TREND_POINTS * step, end, step)
+    except SourceError as exc:
+        return QueryError(exc.reason)
+    out: dict[LabelKey, list[Point]] = {}
+    for series in answer:
+        points = [(t, v) for t, v in series.points if v is not None]
+        if points and points[-1][0] >= end - step:
+            out[label_key(series.labels, drop=())] = points
+    return out
+
+
+#: Prometheus' evaluation of a group takes a moment: its result is asked this long after.
+_AFTER_EVALUATION_S = 0.5
+
+
+def _next_read(groups: Sequence[PromRuleGroup], now: float) -> float:
+    """When to ask the rules again: within `_refresh_period`, and just after the soonest
+    evaluation due, so what is shown is never an evaluation behind (a one-shot run reads the
+    newest one too)."""
+    due = [
+        rule.last_evaluation + group.interval_s + _AFTER_EVALUATION_S
+        for group in groups
+        if group.interval_s > 0
+        for rule in group.rules
+        if rule.last_evaluation is not None
+    ]
+    return max(now + 1.0, min(now + _refresh_period(groups), min(due, default=math.inf)))
 
 
 def _refresh_period(groups: Sequence[PromRuleGroup]) -> float:

@@ -33,11 +33,11 @@ class RuleFileError(Exception):
     when the problem has no place in the file, e.g. a missing file)."""
 
     def __init__(self, message: str, position: Position | None = None, *, path: str = "") -> None:
-        self.message = message
+        self.message = " ".join(message.split())  # a parser's words may span lines
         self.position = position
         self.path = position.path if position else path
         where = str(position) if position else path
-        super().__init__(f"{where}: {message}" if where else message)
+        super().__init__(f"{where}: {self.message}" if where else self.message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +60,10 @@ class RuleEntry:
     expr_map: OffsetMap | None = None
     #: Checks turned off for this rule by `# gputop: disable=...`, with where each was named.
     disabled: tuple[tuple[str, Position], ...] = ()
+    #: The comments on the rule's lines and just above it, each without its `#`.
+    comments: tuple[str, ...] = ()
+    #: Each annotation's name, where its value starts, and where each of its characters is.
+    annotation_places: tuple[tuple[str, Position, OffsetMap | None], ...] = ()
 
     def position_at(self, offset: int) -> Position:
         """Where the expression's character at `offset` is written in the file."""
@@ -72,6 +76,16 @@ class RuleEntry:
         """Where `name` is first written in the expression as a whole token, else its start."""
         found = token_offsets(self.expr, name)
         return self.position_at(found[0]) if found else self.expr_position
+
+    def annotation_position(self, name: str, offset: int) -> Position | None:
+        """Where the character at `offset` of the annotation `name` is written."""
+        for key, start, where in self.annotation_places:
+            if key == name:
+                if where is None:
+                    return start
+                line, col = where.at(offset)
+                return Position(start.path, line, col)
+        return None
 
     @property
     def disabled_checks(self) -> frozenset[str]:

@@ -8,8 +8,9 @@ plus a margin and Alertmanager still does not have it (no `alerting:` section in
 wrong address, a dropped label). A rule that is not firing has no alert there, but a silence
 that already covers it is named, so a row silenced ahead of time says so.
 
-The trade-off: "missing" is judged from the last good poll of Alertmanager; while Alertmanager
-cannot be read, nothing is called missing (the header says Alertmanager is failing instead).
+While Alertmanager cannot be read, every fate is the last known one, marked failing with the
+time of the last good poll, and nothing is called missing: each row Alertmanager has a say
+about (every firing row, every row a silence covers) says its fate is unknown since then.
 """
 
 from __future__ import annotations
@@ -96,13 +97,16 @@ def with_fates(
     fresh: bool,
     margin_s: float = MISSING_MARGIN_S,
 ) -> list[RuleStatus]:
-    """The statuses with their fates; with no view yet, each fate is unknown (state None)."""
+    """The statuses with their fates; with no view yet, each fate is unknown (state None);
+    `fresh` False (Alertmanager failing): the last known fates, marked failing."""
+    failing = not fresh
     if view is None:
-        empty = AlertFate()
+        empty = AlertFate(failing=failing)
         return [dataclasses.replace(st, alertmanager=empty) for st in statuses]
-    return [
-        dataclasses.replace(
-            st, alertmanager=fate_of(st, view, now=now, fresh=fresh, margin_s=margin_s)
-        )
-        for st in statuses
-    ]
+    out = []
+    for st in statuses:
+        fate = fate_of(st, view, now=now, fresh=fresh, margin_s=margin_s)
+        if failing:
+            fate = dataclasses.replace(fate, failing=True, stale_since=view.time)
+        out.append(dataclasses.replace(st, alertmanager=fate))
+    return out

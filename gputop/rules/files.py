@@ -16,10 +16,17 @@ from typing import Literal
 
 import yaml
 
+from gputop.config.files import FileRefused, read_limited
 from gputop.promql.analysis import PromQLSyntaxError
 from gputop.rules.entries import Position, RuleEntry, RuleFile, RuleFileError, RuleSet
 from gputop.rules.model import MARGIN_ANNOTATION, RecordDef, RuleDef, analysis_of, parse_margin
-from gputop.rules.yamltext import SourceText, disable_comments, scalar_map
+from gputop.rules.yamltext import (
+    OffsetMap,
+    SourceText,
+    comment_texts,
+    disable_comments,
+    scalar_map,
+)
 
 __all__ = [
     "Position",
@@ -37,6 +44,7 @@ _DURATION = re.compile(
     r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$"
 )
 _DURATION_UNITS = (31536000.0, 604800.0, 86400.0, 3600.0, 60.0, 1.0, 0.001)
+_MAX_DURATION_S = 2**63 / 1e9  # Go's time.Duration, as Prometheus parses it
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _TOP_KEYS = frozenset({"groups"})
@@ -48,6 +56,8 @@ _RULE_KEYS = frozenset(
     {"record", "alert", "expr", "for", "keep_firing_for", "labels", "annotations"}
 )
 _CUSTOM_RESOURCE = "PrometheusRule"
+#: Rule files are text someone wrote; one bigger than this is not one.
+MAX_RULE_FILE_BYTES = 16 * 1024 * 1024
 
 
 def parse_prometheus_duration(text: str) -> float:
@@ -58,7 +68,10 @@ def parse_prometheus_duration(text: str) -> float:
         return 0.0
     if not s or m is None:
         raise ValueError(f"not a valid duration string: {text!r} (use e.g. 30s, 5m, 1h30m)")
-    return sum(float(g) * unit for g, unit in zip(m.groups(), _DURATION_UNITS, strict=True) if g)
+    total = sum(float(g) * unit for g, unit in zip(m.groups(), _DURATION_UNITS, strict=True) if g)
+    if total > _MAX_DURATION_S:
+        raise ValueError(f"duration out of range: {text!r} (Prometheus holds up to 292y)")
+    return total
 
 
 def load_rules(paths: Iterable[str | Path]) -> list[RuleDef]:
@@ -90,18 +103,18 @@ def read_rule_file(path: str | Path) -> RuleFile:
     name = str(path)
     out = RuleFile(name)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        out.errors.append(RuleFileError("no such rule file", path=name))
+        raw = read_limited(Path(path), MAX_RULE_FILE_BYTES).data
+    except FileRefused as exc:
+        message = {
+            "missing": "no such rule file",
+            "directory": "is a directory, not a rule file",
+        }.get(exc.kind, str(exc))
+        out.errors.append(RuleFileError(message, path=name))
         return out
-    except IsADirectoryError:
-        out.errors.append(RuleFileError("is a directory, not a rule file", path=name))
-        return out
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         out.errors.append(RuleFileError(f"not UTF-8 text ({exc.reason})", path=name))
-        return out
-    except OSError as exc:
-        out.errors.append(RuleFileError(f"cannot read: {exc.strerror or exc}", path=name))
         return out
     try:
         roots = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
@@ -113,6 +126,9 @@ def read_rule_file(path: str | Path) -> RuleFile:
         return out
     except yaml.YAMLError as exc:
         out.errors.append(RuleFileError(f"YAML error: {exc}", path=name))
+        return out
+    except RecursionError:
+        out.errors.append(RuleFileError("YAML error: nested too deep", path=name))
         return out
     reader = _Reader(name, SourceText(text), out)
     plain = 0
@@ -355,8 +371,19 @@ class _Reader:
                 name_position=self.value_at(name_node),
                 expr_map=expr_map,
                 disabled=self.disabled(node),
+                comments=comment_texts(self.source.lines, *self.rows(node)),
+                annotation_places=self.places(keys["annotations"][1]) if annotations else (),
             )
         )
+
+    def places(self, node: yaml.Node) -> tuple[tuple[str, Position, OffsetMap | None], ...]:
+        """Where each value of a mapping of strings is written, character by character."""
+        out = []
+        for key, value in node.value if isinstance(node, yaml.MappingNode) else ():
+            if isinstance(key, yaml.ScalarNode) and isinstance(value, yaml.ScalarNode):
+                where = scalar_map(self.source, value, str(value.value))
+                out.append((str(key.value), self.value_at(value), where))
+        return tuple(out)
 
     def value_at(self, node: yaml.Node) -> Position:
         """Where a scalar's value starts: inside its quotes, if it has any."""
@@ -364,9 +391,18 @@ class _Reader:
         quoted = isinstance(node, yaml.ScalarNode) and node.style in ('"', "'")
         return Position(at.path, at.line, at.col + 1) if quoted else at
 
+    def rows(self, node: yaml.MappingNode) -> tuple[int, int]:
+        """The first and last line (1-based) a rule is written on: up to its last value's
+        end (a nested mapping's own end is where the next rule, or the comments above it,
+        begin)."""
+        last: yaml.Node = node
+        while isinstance(last, yaml.MappingNode | yaml.SequenceNode) and last.value:
+            item = last.value[-1]
+            last = item[1] if isinstance(item, tuple) else item
+        end = last.end_mark
+        return node.start_mark.line + 1, end.line if end.column == 0 else end.line + 1
+
     def disabled(self, node: yaml.MappingNode) -> tuple[tuple[str, Position], ...]:
         """The checks disabled by comments on the rule's lines or just above it."""
-        end = node.value[-1][1].end_mark if node.value else node.end_mark
-        last = end.line if end.column == 0 else end.line + 1
-        found = disable_comments(self.source.lines, node.start_mark.line + 1, last)
+        found = disable_comments(self.source.lines, *self.rows(node))
         return tuple((name, Position(self.path, line, col)) for name, line, col in found)

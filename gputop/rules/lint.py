@@ -6,6 +6,10 @@ annotations, then a summary line. Exit status: 0 clean, 1 warnings only, 2 error
 a bad flag or config, a server that cannot be reached). A warning is turned off for one rule
 by a `# gputop: disable=<check>` comment, everywhere by `--disable` or the config's
 `[rules] disabled_checks`; errors cannot be turned off.
+
+What the checks know of a project comes from the project: its dcgm-exporter counters file
+(`--counters`, else one found beside the rule file), its evaluation interval (the group's,
+the server's, or `--eval-interval`); what is not known is not guessed.
 """
 
 from __future__ import annotations
@@ -15,21 +19,23 @@ import asyncio
 import json
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
 
 from gputop.core.catalogue import DEFAULT_HISTOGRAM
+from gputop.core.untrusted import escaped, visible
 from gputop.promql.analysis import Selector
 from gputop.promql.units import Unit
 from gputop.rules.checks import (
     CHECKS,
-    DEFAULT_EVAL_INTERVAL_S,
     CheckContext,
     Finding,
     check_entry,
+    name_problem,
     record_unit,
 )
+from gputop.rules.counters import Counters, CountersError, find_counters, read_counters
 from gputop.rules.entries import RuleEntry, RuleFile, RuleFileError
 from gputop.rules.files import parse_prometheus_duration, read_rule_file
 from gputop.rules.live import (
@@ -39,10 +45,10 @@ from gputop.rules.live import (
     missing_message,
     selector_key,
 )
+from gputop.rules.rateunits import recorded_pers
 from gputop.rules.sites import site_position, sites
 
 __all__ = [
-    "DEFAULT_EVAL_INTERVAL_S",
     "FORMATS",
     "Finding",
     "Report",
@@ -60,7 +66,7 @@ _IGNORED_DOCUMENT = (
     "are never loaded (a PrometheusRule per document is fine)"
 )
 # A name the catalogue already faults needs no "no series" beside it.
-_NAME_CHECKS = frozenset({"unknown-metric", "old-metric-name", "default-export"})
+_NAME_CHECKS = frozenset({"unknown-metric", "not-a-metric", "old-metric-name", "default-export"})
 
 
 @dataclass(slots=True)
@@ -71,6 +77,8 @@ class Report:
     #: Files with no alerting rules: the dashboard has nothing to show from them.
     without_alerts: list[str] = field(default_factory=list)
     prometheus: str | None = None  # the server checked against
+    #: The dcgm-exporter counters files the checks judged exports by.
+    counters: list[str] = field(default_factory=list)
 
     @property
     def errors(self) -> int:
@@ -81,6 +89,10 @@ class Report:
         return sum(f.severity == "warning" for f in self.findings)
 
     @property
+    def notes(self) -> int:
+        return sum(f.severity == "note" for f in self.findings)
+
+    @property
     def exit_code(self) -> int:
         return 2 if self.errors else 1 if self.warnings else 0
 
@@ -89,8 +101,12 @@ class Report:
             f"{_count(self.files, 'file')}, {_count(self.rules, 'rule')}: "
             f"{_count(self.errors, 'error')}, {_count(self.warnings, 'warning')}"
         )
+        if self.notes:
+            line += f", {_count(self.notes, 'note')}"
         if self.without_alerts:
             line += f"; no alerting rules in {', '.join(self.without_alerts)}"
+        if self.counters:
+            line += f"; dcgm-exporter fields as in {', '.join(self.counters)}"
         return line
 
     def as_json(self) -> dict[str, Any]:
@@ -99,8 +115,10 @@ class Report:
             "rules": self.rules,
             "errors": self.errors,
             "warnings": self.warnings,
+            "notes": self.notes,
             "prometheus": self.prometheus,
             "no_alerting_rules": list(self.without_alerts),
+            "counters": list(self.counters),
             "findings": [
                 {
                     "file": f.path,
@@ -120,22 +138,28 @@ class Report:
 def check_files(
     paths: Iterable[str | Path],
     *,
-    eval_interval_s: float = DEFAULT_EVAL_INTERVAL_S,
+    eval_interval_s: float | None = None,
     histogram: str = DEFAULT_HISTOGRAM,
     disabled: Iterable[str] = (),
     prometheus: str | None = None,
     client_options: Mapping[str, Any] | None = None,
     deadline_s: float | None = None,
+    counters: Counters | None = None,
+    find: bool = True,
+    verbose: bool = False,
 ) -> Report:
     """Read and check every file; findings in file order, then by line and column.
 
+    `counters`: the fields the project's dcgm-exporter exports; without it (and with `find`)
+    a counters file beside each rule file or above it is used, else a default install's.
     With `prometheus` (a base URL; `client_options` as for PrometheusClient), every selector
-    is also checked for series there and the server's metric types are used.
+    is also checked for series there, and the server's metric types and group intervals are
+    used. Notes (no mistakes) are kept only when `verbose`.
     """
     parsed: list[RuleFile] = [read_rule_file(p) for p in paths]
     entries = [e for f in parsed for e in f.entries]
     base = CheckContext(eval_interval_s=eval_interval_s, histogram=histogram)
-    ctx = CheckContext(eval_interval_s, histogram, recorded=_recorded(entries, base))
+    ctx = replace(base, recorded=_recorded(entries, base), recorded_rates=recorded_pers(entries))
     report = Report(files=len(parsed), prometheus=prometheus)
     live = None
     if prometheus is not None:
@@ -146,26 +170,36 @@ def check_files(
             )
             live = None
         else:
-            ctx = CheckContext(
-                eval_interval_s=eval_interval_s,
-                histogram=histogram,
-                recorded=ctx.recorded,
+            ctx = replace(
+                ctx,
                 types=live.types,
                 present=live.present,
+                group_intervals=live.group_intervals,
+                server=prometheus,
             )
     off = frozenset(disabled)
     for rule_file in parsed:
+        used = counters
+        nearby = (
+            find_counters(rule_file.path) if used is None and find and rule_file.entries else []
+        )
+        if nearby:
+            used = Counters.union(nearby)
+        for path in used.paths if used else ():
+            if path not in report.counters:
+                report.counters.append(path)
+        file_ctx = replace(ctx, counters=used)
         found = [_error_finding(e) for e in rule_file.errors]
         found += [
             Finding.at(at, "ignored-document", _IGNORED_DOCUMENT)
             for at in rule_file.ignored_documents
         ]
         for entry in rule_file.entries:
-            found += _entry_findings(entry, ctx, live)
+            found += _entry_findings(entry, file_ctx, live)
         report.rules += len(rule_file.entries)
         if not rule_file.rules and not rule_file.errors:
             report.without_alerts.append(rule_file.path)
-        kept = [f for f in found if f.check not in off]
+        kept = [f for f in found if f.check not in off and (verbose or f.severity != "note")]
         report.findings.extend(sorted(kept, key=lambda f: (f.line, f.col)))
     if live is not None and live.unchecked:
         why = live.failure or f"not all answered within {deadline_s or LIVE_DEADLINE_S:g} s"
@@ -174,12 +208,17 @@ def check_files(
     return report
 
 
+def read_counters_files(paths: Iterable[str | Path]) -> Counters:
+    """The counters files named by the user, as one; CountersError for a bad one."""
+    return Counters.union((str(p), read_counters(p)) for p in paths)
+
+
 def _recorded(entries: Sequence[RuleEntry], ctx: CheckContext) -> dict[str, Unit | None]:
     """Series recorded by the files, with their units, each known to the records after it."""
     units: dict[str, Unit | None] = {e.name: None for e in entries if e.kind == "record"}
     for entry in entries:
         if entry.kind == "record":
-            step = CheckContext(ctx.eval_interval_s, ctx.histogram, units)
+            step = replace(ctx, recorded=units)
             units[entry.name] = record_unit(entry, step)
     return units
 
@@ -187,18 +226,17 @@ def _recorded(entries: Sequence[RuleEntry], ctx: CheckContext) -> dict[str, Unit
 def _entry_findings(entry: RuleEntry, ctx: CheckContext, live: LiveResult | None) -> list[Finding]:
     found = check_entry(entry, ctx)
     if live is not None:
-        named = {(f.line, f.col) for f in found if f.check in _NAME_CHECKS}
+        named = {s.selector.metric for s in sites(entry) if _faulted(s.selector.metric, ctx)}
         for site in sites(entry):
             sel = site.selector
             probe = live.probes.get(selector_key(sel))
-            start = site_position(entry, site)
             if (
                 probe is None
                 or probe.has_series
                 or site.in_absent
                 or sel.metric in ctx.recorded
                 or sel.metric in _SYNTHETIC
-                or (start.line, start.col) in named
+                or sel.metric in named
             ):
                 continue
             message, label = missing_message(sel.metric, sel, probe, live.url)
@@ -218,6 +256,12 @@ def _entry_findings(entry: RuleEntry, ctx: CheckContext, live: LiveResult | None
                 )
             )
     return kept
+
+
+def _faulted(metric: str | None, ctx: CheckContext) -> bool:
+    """Whether a name check already faults this name: one finding per token is enough."""
+    problem = name_problem(metric, ctx) if metric else None
+    return problem is not None and problem[0] in _NAME_CHECKS
 
 
 def _run_live(
@@ -276,16 +320,21 @@ def github_line(finding: Finding) -> str:
             props += [f"line={finding.line}", f"col={finding.col}"]
     props.append(f"title={_github_escape(finding.check, prop=True)}")
     message = finding.message if finding.path else f"{finding.where}: {finding.message}"
-    return f"::{finding.severity} {','.join(props)}::{_github_escape(message)}"
+    level = "notice" if finding.severity == "note" else finding.severity
+    return f"::{level} {','.join(props)}::{_github_escape(message)}"
 
 
 def write_report(report: Report, out: TextIO, fmt: str = "text") -> None:
+    """The report as text, JSON or GitHub annotations. Rule names, paths and a server's label
+    values are outside text: controls are made visible (escaped in JSON), never sent raw."""
     if fmt == "json":
-        out.write(json.dumps(report.as_json(), indent=2, ensure_ascii=False) + "\n")
+        text = json.dumps(report.as_json(), indent=2, ensure_ascii=False)
+        # JSON escapes C0 in strings itself; its lines are its own layout
+        out.write("\n".join(escaped(line) for line in text.split("\n")) + "\n")
         return
     for finding in report.findings:
-        print(github_line(finding) if fmt == "github" else str(finding), file=out)
-    print(report.summary(), file=out)
+        print(visible(github_line(finding) if fmt == "github" else str(finding)), file=out)
+    print(visible(report.summary()), file=out)
 
 
 # ---- command line ------------------------------------------------------------------------
@@ -323,7 +372,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="DURATION",
         help="evaluation interval of groups without their own `interval` "
-        "(default: [rules] eval_interval, else 1m)",
+        "(default: [rules] eval_interval, else the server's, else unknown)",
+    )
+    parser.add_argument(
+        "--counters",
+        action="append",
+        default=[],
+        metavar="CSV",
+        help="dcgm-exporter counters file the rules' exporter runs with (repeatable; "
+        "default: [rules] counters, else a *.csv of that format beside the rule file or "
+        "above it in its repository, else a default install's fields)",
     )
     parser.add_argument(
         "--prometheus",
@@ -341,6 +399,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="CHECK[,CHECK]",
         help="turn a check off everywhere (also [rules] disabled_checks)",
     )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also print notes, which are no mistakes and leave the exit status alone "
+        "(a `for:` the rule manager rounds up to a multiple of the evaluation interval)",
+    )
     parser.add_argument("--config", metavar="FILE", help="TOML config file")
     parser.add_argument("--profile", metavar="NAME", help="named profile from the config file")
 
@@ -357,18 +422,31 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
             overrides={"prometheus.url": args.prometheus},
         )
     except ConfigError as exc:
-        sys.stderr.write(f"gputop rules check: {exc}\n")
+        sys.stderr.write(f"gputop rules check: {visible(str(exc))}\n")
         return 2
+    for warning in config.warnings:
+        sys.stderr.write(f"gputop rules check: warning: {visible(warning)}\n")
     settings = config.prometheus
     disabled = {name for names in args.disable for name in names}
     disabled |= set(config.rules.disabled_checks)
+    counters = None
+    named = args.counters or config.rules.counters
+    if named:
+        try:
+            counters = read_counters_files(named)
+        except CountersError as exc:
+            where = "--counters" if args.counters else "[rules] counters"
+            sys.stderr.write(f"gputop rules check: {where}: {visible(str(exc))}\n")
+            return 2
     report = check_files(
         args.files,
         eval_interval_s=args.eval_interval or config.rules.eval_interval,
+        counters=counters,
         histogram=settings.latency_histogram if settings else DEFAULT_HISTOGRAM,
         disabled=disabled,
         prometheus=None if args.offline or settings is None else settings.url,
         client_options=settings.client_kwargs() if settings else None,
+        verbose=args.verbose,
     )
     write_report(report, stream, args.format)
     return report.exit_code

@@ -1,5 +1,6 @@
-"""Checks against a live Prometheus: does each selector select series there, and which type
-do its targets declare for each metric (for `rate-of-gauge` and `raw-counter`).
+"""Checks against a live Prometheus: does each selector select series there, which type do
+its targets declare for each metric (for `rate-of-gauge` and `raw-counter`), and at which
+interval does it evaluate each rule group (for `for-interval`).
 
 One instant query per distinct selector answers everything about it at once: the selector,
 the metric alone, the metric with each matcher alone, and the values each matched label has,
@@ -11,11 +12,13 @@ time within one overall deadline; what is left unchecked by then is said, not gu
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from gputop.promql.analysis import LabelMatcher, Selector
+from gputop.rules.prometheus import PromRuleGroup
 from gputop.sources.prometheus import (
     PrometheusClient,
     PromHTTPError,
@@ -63,6 +66,8 @@ class Probe:
 class LiveResult:
     url: str
     types: dict[str, str] = field(default_factory=dict)
+    #: Each rule group's evaluation interval by name, for names the server uses once.
+    group_intervals: dict[str, float] = field(default_factory=dict)
     probes: dict[SelectorKey, Probe] = field(default_factory=dict)
     unchecked: int = 0  # selectors left unchecked: a failed query, or the deadline
     failure: str | None = None  # why the first failed query failed
@@ -147,6 +152,8 @@ async def check_live(
             result.error = exc.reason
             return result
         result.types = {}  # a server without the metadata API: types from the catalogue
+    with contextlib.suppress(PromError):  # without rules: intervals from files and flags
+        result.group_intervals = _intervals(await client.rules(None))
     keys = list(dict.fromkeys(selector_key(s) for s in selectors))
     gate = asyncio.Semaphore(_CONCURRENCY)
 
@@ -167,6 +174,15 @@ async def check_live(
         await asyncio.gather(*pending, return_exceptions=True)
     result.unchecked = len(keys) - len(result.probes)
     return result
+
+
+def _intervals(groups: Iterable[PromRuleGroup]) -> dict[str, float]:
+    """Group name → interval, leaving out names whose groups disagree."""
+    seen: dict[str, set[float]] = {}
+    for group in groups:
+        if group.interval_s and group.interval_s > 0:
+            seen.setdefault(group.name, set()).add(group.interval_s)
+    return {name: next(iter(values)) for name, values in seen.items() if len(values) == 1}
 
 
 def missing_message(

@@ -8,10 +8,15 @@ record work as on Prometheus. Rules outside the local subset (see `promql.evalua
 `unknown` with the reason "needs Prometheus: <what>"; an alert on a recorded series whose
 recording rule needs Prometheus says which.
 
-Like Prometheus, a rule's alert states move only at its group's evaluation interval (when the
-rule file gives one): a value that dips below the threshold for a second between two
-evaluations does not reset a pending alert. The compared values (near, sparklines) are read
-at every evaluation.
+Like Prometheus, a rule is evaluated only at its group's evaluation interval (when the rule
+file gives one), at the times of the interval's grid (the first time at once, when the store
+holds nothing yet at the grid's last mark): a value that dips below the threshold
+for a second between two evaluations does not reset a pending alert. The compared value
+shown (and judged near) is the one read at that same evaluation, so a state and its value
+never contradict each other; the compared values of the evaluations before it are its
+recent series (near is judged from it: `gputop.rules.near`), filled from the stored history
+at the first evaluation, at the same grid times, so a one-shot run with the same history
+says what the dashboard says.
 """
 
 from __future__ import annotations
@@ -37,7 +42,6 @@ from gputop.promql.evaluator import (
 from gputop.promql.recorded import RecordedSeries
 from gputop.rules.model import (
     DEFAULT_MARGIN,
-    TREND_MIN_WINDOW_S,
     AlertState,
     RecordDef,
     RuleDef,
@@ -48,12 +52,13 @@ from gputop.rules.model import (
     sort_statuses,
     unknown_status,
 )
+from gputop.rules.near import TREND_MIN_HORIZON_S, TREND_POINTS
 
 __all__ = ["NEEDS_PROMETHEUS", "LocalEvaluator"]
 
 #: Prefix of the reason of every rule outside the local subset.
 NEEDS_PROMETHEUS = "needs Prometheus: "
-_BACKFILL_POINTS = 30  # enough for a trend, cheap enough for the first evaluation
+_BACKFILL_POINTS = 30  # at most: enough for a trend and a sparkline, cheap at the start
 
 
 @dataclass(slots=True)
@@ -73,7 +78,10 @@ class _Rule:
     problem: str | None = None  # why it cannot be evaluated locally
     active: dict[LabelKey, _Alert] = field(default_factory=dict)
     backfilled: bool = False
-    next_step: float = -math.inf  # when the alert states move next (the group's interval)
+    next_step: float = -math.inf  # when it is evaluated next (the group's interval)
+    values: dict[LabelKey, float] = field(default_factory=dict)  # compared, at the last one
+    at: float = -math.inf  # the time of the last evaluation
+    recorded: float = -math.inf  # the last mark of its grid whose compared values are kept
 
 
 @dataclass(slots=True)
@@ -134,29 +142,35 @@ class LocalEvaluator:
         rule = entry.rule
         if entry.problem is not None or entry.expr is None or entry.analysis is None:
             return [unknown_status(rule, entry.problem or "cannot evaluate", source="local")]
-        due = ctx.now >= entry.next_step
-        try:
-            result = _vector(entry.expr(ctx), rule) if due else {}
-            compared = _vector(entry.compared(ctx), rule) if entry.compared else {}
-        except Unsupported as exc:
-            return [unknown_status(rule, NEEDS_PROMETHEUS + str(exc), source="local")]
-        except (EvalError, ArithmeticError, ValueError) as exc:
-            return [unknown_status(rule, f"cannot evaluate: {exc}", source="local")]
-        if due:
-            _step(entry, result, rule, ctx.now)
+        if ctx.now >= entry.next_step:
             interval = rule.interval_s
-            if interval:  # on the interval's grid, as Prometheus schedules a group
-                entry.next_step = (math.floor(ctx.now / interval) + 1) * interval
-        if entry.compared is not None and not entry.backfilled:
-            self._backfill(entry, ctx)
-        values = {_identity(k): v for k, v in compared.items()}
-        idents = list(values) + [i for i in entry.active if i not in values]
+            # on the interval's grid, as Prometheus schedules a group, and evaluated there
+            at = math.floor(ctx.now / interval) * interval if interval else ctx.now
+            step = ctx if at == ctx.now else _at(ctx, at)
+            try:
+                if entry.at == -math.inf and at < ctx.now and _fresh_start(entry, ctx, step):
+                    at, step = ctx.now, ctx  # no past to evaluate on: now, the grid from then
+                result = _vector(entry.expr(step), rule)
+                compared = _vector(entry.compared(step), rule) if entry.compared else {}
+            except Unsupported as exc:
+                return [unknown_status(rule, NEEDS_PROMETHEUS + str(exc), source="local")]
+            except (EvalError, ArithmeticError, ValueError) as exc:
+                return [unknown_status(rule, f"cannot evaluate: {exc}", source="local")]
+            _step(entry, result, rule, at)
+            entry.values = {_identity(k): v for k, v in compared.items()}
+            entry.at = at
+            if interval:  # the grid's next mark
+                entry.next_step = (math.floor(at / interval) + 1) * interval
+            if entry.compared is not None:
+                self._record(entry, step)
+        idents = list(entry.values) + [i for i in entry.active if i not in entry.values]
         out: list[RuleStatus] = []
         for ident in idents:
             alert = entry.active.get(ident)
-            value = values.get(ident, alert.value if alert else None)
-            key = (rule.group, rule.name, ident)
-            self.history.record(key, ctx.now, value)
+            value: float | None = entry.values.get(ident, alert.value if alert else None)
+            points = self.history.points((rule.group, rule.name, ident))
+            if value is not None and (not points or points[-1][0] < entry.at):
+                points.append((entry.at, value))  # between two marks of the grid
             out.append(
                 series_status(
                     rule,
@@ -166,7 +180,8 @@ class LocalEvaluator:
                     labels=dict(ident),
                     active_at=alert.active_at if alert else None,
                     margin=self.margin,
-                    points=self.history.points(key),
+                    points=points,
+                    step_s=rule.interval_s or self.history.spacing_s,
                     source="local",
                     analysis=entry.analysis,
                 )
@@ -183,22 +198,46 @@ class LocalEvaluator:
                 out.append(unknown_status(rule, f"no local data for {query}", source="local"))
         return out
 
-    def _backfill(self, entry: _Rule, ctx: EvalContext) -> None:
-        """Seed the trend history from the store's past, once, so trends work at start-up."""
-        entry.backfilled = True
+    def _record(self, entry: _Rule, ctx: EvalContext) -> None:
+        """Keep the compared values at the marks of the evaluation grid (its interval, or
+        every `spacing_s` for a rule evaluated at every reading): a rule's recent series. The
+        first time, the marks before are filled from the store's past, so trends and
+        sparklines work from the first evaluation, as for a one-shot run."""
+        rule = entry.rule
+        grid = rule.interval_s or self.history.spacing_s
+        mark = math.floor(ctx.now / grid) * grid
+        if not entry.backfilled:
+            entry.backfilled = True
+            span = max(rule.for_s, TREND_MIN_HORIZON_S, (TREND_POINTS + 1) * grid)
+            for k in range(min(_BACKFILL_POINTS, math.ceil(span / grid)), 0, -1):
+                self._record_at(entry, ctx, mark - k * grid)
+        if mark > entry.recorded:
+            self._record_at(entry, ctx, mark)
+
+    def _record_at(self, entry: _Rule, ctx: EvalContext, t: float) -> None:
         assert entry.compared is not None
-        window = max(entry.rule.for_s, TREND_MIN_WINDOW_S)
-        step = max(self.history.spacing_s, window / _BACKFILL_POINTS)
-        t = ctx.now - window
-        while t < ctx.now:
-            past = EvalContext(t, ctx.store, ctx.gpus, ctx.readings, ctx.recorded)
-            try:
-                values = _vector(entry.compared(past), entry.rule)
-            except (Unsupported, EvalError, ArithmeticError, ValueError):
-                return
-            for key, value in values.items():
-                self.history.record((entry.rule.group, entry.rule.name, _identity(key)), t, value)
-            t += step
+        try:
+            values = _vector(entry.compared(ctx if t == ctx.now else _at(ctx, t)), entry.rule)
+        except (Unsupported, EvalError, ArithmeticError, ValueError):
+            return
+        entry.recorded = t
+        for key, value in values.items():
+            self.history.record((entry.rule.group, entry.rule.name, _identity(key)), t, value)
+
+
+def _fresh_start(entry: _Rule, now: EvalContext, mark: EvalContext) -> bool:
+    """Whether the store holds nothing yet at the grid's last mark that it holds now (a start
+    without a past to replay, as NVML's): the first evaluation is then made now."""
+    if entry.compared is None:
+        return False
+    return not _vector(entry.compared(mark), entry.rule) and bool(
+        _vector(entry.compared(now), entry.rule)
+    )
+
+
+def _at(ctx: EvalContext, t: float) -> EvalContext:
+    """The same evaluation context at another time."""
+    return EvalContext(t, ctx.store, ctx.gpus, ctx.readings, ctx.recorded)
 
 
 def _prepare(rule: RuleDef, recorded: frozenset[str], broken: dict[str, str]) -> _Rule:

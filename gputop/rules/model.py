@@ -1,8 +1,8 @@
 """Rule and status models, and the status logic shared by Prometheus and local evaluation.
 
 Status of a rule per matching series, worst first: firing; pending (fires in for − (now −
-activeAt)); near (inactive, but the compared value is within a margin of its threshold, or
-its least-squares trend crosses the threshold within the `for` window); unknown; ok.
+activeAt)); near (inactive, but close to its threshold by margin or recent trend: see
+`gputop.rules.near`); unknown; ok.
 """
 
 from __future__ import annotations
@@ -18,13 +18,12 @@ from gputop.core.jobs import jobs_from_labels
 from gputop.core.labels import LabelKey, label_key
 from gputop.core.models import Job
 from gputop.core.series import RingSeries
-from gputop.core.units import format_duration
-from gputop.promql.analysis import Analysis, Comparison, analyse, compare
+from gputop.promql.analysis import Analysis, analyse, compare
+from gputop.rules.near import assess
 
 __all__ = [
     "DEFAULT_MARGIN",
     "MARGIN_ANNOTATION",
-    "TREND_MIN_WINDOW_S",
     "AlertFate",
     "AlertState",
     "RecordDef",
@@ -33,11 +32,9 @@ __all__ = [
     "State",
     "ValueHistory",
     "analysis_of",
-    "assess",
     "parse_margin",
     "series_status",
     "sort_statuses",
-    "trend_eta",
     "unknown_status",
 ]
 
@@ -49,11 +46,6 @@ StatusSource = Literal["prometheus", "local"]
 DEFAULT_MARGIN = 0.10
 #: The annotation that overrides the margin of one rule ("5%" or "0.05").
 MARGIN_ANNOTATION = "gputop_margin"
-#: The trend is fitted over the rule's `for` window, but never less than this.
-TREND_MIN_WINDOW_S = 180.0
-_TREND_MIN_POINTS = 4
-_TREND_MIN_SPAN_S = 30.0
-_TREND_MIN_R2 = 0.5  # below this, the line explains too little of the history to predict
 _HISTORY_SHOWN = 60  # values kept on a status for its sparkline
 
 _STATE_RANK = {"firing": 0, "pending": 1, "near": 2, "unknown": 3, "ok": 4}
@@ -90,13 +82,22 @@ class AlertFate:
     """What Alertmanager did with a rule's alert (see `gputop.rules.fate`).
 
     `state` is None when Alertmanager is not expected to hold the alert (not firing, or too
-    recently); `silences` are (id, created by, ends at) of the silences covering it.
+    recently); `silences` are (id, created by, ends at) of the silences covering it. While
+    Alertmanager cannot be read, `failing` is set: the fate is the last known one, as of
+    `stale_since` (the last good answer; None: there never was one).
     """
 
     state: FateState | None = None
     silences: tuple[tuple[str, str, float | None], ...] = ()
     inhibited_by: tuple[str, ...] = ()  # names of the inhibiting alerts
     receivers: tuple[str, ...] = ()
+    failing: bool = False
+    stale_since: float | None = None
+
+    @property
+    def touched(self) -> bool:
+        """Whether Alertmanager has a say about this row (its alert, a silence covering it)."""
+        return self.state is not None or bool(self.silences or self.inhibited_by)
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -104,6 +105,8 @@ class AlertFate:
             "silenced_by": [silence_id for silence_id, _, _ in self.silences],
             "inhibited_by": list(self.inhibited_by),
             "receivers": list(self.receivers),
+            "stale": self.failing,
+            "stale_since": self.stale_since,
         }
 
 
@@ -134,6 +137,7 @@ class RuleStatus:
     labels: Mapping[str, str] = field(default_factory=dict)
     source: StatusSource = "prometheus"
     history: tuple[float, ...] = ()  # recent compared values, oldest first
+    history_step_s: float | None = None  # seconds between them (None: not known)
     active_at: float | None = None
     query: str | None = None
     origin: str | None = None  # the rule's file:line
@@ -232,73 +236,6 @@ def parse_margin(text: str) -> float:
     return value
 
 
-def trend_eta(
-    points: Sequence[tuple[float, float]],
-    comparison: Comparison,
-    *,
-    now: float,
-    window_s: float,
-    value: float | None = None,
-) -> float | None:
-    """Seconds until the value, moving at the least-squares slope of the last `window_s`,
-    crosses the threshold (from `value`, else from the fitted line at `now`).
-
-    None with too little history, a trend away from the threshold, or points too scattered
-    around the line for it to mean anything.
-    """
-    recent = [(t - now, v) for t, v in points if now - window_s <= t <= now]
-    if len(recent) < _TREND_MIN_POINTS or recent[-1][0] - recent[0][0] < _TREND_MIN_SPAN_S:
-        return None
-    n = len(recent)
-    mean_t = sum(t for t, _ in recent) / n
-    mean_v = sum(v for _, v in recent) / n
-    var_t = sum((t - mean_t) ** 2 for t, _ in recent)
-    var_v = sum((v - mean_v) ** 2 for _, v in recent)
-    if var_t == 0 or var_v == 0:
-        return None
-    cov = sum((t - mean_t) * (v - mean_v) for t, v in recent)
-    slope = cov / var_t
-    if cov * cov / (var_t * var_v) < _TREND_MIN_R2:
-        return None
-    rising = comparison.op in (">", ">=")
-    if comparison.op not in (">", ">=", "<", "<=") or (slope > 0) != rising:
-        return None
-    start = value if value is not None else mean_v - slope * mean_t
-    return max(0.0, (comparison.threshold - start) / slope)
-
-
-def assess(
-    comparison: Comparison,
-    value: float | None,
-    *,
-    margin: float,
-    points: Sequence[tuple[float, float]] = (),
-    for_s: float = 0.0,
-    now: float,
-    gated: bool = False,
-) -> tuple[State, float | None, str | None]:
-    """State, eta and reason of an inactive series from its compared value and history."""
-    if value is None or math.isnan(value):
-        return "unknown", None, f"no value for {comparison.query}"
-    if comparison.return_bool:
-        return "ok", None, "a bool comparison has no margin"
-    if comparison.holds(value):
-        if gated:
-            return "ok", None, "threshold crossed, but the and/unless condition does not hold"
-        return "near", None, "threshold crossed, not yet pending"
-    if comparison.op == "!=":
-        return "ok", None, None
-    window = max(for_s, TREND_MIN_WINDOW_S)
-    eta = trend_eta(points, comparison, now=now, window_s=window, value=value) if points else None
-    if eta is not None and eta > window:
-        eta = None
-    if abs(value - comparison.threshold) <= margin * abs(comparison.threshold):
-        return "near", eta, f"within {margin:.0%} of the threshold"
-    if eta is not None:
-        return "near", eta, f"trend crosses the threshold in {format_duration(eta)}"
-    return "ok", None, None
-
-
 def series_status(
     rule: RuleDef,
     state: AlertState,
@@ -309,42 +246,46 @@ def series_status(
     active_at: float | None = None,
     margin: float = DEFAULT_MARGIN,
     points: Sequence[tuple[float, float]] = (),
+    shown: Sequence[float] | None = None,
+    step_s: float | None = None,
     source: StatusSource = "prometheus",
     analysis: Analysis | None = None,
 ) -> RuleStatus:
     """The status of one series of a rule, given its alert state and compared value.
 
     Firing and pending come from the alert state as given; near/ok only ever refine
-    "inactive", so the status always agrees with the evaluator's own state.
+    "inactive", so the status always agrees with the evaluator's own state. `points` is the
+    recent series of the compared value as evaluated (its last point is `value`), which near
+    is judged from; `shown` the values of its sparkline (default: those of `points`),
+    `step_s` apart.
     """
     analysis = analysis or rule.analysis
     comparison = analysis.comparison
     margin = margin if rule.margin is None else rule.margin
+    if value is None and points:
+        value = points[-1][1]
+    elif value is not None and (not points or points[-1][1] != value):
+        points = [*points, (now, value)]
     reason: str | None = None
     fires_in: float | None = None
     eta: float | None = None
-    shown: State
+    status: State
     if state == "firing":
-        shown = "firing"
+        status = "firing"
     elif state == "pending":
-        shown = "pending"
+        status = "pending"
         if active_at is not None:
             fires_in = max(0.0, rule.for_s - (now - active_at))
     elif comparison is None:
-        shown, reason = "ok", "no threshold to compare"
+        status, reason = "ok", "no threshold to compare"
     else:
-        shown, eta, reason = assess(
-            comparison,
-            value,
-            margin=margin,
-            points=points,
-            for_s=rule.for_s,
-            now=now,
-            gated=analysis.gated,
+        status, eta, reason = assess(
+            comparison, points, margin=margin, for_s=rule.for_s, now=now, gated=analysis.gated
         )
+    sparkline = [v for _, v in points] if shown is None else list(shown)
     return RuleStatus(
         name=rule.name,
-        state=shown,
+        state=status,
         severity=rule.severity,
         value=None if value is None or math.isnan(value) else value,
         op=comparison.op if comparison else None,
@@ -354,7 +295,8 @@ def series_status(
         reason=reason,
         labels=dict(labels or {}),
         source=source,
-        history=tuple(v for _, v in points[-_HISTORY_SHOWN:]),
+        history=tuple(sparkline[-_HISTORY_SHOWN:]),
+        history_step_s=step_s,
         active_at=active_at,
         query=comparison.query if comparison else None,
         origin=rule.source,

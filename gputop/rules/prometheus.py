@@ -2,9 +2,11 @@
 the statuses worked out from it.
 
 Firing and pending come from Prometheus' own alert states; near/ok are worked out from the
-value of each rule's compared query (one instant query per rule, for all its series), so
-gputop never disagrees with Prometheus about what fires. Parsing takes plain JSON values as
-the API returns them; every unexpected shape raises `PromMalformed`.
+recent series of each rule's compared query (one range query per rule, for all its series,
+ending at the rule's last evaluation and stepping by its group's interval), so gputop never
+disagrees with Prometheus about what fires, and the value shown is the one the rule was
+evaluated on. Parsing takes plain JSON values as the API returns them; every unexpected shape
+raises `PromMalformed`.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from gputop.rules.model import (
     sort_statuses,
     unknown_status,
 )
-from gputop.sources.promtypes import PromMalformed, parse_labels, parse_value
+from gputop.sources.promtypes import PromMalformed, describe, parse_labels, parse_value
 
 __all__ = [
     "PromAlert",
@@ -39,6 +41,7 @@ __all__ = [
     "QueryValues",
     "alerting_rules",
     "compared_queries",
+    "compared_windows",
     "parse_alerts",
     "parse_rfc3339",
     "parse_rule_groups",
@@ -55,8 +58,12 @@ class QueryError:
     message: str
 
 
-#: The result of one compared query: value per series, or why there is none.
-QueryValues = Mapping[LabelKey, float] | QueryError
+Point = tuple[float, float]
+#: The result of one compared query: per series its value, or its recent series (oldest
+#: first, the last point the value evaluated), or why there is none.
+QueryValues = Mapping[LabelKey, float] | Mapping[LabelKey, Sequence[Point]] | QueryError
+#: A rule group evaluated without a known interval is read at this step.
+DEFAULT_STEP_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +107,7 @@ class PromRule:
     keep_firing_for_s: float = 0.0
     group: str = ""
     file: str = ""
+    interval_s: float = 0.0  # its group's evaluation interval (0: not told)
 
     @property
     def rule(self) -> RuleDef:
@@ -147,17 +155,17 @@ def parse_rfc3339(raw: Any) -> float | None:
     if raw is None or raw == "":
         return None
     if not isinstance(raw, str):
-        raise PromMalformed(f"time {raw!r} is not a string")
+        raise PromMalformed(f"time {describe(raw)} is not a string")
     m = _RFC3339.match(raw.strip())
     if m is None:
-        raise PromMalformed(f"time {raw!r} is not RFC 3339")
+        raise PromMalformed(f"time {describe(raw)} is not RFC 3339")
     year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
     if year < 1970:
         return None
     try:
         epoch = calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0))
     except (ValueError, OverflowError):
-        raise PromMalformed(f"time {raw!r} is out of range") from None
+        raise PromMalformed(f"time {describe(raw)} is out of range") from None
     frac = float(m.group(7)) if m.group(7) else 0.0
     zone = m.group(8)
     if zone not in ("Z", "z"):
@@ -166,11 +174,21 @@ def parse_rfc3339(raw: Any) -> float | None:
     return epoch + frac
 
 
-def _float(raw: Any, default: float = 0.0) -> float:
+#: The longest duration Prometheus can hold (Go's time.Duration): about 292 years.
+MAX_DURATION_S = 2**63 / 1e9
+
+
+def _seconds(raw: Any, what: str) -> float:
+    """A duration in seconds (a rule's `for`, a group's interval): 0 when absent; an infinite,
+    negative or overflowing one is a malformed answer, not a number to compute with."""
     if raw is None:
-        return default
+        return 0.0
     value = parse_value(raw)
-    return default if value is None else value
+    if value is None:
+        return 0.0
+    if not 0.0 <= value <= MAX_DURATION_S:
+        raise PromMalformed(f"{what} {describe(raw)} is not a duration in seconds")
+    return value
 
 
 def _str(raw: Any, what: str) -> str:
@@ -199,7 +217,7 @@ def parse_alerts(data: Any) -> tuple[PromAlert, ...]:
     return tuple(_alert(a) for a in data["alerts"])
 
 
-def _rule(raw: Any, group: str, file: str) -> PromRule:
+def _rule(raw: Any, group: str, file: str, interval_s: float = 0.0) -> PromRule:
     if not isinstance(raw, Mapping):
         raise PromMalformed("a rule is not an object")
     kind = _str(raw.get("type", ""), "rule type")
@@ -213,19 +231,22 @@ def _rule(raw: Any, group: str, file: str) -> PromRule:
         query=_str(raw.get("query"), "rule query"),
         type=kind,
         state=_str(state, "rule state") if state is not None else None,
-        duration_s=_float(raw.get("duration")),
+        duration_s=_seconds(raw.get("duration"), "rule duration"),
         labels=parse_labels(raw.get("labels")),
         annotations=parse_labels(raw.get("annotations")),
         health=_str(raw.get("health", "unknown"), "rule health"),
         last_error=_str(last_error, "rule lastError") if last_error is not None else None,
         last_evaluation=parse_rfc3339(raw.get("lastEvaluation")),
         evaluation_time_s=(
-            None if raw.get("evaluationTime") is None else _float(raw.get("evaluationTime"))
+            None
+            if raw.get("evaluationTime") is None
+            else _seconds(raw.get("evaluationTime"), "rule evaluationTime")
         ),
         alerts=tuple(_alert(a) for a in alerts),
-        keep_firing_for_s=_float(raw.get("keepFiringFor")),
+        keep_firing_for_s=_seconds(raw.get("keepFiringFor"), "rule keepFiringFor"),
         group=group,
         file=file,
+        interval_s=interval_s,
     )
 
 
@@ -239,12 +260,13 @@ def parse_rule_groups(data: Any) -> tuple[PromRuleGroup, ...]:
             raise PromMalformed("a rule group has no rules list")
         name = _str(raw.get("name"), "group name")
         file = _str(raw.get("file", ""), "group file")
+        interval = _seconds(raw.get("interval"), "group interval")
         groups.append(
             PromRuleGroup(
                 name=name,
                 file=file,
-                interval_s=_float(raw.get("interval")),
-                rules=tuple(_rule(r, name, file) for r in raw["rules"]),
+                interval_s=interval,
+                rules=tuple(_rule(r, name, file, interval) for r in raw["rules"]),
             )
         )
     return tuple(groups)
@@ -282,6 +304,28 @@ def compared_queries(rules: Iterable[PromRule | RuleDef]) -> list[str]:
         if analysis.comparison is not None:
             out[analysis.comparison.query] = None
     return list(out)
+
+
+def compared_windows(
+    rules: Iterable[PromRule], *, now: float, lag_s: float = 0.0
+) -> dict[str, tuple[float, float]]:
+    """Compared query → (end, step) of the range its recent series is read from: ending at
+    its rule's last evaluation (now, when not told), stepping by the group's interval; `lag_s`
+    earlier on an engine that shows its data that late (VictoriaMetrics: its rules' queries
+    see the data as of then too). Rules sharing a query are read at the latest of their
+    evaluations."""
+    out: dict[str, tuple[float, float]] = {}
+    lag_s = lag_s if lag_s >= 1.0 else 0.0  # a request's own time is no lag
+    for prule in rules:
+        analysis, _ = _analysis(prule.rule)
+        if analysis.comparison is None:
+            continue
+        query = analysis.comparison.query
+        end = min(prule.last_evaluation or now, now) - lag_s
+        step = prule.interval_s or DEFAULT_STEP_S
+        held = out.get(query)
+        out[query] = (end, step) if held is None else (max(held[0], end), min(held[1], step))
+    return out
 
 
 def vector_values(result: Sequence[Mapping[str, Any]]) -> dict[LabelKey, float]:
@@ -333,31 +377,36 @@ def _rule_statuses(
     found = values.get(comparison.query) if comparison is not None else None
     query_error = found.message if isinstance(found, QueryError) else None
     series = {} if prule.health == "err" or not isinstance(found, Mapping) else found
-    idents: dict[LabelKey, float] = {}
-    for key, value in series.items():
-        idents.setdefault(tuple((k, v) for k, v in key if k not in own and k != "__name__"), value)
+    idents: dict[LabelKey, list[Point]] = {}
+    for key, got in series.items():
+        ident = tuple((k, v) for k, v in key if k not in own and k != "__name__")
+        points = [(now, got)] if isinstance(got, (int, float)) else list(got)
+        if points:
+            idents.setdefault(ident, points)
     alerts = _alerts_by_series(prule, own, idents)
 
     out: list[RuleStatus] = []
     seen: set[LabelKey] = set()
-    for ident, value in idents.items():
+    for ident, points in idents.items():
         seen.add(ident)
         alert = alerts.get(ident)
-        points: list[tuple[float, float]] = []
+        shown: list[float] | None = None
         if history is not None:
             hkey = (rule.group, rule.name, ident)
-            history.record(hkey, now, value)
-            points = history.points(hkey)
+            for t, v in points:
+                history.record(hkey, t, v)
+            shown = [v for _, v in history.points(hkey)]
         out.append(
             series_status(
                 rule,
                 alert.alert_state if alert else "inactive",
                 now=now,
-                value=value,
                 labels=dict(ident),
                 active_at=alert.active_at if alert else None,
                 margin=margin,
                 points=points,
+                shown=shown,
+                step_s=max(prule.interval_s, history.spacing_s) if history else None,
                 analysis=analysis,
             )
         )
@@ -383,7 +432,7 @@ def _rule_statuses(
 
 
 def _alerts_by_series(
-    prule: PromRule, own: set[str], idents: Mapping[LabelKey, float]
+    prule: PromRule, own: set[str], idents: Mapping[LabelKey, object]
 ) -> dict[LabelKey, PromAlert]:
     """Each pending or firing alert under the identity of the series it is about.
 

@@ -12,7 +12,7 @@ import promql_parser as pp
 
 from gputop.promql.analysis import COMPARISON_OPS, Selector, children, parse, selector
 from gputop.promql.positions import SelectorSpan, selector_spans
-from gputop.promql.units import VALUE_KEEPING_CALLS
+from gputop.promql.units import VALUE_KEEPING_CALLS, constant
 from gputop.rules.entries import Position, RuleEntry
 
 __all__ = ["Site", "site_position", "sites"]
@@ -98,7 +98,7 @@ class _SiteWalker:
     def binary(self, node: pp.BinaryExpr, compared: _Compared | None) -> None:
         op = str(node.op)
         bool_modifier = node.modifier is not None and node.modifier.return_bool
-        lhs, rhs = _number(node.lhs), _number(node.rhs)
+        lhs, rhs = constant(node.lhs), constant(node.rhs)
         one_number = (lhs is None) != (rhs is None)
         if op in COMPARISON_OPS and not bool_modifier and one_number:
             if rhs is not None:
@@ -113,17 +113,6 @@ class _SiteWalker:
             return
         self.walk(node.lhs, None, compared if op in ("and", "unless") else None)
         self.walk(node.rhs, None, None)
-
-
-def _number(node: pp.Expr) -> float | None:
-    while isinstance(node, pp.ParenExpr):
-        node = node.expr
-    if isinstance(node, pp.NumberLiteral):
-        return float(node.val)
-    if isinstance(node, pp.UnaryExpr):
-        inner = _number(node.expr)
-        return None if inner is None else -inner
-    return None
 
 
 def site_position(entry: RuleEntry, site: Site, label: str | None = None) -> Position:

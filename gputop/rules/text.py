@@ -9,17 +9,20 @@ Every state has a glyph as well as a word, so it reads without colour: ● FIRIN
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Mapping
 
 from gputop.core.jobs import jobs_text
 from gputop.core.labels import MIG_LABEL, node_of
-from gputop.core.units import format_duration
+from gputop.core.units import format_clock, format_duration
 from gputop.rules.model import RuleStatus
+from gputop.rules.near import CROSSED
 
 __all__ = [
     "STATE_LABELS",
     "compared_text",
+    "fate_stale_text",
     "fate_text",
     "fires_in",
     "rule_detail",
@@ -65,7 +68,8 @@ def _num(value: float | None) -> str:
 
 
 def compared_text(status: RuleStatus) -> str:
-    """The value against its threshold: "91.5 vs > 90" (the short form of a detail)."""
+    """The value against its threshold: "91.5 vs > 90", in every form of a detail (never
+    "85>90", which reads as a false inequality)."""
     if status.op is not None and status.threshold is not None:
         return f"{_num(status.value)} vs {status.op} {_num(status.threshold)}"
     return _num(status.value) if status.value is not None else ""
@@ -85,7 +89,7 @@ def rule_detail(status: RuleStatus, now: float | None = None) -> str:
     compared = compared_text(status)
     if status.state == "firing":
         since = status.firing_since
-        when = "" if since is None else f" since {time.strftime('%H:%M:%S', time.localtime(since))}"
+        when = "" if since is None else f" since {_clock(since, now)}"
         return f"{compared}  firing{when}".strip()
     if status.state == "pending":
         left = fires_in(status, now)
@@ -96,6 +100,8 @@ def rule_detail(status: RuleStatus, now: float | None = None) -> str:
         return f"{compared}  {countdown}".strip()
     if status.state == "near":
         eta = status.eta_s
+        if status.reason == CROSSED:
+            return f"{compared}  crossed since its evaluation"
         if eta is None:
             return compared
         if eta < 1:  # at the threshold already: no countdown worth reading
@@ -107,22 +113,21 @@ def rule_detail(status: RuleStatus, now: float | None = None) -> str:
 
 
 def rule_detail_short(status: RuleStatus, now: float | None = None) -> str:
-    """The detail where space is short, keeping what matters most: "88>85 in 1m30s",
-    "88>85 since 11:57:55", "88>85 eta 1m35s"."""
+    """The detail where space is short, keeping what matters most, the value against its
+    threshold worded as in the long form: "88 vs > 85 in 1m30s", "88 vs > 85 since
+    11:57:55", "88 vs > 85 eta 1m35s"."""
     if status.state == "unknown":
         return status.reason or "cannot be evaluated"
-    compared = (
-        f"{_num(status.value)}{status.op}{_num(status.threshold)}"
-        if status.op is not None and status.threshold is not None
-        else compared_text(status)
-    )
+    compared = compared_text(status)
     tail = ""
     if status.state == "firing" and status.firing_since is not None:
-        tail = f" since {time.strftime('%H:%M:%S', time.localtime(status.firing_since))}"
+        tail = f" since {_clock(status.firing_since, now)}"
     elif status.state == "pending":
         left = fires_in(status, now)
         if left is not None:
             tail = " due" if left < 0.5 else f" in {format_duration(float(round(left)))}"
+    elif status.state == "near" and status.reason == CROSSED:
+        tail = " crossed"
     elif status.state == "near" and status.eta_s is not None and status.eta_s >= 1:
         tail = f" eta {format_duration(status.eta_s)}"
     return compared + tail
@@ -137,6 +142,8 @@ def fate_text(status: RuleStatus, now: float) -> str:
     fate = status.alertmanager
     if fate is None:
         return ""
+    if fate.failing:
+        return fate_stale_text(status, now)
     if fate.state == "missing":
         return "NOT IN ALERTMANAGER"
     parts: list[str] = []
@@ -145,7 +152,7 @@ def fate_text(status: RuleStatus, now: float) -> str:
         text = f"SILENCED by {who.split('@')[0] or '?'}"  # the user; the host is on the silence
         if until is not None:
             left = max(0.0, until - now)
-            clock = time.strftime("%H:%M", time.localtime(until))
+            clock = format_clock(until, now, seconds=False)
             text += f" until {clock} ({format_duration(60 * max(1, round(left / 60)))})"
         parts.append(text)
     if fate.inhibited_by:
@@ -158,6 +165,32 @@ def fate_text(status: RuleStatus, now: float) -> str:
 def rule_job(status: RuleStatus) -> str:
     """Who is on the rule's GPU: `inference/t2v-worker-1`, `job 4242` ("" when unknown)."""
     return jobs_text(status.who)
+
+
+def _clock(when: float, now: float | None) -> str:
+    """Local clock time, dated when not today (an alert firing for two days says so)."""
+    return format_clock(when, time.time() if now is None else now)
+
+
+def fate_stale_text(status: RuleStatus, now: float, *, short: bool = False) -> str:
+    """A row Alertmanager has a say about, while Alertmanager cannot be read: its fate is not
+    known now, only as of the last good answer, whose age is given (in steps of 10 s, then
+    minutes, so the words change seldom): `? ALERTMANAGER STALE 40s (was → null)`; ""
+    for a row it has no say about (not firing, no silence covering it)."""
+    fate = status.alertmanager
+    if fate is None or not fate.failing or not (status.state == "firing" or fate.touched):
+        return ""
+    since = fate.stale_since
+    if since is None:  # never read: nothing known at all
+        return "? AM NOT READ" if short else "? ALERTMANAGER NOT READ YET"
+    left = max(0.0, now - since)
+    age = format_duration(left // 10 * 10 if left < 60 else left // 60 * 60)
+    if short:
+        return f"? AM STALE {age}"
+    was = fate_text(
+        dataclasses.replace(status, alertmanager=dataclasses.replace(fate, failing=False)), now
+    )
+    return f"? ALERTMANAGER STALE {age}" + (f" (was {was})" if was else "")
 
 
 def rule_line(status: RuleStatus, now: float | None = None) -> str:

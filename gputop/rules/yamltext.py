@@ -16,11 +16,19 @@ from dataclasses import dataclass
 
 import yaml
 
-__all__ = ["DISABLE_COMMENT", "OffsetMap", "SourceText", "disable_comments", "scalar_map"]
+__all__ = [
+    "DISABLE_COMMENT",
+    "OffsetMap",
+    "SourceText",
+    "comment_texts",
+    "disable_comments",
+    "scalar_map",
+]
 
 #: `# gputop: disable=check-a,check-b` in a rule's lines or the comment lines just above it.
 DISABLE_COMMENT = re.compile(r"#\s*gputop:\s*disable\s*=\s*([A-Za-z0-9_,\s-]+)")
 _ESCAPE_LENGTHS = {"x": 4, "u": 6, "U": 10}
+_COMMENT = re.compile(r"(?:^|\s)#(.*)$")
 
 
 class SourceText:
@@ -105,14 +113,31 @@ def scalar_map(source: SourceText, node: yaml.ScalarNode, value: str) -> OffsetM
     return OffsetMap(tuple(runs)) if runs else None
 
 
-def disable_comments(lines: list[str], first: int, last: int) -> list[tuple[str, int, int]]:
-    """(check, line, col) of every name in disable comments on lines first..last (1-based)
-    and on the comment lines right above `first`."""
+def _rule_rows(lines: list[str], first: int, last: int) -> range:
+    """Lines first..last (1-based) and the comment lines right above `first`."""
     top = first
     while top > 1 and lines[top - 2].lstrip().startswith("#"):
         top -= 1
+    return range(top, min(last, len(lines)) + 1)
+
+
+def comment_texts(lines: list[str], first: int, last: int) -> tuple[str, ...]:
+    """The text of every comment on lines first..last (1-based) and on the comment lines
+    right above `first` (a `#` at a line's start or after a space; inside a block scalar,
+    a PromQL comment)."""
+    found = []
+    for row in _rule_rows(lines, first, last):
+        match = _COMMENT.search(lines[row - 1])
+        if match:
+            found.append(match.group(1).strip())
+    return tuple(found)
+
+
+def disable_comments(lines: list[str], first: int, last: int) -> list[tuple[str, int, int]]:
+    """(check, line, col) of every name in disable comments on lines first..last (1-based)
+    and on the comment lines right above `first`."""
     found: list[tuple[str, int, int]] = []
-    for row in range(top, min(last, len(lines)) + 1):
+    for row in _rule_rows(lines, first, last):
         line = lines[row - 1]
         for match in DISABLE_COMMENT.finditer(line):
             start = match.start(1)

@@ -12,17 +12,23 @@ Exception tree (every `reason` is one line and never holds a token or password):
         ├── AmUnreachable         no connection: refused, reset, unknown host, TLS failure
         ├── AmTimeout             no complete answer within `timeout` seconds
         ├── AmHTTPError           a non-2xx answer (.status), with Alertmanager's message
-        └── AmMalformed           not JSON, or not the shape API v2 returns
+        └── AmMalformed           not JSON (nested too deep included), or not the shape or
+                                  values API v2 returns
+
+Every configured secret is scrubbed from every reason, no configured header or credential
+follows a redirect to another origin (see `gputop.sources.outside`), and a silence is only
+ever expired by an id of the form Alertmanager gives (a UUID), quoted into the path.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import ssl
-from collections.abc import Mapping, Sequence
-from typing import Any
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpx
 
@@ -41,6 +47,7 @@ from gputop.sources.amtypes import (
     parse_groups,
     parse_silences,
 )
+from gputop.sources.outside import UNEXPECTED, Credentials, load_json
 from gputop.sources.prometheus import _phrase, _ssl_verify, _transport_detail
 
 __all__ = [
@@ -55,6 +62,7 @@ _MAX_BODY = 16 * 1024 * 1024
 _MAX_MESSAGE_CHARS = 160
 #: The routing tree changes only with Alertmanager's config: ask for it this seldom.
 _STATUS_PERIOD_S = 300.0
+T = TypeVar("T")
 
 
 class AmUnreachable(AmError):
@@ -89,9 +97,7 @@ class AlertmanagerClient:
         url = _base_url(base_url)
         self.url = str(url.copy_with(username=None, password=None))
         self._timeout = float(timeout)
-        self._has_credentials = auth is not None or any(
-            k.lower() == "authorization" for k in (headers or {})
-        )
+        self._credentials = Credentials(url, headers, auth)  # scrubbed, kept to their origin
         self._http = httpx.AsyncClient(
             base_url=url,
             headers=dict(headers or {}),
@@ -100,6 +106,7 @@ class AlertmanagerClient:
             timeout=timeout,
             transport=transport,
             follow_redirects=True,
+            event_hooks=self._credentials.hooks(),
         )
 
     def __repr__(self) -> str:
@@ -110,14 +117,14 @@ class AlertmanagerClient:
 
     async def view(self, now: float, group_wait_s: float = DEFAULT_GROUP_WAIT_S) -> AmView:
         """Alerts (silenced and inhibited included), groups and silences, in one view."""
-        alerts = parse_alerts(await self._request("GET", "api/v2/alerts"))
-        groups = parse_groups(await self._request("GET", "api/v2/alerts/groups"))
-        silences = parse_silences(await self._request("GET", "api/v2/silences"))
+        alerts = await self._api("GET", "api/v2/alerts", parse_alerts)
+        groups = await self._api("GET", "api/v2/alerts/groups", parse_groups)
+        silences = await self._api("GET", "api/v2/silences", parse_silences)
         return AmView(now, alerts, silences, groups, group_wait_s)
 
     async def group_wait(self) -> float:
         """The routing tree's `group_wait`, in seconds."""
-        return parse_group_wait(await self._request("GET", "api/v2/status"))
+        return await self._api("GET", "api/v2/status", parse_group_wait)
 
     async def create_silence(
         self,
@@ -136,13 +143,25 @@ class AlertmanagerClient:
             "createdBy": created_by,
             "comment": comment,
         }
-        answer = await self._request("POST", "api/v2/silences", body)
-        if not isinstance(answer, Mapping) or not isinstance(answer.get("silenceID"), str):
-            raise AmMalformed("no silenceID in the answer")
-        return str(answer["silenceID"])
+        return await self._api("POST", "api/v2/silences", _silence_id, body)
 
     async def expire_silence(self, silence_id: str) -> None:
-        await self._request("DELETE", f"api/v2/silence/{silence_id}")
+        """Expire a silence; `silence_id` must be a UUID, as Alertmanager makes them (one
+        taken from an answer is never trusted into the request path as it is)."""
+        await self._api("DELETE", f"api/v2/silence/{quote(_uuid(silence_id), safe='')}", _none)
+
+    async def _api(
+        self, method: str, path: str, parse: Callable[[Any], T], body: object = None
+    ) -> T:
+        """One request and the parse of its answer: the result, or an AmError whose reason
+        holds no configured secret, whatever the server sends."""
+        try:
+            return parse(await self._request(method, path, body))
+        except AmError as exc:
+            raise self._credentials.scrubbed(exc) from None
+        except UNEXPECTED as exc:
+            malformed = AmMalformed(f"unexpected {type(exc).__name__}")
+            raise self._credentials.scrubbed(malformed) from None
 
     # ---- transport ----------------------------------------------------------------------
 
@@ -156,17 +175,19 @@ class AlertmanagerClient:
         except httpx.HTTPError:
             raise AmMalformed("the answer could not be read") from None
         if status in (401, 403):
-            hint = "check the credentials" if self._has_credentials else "no credentials given"
+            hint = "check the credentials" if self._credentials.any else "no credentials given"
             raise AmHTTPError(status, f"HTTP {status} unauthorized: {hint}")
         if not 200 <= status < 300:
-            message = _message(raw)
+            message = self._credentials.scrub(_message(raw))
             text = f"HTTP {status} {message or _phrase(status)}".rstrip()
             raise AmHTTPError(status, text)
         if not raw.strip():
             return None
         try:
-            return json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+            return load_json(raw)
+        except ValueError as exc:
+            if "nested too deep" in str(exc):
+                raise AmMalformed("JSON nested too deep") from None
             raise AmMalformed("not JSON: is this Alertmanager's address?") from None
 
     async def _send(self, method: str, path: str, body: object) -> tuple[int, bytes]:
@@ -187,13 +208,14 @@ class AlertmanagerClient:
 
 def _message(raw: bytes) -> str:
     """Alertmanager's own words for an error: {"message": ...} or a line of text."""
-    text = raw.decode("utf-8", "replace").strip()
+    text = raw[:4096].decode("utf-8", "replace").strip()
     try:
-        doc = json.loads(text)
+        doc = load_json(raw)
     except ValueError:
         doc = None
     if isinstance(doc, Mapping):
-        text = str(doc.get("message") or doc.get("error") or "")
+        said = doc.get("message") or doc.get("error")
+        text = said if isinstance(said, str) else ""
     elif doc is not None or text.startswith("<"):
         text = ""  # a web page, or a JSON value with no message
     return " ".join(text.split())[:_MAX_MESSAGE_CHARS]
@@ -256,7 +278,8 @@ class AlertmanagerSource:
         self._next_at = now + self.period_s
         self.view = view
         self.version += 1
-        self._state = SourceState(SourceStatus.OK, None, now, newest=now)  # alerts as of now
+        # alerts as of now, asked every period: "now" in the header until a poll is overdue
+        self._state = SourceState(SourceStatus.OK, None, now, newest=now, interval_s=self.period_s)
 
     async def create_silence(
         self,
@@ -285,6 +308,24 @@ class AlertmanagerSource:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+def _silence_id(answer: Any) -> str:
+    if not isinstance(answer, Mapping) or not isinstance(answer.get("silenceID"), str):
+        raise AmMalformed("no silenceID in the answer")
+    return answer["silenceID"]
+
+
+def _none(answer: Any) -> None:
+    return None
+
+
+def _uuid(silence_id: str) -> str:
+    """The id as Alertmanager writes it; anything that is not a UUID is refused."""
+    try:
+        return str(uuid.UUID(silence_id))
+    except (ValueError, TypeError, AttributeError):
+        raise AmError("that silence id is not a UUID: nothing sent") from None
 
 
 def _rfc3339(t: float) -> str:

@@ -18,9 +18,10 @@ from typing import Any, Literal, cast
 import yaml
 
 from gputop.core.units import parse_duration
+from gputop.core.untrusted import escaped
 from gputop.rules.prometheus import parse_rfc3339
 from gputop.sources.base import SourceError
-from gputop.sources.promtypes import PromMalformed
+from gputop.sources.promtypes import PromMalformed, describe
 
 __all__ = [
     "DEFAULT_GROUP_WAIT_S",
@@ -90,8 +91,10 @@ class Matcher:
         }
 
     def __str__(self) -> str:
-        escaped = self.value.replace("\\", "\\\\").replace('"', '\\"')
-        return f'{self.name}{self.op}"{escaped}"'
+        """`name="value"`: a quote or backslash escaped, a control character written as
+        `\\u001b` (read back by `parse_matchers`), so the text is safe to show and to edit."""
+        quoted = escaped(self.value.replace("\\", "\\\\").replace('"', '\\"'))
+        return f'{self.name}{self.op}"{quoted}"'
 
 
 @lru_cache(maxsize=256)
@@ -137,8 +140,12 @@ def _matches_empty(matcher: Matcher) -> bool:
     return matcher.matches({})
 
 
+_ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|(.))")
+
+
 def _unquote(raw: str) -> str:
-    return re.sub(r"\\(.)", r"\1", raw[1:-1])
+    """A quoted value: `\\"` and `\\\\` as themselves, `\\u001b` as the character it names."""
+    return _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)) if m.group(1) else m.group(2), raw[1:-1])
 
 
 def format_matchers(matchers: Iterable[Matcher]) -> str:
@@ -228,9 +235,9 @@ def _str(raw: Any, what: str) -> str:
 def _labels(raw: Any, what: str = "labels") -> dict[str, str]:
     if raw is None:
         return {}
-    if not isinstance(raw, Mapping):
-        raise AmMalformed(f"{what} are not an object")
-    return {str(k): str(v) for k, v in raw.items()}
+    if not isinstance(raw, Mapping) or not all(isinstance(v, str) for v in raw.values()):
+        raise AmMalformed(f"{what} are not an object of strings")
+    return {str(k): v for k, v in raw.items()}
 
 
 def _strings(raw: Any, what: str) -> tuple[str, ...]:
@@ -249,7 +256,7 @@ def _alert(raw: Any) -> AmAlert:
         raise AmMalformed("an alert's status is not an object")
     state = _str(status.get("state", "active"), "alert state")
     if state not in ("active", "suppressed", "unprocessed"):
-        raise AmMalformed(f"unknown alert state {state!r}")
+        raise AmMalformed(f"unknown alert state {describe(state)}")
     receivers = raw.get("receivers") or []
     if not isinstance(receivers, list) or not all(isinstance(r, Mapping) for r in receivers):
         raise AmMalformed("an alert's receivers are not a list of objects")
@@ -312,7 +319,7 @@ def parse_silences(data: Any) -> tuple[AmSilence, ...]:
         status = raw.get("status") or {}
         state = _str(status.get("state", "") if isinstance(status, Mapping) else "", "state")
         if state not in ("active", "pending", "expired"):
-            raise AmMalformed(f"unknown silence state {state!r}")
+            raise AmMalformed(f"unknown silence state {describe(state)}")
         matchers = raw.get("matchers") or []
         if not isinstance(matchers, list):
             raise AmMalformed("a silence's matchers are not a list")
@@ -347,6 +354,8 @@ def parse_group_wait(status: Any) -> float:
     if raw is None:
         return DEFAULT_GROUP_WAIT_S
     try:
+        if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
+            raise ValueError("not a duration")
         return parse_duration(str(raw))
     except ValueError:
-        raise AmMalformed(f"route.group_wait {raw!r} is not a duration") from None
+        raise AmMalformed(f"route.group_wait {describe(raw)} is not a duration") from None

@@ -12,14 +12,18 @@ from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from gputop.core.models import GpuSample, LatencySample, NodeSnapshot, SourceState
+from gputop.core.untrusted import one_line
 
 __all__ = ["LocalSource", "RemoteSource", "SourceError", "SourceUnavailable"]
 
 
 class SourceError(Exception):
-    """A failed reading, with a one-line reason fit for the screen."""
+    """A failed reading, with a one-line reason fit for the screen: whitespace collapsed,
+    control characters visible, at most `MAX_REASON_CHARS` long (a server's words are part of
+    many reasons, and they are shown in the header, on cards, in banners and toasts)."""
 
     def __init__(self, reason: str) -> None:
+        reason = one_line(reason)
         super().__init__(reason)
         self.reason = reason
 

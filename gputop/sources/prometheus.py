@@ -12,24 +12,29 @@ Exception tree (every `reason` is one line and never holds a token or password):
         ├── PromWrongEndpoint    it answers, but serves no query API: vmalert, Alertmanager,
         │                        a web page (.looks_like); says what to point at instead
         ├── PromAPIError         {"status": "error"} from the API (.error_type, .error)
-        └── PromMalformed        bad JSON, unexpected shape, body over `max_body_bytes`
+        └── PromMalformed        bad JSON (nested too deep included), an unexpected shape or
+                                 value, a body over `max_body_bytes`
+
+Every configured secret (bearer token, password, credential headers) is scrubbed from every
+reason, and no configured header or credential follows a redirect to another origin (see
+`gputop.sources.outside`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import ssl
 import time as _time
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from http import HTTPStatus
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
 from gputop.rules.prometheus import PromAlert, PromRuleGroup, parse_alerts, parse_rule_groups
+from gputop.sources.outside import UNEXPECTED, Credentials, load_json
 from gputop.sources.promtypes import (
     PromError,
     PromMalformed,
@@ -57,6 +62,7 @@ __all__ = [
 _MIB = 1024 * 1024
 _MAX_ERROR_CHARS = 200
 _QUERY_PATHS = ("api/v1/query", "api/v1/query_range")
+T = TypeVar("T")
 
 
 class PromUnreachable(PromError):
@@ -125,10 +131,7 @@ class PrometheusClient:
         if max_body_bytes <= 0:
             raise ValueError(f"max_body_bytes must be positive, got {max_body_bytes}")
         self._display_url = str(url.copy_with(username=None, password=None))
-        self._has_credentials = auth is not None or any(
-            k.lower() == "authorization" for k in (headers or {})
-        )
-        self._secrets = _secrets(headers, auth)  # never echoed from an error body
+        self._credentials = Credentials(url, headers, auth)  # scrubbed, kept to their origin
         self._timeout = float(timeout)
         self._max_body = int(max_body_bytes)
         self.stats = PromStats()
@@ -140,6 +143,7 @@ class PrometheusClient:
             timeout=timeout,
             transport=transport,
             follow_redirects=True,
+            event_hooks=self._credentials.hooks(),
         )
 
     def __repr__(self) -> str:
@@ -171,7 +175,11 @@ class PrometheusClient:
         params = {"query": expr}
         if time is not None:
             params["time"] = _fmt_time(time)
-        return parse_vector(await self._get("api/v1/query", params))
+        return await self._api("api/v1/query", params, parse_vector)
+
+    async def raw_samples(self, expr: str) -> tuple[PromSeries, ...]:
+        """An instant query of a range selector (`metric{...}[5m]`): the raw samples."""
+        return parse_matrix(await self._get("api/v1/query", {"query": expr}))
 
     async def query_range(
         self, expr: str, start: float, end: float, step: float
@@ -183,7 +191,7 @@ class PrometheusClient:
             "end": _fmt_time(end),
             "step": _fmt_time(step),
         }
-        return parse_matrix(await self._get("api/v1/query_range", params))
+        return await self._api("api/v1/query_range", params, parse_matrix)
 
     async def rules(
         self, type: str | None = "alert", *, names: Collection[str] | None = None
@@ -196,7 +204,7 @@ class PrometheusClient:
         if type not in ("alert", "record", None):
             raise ValueError(f'rule type must be "alert", "record" or None, got {type!r}')
         params = {"type": type} if type else {}
-        groups = parse_rule_groups(await self._get("api/v1/rules", params))
+        groups = await self._api("api/v1/rules", params, parse_rule_groups)
         wanted_type = {"alert": "alerting", "record": "recording"}.get(type or "")
         wanted = set(names) if names is not None else None
         out: list[PromRuleGroup] = []
@@ -213,7 +221,7 @@ class PrometheusClient:
 
     async def alerts(self) -> tuple[PromAlert, ...]:
         """Every active (pending or firing) alert."""
-        return parse_alerts(await self._get("api/v1/alerts", {}))
+        return await self._api("api/v1/alerts", {}, parse_alerts)
 
     async def label_values(
         self, label: str, *, match: str | None = None, start: float | None = None
@@ -233,25 +241,11 @@ class PrometheusClient:
     async def metadata(self) -> dict[str, str]:
         """Metric name → type ("counter", "gauge", "histogram", ...) as the targets declare
         it; names whose targets disagree, or say "unknown", are left out."""
-        data = await self._get("api/v1/metadata", {})
-        if not isinstance(data, Mapping):
-            raise PromMalformed("metadata is not an object")
-        out: dict[str, str] = {}
-        for name, entries in data.items():
-            if not isinstance(entries, list):
-                continue
-            kinds = {e.get("type") for e in entries if isinstance(e, Mapping)}
-            kinds -= {None, "", "unknown"}
-            if len(kinds) == 1:
-                out[str(name)] = str(kinds.pop())
-        return out
+        return await self._api("api/v1/metadata", {}, _metadata)
 
     async def buildinfo(self) -> dict[str, str]:
         """Version, revision, ... of the server (not every compatible server has it)."""
-        data = await self._get("api/v1/status/buildinfo", {})
-        if not isinstance(data, Mapping):
-            raise PromMalformed("build info is not an object")
-        return {str(k): str(v) for k, v in data.items()}
+        return await self._api("api/v1/status/buildinfo", {}, _buildinfo)
 
     async def ready(self) -> bool:
         """True when the server answers and is ready to serve queries."""
@@ -266,14 +260,27 @@ class PrometheusClient:
 
     # ---- transport ----------------------------------------------------------------------
 
+    async def _api(self, path: str, params: Mapping[str, str], parse: Callable[[Any], T]) -> T:
+        """GET an API path and parse its data: whatever the server sends, the result or a
+        PromError whose reason holds no configured secret."""
+        try:
+            return parse(await self._get(path, params))
+        except PromError as exc:
+            raise self._credentials.scrubbed(exc) from None
+        except UNEXPECTED as exc:
+            malformed = PromMalformed(f"unexpected {type(exc).__name__}")
+            raise self._credentials.scrubbed(malformed) from None
+
     async def _get(self, path: str, params: Mapping[str, str]) -> Any:
         status, body, kind = await self._request(path, params)
         if status in (401, 403):
-            hint = "check the bearer token" if self._has_credentials else "no bearer token given"
+            hint = "check the bearer token" if self._credentials.any else "no bearer token given"
             raise PromHTTPError(status, f"HTTP {status} unauthorized: {hint}")
         try:
-            doc = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
+            doc = load_json(body)
+        except ValueError as exc:
+            if 200 <= status < 300 and "nested too deep" in str(exc):
+                raise PromMalformed("JSON nested too deep") from None
             if path in _QUERY_PATHS and (200 <= status < 300 or status in (400, 404, 405)):
                 wrong = await self._wrong_endpoint(body, kind)
                 if wrong is not None:
@@ -282,10 +289,11 @@ class PrometheusClient:
                 raise PromMalformed("not JSON") from None
             raise PromHTTPError(status, self._http_reason(status, _body_text(body))) from None
         if isinstance(doc, Mapping) and doc.get("status") == "error":
-            raise PromAPIError(str(doc.get("errorType") or "error"), str(doc.get("error") or ""))
+            said = self._credentials.scrub(_said(doc.get("error")))
+            raise PromAPIError(_said(doc.get("errorType")) or "error", said)
         if not 200 <= status < 300:
-            said = doc.get("error") or doc.get("message") if isinstance(doc, Mapping) else None
-            raise PromHTTPError(status, self._http_reason(status, str(said or "")))
+            said = _said(doc.get("error") or doc.get("message")) if isinstance(doc, Mapping) else ""
+            raise PromHTTPError(status, self._http_reason(status, said))
         if not isinstance(doc, Mapping) or doc.get("status") != "success" or "data" not in doc:
             raise PromMalformed('no {"status": "success", "data": ...}')
         return doc["data"]
@@ -293,9 +301,7 @@ class PrometheusClient:
     def _http_reason(self, status: int, said: str) -> str:
         """The reason shown: `HTTP 400 Bad Request: <the server's words, trimmed, no secrets>`."""
         head = f"HTTP {status} {_phrase(status)}".rstrip()
-        text = " ".join(said.split())
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
+        text = self._credentials.scrub(" ".join(said.split()))
         if len(text) > _MAX_ERROR_CHARS:
             text = text[: _MAX_ERROR_CHARS - 1] + "…"
         if not text or _phrase(status).lower() in text.lower():
@@ -407,20 +413,6 @@ def _transport_detail(exc: httpx.TransportError) -> str:
     return ""
 
 
-def _secrets(
-    headers: Mapping[str, str] | None, auth: httpx.Auth | tuple[str, str] | None
-) -> tuple[str, ...]:
-    """Credential values that must never appear in a reason, longest first."""
-    found: list[str] = []
-    for key, value in (headers or {}).items():
-        if key.lower() in ("authorization", "proxy-authorization"):
-            found.append(value)
-            found.extend(part for part in value.split()[1:] if len(part) >= 4)
-    if isinstance(auth, tuple) and len(auth) == 2 and len(auth[1]) >= 4:
-        found.append(auth[1])
-    return tuple(sorted(set(found), key=len, reverse=True))
-
-
 def _body_text(body: bytes) -> str:
     """The words of a non-JSON error body: its first line, or nothing for a web page.
 
@@ -438,9 +430,34 @@ def _body_text(body: bytes) -> str:
 
 def _json_or_none(body: bytes) -> Any:
     try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        return load_json(body)
+    except ValueError:
         return None
+
+
+def _said(value: object) -> str:
+    """A server's words for an error: a string, or nothing (never the str() of a structure)."""
+    return value if isinstance(value, str) else ""
+
+
+def _metadata(data: Any) -> dict[str, str]:
+    if not isinstance(data, Mapping):
+        raise PromMalformed("metadata is not an object")
+    out: dict[str, str] = {}
+    for name, entries in data.items():
+        if not isinstance(entries, list):
+            continue
+        declared = [e.get("type") for e in entries if isinstance(e, Mapping)]
+        kinds: set[str] = {k for k in declared if isinstance(k, str) and k and k != "unknown"}
+        if len(kinds) == 1:
+            out[str(name)] = kinds.pop()
+    return out
+
+
+def _buildinfo(data: Any) -> dict[str, str]:
+    if not isinstance(data, Mapping):
+        raise PromMalformed("build info is not an object")
+    return {str(k): v for k, v in data.items() if isinstance(v, str)}
 
 
 def _phrase(status: int) -> str:

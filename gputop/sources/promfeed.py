@@ -1,9 +1,11 @@
 """Range panels from Prometheus: GPU metrics of the whole fleet and inference latency.
 
 Every refresh first asks one small instant query, the probe (see `promqueries`): the engine's
-own now and the time of the newest raw sample behind each group of panels. Freshness comes
-from that, not from HTTP success (see `promfresh`): an engine that answers 200 with nothing new
-is STALE, and one that shows data late is shown as behind. The first fetch asks for the visible
+own now and, per scrape target, the time of the newest raw sample behind each group of panels.
+Freshness comes from that, not from HTTP success (see `promfresh`): an engine that answers 200
+with nothing new is STALE, one that shows data late is shown as behind, and a node that misses
+its own scrapes while the others go on has its GPUs lost. Each target's scrape interval is read
+once from its raw samples, then followed from the probe. The first fetch asks for the visible
 range (`range_s`) so every sparkline is full at once; later fetches, on a grid of `step`
 seconds aligned to the epoch, ask only what is new and a short overlap. There is one range
 query per metric for all GPUs, so queries per refresh grow with panels, never with GPUs.
@@ -11,7 +13,8 @@ After the first fetch the GPU queries return only the labels that name a GPU; th
 (model, pod, namespace) come from one instant query when a new GPU shows up, and once a minute.
 MIG instances are rows of their own (see `promgpus`). Inference servers (vLLM, SGLang, TGI,
 Triton) are looked for by their metric names once a minute (see `serving`); each one found
-adds its group of panels, one query per panel for all its models.
+adds its group of panels, one query per panel for all its models; the source's state and its
+GPUs' stay those of the GPU and latency groups.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from gputop.core.store import LATENCY_KEY, SERIES_FIELDS, MetricStore, serving_k
 from gputop.core.units import format_duration
 from gputop.sources.base import SourceError
 from gputop.sources.prometheus import PrometheusClient, PromSeries, PromUnreachable
-from gputop.sources.promfresh import STALE_AFTER_INTERVALS, Feed, read_probe
+from gputop.sources.promfresh import LEARN_WINDOWS_S, Feed, read_probe
 from gputop.sources.promgpus import GpuTable
 from gputop.sources.promqueries import (
     LABELS_EVERY_S,
@@ -43,6 +46,8 @@ from gputop.sources.promqueries import (
     gpu_queries,
     latency_queries,
     probe_query,
+    raw_metrics,
+    raw_query,
     slim_query,
 )
 from gputop.sources.promtypes import PromError
@@ -51,7 +56,7 @@ from gputop.sources.serving import (
     Detected,
     detect,
     detect_selector,
-    probe_expr,
+    raw_metric,
     serving_queries,
 )
 
@@ -59,9 +64,8 @@ __all__ = ["PrometheusSource"]
 
 Point = tuple[float, float | None]
 _MEMORY = frozenset({"memory_used_mib", "memory_free_mib"})
-
-#: How often the scrape interval is learned again from the data.
-INTERVAL_EVERY_S = 600.0
+#: The groups the source's own freshness is judged by (an inference server's has its own).
+_CORE_GROUPS = ("gpu", "latency")
 #: How often inference servers are looked for (by their metric names), and how far back.
 SERVING_EVERY_S = 60.0
 _SERVING_LOOKBACK_S = 3600.0
@@ -107,15 +111,15 @@ class PrometheusSource:
             "gpu": gpu_queries(selector),
             "latency": latency_queries(latency_histogram, selector),
         }
-        self._feeds = {group: Feed() for group in self._groups}
+        self._refresh_s, self._stale_after_s = float(refresh_s), stale_after_s
+        self._feeds = {group: self._new_feed() for group in self._groups}
         self._histogram, self._selector = latency_histogram, selector
-        self._probe = self._probes({})
+        self._lag_s: float | None = None  # the engine's now behind ours, at the last probe
+        self._raws = raw_metrics(latency_histogram)  # group -> the raw metric of its freshness
+        self._probe = probe_query(self._raws, selector)
         self._serving: dict[str, Detected] = {}  # group -> the engine it shows
         self._serving_at = -math.inf  # when inference servers were last looked for
         self._serving_latest: dict[tuple[str, str], dict[str, Point]] = {}
-        self._intervals_at = -math.inf  # when the scrape intervals were last learned
-        self._refresh_s = float(refresh_s)
-        self._stale_after_s = stale_after_s
         self._slim = {m: slim_query(q) for m, q in self._groups["gpu"].items()}
         self._label_query = self._groups["gpu"]["memory_used_mib"]
         self._labels_at = -math.inf  # when the full labels of every GPU were last fetched
@@ -144,36 +148,39 @@ class PrometheusSource:
     @property
     def stale_after_s(self) -> float:
         """How long the newest sample may stand still before the source is STALE: as
-        configured, else 3 scrape intervals (learned from the data) or 3 refreshes."""
-        if self._stale_after_s is not None:
-            return self._stale_after_s
-        intervals = [f.interval_s for f in self._feeds.values() if f.interval_s is not None]
-        return STALE_AFTER_INTERVALS * max(min(intervals, default=0.0), self._refresh_s)
+        configured, else 3 scrape intervals (learned from the data; the slowest target's),
+        or 3 refreshes, never under 15 s."""
+        return max(f.stale_after_s for f in self._core_feeds())
+
+    @property
+    def interval_s(self) -> float | None:
+        """Seconds between the GPUs' samples (the slowest target's); None: not known yet."""
+        return self._feeds["gpu"].interval_s
 
     @property
     def newest(self) -> float | None:
         """The time of the newest raw sample seen behind any panel (None: none yet)."""
-        return max((f.newest for f in self._feeds.values() if f.newest is not None), default=None)
+        return max((f.newest for f in self._core_feeds() if f.newest is not None), default=None)
 
     @property
     def state(self) -> SourceState:
         """OK, STALE (answering, but nothing new for `stale_after_s`), ERROR or UNAVAILABLE;
         always with the time of the newest sample."""
         state, newest = self._state, self.newest
-        intervals = [f.interval_s for f in self._feeds.values() if f.interval_s is not None]
-        interval = min(intervals, default=None)
+        interval = self.interval_s
         if state.status is SourceStatus.OK:
-            moved = [f for f in self._feeds.values() if f.advanced_at is not None]
-            now, after = self._clock.now(), self.stale_after_s
-            if moved and all(f.stale(now, after) for f in moved):
+            moved = [f for f in self._core_feeds() if f.moved]
+            now = self._clock.now()
+            if moved and all(f.stale(now) for f in moved):
                 return SourceState(
                     SourceStatus.STALE,
                     f"no new samples for over {format_duration(self.stale_after_s)}",
                     last_ok=state.last_ok,
                     newest=newest,
                     interval_s=interval,
+                    lag_s=self._lag_s,
                 )
-        return dataclasses.replace(state, newest=newest, interval_s=interval)
+        return dataclasses.replace(state, newest=newest, interval_s=interval, lag_s=self._lag_s)
 
     def latency_state(self) -> SourceState:
         """The latency panel's own freshness: STALE when the histogram's newest sample stands
@@ -181,8 +188,8 @@ class PrometheusSource:
         state, feed = self.state, self._feeds["latency"]
         if state.status is not SourceStatus.OK:
             return state
-        if feed.stale(self._clock.now(), self.stale_after_s):
-            reason = f"no new latency samples for over {format_duration(self.stale_after_s)}"
+        if feed.stale(self._clock.now()):
+            reason = f"no new latency samples for over {format_duration(feed.stale_after_s)}"
             return dataclasses.replace(
                 state, status=SourceStatus.STALE, reason=reason, newest=feed.newest
             )
@@ -214,9 +221,12 @@ class PrometheusSource:
 
     def gpus(self) -> tuple[GpuSample, ...]:
         """The latest reading of every GPU (and MIG instance) seen within the range, in fleet
-        order (host, index)."""
-        lost_after = max(3 * self._step, 60.0)
-        return self._gpus.samples(self._clock.now(), self._range_s, lost_after, self.name)
+        order (host, index).
+
+        A GPU is lost when its node (scrape target) misses its scrapes while others go on,
+        or when its own series stop while its node's go on (it fell off the bus)."""
+        feed = self._feeds["gpu"]
+        return self._gpus.samples(self._clock.now(), self._range_s, self._step, feed, self.name)
 
     @property
     def jobs_version(self) -> int:
@@ -262,27 +272,58 @@ class PrometheusSource:
     # ---- fetching -----------------------------------------------------------------------
 
     async def _ask_probe(self, now: float) -> tuple[float, dict[str, float]]:
-        """The engine's now and, per group, its newest raw sample time; learns the scrape
-        intervals on the first refresh and every `INTERVAL_EVERY_S`."""
-        learn = now - self._intervals_at >= INTERVAL_EVERY_S
-        probe = read_probe(await self._client.query(self._probe[learn]), self._feeds)
-        if learn:
-            for group, feed in self._feeds.items():
-                feed.interval_s = probe.intervals.get(group)
-            # nothing to learn from yet (no samples): ask again in a minute
-            again = INTERVAL_EVERY_S if probe.intervals else LABELS_EVERY_S
-            self._intervals_at = now - INTERVAL_EVERY_S + again
+        """The engine's now and, per group, its newest raw sample time; each target's scrape
+        interval is read from its raw samples when it is not known yet."""
+        probe = read_probe(await self._client.query(self._probe), self._feeds)
         engine_now = now if probe.engine_now is None else probe.engine_now
-        for group, feed in self._feeds.items():
-            feed.observe(now, engine_now, probe.newest.get(group))
-        return engine_now, probe.newest
+        self._lag_s = max(0.0, now - engine_now)
+        newest: dict[str, float] = {}
+        feeds = list(self._feeds.items())  # inference servers may be found meanwhile
+        for group, feed in feeds:
+            targets = probe.newest.get(group, {})
+            feed.observe(now, engine_now, targets)
+            if targets:
+                newest[group] = max(targets.values())
+        for group, feed in feeds:
+            if group not in self._serving:
+                await self._learn(group, feed, now)
+                continue
+            try:
+                await self._learn(group, feed, now)
+            except PromError:  # costs an inference server's freshness, not the GPUs' panels
+                for instance in feed.to_learn(now):
+                    feed.learn_later(instance, now)
+        return engine_now, newest
 
-    def _probes(self, extra: Mapping[str, str]) -> dict[bool, str]:
-        histogram, selector = self._histogram, self._selector
-        return {
-            learn: probe_query(histogram, selector, intervals=learn, extra=extra)
-            for learn in (False, True)
-        }
+    async def _learn(self, group: str, feed: Feed, now: float) -> None:
+        """Read the raw samples of the targets whose interval is unknown, in windows that
+        grow until each holds a few (one small query per window, fast scrapes answered by
+        the first)."""
+        wanted = feed.to_learn(now)
+        for i, window_s in enumerate(LEARN_WINDOWS_S):
+            if not wanted:
+                return
+            metric = self._raws.get(group)
+            if metric is None:  # an inference server's group, gone meanwhile
+                return
+            query = raw_query(metric, self._selector, window_s, wanted)
+            times: dict[str, list[float]] = {}
+            for series in await self._client.raw_samples(query):
+                instance = series.labels.get("instance", "")
+                ts = [t for t, v in series.points if v is not None]
+                held = times.get(instance, [])
+                if ts and (not held or (ts[-1], len(ts)) > (held[-1], len(held))):
+                    times[instance] = ts  # the target's series with the newest samples
+            least = 2 if i == len(LEARN_WINDOWS_S) - 1 else 3
+            wanted = [w for w in wanted if not feed.learned(w, times.get(w, ()), least=least)]
+        for instance in wanted:
+            feed.learn_later(instance, now)
+
+    def _new_feed(self) -> Feed:
+        return Feed(refresh_s=self._refresh_s, configured=self._stale_after_s)
+
+    def _core_feeds(self) -> list[Feed]:
+        return [self._feeds[group] for group in _CORE_GROUPS]
 
     async def _find_servers(self, now: float) -> None:
         """Look for inference servers by their metric names; each one found gets its group
@@ -298,13 +339,14 @@ class PrometheusSource:
         if found.keys() == self._serving.keys():
             return
         for group in self._serving.keys() - found.keys():
-            del self._groups[group], self._feeds[group]
+            del self._groups[group], self._feeds[group], self._raws[group]
         for group, detected in found.items():
             if group not in self._groups:
                 self._groups[group] = serving_queries(detected, self._selector)
-                self._feeds[group] = Feed()
+                self._feeds[group] = self._new_feed()
+                self._raws[group] = raw_metric(detected)
         self._serving = found
-        self._probe = self._probes({g: probe_expr(d, self._selector) for g, d in found.items()})
+        self._probe = probe_query(self._raws, self._selector)
 
     async def _fetch(self, now: float) -> None:
         """Probe, then run the due range queries. Raises the first failure after merging."""
@@ -371,10 +413,10 @@ class PrometheusSource:
                 received = self._merge_latency(done[group], local)
             self._feeds[group].answered(window[1], received)
         gpu = self._feeds["gpu"]
-        if gpu.newest is None and "gpu" not in newest:
+        if gpu.newest is None and "gpu" not in newest and gpu.cursor is not None:
             # no live sample (a dead target): its raw history ends at the newest point held;
             # not so the latency, whose rate() over 5 minutes outlives the target
-            gpu.observe(now, engine_now, gpu.cursor)
+            gpu.observe(now, engine_now, {"": gpu.cursor})
         if failures:
             raise failures[0]
 

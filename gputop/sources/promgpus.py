@@ -7,6 +7,10 @@ MIG GPU instance its own series, with the GPU's `gpu` and `UUID` plus `GPU_I_ID`
 rules about it match it alone. Device-level fields (temperature, power, clocks), which DCGM
 repeats on every instance's series, are the GPU's, shown once on it; the GPU has no memory
 or utilization of its own then (never one instance's number picked as the whole GPU's).
+
+A GPU is lost when its node (scrape target) misses its scrapes while others go on (see
+`promfresh.Feed.missing`), or when its own series stop while its node's go on (it fell off
+the bus).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from dataclasses import dataclass, field
 from gputop.core.jobs import jobs_from_labels, merge_jobs
 from gputop.core.labels import MIG_LABEL, node_of
 from gputop.core.models import GpuSample, Job, MigInfo
+from gputop.sources.promfresh import Feed
 
 __all__ = ["DEVICE_LEVEL", "GpuTable"]
 
@@ -38,6 +43,7 @@ class _Gpu:
     host: str
     index: int
     gi: int | None = None  # a MIG instance: its GPU instance id
+    instance: str = ""  # the scrape target it comes from
     name: str = ""
     labels: dict[str, str] = field(default_factory=dict)
     jobs: tuple[Job, ...] = ()
@@ -77,10 +83,12 @@ class GpuTable:
             gpu = self._gpus[key] = _Gpu(key, uuid, host, index, gi)
             self.new_seen = self.new_seen or not full
             self.jobs_version += 1
+        gpu.instance = labels.get("instance", gpu.instance)
         if gi is not None:
             parent = self._gpus.get(parent_key)
             if parent is None:
                 parent = self._gpus[parent_key] = _Gpu(parent_key, uuid, host, index)
+            parent.instance = gpu.instance
             if key not in parent.instances:
                 self.jobs_version += 1
                 keys = (*parent.instances, key)
@@ -114,18 +122,32 @@ class GpuTable:
             gpu.time = max(gpu.time, time)
 
     def samples(
-        self, now: float, range_s: float, lost_after_s: float, source: str
+        self, now: float, range_s: float, step: float, feed: Feed, source: str
     ) -> tuple[GpuSample, ...]:
         """The latest reading of every GPU and instance seen within the range, in fleet
-        order (host, index, the GPU before its instances)."""
+        order (host, index, the GPU before its instances); `feed`: the GPU group's, whose
+        targets say which nodes miss their scrapes, `step`: the range queries' step."""
         seen = [g for g in self._gpus.values() if g.time >= now - range_s]
         newest = max((g.time for g in seen), default=now)
+        missing = {i: feed.missing(i, now) for i in {g.instance for g in seen}}  # once a node
         out: list[GpuSample] = []
         for g in sorted(seen, key=lambda g: (g.host, g.index, g.gi is not None, g.gi or 0, g.key)):
             values = {m: v for m, (_, v) in g.latest.items()}
             used, free = values.get("memory_used_mib"), values.get("memory_free_mib")
-            silent = newest - g.time
-            lost = silent > lost_after_s  # stopped reporting while others go on
+            target = feed.targets.get(g.instance)
+            since = missing[g.instance]
+            if since is not None:
+                silent = now - since
+            elif target is not None and target.newest is not None:
+                # the GPU alone: silent while its node's samples go on (since they resumed)
+                interval = target.interval_s or 0.0
+                allowed = max(3 * step, 3 * interval, 60.0)
+                silent = min(target.newest, feed.asked or -math.inf) - max(g.time, target.resumed)
+                silent = silent if silent > allowed else 0.0
+            else:  # no probe of its node: against the fleet's newest point
+                silent = newest - g.time
+                silent = silent if silent > max(3 * step, 60.0) else 0.0
+            lost = since is not None or silent > 0
             out.append(
                 GpuSample(
                     index=g.index,

@@ -3,14 +3,17 @@ freshness probe asked before them.
 
 The latency quantiles are written exactly as the alert rules write them, so the panel and
 the rule `T2VInferenceSlow` show the same number. The probe asks the engine for its own
-"now" (`time()`: VictoriaMetrics answers now - 30 s by default) and the timestamp of the
-newest raw sample behind each panel group, in one instant query; the rate() of a dead
-target's histogram goes on for minutes, its raw samples do not.
+"now" (`time()`: VictoriaMetrics answers now - 30 s by default) and, per scrape target
+(`instance`), the timestamp of the newest raw sample behind each panel group, in one instant
+query; the rate() of a dead target's histogram goes on for minutes, its raw samples do not.
+A target's scrape interval is read from its raw samples (`raw_query`), once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+import math
+from collections.abc import Iterable, Mapping
 
 __all__ = [
     "GPU_QUERIES",
@@ -24,6 +27,8 @@ __all__ = [
     "latency_queries",
     "matchers",
     "probe_query",
+    "raw_metrics",
+    "raw_query",
     "slim_query",
 ]
 
@@ -47,13 +52,8 @@ MAX_POINTS = 11_000
 LABELS_EVERY_S = 60.0
 # After the first fetch only these labels come back: they name the GPU, the rest is known.
 IDENTITY_LABELS = "UUID, gpu, GPU_I_ID, Hostname, hostname, instance"
-#: The label naming each element of the probe's answer: "now", a group, or "<group>_interval".
+#: The label naming each element of the probe's answer: "now", or a group.
 PROBE_LABEL = "gputop_probe"
-#: The windows over which the probe counts samples to learn the scrape interval: the short
-#: one serves data younger than the long one, the long one slow scrapes.
-_INTERVAL_WINDOWS_S = (30, 120)
-#: A window must hold at least this many samples for its count to say anything.
-_INTERVAL_MIN_SAMPLES = 3
 
 
 def matchers(selector: str) -> str:
@@ -82,29 +82,41 @@ def latency_queries(histogram: str, selector: str = "") -> dict[str, str]:
     }
 
 
-def probe_query(
-    histogram: str,
-    selector: str = "",
-    *,
-    intervals: bool = False,
-    extra: Mapping[str, str] | None = None,
-) -> str:
-    """One instant query: the engine's now, the newest raw sample time of each group ("gpu",
-    "latency", and the `extra` groups: name -> raw selector), and with `intervals` estimates
-    of the seconds between samples of each ("<group>_interval_<window>": the window over how
-    many samples it holds, for windows holding at least three; the smallest estimate is the
-    best)."""
-    sel = matchers(selector)
-    raw = {"gpu": f"DCGM_FI_DEV_FB_USED{sel}", "latency": f"{histogram}_count{sel}"}
-    raw.update(extra or {})
+def raw_metrics(histogram: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Group -> the raw metric behind its freshness: "gpu", "latency", and the `extra` groups
+    (an inference server's: group -> metric name)."""
+    return {"gpu": "DCGM_FI_DEV_FB_USED", "latency": f"{histogram}_count", **(extra or {})}
+
+
+def _raw(metric: str, selector: str, extra: str = "") -> str:
+    inner = ", ".join(x for x in (matchers(selector)[1:-1], extra) if x)
+    return metric + ("{" + inner + "}" if inner else "")
+
+
+def probe_query(raws: Mapping[str, str], selector: str = "") -> str:
+    """One instant query: the engine's now, and the newest raw sample time of each group
+    (`raws`: group -> raw metric, see `raw_metrics`) per scrape target (by `instance`)."""
     parts = [_tagged("vector(time())", "now")]
-    parts += [_tagged(f"max(timestamp({expr}))", group) for group, expr in raw.items()]
-    if intervals:
-        for group, expr in raw.items():
-            for w in _INTERVAL_WINDOWS_S:
-                count = f"(max(count_over_time({expr}[{w}s])) >= {_INTERVAL_MIN_SAMPLES})"
-                parts.append(_tagged(f"{w} / {count}", f"{group}_interval_{w}"))
+    for group, metric in raws.items():
+        expr = _raw(metric, selector)
+        parts.append(_tagged(f"max by (instance) (timestamp({expr}))", group))
     return " or ".join(parts)
+
+
+def raw_query(metric: str, selector: str, window_s: float, instances: Iterable[str]) -> str:
+    """The raw samples of a group's raw metric over the last `window_s`, of these targets only
+    (an instant query of a range selector: the engine answers the samples as scraped)."""
+    alternatives = "|".join(sorted(_regex_literal(i) for i in set(instances)))
+    expr = _raw(metric, selector, f"instance=~{json.dumps(alternatives)}")
+    return f"{expr}[{math.ceil(window_s)}s]"
+
+
+def _regex_literal(text: str) -> str:
+    """`text` matched literally by an RE2 regular expression."""
+    return "".join("\\" + c if c in _REGEX_SPECIAL else c for c in text)
+
+
+_REGEX_SPECIAL = frozenset("\\.+*?()|[]{}^$")
 
 
 def _tagged(expr: str, name: str) -> str:

@@ -20,6 +20,7 @@ __all__ = [
     "PromSample",
     "PromSeries",
     "PromStats",
+    "describe",
     "parse_labels",
     "parse_matrix",
     "parse_value",
@@ -100,14 +101,23 @@ class PromSeries:
         return len(self.times)
 
 
+def describe(raw: Any) -> str:
+    """A value of an answer, for an error message: a short repr of a string or number, else
+    what it is (never the repr of a structure, which can be huge or nested too deep)."""
+    if raw is None or isinstance(raw, (str, int, float)):
+        text = repr(raw)
+        return text if len(text) <= 40 else text[:39] + "…"
+    return "an array" if isinstance(raw, list) else "an object"
+
+
 def parse_value(raw: Any) -> float | None:
     """A sample value string: NaN is missing (None); infinities are kept."""
     if not isinstance(raw, (str, int, float)) or isinstance(raw, bool):
-        raise PromMalformed(f"sample value {raw!r} is not a number")
+        raise PromMalformed(f"sample value {describe(raw)} is not a number")
     try:
         value = float(raw)
-    except ValueError:
-        raise PromMalformed(f"sample value {raw!r} is not a number") from None
+    except (ValueError, OverflowError):
+        raise PromMalformed(f"sample value {describe(raw)} is not a number") from None
     return None if math.isnan(value) else value
 
 
@@ -133,7 +143,7 @@ def _result(data: Any, expected: tuple[str, ...]) -> tuple[str, Any]:
         raise PromMalformed("no data object")
     kind = data.get("resultType")
     if kind not in expected:
-        raise PromMalformed(f"result type {kind!r}, expected {' or '.join(expected)}")
+        raise PromMalformed(f"result type {describe(kind)}, expected {' or '.join(expected)}")
     result = data.get("result")
     if kind in ("vector", "matrix") and not isinstance(result, list):
         raise PromMalformed(f"{kind} result is not a list")

@@ -30,7 +30,7 @@ __all__ = [
     "candidate_names",
     "detect",
     "detect_selector",
-    "probe_expr",
+    "raw_metric",
     "serving_queries",
 ]
 
@@ -212,12 +212,12 @@ def serving_queries(found: Detected, selector: str = "") -> dict[str, str]:
     return out
 
 
-def probe_expr(found: Detected, selector: str = "") -> str:
-    """The raw series whose newest sample says how fresh the engine's panels are."""
-    sel = matchers(selector)
+def raw_metric(found: Detected) -> str:
+    """The raw metric whose newest sample, per scrape target, says how fresh the engine's
+    panels are (a gauge or counter it exports, else a histogram's `_count`)."""
     for metric in ("running", "waiting", "tokens"):
         name = found.name(metric)
         if name is not None:
-            return f"{name}{sel}"
+            return name
     name = next(found.name(p) for p in PANELS if found.name(p) is not None)
-    return f"{name}_count{sel}"
+    return f"{name}_count"

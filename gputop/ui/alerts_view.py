@@ -1,18 +1,18 @@
 """What the alerts screen shows of Alertmanager: rows of plain text, no widgets.
 
 Alerts are listed by aggregation group (receiver and grouping labels, as Alertmanager groups
-them), each with its state and what suppresses it; silences newest first with their matchers,
-creator, comment and time left. Times left are in whole minutes, so rows change at most once
-a minute.
+them), each with the GPU and node it is about, its state and what suppresses it; silences
+newest first with their matchers, creator, comment and time left. Times left are in whole
+minutes, so rows change at most once a minute.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from gputop.core.units import format_duration
+from gputop.core.labels import node_of
+from gputop.core.units import format_clock, format_duration
 from gputop.sources.amtypes import AmAlert, AmView, format_matchers
 
 __all__ = [
@@ -29,6 +29,7 @@ ALERT_COLUMNS = (
     ("group", "GROUP → RECEIVER"),
     ("state", "STATE"),
     ("alert", "ALERT"),
+    ("where", "GPU @ NODE"),
     ("since", "SINCE"),
     ("why", "SUPPRESSED BY"),
     ("labels", "LABELS"),
@@ -56,8 +57,20 @@ def _labels(labels: Mapping[str, str], skip: Mapping[str, str]) -> str:
     )
 
 
-def _clock(t: float | None) -> str:
-    return "?" if t is None else time.strftime("%H:%M", time.localtime(t))
+#: Labels the GPU @ NODE column says: left out of the LABELS column.
+_WHERE_LABELS = frozenset({"gpu", "Hostname", "hostname"})
+
+
+def _where(labels: Mapping[str, str]) -> str:
+    """The GPU and node an alert is about: "GPU 3 @ node-1", the node alone, or "—"."""
+    node = node_of(labels)
+    if "gpu" in labels:
+        return f"GPU {labels['gpu']}" + (f" @ {node}" if node else "")
+    return node or "—"
+
+
+def _clock(t: float | None, now: float) -> str:
+    return "?" if t is None else format_clock(t, now, seconds=False)
 
 
 def _minutes(seconds: float) -> str:
@@ -89,9 +102,10 @@ def alert_rows(view: AmView) -> list[TableRow]:
                         title if i == 0 else "",
                         alert.state.upper(),
                         alert.name,
-                        _clock(alert.starts_at),
+                        _where(alert.labels),
+                        _clock(alert.starts_at, view.time),
                         _why(alert, view),
-                        _labels(alert.labels, group.labels),
+                        _labels(alert.labels, {**group.labels, **dict.fromkeys(_WHERE_LABELS, "")}),
                     ),
                 )
             )
@@ -105,11 +119,11 @@ def silence_rows(view: AmView, now: float) -> list[TableRow]:
         if silence.state == "expired":
             continue
         if silence.state == "pending" and silence.starts_at is not None:
-            left = f"starts {_clock(silence.starts_at)}"
+            left = f"starts {_clock(silence.starts_at, now)}"
         elif silence.ends_at is None:
             left = "?"
         else:
-            left = f"{_clock(silence.ends_at)} ({_minutes(max(0.0, silence.ends_at - now))})"
+            left = f"{_clock(silence.ends_at, now)} ({_minutes(max(0.0, silence.ends_at - now))})"
         rows.append(
             TableRow(
                 silence.id,

@@ -26,6 +26,7 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from gputop.core.models import GPU_METRICS, GpuSample
+from gputop.core.untrusted import visible
 from gputop.monitor import OVERVIEW_MAX, LocalReading, Monitor
 from gputop.rules.model import RuleStatus
 from gputop.rules.text import series_name
@@ -42,6 +43,11 @@ if TYPE_CHECKING:
     from gputop.ui.screens.overview import OverviewScreen
 
 __all__ = ["GpuTopApp", "GpuTopScreen", "run_dashboard"]
+
+#: How long quitting waits for a request on its way before closing the clients regardless.
+_STOP_WAIT_S = 5.0
+#: The workers that talk through the monitor's clients: the polling, silencing, expiring.
+_CLIENT_GROUPS = frozenset({"remote", "silence", "expire"})
 
 
 class GpuTopApp(App[int]):
@@ -81,6 +87,7 @@ class GpuTopApp(App[int]):
         kiosk: bool = False,
         handle_signals: bool = False,
         load_rules: Callable[[], None] | None = None,
+        warnings: tuple[str, ...] = (),
     ) -> None:
         theme = os.environ.get("GPUTOP_THEME", "ansi-dark")
         # decided before the theme is set: NO_COLOR must keep the terminal's own colours
@@ -104,6 +111,7 @@ class GpuTopApp(App[int]):
         self._levels: tuple[list[RuleStatus] | None, NumberLevels] = (None, NumberLevels())
         self._failing = False
         self._load_rules = load_rules  # the first frame needs no rules: they load just after it
+        self._warnings = warnings  # also written to stderr, which the dashboard covers
         self._stop = threading.Event()
 
     def get_driver_class(self) -> type[Driver]:
@@ -130,6 +138,8 @@ class GpuTopApp(App[int]):
 
     def _after_first_frame(self) -> None:
         """What the first frame does without (the rules, the polling), then the collector."""
+        for warning in self._warnings:
+            self.notify(warning, severity="warning", timeout=15)
         load, self._load_rules = self._load_rules, None
         if load is not None:
             load()
@@ -149,7 +159,19 @@ class GpuTopApp(App[int]):
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
+        await self._stop_polling()
         await self.monitor.aclose()
+
+    async def _stop_polling(self) -> None:
+        """Cancel the remote polling (and any request of an action) and wait until it has
+        ended: only then may the monitor close its clients, or a request on its way when the
+        cancel came (and won over it) goes on to send the next on a closed client."""
+        running = [w for w in self.workers if w.group in _CLIENT_GROUPS and not w.is_finished]
+        for worker in running:
+            worker.cancel()
+        for worker in running:
+            with contextlib.suppress(Exception):  # cancelled, failed or slow: it is over
+                await asyncio.wait_for(worker.wait(), _STOP_WAIT_S)
 
     # ---- kiosk and read-only -------------------------------------------------------
 
@@ -182,11 +204,18 @@ class GpuTopApp(App[int]):
         title: str = "",
         severity: SeverityLevel = "information",
         timeout: float | None = None,
-        markup: bool = True,
+        markup: bool = False,
     ) -> None:
-        """A toast, except in a kiosk: nothing may cover its rows."""
+        """A toast, except in a kiosk: nothing may cover its rows. Toasts name rules, series
+        and processes: their words are shown as text, never as markup (`markup` is ignored)."""
         if not self.kiosk:
-            super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+            super().notify(
+                visible(message),
+                title=visible(title),
+                severity=severity,
+                timeout=timeout,
+                markup=False,
+            )
 
     # ---- polling -------------------------------------------------------------------
 
@@ -231,13 +260,23 @@ class GpuTopApp(App[int]):
         if failing != self._failing:  # `r` is offered only while something fails
             self._failing = failing
             self.refresh_bindings()
-        screen = self.screen
-        if isinstance(screen, GpuTopScreen):
-            # a screen just pushed is not composed yet: it fills itself on mount
-            with contextlib.suppress(NoMatches):
-                screen.refresh_view()
-                if self.kiosk:
-                    screen.query_one(StaleBanner).set_lines(stale_banner_lines(self.monitor))
+        # the screen shown, or under a dialog (silence, confirm, help) the one it covers:
+        # its data stays live behind the dialog
+        stack = self.screen_stack
+        at = next(
+            (i for i in range(len(stack) - 1, -1, -1) if isinstance(stack[i], GpuTopScreen)), -1
+        )
+        if at < 0:
+            return
+        screen = stack[at]
+        assert isinstance(screen, GpuTopScreen)
+        # a screen just pushed is not composed yet: it fills itself on mount
+        with contextlib.suppress(NoMatches):
+            screen.refresh_view()
+            if self.kiosk:
+                screen.query_one(StaleBanner).set_lines(stale_banner_lines(self.monitor))
+        for dialog in stack[at + 1 : -1]:  # a dialog under another keeps an old picture of it
+            dialog.refresh()
 
     # ---- views the screens ask for -----------------------------------------------
 
@@ -414,6 +453,15 @@ class GpuTopScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return not (self.app.read_only and is_guarded(action))
 
+    _shown_before = False
+
+    def on_screen_resume(self) -> None:
+        # back from another screen: what came in meanwhile shows now, not at the next reading
+        if self._shown_before and self.app.screen is self:
+            with contextlib.suppress(NoMatches):
+                self.refresh_view()
+        self._shown_before = True
+
     def refresh_view(self) -> None:
         """Bring the widgets up to date with the monitor; cheap when nothing changed."""
 
@@ -452,6 +500,7 @@ def run_dashboard(
     kiosk_page_s: float | None = None,
     read_only: bool = False,
     load_rules: Callable[[], None] | None = None,
+    warnings: tuple[str, ...] = (),
 ) -> int:
     """Run the dashboard until the user quits (or a signal ends it); returns the exit status.
 
@@ -469,6 +518,7 @@ def run_dashboard(
         kiosk=kiosk_page_s is not None,
         handle_signals=True,
         load_rules=load_rules,
+        warnings=warnings,
     )
     monitor.warm_start(app.window_s, interval)
     monitor.poll()  # the first frame shows real numbers, not placeholders

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 
 from gputop.core.models import SourceStatus
+from gputop.core.units import format_clock
 from gputop.monitor import Monitor
 
 __all__ = ["CHORD_KEYS", "CHORD_S", "ExitChord", "kiosk_pages", "stale_banner_lines"]
@@ -71,6 +72,6 @@ def stale_banner_lines(monitor: Monitor) -> list[str]:
         if state.last_ok is None:
             since = "no data yet"
         else:
-            since = f"data from {time.strftime('%H:%M:%S', time.localtime(state.last_ok))}"
+            since = f"data from {format_clock(state.last_ok, monitor.clock.now())}"
         parts.append(f"{name} ({since}): {reason}")  # a long reason is cut at its end
     return ["STALE", *parts] if parts else []

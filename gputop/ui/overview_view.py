@@ -3,9 +3,13 @@
 The rules panel always has room for every firing and pending row (and the line counting the
 rest): the GPU list gives way first, as compact lines instead of cards and then by scrolling
 (the inference servers' panel keeps one model while it can, more where the GPUs leave room),
-and the latency panel goes last. The room kept for rules grows at once when a rule starts
-pending or firing, and shrinks only after `ROOM_HOLD_S`, so a rule flickering in and out of
-pending does not switch the whole layout (a full repaint) back and forth.
+and the latency panel goes last. Cards never leave the rules fewer lines than one line per GPU
+at 80x24 does (`CARD_RULE_ROWS`): on a wide terminal the latency panel stands beside the
+rules, so 8 cards at 120x40 leave the rules 8 lines, not 3 (not while the inference servers'
+panel is shown: it sits under the latency panel, both full width, on one time axis). The room
+kept for rules grows at once when a rule starts pending or firing, and shrinks only after
+`ROOM_HOLD_S`, so a rule flickering in and out of pending does not switch the whole layout (a
+full repaint) back and forth.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from gputop.core.models import GpuSample
 __all__ = [
     "CARD_H",
     "CARD_MIN_W",
+    "CARD_RULE_ROWS",
+    "LATENCY_BESIDE_W",
     "MIN_RULE_ROWS",
     "ROOM_HOLD_S",
     "OverviewLayout",
@@ -42,6 +48,10 @@ CHROME_H = 2
 RULES_BORDER_H = 2
 #: The rules panel shows at least this many lines, whatever it needs.
 MIN_RULE_ROWS = 3
+#: Beside cards, the rules keep at least this many lines (what 8 GPUs leave them at 80x24).
+CARD_RULE_ROWS = 6
+#: From this width the latency panel stands beside the rules under the cards.
+LATENCY_BESIDE_W = 2 * CARD_MIN_W
 #: The GPU list keeps at least this many lines (it scrolls).
 MIN_GPU_LINES = 2
 #: Room kept for rule rows that are no longer needed, before the GPUs take it back.
@@ -58,6 +68,7 @@ class OverviewLayout:
     latency: bool = True
     headings: bool = False  # a heading line per node (several nodes, compact lines)
     serving: int = 0  # models shown in the inference servers' panel (0: no panel)
+    beside: bool = False  # the latency panel beside the rules, not above them
 
 
 def node_groups(gpus: Sequence[GpuSample]) -> list[tuple[str, list[GpuSample]]]:
@@ -101,9 +112,14 @@ def overview_layout(
     cols = max(1, min(gpus, width // CARD_MIN_W))
     cards_h = sum(math.ceil(n / cols) for n in group_sizes) * CARD_H
     wanted = min(models, SERVING_MAX)
-    if not gpus or (width >= 100 and cards_h + serving_height(min(wanted, 1)) <= height - fixed):
-        serving = _models_in(height - fixed - cards_h, wanted)
-        return OverviewLayout(False, cols, cards_h, serving=serving)
+    # the serving panel's sparklines share the latency panel's time axis: both full width
+    beside = width >= LATENCY_BESIDE_W and not wanted
+    card_fixed = chrome + RULES_BORDER_H + max(CARD_RULE_ROWS, rule_rows)
+    card_fixed += 0 if beside else LATENCY_H
+    room = height - card_fixed - cards_h
+    if not gpus or (width >= 100 and serving_height(min(wanted, 1)) <= room):
+        serving = _models_in(room, wanted)
+        return OverviewLayout(False, cols, cards_h, serving=serving, beside=beside and bool(gpus))
     headings = len(group_sizes) > 1
     lines = gpus + (len(group_sizes) if headings else 0)
     room = height - fixed - 1  # the compact list's column heading

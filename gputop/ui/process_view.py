@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from gputop.core.jobs import jobs_text
 from gputop.core.models import GpuSample, ProcessSample
 from gputop.core.units import format_duration, format_mib, format_value
+from gputop.core.untrusted import visible
 
 __all__ = ["COLUMNS", "SORTS", "gpu_text", "on_gpu", "process_cells", "sort_processes"]
 
@@ -31,17 +32,18 @@ SORTS: dict[str, tuple[str, bool]] = {
 
 
 def process_cells(proc: ProcessSample, now: float) -> tuple[str, ...]:
-    """The table cells of one process, in COLUMNS order; missing values read n/a."""
+    """The table cells of one process, in COLUMNS order; missing values read n/a. A user's
+    name and command line are theirs to choose: their controls are made visible."""
     elapsed = "n/a" if proc.started is None else format_duration(max(0.0, now - proc.started))
     return (
         gpu_text(proc),
         str(proc.pid),
-        proc.user or "n/a",
+        visible(proc.user or "n/a"),
         format_mib(proc.gpu_memory_mib),
         format_value(proc.cpu_pct, "", 1),
         elapsed,
-        jobs_text(proc.jobs) or "n/a",
-        proc.command or "n/a",
+        visible(jobs_text(proc.jobs) or "n/a"),
+        visible(proc.command or "n/a"),
     )
 
 

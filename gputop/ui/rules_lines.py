@@ -6,9 +6,10 @@ value's sparkline, the detail (value against threshold, countdown). The widths f
 
 - the rule and series get what they need first: the rule name is never cut while blank
   columns remain; if something must go, the sparkline goes first, then the detail shrinks to
-  its short form ("88>85 in 1m30s") and is cut down to 10 cells, then the job on the GPU
-  ("→ inference/t2v-worker-1") is cut in its middle down to 12 cells, and only then is the
-  rule name cut, in its middle (the GPU and node stay);
+  its short form ("88 vs > 85 in 1m30s") and then to the value against its threshold alone,
+  which is never cut, then the job on the GPU ("→ inference/t2v-worker-1", a near or ok
+  row's before a firing or pending row's) is cut in its middle, down to 7 cells, then left
+  out, and only then is the rule name cut, in its middle (the GPU and node stay);
 - an unknown row's reason runs over the whole width after its state;
 - the detail column's width moves in steps, so a countdown that loses a digit does not move
   every column (which would repaint the whole panel).
@@ -22,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from gputop.rules.text import STATE_LABELS
+from gputop.rules.text import STATE_LABELS, compared_text
 from gputop.ui.rules_view import RuleRow
 from gputop.ui.spark import spark_text
 
@@ -53,11 +54,13 @@ STATE_W = max(len(s) for s in STATE_LABELS.values()) + 1
 SPARK_MAX = 16
 SPARK_MIN = 6
 _TITLE_MIN = 12
-#: What the detail keeps before the rule name is cut: the value against its threshold, mostly.
-_DETAIL_MIN = 10
 _DETAIL_STEP = 6
-#: What the job keeps before the rule name is cut.
+#: What the job keeps while the detail has its room...
 _JOB_MIN = 12
+#: ... and the least of it worth showing (three characters of each end, "t2v…678"):
+#: narrower, it goes, before the rule name is cut.
+_JOB_SHORTEST = 7
+_ARROW = " → "
 _ORDER = ("firing", "pending", "near", "unknown", "ok")
 
 
@@ -101,9 +104,11 @@ class RuleColumns:
         short_need = max((len(r.short) for r in shown), default=0)
         longest = max((len(r.detail) for r in shown), default=0)
         detail_need = min(longest + _DETAIL_STEP - 1, -(-longest // _DETAIL_STEP) * _DETAIL_STEP)
-        keep = min(short_need, _DETAIL_MIN)
-        # a job beyond its minimum gives way to the detail (a countdown)
-        core_need = max((len(r.title) - max(0, len(r.job) - _JOB_MIN) for r in shown), default=0)
+        # what the detail keeps before the rule name is cut: the value against its threshold
+        keep = min(short_need, max((len(_compared(r)) for r in shown), default=0))
+        # a job beyond its minimum gives way to the detail (a countdown); a near or ok row's
+        # job gives way first, before a firing or pending row's
+        core_need = max((_core_len(r) for r in shown), default=0)
         title_w = min(core_need, max(avail - (keep + 1 if keep else 0), _TITLE_MIN), avail)
         rest = max(0, avail - title_w - 1)
         detail_w = min(detail_need, rest)
@@ -117,13 +122,17 @@ class RuleColumns:
 
 
 def fit_title(row: RuleRow, width: int) -> str:
-    """The rule and series in `width` cells: the rule name is cut (in its middle) first."""
+    """The rule and series in `width` cells: the job on its GPU gives way first (its
+    namespace, then its middle, then all of it below `_JOB_SHORTEST` cells), then the rule
+    name is cut (in its middle); the GPU and node stay."""
     title = row.title
     if len(title) <= width:
         return title
-    if row.job and title.endswith(row.job):  # the job gives way first, down to its minimum
-        room = max(_JOB_MIN, len(row.job) - (len(title) - width))
-        title = title[: len(title) - len(row.job)] + _fit_job(row.job, room)
+    if row.job and title.endswith(_ARROW + row.job):  # the job gives way first, then goes
+        title = title[: len(title) - len(row.job) - len(_ARROW)]
+        room = width - len(title) - len(_ARROW)
+        if room >= _JOB_SHORTEST:
+            return title + _ARROW + _fit_job(row.job, room)
         if len(title) <= width:
             return title
     name = row.name if row.name and title.startswith(row.name) else ""
@@ -134,6 +143,16 @@ def fit_title(row: RuleRow, width: int) -> str:
     return shorten_middle(title, width)
 
 
+def _core_len(row: RuleRow) -> int:
+    """The cells of a row's title the columns make room for before its detail's countdown:
+    a firing or pending row's with its job at up to `_JOB_MIN`, any other row's without it."""
+    if not row.job:
+        return len(row.title)
+    if row.state in ("firing", "pending"):
+        return len(row.title) - max(0, len(row.job) - _JOB_MIN)
+    return len(row.title) - len(row.job) - len(_ARROW)
+
+
 def _fit_job(job: str, width: int) -> str:
     """A job in `width` cells: a pod without its namespace first, then cut in its middle."""
     if len(job) > width and "/" in job:
@@ -141,13 +160,21 @@ def _fit_job(job: str, width: int) -> str:
     return shorten_middle(job, width)
 
 
+def _compared(row: RuleRow) -> str:
+    return compared_text(row.status) if row.status is not None else ""
+
+
 def fit_detail(row: RuleRow, width: int, *, short: bool = False) -> str:
     """The detail, its short form when it does not fit (or `short`: when one row's did not,
-    so the rows read alike), else the short form cut."""
+    so the rows read alike), else the value against its threshold alone (never cut into a
+    false "> 8…"), else the short form cut."""
     if len(row.detail) <= width and not (short and row.short):
         return row.detail
     if row.short and len(row.short) <= width:
         return row.short
+    compared = _compared(row)
+    if compared and row.short.startswith(compared) and len(compared) <= width:
+        return compared
     return _cut(row.short or row.detail, width)
 
 

@@ -23,8 +23,16 @@ from typing import TYPE_CHECKING
 from gputop.core.labels import node_of
 from gputop.core.models import METRICS, GpuSample
 from gputop.core.units import format_duration, format_since
+from gputop.core.untrusted import visible
 from gputop.rules.model import AlertFate, RuleStatus, State
-from gputop.rules.text import fate_text, rule_detail, rule_detail_short, rule_job, rule_title
+from gputop.rules.text import (
+    fate_stale_text,
+    fate_text,
+    rule_detail,
+    rule_detail_short,
+    rule_job,
+    rule_title,
+)
 from gputop.ui.view import rule_metric, status_matches_gpu
 
 if TYPE_CHECKING:
@@ -119,7 +127,7 @@ _NO_FATE = AlertFate()
 
 
 def bucket_means(history: Sequence[float], per_cell: float) -> tuple[float, ...]:
-    """Mean of each group of `per_cell` consecutive values (evaluations are ~1 s apart)."""
+    """Mean of each group of `per_cell` consecutive values."""
     n = max(1, round(per_cell))
     full = len(history) - len(history) % n
     return tuple(sum(history[i : i + n]) / n for i in range(0, full, n))
@@ -137,7 +145,10 @@ class RuleSparks:
         epoch = int(now // self.bucket_s)
         if epoch != self._epoch:
             self._epoch = epoch
-            self._sparks = {st.key: bucket_means(st.history, self.bucket_s) for st in statuses}
+            self._sparks = {
+                st.key: bucket_means(st.history, self.bucket_s / (st.history_step_s or 1.0))
+                for st in statuses
+            }
         return self._sparks
 
 
@@ -172,20 +183,30 @@ def rule_row(
     status: RuleStatus, spark: tuple[float | None, ...], now: float | None = None
 ) -> RuleRow:
     """A rule's row. What Alertmanager did with its alert: where it was routed, after the
-    series; why it will not page (silenced, inhibited, missing), instead of the detail."""
-    title, detail, short = rule_title(status), rule_detail(status, now), ""
-    job = rule_job(status)
+    series; why it will not page (silenced, inhibited, missing), instead of the detail; and
+    while Alertmanager cannot be read, that its fate is not known now, instead of the detail.
+    The job on its GPU follows the series (" → inference/t2v-worker-1"). Its words hold rule
+    names, labels, job names and reasons from outside: their controls are made visible."""
+    title, detail, short = visible(rule_title(status)), visible(rule_detail(status, now)), ""
+    job = visible(rule_job(status))
     if job:
         title = f"{title} → {job}"
-    fate = fate_text(status, time.time() if now is None else now)
-    if fate and status.alertmanager is not None and status.alertmanager.state == "active":
+    at = time.time() if now is None else now
+    fate, am = visible(fate_text(status, at)), status.alertmanager
+    name = visible(status.name)
+    if status.state == "unknown":
+        pass  # its reason says what matters: why it cannot be evaluated
+    elif am is not None and am.failing:  # not known now: said in the detail, at every width
+        if fate:
+            detail, short = fate, visible(fate_stale_text(status, at, short=True))
+    elif fate and am is not None and am.state == "active":
         title, job = f"{title}  {fate}", ""  # the job is no longer at the end
     elif fate:
         detail = short = fate
     if status.state == "unknown":  # an unknown rule's reason can be long: the wide column
         return RuleRow(
-            status.state, f"{title} — {detail}", "", spark, status.threshold, status.name, "",
-            status.key, status, job="",
+            status.state, f"{title} — {detail}", "", spark, status.threshold, name, "",
+            status.key, status,
         )  # fmt: skip
     return RuleRow(
         status.state,
@@ -193,8 +214,8 @@ def rule_row(
         detail,
         spark,
         status.threshold,
-        status.name,
-        short or rule_detail_short(status, now),
+        name,
+        short or visible(rule_detail_short(status, now)),
         status.key,
         status,
         job,
@@ -248,7 +269,7 @@ def stale_line(engine: RulesEngine, now: float) -> str | None:
     since = "" if engine.last_ok is None else f" since {format_since(engine.last_ok, now)}"
     retry = engine.retry_at
     due = "" if retry is None else f" · retry in {format_duration(max(0.0, round(retry - now)))}"
-    return f"STALE{since}: {engine.error}{due} · r: retry now"
+    return visible(f"STALE{since}: {engine.error}{due} · r: retry now")
 
 
 def rules_panel_view(
@@ -266,7 +287,7 @@ def rules_panel_view(
         return RulesPanelView(note="no rules")
     if not statuses:
         if engine.error is not None:
-            return RulesPanelView(note=f"Prometheus rules unavailable: {engine.error}")
+            return RulesPanelView(note=visible(f"Prometheus rules unavailable: {engine.error}"))
         if engine.note is not None:  # the engine says why it has nothing (no ruler behind it)
             return RulesPanelView(note=engine.note)
         waiting = engine.rules or remote
@@ -280,12 +301,15 @@ def rules_panel_view(
     return RulesPanelView(rows=rows, subtitle=f"{summary} · {where}", stale=stale)
 
 
-def rows_needed(statuses: Sequence[RuleStatus], *, stale: bool = False) -> int:
+def rows_needed(
+    statuses: Sequence[RuleStatus], *, stale: bool = False, scrolling: bool = False
+) -> int:
     """Lines the rules panel needs so that every firing and pending row is on screen, with the
-    line counting what does not fit (and the stale line, when there is one)."""
+    line counting what does not fit (and the stale line, when there is one); `scrolling` (the
+    panel has the focus): also a row under the cursor between the counts above and below."""
     active = sum(1 for st in statuses if st.state in _ACTIVE)
     rest = len(statuses) - active
-    return active + (1 if rest else 0) + (1 if stale else 0)
+    return active + ((3 if scrolling else 1) if rest else 0) + (1 if stale else 0)
 
 
 # ---- rules of one GPU, and their thresholds on its charts ---------------------------------------
@@ -322,12 +346,12 @@ def chart_thresholds(
         value = st.threshold / mapped[1]
         if metric is not None and metric.hi is not None and not metric.lo <= value <= metric.hi:
             op = f"{st.op} " if st.op else ""
-            off[st.name] = (
+            off[st.name] = visible(
                 f"{st.name} {op}{st.threshold:g}: off-scale, {value:g}{metric.unit} on a "
                 f"{metric.lo:g}–{metric.hi:g}{metric.unit} chart (can never be reached)"
             )
             continue
-        lines[st.name] = value
+        lines[visible(st.name)] = value
     ordered = sorted(lines.items(), key=lambda item: item[1])
     return ChartThresholds(tuple(ordered), tuple(off.values()))
 

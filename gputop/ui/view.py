@@ -8,7 +8,6 @@ the rules actually loaded (`NumberLevels`), never from a copy of their threshold
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -17,7 +16,7 @@ from gputop.core.catalogue import lookup
 from gputop.core.labels import matches_sample
 from gputop.core.models import METRICS, GpuSample, Metric, SourceState, SourceStatus
 from gputop.core.store import MetricStore
-from gputop.core.units import format_age, format_duration, format_value
+from gputop.core.units import format_age, format_clock, format_duration, format_value
 from gputop.monitor import Monitor
 from gputop.promql.analysis import PromQLSyntaxError, analyse, compare
 from gputop.rules.model import DEFAULT_MARGIN, RuleStatus
@@ -229,8 +228,9 @@ def gpu_marks(statuses: Sequence[RuleStatus], gpus: Sequence[GpuSample]) -> dict
 # ---- sources ----------------------------------------------------------------------------------
 
 
-def stale_note(state: SourceState | None) -> str:
-    """Why a panel's data is not fresh ("" when it is): the failing source's reason and since when.
+def stale_note(state: SourceState | None, now: float | None = None) -> str:
+    """Why a panel's data is not fresh ("" when it is): the failing source's reason and since when
+    (dated when not on the day of `now`).
 
     The time is the newest sample's clock time (else the last good answer's), so the note does
     not tick every second.
@@ -241,7 +241,7 @@ def stale_note(state: SourceState | None) -> str:
     since = state.newest if state.newest is not None else state.last_ok
     if since is None:
         return f"no data: {reason}"
-    return f"stale since {time.strftime('%H:%M:%S', time.localtime(since))}: {reason}"
+    return f"stale since {format_clock(since, since if now is None else now)}: {reason}"
 
 
 def latency_note(monitor: Monitor) -> str:
@@ -297,7 +297,7 @@ def _retry(retry_at: float | None, now: float) -> str:
     return f", retry in {format_duration(max(0.0, float(math.ceil(retry_at - now))))}"
 
 
-#: Lags shorter than this (beyond one sample interval) read "now" in the header.
+#: Lags shorter than this read "now" in the header.
 _LAG_SHOWN_S = 2.0
 #: A lag is shown in steps of this many seconds below two minutes, so it repaints rarely.
 _LAG_STEP_S = 5.0
@@ -319,7 +319,7 @@ def source_part(
     newest = state.newest if state.newest is not None else state.last_ok
     age = None if newest is None else max(0.0, now - newest)
     if state.ok:
-        return f"● {name} {_freshness(age, state.interval_s)}", "status-bar--ok"
+        return f"● {name} {_freshness(age, state.interval_s, state.lag_s)}", "status-bar--ok"
     if status == "unavailable" and stands_in:
         return f"✖ {name} unavailable", "status-bar--off"
     if status == "stale":
@@ -328,12 +328,18 @@ def source_part(
     return f"✖ {name}: {state.reason}{stale}", "status-bar--bad"
 
 
-def _freshness(age: float | None, interval_s: float | None) -> str:
-    """`now` while the newest sample is as new as the sampling allows, else how far behind."""
+def _freshness(age: float | None, interval_s: float | None, lag_s: float | None = None) -> str:
+    """`now` while the newest sample is as new as the sampling allows; else how far behind:
+    the engine's own lag (VictoriaMetrics shows data 30 s late), or how long the next sample
+    is overdue (a late scrape), whichever is more. Neither moves with the phase of a slow
+    scrape, so the words stay put between samples."""
     if age is None:
         return "no data"
-    if age < (interval_s or 0.0) + _LAG_SHOWN_S:
+    behind = max(lag_s or 0.0, age - (interval_s or 0.0))
+    if behind < _LAG_SHOWN_S:
         return "now"
-    if age < 120:
-        return f"{format_duration(max(_LAG_STEP_S, age // _LAG_STEP_S * _LAG_STEP_S))} behind"
-    return f"{format_duration(age // 60 * 60)} behind"
+    if behind < 120:
+        return (
+            f"{format_duration(max(_LAG_STEP_S, round(behind / _LAG_STEP_S) * _LAG_STEP_S))} behind"
+        )
+    return f"{format_duration(behind // 60 * 60)} behind"

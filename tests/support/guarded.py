@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from contextlib import contextmanager
 
 import httpx
 import psutil
+import pytest
 
 from gputop.core.models import NodeSnapshot, ProcessSample
 from gputop.monitor import Monitor
@@ -27,8 +29,10 @@ from tests.support.ui import build_monitor
 __all__ = [
     "FakeAlertmanager",
     "ListedProcess",
+    "child",
     "child_process",
     "guarded_monitor",
+    "kills",
     "with_alertmanager",
 ]
 
@@ -111,6 +115,26 @@ def child_process() -> Iterator[ListedProcess]:
         if proc.poll() is None:
             proc.kill()
         proc.wait(10)
+
+
+@pytest.fixture
+def child() -> Iterator[ListedProcess]:
+    with child_process() as proc:
+        yield proc
+
+
+@pytest.fixture
+def kills(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """Every os.kill gputop makes, passed through."""
+    calls: list[tuple[int, int]] = []
+    real_kill = os.kill
+
+    def kill(pid: int, sig: int) -> None:
+        calls.append((pid, sig))
+        real_kill(pid, sig)
+
+    monkeypatch.setattr(os, "kill", kill)
+    return calls
 
 
 class _NvmlLikeSource:

@@ -39,6 +39,7 @@ from tests.support.processes import (
 from tests.support.victoria_server import VictoriaMetricsServer, require_victoria_metrics
 
 __all__ = [
+    "BACKFILL_LEAD_S",
     "ENGINES",
     "JOB",
     "PROMETHEUS",
@@ -158,6 +159,7 @@ class PrometheusServer:
     proc: subprocess.Popen[bytes] | None = None
     kind: str = "prometheus"
     lag_s: float = 0.0  # queries see data this late
+    scrape_s: float = 1.0  # the scrape interval
 
     @property
     def url(self) -> str:
@@ -178,8 +180,8 @@ class PrometheusServer:
     def write_config(self) -> Path:
         config = {
             "global": {
-                "scrape_interval": "1s",
-                "scrape_timeout": "1s",
+                "scrape_interval": _duration(self.scrape_s),
+                "scrape_timeout": _duration(min(self.scrape_s, 10.0)),
                 "evaluation_interval": "1s",
             },
             "rule_files": [str(p) for p in self.rule_files],
@@ -194,8 +196,9 @@ class PrometheusServer:
         path.write_text(json.dumps(config, indent=2))  # JSON is YAML
         return path
 
-    def start(self, timeout: float = 60.0) -> None:
-        """Start (or start again, same port and data) and wait until every target is up."""
+    def start(self, timeout: float = 60.0, *, wait_up: bool = True) -> None:
+        """Start (or start again, same port and data) and wait until every target is up
+        (`wait_up=False`: only until it answers)."""
         config = self.write_config()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         fixed = bool(self.port)  # a restart keeps its port
@@ -215,7 +218,8 @@ class PrometheusServer:
             ]
             self.proc = spawn(cmd, cwd=self.workdir, log=self.log_path)
             if wait_ready(self.url, self.proc, timeout, self.log_path):
-                self.wait_targets_up(timeout)
+                if wait_up:
+                    self.wait_targets_up(timeout)
                 return
             time.sleep(0.5)  # it exited at once, e.g. its port was taken meanwhile
         raise RuntimeError(f"Prometheus did not start: {log_tail(self.log_path)}")
@@ -257,14 +261,18 @@ def start_prometheus(
     alertmanagers: Sequence[str] = (),
     backfill: str | None = None,
     timeout: float = 60.0,
+    scrape_s: float = 1.0,
+    wait_up: bool = True,
 ) -> PrometheusServer:
-    """Prometheus on a free port scraping `targets` every second, with optional rules, the
-    Alertmanagers (host:port) it sends alerts to, and OpenMetrics `backfill` turned into TSDB
-    blocks before it starts."""
+    """Prometheus on a free port scraping `targets` every `scrape_s` (a second), with optional
+    rules, the Alertmanagers (host:port) it sends alerts to, and OpenMetrics `backfill` turned
+    into TSDB blocks before it starts (it refuses scrapes older than the newest back-filled
+    sample, so the live scrapes follow the back-fill)."""
     workdir.mkdir(parents=True, exist_ok=True)
     server = PrometheusServer(
         workdir, list(targets), [Path(p) for p in rule_files], list(alertmanagers)
     )
+    server.scrape_s = scrape_s
     if backfill:
         source = workdir / "backfill.om"
         source.write_text(backfill)
@@ -284,8 +292,12 @@ def start_prometheus(
         source.unlink()
         if done.returncode != 0:
             raise RuntimeError(f"promtool backfill failed: {done.stderr.strip()[-500:]}")
-    server.start(timeout)
+    server.start(timeout, wait_up=wait_up)
     return server
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:g}s"
 
 
 Engine = PrometheusServer | VictoriaMetricsServer
@@ -315,6 +327,12 @@ class PromStack:
             self.exporter.stop()
 
 
+#: Prometheus' back-fill reaches this far past the moment it is written: Prometheus starts
+#: within it and refuses the scrapes before its end, so the first live scrape follows the
+#: last back-filled sample by at most one interval: no hole.
+BACKFILL_LEAD_S = 5.0
+
+
 def start_stack(
     workdir: Path,
     *,
@@ -327,14 +345,21 @@ def start_stack(
     rule_files: Sequence[Path] = (),
     alertmanagers: Sequence[str] = (),
     proxy_rules: bool = True,
+    scrape_s: float = 1.0,
+    wait_up: bool = True,
+    history_until: float | None = None,
     mig: int = 0,
     slurm: int = 0,
     vllm: bool = False,
 ) -> PromStack:
-    """Exporter + engine; `history_s` seconds of the same simulation are back-filled so
-    range panels and rate() windows have data from the first query. `proxy_rules=False`:
-    VictoriaMetrics does not answer `/api/v1/rules` for vmalert. `mig`, `slurm`, `vllm`: the
-    exporter's options (MIG instances, Slurm jobs, a vLLM server).
+    """Exporter + engine scraping it every `scrape_s`; `history_s` seconds of the same
+    simulation are back-filled at the same spacing, so range panels and rate() windows have
+    data from the first query, and the live scrapes follow the back-fill without a hole.
+    `proxy_rules=False`: VictoriaMetrics does not answer `/api/v1/rules` for vmalert.
+    `wait_up=False`: return once the engine answers, before its targets' first scrape (which
+    can be a whole slow interval away). `history_until`: the back-fill ends then, and the
+    exporter is stopped before the engine starts (an exporter that died then). `mig`,
+    `slurm`, `vllm`: the exporter's options (MIG instances, Slurm jobs, a vLLM server).
 
     The simulation starts 600 s before the engine's view of now (VictoriaMetrics' is 30 s
     late), so a scenario's events are where the rule tests expect them; VictoriaMetrics gets
@@ -343,7 +368,9 @@ def start_stack(
     lag = VictoriaMetricsServer.lag_s if engine == "victoriametrics" else 0.0
     if engine == "victoriametrics":
         history_s = max(history_s, 2 * lag)
-    start = math.floor(time.time()) - max(600.0 + lag, history_s + 1)
+    now = math.floor(time.time())
+    until = now if history_until is None else min(now, math.floor(history_until))
+    start = now - max(600.0 + lag, now - until + history_s + 1)  # before the first back-fill
     exporter = start_sim_exporter(
         nodes=nodes,
         gpus=gpus,
@@ -354,35 +381,42 @@ def start_stack(
         slurm=slurm,
         vllm=vllm,
     )
+    labels = [{"instance": t, "job": JOB} for t in exporter.targets]
+
+    def history(end: float) -> str:
+        """The same simulation, as the same series a scrape makes, up to `end`."""
+        sims = make_nodes(
+            nodes, gpus, scenario=scenario, seed=seed, start=start, mig=mig, slurm=slurm,
+            vllm=vllm,
+        )  # fmt: skip
+        first = end - math.floor(history_s / scrape_s) * scrape_s  # the last one at `end`
+        return openmetrics_history(sims, first, end, scrape_s, target_labels=labels)
+
+    if history_until is not None:
+        exporter.stop()
     try:
-        backfill = None
-        if history_s > 0:  # the same simulation up to now, as the same series a scrape makes
-            now = math.floor(time.time())
-            sims = make_nodes(
-                nodes, gpus, scenario=scenario, seed=seed, start=start, mig=mig, slurm=slurm,
-                vllm=vllm,
-            )  # fmt: skip
-            labels = [{"instance": t, "job": JOB} for t in exporter.targets]
-            backfill = openmetrics_history(
-                sims, now - history_s, now - 1, 1.0, target_labels=labels
-            )
         server: Engine
         if engine == "victoriametrics":
             workdir.mkdir(parents=True, exist_ok=True)
             rules = [Path(p) for p in rule_files]
             server = VictoriaMetricsServer(
-                workdir, exporter.targets, rules, proxy_rules=proxy_rules
+                workdir, exporter.targets, rules, proxy_rules=proxy_rules, scrape_s=scrape_s
             )
-            server.start()
-            if backfill:
-                server.backfill(backfill)
+            scraping_from = time.time()  # it scrapes from its start: back-fill up to then
+            server.start(wait_up=wait_up)
+            if history_s > 0:
+                end = scraping_from - 0.5 if history_until is None else history_until
+                server.backfill(history(math.floor(end)))
         else:
+            end = math.floor(time.time() + BACKFILL_LEAD_S if history_until is None else until)
             server = start_prometheus(
                 workdir,
                 exporter.targets,
                 rule_files=rule_files,
                 alertmanagers=alertmanagers,
-                backfill=backfill,
+                backfill=history(end) if history_s > 0 else None,
+                scrape_s=scrape_s,
+                wait_up=wait_up,
             )
     except BaseException:
         exporter.stop()
@@ -421,7 +455,7 @@ def _stacks(base: Path) -> Iterator[Callable[..., PromStack]]:
 @pytest.fixture
 def prometheus_factory(tmp_path: Path) -> Iterator[Callable[..., PromStack]]:
     """`make(engine=, nodes=, gpus=, scenario=, seed=, history_s=, rule_files=,
-    alertmanagers=)` -> PromStack (alertmanagers: Prometheus only)."""
+    alertmanagers=, scrape_s=, wait_up=)` -> PromStack (alertmanagers: Prometheus only)."""
     with _stacks(tmp_path) as make:
         yield make
 

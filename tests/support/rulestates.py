@@ -68,7 +68,7 @@ def four_of_each(host: str, now: float = START) -> list[RuleStatus]:
         name = ("GPUTemperatureHigh", "GPUHighMemoryUsage", "GPUStuckJob", "GPUXidErrors")[i]
         kw = temp if i == 0 else mem
         out.append(
-            RuleStatus(name, "firing", value=91.0 - i, labels=_on(gpu, host),
+            RuleStatus(name, "firing", value=95.0 - i, labels=_on(gpu, host),
                        active_at=now - 600 + 60 * i, for_s=60.0, **kw)  # type: ignore[arg-type]
         )  # fmt: skip
     for i, gpu in enumerate((0, 2, 4, 7)):

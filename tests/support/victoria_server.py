@@ -112,6 +112,7 @@ class VictoriaMetricsServer:
     proxy_rules: bool = True  # answer /api/v1/rules through vmalert (-vmalert.proxyURL)
     kind: str = "victoriametrics"
     lag_s: float = LATENCY_OFFSET_S
+    scrape_s: float = 1.0  # the scrape interval
 
     @property
     def url(self) -> str:
@@ -131,7 +132,10 @@ class VictoriaMetricsServer:
 
     def write_config(self) -> Path:
         config = {
-            "global": {"scrape_interval": "1s", "scrape_timeout": "1s"},
+            "global": {
+                "scrape_interval": f"{self.scrape_s:g}s",
+                "scrape_timeout": f"{min(self.scrape_s, 10.0):g}s",
+            },
             "scrape_configs": [
                 {"job_name": "dcgm", "static_configs": [{"targets": list(self.targets)}]}
             ],
@@ -140,8 +144,9 @@ class VictoriaMetricsServer:
         path.write_text(json.dumps(config, indent=2))  # JSON is YAML
         return path
 
-    def start(self, timeout: float = 60.0) -> None:
-        """Start (or start again, same ports and data), wait until every target is scraped."""
+    def start(self, timeout: float = 60.0, *, wait_up: bool = True) -> None:
+        """Start (or start again, same ports and data), wait until every target is scraped
+        (`wait_up=False`: only until it answers)."""
         config = self.write_config()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         fixed = bool(self.port)  # a restart keeps its ports
@@ -163,7 +168,8 @@ class VictoriaMetricsServer:
             time.sleep(0.5)  # it exited at once, e.g. its port was taken meanwhile
         else:
             raise RuntimeError(f"VictoriaMetrics did not start: {log_tail(self.log_path)}")
-        self.wait_targets_up(timeout)
+        if wait_up:
+            self.wait_targets_up(timeout)
         if self.rule_files and (self.vmalert is None or self.vmalert.poll() is not None):
             self._start_vmalert(timeout)
 
@@ -200,13 +206,29 @@ class VictoriaMetricsServer:
             time.sleep(0.2)
         raise RuntimeError(f"targets not up within {timeout:.0f} s: {log_tail(self.log_path)}")
 
-    def backfill(self, openmetrics: str) -> None:
-        """Import OpenMetrics text (seconds) as Prometheus text (milliseconds), then flush so
-        it can be queried at once."""
-        body = millisecond_text(openmetrics).encode()
+    def backfill(self, openmetrics: str, timeout: float = 30.0) -> None:
+        """Import OpenMetrics text (seconds) as Prometheus text (milliseconds), flush, and
+        wait until every series imported can be found (on a busy machine VictoriaMetrics
+        registers new series a while after it has taken their samples)."""
+        text = millisecond_text(openmetrics)
+        body = text.encode()
         response = httpx.post(f"{self.url}/api/v1/import/prometheus", content=body, timeout=60.0)
         response.raise_for_status()
-        httpx.get(f"{self.url}/internal/force_flush", timeout=30.0).raise_for_status()
+        series = {line.rsplit(" ", 2)[0] for line in text.splitlines() if line}
+        stamps = [int(line.rsplit(" ", 1)[1]) / 1000 for line in text.splitlines() if line]
+        at = repr(min(stamps) + (max(stamps) - min(stamps)) / 2)  # within the history
+        names = "|".join(sorted({s.split("{")[0] for s in series}))
+        deadline = time.monotonic() + timeout
+        while True:
+            httpx.get(f"{self.url}/internal/force_flush", timeout=30.0).raise_for_status()
+            with contextlib.suppress(httpx.HTTPError, KeyError, ValueError, IndexError):
+                query = f'count({{__name__=~"{names}"}})'
+                found = self.query(query, at=float(at)) if names else []
+                if not names or int(found[0]["value"][1]) >= len(series):
+                    return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"back-filled series not searchable within {timeout:.0f} s")
+            time.sleep(0.5)
 
     def query(self, expr: str, at: float | None = None) -> list[dict[str, Any]]:
         """An instant query, answered as the API's raw `result` list (`lag_s` late)."""

@@ -25,6 +25,7 @@ from gputop.ui.alerts_view import (
     silence_rows,
 )
 from gputop.ui.app import GpuTopScreen
+from gputop.ui.safetext import plain
 from gputop.ui.screens.confirm import ConfirmScreen
 from gputop.ui.widgets.key_bar import KeyBar
 from gputop.ui.widgets.status_bar import StatusBar
@@ -88,14 +89,14 @@ class AlertsScreen(GpuTopScreen):
         silences = self.query_one("#silences", DataTable)
         if view is None:
             reason = am.state.reason or "waiting for the first answer"
-            alerts.border_title = f"Alert groups · {am.client.url} · {reason}"
+            alerts.border_title = plain(f"Alert groups · {am.client.url} · {reason}")
             silences.border_title = "Silences"
             return
         now = app.monitor.clock.now()
         self._sync(alerts, "alerts", alert_rows(view))
         self._sync(silences, "silences", silence_rows(view, now))
         stale = "" if am.state.ok else f" · ✖ {am.state.reason}"
-        alerts.border_title = (
+        alerts.border_title = plain(
             f"Alert groups · {_count(len(view.alerts), 'alert')} in"
             f" {_count(len(view.groups), 'group')} · {am.client.url}{stale}"
         )
@@ -110,12 +111,12 @@ class AlertsScreen(GpuTopScreen):
             for before, after in zip(old, rows, strict=True):
                 for col, a, b in zip(keys, before.cells, after.cells, strict=True):
                     if a != b:
-                        table.update_cell(after.key, col or "", Text(b, no_wrap=True))
+                        table.update_cell(after.key, col or "", plain(b, no_wrap=True))
             return
         keep = old[table.cursor_row].key if old and 0 <= table.cursor_row < len(old) else None
         table.clear()
         for row in rows:
-            table.add_row(*(Text(c, no_wrap=True) for c in row.cells), key=row.key)
+            table.add_row(*(plain(c, no_wrap=True) for c in row.cells), key=row.key)
         new_keys = [r.key for r in rows]
         if keep in new_keys:
             table.move_cursor(row=new_keys.index(keep), animate=False)
@@ -142,7 +143,7 @@ class AlertsScreen(GpuTopScreen):
         if silence is None:
             return
         question = f"Expire the silence by {silence.created_by}?"
-        detail = f"{format_matchers(silence.matchers)}\n“{silence.comment}”"
+        detail = (format_matchers(silence.matchers), f"“{silence.comment}”")
 
         def answered(yes: bool | None) -> None:
             if yes:

@@ -1,11 +1,13 @@
 """One question before an action changes something: yes or no, never a default yes.
 
 `y` or the action's button confirms; `n`, `escape` or Cancel declines. Cancel has the focus,
-so an `enter` pressed out of habit declines.
+so an `enter` pressed out of habit declines. The question and the detail name processes,
+silences and matchers: they are shown as text, never markup.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 from textual.app import ComposeResult
@@ -13,6 +15,8 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
+
+from gputop.ui.safetext import plain, plain_lines
 
 __all__ = ["ConfirmScreen"]
 
@@ -24,17 +28,20 @@ class ConfirmScreen(ModalScreen[bool]):
         Binding("n,escape", "answer(False)", "No"),
     ]
 
-    def __init__(self, question: str, detail: str = "", *, yes: str = "Yes") -> None:
+    def __init__(
+        self, question: str, detail: str | Sequence[str] = "", *, yes: str = "Yes"
+    ) -> None:
+        """`detail`: a line, or several (a line break inside one is shown, not made)."""
         super().__init__()
         self.question = question
-        self.detail = detail
+        self.detail = (detail,) if isinstance(detail, str) else tuple(detail)
         self.yes = yes
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm"):
-            yield Static(self.question, id="question", markup=False)
-            if self.detail:
-                yield Static(self.detail, id="detail", markup=False)
+            yield Static(plain(self.question), id="question")
+            if any(self.detail):
+                yield Static(plain_lines(self.detail), id="detail")
             with Horizontal(id="buttons"):
                 yield Button(f"{self.yes} (y)", id="yes", variant="error")
                 yield Button("Cancel (n)", id="no")

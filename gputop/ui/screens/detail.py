@@ -31,11 +31,13 @@ from gputop.core.jobs import job_words
 from gputop.core.models import GPU_METRICS, GpuSample, Job, Metric, NodeSnapshot, ProcessSample
 from gputop.core.series import RingSeries
 from gputop.core.units import format_duration, format_since, format_value
+from gputop.core.untrusted import visible
 from gputop.rules.model import RuleStatus
 from gputop.rules.text import STATE_LABELS, rule_detail
 from gputop.ui.app import GpuTopScreen
 from gputop.ui.process_view import COLUMNS, on_gpu, process_cells, sort_processes
 from gputop.ui.rules_view import gpu_statuses
+from gputop.ui.safetext import plain, plain_lines
 from gputop.ui.view import spark_bounds
 from gputop.ui.widgets.key_bar import KeyBar
 from gputop.ui.widgets.status_bar import StatusBar
@@ -158,7 +160,8 @@ class MetricChart(PlotextPlot):
             plt.plot(xs, ys, marker="braille", color=color)
         for name, value in thresholds:
             plt.horizontal_line(value, color="red")
-            plt.text(name, -range_s, value, color="red", alignment="left")
+            # plotext output is read back as ANSI: a rule name must hold no escape
+            plt.text(visible(name), -range_s, value, color="red", alignment="left")
         self.refresh()
 
 
@@ -234,10 +237,12 @@ class DetailScreen(GpuTopScreen):
         self._show_processes(gpu, monitor.processes(), now)
         self._redraw_charts(gpu, now)
 
-    def _update(self, selector: str, text: str, layout: bool = False) -> None:
+    def _update(self, selector: str, lines: str | Sequence[str], layout: bool = False) -> None:
+        """Show a line, or lines, holding outside words (names, reasons, commands) as text."""
         widget = self.query_one(selector, Static)
-        if str(widget.content) != text:
-            widget.update(text, layout=layout)
+        shown = plain_lines((lines,) if isinstance(lines, str) else lines)
+        if str(widget.content) != shown.plain:
+            widget.update(shown, layout=layout)
 
     def _show_identity(
         self, gpu: GpuSample, snap: NodeSnapshot | None, gone: bool, now: float
@@ -249,9 +254,9 @@ class DetailScreen(GpuTopScreen):
             name = f"MIG {mig.profile or '?'} of {name}"
         elif gpu.mig_mode:
             name += " · MIG mode"
-        title = f"{gpu.label} · {name} · last {self.range_label}"
-        box.border_title = Text(title)  # a profile, a model name: plain text, not markup
-        self.sub_title = title
+        title = plain(f"{gpu.label} · {name} · last {self.range_label}")
+        box.border_title = title
+        self.sub_title = title.plain
         driver = snap.driver_version if snap is not None else None
         ident = f"UUID {gpu.uuid or 'n/a'}   host {gpu.host}   source {gpu.source}"
         if mig is not None:
@@ -259,7 +264,7 @@ class DetailScreen(GpuTopScreen):
             ident = f"GI {mig.gi}{ci}   GPU {gpu.index} {mig.parent_uuid}   " + ident
         self._update("#ident", ident + (f"   driver {driver}" if driver else ""))
         who = self.query_one("#who", Static)
-        words = Text(_jobs_words(gpu.jobs), "dim" if not gpu.jobs else "")
+        words = plain(_jobs_words(gpu.jobs), "dim" if not gpu.jobs else "")
         if who.content != words:
             who.update(words)
         values = self.query_one("#values", Static)
@@ -295,7 +300,7 @@ class DetailScreen(GpuTopScreen):
             text.append(("\n" if lines else "") + f"+{hidden} more rules on this GPU", "dim")
             lines += 1
         for note in off_scale:
-            text.append(("\n" if lines else "") + note, "dim italic")
+            text.append(("\n" if lines else "") + visible(note), "dim italic")
             lines += 1
         widget = self.query_one("#gpu-rules", Static)
         if lines == 0:
@@ -327,7 +332,7 @@ class DetailScreen(GpuTopScreen):
         ]
         if len(mine) > PROCESS_ROWS:
             lines.append(f"… {len(mine) - PROCESS_ROWS} more (p: all processes)")
-        self._update("#procs", "\n".join(lines), layout=True)  # the row count may change
+        self._update("#procs", lines, layout=True)  # the row count may change
 
     def _redraw_charts(self, gpu: GpuSample, now: float, force: bool = False) -> None:
         label, range_s = RANGES[self.range_index]
@@ -368,8 +373,8 @@ def _rule_text(status: RuleStatus, now: float) -> Text:
     """One rule line: state (glyph and word), rule, value against threshold and countdown."""
     text = Text()
     text.append(STATE_LABELS[status.state].ljust(10), STATE_STYLES.get(status.state, ""))
-    text.append(status.name, "bold")
-    text.append("  " + rule_detail(status, now))
+    text.append(visible(status.name), "bold")
+    text.append("  " + visible(rule_detail(status, now)))
     return text
 
 
@@ -385,7 +390,7 @@ def _jobs_words(jobs: Sequence[Job]) -> str:
     return "Jobs: " + " · ".join(parts)
 
 
-def _values_text(gpu: GpuSample) -> str:
+def _values_text(gpu: GpuSample) -> list[str]:
     """Current readings in two lines; what the GPU does not report reads n/a."""
     mem = (
         f"{format_value(gpu.memory_used_pct, '%')} "
@@ -394,10 +399,10 @@ def _values_text(gpu: GpuSample) -> str:
     if gpu.mig is not None:  # a MIG instance: its memory; the rest is its GPU's
         why = dict(gpu.mig.unavailable).get("utilization_gpu_pct")
         util = format_value(gpu.utilization_gpu_pct, "%") + (f" ({why})" if why else "")
-        return (
-            f"MEM {mem}   UTIL {util}\n"
-            f"TEMP, POWER, CLOCKS: NVML and DCGM read them for the whole GPU {gpu.index}"
-        )
+        return [
+            f"MEM {mem}   UTIL {util}",
+            f"TEMP, POWER, CLOCKS: NVML and DCGM read them for the whole GPU {gpu.index}",
+        ]
     first = [
         f"MEM {mem}",
         f"TEMP {format_value(gpu.temperature_c, '°C')}",
@@ -410,7 +415,7 @@ def _values_text(gpu: GpuSample) -> str:
         f"MEM CLK {format_value(gpu.mem_clock_mhz, 'MHz')}",
         f"FAN {format_value(gpu.fan_pct, '%')}",
     ]
-    return "   ".join(first) + "\n" + "   ".join(second)
+    return ["   ".join(first), "   ".join(second)]
 
 
 def _gib(mib: float | None) -> str:

@@ -24,6 +24,7 @@ from gputop.core.jobs import jobs_from_labels, jobs_text
 from gputop.core.models import GPU_METRICS, METRICS, TEMPERATURE, GpuSample
 from gputop.core.store import MetricStore
 from gputop.core.units import format_duration, format_value
+from gputop.core.untrusted import visible
 from gputop.sources.base import RemoteSource
 from gputop.sources.promqueries import LABELS_EVERY_S
 from gputop.ui.app import GpuTopScreen
@@ -196,7 +197,8 @@ class FleetLayout:
 
 
 def _cell(text: str, width: int) -> str:
-    return text.ljust(width)[:width] + " "
+    """A field of `width` cells; its text (a node, a model, a pod) shown with controls visible."""
+    return visible(text).ljust(width)[:width] + " "
 
 
 def heading_line(layout: FleetLayout, sort: Sort, window_s: float) -> Line:
@@ -216,7 +218,7 @@ def node_line(row: NodeRow, levels: NumberLevels) -> Line:
     worst = format_value(row.worst_c, TEMPERATURE.unit)
     level = 0 if row.hottest is None else levels.level(TEMPERATURE, row.hottest)
     fields: list[Field] = [
-        (f"▾ {row.host}", "node"),
+        (visible(f"▾ {row.host}"), "node"),
         (f" · {row.gpus} GPU{'s' if row.gpus != 1 else ''} · worst ", "muted"),
         (worst, _LEVEL[level] if level else "node"),
     ]
@@ -248,7 +250,7 @@ def gpu_line(
     if layout.pod_w:
         fields.append((_cell(row.pod, layout.pod_w), "muted"))
     if gpu.state == "lost":
-        fields.append((f"LOST — {gpu.reason or 'the GPU is lost'}", "lost"))
+        fields.append((visible(f"LOST — {gpu.reason or 'the GPU is lost'}"), "lost"))
         return tuple(fields)
     for metric in GPU_METRICS:
         text, width = format_value(gpu.metric(metric.key), metric.unit), metric.width
@@ -388,7 +390,7 @@ class FleetScreen(GpuTopScreen):
         if not gpus:
             state = remote.state
             why = state.reason if not state.ok and state.reason else "no DCGM metrics seen yet"
-            return ((f"Fleet · waiting for Prometheus: {why}", "note"),)
+            return ((visible(f"Fleet · waiting for Prometheus: {why}"), "note"),)
         lost = sum(1 for g in gpus if g.state == "lost")
         instances = sum(1 for g in gpus if g.mig is not None)  # rows, but not GPUs
         mig = f" ({instances} MIG instance{'s' if instances != 1 else ''})" if instances else ""

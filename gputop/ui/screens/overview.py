@@ -153,7 +153,9 @@ class OverviewScreen(GpuTopScreen):
         statuses = app.shown_statuses()
         engine = app.monitor.rules
         stale = engine is not None and engine.error is not None and bool(engine.statuses)
-        need = self._room.update(rows_needed(statuses, stale=stale), app.monitor.clock.now())
+        scrolling = self.query_one(RulesPanel).has_focus if self.is_mounted else False
+        need = rows_needed(statuses, stale=stale, scrolling=scrolling)
+        need = self._room.update(need, app.monitor.clock.now())
         sizes = [len(members) for _, members in node_groups(gpus)]
         banner = len(stale_banner_lines(app.monitor)) if app.kiosk else 0
         chrome = chrome_height(kiosk=app.kiosk, banner_lines=banner)
@@ -181,6 +183,7 @@ class OverviewScreen(GpuTopScreen):
         serving = self.query_one(ServingPanel)
         serving.display = layout.serving > 0
         serving.styles.height = max(1, serving_height(layout.serving))
+        self.query_one("#lower").set_class(layout.beside, "-beside")
         for panel in self.query(GpuPanel):
             panel.compact = layout.compact
         self._spark_state = None
@@ -212,14 +215,14 @@ class OverviewScreen(GpuTopScreen):
         self._relayout()
         marks = self._sticky_marks(gpu_marks(app.shown_statuses(), gpus), now)
         levels = app.number_levels()
-        notes = {name: stale_note(state) for name, state in monitor.states().items()}
+        notes = {name: stale_note(state, now) for name, state in monitor.states().items()}
         for panel, gpu in zip(panels, gpus, strict=True):
             panel.update_gpu(gpu, levels, lost_since=monitor.lost_since(gpu.key), now=now)
             panel.set_stale(notes.get(gpu.source, ""))
             panel.set_mark(marks.get(gpu.key))
         self._refresh_sparks(panels, now, levels)
         latency = self.query_one(LatencyPanel)
-        latency.set_stale(stale_note(monitor.latency_state()))
+        latency.set_stale(stale_note(monitor.latency_state(), now))
         sample = monitor.latency()
         if sample is None:
             latency.set_note(latency_note(monitor))
@@ -325,6 +328,9 @@ class OverviewScreen(GpuTopScreen):
 
     def _moved(self) -> None:
         self._moving_to = None
+
+    def on_descendant_focus(self) -> None:
+        self._relayout()  # the rules panel focused: room for scrolling under its fixed rows
 
     def action_switch_focus(self) -> None:
         """Tab: from the GPUs to the rules panel and back."""

@@ -18,7 +18,7 @@ from textual.widgets import DataTable
 
 from gputop.core.jobs import jobs_text
 from gputop.core.models import GpuSample, ProcessSample
-from gputop.ui.actions import ActionError, describe_process, signal_process
+from gputop.ui.actions import ActionError, confirm_process, describe_process, signal_process
 from gputop.ui.app import GpuTopScreen
 from gputop.ui.process_view import (
     COLUMNS,
@@ -28,6 +28,7 @@ from gputop.ui.process_view import (
     process_cells,
     sort_processes,
 )
+from gputop.ui.safetext import plain
 from gputop.ui.screens.confirm import ConfirmScreen
 from gputop.ui.widgets.key_bar import KeyBar
 from gputop.ui.widgets.status_bar import StatusBar
@@ -149,8 +150,9 @@ class ProcessesScreen(GpuTopScreen):
         title = f"Processes · {where} · sort {heading} {arrow} · {shown} of {total}"
         if gpu is not None and gpu.source == "prometheus" and gpu.host != self.app.monitor.host:
             title += " · read on its own node only"  # NVML here sees this node's processes
-        self.query_one(DataTable).border_title = Text(title)  # a job's name: plain text
-        self.sub_title = title
+        shown_title = plain(title)  # a job's name, a host: outside text
+        self.query_one(DataTable).border_title = shown_title
+        self.sub_title = shown_title.plain
 
     @property
     def row_keys(self) -> list[str]:
@@ -215,15 +217,20 @@ class ProcessesScreen(GpuTopScreen):
             app.notify("no process selected", severity="warning")
             return
         sig = signal.Signals[f"SIG{name}"]
+        try:  # said now, before any question: pid 1, a kernel thread, a process gone
+            confirm_process(proc, app.monitor.processes_now())
+        except ActionError as exc:
+            app.notify(str(exc), severity="error", timeout=8)
+            return
         who = describe_process(proc)
 
         def send(yes: bool | None) -> None:
             if not yes or app.read_only:
                 return
-            try:  # the words hold a command line and a job: plain text, never markup
-                app.notify(signal_process(proc, sig), markup=False)
+            try:  # confirmed again: the answer may have come minutes later
+                app.notify(signal_process(proc, sig, app.monitor.processes_now()))
             except ActionError as exc:
-                app.notify(str(exc), severity="error", timeout=8, markup=False)
+                app.notify(str(exc), severity="error", timeout=8)
 
         def first(yes: bool | None) -> None:
             if yes:
@@ -242,4 +249,4 @@ class ProcessesScreen(GpuTopScreen):
 
 
 def _cell(text: str, right: bool) -> Text:
-    return Text(text, justify="right" if right else "left", no_wrap=True)
+    return plain(text, justify="right" if right else "left", no_wrap=True)

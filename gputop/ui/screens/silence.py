@@ -26,6 +26,7 @@ from gputop.rules.text import rule_title
 from gputop.sources.amtypes import AmError, Matcher, format_matchers, parse_matchers
 from gputop.ui.actions import READ_ONLY_MESSAGE, created_by
 from gputop.ui.app import GpuTopApp
+from gputop.ui.safetext import plain
 from gputop.ui.screens.confirm import ConfirmScreen
 
 __all__ = ["DURATIONS", "SilenceScreen", "matching_alerts"]
@@ -59,7 +60,7 @@ class SilenceScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         box = Vertical(id="silence")
-        box.border_title = f"Silence {rule_title(self.status)}"
+        box.border_title = plain(f"Silence {rule_title(self.status)}")
         prefill = format_matchers(Matcher(k, v) for k, v in self._labels.items())
         with box:
             with Horizontal(classes="row"):
@@ -102,7 +103,7 @@ class SilenceScreen(ModalScreen[str | None]):
         try:
             matchers = parse_matchers(self.query_one("#matchers", Input).value)
         except ValueError as exc:
-            out.update(f"✖ {exc}")
+            out.update(plain(f"✖ {exc}"))
             return
         count = matching_alerts(matchers, self.app)
         if count is None:
@@ -114,12 +115,12 @@ class SilenceScreen(ModalScreen[str | None]):
         try:
             seconds = self._duration_s()
         except ValueError as exc:
-            self.query_one("#ends", Static).update(f"✖ {exc}")
+            self.query_one("#ends", Static).update(plain(f"✖ {exc}"))
             return
         ends = self.app.monitor.clock.now() + seconds
         clock = time.strftime("%Y-%m-%d %H:%M", time.localtime(ends))
         self.query_one("#ends", Static).update(
-            f"created by {self.created_by} · ends {clock} (in {format_duration(seconds)})"
+            plain(f"created by {self.created_by} · ends {clock} (in {format_duration(seconds)})")
         )
 
     def _duration_s(self) -> float:
@@ -169,7 +170,7 @@ class SilenceScreen(ModalScreen[str | None]):
         question = f"Silence for {format_duration(seconds)}?"
         if count is not None:
             question += f" It matches {count} alert{'' if count == 1 else 's'} now."
-        detail = f"{format_matchers(matchers)}\n“{comment}” — {self.created_by}"
+        detail = (format_matchers(matchers), f"“{comment}” — {self.created_by}")
 
         def answered(yes: bool | None) -> None:
             if yes:
@@ -200,4 +201,4 @@ class SilenceScreen(ModalScreen[str | None]):
         self.dismiss(silence_id)
 
     def _error(self, text: str) -> None:
-        self.query_one("#error", Static).update(f"✖ {text}" if text else "")
+        self.query_one("#error", Static).update(plain(f"✖ {text}" if text else ""))

@@ -19,6 +19,7 @@ from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
+from gputop.core.untrusted import visible
 from gputop.ui.spark import spark_runs
 
 __all__ = ["MARK_GLYPHS", "PART_CLASSES", "IndexCell", "NodeHeading", "ReadingLine", "SparkCell"]
@@ -117,6 +118,7 @@ class ReadingLine(Widget):
 
     def set_banner(self, text: str) -> None:
         """Show one critical message (a lost GPU) instead of the readings; "" to go back."""
+        text = visible(text)  # its reason is a source's words
         if text != self._banner:
             self._banner = text
             self.refresh()
@@ -236,7 +238,7 @@ class NodeHeading(Widget):
     def __init__(self, host: str, gpus: int) -> None:
         super().__init__()
         self.host = host
-        self.text = f"▾ {host} · {gpus} GPU{'s' if gpus != 1 else ''}"
+        self.text = visible(f"▾ {host} · {gpus} GPU{'s' if gpus != 1 else ''}")
 
     def render_line(self, y: int) -> Strip:
         width = self.content_size.width

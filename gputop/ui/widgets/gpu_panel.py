@@ -22,6 +22,8 @@ from textual.widget import Widget
 from gputop.core.jobs import jobs_text
 from gputop.core.models import GPU_METRICS, GpuSample
 from gputop.core.units import format_since
+from gputop.core.untrusted import visible
+from gputop.ui.safetext import plain
 from gputop.ui.view import NumberLevels, metric_text, spark_bounds
 from gputop.ui.widgets.cells import MARK_GLYPHS, PART_CLASSES, IndexCell, ReadingLine, SparkCell
 
@@ -108,6 +110,7 @@ class GpuPanel(Widget, can_focus=True):
         self.set_class(compact, "-compact")
         self._index = IndexCell(gpu.index, None if gpu.mig is None else gpu.mig.gi)
         self._mark: str | None = None
+        self._note = ""
         self._set_title(selected=False)
 
     def _set_title(self, *, selected: bool) -> None:
@@ -124,10 +127,10 @@ class GpuPanel(Widget, can_focus=True):
         if self._mark:
             title.append(f"{MARK_GLYPHS[self._mark]} ", style="bold")
         title.append(gpu.label, style="bold reverse" if selected else "")
-        title.append(f" · {short}{host}")  # plain text: a name, a host is outside text
+        title.append(visible(f" · {short}{host}"))  # a name, a host are outside text
         who = jobs_text(gpu.jobs)
         if who:
-            title.append(f" · {who}")
+            title.append(visible(f" · {who}"))
         self.border_title = title
 
     def set_mark(self, mark: str | None) -> None:
@@ -214,8 +217,9 @@ class GpuPanel(Widget, can_focus=True):
     def set_stale(self, note: str) -> None:
         """Say why the numbers are not fresh (the source failing); "" when they are: on a
         card's border, and as a "✖" after the index of a compact line."""
-        if note != (self.border_subtitle or ""):
-            self.border_subtitle = note
+        if note != self._note:
+            self._note = note
+            self.border_subtitle = plain(note) if note else None
             self.set_class(bool(note), "-stale")
             self._index.set_stale(bool(note))
 

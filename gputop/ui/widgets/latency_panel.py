@@ -9,6 +9,8 @@ from textual.widget import Widget
 
 from gputop.core.models import LatencySample
 from gputop.core.units import format_value
+from gputop.core.untrusted import visible
+from gputop.ui.safetext import plain
 from gputop.ui.spark import spark_runs
 
 __all__ = ["LatencyPanel"]
@@ -45,17 +47,20 @@ class LatencyPanel(Widget):
         self._p95: float | None = None
         self._stats = ""
         self._note = "waiting for the first completed job"
+        self._stale = ""
 
     def spark_columns(self) -> int:
         return max(1, self.content_size.width - LABEL_W - VALUE_W - 1)
 
     def set_stale(self, note: str) -> None:
         """Say why the latency is not fresh (its source failing); "" when it is."""
-        if note != (self.border_subtitle or ""):
-            self.border_subtitle = note
+        if note != self._stale:
+            self._stale = note
+            self.border_subtitle = plain(note) if note else None
 
     def set_note(self, note: str) -> None:
         """A message instead of numbers (no latency source, source stale)."""
+        note = visible(note)  # it can hold a source's reason
         if note != self._note:
             self._note = note
             self.refresh()

@@ -6,6 +6,8 @@ first to their last changed field (a countdown costs its own few cells).
 
 What does not fit is counted ("+7 more: 2 near, 5 ok"). The panel takes focus (Tab from the
 overview); then ↑↓ move its cursor, PgUp/PgDn/Home/End scroll, and Enter selects a row.
+Firing and pending rows never scroll away: they stay at the top while the rest scrolls below
+them (the overview keeps room for them, see `rows_needed`).
 
 Public API for actions on rules (e.g. silencing one):
 
@@ -31,9 +33,12 @@ from textual.widget import Widget
 from gputop.rules.model import RuleStatus
 from gputop.ui.rules_lines import Line, RuleColumns, counted, row_line, window
 from gputop.ui.rules_view import RuleRow, RulesPanelView
+from gputop.ui.safetext import plain
 from gputop.ui.widgets.fleet_table import changed_until
 
 __all__ = ["RulesPanel"]
+
+_ACTIVE = frozenset({"firing", "pending"})
 
 _STYLES: dict[str, str] = {
     # without colour urgency reads from attributes: FIRING reverse, PENDING bold, NEAR plain
@@ -96,6 +101,7 @@ class RulesPanel(Widget, can_focus=True):
         self._laid_for = (0, 0)  # the content size `_drawn` was laid out for
         self._columns: RuleColumns | None = None
         self._shape: tuple[object, ...] = ()
+        self._subtitle = ""
 
     # ---- public ----------------------------------------------------------------------
 
@@ -117,8 +123,9 @@ class RulesPanel(Widget, can_focus=True):
     def set_view(self, view: RulesPanelView) -> None:
         """New content; only the lines that changed are repainted."""
         self._view = view
-        if view.subtitle != (self.border_subtitle or ""):
-            self.border_subtitle = view.subtitle
+        if view.subtitle != self._subtitle:
+            self._subtitle = view.subtitle
+            self.border_subtitle = plain(view.subtitle) if view.subtitle else None
         if view.rows and self._cursor_key is not None:
             index = next((i for i, r in enumerate(view.rows) if r.key == self._cursor_key), None)
             if index is None:  # its rule is gone: the cursor stays where it was
@@ -140,18 +147,31 @@ class RulesPanel(Widget, can_focus=True):
             lines.append(((view.stale, "stale"),))
         rows = view.rows
         cursor = self._cursor if self.has_focus else None
-        shown = window(len(rows), max(1, height - len(lines)), self._top, cursor)
+        room = max(1, height - len(lines))
+        # firing and pending rows (first in order) stay at the top whatever is scrolled: the
+        # window moves over the rest, when there is room for them and a line more
+        pinned = sum(1 for r in rows if r.state in _ACTIVE)
+        if not (len(rows) > room and pinned < len(rows) and pinned < room):
+            pinned = 0
+        below_cursor = None if cursor is None or cursor < pinned else cursor - pinned
+        if pinned and room - pinned < 2:  # room for the count of the rest only
+            self._top, below_cursor = 0, None
+        shown = window(len(rows) - pinned, room - pinned, self._top, below_cursor)
         self._top = shown.top
-        visible = rows[shown.top : shown.top + shown.count]
+        start = pinned + shown.top
+        visible = rows[:pinned] + rows[start : start + shown.count]
         cols = self._columns
         if cols is None or cols.width != width or self._rows_changed(visible):
             cols = self._columns = RuleColumns.fit(width, visible)
+        for i in range(pinned):
+            lines.append(row_line(rows[i], cols, selected=cursor == i))
         if shown.above:
-            lines.append(((f"↑ {shown.top} above: {counted(rows[: shown.top])}", "more"),))
-        for i in range(shown.top, shown.top + shown.count):
+            above = rows[pinned:start]
+            lines.append(((f"↑ {len(above)} above: {counted(above)}", "more"),))
+        for i in range(start, start + shown.count):
             lines.append(row_line(rows[i], cols, selected=cursor == i))
         if shown.below:
-            below = rows[shown.top + shown.count :]
+            below = rows[start + shown.count :]
             hint = "" if self.has_focus or not self.can_focus else " · Tab to scroll"
             lines.append(((f"+{len(below)} more: {counted(below)}{hint}", "more"),))
         return lines

@@ -5,7 +5,8 @@ second and the model.
 
 Each model takes three lines, the first laid out as the latency panel's (label, sparkline,
 value), so their sparklines share one time axis. Models that do not fit are counted in the
-border. Model names are outside text: drawn as plain text, never markup.
+border. Model names are outside text: drawn as plain text, never markup, their control
+characters made visible (`serving_row`), as is every word from outside.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from textual.widget import Widget
 
 from gputop.core.models import ServingSample
 from gputop.core.units import format_latency, format_value
+from gputop.core.untrusted import visible
 from gputop.ui.spark import spark_runs
 from gputop.ui.widgets.latency_panel import LABEL_W, VALUE_W
 
@@ -54,7 +56,7 @@ def serving_row(sample: ServingSample, spark: tuple[float | None, ...], key: str
     load = (
         f"running {format_value(sample.running)} · waiting {format_value(sample.waiting)}"
         f" · KV {format_value(sample.kv_cache_pct, '%')} · {rate} tok/s"
-    ) + (f" · {sample.model}" if sample.model else "")
+    ) + (f" · {visible(sample.model)}" if sample.model else "")
     return ServingRow(key, format_latency(sample.ttft_p95_s), quantiles, load, spark)
 
 

@@ -12,6 +12,8 @@ from textual.geometry import Size
 from textual.strip import Strip
 from textual.widget import Widget
 
+from gputop.core.untrusted import visible
+
 __all__ = ["StaleBanner"]
 
 
@@ -32,6 +34,8 @@ class StaleBanner(Widget):
         return list(self._lines)
 
     def set_lines(self, lines: list[str]) -> None:
+        """The banner's lines: sources' names and reasons, shown with controls visible."""
+        lines = [visible(line) for line in lines]
         if lines == self._lines:
             return
         relayout = len(lines) != len(self._lines)

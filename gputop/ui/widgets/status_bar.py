@@ -2,7 +2,8 @@
 
 The clock comes first: Textual repaints a line from the widget's left edge, so the one part
 that changes every second costs only its own cells. The rest repaints when its text changes
-(a source's age only once it stops saying "now").
+(a source's age only once it stops saying "now"). The parts are fitted to the width by
+`header_view.fit_header`: the less urgent shorten first, so a critical fact is never cut.
 """
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ from rich.segment import Segment
 from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
+
+from gputop.core.untrusted import visible
+from gputop.ui.header_view import fit_header
 
 __all__ = ["StatusBar"]
 
@@ -37,11 +41,16 @@ class StatusBar(Widget):
         # (text, component class) per part, in display order
         self._parts: list[tuple[str, str]] = []
         self._clock = ""
+        self._fitted: tuple[int, list[tuple[str, str]]] = (-1, [])  # for a width
 
     def set_parts(self, parts: list[tuple[str, str]], clock: str) -> None:
+        """The parts after the clock, as (text, component class); their text holds sources'
+        reasons and the host's name, so it is shown with its controls visible."""
+        parts = [(visible(text), cls) for text, cls in parts]
         if parts != self._parts:
             self._parts = parts
             self._clock = clock
+            self._fitted = (-1, [])
             self.refresh()
         elif clock != self._clock:
             self._clock = clock
@@ -51,7 +60,10 @@ class StatusBar(Widget):
         base = self.rich_style
         width = self.content_size.width
         segments = [Segment(f" {self._clock} ", base)]
-        for text, cls in self._parts:
+        room = width - len(segments[0].text)
+        if self._fitted[0] != room:
+            self._fitted = (room, fit_header(self._parts, room))
+        for text, cls in self._fitted[1]:
             style = base + self.get_component_rich_style(cls, partial=True)
             segments.append(Segment(f" {text} ", style))
         return Strip(segments).crop(0, width).extend_cell_length(width, base)
