@@ -424,6 +424,12 @@ class Monitor:
         read: Callable[[], Sequence[ServingSample]] | None = getattr(self.remote, "serving", None)
         return tuple(read()) if read is not None else ()
 
+    def serving_state(self) -> SourceState | None:
+        """How fresh the inference servers' numbers are, from their own targets' samples
+        (None: no server found)."""
+        own: Callable[[], SourceState | None] | None = getattr(self.remote, "serving_state", None)
+        return own() if own is not None else None
+
     def latency(self) -> LatencySample | None:
         if self.remote is not None:
             remote_latency = self.remote.latency()

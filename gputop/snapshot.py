@@ -21,7 +21,9 @@ def snapshot_json(monitor: Monitor, rules: list[dict[str, Any]] | None = None) -
     """The public --json contract: names here are added to, never renamed."""
     now = monitor.clock.now()
     latency = monitor.latency()
-    serving = monitor.serving()
+    serving_state = monitor.serving_state()
+    fresh = serving_state.as_json(now) if serving_state is not None else None
+    serving = [{**s.as_json(), "freshness": fresh} for s in monitor.serving()]
     return {
         "time": dt.datetime.fromtimestamp(now, dt.timezone.utc).isoformat(timespec="seconds"),
         "host": monitor.latest.host if monitor.latest else monitor.host,
@@ -30,8 +32,8 @@ def snapshot_json(monitor: Monitor, rules: list[dict[str, Any]] | None = None) -
         "processes": [p.as_json() for p in monitor.processes()],
         "latency": latency.as_json() if latency is not None else None,
         # the first model of the first inference server found; every one in serving_models
-        "serving": serving[0].as_json() if serving else None,
-        "serving_models": [s.as_json() for s in serving],
+        "serving": serving[0] if serving else None,
+        "serving_models": serving,
         "rules": rules or [],
         "rule_notes": list(_rule_notes(monitor)),
     }
@@ -94,7 +96,13 @@ def snapshot_text(monitor: Monitor, statuses: Sequence[RuleStatus] = ()) -> str:
             f"  p99 {format_value(latency.p99_s, 's')}  "
             f"{format_value(latency.jobs_per_min, ' jobs/min', 1)}"
         )
-    lines.extend(_serving_line(sample) for sample in monitor.serving())
+    serving_state = monitor.serving_state()
+    stale = "" if serving_state is None or serving_state.ok else serving_state.status.value.upper()
+    if stale and serving_state is not None and serving_state.reason:
+        stale += f" ({serving_state.reason})"
+    lines.extend(
+        _serving_line(sample) + (f"  {stale}" if stale else "") for sample in monitor.serving()
+    )
     troubled = [st for st in statuses if st.state != "ok"]
     notes = _rule_notes(monitor)
     if troubled or notes:

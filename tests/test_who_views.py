@@ -11,7 +11,7 @@ from dataclasses import replace
 import pytest
 
 from gputop.core.clock import FakeClock
-from gputop.core.models import GpuSample, Job, MigInfo
+from gputop.core.models import GpuSample, Job, MigInfo, SourceState, SourceStatus
 from gputop.core.units import format_latency
 from gputop.rules.model import AlertFate, RuleStatus
 from gputop.snapshot import snapshot_json, snapshot_text
@@ -32,7 +32,7 @@ from gputop.ui.widgets.latency_panel import LatencyPanel
 from gputop.ui.widgets.rules_panel import RulesPanel
 from gputop.ui.widgets.serving_panel import ServingPanel
 from tests.support.rulestates import FixedRules
-from tests.support.ui import build_app, build_monitor, screen_lines
+from tests.support.ui import ServingRemote, build_app, build_monitor, screen_lines
 
 POD = Job("pod", name="t2v-worker-1", namespace="inference", container="t2v")
 NODE = {"Hostname": "gpu-node-1"}
@@ -320,6 +320,29 @@ async def test_the_serving_panel_shares_the_latency_panels_time_axis() -> None:
         assert sum(v is not None for v in row.spark) > panel.spark_columns() // 3
         text = "\n".join(screen_lines(app))
         assert "TTFT" in text and sample.model in text
+
+
+async def test_the_serving_panel_says_when_its_numbers_are_stale() -> None:
+    monitor = build_monitor(serving=True)
+    remote = monitor.remote
+    assert isinstance(remote, ServingRemote)
+    app = GpuTopApp(monitor, poll=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        panel = app.screen.query_one(ServingPanel)
+        assert not panel.border_subtitle
+        newest = monitor.clock.now() - 40
+        reason = "no new inference-server samples for over 30s"
+        remote.serving_stale = SourceState(SourceStatus.STALE, reason, newest=newest)
+        app.refresh_screen()
+        await pilot.pause()
+        subtitle = str(panel.border_subtitle)
+        assert subtitle.startswith("stale since ") and subtitle.endswith(reason), subtitle
+        assert "stale since" in "\n".join(screen_lines(app))
+        doc = snapshot_json(monitor)
+        assert doc["serving"]["freshness"]["state"] == "stale"
+        assert doc["serving"]["freshness"]["age_s"] == 40.0
+        assert f"STALE ({reason})" in snapshot_text(monitor)
 
 
 def test_a_status_naming_its_pod_is_not_copied_and_an_aggregated_one_gets_its_gpus() -> None:

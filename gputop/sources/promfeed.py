@@ -13,8 +13,9 @@ After the first fetch the GPU queries return only the labels that name a GPU; th
 (model, pod, namespace) come from one instant query when a new GPU shows up, and once a minute.
 MIG instances are rows of their own (see `promgpus`). Inference servers (vLLM, SGLang, TGI,
 Triton) are looked for by their metric names once a minute (see `serving`); each one found
-adds its group of panels, one query per panel for all its models; the source's state and its
-GPUs' stay those of the GPU and latency groups.
+adds its group of panels, one query per panel for all its models, with the freshness of its
+own targets (`serving_state`): the source's state and its GPUs' stay those of the GPU and
+latency groups.
 """
 
 from __future__ import annotations
@@ -120,6 +121,7 @@ class PrometheusSource:
         self._serving: dict[str, Detected] = {}  # group -> the engine it shows
         self._serving_at = -math.inf  # when inference servers were last looked for
         self._serving_latest: dict[tuple[str, str], dict[str, Point]] = {}
+        self._probed: set[str] = set()  # the groups a probe has been answered about
         self._slim = {m: slim_query(q) for m, q in self._groups["gpu"].items()}
         self._label_query = self._groups["gpu"]["memory_used_mib"]
         self._labels_at = -math.inf  # when the full labels of every GPU were last fetched
@@ -194,6 +196,34 @@ class PrometheusSource:
                 state, status=SourceStatus.STALE, reason=reason, newest=feed.newest
             )
         return dataclasses.replace(state, newest=feed.newest)
+
+    def serving_state(self) -> SourceState | None:
+        """The inference servers' panels' own freshness, judged as the latency panel's is,
+        from their own targets' scrape spacing: STALE when none of the servers found has had
+        a new sample for its allowance while the source answers (None: none found)."""
+        if not self._serving:
+            return None
+        state = self.state
+        if state.status is not SourceStatus.OK:
+            return state
+        feeds = [self._feeds[group] for group in self._serving]
+        newest = max((f.newest for f in feeds if f.newest is not None), default=None)
+        now = self._clock.now()
+        # a server the probe has asked about: stale when its samples stand still, or when it
+        # never had a live one (its panels hold only history: it stopped before we started)
+        probed = [self._feeds[group] for group in self._serving if group in self._probed]
+        if probed and all(f.stale(now) or not f.moved for f in probed):
+            moved = [f for f in probed if f.moved]
+            after = max((f.stale_after_s for f in moved), default=0.0)
+            reason = (
+                f"no new inference-server samples for over {format_duration(after)}"
+                if moved
+                else "no live sample of the inference server in Prometheus"
+            )
+            return dataclasses.replace(
+                state, status=SourceStatus.STALE, reason=reason, newest=newest
+            )
+        return dataclasses.replace(state, newest=newest)
 
     def retry_now(self) -> None:
         """After a failure: fetch at the next `refresh`, without waiting for the backoff."""
@@ -274,7 +304,9 @@ class PrometheusSource:
     async def _ask_probe(self, now: float) -> tuple[float, dict[str, float]]:
         """The engine's now and, per group, its newest raw sample time; each target's scrape
         interval is read from its raw samples when it is not known yet."""
+        asked = tuple(self._raws)
         probe = read_probe(await self._client.query(self._probe), self._feeds)
+        self._probed.update(asked)
         engine_now = now if probe.engine_now is None else probe.engine_now
         self._lag_s = max(0.0, now - engine_now)
         newest: dict[str, float] = {}

@@ -183,6 +183,7 @@ class ServingRemote:
 
     def __init__(self, monitor: Monitor, *, history_s: float = 2100.0, step_s: float = 5.0):
         self._monitor = monitor
+        self.serving_stale: SourceState | None = None
         now = monitor.clock.now()
         sim = VllmSim(now - history_s - 300.0, seed=SEED)
         past: list[tuple[float, list[list[int]], float, float, float]] = []
@@ -222,6 +223,10 @@ class ServingRemote:
     @property
     def state(self) -> SourceState:
         return SourceState(SourceStatus.OK, last_ok=self._monitor.clock.now())
+
+    def serving_state(self) -> SourceState:
+        """The server's own freshness: `serving_stale` when a test sets it, else fresh."""
+        return self.serving_stale or self.state
 
     async def refresh(self) -> None:
         return None

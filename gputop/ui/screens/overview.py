@@ -232,7 +232,7 @@ class OverviewScreen(GpuTopScreen):
         app.refresh_rules(self.query_one(RulesPanel))
 
     def _refresh_serving(self, samples: tuple[ServingSample, ...]) -> None:
-        """The inference servers' models, worst time to first token first."""
+        """The inference servers' models, worst time to first token first, and how fresh."""
         if not self._layout.serving:
             return
         engines = ", ".join(dict.fromkeys(s.engine for s in samples))
@@ -242,6 +242,8 @@ class OverviewScreen(GpuTopScreen):
             key = serving_key(sample.engine, sample.model)
             rows.append(serving_row(sample, self._serving_sparks.get(key, ()), key))
         panel = self.query_one(ServingPanel)
+        monitor = self.app.monitor
+        panel.set_stale(stale_note(monitor.serving_state(), monitor.clock.now()))
         panel.set_rows(f"Serving · {engines} · TTFT P95", rows, self._layout.serving)
 
     def _sticky_marks(self, marks: dict[str, str], now: float) -> dict[str, str]:

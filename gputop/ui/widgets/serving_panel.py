@@ -22,6 +22,7 @@ from textual.widget import Widget
 from gputop.core.models import ServingSample
 from gputop.core.units import format_latency, format_value
 from gputop.core.untrusted import visible
+from gputop.ui.safetext import plain
 from gputop.ui.spark import spark_runs
 from gputop.ui.widgets.latency_panel import LABEL_W, VALUE_W
 
@@ -93,6 +94,8 @@ class ServingPanel(Widget):
         super().__init__(id=id)
         self.border_title = "Serving"
         self._rows: tuple[ServingRow, ...] = ()
+        self._stale = ""  # why the numbers are not fresh ("" when they are)
+        self._hidden = 0  # models that do not fit
 
     @property
     def rows(self) -> tuple[ServingRow, ...]:
@@ -102,15 +105,28 @@ class ServingPanel(Widget):
         """The same columns as the latency panel's sparkline: one time axis."""
         return max(1, self.content_size.width - LABEL_W - VALUE_W - 1)
 
+    def set_stale(self, note: str) -> None:
+        """Say why the numbers are not fresh (their servers' samples stand still, or the
+        source fails), in the border, as the latency panel does; "" when they are fresh."""
+        if note != self._stale:
+            self._stale = note
+            self._set_subtitle()
+
+    def _set_subtitle(self) -> None:
+        hidden = self._hidden
+        more = f"+{hidden} more model{'s' if hidden != 1 else ''}" if hidden > 0 else ""
+        words = " · ".join(w for w in (self._stale, more) if w)
+        self.border_subtitle = plain(words) if words else None
+
     def set_rows(self, title: str, rows: Sequence[ServingRow], shown: int) -> None:
         """The models' rows; `shown` of them fit, the rest are counted in the border."""
         rows = tuple(rows)
-        hidden = len(rows) - shown
-        subtitle = f"+{hidden} more model{'s' if hidden != 1 else ''}" if hidden > 0 else ""
+        hidden = max(0, len(rows) - shown)
         if title != self.border_title:
             self.border_title = title
-        if subtitle != (self.border_subtitle or ""):
-            self.border_subtitle = subtitle
+        if hidden != self._hidden:
+            self._hidden = hidden
+            self._set_subtitle()
         if rows[:shown] != self._rows:
             self._rows = rows[:shown]
             self.refresh()
