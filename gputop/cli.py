@@ -135,10 +135,12 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     backtest = rules_sub.add_parser(
         "backtest", help="replay alert rules over an engine's history: firings, near scores"
     )
+    serving = rules_sub.add_parser("serving", help="print alerting rules for inference servers")
     sim = sub.add_parser("sim-exporter", help="serve simulated dcgm-exporter metrics")
     if command == "rules":
         _attach(SUBCOMMANDS["rules"], check)
         _attach(BACKTEST, backtest)
+        _attach("gputop.rules.servingrules", serving)
     elif command == "sim-exporter":
         _attach(SUBCOMMANDS["sim-exporter"], sim)
     return parser

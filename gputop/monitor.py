@@ -9,23 +9,33 @@ is only ever written from one thread. Remote sources (Prometheus, Alertmanager) 
 A failing source is retried with `core.backoff.source_backoff` (1 s doubling to 8 s), so one
 that comes back is seen within seconds; `retry_now()` skips the wait. GPUs that fall off the
 bus are remembered with the time they were first seen lost (`lost_since`).
+
+Every rule status about a GPU names its jobs (`RuleStatus.who`): those its own labels name (a
+rule that keeps dcgm-exporter's `pod` or `hpc_job`), else those of the GPU (or MIG instance)
+it is about, which the monitor adds (a copy of the status only where needed: a fleet's
+thousands of series mostly keep their labels).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from gputop.core.backoff import source_backoff
 from gputop.core.clock import Clock
+from gputop.core.jobs import jobs_from_labels
+from gputop.core.labels import MIG_LABEL, node_of
 from gputop.core.models import (
     GpuSample,
+    Job,
     LatencySample,
     NodeSnapshot,
     ProcessSample,
+    ServingSample,
     SourceState,
     SourceStatus,
 )
@@ -104,6 +114,13 @@ class Monitor:
         self._fated_from: list[RuleStatus] | None = None
         self._fated_key: tuple[int, int] = (-1, -1)  # (Alertmanager's version, second)
         self._fated: list[RuleStatus] = []
+        # rule statuses with their jobs: the same list until the statuses or the jobs change
+        self._jobbed_from: list[RuleStatus] | None = None
+        self._jobbed_at = -1  # the second the GPUs' jobs were last looked at
+        self._jobbed_index: dict[tuple[str, ...], tuple[Job, ...]] = {}
+        self._jobbed: list[RuleStatus] = []
+        # the remote GPUs' jobs by GPU, built again only when its `jobs_version` moves
+        self._remote_jobs: tuple[object, dict[tuple[str, ...], tuple[Job, ...]]] = (None, {})
 
     # ---- local source ---------------------------------------------------------------
 
@@ -195,7 +212,33 @@ class Monitor:
             statuses = engines[0].statuses
         else:
             statuses = sort_statuses(s for e in engines for s in e.statuses)
-        return self._with_fates(statuses)
+        return self._with_fates(self._with_jobs(statuses))
+
+    def _with_jobs(self, statuses: list[RuleStatus]) -> list[RuleStatus]:
+        """Each status with the jobs on its GPU; the GPUs' jobs are looked at once a second."""
+        second = int(self.clock.now())
+        if statuses is self._jobbed_from and second == self._jobbed_at:
+            return self._jobbed
+        index = self._gpu_jobs() if any(st.labels for st in statuses) else {}
+        self._jobbed_at = second
+        if statuses is self._jobbed_from and index == self._jobbed_index:
+            return self._jobbed
+        self._jobbed_from, self._jobbed_index = statuses, index
+        out: list[RuleStatus] = []
+        for st in statuses:
+            jobs = _status_jobs(st.labels, index)
+            out.append(st if jobs == st.jobs else dataclasses.replace(st, jobs=jobs))
+        self._jobbed = out
+        return out
+
+    def _gpu_jobs(self) -> dict[tuple[str, ...], tuple[Job, ...]]:
+        """The jobs of every GPU known, local ones first. A fleet's are worked out again only
+        when its source says they changed (a remote source without `jobs_version`: always)."""
+        version = getattr(self.remote, "jobs_version", None)
+        if version is None or version != self._remote_jobs[0]:
+            self._remote_jobs = (version, _jobs_index(self._remote_gpus()))
+        local = _jobs_index(self.latest.gpus) if self.latest else {}
+        return {**self._remote_jobs[1], **local}
 
     def _with_fates(self, statuses: list[RuleStatus]) -> list[RuleStatus]:
         am = self.alertmanager
@@ -376,6 +419,18 @@ class Monitor:
             return own()
         return None if source is None else self.state(source)
 
+    def serving(self) -> tuple[ServingSample, ...]:
+        """Every model of every inference server Prometheus shows (vLLM, SGLang, ...)."""
+        # a remote source may know the inference servers behind its GPUs
+        read: Callable[[], Sequence[ServingSample]] | None = getattr(self.remote, "serving", None)
+        return tuple(read()) if read is not None else ()
+
+    def serving_state(self) -> SourceState | None:
+        """How fresh the inference servers' numbers are, from their own targets' samples
+        (None: no server found)."""
+        own: Callable[[], SourceState | None] | None = getattr(self.remote, "serving_state", None)
+        return own() if own is not None else None
+
     def latency(self) -> LatencySample | None:
         if self.remote is not None:
             remote_latency = self.remote.latency()
@@ -400,3 +455,34 @@ class Monitor:
     def close(self) -> None:
         if self.local is not None:
             self.local.close()
+
+
+def _jobs_index(gpus: Iterable[GpuSample]) -> dict[tuple[str, ...], tuple[Job, ...]]:
+    """The jobs of each GPU and MIG instance, by (UUID, GI) and by (node, index, GI), as a
+    rule's series names it (a MIG instance by its parent's UUID and `GPU_I_ID`)."""
+    index: dict[tuple[str, ...], tuple[Job, ...]] = {}
+    for gpu in gpus:
+        if not gpu.jobs:
+            continue
+        gi = "" if gpu.mig is None else str(gpu.mig.gi)
+        uuid = gpu.uuid if gpu.mig is None else gpu.mig.parent_uuid
+        if uuid:
+            index[("uuid", uuid, gi)] = gpu.jobs
+        index[("node", gpu.host, str(gpu.index), gi)] = gpu.jobs
+    return index
+
+
+def _status_jobs(
+    labels: Mapping[str, str], index: Mapping[tuple[str, ...], tuple[Job, ...]]
+) -> tuple[Job, ...]:
+    """The jobs of the GPU a rule's series is about, when its labels name none."""
+    if not labels or jobs_from_labels(labels):
+        return ()  # none, or its own labels name them (`RuleStatus.who`)
+    gi = labels.get(MIG_LABEL, "")
+    uuid = labels.get("UUID")
+    if uuid:
+        return index.get(("uuid", uuid, gi), ())
+    host, gpu = node_of(labels, instance=False), labels.get("gpu")
+    if host is None or gpu is None:
+        return ()
+    return index.get(("node", host, gpu, gi), ())

@@ -48,6 +48,10 @@ def test_once_text_shows_hostile_names_labels_and_errors_as_text(
     assert "␛]52;c;" in out.stdout and "[bold red]FAKE[/]" in out.stdout
     firing = [line for line in out.stdout.splitlines() if line.startswith("FIRING")]
     assert firing and all(re.search(r"since \d\d-\d\d \d\d:\d\d:\d\d", ln) for ln in firing)
+    # the jobs on the firing rows' GPUs, a MIG profile and a served model: shown, inert
+    assert any("→ job slurmjob␛]52" in ln for ln in firing), firing
+    assert any("→ ns␛]52" in ln for ln in firing), firing
+    assert "MIG profile␛]52" in out.stdout and "vLLM llm␛]52" in out.stdout
 
 
 @pytest.mark.parametrize("path", ["/api/v1/rules", "/api/v2/alerts", "/api/v1/query_range"])

@@ -1,7 +1,9 @@
 """Every screen and dialog with hostile text in every field: it shows as text.
 
-The dashboard reads a hostile Prometheus and Alertmanager (`tests/support/hostile_server`) and
-a local source whose GPU names, process users and command lines are hostile too. After each
+The dashboard reads a hostile Prometheus and Alertmanager (`tests/support/hostile_server`: the
+jobs on its GPUs, a MIG profile and an inference server's model are hostile too) and a local
+source whose GPU names, MIG profiles, jobs (pod, Slurm job, container, owner), process users
+and command lines are hostile too. After each
 step (a screen, a dialog, a toast, a resize, the kiosk cycling) the test asserts what the
 terminal received: no OSC 52 (clipboard), no OSC 0 (title), no C1 byte, no bidi override, no
 raw control character in any cell, markup shown literally (`[bold red]FAKE[/]`), no link or
@@ -24,11 +26,12 @@ from textual.app import App
 from textual.pilot import Pilot
 
 from gputop.core.clock import FakeClock
-from gputop.core.models import NodeSnapshot, ProcessSample
+from gputop.core.models import Job, MigInfo, NodeSnapshot, ProcessSample
 from gputop.core.untrusted import UNSAFE
 from gputop.monitor import Monitor
 from gputop.rules.engine import RulesEngine
 from gputop.rules.files import load_rule_set
+from gputop.rules.model import RuleStatus
 from gputop.sources.alertmanager import AlertmanagerClient, AlertmanagerSource
 from gputop.sources.demo import DemoSource
 from gputop.sources.prometheus import PrometheusClient
@@ -46,13 +49,23 @@ from tests.support.hostile_server import (
     HostileServer,
     hostile,
 )
+from tests.support.rulestates import FixedRules
 from tests.support.terminal import TeeDriver
-from tests.support.ui import START, screen_lines
+from tests.support.ui import START, build_monitor, screen_lines
+
+#: The jobs a local GPU and its processes name, every word hostile.
+JOBS = (
+    Job("pod", name=hostile("localpod"), namespace=hostile("localns"), uid="1f2e3d4c"),
+    Job("slurm", name=hostile("localjob")),
+    Job("container", name=hostile("localcontainer")),
+    Job("user", name=hostile("owner")),
+)
 
 
 class HostileLocal:
-    """The demo node, with hostile GPU names and processes (one of them this test process,
-    so a signal dialog can open for it)."""
+    """The demo node, with hostile GPU names, jobs and processes (one of them this test
+    process, so a signal dialog can open for it); its last GPU is split into a MIG instance with
+    a hostile profile."""
 
     name = "nvml"
 
@@ -75,15 +88,20 @@ class HostileLocal:
         return [self._hostile(s) for s in self.inner.history(seconds, interval)]
 
     def _hostile(self, snap: NodeSnapshot) -> NodeSnapshot:
-        gpus = tuple(dataclasses.replace(g, name=hostile("gpu")) for g in snap.gpus)
+        gpus = [dataclasses.replace(g, name=hostile("gpu"), jobs=JOBS) for g in snap.gpus]
+        gpus[1] = dataclasses.replace(gpus[1], name="A100")  # room for its jobs in its title
+        last = gpus[-1]
+        mig = MigInfo(7, 0, hostile("profile"), last.uuid)
+        gpus.append(dataclasses.replace(last, uuid=f"MIG-{last.uuid}", mig=mig))
         pid, started = self._me
         procs = [
             ProcessSample(
-                g.index, g.uuid, pid, 1024.0, hostile("user"), hostile("cmd"), 1.0, started
+                g.index, g.uuid, pid, 1024.0, hostile("user"), hostile("cmd"), 1.0, started,
+                jobs=JOBS,
             )
             for g in gpus[:2]
-        ]
-        return dataclasses.replace(snap, gpus=gpus, processes=tuple(procs))
+        ]  # fmt: skip
+        return dataclasses.replace(snap, gpus=tuple(gpus), processes=tuple(procs))
 
 
 class Recorder(TeeDriver):
@@ -107,7 +125,8 @@ def server() -> Iterator[HostileServer]:
 def _monitor(server: HostileServer, *, local: bool = True) -> Monitor:
     clock = FakeClock(START)
     server.clock = clock.now
-    source = HostileLocal(DemoSource(clock, seed=7, warmup_s=600)) if local else None
+    # three GPUs and a MIG instance: cards, whose titles name the GPU, its model and its jobs
+    source = HostileLocal(DemoSource(clock, seed=7, gpus=3, warmup_s=600)) if local else None
     monitor = Monitor(clock=clock, local=source, host="node")
     client = PrometheusClient(server.url, timeout=5)
     monitor.client = client
@@ -264,6 +283,9 @@ async def test_every_screen_and_dialog_shows_hostile_text_as_text(
         await _settle(app, pilot)
         shown.append(_check(app, "overview at 80x24"))
     text = "\n".join(shown)
+    # the jobs (pod, Slurm job), a MIG profile and a served model were on screen, inert
+    for field in ("pod localns", "pod ns", "job slurmjob", "GI 3 profile", "llm"):
+        assert f"{field}␛]5" in text, field  # the fleet's MODEL column cuts a profile there
     assert MARKUP in text  # shown as it is, not as red bold "FAKE"
     assert CLICK in text
     assert "␛]52;c;" in text  # the escape is shown, not dropped
@@ -355,3 +377,31 @@ async def test_a_rule_files_hostile_rule_name_in_its_backtest_shows_as_text(
         assert HOT_SHOWN in text and "done: 1 rule over" in text, text
         await _click_every(pilot, app, "[@click=")
         assert app.is_running
+
+
+async def test_a_rule_row_names_a_hostile_job_as_text() -> None:
+    """A short rule name on a short node leaves room for the job its series' labels name (a
+    pod, a Slurm job), at every size: shown, inert."""
+    monitor = build_monitor(rules=False)
+    clock = monitor.clock
+    assert isinstance(clock, FakeClock)
+    # short: their controls are in view
+    pod, slurm = "w\x1b]0;t\x07\x9b31m\u202e", "42\x1b]52;c;eA==\x07"
+    jobs = ({"pod": pod, "namespace": "ns"}, {"hpc_job": slurm}, {"pod": pod})
+    statuses = [
+        RuleStatus(
+            "GPUHot", state, value=91.0, op=">", threshold=85.0, active_at=clock.now() - 30,
+            for_s=60.0, labels={"gpu": str(i), "Hostname": "n1", **job},
+        )
+        for i, (state, job) in enumerate(zip(("firing", "pending", "near"), jobs, strict=True))
+    ]  # fmt: skip
+    monitor.rules = FixedRules(statuses, clock, "rules.yml")
+    app = GpuTopApp(monitor, poll=False)
+    app.driver_class = Recorder
+    async with app.run_test(headless=False, size=(120, 40)) as pilot:
+        for size in ((120, 40), (80, 24)):
+            await pilot.resize_terminal(*size)
+            await pilot.pause()
+            text = _check(app, f"rules naming hostile jobs at {size}")
+            # cut where narrow, controls shown either side of the cut
+            assert "@ n1 → w␛]0;t" in text and "@ n1 → job 42" in text, text

@@ -267,7 +267,7 @@ def test_missing_process_values_read_na_and_sort_last() -> None:
     assert [p.pid for p in sort_processes(procs, "mem", False)] == [10, 12, 11]
     assert [p.pid for p in sort_processes(procs, "cpu", True)] == [10, 12, 11]
     cells = process_cells(procs[1], now=100.0)
-    assert cells == ("1", "11", "n/a", "n/a", "n/a", "n/a", "n/a")
+    assert cells == ("1", "11", "n/a", "n/a", "n/a", "n/a", "n/a", "n/a")
 
 
 # ---- help ------------------------------------------------------------------------

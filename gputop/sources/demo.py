@@ -7,6 +7,11 @@ things go wrong: a hot GPU, memory creep to near-OOM, a stuck job, slow inferenc
 
 The model is driven by an injected clock in fixed 1 s steps, so it is deterministic from its
 seed and an hour is simulated in well under a second.
+
+Each GPU's worker is a Kubernetes pod (`inference/t2v-worker-<i>`). With `mig`, the first GPUs
+are in MIG mode, split as `MIG_LAYOUT` says: each GPU instance a row of its own with its own
+memory and worker pod, as NVML shows them (no utilization per instance; temperature and power
+on the GPU).
 """
 
 from __future__ import annotations
@@ -16,12 +21,13 @@ import math
 import random
 import threading
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from gputop.core import models
 from gputop.core.clock import Clock
-from gputop.core.models import GpuSample, LatencySample, NodeSnapshot, ProcessSample
+from gputop.core.models import GpuSample, LatencySample, MigInfo, NodeSnapshot, ProcessSample
 
-__all__ = ["LATENCY_BUCKETS", "SCENARIOS", "DemoNode", "DemoSource"]
+__all__ = ["LATENCY_BUCKETS", "MIG_LAYOUT", "SCENARIOS", "DemoNode", "DemoSource"]
 
 SCENARIOS = ("mixed", "calm", "hot-gpu", "memory-creep", "stuck-job", "slow")
 #: Histogram bucket bounds (seconds) of the simulated inference-duration histogram.
@@ -32,6 +38,14 @@ _RESIDENT_MIB = 28_900.0  # weights of the DiT, text encoder and VAE, resident b
 _POWER_IDLE, _POWER_LIMIT = 62.0, 400.0
 _STEP = 1.0
 _LATENCY_WINDOW = 300.0
+#: The GPU instances of a GPU in MIG mode: (GPU instance id, profile, MiB, share of the GPU's
+#: memory use and engine activity it carries).
+MIG_LAYOUT: tuple[tuple[int, str, float, float], ...] = (
+    (1, "3g.40gb", 40192.0, 0.62),
+    (7, "1g.10gb", 9856.0, 0.55),
+    (8, "1g.10gb", 9856.0, 0.2),
+)
+_NO_MIG_UTIL = "NVML gives no utilization per MIG instance"
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +112,7 @@ class DemoNode:
     scenario: str = "mixed"
     host: str = "demo-node"
     model: str = "NVIDIA A100-SXM4-80GB"
+    mig: int = 0  # the first `mig` GPUs are in MIG mode (MIG_LAYOUT)
     now: float = field(init=False)
     _rng: random.Random = field(init=False, repr=False)
     _gpus: list[_Gpu] = field(init=False, repr=False)
@@ -145,6 +160,62 @@ class DemoNode:
             self._step()
 
     def gpu_samples(self, source: str = "demo") -> tuple[GpuSample, ...]:
+        """Every GPU, each in MIG mode followed by its GPU instances."""
+        out: list[GpuSample] = []
+        for g in self._whole_gpus(source):
+            if g.index >= self.mig:
+                out.append(replace(g, jobs=(self._pod(g.index),)))
+                continue
+            instances = [self._instance(g, *slot) for slot in MIG_LAYOUT]
+            used = sum(i.memory_used_mib or 0.0 for i in instances)
+            jobs = tuple(job for i in instances for job in i.jobs)
+            # NVML has no utilization of a GPU in MIG mode; its memory is its instances'
+            parent = replace(
+                g,
+                memory_used_mib=used,
+                utilization_gpu_pct=None,
+                utilization_memory_pct=None,
+                mig_mode=True,
+                jobs=jobs,
+            )
+            out.extend([parent, *instances])
+        return tuple(out)
+
+    def busy_pct(self, gpu: int) -> float:
+        """How busy a GPU's engines are, %, whether or not NVML reports it (MIG mode)."""
+        return round(self._gpus[gpu].util)
+
+    def mig_share(self, gi: int) -> float:
+        """The share of its GPU's memory use and activity a GPU instance carries."""
+        return next(share for slot_gi, _, _, share in MIG_LAYOUT if slot_gi == gi)
+
+    def _instance(
+        self, g: GpuSample, gi: int, profile: str, total: float, share: float
+    ) -> GpuSample:
+        used = min(total, round(total * share * (g.memory_used_mib or 0.0) / _MIB_TOTAL * 1.6))
+        mig = MigInfo(gi, 0, profile, g.uuid, (("utilization_gpu_pct", _NO_MIG_UTIL),))
+        return GpuSample(
+            index=g.index,
+            uuid=f"MIG-{g.uuid.removeprefix('GPU-')[:-1]}{gi:x}",
+            name=g.name,
+            host=g.host,
+            source=g.source,
+            time=g.time,
+            memory_used_mib=float(used),
+            memory_total_mib=total,
+            mig=mig,
+            jobs=(self._pod(g.index, gi),),
+        )
+
+    def _pod(self, index: int, gi: int | None = None) -> models.Job:
+        suffix = "" if gi is None else f"-mig{gi}"
+        r = random.Random(f"{self.seed}:{self.host}:{index}:{gi}:pod")
+        h = f"{r.getrandbits(128):032x}"
+        uid = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+        name = f"t2v-worker-{index}{suffix}"
+        return models.Job("pod", name=name, namespace="inference", container="t2v", uid=uid)
+
+    def _whole_gpus(self, source: str) -> tuple[GpuSample, ...]:
         return tuple(
             GpuSample(
                 index=g.index,
@@ -168,19 +239,29 @@ class DemoNode:
         )
 
     def processes(self) -> tuple[ProcessSample, ...]:
-        return tuple(
-            ProcessSample(
-                gpu_index=g.index,
-                gpu_uuid=g.uuid,
-                pid=g.pid,
-                gpu_memory_mib=round(g.mem_mib - 520.0, 1),
-                user="t2v",
-                command=f"python -m t2v_serve --model Wan2.2-T2V-A14B --device cuda:{g.index}",
-                cpu_pct=round(4.0 + g.util * 0.9, 1),
-                started=g.started,
+        """One worker per GPU, or per GPU instance of a GPU in MIG mode."""
+        out: list[ProcessSample] = []
+        for row in self.gpu_samples():
+            if row.mig_mode:
+                continue  # its workers run in its instances
+            g = self._gpus[row.index]
+            gi = None if row.mig is None else row.mig.gi
+            used = row.memory_used_mib if row.mig is not None else g.mem_mib
+            out.append(
+                ProcessSample(
+                    gpu_index=g.index,
+                    gpu_uuid=row.uuid,
+                    pid=g.pid + (0 if gi is None else 100_000 + gi),
+                    gpu_memory_mib=round((used or 0.0) - 520.0, 1),
+                    user="t2v",
+                    command=f"python -m t2v_serve --model Wan2.2-T2V-A14B --device cuda:{g.index}",
+                    cpu_pct=round(4.0 + g.util * 0.9, 1),
+                    started=g.started,
+                    gpu_instance=gi,
+                    jobs=row.jobs,
+                )
             )
-            for g in self._gpus
-        )
+        return tuple(out)
 
     def latency(self) -> LatencySample:
         cutoff = self.now - _LATENCY_WINDOW
@@ -332,12 +413,13 @@ class DemoSource:
         scenario: str = "mixed",
         host: str = "demo-node",
         warmup_s: float = 0.0,
+        mig: int = 0,
     ) -> None:
         self._clock = clock
         self._lock = threading.Lock()
         self.host = host
         self.node = DemoNode(
-            clock.now() - warmup_s, seed=seed, gpus=gpus, scenario=scenario, host=host
+            clock.now() - warmup_s, seed=seed, gpus=gpus, scenario=scenario, host=host, mig=mig
         )
 
     def open(self) -> None:

@@ -9,6 +9,10 @@ values the screen can show:
 - GpuIsLost / ResetRequired (or every call failing with Unknown): the GPU is marked
   `state="lost"` with the reason; it stays listed and is re-checked with backoff.
 
+A GPU in MIG mode is followed by one row per GPU instance (see `nvmlmig`): its memory, its
+processes. Each process names its job (`procjobs`: its cgroup's pod, Slurm job or container,
+else its owner), and each GPU the jobs of its processes.
+
 The library or driver being absent is a `SourceUnavailable` with one line to show.
 """
 
@@ -27,8 +31,11 @@ import psutil
 
 from gputop.core.backoff import Backoff
 from gputop.core.clock import Clock
-from gputop.core.models import GpuSample, NodeSnapshot, ProcessSample
+from gputop.core.jobs import merge_jobs
+from gputop.core.models import GpuSample, Job, MigInfo, NodeSnapshot, ProcessSample
 from gputop.sources.base import SourceError, SourceUnavailable
+from gputop.sources.nvmlmig import NO_MIG_UTILIZATION, MigInstance, list_instances
+from gputop.sources.procjobs import ProcJobs
 
 try:
     import pynvml
@@ -44,6 +51,9 @@ _MIB = 1024 * 1024
 _UINT_NA = 0xFFFF_FFFF  # NVML_VALUE_NOT_AVAILABLE for unsigned int fields
 _ULL_NA = 0xFFFF_FFFF_FFFF_FFFF  # ... and for unsigned long long fields
 _UNNAMED = "(unknown GPU)"
+#: How often the MIG instances of a GPU in MIG mode are listed again (they change only when
+#: an administrator reconfigures the GPU).
+MIG_LIST_EVERY_S = 30.0
 
 
 @dataclass(slots=True)
@@ -57,6 +67,9 @@ class _Device:
     memory_total_mib: float | None = None
     power_limit_w: float | None = None
     unsupported: set[str] = field(default_factory=set)
+    mig_mode: bool | None = None
+    instances: list[MigInstance] = field(default_factory=list)
+    instances_at: float = -math.inf  # when the MIG instances were last listed
     lost_reason: str | None = None
     retry_at: float = 0.0
     backoff: Backoff = field(default_factory=lambda: Backoff(base=2.0, factor=2.0, cap=60.0))
@@ -85,6 +98,7 @@ class _HostProcess:
     command: str | None = None
     started: float | None = None
     primed: bool = False  # cpu_percent() has a previous reading to measure against
+    jobs: tuple[Job, ...] = ()
 
 
 class NvmlSource:
@@ -92,9 +106,12 @@ class NvmlSource:
 
     name = "nvml"
 
-    def __init__(self, clock: Clock, *, host: str | None = None) -> None:
+    def __init__(
+        self, clock: Clock, *, host: str | None = None, proc_root: str | None = None
+    ) -> None:
         self._clock = clock
         self.host = host or socket.gethostname()
+        self._jobs = ProcJobs(proc_root)
         self._lock = threading.Lock()
         self._devices: list[_Device] | None = None
         self._driver_version: str | None = None
@@ -145,20 +162,21 @@ class NvmlSource:
             extra: dict[str, str] = {}
             answered = False
             for dev in self._devices:
-                gpu, procs, calls = self._sample_device(dev, now)
-                gpus.append(gpu)
+                rows, procs, calls = self._sample_device(dev, now)
+                gpus.extend(rows)
                 processes.extend(procs)
                 errors = calls.errors if calls else {}
                 extra.update({f"gpu{dev.index}.{k}": v for k, v in errors.items()})
                 answered = answered or calls is None or calls.ok > 0 or not errors
             if not answered:  # NVML itself is failing, not one GPU: the monitor retries later
                 raise SourceError(f"NVML: {next(iter(extra.values()))}")
+            detailed = self._with_host_details(processes)
             return NodeSnapshot(
                 time=now,
                 host=self.host,
                 source=self.name,
-                gpus=tuple(gpus),
-                processes=self._with_host_details(processes),
+                gpus=_with_jobs(gpus, detailed),
+                processes=detailed,
                 driver_version=self._driver_version,
                 cuda_version=self._cuda_version,
                 extra=extra,
@@ -175,7 +193,12 @@ class NvmlSource:
     # ---- the one wrapper around NVML calls ----------------------------------------------
 
     def _call(
-        self, dev: _Device | None, calls: _Calls, name: str, fn: Callable[..., Any], *args: Any
+        self,
+        dev: _Device | MigInstance | None,
+        calls: _Calls,
+        name: str,
+        fn: Callable[..., Any],
+        *args: Any,
     ) -> Any:
         """Call NVML once; any error becomes None for this field (see the module docstring)."""
         if calls.lost is not None or (dev is not None and name in dev.unsupported):
@@ -216,6 +239,7 @@ class NvmlSource:
         dev.memory_total_mib = _number(getattr(memory, "total", None), 1 / _MIB)
         limit = call("power_limit", pynvml.nvmlDeviceGetEnforcedPowerLimit, h)
         dev.power_limit_w = _number(limit, 1e-3)
+        self._list_instances(dev, h, call, now)
         if calls.gone:
             self._mark_lost(dev, calls.lost or "Unknown Error", now)
             return False
@@ -224,15 +248,28 @@ class NvmlSource:
         dev.backoff.reset()
         return True
 
+    def _list_instances(
+        self, dev: _Device, handle: Any, call: Callable[..., Any], now: float
+    ) -> None:
+        """MIG mode, and the GPU instances when it is on (again every MIG_LIST_EVERY_S)."""
+        mode = call("mig_mode", pynvml.nvmlDeviceGetMigMode, handle)
+        dev.mig_mode = None if mode is None else bool(mode[0])
+        dev.instances = list_instances(handle, call, _text) if dev.mig_mode else []
+        dev.instances_at = now
+        for inst in dev.instances:
+            memory = call("mig_memory", self._memory, inst.handle)
+            inst.memory_total_mib = _number(getattr(memory, "total", None), 1 / _MIB)
+
     def _sample_device(
         self, dev: _Device, now: float
-    ) -> tuple[GpuSample, list[ProcessSample], _Calls | None]:
-        """Read one GPU; the calls made are returned (None when it was not asked at all)."""
+    ) -> tuple[list[GpuSample], list[ProcessSample], _Calls | None]:
+        """Read one GPU (and its MIG instances); the calls made are returned (None when it
+        was not asked at all)."""
         if dev.lost_reason is not None:
             if now < dev.retry_at:
-                return self._lost_sample(dev, now), [], None
+                return [self._lost_sample(dev, now)], [], None
             if dev.handle is None and not self._attach(dev, now):  # lost while opening
-                return self._lost_sample(dev, now), [], None
+                return [self._lost_sample(dev, now)], [], None
         calls = _Calls()
         call = functools.partial(self._call, dev, calls)
         h = dev.handle
@@ -243,10 +280,14 @@ class NvmlSource:
         sm = call("sm_clock", pynvml.nvmlDeviceGetClockInfo, h, pynvml.NVML_CLOCK_SM)
         mem = call("mem_clock", pynvml.nvmlDeviceGetClockInfo, h, pynvml.NVML_CLOCK_MEM)
         fan = call("fan", pynvml.nvmlDeviceGetFanSpeed, h)
-        procs = call("processes", self._compute_processes, h)
+        if dev.mig_mode is not None and now - dev.instances_at >= MIG_LIST_EVERY_S:
+            self._list_instances(dev, h, call, now)
+        # in MIG mode the processes are read per instance, where they run
+        procs = None if dev.instances else call("processes", self._compute_processes, h)
+        instances = [self._sample_instance(dev, inst, calls, now) for inst in dev.instances]
         if calls.gone:
             self._mark_lost(dev, calls.lost or calls.errors.get("memory") or "Unknown Error", now)
-            return self._lost_sample(dev, now), [], None
+            return [self._lost_sample(dev, now)], [], None
         if dev.lost_reason is not None:  # it answered again
             dev.lost_reason = None
             dev.backoff.reset()
@@ -261,23 +302,45 @@ class NvmlSource:
             sm_clock_mhz=_number(sm),
             mem_clock_mhz=_number(mem),
             fan_pct=_percent(fan),
+            mig_mode=dev.mig_mode,
         )
-        processes = [
-            ProcessSample(
-                gpu_index=dev.index,
-                gpu_uuid=dev.uuid,
-                pid=int(p.pid),
-                gpu_memory_mib=_number(p.usedGpuMemory, 1 / _MIB),
-            )
-            for p in procs or ()
-        ]
-        return gpu, processes, calls
+        processes = [_process(dev.index, dev.uuid, p) for p in procs or ()]
+        for _, inst_procs in instances:
+            processes.extend(inst_procs)
+        return [gpu, *(row for row, _ in instances)], processes, calls
+
+    def _sample_instance(
+        self, dev: _Device, inst: MigInstance, calls: _Calls, now: float
+    ) -> tuple[GpuSample, list[ProcessSample]]:
+        """One MIG instance: its memory, its utilization where NVML gives it, its processes."""
+        call = functools.partial(self._call, inst, calls)
+        memory = call("mig_memory", self._memory, inst.handle)
+        util = call("utilization", pynvml.nvmlDeviceGetUtilizationRates, inst.handle)
+        procs = call("mig_processes", self._compute_processes, inst.handle)
+        no_util = "utilization" in inst.unsupported  # not an error: NVML has none to give
+        unavailable = (("utilization_gpu_pct", NO_MIG_UTILIZATION),) if no_util else ()
+        row = GpuSample(
+            index=dev.index,
+            uuid=inst.uuid,
+            name=dev.name,
+            host=self.host,
+            source=self.name,
+            time=now,
+            memory_used_mib=_number(getattr(memory, "used", None), 1 / _MIB),
+            memory_total_mib=inst.memory_total_mib,
+            utilization_gpu_pct=_percent(getattr(util, "gpu", None)),
+            utilization_memory_pct=_percent(getattr(util, "memory", None)),
+            mig=MigInfo(inst.gi, inst.ci, inst.profile, dev.uuid, unavailable),
+        )
+        processes = [_process(dev.index, inst.uuid, p, gpu_instance=inst.gi) for p in procs or ()]
+        return row, processes
 
     def _mark_lost(self, dev: _Device, reason: str, now: float) -> None:
         dev.lost_reason = reason
         dev.retry_at = now + dev.backoff.next_delay()
 
     def _lost_sample(self, dev: _Device, now: float) -> GpuSample:
+        # its MIG instances are not listed while it is lost: they are read through it
         return self._gpu(dev, now, state="lost", reason=dev.lost_reason)
 
     def _gpu(self, dev: _Device, now: float, **readings: Any) -> GpuSample:
@@ -336,6 +399,7 @@ class NvmlSource:
                 command=known[p.pid].command,
                 cpu_pct=cpu[p.pid],
                 started=known[p.pid].started,
+                jobs=known[p.pid].jobs,
             )
             for p in processes
         )
@@ -344,15 +408,43 @@ class NvmlSource:
         info = self._host_processes.get(pid)
         if info is None:
             info = self._host_processes[pid] = _describe(pid)
+            info.jobs = self._jobs.jobs(pid, info.user)
         if info.process is None:
             return None
         try:
             value = info.process.cpu_percent(interval=None)
         except psutil.Error:  # exited (or was hidden) since the last sample
-            self._host_processes[pid] = _HostProcess(process=None)
+            self._host_processes[pid] = _HostProcess(process=None, jobs=info.jobs)
             return None
         first, info.primed = not info.primed, True
         return None if first else _number(value)  # the first call only starts the measurement
+
+
+def _process(index: int, uuid: str, info: Any, gpu_instance: int | None = None) -> ProcessSample:
+    return ProcessSample(
+        gpu_index=index,
+        gpu_uuid=uuid,
+        pid=int(info.pid),
+        gpu_memory_mib=_number(info.usedGpuMemory, 1 / _MIB),
+        gpu_instance=gpu_instance,
+    )
+
+
+def _with_jobs(
+    gpus: list[GpuSample], processes: tuple[ProcessSample, ...]
+) -> tuple[GpuSample, ...]:
+    """Each GPU with the jobs of its processes: a MIG instance those running in it, a whole
+    GPU those of all its instances."""
+    by_uuid: dict[str, list[tuple[Job, ...]]] = {}
+    by_index: dict[int, list[tuple[Job, ...]]] = {}
+    for p in processes:
+        by_uuid.setdefault(p.gpu_uuid, []).append(p.jobs)
+        by_index.setdefault(p.gpu_index, []).append(p.jobs)
+    out = []
+    for g in gpus:
+        groups = by_uuid.get(g.uuid, []) if g.mig is not None else by_index.get(g.index, [])
+        out.append(replace(g, jobs=merge_jobs(groups)) if groups else g)
+    return tuple(out)
 
 
 def _describe(pid: int) -> _HostProcess:

@@ -233,6 +233,21 @@ class PrometheusClient:
         """Every active (pending or firing) alert."""
         return await self._api("api/v1/alerts", {}, parse_alerts)
 
+    async def label_values(
+        self, label: str, *, match: str | None = None, start: float | None = None
+    ) -> tuple[str, ...]:
+        """The values a label has (`__name__`: metric names), of the series `match` selects
+        (one selector), seen since `start`."""
+        params: dict[str, str] = {}
+        if match is not None:
+            params["match[]"] = match
+        if start is not None:
+            params["start"] = _fmt_time(start)
+        data = await self._get(f"api/v1/label/{label}/values", params)
+        if not isinstance(data, list):
+            raise PromMalformed("label values are not a list")
+        return tuple(str(v) for v in data if isinstance(v, str))
+
     async def metadata(self) -> dict[str, str]:
         """Metric name → type ("counter", "gauge", "histogram", ...) as the targets declare
         it; names whose targets disagree, or say "unknown", are left out."""

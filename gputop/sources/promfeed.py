@@ -11,6 +11,11 @@ seconds aligned to the epoch, ask only what is new and a short overlap. There is
 query per metric for all GPUs, so queries per refresh grow with panels, never with GPUs.
 After the first fetch the GPU queries return only the labels that name a GPU; the others
 (model, pod, namespace) come from one instant query when a new GPU shows up, and once a minute.
+MIG instances are rows of their own (see `promgpus`). Inference servers (vLLM, SGLang, TGI,
+Triton) are looked for by their metric names once a minute (see `serving`); each one found
+adds its group of panels, one query per panel for all its models, with the freshness of its
+own targets (`serving_state`): the source's state and its GPUs' stay those of the GPU and
+latency groups.
 """
 
 from __future__ import annotations
@@ -19,17 +24,22 @@ import asyncio
 import dataclasses
 import math
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 
 from gputop.core.backoff import source_backoff
 from gputop.core.clock import Clock
-from gputop.core.labels import node_of
-from gputop.core.models import GpuSample, LatencySample, SourceState, SourceStatus
-from gputop.core.store import LATENCY_KEY, SERIES_FIELDS, MetricStore
+from gputop.core.models import (
+    GpuSample,
+    LatencySample,
+    ServingSample,
+    SourceState,
+    SourceStatus,
+)
+from gputop.core.store import LATENCY_KEY, SERIES_FIELDS, MetricStore, serving_key
 from gputop.core.units import format_duration
 from gputop.sources.base import SourceError
 from gputop.sources.prometheus import PrometheusClient, PromSeries, PromUnreachable
 from gputop.sources.promfresh import LEARN_WINDOWS_S, Feed, read_probe
+from gputop.sources.promgpus import GpuTable
 from gputop.sources.promqueries import (
     LABELS_EVERY_S,
     LATENCY_METRICS,
@@ -37,32 +47,29 @@ from gputop.sources.promqueries import (
     gpu_queries,
     latency_queries,
     probe_query,
+    raw_metrics,
     raw_query,
     slim_query,
+)
+from gputop.sources.promtypes import PromError
+from gputop.sources.serving import (
+    STAT_LABEL,
+    Detected,
+    detect,
+    detect_selector,
+    raw_metric,
+    serving_queries,
 )
 
 __all__ = ["PrometheusSource"]
 
 Point = tuple[float, float | None]
 _MEMORY = frozenset({"memory_used_mib", "memory_free_mib"})
-
-
-@dataclass(slots=True)
-class _Gpu:
-    """What is known of one GPU seen in Prometheus: identity, labels, latest points."""
-
-    key: str
-    uuid: str
-    host: str
-    index: int
-    instance: str = ""  # the scrape target it comes from
-    name: str = ""
-    labels: dict[str, str] = field(default_factory=dict)
-    latest: dict[str, Point] = field(default_factory=dict)
-
-    @property
-    def time(self) -> float:
-        return max((t for t, _ in self.latest.values()), default=-math.inf)
+#: The groups the source's own freshness is judged by (an inference server's has its own).
+_CORE_GROUPS = ("gpu", "latency")
+#: How often inference servers are looked for (by their metric names), and how far back.
+SERVING_EVERY_S = 60.0
+_SERVING_LOOKBACK_S = 3600.0
 
 
 class PrometheusSource:
@@ -105,18 +112,20 @@ class PrometheusSource:
             "gpu": gpu_queries(selector),
             "latency": latency_queries(latency_histogram, selector),
         }
-        self._feeds = {
-            group: Feed(refresh_s=float(refresh_s), configured=stale_after_s)
-            for group in self._groups
-        }
+        self._refresh_s, self._stale_after_s = float(refresh_s), stale_after_s
+        self._feeds = {group: self._new_feed() for group in self._groups}
         self._histogram, self._selector = latency_histogram, selector
         self._lag_s: float | None = None  # the engine's now behind ours, at the last probe
-        self._probe = probe_query(latency_histogram, selector)
+        self._raws = raw_metrics(latency_histogram)  # group -> the raw metric of its freshness
+        self._probe = probe_query(self._raws, selector)
+        self._serving: dict[str, Detected] = {}  # group -> the engine it shows
+        self._serving_at = -math.inf  # when inference servers were last looked for
+        self._serving_latest: dict[tuple[str, str], dict[str, Point]] = {}
+        self._probed: set[str] = set()  # the groups a probe has been answered about
         self._slim = {m: slim_query(q) for m, q in self._groups["gpu"].items()}
         self._label_query = self._groups["gpu"]["memory_used_mib"]
         self._labels_at = -math.inf  # when the full labels of every GPU were last fetched
-        self._labels_due = False  # a GPU appeared in a slim answer: fetch its labels
-        self._gpus: dict[str, _Gpu] = {}
+        self._gpus = GpuTable()
         self._latency: dict[str, Point] = {}
         self._merged_last: dict[str, float] = {}  # entity -> newest time this source wrote
         self._local_since: dict[str, float] = {}  # entity -> first time the local source holds
@@ -143,7 +152,7 @@ class PrometheusSource:
         """How long the newest sample may stand still before the source is STALE: as
         configured, else 3 scrape intervals (learned from the data; the slowest target's),
         or 3 refreshes, never under 15 s."""
-        return max(f.stale_after_s for f in self._feeds.values())
+        return max(f.stale_after_s for f in self._core_feeds())
 
     @property
     def interval_s(self) -> float | None:
@@ -153,7 +162,7 @@ class PrometheusSource:
     @property
     def newest(self) -> float | None:
         """The time of the newest raw sample seen behind any panel (None: none yet)."""
-        return max((f.newest for f in self._feeds.values() if f.newest is not None), default=None)
+        return max((f.newest for f in self._core_feeds() if f.newest is not None), default=None)
 
     @property
     def state(self) -> SourceState:
@@ -162,7 +171,7 @@ class PrometheusSource:
         state, newest = self._state, self.newest
         interval = self.interval_s
         if state.status is SourceStatus.OK:
-            moved = [f for f in self._feeds.values() if f.moved]
+            moved = [f for f in self._core_feeds() if f.moved]
             now = self._clock.now()
             if moved and all(f.stale(now) for f in moved):
                 return SourceState(
@@ -187,6 +196,34 @@ class PrometheusSource:
                 state, status=SourceStatus.STALE, reason=reason, newest=feed.newest
             )
         return dataclasses.replace(state, newest=feed.newest)
+
+    def serving_state(self) -> SourceState | None:
+        """The inference servers' panels' own freshness, judged as the latency panel's is,
+        from their own targets' scrape spacing: STALE when none of the servers found has had
+        a new sample for its allowance while the source answers (None: none found)."""
+        if not self._serving:
+            return None
+        state = self.state
+        if state.status is not SourceStatus.OK:
+            return state
+        feeds = [self._feeds[group] for group in self._serving]
+        newest = max((f.newest for f in feeds if f.newest is not None), default=None)
+        now = self._clock.now()
+        # a server the probe has asked about: stale when its samples stand still, or when it
+        # never had a live one (its panels hold only history: it stopped before we started)
+        probed = [self._feeds[group] for group in self._serving if group in self._probed]
+        if probed and all(f.stale(now) or not f.moved for f in probed):
+            moved = [f for f in probed if f.moved]
+            after = max((f.stale_after_s for f in moved), default=0.0)
+            reason = (
+                f"no new inference-server samples for over {format_duration(after)}"
+                if moved
+                else "no live sample of the inference server in Prometheus"
+            )
+            return dataclasses.replace(
+                state, status=SourceStatus.STALE, reason=reason, newest=newest
+            )
+        return dataclasses.replace(state, newest=newest)
 
     def retry_now(self) -> None:
         """After a failure: fetch at the next `refresh`, without waiting for the backoff."""
@@ -213,58 +250,41 @@ class PrometheusSource:
             self._busy = False
 
     def gpus(self) -> tuple[GpuSample, ...]:
-        """The latest reading of every GPU seen within the range, fleet order (host, index).
+        """The latest reading of every GPU (and MIG instance) seen within the range, in fleet
+        order (host, index).
 
         A GPU is lost when its node (scrape target) misses its scrapes while others go on,
         or when its own series stop while its node's go on (it fell off the bus)."""
-        now = self._clock.now()
         feed = self._feeds["gpu"]
-        seen = [g for g in self._gpus.values() if g.time >= now - self._range_s]
-        newest = max((g.time for g in seen), default=now)
-        out: list[GpuSample] = []
-        for g in sorted(seen, key=lambda g: (g.host, g.index, g.key)):
-            values = {m: v for m, (_, v) in g.latest.items()}
-            used, free = values.get("memory_used_mib"), values.get("memory_free_mib")
-            target = feed.targets.get(g.instance)
-            missing = feed.missing(g.instance, now)
-            if missing is not None:
-                silent = now - missing
-            elif target is not None and target.newest is not None:
-                # the GPU alone: silent while its node's samples go on (since they resumed)
-                interval = target.interval_s or 0.0
-                allowed = max(3 * self._step, 3 * interval, 60.0)
-                silent = min(target.newest, feed.asked or -math.inf) - max(g.time, target.resumed)
-                silent = silent if silent > allowed else 0.0
-            else:  # no probe of its node: against the fleet's newest point
-                silent = newest - g.time
-                silent = silent if silent > max(3 * self._step, 60.0) else 0.0
-            lost = missing is not None or silent > 0
-            out.append(
-                GpuSample(
-                    index=g.index,
-                    uuid=g.uuid,
-                    name=g.name,
-                    host=g.host,
-                    source=self.name,
-                    time=g.time,
-                    state="lost" if lost else "ok",
-                    reason=f"no data from Prometheus for {silent:.0f} s" if lost else None,
-                    memory_used_mib=used,
-                    memory_total_mib=None if used is None or free is None else used + free,
-                    utilization_gpu_pct=values.get("utilization_gpu_pct"),
-                    utilization_memory_pct=values.get("utilization_memory_pct"),
-                    temperature_c=values.get("temperature_c"),
-                    power_w=values.get("power_w"),
-                    sm_clock_mhz=values.get("sm_clock_mhz"),
-                    mem_clock_mhz=values.get("mem_clock_mhz"),
-                )
-            )
-        return tuple(out)
+        return self._gpus.samples(self._clock.now(), self._range_s, self._step, feed, self.name)
+
+    @property
+    def jobs_version(self) -> int:
+        """Changes whenever a GPU appears or the jobs on one change (for caches of them)."""
+        return self._gpus.jobs_version
 
     def labels(self, key: str) -> Mapping[str, str]:
         """All labels of a GPU's series (pod, namespace, instance, ...); empty if unknown."""
-        g = self._gpus.get(key)
-        return dict(g.labels) if g else {}
+        return self._gpus.labels(key)
+
+    def serving(self) -> tuple[ServingSample, ...]:
+        """The newest numbers of each model of each inference server found, by engine and
+        model."""
+        out: list[ServingSample] = []
+        for (group, model), latest in sorted(self._serving_latest.items()):
+            found = self._serving.get(group)
+            if found is None or not latest:
+                continue
+            values = {m: v for m, (_, v) in latest.items()}
+            out.append(
+                ServingSample(
+                    engine=found.engine.title,
+                    model=model,
+                    time=max(t for t, _ in latest.values()),
+                    **{f: values.get(f) for f in _SERVING_FIELDS},
+                )
+            )
+        return tuple(out)
 
     def latency(self) -> LatencySample | None:
         """The newest latency point; None until the histogram has been seen."""
@@ -284,17 +304,27 @@ class PrometheusSource:
     async def _ask_probe(self, now: float) -> tuple[float, dict[str, float]]:
         """The engine's now and, per group, its newest raw sample time; each target's scrape
         interval is read from its raw samples when it is not known yet."""
+        asked = tuple(self._raws)
         probe = read_probe(await self._client.query(self._probe), self._feeds)
+        self._probed.update(asked)
         engine_now = now if probe.engine_now is None else probe.engine_now
         self._lag_s = max(0.0, now - engine_now)
         newest: dict[str, float] = {}
-        for group, feed in self._feeds.items():
+        feeds = list(self._feeds.items())  # inference servers may be found meanwhile
+        for group, feed in feeds:
             targets = probe.newest.get(group, {})
             feed.observe(now, engine_now, targets)
             if targets:
                 newest[group] = max(targets.values())
-        for group, feed in self._feeds.items():
-            await self._learn(group, feed, now)
+        for group, feed in feeds:
+            if group not in self._serving:
+                await self._learn(group, feed, now)
+                continue
+            try:
+                await self._learn(group, feed, now)
+            except PromError:  # costs an inference server's freshness, not the GPUs' panels
+                for instance in feed.to_learn(now):
+                    feed.learn_later(instance, now)
         return engine_now, newest
 
     async def _learn(self, group: str, feed: Feed, now: float) -> None:
@@ -305,7 +335,10 @@ class PrometheusSource:
         for i, window_s in enumerate(LEARN_WINDOWS_S):
             if not wanted:
                 return
-            query = raw_query(group, self._histogram, self._selector, window_s, wanted)
+            metric = self._raws.get(group)
+            if metric is None:  # an inference server's group, gone meanwhile
+                return
+            query = raw_query(metric, self._selector, window_s, wanted)
             times: dict[str, list[float]] = {}
             for series in await self._client.raw_samples(query):
                 instance = series.labels.get("instance", "")
@@ -318,9 +351,48 @@ class PrometheusSource:
         for instance in wanted:
             feed.learn_later(instance, now)
 
+    def _new_feed(self) -> Feed:
+        return Feed(refresh_s=self._refresh_s, configured=self._stale_after_s)
+
+    def _core_feeds(self) -> list[Feed]:
+        return [self._feeds[group] for group in _CORE_GROUPS]
+
+    async def _find_servers(self, now: float) -> None:
+        """Look for inference servers by their metric names; each one found gets its group
+        of panels (and its probe part). A failure here costs the serving panels only."""
+        self._serving_at = now
+        try:
+            names = await self._client.label_values(
+                "__name__", match=detect_selector(), start=now - _SERVING_LOOKBACK_S
+            )
+        except PromError:
+            return  # asked again in a minute; what was found stays
+        found = {d.group: d for d in detect(names)}
+        if found.keys() == self._serving.keys():
+            return
+        for group in self._serving.keys() - found.keys():
+            del self._groups[group], self._feeds[group], self._raws[group]
+        for group, detected in found.items():
+            if group not in self._groups:
+                self._groups[group] = serving_queries(detected, self._selector)
+                self._feeds[group] = self._new_feed()
+                self._raws[group] = raw_metric(detected)
+        self._serving = found
+        self._probe = probe_query(self._raws, self._selector)
+
     async def _fetch(self, now: float) -> None:
         """Probe, then run the due range queries. Raises the first failure after merging."""
-        engine_now, newest = await self._ask_probe(now)
+        if now - self._serving_at >= SERVING_EVERY_S:  # beside the probe, never delaying it
+            probe, found = await asyncio.gather(
+                self._ask_probe(now), self._find_servers(now), return_exceptions=True
+            )
+            if isinstance(probe, BaseException):  # raised once both have ended
+                raise probe
+            if isinstance(found, BaseException):
+                raise found
+            engine_now, newest = probe
+        else:
+            engine_now, newest = await self._ask_probe(now)
         calls: list[tuple[str, str, str, tuple[float, float]]] = []
         for group, queries in self._groups.items():
             feed = self._feeds[group]
@@ -336,7 +408,7 @@ class PrometheusSource:
         if not calls:
             return
         relabel = self._feeds["gpu"].asked is not None and (
-            self._labels_due or now - self._labels_at >= LABELS_EVERY_S
+            self._gpus.new_seen or now - self._labels_at >= LABELS_EVERY_S
         )
         ranges, labels = await asyncio.gather(
             asyncio.gather(
@@ -367,6 +439,8 @@ class PrometheusSource:
                 received = self._merge_gpus(done[group], local, full=full)
                 if full:
                     self._labels_at = now
+            elif group in self._serving:
+                received = self._merge_serving(group, done[group], local)
             else:
                 received = self._merge_latency(done[group], local)
             self._feeds[group].answered(window[1], received)
@@ -381,8 +455,8 @@ class PrometheusSource:
     async def _relabel(self, now: float) -> None:
         """Fetch the full labels of every GPU once (an instant query of one metric)."""
         for sample in await self._client.query(self._label_query):
-            self._gpu_for(sample.labels, full=True)
-        self._labels_at, self._labels_due = now, False
+            self._gpus.for_labels(sample.labels, full=True)
+        self._labels_at, self._gpus.new_seen = now, False
 
     def _local(self, now: float) -> set[str]:
         """Entities the local source writes live; remembers when each one's live data starts."""
@@ -429,7 +503,8 @@ class PrometheusSource:
         for metric in list(results):
             by_gpu: dict[str, list[PromSeries]] = {}
             for series in results.pop(metric):
-                by_gpu.setdefault(self._gpu_for(series.labels, full=full).key, []).append(series)
+                key = self._gpus.route(series.labels, metric, full=full)
+                by_gpu.setdefault(key, []).append(series)
             for key, same in by_gpu.items():
                 received = _later(received, self._merge_gpu(key, metric, _held(same), local))
             if metric in wanted:
@@ -456,9 +531,7 @@ class PrometheusSource:
             return None
         self._write(key, metric, held.items(), local)
         newest = max(held)
-        gpu = self._gpus[key]
-        if newest >= gpu.latest.get(metric, (-math.inf, None))[0]:
-            gpu.latest[metric] = (newest, held[newest])
+        self._gpus.note(key, metric, newest, held[newest])
         return newest
 
     def _merge_latency(
@@ -480,24 +553,32 @@ class PrometheusSource:
                 self._latency[metric] = (newest, held[newest])
         return received
 
-    def _gpu_for(self, labels: Mapping[str, str], *, full: bool) -> _Gpu:
-        """The GPU of a series; `full` labels (not only identity) also update name and labels."""
-        uuid = labels.get("UUID") or labels.get("uuid") or ""
-        host = node_of(labels) or ""
-        try:
-            index = int(labels.get("gpu", ""))
-        except ValueError:
-            index = -1
-        key = uuid or f"{host}/{index}"  # the same identity as GpuSample.key
-        gpu = self._gpus.get(key)
-        if gpu is None:
-            gpu = self._gpus[key] = _Gpu(key, uuid, host, index)
-            self._labels_due = self._labels_due or not full
-        gpu.instance = labels.get("instance", gpu.instance)
-        if full:
-            gpu.name = labels.get("modelName") or gpu.name
-            gpu.labels = {k: v for k, v in labels.items() if k != "__name__"}
-        return gpu
+    def _merge_serving(
+        self, group: str, results: Mapping[str, tuple[PromSeries, ...]], local: set[str]
+    ) -> float | None:
+        """Merge an inference server's panels, a series per model and number; returns the
+        newest point time received (None: none)."""
+        found = self._serving[group]
+        label = found.engine.model_label
+        received: float | None = None
+        for panel, series_list in results.items():
+            for series in series_list:
+                stat = series.labels.get(STAT_LABEL, "")
+                metric = f"{panel}_{stat}_s" if panel != "load" else stat
+                if metric not in _SERVING_FIELDS:
+                    continue
+                model = series.labels.get(label, "") if label else ""
+                held = _held([series])
+                if not held:
+                    continue
+                entity = serving_key(found.engine.title, model)
+                self._write(entity, metric, held.items(), local)
+                newest = max(held)
+                received = _later(received, newest)
+                latest = self._serving_latest.setdefault((group, model), {})
+                if newest >= latest.get(metric, (-math.inf, None))[0]:
+                    latest[metric] = (newest, held[newest])
+        return received
 
     def _fail(self, now: float, exc: SourceError) -> None:
         self._retry_at = now + self._backoff.next_delay()
@@ -512,6 +593,12 @@ class PrometheusSource:
 
 async def _nothing() -> None:
     return None
+
+
+#: The numbers of a `ServingSample`, as the serving panels' series are named in the store.
+_SERVING_FIELDS = frozenset(
+    f.name for f in dataclasses.fields(ServingSample) if f.name not in ("engine", "model", "time")
+)
 
 
 def _held(same: list[PromSeries]) -> dict[float, float | None]:

@@ -5,6 +5,16 @@ sim-node-01 on 9401; every scrape of `/metrics` advances that node to the real t
 Prometheus scraping it sees the demo workload (hot GPU, memory creep, stuck job, slow
 inference) as it would see real GPUs. Names and labels are dcgm-exporter's; alert rules rely
 on them, so they must not change. `--port 0` gives each node any free port.
+
+Options add what dcgm-exporter publishes in other setups:
+- `--mig N`: the first N GPUs of each node are in MIG mode, split into a 3g.40gb and two
+  1g.10gb GPU instances. As dcgm-exporter does, each instance is its own series (the GPU's
+  `gpu` and `UUID`, plus `GPU_I_PROFILE` and `GPU_I_ID`) with its own memory and engine
+  activity; device-level fields (temperature, power, clocks) repeat the GPU's value on every
+  instance, and utilization, which DCGM has not per instance, is left out.
+- `--slurm N`: the last N GPUs of each node run a Slurm job (`hpc_job`, dcgm-exporter's HPC
+  mapping) instead of a Kubernetes pod.
+- `--vllm`: each node also serves a vLLM server's metrics (see `simvllm`).
 """
 
 from __future__ import annotations
@@ -16,13 +26,17 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from gputop.core.models import GpuSample
 from gputop.sources.demo import LATENCY_BUCKETS, SCENARIOS, DemoNode
+from gputop.sources.simvllm import VllmSim
 
 __all__ = [
     "HISTOGRAM",
+    "SimNode",
     "add_arguments",
     "main",
     "make_nodes",
@@ -36,6 +50,18 @@ _TOTAL_MIB = 81920.0
 _MAX_NODES, _MAX_GPUS = 1024, 64
 
 Sample = tuple[str, str, float]  # (metric name, rendered labels, value)
+
+#: Gauges DCGM reads for the whole GPU: every instance's series repeats the GPU's value.
+_DEVICE_LEVEL = frozenset(
+    {
+        "DCGM_FI_DEV_SM_CLOCK",
+        "DCGM_FI_DEV_MEM_CLOCK",
+        "DCGM_FI_DEV_GPU_TEMP",
+        "DCGM_FI_DEV_POWER_USAGE",
+    }
+)
+#: Gauges DCGM has no value of per GPU instance: left out of an instance's series.
+_NOT_PER_INSTANCE = frozenset({"DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_DEV_MEM_COPY_UTIL"})
 
 # (name, help, value of one GPU) in dcgm-exporter's default order and wording
 _GAUGES: tuple[tuple[str, str, Callable[[Any], float | None]], ...] = (
@@ -67,12 +93,51 @@ _GAUGES: tuple[tuple[str, str, Callable[[Any], float | None]], ...] = (
 )
 
 
+@dataclass
+class SimNode(DemoNode):
+    """A demo node as the exporter serves it: with GPUs in MIG mode (the first `mig`), GPUs
+    running a Slurm job (the last `slurm`), and a vLLM server (`vllm`)."""
+
+    slurm: int = 0
+    vllm: bool = False
+    number: int = 0  # the node's place in the fleet (its Slurm job ids)
+    serving: VllmSim | None = field(init=False, default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.vllm:
+            self.serving = VllmSim(self.start, seed=self.seed, scenario=self.scenario)
+
+    def advance_to(self, t: float) -> None:
+        super().advance_to(t)
+        if self.serving is not None:
+            self.serving.advance_to(t)
+
+
 def make_nodes(
-    nodes: int, gpus: int, *, scenario: str = "mixed", seed: int = 7, start: float
-) -> list[DemoNode]:
+    nodes: int,
+    gpus: int,
+    *,
+    scenario: str = "mixed",
+    seed: int = 7,
+    start: float,
+    mig: int = 0,
+    slurm: int = 0,
+    vllm: bool = False,
+) -> list[SimNode]:
     """The simulated nodes sim-node-00, sim-node-01, ...; each its own seed, same start."""
     return [
-        DemoNode(start, seed=seed + i, gpus=gpus, scenario=scenario, host=f"sim-node-{i:02d}")
+        SimNode(
+            start,
+            seed=seed + i,
+            gpus=gpus,
+            scenario=scenario,
+            host=f"sim-node-{i:02d}",
+            mig=mig,
+            slurm=slurm,
+            vllm=vllm,
+            number=i,
+        )
         for i in range(nodes)
     ]
 
@@ -96,28 +161,58 @@ def _fmt(value: float) -> str:
     return repr(float(value))
 
 
+def _gpu_labels(node: DemoNode, g: GpuSample) -> str:
+    """dcgm-exporter's labels, in its order: identity, MIG instance, host, then the job
+    (a pod, or with its HPC mapping a Slurm job)."""
+    host, mig = node.host, g.mig
+    uuid = g.uuid if mig is None else mig.parent_uuid  # dcgm-exporter: the GPU's UUID
+    labels = {"gpu": str(g.index), "UUID": uuid, "device": f"nvidia{g.index}"}
+    labels["modelName"] = g.name
+    if mig is not None:
+        labels["GPU_I_PROFILE"], labels["GPU_I_ID"] = mig.profile or "", str(mig.gi)
+    labels["Hostname"] = host
+    slurm = node.slurm if isinstance(node, SimNode) else 0
+    if g.index >= node.gpus - slurm:
+        number = node.number if isinstance(node, SimNode) else 0
+        labels["hpc_job"] = str(4242 + 100 * number + g.index)
+    else:
+        labels["container"] = "worker"
+        labels["namespace"] = "t2v"
+        suffix = f"-mig{mig.gi}" if mig is not None else ""
+        labels["pod"] = f"t2v-serve-{host}-{g.index}{suffix}"
+    return _labels(**labels)
+
+
+def _gauge_rows(node: DemoNode) -> list[tuple[GpuSample, GpuSample, str, bool]]:
+    """(reading, its GPU, labels, is a MIG instance) per series of the GPU gauges: a GPU in
+    MIG mode has no series of its own, each of its instances one."""
+    rows: list[tuple[GpuSample, GpuSample, str, bool]] = []
+    whole: GpuSample | None = None
+    for g in node.gpu_samples(source="sim-exporter"):
+        if g.mig is None:
+            whole = g
+            if not g.mig_mode:
+                rows.append((g, g, _gpu_labels(node, g), False))
+            continue
+        assert whole is not None, "a GPU instance follows its GPU"
+        # DCGM has each instance's engine activity, which NVML does not give
+        util = node.busy_pct(g.index) * node.mig_share(g.mig.gi)
+        rows.append((replace(g, utilization_gpu_pct=util), whole, _gpu_labels(node, g), True))
+    return rows
+
+
 def _families(node: DemoNode) -> list[tuple[str, str, str, list[Sample]]]:
     """(family, help, type, samples) of one node at its current time."""
     host = node.host
     gpus = node.gpu_samples(source="sim-exporter")
-    gpu_labels = [
-        _labels(
-            gpu=str(g.index),
-            UUID=g.uuid,
-            device=f"nvidia{g.index}",
-            modelName=g.name,
-            Hostname=host,
-            container="worker",
-            namespace="t2v",
-            pod=f"t2v-serve-{host}-{g.index}",
-        )
-        for g in gpus
-    ]
+    rows = _gauge_rows(node)
     out: list[tuple[str, str, str, list[Sample]]] = []
     for name, help_text, read in _GAUGES:
         samples: list[Sample] = []
-        for g, labels in zip(gpus, gpu_labels, strict=True):
-            value = read(g)
+        for own, whole, labels, instance in rows:
+            if instance and name in _NOT_PER_INSTANCE:
+                continue
+            value = read(whole if instance and name in _DEVICE_LEVEL else own)
             if value is not None:
                 samples.append((name, labels, float(value)))
         out.append((name, help_text, "gauge", samples))
@@ -149,6 +244,11 @@ def _families(node: DemoNode) -> list[tuple[str, str, str, list[Sample]]]:
             [("t2v_queue_depth", _labels(Hostname=host), depth)],
         )
     )
+    serving = node.serving if isinstance(node, SimNode) else None
+    if serving is not None:
+        for family, help_text, kind, vllm_samples in serving.families():
+            rendered = [(n, _labels(**lab), v) for n, lab, v in vllm_samples]
+            out.append((family, help_text, kind, rendered))
     return out
 
 
@@ -247,6 +347,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     parser.add_argument(
+        "--mig",
+        type=int,
+        default=0,
+        metavar="N",
+        help="the first N GPUs of each node in MIG mode: 3g.40gb + 2x 1g.10gb (default 0)",
+    )
+    parser.add_argument(
+        "--slurm",
+        type=int,
+        default=0,
+        metavar="N",
+        help="the last N GPUs of each node run a Slurm job (hpc_job) instead of a pod",
+    )
+    parser.add_argument(
+        "--vllm", action="store_true", help="each node also serves a vLLM server's metrics"
+    )
+    parser.add_argument(
         "--warmup",
         type=float,
         default=600.0,
@@ -270,6 +387,10 @@ def _check(args: argparse.Namespace) -> str | None:
         return f"--gpus must be between 1 and {_MAX_GPUS}, got {args.gpus}"
     if args.port != 0 and not (args.port >= 1 and args.port + args.nodes - 1 <= 65535):
         return f"--port {args.port} leaves no room for {args.nodes} node(s) below 65536"
+    if not 0 <= args.mig <= args.gpus:
+        return f"--mig must be between 0 and --gpus ({args.gpus}), got {args.mig}"
+    if not 0 <= args.slurm <= args.gpus - args.mig:
+        return f"--slurm must be between 0 and {args.gpus - args.mig} (GPUs not in MIG mode)"
     if args.scenario not in SCENARIOS:
         return f"--scenario must be one of {', '.join(SCENARIOS)}, got {args.scenario!r}"
     if not math.isfinite(args.warmup) or args.warmup < 0:
@@ -287,7 +408,16 @@ def run(args: argparse.Namespace, *, stop: threading.Event | None = None) -> int
         print(f"gputop sim-exporter: {problem}", file=sys.stderr)
         return 2
     start = args.start if args.start is not None else time.time() - args.warmup
-    nodes = make_nodes(args.nodes, args.gpus, scenario=args.scenario, seed=args.seed, start=start)
+    nodes = make_nodes(
+        args.nodes,
+        args.gpus,
+        scenario=args.scenario,
+        seed=args.seed,
+        start=start,
+        mig=args.mig,
+        slurm=args.slurm,
+        vllm=args.vllm,
+    )
     servers: list[_NodeServer] = []
     try:
         for i, node in enumerate(nodes):

@@ -25,7 +25,7 @@ from textual.driver import Driver
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
-from gputop.core.models import GPU_METRICS
+from gputop.core.models import GPU_METRICS, GpuSample
 from gputop.core.untrusted import visible
 from gputop.monitor import OVERVIEW_MAX, LocalReading, Monitor
 from gputop.rules.model import RuleStatus
@@ -366,9 +366,14 @@ class GpuTopApp(App[int]):
         self.push_screen(BacktestScreen(names=names, range_s=range_s, about=about))
 
     def action_processes(self) -> None:
+        screen = self.screen
+        self.open_processes(screen.processes_gpu() if isinstance(screen, GpuTopScreen) else None)
+
+    def open_processes(self, gpu: GpuSample | None = None) -> None:
+        """The processes table: of every GPU, or of one GPU (or MIG instance)."""
         from gputop.ui.screens.processes import ProcessesScreen
 
-        self.push_screen(ProcessesScreen())
+        self.push_screen(ProcessesScreen(gpu))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "fleet":  # the listed binding with Prometheus, the unlisted one without
@@ -473,6 +478,10 @@ class GpuTopScreen(Screen[None]):
         """In a kiosk, where nothing scrolls by key: show the next part of this page that did
         not fit and say True, or go back to its start and say False (the cycle moves on)."""
         return False
+
+    def processes_gpu(self) -> GpuSample | None:
+        """The GPU whose processes `p` shows here (None: every GPU's)."""
+        return None
 
 
 def _overview_screen() -> OverviewScreen:

@@ -1,5 +1,6 @@
-"""One GPU, large: its identity, current readings, its rules, four history charts and its
-processes.
+"""One GPU, large: its identity and who is on it (its jobs), current readings, its rules, four
+history charts and its processes. A MIG instance is shown as its own GPU: its profile, GI and
+CI, its memory; what NVML gives only for the whole GPU is named as such.
 
 The rules touching this GPU are listed with their state, value against threshold and countdown,
 and the header box takes the colour of the worst of them. A rule threshold is drawn on its
@@ -29,7 +30,8 @@ from textual.containers import Grid, Vertical
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
-from gputop.core.models import GPU_METRICS, GpuSample, Metric, NodeSnapshot, ProcessSample
+from gputop.core.jobs import job_words
+from gputop.core.models import GPU_METRICS, GpuSample, Job, Metric, NodeSnapshot, ProcessSample
 from gputop.core.series import RingSeries
 from gputop.core.units import format_duration, format_since, format_value
 from gputop.core.untrusted import visible
@@ -38,7 +40,7 @@ from gputop.rules.text import STATE_LABELS, rule_detail
 from gputop.ui.app import GpuTopScreen
 from gputop.ui.backtest_view import chart_windows, rule_metrics
 from gputop.ui.firing_history import FiringHistory
-from gputop.ui.process_view import COLUMNS, process_cells, sort_processes
+from gputop.ui.process_view import COLUMNS, on_gpu, process_cells, sort_processes
 from gputop.ui.rules_view import gpu_statuses
 from gputop.ui.safetext import plain, plain_lines
 from gputop.ui.view import spark_bounds
@@ -206,13 +208,14 @@ class DetailScreen(GpuTopScreen):
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
         with Vertical(id="identity"):
-            yield Static("", id="ident")
+            yield Static("", id="ident", markup=False)
+            yield Static("", id="who", markup=False)
             yield Static("", id="values")
             yield Static("", id="gpu-rules")
         with Grid(id="charts"):
             for metric in GPU_METRICS:
                 yield MetricChart(metric, id=f"chart-{metric.key.replace('_', '-')}")
-        yield Static("", id="procs")
+        yield Static("", id="procs", markup=False)  # commands and jobs: outside text
         yield KeyBar()
 
     def on_mount(self) -> None:
@@ -265,12 +268,24 @@ class DetailScreen(GpuTopScreen):
     ) -> None:
         box = self.query_one("#identity")
         name = gpu.name.replace("NVIDIA ", "")
-        title = plain(f"GPU {gpu.index} · {name} · last {self.range_label}")
+        mig = gpu.mig
+        if mig is not None:
+            name = f"MIG {mig.profile or '?'} of {name}"
+        elif gpu.mig_mode:
+            name += " · MIG mode"
+        title = plain(f"{gpu.label} · {name} · last {self.range_label}")
         box.border_title = title
         self.sub_title = title.plain
         driver = snap.driver_version if snap is not None else None
         ident = f"UUID {gpu.uuid or 'n/a'}   host {gpu.host}   source {gpu.source}"
+        if mig is not None:
+            ci = "" if mig.ci is None else f"   CI {mig.ci}"
+            ident = f"GI {mig.gi}{ci}   GPU {gpu.index} {mig.parent_uuid}   " + ident
         self._update("#ident", ident + (f"   driver {driver}" if driver else ""))
+        who = self.query_one("#who", Static)
+        words = plain(_jobs_words(gpu.jobs), "dim" if not gpu.jobs else "")
+        if who.content != words:
+            who.update(words)
         values = self.query_one("#values", Static)
         lost = gpu.state == "lost" or gone
         values.set_class(lost, "-lost")
@@ -320,13 +335,10 @@ class DetailScreen(GpuTopScreen):
         box = self.query_one("#procs", Static)
         if box.has_class("-hidden"):
             return
-        mine = [
-            p
-            for p in procs
-            if p.gpu_uuid == gpu.uuid or (not p.gpu_uuid and p.gpu_index == gpu.index)
-        ]
+        here = gpu.source != "prometheus" or gpu.host == self.app.monitor.host
+        mine = [p for p in procs if here and on_gpu(p, gpu)]
         mine = sort_processes(mine, "mem", True)
-        box.border_title = f"Processes on GPU {gpu.index} · {len(mine)}"
+        box.border_title = f"Processes on {gpu.label} · {len(mine)}"
         if not mine:
             self._update("#procs", "no processes", layout=True)
             return
@@ -402,12 +414,31 @@ def _rule_text(status: RuleStatus, now: float) -> Text:
     return text
 
 
+def _jobs_words(jobs: Sequence[Job]) -> str:
+    """Who is on the GPU, each job with what is known of it."""
+    if not jobs:
+        return "no job known on this GPU"
+    parts = []
+    for job in jobs:
+        extra = [f"container {job.container}"] if job.container else []
+        extra += [f"uid {job.uid}"] if job.uid and job.kind == "pod" else []
+        parts.append(job_words(job) + (f" ({', '.join(extra)})" if extra else ""))
+    return "Jobs: " + " · ".join(parts)
+
+
 def _values_text(gpu: GpuSample) -> list[str]:
     """Current readings in two lines; what the GPU does not report reads n/a."""
     mem = (
         f"{format_value(gpu.memory_used_pct, '%')} "
         f"({_gib(gpu.memory_used_mib)} of {_gib(gpu.memory_total_mib)})"
     )
+    if gpu.mig is not None:  # a MIG instance: its memory; the rest is its GPU's
+        why = dict(gpu.mig.unavailable).get("utilization_gpu_pct")
+        util = format_value(gpu.utilization_gpu_pct, "%") + (f" ({why})" if why else "")
+        return [
+            f"MEM {mem}   UTIL {util}",
+            f"TEMP, POWER, CLOCKS: NVML and DCGM read them for the whole GPU {gpu.index}",
+        ]
     first = [
         f"MEM {mem}",
         f"TEMP {format_value(gpu.temperature_c, '°C')}",
