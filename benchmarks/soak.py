@@ -17,7 +17,7 @@ from gputop.core.clock import FakeClock
 from gputop.monitor import Monitor
 from gputop.rules.builtin import builtin_rules
 from gputop.rules.engine import RulesEngine
-from gputop.sources.demo import DemoSource
+from gputop.sources.demosource import DemoSource
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,5 +1,6 @@
-"""Command line: `gputop [options]`, `gputop rules check FILE...`, `gputop sim-exporter ...`:
-the flags, and the command each runs (`gputop.commands`, imported only when it runs).
+"""Command line: `gputop [options]`, `gputop rules check FILE...`, `gputop rules backtest
+[FILE...]`, `gputop rules serving`, `gputop sim-exporter ...`: the flags, and the command each
+runs (`gputop.commands`, imported only when it runs).
 
 Every bad input ends in one line on stderr and exit status 2, never a traceback.
 """
@@ -39,6 +40,9 @@ SUBCOMMANDS = {
     "rules": "gputop.commands.rules_check",
     "sim-exporter": "gputop.commands.sim_exporter",
 }
+#: `rules backtest` and `rules serving`, beside `rules check`.
+BACKTEST = "gputop.commands.rules_backtest"
+SERVING = "gputop.commands.rules_serving"
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -116,9 +120,15 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         dest="rules_command", metavar="ACTION", required=True, parser_class=_Parser
     )
     check = rules_sub.add_parser("check", help="lint Prometheus rule files")
+    backtest = rules_sub.add_parser(
+        "backtest", help="replay alert rules over an engine's history: firings, near scores"
+    )
+    serving = rules_sub.add_parser("serving", help="print alerting rules for inference servers")
     sim = sub.add_parser("sim-exporter", help="serve simulated dcgm-exporter metrics")
     if command == "rules":
         _attach(SUBCOMMANDS["rules"], check)
+        _attach(BACKTEST, backtest)
+        _attach(SERVING, serving)
     elif command == "sim-exporter":
         _attach(SUBCOMMANDS["sim-exporter"], sim)
     return parser

@@ -25,6 +25,8 @@ class Shot:
     title: str = "gputop --demo"
     app: dict[str, bool] = field(default_factory=dict)  # GpuTopApp options
     no_color: bool = False
+    mig: int = 0  # the demo node's first GPUs in MIG mode
+    serving: bool = False  # a stand-in Prometheus showing a vLLM server
 
 
 SHOTS: dict[str, Shot] = {
@@ -37,6 +39,12 @@ SHOTS: dict[str, Shot] = {
     "kiosk-80x24.svg": Shot(
         (80, 24), title="gputop --demo --kiosk", app={"kiosk": True, "read_only": True}
     ),
+    # GPU 0 split into three MIG instances, each a row of its own
+    "mig-120x40.svg": Shot((120, 40), title="gputop (GPU 0 in MIG mode)", mig=1),
+    # `p` on a rule row: the processes of its GPU, and who they are
+    "jobs-120x40.svg": Shot((120, 40), ("tab", "p")),
+    # a vLLM server beside the GPUs: its panel under the P95 latency
+    "serving-120x40.svg": Shot((120, 40), title="gputop --prometheus URL (vLLM)", serving=True),
 }
 
 
@@ -45,7 +53,8 @@ async def shoot(path: Path, shot: Shot) -> None:
         os.environ["NO_COLOR"] = "1"  # read when the app's console is made
     else:
         os.environ.pop("NO_COLOR", None)
-    app = GpuTopApp(build_monitor(), poll=False, **shot.app)
+    monitor = build_monitor(mig=shot.mig, serving=shot.serving)
+    app = GpuTopApp(monitor, poll=False, **shot.app)
     async with app.run_test(size=shot.size) as pilot:
         await pilot.pause()
         if shot.keys:

@@ -13,7 +13,7 @@ from gputop.core.store import MetricStore
 from gputop.rules.builtin import BUILTIN_GROUP, builtin_pack, builtin_path, builtin_rules
 from gputop.rules.files import read_rule_file
 from gputop.rules.local import NEEDS_PROMETHEUS, LocalEvaluator
-from gputop.sources.demo import DemoSource
+from gputop.sources.demosource import DemoSource
 
 PROMTOOL = "/usr/bin/promtool"
 

@@ -7,7 +7,8 @@ import time
 import pytest
 
 from gputop.core.clock import FakeClock
-from gputop.sources.demo import DemoNode, DemoSource
+from gputop.sources.demo import DemoNode
+from gputop.sources.demosource import DemoSource
 
 
 def _run(seed: int, seconds: float, scenario: str = "mixed"):

@@ -1,6 +1,7 @@
 """The real program in a pseudo-terminal, as a wall screen and as an on-call engineer uses it:
 a kiosk riding through a Prometheus outage and leaving only by its chord or a signal, and a
-SIGTERM sent from the processes table to a process the stand-in NVML lists on a GPU."""
+SIGTERM sent from the processes table to a process the stand-in NVML lists on a GPU, naming the
+Slurm job the process's cgroup (in a fake proc root) puts it in."""
 
 from __future__ import annotations
 
@@ -146,19 +147,29 @@ def test_sigterm_from_the_processes_table_reaches_the_listed_process(
     child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
         assert child.stdout is not None and child.stdout.readline() == "ready\n"
+        # the process runs in a Slurm job: its cgroup says so (a fake proc root, never ours)
+        proc_root = Path(isolated_env["XDG_CONFIG_HOME"]).parent / "proc"
+        (proc_root / str(child.pid)).mkdir(parents=True)
+        (proc_root / str(child.pid) / "cgroup").write_text("0::/slurm/uid_0/job_4242/step_0\n")
         env = {**isolated_env, **fake_nvml.env(gpus=2, pid=child.pid)}
+        env["GPUTOP_PROC_ROOT"] = str(proc_root)
         run = PtyRun([], cols=120, rows=40, env=env)
         runs.append(run)
         wait_screen(run, lambda t: "GPU 1" in t, "the stand-in GPUs", 30)
         run.send(b"p")
         wait_screen(run, lambda t: str(child.pid) in t, "the listed process", 15)
+        assert "job 4242" in wait_screen(run, lambda t: "JOB" in t, "the job column", 5)
         run.send(b"k")
-        wait_screen(run, lambda t: f"Send SIGTERM to pid {child.pid}" in t, "the question", 10)
+        question = f"Send SIGTERM to pid {child.pid}"
+        text = wait_screen(run, lambda t: question in t, "the question", 10)
+        assert "in Slurm job 4242" in text  # the job it belongs to, before it is hit
         assert child.poll() is None  # asking sends nothing
         run.send(b"y")
         assert child.wait(15) == 0
         assert marker.read_text() == "SIGTERM"
-        wait_screen(run, lambda t: f"SIGTERM sent to pid {child.pid}" in t, "the outcome", 10)
+        outcome = f"SIGTERM sent to pid {child.pid}"
+        text = wait_screen(run, lambda t: outcome in t, "the outcome", 10)
+        assert "in Slurm job 4242" in text
         run.send(b"q")
         assert run.wait(15) == 0
         assert b"Traceback" not in run.output

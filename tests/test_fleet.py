@@ -150,14 +150,14 @@ async def test_f_opens_the_fleet_grouped_by_node_and_escape_returns() -> None:
         assert re.search(r"▾ node-a · 8 GPUs · worst 71°C", joined)
         assert re.search(r"▾ node-b · 8 GPUs · worst 88°C", joined)
         line = next(x for x in text if re.search(r"node-b\s+1 H100", x))
-        # node, index, model, pod, memory, temperature, utilization, power, sparkline
+        # node, index, model, job (its pod), memory, temperature, utilization, power, sparkline
         assert re.search(
             r"node-b\s+1 H100 80GB HBM3\s+video/t2v-node-b-1\s+21%\s+88°C\s+20%\s+301W", line
         )
         assert re.search(r"301W [▁▂▃▄▅▆▇█]{10,}", line)
         heading = next(x for x in text if "NODE" in x)
         assert re.search(
-            r"NODE\s+GPU MODEL\s+POD\s+MEM\s+TEMP\s+UTIL\s+PWR TEMP · last 10m", heading
+            r"NODE\s+GPU MODEL\s+JOB\s+MEM\s+TEMP\s+UTIL\s+PWR TEMP · last 10m", heading
         )
         await pilot.press("escape")
         await pilot.pause()

@@ -6,7 +6,8 @@ Hypothesis mutates well-formed answers of Prometheus (`/api/v1/query`, `query_ra
 type, an overflowing number, markup or binary — and sends raw bodies (nested JSON bombs, bytes
 that are not UTF-8). Every answer either parses or raises the client's own error, whose reason
 is one line, short and free of control characters; the sources and the rules engine never
-raise. Rule files and config files: a RuleFileError or ConfigError, one line, and nothing else.
+raise, nor does the backtest's reading of a server's retention. Rule files and config files:
+a RuleFileError or ConfigError, one line, and nothing else.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from hypothesis import strategies as st
 from gputop.config import ConfigError, load_config
 from gputop.core.clock import FakeClock
 from gputop.core.untrusted import MAX_REASON_CHARS, UNSAFE
+from gputop.rules.backtest.remote import retention_s
 from gputop.rules.engine import RulesEngine
 from gputop.rules.files import RuleFileError, load_rule_set, read_rule_file
 from gputop.rules.text import rule_line
@@ -224,6 +226,44 @@ def test_the_rules_engine_never_raises_and_words_every_rule(doc: Any) -> None:
         _safe(engine.error)
     for status in engine.statuses:
         rule_line(status, NOW)
+
+
+# ---- what the backtest reads of a server itself -------------------------------------------------
+
+_RUNTIMEINFO = {"status": "success", "data": {"storageRetention": "15d or 10GiB", "CWD": "/p"}}
+_VM_FLAG_LINE = 'flag{{name="retentionPeriod", value="{}"}} 1\n'
+
+
+def _retention_answers() -> st.SearchStrategy[tuple[int, bytes, bytes]]:
+    runtime = mutated(_RUNTIMEINFO).map(_body) | _RAW
+    flag = st.text(max_size=12).map(_VM_FLAG_LINE.format) | st.text(max_size=200)
+    metrics = flag.map(lambda t: t.encode("utf-8", "surrogatepass")) | _RAW
+    return st.tuples(st.sampled_from([200, 404, 500]), runtime, metrics)
+
+
+@FUZZ
+@given(_retention_answers())
+@example((200, _body({"status": "success", "data": {"storageRetention": "9999999999y"}}), b""))
+@example((200, b"", _VM_FLAG_LINE.format("1e309").encode()))
+@example((200, b"", _VM_FLAG_LINE.format("-3d").encode()))
+def test_the_backtests_retention_is_a_duration_or_unknown(
+    answer: tuple[int, bytes, bytes],
+) -> None:
+    """Prometheus' runtime information and VictoriaMetrics' flags, parsed by the backtest to
+    refuse a range past the retention: a positive duration or unknown, never an exception."""
+    status, runtime, metrics = answer
+
+    def respond(request: httpx.Request) -> httpx.Response:
+        body = runtime if request.url.path.endswith("/runtimeinfo") else metrics
+        return httpx.Response(status, content=body)
+
+    async def go() -> float | None:
+        transport = httpx.MockTransport(respond)
+        async with PrometheusClient("http://prom.test", transport=transport) as client:
+            return await retention_s(client)
+
+    found = asyncio.run(go())
+    assert found is None or (math.isfinite(found) and found > 0)
 
 
 # ---- Alertmanager -------------------------------------------------------------------------------

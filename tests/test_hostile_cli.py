@@ -1,7 +1,8 @@
-"""The command line against hostile servers and hostile input: `--once` text and `rules check`
-text, GitHub and JSON output carry no raw control character from data; an answer no parser
-can use makes `--once --check` say 3 (unknown) and `rules check --prometheus` say 2; bad
-flags, paths and URLs are one line naming them, exit 2, never a traceback."""
+"""The command line against hostile servers and hostile input: `--once` text, and `rules check`
+and `rules backtest` text, GitHub and JSON output, carry no raw control character from data;
+an answer no parser can use makes `--once --check` say 3 (unknown) and `rules check
+--prometheus` say 2; bad flags, paths and URLs are one line naming them, exit 2, never a
+traceback."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.cli import run_gputop
-from tests.support.hostile_server import Answer, HostileServer, nested_json
+from tests.support.hostile_server import Answer, HostileServer, hostile, nested_json
 
 #: What must never reach a terminal from data: ESC, BEL, C1 controls, bidi overrides.
 RAW = re.compile("[\x07\x1b\x80-\x9f\u202a-\u202e\u2066-\u2069]")
@@ -47,6 +48,10 @@ def test_once_text_shows_hostile_names_labels_and_errors_as_text(
     assert "␛]52;c;" in out.stdout and "[bold red]FAKE[/]" in out.stdout
     firing = [line for line in out.stdout.splitlines() if line.startswith("FIRING")]
     assert firing and all(re.search(r"since \d\d-\d\d \d\d:\d\d:\d\d", ln) for ln in firing)
+    # the jobs on the firing rows' GPUs, a MIG profile and a served model: shown, inert
+    assert any("→ job slurmjob␛]52" in ln for ln in firing), firing
+    assert any("→ ns␛]52" in ln for ln in firing), firing
+    assert "MIG profile␛]52" in out.stdout and "vLLM llm␛]52" in out.stdout
 
 
 @pytest.mark.parametrize("path", ["/api/v1/rules", "/api/v2/alerts", "/api/v1/query_range"])
@@ -100,6 +105,88 @@ def test_rules_check_output_carries_no_control_character(
         assert any(name and name.startswith("GPUHot\x1b]52") for name in names)
     else:
         assert "rules␛]52;c;ZWNobw==␇.yml" in out.stdout
+
+
+@pytest.mark.parametrize("fmt", ["text", "github", "json"])
+def test_rules_backtest_output_carries_no_control_character(
+    server: HostileServer, tmp_path: Path, fmt: str
+) -> None:
+    rules = tmp_path / "rules\x1b]52;c;ZWNobw==\x07.yml"
+    rules.write_text(HOSTILE_RULES.replace("} > 85", "} > 80"))  # 85 everywhere: it fires
+    backtest = ("rules", "backtest", "--prometheus", server.url, "--range", "10m", "--format", fmt)
+    out = run_gputop(tmp_path, *backtest, str(rules))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert not RAW.search(out.stdout + out.stderr), repr(RAW.search(out.stdout + out.stderr))
+    if fmt == "json":
+        doc = json.loads(out.stdout)  # intact, escaped
+        (hot,) = [r for r in doc["rules"] if r["name"].startswith("GPUHot\x1b]52")]
+        assert hot["source"] == f"{rules}:4" and hot["group"] == "g\x1b]0;title\x07"
+        assert hot["series"][0]["labels"]["Hostname"].startswith("node0\x1b]52")
+    elif fmt == "text":
+        assert "GPUHot␛]52;c;" in out.stdout and "[bold red]FAKE[/]" in out.stdout
+        assert "rules␛]52;c;ZWNobw==␇.yml:4" in out.stdout
+        assert "GPU 0 @ node0␛]52;c;" in out.stdout  # a series' labels
+
+    # the server's own rules (names, groups and files of its choosing), each refused
+    said = {"status": "error", "errorType": "bad_data", "error": hostile("refused")}
+    server.answer("/api/v1/query_range", Answer(400, json.dumps(said).encode()))
+    out = run_gputop(tmp_path, *backtest)
+    assert out.returncode == 2, out.stdout + out.stderr  # rules that could not be replayed
+    assert not RAW.search(out.stdout + out.stderr), repr(RAW.search(out.stdout + out.stderr))
+    if fmt == "json":
+        errors = {r["name"]: r["error"] for r in json.loads(out.stdout)["rules"]}
+        assert "bad_data: refused␛]52;c;" in errors[hostile("GPUHot")]  # the client's reason
+    else:
+        assert "GPUHot␛]52;c;" in out.stdout and "refused␛]52;c;" in out.stdout
+    if fmt == "github":
+        assert all(line.startswith("::error ") for line in out.stdout.splitlines())
+
+
+def test_rules_backtest_error_lines_carry_no_control_character(
+    server: HostileServer, tmp_path: Path
+) -> None:
+    rules = tmp_path / "rules.yml"
+    rules.write_text(HOSTILE_RULES)
+    body = f"upstream error [/api/v1/query_range] {hostile('error')}".encode()
+    server.answer("/api/v1/query_range", Answer(502, body, "text/plain"))
+    out = run_gputop(
+        tmp_path, "rules", "backtest", str(rules), "--prometheus", server.url, "--range", "10m"
+    )
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "HTTP 502 Bad Gateway: upstream error" in lines[0], out.stderr
+    assert not RAW.search(out.stderr) and "error␛]52;c;" in lines[0]
+    # a file that is not there, and rule names in what --threshold says
+    for args in ([str(tmp_path / "no\x1b]0;t\x07.yml")], [str(rules), "--threshold", "X=5"]):
+        out = run_gputop(tmp_path, "rules", "backtest", *args, "--prometheus", server.url)
+        assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1, out.stderr
+        assert not RAW.search(out.stderr), out.stderr
+    assert "no rule named 'X' (rules: GPUHot␛]52;c;" in out.stderr
+
+
+def test_rules_backtest_config_warnings_carry_no_control_character(
+    server: HostileServer, tmp_path: Path
+) -> None:
+    """A warning about the config (a token file others can read) names a path from the
+    config file: shown, with its controls visible, before the report."""
+    token = tmp_path / "token\x1b]52;c;ZWNobw==\x07\x9b31m"
+    token.write_text("s3cret-backtest-token\n")
+    token.chmod(0o644)
+    config = tmp_path / "gputop.toml"
+    config.write_text(
+        f'[prometheus]\nurl = "{server.url}"\nbearer_token_file = {json.dumps(str(token))}\n'
+    )
+    rules = tmp_path / "rules.yml"
+    rules.write_text(HOSTILE_RULES)
+    out = run_gputop(
+        tmp_path, "rules", "backtest", str(rules), "--config", str(config), "--range", "10m"
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert not RAW.search(out.stdout + out.stderr), repr(RAW.search(out.stdout + out.stderr))
+    (warning,) = out.stderr.strip().splitlines()
+    assert warning.startswith("gputop rules backtest: warning: bearer token file "), warning
+    assert "token␛]52;c;ZWNobw==␇\\x9b31m is readable by its group or others" in warning
+    assert "s3cret-backtest-token" not in out.stdout + out.stderr
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,9 @@
 """Every screen and dialog with hostile text in every field: it shows as text.
 
-The dashboard reads a hostile Prometheus and Alertmanager (`tests/support/hostile_server`) and
-a local source whose GPU names, process users and command lines are hostile too. After each
+The dashboard reads a hostile Prometheus and Alertmanager (`tests/support/hostile_server`: the
+jobs on its GPUs, a MIG profile and an inference server's model are hostile too) and a local
+source whose GPU names, MIG profiles, jobs (pod, Slurm job, container, owner), process users
+and command lines are hostile too. After each
 step (a screen, a dialog, a toast, a resize, the kiosk cycling) the test asserts what the
 terminal received: no OSC 52 (clipboard), no OSC 0 (title), no C1 byte, no bidi override, no
 raw control character in any cell, markup shown literally (`[bold red]FAKE[/]`), no link or
@@ -11,9 +13,11 @@ click action from data, and the app still running.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import psutil
 import pytest
@@ -22,16 +26,20 @@ from textual.app import App
 from textual.pilot import Pilot
 
 from gputop.core.clock import FakeClock
-from gputop.core.models import NodeSnapshot, ProcessSample
+from gputop.core.models import Job, MigInfo, NodeSnapshot, ProcessSample
 from gputop.core.untrusted import UNSAFE
 from gputop.monitor import Monitor
 from gputop.rules.engine import RulesEngine
+from gputop.rules.files import load_rule_set
+from gputop.rules.model import RuleStatus
 from gputop.sources.alertmanager import AlertmanagerClient, AlertmanagerSource
-from gputop.sources.demo import DemoSource
+from gputop.sources.demosource import DemoSource
 from gputop.sources.prometheus import PrometheusClient
 from gputop.sources.prometheus.feed import PrometheusSource
 from gputop.ui.app import GpuTopApp
 from gputop.ui.confirm import ConfirmScreen
+from gputop.ui.screens.backtest import BacktestScreen
+from gputop.ui.screens.detail import DetailScreen
 from gputop.ui.screens.silence import SilenceScreen
 from tests.support.hostile_server import (
     CLICK,
@@ -41,13 +49,23 @@ from tests.support.hostile_server import (
     HostileServer,
     hostile,
 )
+from tests.support.rulestates import FixedRules
 from tests.support.terminal import TeeDriver
-from tests.support.ui import START, screen_lines
+from tests.support.ui import START, build_monitor, screen_lines
+
+#: The jobs a local GPU and its processes name, every word hostile.
+JOBS = (
+    Job("pod", name=hostile("localpod"), namespace=hostile("localns"), uid="1f2e3d4c"),
+    Job("slurm", name=hostile("localjob")),
+    Job("container", name=hostile("localcontainer")),
+    Job("user", name=hostile("owner")),
+)
 
 
 class HostileLocal:
-    """The demo node, with hostile GPU names and processes (one of them this test process,
-    so a signal dialog can open for it)."""
+    """The demo node, with hostile GPU names, jobs and processes (one of them this test
+    process, so a signal dialog can open for it); its last GPU is split into a MIG instance with
+    a hostile profile."""
 
     name = "nvml"
 
@@ -70,15 +88,20 @@ class HostileLocal:
         return [self._hostile(s) for s in self.inner.history(seconds, interval)]
 
     def _hostile(self, snap: NodeSnapshot) -> NodeSnapshot:
-        gpus = tuple(dataclasses.replace(g, name=hostile("gpu")) for g in snap.gpus)
+        gpus = [dataclasses.replace(g, name=hostile("gpu"), jobs=JOBS) for g in snap.gpus]
+        gpus[1] = dataclasses.replace(gpus[1], name="A100")  # room for its jobs in its title
+        last = gpus[-1]
+        mig = MigInfo(7, 0, hostile("profile"), last.uuid)
+        gpus.append(dataclasses.replace(last, uuid=f"MIG-{last.uuid}", mig=mig))
         pid, started = self._me
         procs = [
             ProcessSample(
-                g.index, g.uuid, pid, 1024.0, hostile("user"), hostile("cmd"), 1.0, started
+                g.index, g.uuid, pid, 1024.0, hostile("user"), hostile("cmd"), 1.0, started,
+                jobs=JOBS,
             )
             for g in gpus[:2]
-        ]
-        return dataclasses.replace(snap, gpus=gpus, processes=tuple(procs))
+        ]  # fmt: skip
+        return dataclasses.replace(snap, gpus=tuple(gpus), processes=tuple(procs))
 
 
 class Recorder(TeeDriver):
@@ -102,7 +125,8 @@ def server() -> Iterator[HostileServer]:
 def _monitor(server: HostileServer, *, local: bool = True) -> Monitor:
     clock = FakeClock(START)
     server.clock = clock.now
-    source = HostileLocal(DemoSource(clock, seed=7, warmup_s=600)) if local else None
+    # three GPUs and a MIG instance: cards, whose titles name the GPU, its model and its jobs
+    source = HostileLocal(DemoSource(clock, seed=7, gpus=3, warmup_s=600)) if local else None
     monitor = Monitor(clock=clock, local=source, host="node")
     client = PrometheusClient(server.url, timeout=5)
     monitor.client = client
@@ -162,6 +186,15 @@ async def _settle(app: GpuTopApp, pilot: Pilot[int], seconds: int = 1) -> None:
         await pilot.pause()
 
 
+async def _backtest(pilot: Pilot[int], app: GpuTopApp) -> None:
+    """`b`, and the backtest's worker done."""
+    await pilot.press("b")
+    await pilot.pause()
+    assert isinstance(app.screen, BacktestScreen)
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
 async def test_every_screen_and_dialog_shows_hostile_text_as_text(
     server: HostileServer,
 ) -> None:
@@ -180,6 +213,9 @@ async def test_every_screen_and_dialog_shows_hostile_text_as_text(
         await pilot.press("tab")
         await pilot.pause()
         shown.append(_check(app, "rules panel focused"))
+        await _backtest(pilot, app)
+        shown.append(_check(app, "backtest of the rule under the cursor"))
+        await pilot.press("escape")
         await pilot.press("tab", "enter")
         await _settle(app, pilot)
         shown.append(_check(app, "detail of a local GPU"))
@@ -197,7 +233,26 @@ async def test_every_screen_and_dialog_shows_hostile_text_as_text(
         shown.append(_check(app, "fleet"))
         await pilot.press("enter")
         await _settle(app, pilot)
+        await app.workers.wait_for_complete()  # its past firing windows
         shown.append(_check(app, "detail of a fleet GPU"))
+        await _backtest(pilot, app)
+        report = _check(app, "backtest of a fleet GPU's rules")
+        assert "Backtest · GPU 0 @ node0␛]52;c;" in report  # its host, in the title
+        assert "GPUHot␛]52;c;" in report and "firing" in report  # names, labels, windows
+        shown.append(report)
+        refused = {"status": "error", "errorType": "bad_data", "error": hostile("refused")}
+        for answer, says in (
+            (Answer(400, json.dumps(refused).encode()), "cannot be replayed"),
+            (Answer(502, hostile("gateway").encode(), "text/plain"), "the backtest failed"),
+        ):
+            server.answer("/api/v1/query_range", answer)
+            await pilot.press("escape")
+            await _backtest(pilot, app)
+            text = _check(app, f"backtest: {says}")
+            assert says in text, text
+            shown.append(text)
+        server.answer("/api/v1/query_range", None)
+        await pilot.press("escape")  # back to the fleet GPU's detail
         await pilot.press("escape", "escape", "a")
         await _settle(app, pilot)
         shown.append(_check(app, "alerts"))
@@ -228,6 +283,9 @@ async def test_every_screen_and_dialog_shows_hostile_text_as_text(
         await _settle(app, pilot)
         shown.append(_check(app, "overview at 80x24"))
     text = "\n".join(shown)
+    # the jobs (pod, Slurm job), a MIG profile and a served model were on screen, inert
+    for field in ("pod localns", "pod ns", "job slurmjob", "GI 3 profile", "llm"):
+        assert f"{field}␛]5" in text, field  # the fleet's MODEL column cuts a profile there
     assert MARKUP in text  # shown as it is, not as red bold "FAKE"
     assert CLICK in text
     assert "␛]52;c;" in text  # the escape is shown, not dropped
@@ -260,3 +318,90 @@ async def test_hostile_error_texts_in_header_cards_and_kiosk_banner(
                         app.next_kiosk_page()
                     await _settle(app, pilot)
                     _check(app, f"page {page} at {size}, kiosk={kiosk}")
+
+
+#: A rule file whose group, rule name and file name are hostile: OSC 52 and OSC 0, markup that
+#: would raise (`[/]`) or quit on a click, a C1 CSI byte and a bidi override.
+HOSTILE_RULE_FILE = r"""groups:
+  - name: "g\e]0;title\a"
+    rules:
+      - alert: "Hot\e]52;c;ZWNobyBwd25lZA==\e\\[/][@click=app.quit]q[/]\x9b31m\u202eLIVE"
+        expr: DCGM_FI_DEV_GPU_TEMP > 30
+        for: 1m
+"""
+#: The rule's name as the screen shows it.
+HOT_SHOWN = "Hot␛]52;c;ZWNobyBwd25lZA==␛\\[/][@click=app.quit]q[/]\\x9b31m\\u202eLIVE"
+
+
+async def test_a_rule_files_hostile_rule_name_in_its_backtest_shows_as_text(
+    tmp_path: Path,
+) -> None:
+    """Without Prometheus: the rules evaluated here come from a rule file; `b` replays them
+    over this node's history. The name shows as text in the rules panel, the backtest's title
+    and report, from the overview and from a GPU's detail; a click on it does nothing."""
+    path = tmp_path / "rules\x1b]0;t\x07.yml"
+    path.write_text(HOSTILE_RULE_FILE)
+    (rule,) = load_rule_set([path]).alerts
+    assert rule.name.startswith("Hot\x1b]52;c;") and "\x9b" in rule.name
+    clock = FakeClock(START)
+    monitor = Monitor(clock=clock, local=HostileLocal(DemoSource(clock, seed=7, warmup_s=600)))
+    monitor.rules = RulesEngine([rule], clock=clock, origin=path.name)
+    monitor.open()
+    monitor.warm_start(600, 1.0)
+    monitor.poll()
+    monitor.evaluate_rules()
+    app = GpuTopApp(monitor, poll=False)
+    app.driver_class = Recorder
+    async with app.run_test(headless=False, size=(120, 40), tooltips=True) as pilot:
+        await _settle(app, pilot)
+        text = _check(app, "overview with a rule file's rule")
+        assert "PENDING Hot␛]52;c;ZWNoby…x9b31m\\u202eLIVE · GPU 0" in text, text  # cut to fit
+        assert "rules␛]0;t␇.yml" in text, text  # the rules panel names the file
+        await pilot.press("tab")
+        await _backtest(pilot, app)
+        text = _check(app, "backtest of the rule file's rule")
+        assert f"Backtest · {HOT_SHOWN} · last " in text, text  # the title
+        assert "done: 1 rule over" in text, text
+        report = app.screen
+        assert isinstance(report, BacktestScreen)
+        assert f"{HOT_SHOWN} (group g␛]0;title␇, " in report.report_text
+        assert "firing " in report.report_text  # the demo GPUs run over 30 °C
+        await _click_every(pilot, app, "[@click=")  # no action: the app goes on
+        await pilot.press("escape", "tab", "enter")
+        await _settle(app, pilot)
+        await app.workers.wait_for_complete()  # the GPU's past firing windows
+        assert isinstance(app.screen, DetailScreen)
+        _check(app, "detail with the rule's past firing windows")
+        await _backtest(pilot, app)
+        text = _check(app, "backtest of a GPU's rules from a rule file")
+        assert HOT_SHOWN in text and "done: 1 rule over" in text, text
+        await _click_every(pilot, app, "[@click=")
+        assert app.is_running
+
+
+async def test_a_rule_row_names_a_hostile_job_as_text() -> None:
+    """A short rule name on a short node leaves room for the job its series' labels name (a
+    pod, a Slurm job), at every size: shown, inert."""
+    monitor = build_monitor(rules=False)
+    clock = monitor.clock
+    assert isinstance(clock, FakeClock)
+    # short: their controls are in view
+    pod, slurm = "w\x1b]0;t\x07\x9b31m\u202e", "42\x1b]52;c;eA==\x07"
+    jobs = ({"pod": pod, "namespace": "ns"}, {"hpc_job": slurm}, {"pod": pod})
+    statuses = [
+        RuleStatus(
+            "GPUHot", state, value=91.0, op=">", threshold=85.0, active_at=clock.now() - 30,
+            for_s=60.0, labels={"gpu": str(i), "Hostname": "n1", **job},
+        )
+        for i, (state, job) in enumerate(zip(("firing", "pending", "near"), jobs, strict=True))
+    ]  # fmt: skip
+    monitor.rules = FixedRules(statuses, clock, "rules.yml")
+    app = GpuTopApp(monitor, poll=False)
+    app.driver_class = Recorder
+    async with app.run_test(headless=False, size=(120, 40)) as pilot:
+        for size in ((120, 40), (80, 24)):
+            await pilot.resize_terminal(*size)
+            await pilot.pause()
+            text = _check(app, f"rules naming hostile jobs at {size}")
+            # cut where narrow, controls shown either side of the cut
+            assert "@ n1 → w␛]0;t" in text and "@ n1 → job 42" in text, text

@@ -8,7 +8,7 @@ from gputop.core.clock import FakeClock
 from gputop.core.models import GpuSample, NodeSnapshot, SourceStatus
 from gputop.monitor import Monitor
 from gputop.sources.base import SourceError, SourceUnavailable
-from gputop.sources.demo import DemoSource
+from gputop.sources.demosource import DemoSource
 
 
 class FlakySource:

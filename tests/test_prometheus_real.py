@@ -108,8 +108,9 @@ async def test_prefill_then_only_newer_points(
     answered_at = time.time()
     assert source.state.status is SourceStatus.OK
     first = transport.ranges()
-    # and the freshness probe, and each group's raw samples once (its scrape interval)
-    assert len(first) == 12 and len(transport.requests) == 15
+    # and the freshness probe, each group's raw samples once (its scrape interval), and the
+    # look for inference servers (once a minute)
+    assert len(first) == 12 and len(transport.requests) == 16
     assert source.interval_s == 1.0
     (end,) = {e for _, _, e, _ in first}
     assert end <= answered_at - fleet.engine.lag_s  # never past what the engine shows
@@ -201,8 +202,9 @@ async def test_queries_per_refresh_do_not_grow_with_gpus(fleet: PromStack) -> No
             await _next_second(transport.ranges()[0][2], fleet.engine.lag_s)
             await source.refresh()
             seen[gpus] = (first, len(transport.requests) - first)
-    # the probe and one range query per panel (and at first each group's raw samples once)
-    assert seen[8] == seen[16] == (15, 13)
+    # the probe and one range query per panel (and at first each group's raw samples once,
+    # and the look for inference servers)
+    assert seen[8] == seen[16] == (16, 13)
 
 
 async def test_rules_and_alerts_with_their_states(fleet: PromStack) -> None:

@@ -132,6 +132,8 @@ class FakeProm:
         if self.fail_with is not None:
             return self.fail_with
         p = request.url.params
+        if request.url.path.endswith("/values"):  # the label API: no inference server here
+            return httpx.Response(200, json={"status": "success", "data": []})
         if p["query"].startswith(self.broken):
             return httpx.Response(503, text="busy")
         query = p["query"]
@@ -251,7 +253,9 @@ async def test_prefill_then_only_new_points() -> None:
     assert {(s, e) for _, s, e, _ in fake.ranges()} == {(overlap, T0 + 30)}
     assert len(fake.ranges()) == 12
     asked = {q for q, *_ in fake.ranges()}  # labels are known: only identity comes back
-    assert "max by (UUID, gpu, Hostname, hostname, instance) (DCGM_FI_DEV_GPU_TEMP)" in asked
+    assert (
+        "max by (UUID, gpu, GPU_I_ID, Hostname, hostname, instance) (DCGM_FI_DEV_GPU_TEMP)" in asked
+    )
     temps = list(store.series(key, "temperature_c").items())
     assert [t for t, _ in temps[-4:]] == [T0 - 15, T0, T0 + 15, T0 + 30]
     assert len(temps) == 62  # merged by timestamp: no duplicates
@@ -306,8 +310,9 @@ async def test_queries_grow_with_panels_not_gpus() -> None:
         await source.refresh()
         assert len(source.gpus()) == gpus
         counts.append(len(fake.requests))
-    # the probe, the raw samples of each group (its scrape interval), 12 range queries
-    assert counts[0] == counts[1] == 15
+    # the probe, the raw samples of each group (its scrape interval), the serving lookup,
+    # 12 range queries
+    assert counts[0] == counts[1] == 16
 
 
 async def test_latency_queries_are_the_rules_own() -> None:
@@ -748,7 +753,8 @@ async def test_the_scrape_interval_is_read_from_the_raw_samples_in_growing_windo
     await source.refresh()
     assert source.interval_s == interval_s
     assert source.stale_after_s == max(15.0, 3 * interval_s)
-    raws = [r.url.params["query"] for r in fake.requests if r.url.params["query"].endswith("s]")]
+    asked = [r.url.params.get("query", "") for r in fake.requests]
+    raws = [q for q in asked if q.endswith("s]")]
     assert len(raws) == 2 * windows  # the windows grow until they hold a few samples, per group
     assert all('instance=~"node-0:9400|node-1:9400"' in q for q in raws)
     clock.advance(120)

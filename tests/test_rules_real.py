@@ -319,8 +319,12 @@ async def test_dashboard_shows_pending_countdown_then_firing(
     server.fresh_rules()
     with cli_monitor(server.url) as monitor:
         app = GpuTopApp(monitor, interval=1.0)
-        title = f"{HOT} · GPU {HOT_GPU} @ {server.stack.hosts[0]}"
-        async with app.run_test(size=(120, 40)) as pilot:
+        host = server.stack.hosts[0]
+        # the series keeps dcgm-exporter's pod labels: the row names the pod on the GPU
+        title = f"{HOT} · GPU {HOT_GPU} @ {host} → t2v/t2v-serve-{host}-{HOT_GPU}"
+        # wide enough for the rule, its GPU and node, the pod and the countdown in one row (at
+        # 120 columns the rules stand beside the latency panel, 78 columns: the pod comes first)
+        async with app.run_test(size=(160, 40)) as pilot:
             panel = app.screen.query_one(RulesPanel)
             countdowns: list[float] = []
             seen_pending_line = False

@@ -13,13 +13,14 @@ import pytest
 from gputop.core.models import SourceState, SourceStatus
 from gputop.rules.model import RuleStatus
 from gputop.ui.app import GpuTopApp
-from gputop.ui.screens.detail import DetailScreen, MetricChart
+from gputop.ui.screens.detail import DetailScreen
 from gputop.ui.screens.fleet import FleetScreen
 from gputop.ui.screens.help import HelpScreen
 from gputop.ui.screens.overview import OverviewScreen
 from gputop.ui.views.rules import chart_thresholds
 from gputop.ui.widgets.fleet_table import FleetTable
 from gputop.ui.widgets.key_bar import KeyBar, KeyItem, fit_keys
+from gputop.ui.widgets.metric_chart import MetricChart
 from tests.support.rulestates import FixedRules, build_fleet_app, build_states_app
 from tests.support.ui import START, build_monitor, fixed_utc, screen_lines
 

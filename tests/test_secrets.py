@@ -102,6 +102,25 @@ def test_once_json_and_text_never_show_alertmanager_s_token(
             assert reason == "HTTP 502 rejected credentials ***"
 
 
+def test_rules_backtest_never_shows_the_token(server: HostileServer, tmp_path: Path) -> None:
+    token = _private(tmp_path / "token", TOKEN + "\n")
+    config = tmp_path / "config.toml"
+    config.write_text(f'[prometheus]\nurl = "{server.url}"\nbearer_token_file = "{token}"\n')
+    rules = tmp_path / "rules.yml"
+    rules.write_text("groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up > 1\n")
+    backtest = ("rules", "backtest", str(rules), "--config", str(config), "--range", "10m")
+    said = {"status": "error", "errorType": "bad_data", "error": f"rejected Bearer {TOKEN}"}
+    server.answer("/api/v1/query_range", Answer(400, json.dumps(said).encode()))
+    out = run_gputop(tmp_path, *backtest, "--format", "json")
+    assert out.returncode == 2, out.stderr  # the rule could not be replayed: it says why
+    assert TOKEN not in out.stdout + out.stderr
+    assert "rejected ***" in json.loads(out.stdout)["rules"][0]["error"]
+    server.answer("/api/v1/query_range", Answer(502, f"bad token {TOKEN}".encode(), "text/plain"))
+    out = run_gputop(tmp_path, *backtest)
+    assert out.returncode == 2 and TOKEN not in out.stdout + out.stderr
+    assert "bad token ***" in out.stderr
+
+
 # ---- credential headers: never inline -----------------------------------------------------------
 
 

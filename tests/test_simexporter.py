@@ -135,6 +135,42 @@ def test_promtool_parses_the_exposition(node_text: tuple[str, DemoNode]) -> None
     assert problems <= {"label names should be written in 'snake_case' not 'camelCase'"}
 
 
+def test_mig_instances_slurm_jobs_and_vllm_as_dcgm_exporter_and_vllm_publish_them() -> None:
+    start = 1_767_225_600.0
+    (node,) = make_nodes(1, 4, scenario="hot-gpu", seed=3, start=start, mig=1, slurm=1, vllm=True)
+    node.advance_to(start + 900)
+    meta, samples = parse(render_metrics(node))
+    used = [(lab, v) for n, lab, v in samples if n == "DCGM_FI_DEV_FB_USED"]
+    mig = [(lab, v) for lab, v in used if lab["gpu"] == "0"]
+    # GPU 0: no series of its own, one per GPU instance, each with its own memory
+    assert [(lab["GPU_I_ID"], lab["GPU_I_PROFILE"]) for lab, _ in mig] == [
+        ("1", "3g.40gb"), ("7", "1g.10gb"), ("8", "1g.10gb"),
+    ]  # fmt: skip
+    whole = node.gpu_samples()[0]
+    assert {lab["UUID"] for lab, _ in mig} == {whole.uuid}  # the GPU's UUID, as DCGM's
+    assert len({v for _, v in mig}) == 3
+    free = {
+        lab["GPU_I_ID"]: v
+        for n, lab, v in samples
+        if n == "DCGM_FI_DEV_FB_FREE" and lab["gpu"] == "0"
+    }
+    assert [v + free[lab["GPU_I_ID"]] for lab, v in mig] == [40192, 9856, 9856]
+    assert [lab["pod"] for lab, _ in mig] == [f"t2v-serve-sim-node-00-0-mig{g}" for g in (1, 7, 8)]
+    # device-level fields repeat the GPU's value on each instance; utilization is not there
+    temps = [v for n, lab, v in samples if n == "DCGM_FI_DEV_GPU_TEMP" and lab["gpu"] == "0"]
+    assert temps == [whole.temperature_c] * 3
+    util = [lab for n, lab, _ in samples if n == "DCGM_FI_DEV_GPU_UTIL"]
+    assert [lab["gpu"] for lab in util] == ["1", "2", "3"]
+    # GPU 3 runs a Slurm job: dcgm-exporter's HPC mapping, instead of a pod
+    (slurm,) = [lab for lab, _ in used if lab["gpu"] == "3"]
+    assert slurm["hpc_job"] == "4245" and "pod" not in slurm
+    # vLLM's own names, types and model label
+    assert meta["vllm:time_to_first_token_seconds"][1] == "histogram"
+    assert meta["vllm:num_requests_waiting"][1] == "gauge"
+    vllm = [lab for n, lab, _ in samples if n.startswith("vllm:")]
+    assert vllm and all(lab["model_name"] == "meta-llama/Llama-3.1-8B-Instruct" for lab in vllm)
+
+
 def test_nodes_have_their_own_names_and_uuids() -> None:
     nodes = make_nodes(3, 4, start=0.0)
     assert [n.host for n in nodes] == ["sim-node-00", "sim-node-01", "sim-node-02"]
@@ -275,6 +311,8 @@ def test_scrapes_follow_real_time() -> None:
         (["--scenario", "melting"], "--scenario must be one of"),
         (["--port", "65535", "--nodes", "2"], "--port 65535 leaves no room for 2 node(s)"),
         (["--warmup", "-1"], "--warmup must be zero or more seconds"),
+        (["--gpus", "2", "--mig", "3"], "--mig must be between 0 and --gpus (2), got 3"),
+        (["--gpus", "2", "--mig", "1", "--slurm", "2"], "--slurm must be between 0 and 1"),
         (["--bogus"], "unrecognized arguments: --bogus"),
     ],
 )

@@ -8,12 +8,13 @@ from textual.widgets import DataTable
 
 from gputop.core.models import GPU_METRICS, ProcessSample, SourceState, SourceStatus
 from gputop.ui.app import GpuTopApp
-from gputop.ui.screens.detail import DetailScreen, MetricChart, chart_segments, time_ticks
+from gputop.ui.screens.detail import DetailScreen
 from gputop.ui.screens.help import HelpScreen, help_sections
 from gputop.ui.screens.overview import OverviewScreen
 from gputop.ui.screens.processes import ProcessesScreen
 from gputop.ui.views.processes import process_cells, sort_processes
 from gputop.ui.widgets.gpu_panel import GpuPanel
+from gputop.ui.widgets.metric_chart import MetricChart, chart_segments, time_ticks
 from tests.support.ui import FaultySource, advance, build_app, build_monitor, screen_lines
 
 # ---- overview navigation -----------------------------------------------------------
@@ -267,7 +268,7 @@ def test_missing_process_values_read_na_and_sort_last() -> None:
     assert [p.pid for p in sort_processes(procs, "mem", False)] == [10, 12, 11]
     assert [p.pid for p in sort_processes(procs, "cpu", True)] == [10, 12, 11]
     cells = process_cells(procs[1], now=100.0)
-    assert cells == ("1", "11", "n/a", "n/a", "n/a", "n/a", "n/a")
+    assert cells == ("1", "11", "n/a", "n/a", "n/a", "n/a", "n/a", "n/a")
 
 
 # ---- help ------------------------------------------------------------------------

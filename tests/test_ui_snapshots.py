@@ -6,9 +6,10 @@ snapshots are the same on every machine and every run.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
+from textual.pilot import Pilot
 
 from tests.support.ui import build_app, fixed_utc
 
@@ -35,14 +36,32 @@ def test_overview_no_color(snap_compare, monkeypatch: pytest.MonkeyPatch) -> Non
     assert snap_compare(build_app(), terminal_size=(120, 40))
 
 
+def _pressed(*keys: str) -> Callable[[Pilot[int]], Awaitable[None]]:
+    """Press the keys, then let the workers they started (past firing windows) finish."""
+
+    async def run(pilot: Pilot[int]) -> None:
+        await pilot.press(*keys)
+        await pilot.pause()
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+    return run
+
+
 def test_detail(snap_compare) -> None:
     # GPU 3 runs hot in the demo's first episode: the second card of the second row
-    keys = ["down", "right", "enter"]
-    assert snap_compare(build_app(), press=keys, terminal_size=(120, 40))
+    run = _pressed("down", "right", "enter")
+    assert snap_compare(build_app(), run_before=run, terminal_size=(120, 40))
+
+
+def test_detail_with_past_firing_windows(snap_compare) -> None:
+    # GPU 3 ran over 85 °C for a minute four times in the last hour: red bars on its time axis
+    run = _pressed("down", "right", "enter", "4")
+    assert snap_compare(build_app(), run_before=run, terminal_size=(120, 40))
 
 
 def test_detail_last_hour_80x24(snap_compare) -> None:
-    assert snap_compare(build_app(), press=["enter", "4"], terminal_size=(80, 24))
+    assert snap_compare(build_app(), run_before=_pressed("enter", "4"), terminal_size=(80, 24))
 
 
 def test_processes(snap_compare) -> None:

@@ -81,7 +81,8 @@ def build_monitor(
     clock = RealClock()
     local: LocalSource
     if settings.demo:
-        from gputop.sources.demo import SCENARIOS, DemoSource
+        from gputop.sources.demo import SCENARIOS
+        from gputop.sources.demosource import DemoSource
 
         if settings.scenario not in SCENARIOS:
             known = ", ".join(SCENARIOS)

@@ -3,7 +3,8 @@ on loopback ports.
 
 `gputop sim-exporter --nodes 2 --gpus 8 --port 9400` serves sim-node-00 on 9400 and
 sim-node-01 on 9401; every scrape of `/metrics` advances that node to the real time.
-`--port 0` gives each node any free port.
+`--port 0` gives each node any free port. `--mig N`, `--slurm N` and `--vllm` add GPUs in
+MIG mode, Slurm jobs and a vLLM server (see `gputop.sources.simexporter`).
 """
 
 from __future__ import annotations
@@ -72,6 +73,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     parser.add_argument(
+        "--mig",
+        type=int,
+        default=0,
+        metavar="N",
+        help="the first N GPUs of each node in MIG mode: 3g.40gb + 2x 1g.10gb (default 0)",
+    )
+    parser.add_argument(
+        "--slurm",
+        type=int,
+        default=0,
+        metavar="N",
+        help="the last N GPUs of each node run a Slurm job (hpc_job) instead of a pod",
+    )
+    parser.add_argument(
+        "--vllm", action="store_true", help="each node also serves a vLLM server's metrics"
+    )
+    parser.add_argument(
         "--warmup",
         type=float,
         default=600.0,
@@ -95,6 +113,10 @@ def _check(args: argparse.Namespace) -> str | None:
         return f"--gpus must be between 1 and {MAX_GPUS}, got {args.gpus}"
     if args.port != 0 and not (args.port >= 1 and args.port + args.nodes - 1 <= 65535):
         return f"--port {args.port} leaves no room for {args.nodes} node(s) below 65536"
+    if not 0 <= args.mig <= args.gpus:
+        return f"--mig must be between 0 and --gpus ({args.gpus}), got {args.mig}"
+    if not 0 <= args.slurm <= args.gpus - args.mig:
+        return f"--slurm must be between 0 and {args.gpus - args.mig} (GPUs not in MIG mode)"
     if args.scenario not in SCENARIOS:
         return f"--scenario must be one of {', '.join(SCENARIOS)}, got {args.scenario!r}"
     if not math.isfinite(args.warmup) or args.warmup < 0:
@@ -112,7 +134,16 @@ def run(args: argparse.Namespace, *, stop: threading.Event | None = None) -> int
         print(f"gputop sim-exporter: {problem}", file=sys.stderr)
         return 2
     start = args.start if args.start is not None else time.time() - args.warmup
-    nodes = make_nodes(args.nodes, args.gpus, scenario=args.scenario, seed=args.seed, start=start)
+    nodes = make_nodes(
+        args.nodes,
+        args.gpus,
+        scenario=args.scenario,
+        seed=args.seed,
+        start=start,
+        mig=args.mig,
+        slurm=args.slurm,
+        vllm=args.vllm,
+    )
     servers: list[_NodeServer] = []
     try:
         for i, node in enumerate(nodes):

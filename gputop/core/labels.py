@@ -7,8 +7,20 @@ without either is known only by its `instance`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
-__all__ = ["NODE_LABELS", "LabelKey", "label_key", "matches_gpu", "node_of"]
+if TYPE_CHECKING:
+    from gputop.core.models import GpuSample
+
+__all__ = [
+    "MIG_LABEL",
+    "NODE_LABELS",
+    "LabelKey",
+    "label_key",
+    "matches_gpu",
+    "matches_sample",
+    "node_of",
+]
 
 #: A series' identity: its labels as sorted (name, value) pairs.
 LabelKey = tuple[tuple[str, str], ...]
@@ -32,9 +44,20 @@ def node_of(labels: Mapping[str, str], *, instance: bool = True) -> str | None:
     return None
 
 
-def matches_gpu(labels: Mapping[str, str], *, uuid: str, index: int, host: str) -> bool:
+#: The label dcgm-exporter gives a MIG instance's series (its GPU instance id).
+MIG_LABEL = "GPU_I_ID"
+
+
+def matches_gpu(
+    labels: Mapping[str, str], *, uuid: str, index: int, host: str, gi: int | None = None
+) -> bool:
     """Whether a series is about this GPU: by UUID when the series has one, else by its
-    `gpu` index on the same node (a series without a host label matches any node)."""
+    `gpu` index on the same node (a series without a host label matches any node). A MIG
+    instance (`gi`, with its parent's `uuid`) matches only its own instance's series, and a
+    whole GPU none of its instances'."""
+    series_gi = labels.get(MIG_LABEL) or None
+    if series_gi != (None if gi is None else str(gi)):
+        return False
     series_uuid = labels.get("UUID")
     if series_uuid:
         return series_uuid == uuid
@@ -42,3 +65,15 @@ def matches_gpu(labels: Mapping[str, str], *, uuid: str, index: int, host: str) 
         return False
     node = node_of(labels, instance=False)
     return node is None or node == host
+
+
+def matches_sample(labels: Mapping[str, str], gpu: GpuSample) -> bool:
+    """`matches_gpu` for a GPU sample: a MIG instance by its parent's UUID and its GI."""
+    mig = gpu.mig
+    return matches_gpu(
+        labels,
+        uuid=gpu.uuid if mig is None else mig.parent_uuid,
+        index=gpu.index,
+        host=gpu.host,
+        gi=None if mig is None else mig.gi,
+    )

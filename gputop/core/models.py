@@ -12,11 +12,14 @@ __all__ = [
     "GPU_METRICS",
     "METRICS",
     "GpuSample",
+    "Job",
     "LatencySample",
     "LostSince",
     "Metric",
+    "MigInfo",
     "NodeSnapshot",
     "ProcessSample",
+    "ServingSample",
     "SourceState",
     "SourceStatus",
 ]
@@ -106,6 +109,50 @@ GPU_METRICS: tuple[Metric, ...] = (MEMORY, TEMPERATURE, UTILIZATION, POWER)
 METRICS: dict[str, Metric] = {m.key: m for m in GPU_METRICS}
 
 GpuState = Literal["ok", "lost"]
+JobKind = Literal["pod", "slurm", "container", "user"]
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """Who is on a GPU: a Kubernetes pod, a Slurm job, a container or a user. Every field is
+    outside text (a pod's name, a job id) and may be unknown: a pod found by its cgroup is
+    known by its UID only."""
+
+    kind: JobKind
+    name: str | None = None
+    namespace: str | None = None
+    container: str | None = None
+    uid: str | None = None
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "namespace": self.namespace,
+            "container": self.container,
+            "uid": self.uid,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class MigInfo:
+    """What makes a GPU sample one MIG instance of a GPU: its GPU instance (and compute
+    instance, when one) and profile. `unavailable` says, per field, why it is n/a."""
+
+    gi: int
+    ci: int | None
+    profile: str | None
+    parent_uuid: str
+    unavailable: tuple[tuple[str, str], ...] = ()
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "gi": self.gi,
+            "ci": self.ci,
+            "profile": self.profile,
+            "parent_uuid": self.parent_uuid,
+            "unavailable": dict(self.unavailable),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +177,14 @@ class GpuSample:
     sm_clock_mhz: float | None = None
     mem_clock_mhz: float | None = None
     fan_pct: float | None = None
+    mig: MigInfo | None = None  # set on a MIG instance: its row is its own
+    mig_mode: bool | None = None  # on a whole GPU: MIG enabled (None: unknown or n/a)
+    jobs: tuple[Job, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """How a screen names it: "GPU 3", or "GPU 0 GI 7" for a MIG instance."""
+        return f"GPU {self.index}" + (f" GI {self.mig.gi}" if self.mig is not None else "")
 
     @property
     def memory_used_pct(self) -> float | None:
@@ -145,7 +200,10 @@ class GpuSample:
 
     @property
     def key(self) -> str:
-        """Stable identity of the GPU across samples and sources."""
+        """Stable identity of the GPU across samples and sources; a MIG instance is known by
+        its parent and GPU instance id, as both NVML and dcgm-exporter can name it."""
+        if self.mig is not None:
+            return f"{self.mig.parent_uuid or f'{self.host}/{self.index}'}/gi{self.mig.gi}"
         return self.uuid or f"{self.host}/{self.index}"
 
     def metric(self, key: str) -> float | None:
@@ -171,6 +229,9 @@ class GpuSample:
             "mem_clock_mhz": self.mem_clock_mhz,
             "fan_pct": self.fan_pct,
             "source": self.source,
+            "mig": None if self.mig is None else self.mig.as_json(),
+            "mig_mode": self.mig_mode,
+            "jobs": [job.as_json() for job in self.jobs],
         }
 
 
@@ -184,17 +245,21 @@ class ProcessSample:
     command: str | None = None
     cpu_pct: float | None = None
     started: float | None = None  # epoch seconds
+    gpu_instance: int | None = None  # the MIG GPU instance it runs in (gpu_uuid is its uuid)
+    jobs: tuple[Job, ...] = ()
 
     def as_json(self) -> dict[str, object]:
         return {
             "gpu_index": self.gpu_index,
             "gpu_uuid": self.gpu_uuid,
+            "gpu_instance": self.gpu_instance,
             "pid": self.pid,
             "user": self.user,
             "command": self.command,
             "gpu_memory_mib": self.gpu_memory_mib,
             "cpu_pct": self.cpu_pct,
             "started": self.started,
+            "jobs": [job.as_json() for job in self.jobs],
         }
 
 
@@ -214,6 +279,49 @@ class LatencySample:
             "p95_s": self.p95_s,
             "p99_s": self.p99_s,
             "jobs_per_min": self.jobs_per_min,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ServingSample:
+    """One model of an inference server (vLLM, SGLang, TGI, Triton) at one time: quantiles
+    of time to first token, time per output token and end-to-end latency (seconds), requests
+    running and waiting, KV-cache use (%, of the fullest replica) and tokens per second."""
+
+    engine: str
+    model: str
+    time: float
+    ttft_p50_s: float | None = None
+    ttft_p95_s: float | None = None
+    ttft_p99_s: float | None = None
+    tpot_p50_s: float | None = None
+    tpot_p95_s: float | None = None
+    tpot_p99_s: float | None = None
+    e2e_p50_s: float | None = None
+    e2e_p95_s: float | None = None
+    e2e_p99_s: float | None = None
+    running: float | None = None
+    waiting: float | None = None
+    kv_cache_pct: float | None = None
+    tokens_per_s: float | None = None
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "engine": self.engine,
+            "model": self.model,
+            "ttft_p50_s": self.ttft_p50_s,
+            "ttft_p95_s": self.ttft_p95_s,
+            "ttft_p99_s": self.ttft_p99_s,
+            "tpot_p50_s": self.tpot_p50_s,
+            "tpot_p95_s": self.tpot_p95_s,
+            "tpot_p99_s": self.tpot_p99_s,
+            "e2e_p50_s": self.e2e_p50_s,
+            "e2e_p95_s": self.e2e_p95_s,
+            "e2e_p99_s": self.e2e_p99_s,
+            "running": self.running,
+            "waiting": self.waiting,
+            "kv_cache_pct": self.kv_cache_pct,
+            "tokens_per_s": self.tokens_per_s,
         }
 
 

@@ -164,8 +164,16 @@ class RingSeries:
         return True
 
     def items(self) -> Iterator[tuple[float, float | None]]:
-        for i in range(self._len):
-            yield self._time_at(i), self._value_at(i)
+        # whole slices of the two arrays, not an index computation per point: the rules'
+        # value histories are read whole at every evaluation
+        end = self._start + self._len
+        if end <= self._cap:
+            times, values = self._t[self._start : end], self._v[self._start : end]
+        else:
+            wrap = end - self._cap
+            times = self._t[self._start :] + self._t[:wrap]
+            values = self._v[self._start :] + self._v[:wrap]
+        return zip(times, (None if v != v else v for v in values), strict=True)
 
     def _index_ge(self, t: float) -> int:
         return bisect_left(_TimeView(self), t)

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from gputop.core.models import GpuSample, LatencySample
 from gputop.core.series import RingSeries
 
-__all__ = ["LATENCY_KEY", "SERIES_FIELDS", "MetricStore"]
+__all__ = ["LATENCY_KEY", "SERIES_FIELDS", "MetricStore", "serving_key"]
 
 #: GpuSample fields (and derived properties) kept as history.
 SERIES_FIELDS: tuple[str, ...] = (
@@ -23,6 +23,11 @@ SERIES_FIELDS: tuple[str, ...] = (
 )
 #: Entity key of the node-wide inference latency series.
 LATENCY_KEY = "latency"
+
+
+def serving_key(engine: str, model: str) -> str:
+    """Entity key of one model's inference-server series (`ServingSample` fields)."""
+    return f"serving/{engine}/{model}"
 
 
 class MetricStore:
@@ -78,6 +83,10 @@ class MetricStore:
 
     def entities(self) -> set[str]:
         return {e for e, _ in self._series}
+
+    def series_keys(self) -> list[tuple[str, str]]:
+        """(entity, metric) of every series held."""
+        return list(self._series)
 
     def forget(self, entity: str) -> None:
         for key in [k for k in self._series if k[0] == entity]:

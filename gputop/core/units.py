@@ -11,6 +11,7 @@ __all__ = [
     "format_age",
     "format_clock",
     "format_duration",
+    "format_latency",
     "format_mib",
     "format_since",
     "format_value",
@@ -116,6 +117,17 @@ def format_mib(mib: float | None) -> str:
     if abs(mib) < 1024:
         return f"{mib:.0f}MiB"
     return f"{mib / 1024:.1f}GiB"
+
+
+def format_latency(seconds: float | None) -> str:
+    """A latency in a few characters: "38ms", "1.25s", "12.4s", "310s"; n/a when missing."""
+    if seconds is None or not math.isfinite(seconds):
+        return "n/a"
+    if seconds < 1.0:
+        return f"{seconds * 1000:.0f}ms"
+    if seconds < 10.0:
+        return f"{seconds:.2f}s"
+    return f"{seconds:.1f}s" if seconds < 100.0 else f"{seconds:.0f}s"
 
 
 def format_value(value: float | None, unit: str = "", digits: int = 0) -> str:

@@ -13,15 +13,16 @@ search. Markup is not its business: the UI turns the result into Rich `Text`, ne
 (`gputop.ui.safetext`).
 
 `escaped` writes the same characters as `\\u001b` escapes instead, where the text is read
-back (JSON, silence matchers). `one_line` is the form every error reason takes: whitespace
-runs collapsed, controls visible, cut to a length that fits a header.
+back (JSON, silence matchers); `escaped_lines` keeps a document's own line breaks. `one_line`
+is the form every error reason takes: whitespace runs collapsed, controls visible, cut to a
+length that fits a header.
 """
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["MAX_REASON_CHARS", "UNSAFE", "escaped", "one_line", "visible"]
+__all__ = ["MAX_REASON_CHARS", "UNSAFE", "escaped", "escaped_lines", "one_line", "visible"]
 
 #: Longest reason a source error keeps: a header line, a banner, a toast.
 MAX_REASON_CHARS = 240
@@ -74,6 +75,11 @@ def escaped(text: str) -> str:
     if UNSAFE.search(text) is None:
         return text
     return UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def escaped_lines(text: str) -> str:
+    """`escaped`, line by line: the text's own line breaks kept (a JSON document's layout)."""
+    return "\n".join(escaped(line) for line in text.split("\n"))
 
 
 _SPACES = re.compile(r"[ \t\n\r\f\v]+")

@@ -38,7 +38,9 @@ __all__ = [
 ]
 
 #: Series labels known locally; a matcher on any other label needs Prometheus.
-LOCAL_LABELS = frozenset({"gpu", "UUID", "device", "modelName", "Hostname"})
+LOCAL_LABELS = frozenset(
+    {"gpu", "UUID", "device", "modelName", "Hostname", "GPU_I_ID", "GPU_I_PROFILE"}
+)
 _NEAR_S = 15.0
 
 
@@ -61,16 +63,20 @@ RangeReader = Callable[[EvalContext], dict[LabelKey, list[float]]]
 
 
 def gpu_labels(gpus: Sequence[GpuSample]) -> tuple[tuple[LabelKey, str], ...]:
-    """The dcgm-exporter labels of each GPU, with its store entity."""
+    """The dcgm-exporter labels of each GPU, with its store entity: a MIG instance's are its
+    GPU's, with its GPU instance's id and profile (so rules evaluate per instance)."""
     out = []
     for g in gpus:
         labels = {
             "gpu": str(g.index),
-            "UUID": g.uuid,
+            "UUID": g.uuid if g.mig is None else g.mig.parent_uuid,
             "device": f"nvidia{g.index}",
             "modelName": g.name,
             "Hostname": g.host,
         }
+        if g.mig is not None:
+            labels["GPU_I_ID"] = str(g.mig.gi)
+            labels["GPU_I_PROFILE"] = g.mig.profile or ""
         out.append((tuple(sorted(labels.items())), g.key))
     return tuple(out)
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from gputop.core.backoff import source_backoff
@@ -53,7 +53,14 @@ from gputop.sources.prometheus.rulesapi import PromRuleGroup
 if TYPE_CHECKING:
     from gputop.sources.prometheus.client import PrometheusClient
 
-__all__ = ["NO_RULES_NOTE", "RulesEngine", "check_status", "with_margins"]
+__all__ = [
+    "NO_RULES_NOTE",
+    "RECENT_EVALUATIONS",
+    "RulesEngine",
+    "check_status",
+    "recent_points",
+    "with_margins",
+]
 
 #: What the rules panel says when the rules API lists no alerting rule (short: it is one line).
 NO_RULES_NOTE = "no alerting rules: for VictoriaMetrics add vmalert"
@@ -82,6 +89,8 @@ class RulesEngine:
         self.margin = margin
         self.origin = origin
         self.rules = list(rules)
+        self.records = tuple(records)
+        self.groups: tuple[PromRuleGroup, ...] = ()  # Prometheus' rules, as last read
         self.notes = tuple(notes)
         self.local = LocalEvaluator(self.rules, clock=clock, margin=margin, records=records)
         self.statuses: list[RuleStatus] = []
@@ -154,6 +163,7 @@ class RulesEngine:
             self._retry_at = now + self._backoff.next_delay()
             return
         self._backoff.reset()
+        self.groups = tuple(groups)
         self._retry_at = _next_read(groups, now)
         self.error = None
         self.last_ok = now
@@ -163,19 +173,34 @@ class RulesEngine:
         self.statuses = sort_statuses(self._keeper.settle(statuses, lost))
 
 
+#: How many of a rule's latest evaluations its compared value is read at: the recent series
+#: its near is judged from (`rules.near`), the last of them the one evaluated.
+RECENT_EVALUATIONS = TREND_POINTS + 1
+
+
 async def _recent(client: PrometheusClient, query: str, end: float, step: float) -> QueryValues:
-    """The last `TREND_POINTS` + 1 values of a compared query at its rule's evaluations, per
+    """The values of a compared query at its rule's last `RECENT_EVALUATIONS` evaluations, per
     series; only the series present at the last of them (the one evaluated)."""
     try:
-        answer = await client.query_range(query, end - TREND_POINTS * step, end, step)
+        answer = await client.query_range(query, end - (RECENT_EVALUATIONS - 1) * step, end, step)
     except SourceError as exc:
         return QueryError(exc.reason)
     out: dict[LabelKey, list[Point]] = {}
     for series in answer:
-        points = [(t, v) for t, v in series.points if v is not None]
-        if points and points[-1][0] >= end - step:
+        points = recent_points(series.points, end, step)
+        if points is not None:
             out[label_key(series.labels, drop=())] = points
     return out
+
+
+def recent_points(
+    points: Iterable[tuple[float, float | None]], end: float, step: float
+) -> list[Point] | None:
+    """One series of a compared query over its rule's last evaluations (ending at `end`, `step`
+    apart) as near reads it: its values, when it has one at the last evaluation (within a
+    step: an engine may align a range to its step), else None. A backtest reads it alike."""
+    kept = [(t, v) for t, v in points if v is not None]
+    return kept if kept and kept[-1][0] >= end - step else None
 
 
 #: Prometheus' evaluation of a group takes a moment: its result is asked this long after.

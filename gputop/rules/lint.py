@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from gputop.core.catalogue import DEFAULT_HISTOGRAM
-from gputop.core.untrusted import escaped, visible
+from gputop.core.untrusted import escaped_lines, visible
 from gputop.promql.analysis import Selector
 from gputop.promql.units import Unit
 from gputop.rules.checks import (
@@ -328,8 +328,7 @@ def write_report(report: Report, out: TextIO, fmt: str = "text") -> None:
     values are outside text: controls are made visible (escaped in JSON), never sent raw."""
     if fmt == "json":
         text = json.dumps(report.as_json(), indent=2, ensure_ascii=False)
-        # JSON escapes C0 in strings itself; its lines are its own layout
-        out.write("\n".join(escaped(line) for line in text.split("\n")) + "\n")
+        out.write(escaped_lines(text) + "\n")  # JSON escapes C0 in strings itself
         return
     for finding in report.findings:
         print(visible(github_line(finding) if fmt == "github" else str(finding)), file=out)

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Literal
 
+from gputop.core.jobs import jobs_from_labels
 from gputop.core.labels import LabelKey, label_key
+from gputop.core.models import Job
 from gputop.core.series import RingSeries
 from gputop.promql.analysis import Analysis, analyse, compare
 from gputop.rules.near import assess
@@ -142,6 +144,13 @@ class RuleStatus:
     margin: float | None = None  # the fraction of the threshold that counts as near
     for_s: float | None = None  # the rule's `for:`, when known
     alertmanager: AlertFate | None = None  # None: no Alertmanager configured
+    jobs: tuple[Job, ...] = ()  # who is on its GPU, when its labels name none (see Monitor)
+
+    @property
+    def who(self) -> tuple[Job, ...]:
+        """Who is on its GPU: the pod or Slurm job its own labels name (dcgm-exporter's, kept
+        by the rule), else the jobs the monitor found on the GPU it is about."""
+        return jobs_from_labels(self.labels) or self.jobs
 
     @property
     def fires_at(self) -> float | None:
@@ -204,6 +213,7 @@ class RuleStatus:
             "alertmanager": None if self.alertmanager is None else self.alertmanager.as_json(),
             "for_s": self.for_s,
             "firing_since": self.firing_since,
+            "jobs": [job.as_json() for job in self.who],
         }
 
 

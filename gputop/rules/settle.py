@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Sequence
 
-from gputop.core.labels import LabelKey, matches_gpu
+from gputop.core.labels import LabelKey, matches_sample
 from gputop.core.models import GpuSample
 from gputop.rules.model import RuleStatus
 
@@ -55,7 +55,7 @@ def _lost_gpu(status: RuleStatus, lost: Sequence[GpuSample]) -> GpuSample | None
     if not lost or not status.labels:
         return None
     for gpu in lost:
-        if matches_gpu(status.labels, uuid=gpu.uuid, index=gpu.index, host=gpu.host):
+        if matches_sample(status.labels, gpu):
             return gpu
     return None
 

@@ -13,7 +13,8 @@ import dataclasses
 import time
 from collections.abc import Mapping
 
-from gputop.core.labels import node_of
+from gputop.core.jobs import jobs_text
+from gputop.core.labels import MIG_LABEL, node_of
 from gputop.core.units import format_clock, format_duration
 from gputop.rules.model import RuleStatus
 from gputop.rules.near import CROSSED
@@ -26,6 +27,7 @@ __all__ = [
     "fires_in",
     "rule_detail",
     "rule_detail_short",
+    "rule_job",
     "rule_line",
     "rule_title",
     "series_name",
@@ -45,7 +47,8 @@ def series_name(labels: Mapping[str, str]) -> str:
     """Which series a status is about, in a few words: "GPU 3 @ node-1"."""
     host = node_of(labels)
     if "gpu" in labels:
-        return f"GPU {labels['gpu']}" + (f" @ {host}" if host else "")
+        mig = f" GI {labels[MIG_LABEL]}" if labels.get(MIG_LABEL) else ""
+        return f"GPU {labels['gpu']}{mig}" + (f" @ {host}" if host else "")
     if host:
         return host
     return ", ".join(f"{k}={v}" for k, v in sorted(labels.items()) if k != "__name__")
@@ -159,6 +162,11 @@ def fate_text(status: RuleStatus, now: float) -> str:
     return "  ".join(parts)
 
 
+def rule_job(status: RuleStatus) -> str:
+    """Who is on the rule's GPU: `inference/t2v-worker-1`, `job 4242` ("" when unknown)."""
+    return jobs_text(status.who)
+
+
 def _clock(when: float, now: float | None) -> str:
     """Local clock time, dated when not today (an alert firing for two days says so)."""
     return format_clock(when, time.time() if now is None else now)
@@ -187,4 +195,6 @@ def fate_stale_text(status: RuleStatus, now: float, *, short: bool = False) -> s
 
 def rule_line(status: RuleStatus, now: float | None = None) -> str:
     fate = fate_text(status, time.time() if now is None else now)
-    return f"{rule_title(status)}  {rule_detail(status, now)}" + (f"  {fate}" if fate else "")
+    job = rule_job(status)
+    title = rule_title(status) + (f" → {job}" if job else "")
+    return f"{title}  {rule_detail(status, now)}" + (f"  {fate}" if fate else "")

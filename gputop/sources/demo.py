@@ -5,8 +5,14 @@ phases: text encoding, a diffusion loop of tens of steps, VAE decode and super-r
 Utilization and power follow the phase; temperature follows power with a lag. Episodes make
 things go wrong: a hot GPU, memory creep to near-OOM, a stuck job, slow inference.
 
-The model is driven by an injected clock in fixed 1 s steps, so it is deterministic from its
+The workload's numbers and states are `demoworkload`'s; `demosource` reads the node as a local
+source. The model is driven by an injected clock in fixed 1 s steps, so it is deterministic from its
 seed and an hour is simulated in well under a second.
+
+Each GPU's worker is a Kubernetes pod (`inference/t2v-worker-<i>`). With `mig`, the first GPUs
+are in MIG mode, split as `MIG_LAYOUT` says: each GPU instance a row of its own with its own
+memory and worker pod, as NVML shows them (no utilization per instance; temperature and power
+on the GPU).
 """
 
 from __future__ import annotations
@@ -14,83 +20,37 @@ from __future__ import annotations
 import bisect
 import math
 import random
-import threading
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from gputop.core.clock import Clock
-from gputop.core.models import GpuSample, LatencySample, NodeSnapshot, ProcessSample
-
-__all__ = ["LATENCY_BUCKETS", "SCENARIOS", "DemoNode", "DemoSource"]
-
-SCENARIOS = ("mixed", "calm", "hot-gpu", "memory-creep", "stuck-job", "slow")
-#: Histogram bucket bounds (seconds) of the simulated inference-duration histogram.
-LATENCY_BUCKETS = (30.0, 60.0, 120.0, 180.0, 240.0, 270.0, 300.0, 360.0, 480.0, 600.0, 900.0)
-
-_MIB_TOTAL = 81920.0  # A100 80GB
-_RESIDENT_MIB = 28_900.0  # weights of the DiT, text encoder and VAE, resident between jobs
-_POWER_IDLE, _POWER_LIMIT = 62.0, 400.0
-_STEP = 1.0
-_LATENCY_WINDOW = 300.0
-
-
-@dataclass(frozen=True, slots=True)
-class Phase:
-    name: str
-    seconds: float  # mean length
-    util: float  # GPU utilization, %
-    mem_util: float  # memory-bus utilization, %
-    extra_mib: float  # activations held on top of the resident weights
-
-
-PHASES = (
-    Phase("text-encode", 6.0, 38.0, 12.0, 6_000.0),
-    Phase("diffusion", 5.4, 97.0, 46.0, 30_500.0),  # per step
-    Phase("vae-decode", 24.0, 76.0, 62.0, 42_000.0),
-    Phase("super-res", 19.0, 88.0, 40.0, 21_000.0),
+from gputop.core import models
+from gputop.core.models import GpuSample, LatencySample, MigInfo, ProcessSample
+from gputop.sources.demoworkload import (
+    DIFFUSION_STEPS,
+    LATENCY_BUCKETS,
+    MIB_TOTAL,
+    MIG_LAYOUT,
+    NO_MIG_UTIL,
+    PHASES,
+    POWER_IDLE,
+    POWER_LIMIT,
+    RESIDENT_MIB,
+    SCENARIOS,
+    Episode,
+    GpuState,
+    Job,
 )
-DIFFUSION_STEPS = 40
 
+__all__ = ["LATENCY_BUCKETS", "MIG_LAYOUT", "SCENARIOS", "DemoNode"]
 
-@dataclass(slots=True)
-class Job:
-    id: int
-    arrived: float
-    phase: int = 0
-    step: int = 0
-    phase_left: float = 0.0
-    stuck: bool = False
-
-
-@dataclass(slots=True)
-class _Gpu:
-    index: int
-    uuid: str
-    pid: int
-    started: float
-    job: Job | None = None
-    temp: float = 34.0
-    power: float = _POWER_IDLE
-    util: float = 0.0
-    mem_util: float = 0.0
-    mem_mib: float = _RESIDENT_MIB
-    leak_mib: float = 0.0
-    completed: int = 0
-    hot: bool = False
-    creeping: bool = False
-
-
-@dataclass(slots=True)
-class _Episode:
-    kind: str
-    gpu: int
-    start: float
-    end: float
+STEP_S = 1.0  # the simulation's step
+_LATENCY_WINDOW = 300.0
 
 
 @dataclass
 class DemoNode:
-    """The simulation itself; `DemoSource` wraps it as a source, `sim-exporter` serves it."""
+    """The simulation itself; `demosource.DemoSource` reads it as a source, `sim-exporter`
+    serves it."""
 
     start: float
     seed: int = 7
@@ -98,12 +58,13 @@ class DemoNode:
     scenario: str = "mixed"
     host: str = "demo-node"
     model: str = "NVIDIA A100-SXM4-80GB"
+    mig: int = 0  # the first `mig` GPUs are in MIG mode (MIG_LAYOUT)
     now: float = field(init=False)
     _rng: random.Random = field(init=False, repr=False)
-    _gpus: list[_Gpu] = field(init=False, repr=False)
+    _gpus: list[GpuState] = field(init=False, repr=False)
     _queue: deque[Job] = field(init=False, repr=False)
     _done: deque[tuple[float, float]] = field(init=False, repr=False)
-    _episodes: list[_Episode] = field(init=False, repr=False)
+    _episodes: list[Episode] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.scenario not in SCENARIOS:
@@ -111,7 +72,7 @@ class DemoNode:
         self.now = self.start
         self._rng = random.Random(self.seed)
         self._gpus = [
-            _Gpu(
+            GpuState(
                 index=i,
                 uuid=_uuid(self.seed, self.host, i),
                 pid=41_200 + 17 * i,
@@ -140,11 +101,67 @@ class DemoNode:
 
     def advance_to(self, t: float) -> None:
         """Run the simulation in 1 s steps up to time t (never backwards)."""
-        while self.now + _STEP <= t:
-            self.now += _STEP
+        while self.now + STEP_S <= t:
+            self.now += STEP_S
             self._step()
 
     def gpu_samples(self, source: str = "demo") -> tuple[GpuSample, ...]:
+        """Every GPU, each in MIG mode followed by its GPU instances."""
+        out: list[GpuSample] = []
+        for g in self._whole_gpus(source):
+            if g.index >= self.mig:
+                out.append(replace(g, jobs=(self._pod(g.index),)))
+                continue
+            instances = [self._instance(g, *slot) for slot in MIG_LAYOUT]
+            used = sum(i.memory_used_mib or 0.0 for i in instances)
+            jobs = tuple(job for i in instances for job in i.jobs)
+            # NVML has no utilization of a GPU in MIG mode; its memory is its instances'
+            parent = replace(
+                g,
+                memory_used_mib=used,
+                utilization_gpu_pct=None,
+                utilization_memory_pct=None,
+                mig_mode=True,
+                jobs=jobs,
+            )
+            out.extend([parent, *instances])
+        return tuple(out)
+
+    def busy_pct(self, gpu: int) -> float:
+        """How busy a GPU's engines are, %, whether or not NVML reports it (MIG mode)."""
+        return round(self._gpus[gpu].util)
+
+    def mig_share(self, gi: int) -> float:
+        """The share of its GPU's memory use and activity a GPU instance carries."""
+        return next(share for slot_gi, _, _, share in MIG_LAYOUT if slot_gi == gi)
+
+    def _instance(
+        self, g: GpuSample, gi: int, profile: str, total: float, share: float
+    ) -> GpuSample:
+        used = min(total, round(total * share * (g.memory_used_mib or 0.0) / MIB_TOTAL * 1.6))
+        mig = MigInfo(gi, 0, profile, g.uuid, (("utilization_gpu_pct", NO_MIG_UTIL),))
+        return GpuSample(
+            index=g.index,
+            uuid=f"MIG-{g.uuid.removeprefix('GPU-')[:-1]}{gi:x}",
+            name=g.name,
+            host=g.host,
+            source=g.source,
+            time=g.time,
+            memory_used_mib=float(used),
+            memory_total_mib=total,
+            mig=mig,
+            jobs=(self._pod(g.index, gi),),
+        )
+
+    def _pod(self, index: int, gi: int | None = None) -> models.Job:
+        suffix = "" if gi is None else f"-mig{gi}"
+        r = random.Random(f"{self.seed}:{self.host}:{index}:{gi}:pod")
+        h = f"{r.getrandbits(128):032x}"
+        uid = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+        name = f"t2v-worker-{index}{suffix}"
+        return models.Job("pod", name=name, namespace="inference", container="t2v", uid=uid)
+
+    def _whole_gpus(self, source: str) -> tuple[GpuSample, ...]:
         return tuple(
             GpuSample(
                 index=g.index,
@@ -154,12 +171,12 @@ class DemoNode:
                 source=source,
                 time=self.now,
                 memory_used_mib=round(g.mem_mib, 1),
-                memory_total_mib=_MIB_TOTAL,
+                memory_total_mib=MIB_TOTAL,
                 utilization_gpu_pct=round(g.util),
                 utilization_memory_pct=round(g.mem_util),
                 temperature_c=round(g.temp),
                 power_w=round(g.power, 1),
-                power_limit_w=_POWER_LIMIT,
+                power_limit_w=POWER_LIMIT,
                 sm_clock_mhz=1410.0 if g.util > 5 else 210.0,
                 mem_clock_mhz=1593.0,
                 fan_pct=None,  # datacenter parts have no fan reading
@@ -168,19 +185,29 @@ class DemoNode:
         )
 
     def processes(self) -> tuple[ProcessSample, ...]:
-        return tuple(
-            ProcessSample(
-                gpu_index=g.index,
-                gpu_uuid=g.uuid,
-                pid=g.pid,
-                gpu_memory_mib=round(g.mem_mib - 520.0, 1),
-                user="t2v",
-                command=f"python -m t2v_serve --model Wan2.2-T2V-A14B --device cuda:{g.index}",
-                cpu_pct=round(4.0 + g.util * 0.9, 1),
-                started=g.started,
+        """One worker per GPU, or per GPU instance of a GPU in MIG mode."""
+        out: list[ProcessSample] = []
+        for row in self.gpu_samples():
+            if row.mig_mode:
+                continue  # its workers run in its instances
+            g = self._gpus[row.index]
+            gi = None if row.mig is None else row.mig.gi
+            used = row.memory_used_mib if row.mig is not None else g.mem_mib
+            out.append(
+                ProcessSample(
+                    gpu_index=g.index,
+                    gpu_uuid=row.uuid,
+                    pid=g.pid + (0 if gi is None else 100_000 + gi),
+                    gpu_memory_mib=round((used or 0.0) - 520.0, 1),
+                    user="t2v",
+                    command=f"python -m t2v_serve --model Wan2.2-T2V-A14B --device cuda:{g.index}",
+                    cpu_pct=round(4.0 + g.util * 0.9, 1),
+                    started=g.started,
+                    gpu_instance=gi,
+                    jobs=row.jobs,
+                )
             )
-            for g in self._gpus
-        )
+        return tuple(out)
 
     def latency(self) -> LatencySample:
         cutoff = self.now - _LATENCY_WINDOW
@@ -211,24 +238,24 @@ class DemoNode:
         mean_job = sum(p.seconds for p in PHASES) + (DIFFUSION_STEPS - 1) * PHASES[1].seconds
         return 0.7 * self.gpus / mean_job
 
-    def _plan_episodes(self) -> list[_Episode]:
+    def _plan_episodes(self) -> list[Episode]:
         """Episodes as (kind, gpu, start, end) offsets in seconds from the start."""
         n = self.gpus
         forever = math.inf
         single = {
             "calm": [],
-            "hot-gpu": [_Episode("hot", min(3, n - 1), 0.0, forever)],
-            "memory-creep": [_Episode("creep", min(5, n - 1), 0.0, forever)],
-            "stuck-job": [_Episode("stuck", min(6, n - 1), 0.0, forever)],
-            "slow": [_Episode("slow", -1, 0.0, forever)],
+            "hot-gpu": [Episode("hot", min(3, n - 1), 0.0, forever)],
+            "memory-creep": [Episode("creep", min(5, n - 1), 0.0, forever)],
+            "stuck-job": [Episode("stuck", min(6, n - 1), 0.0, forever)],
+            "slow": [Episode("slow", -1, 0.0, forever)],
         }
         if self.scenario in single:
             return single[self.scenario]
         # mixed: the same three episodes recur every hour at these offsets
         return [
-            _Episode("hot", min(3, n - 1), 0.0, 1500.0),
-            _Episode("creep", min(5, n - 1), 200.0, 1700.0),
-            _Episode("stuck", min(6, n - 1), 1900.0, 2800.0),
+            Episode("hot", min(3, n - 1), 0.0, 1500.0),
+            Episode("creep", min(5, n - 1), 200.0, 1700.0),
+            Episode("stuck", min(6, n - 1), 1900.0, 2800.0),
         ]
 
     def _active(self, kind: str, gpu: int) -> bool:
@@ -263,12 +290,12 @@ class DemoNode:
             if job is not None:
                 job.stuck = job.phase == 1 and self._active("stuck", g.index)
                 if not job.stuck:
-                    job.phase_left -= _STEP
+                    job.phase_left -= STEP_S
                     if job.phase_left <= 0:
                         self._next_phase(g, job)
             self._physics(g)
 
-    def _next_phase(self, g: _Gpu, job: Job) -> None:
+    def _next_phase(self, g: GpuState, job: Job) -> None:
         if job.phase == 1 and job.step + 1 < DIFFUSION_STEPS:
             job.step += 1
             job.phase_left = self._jitter(PHASES[1].seconds)
@@ -285,7 +312,7 @@ class DemoNode:
         g.completed += 1
         g.job = None
 
-    def _physics(self, g: _Gpu) -> None:
+    def _physics(self, g: GpuState) -> None:
         rng = self._rng
         job = g.job
         if job is None:
@@ -303,78 +330,19 @@ class DemoNode:
             g.leak_mib += 9.0
         elif g.leak_mib:
             g.leak_mib = max(0.0, g.leak_mib - 600.0)
-        target = _RESIDENT_MIB + extra + g.leak_mib
-        if target > _MIB_TOTAL * 0.985:  # the allocator gives up: the worker restarts
+        target = RESIDENT_MIB + extra + g.leak_mib
+        if target > MIB_TOTAL * 0.985:  # the allocator gives up: the worker restarts
             g.leak_mib = 0.0
             g.pid += 1000
             g.started = self.now
             g.job = None
-            target = _RESIDENT_MIB
+            target = RESIDENT_MIB
         g.mem_mib += (target - g.mem_mib) * 0.6
-        power_target = _POWER_IDLE + (util / 100.0) * (_POWER_LIMIT - _POWER_IDLE - 25.0)
+        power_target = POWER_IDLE + (util / 100.0) * (POWER_LIMIT - POWER_IDLE - 25.0)
         g.power += (power_target - g.power) * 0.5 + rng.gauss(0, 2.0)
-        g.power = min(_POWER_LIMIT, max(_POWER_IDLE * 0.8, g.power))
+        g.power = min(POWER_LIMIT, max(POWER_IDLE * 0.8, g.power))
         temp_target = 29.0 + 0.095 * g.power + (26.0 if g.hot else 0.0)
         g.temp += (temp_target - g.temp) / 45.0
-
-
-class DemoSource:
-    """The demo node as a local source: reads advance the simulation to the clock's time."""
-
-    name = "demo"
-
-    def __init__(
-        self,
-        clock: Clock,
-        *,
-        seed: int = 7,
-        gpus: int = 8,
-        scenario: str = "mixed",
-        host: str = "demo-node",
-        warmup_s: float = 0.0,
-    ) -> None:
-        self._clock = clock
-        self._lock = threading.Lock()
-        self.host = host
-        self.node = DemoNode(
-            clock.now() - warmup_s, seed=seed, gpus=gpus, scenario=scenario, host=host
-        )
-
-    def open(self) -> None:
-        return None
-
-    def close(self) -> None:
-        return None
-
-    def sample(self) -> NodeSnapshot:
-        with self._lock:
-            self.node.advance_to(self._clock.now())
-            return self._snapshot()
-
-    def history(self, seconds: float, interval: float) -> list[NodeSnapshot]:
-        """Snapshots of the last `seconds` before now, every `interval` (a warm start)."""
-        with self._lock:
-            end = self._clock.now()
-            t = max(self.node.now, end - seconds)
-            out: list[NodeSnapshot] = []
-            while t < end:
-                self.node.advance_to(t)
-                out.append(self._snapshot())
-                t += max(interval, _STEP)
-            return out
-
-    def _snapshot(self) -> NodeSnapshot:
-        node = self.node
-        return NodeSnapshot(
-            time=node.now,
-            host=node.host,
-            source=self.name,
-            gpus=node.gpu_samples(),
-            processes=node.processes(),
-            driver_version="550.54.15",
-            cuda_version="12.4",
-            latency=node.latency(),
-        )
 
 
 def _uuid(seed: int, host: str, index: int) -> str:

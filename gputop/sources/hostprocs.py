@@ -1,5 +1,6 @@
-"""What the host says of a GPU's processes: user, command, start time and CPU share, read
-through psutil once per pid and kept while the pid is listed. A pid not visible from here
+"""What the host says of a GPU's processes: user, command, start time, CPU share and job
+(`procjobs`: its cgroup's pod, Slurm job or container, else its owner), read through psutil
+and /proc once per pid and kept while the pid is listed. A pid not visible from here
 (another pid namespace) or gone is a process with no details, never an error.
 """
 
@@ -12,7 +13,8 @@ from typing import Any
 
 import psutil
 
-from gputop.core.models import ProcessSample
+from gputop.core.models import Job, ProcessSample
+from gputop.sources.procjobs import ProcJobs
 
 __all__ = ["HostProcesses"]
 
@@ -26,19 +28,21 @@ class _HostProcess:
     command: str | None = None
     started: float | None = None
     primed: bool = False  # cpu_percent() has a previous reading to measure against
+    jobs: tuple[Job, ...] = ()
 
 
 class HostProcesses:
     """The details of the pids listed in the last sample."""
 
-    def __init__(self) -> None:
+    def __init__(self, proc_root: str | None = None) -> None:
         self._known: dict[int, _HostProcess] = {}
+        self._jobs = ProcJobs(proc_root)
 
     def clear(self) -> None:
         self._known.clear()
 
     def details(self, processes: list[ProcessSample]) -> tuple[ProcessSample, ...]:
-        """Add user, command, CPU and start time from psutil; one lookup per pid per sample."""
+        """Add user, command, CPU, start time and jobs; one lookup per pid per sample."""
         pids = {p.pid for p in processes}
         for gone in self._known.keys() - pids:
             del self._known[gone]
@@ -51,6 +55,7 @@ class HostProcesses:
                 command=known[p.pid].command,
                 cpu_pct=cpu[p.pid],
                 started=known[p.pid].started,
+                jobs=known[p.pid].jobs,
             )
             for p in processes
         )
@@ -59,12 +64,13 @@ class HostProcesses:
         info = self._known.get(pid)
         if info is None:
             info = self._known[pid] = _describe(pid)
+            info.jobs = self._jobs.jobs(pid, info.user)
         if info.process is None:
             return None
         try:
             value = info.process.cpu_percent(interval=None)
         except psutil.Error:  # exited (or was hidden) since the last sample
-            self._known[pid] = _HostProcess(process=None)
+            self._known[pid] = _HostProcess(process=None, jobs=info.jobs)
             return None
         first, info.primed = not info.primed, True
         return None if first else _finite(value)  # the first call only starts the measurement

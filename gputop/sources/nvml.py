@@ -9,6 +9,10 @@ values the screen can show:
 - GpuIsLost / ResetRequired (or every call failing with Unknown): the GPU is marked
   `state="lost"` with the reason; it stays listed and is re-checked with backoff.
 
+A GPU in MIG mode is followed by one row per GPU instance (see `nvmlmig`): its memory, its
+processes. Each process names its job (`procjobs`: its cgroup's pod, Slurm job or container,
+else its owner), and each GPU the jobs of its processes.
+
 The library or driver being absent is a `SourceUnavailable` with one line to show.
 """
 
@@ -25,9 +29,20 @@ from typing import Any
 
 from gputop.core.backoff import Backoff
 from gputop.core.clock import Clock
-from gputop.core.models import GpuSample, NodeSnapshot, ProcessSample
+from gputop.core.jobs import gpus_with_jobs
+from gputop.core.models import GpuSample, MigInfo, NodeSnapshot, ProcessSample
 from gputop.sources.base import SourceError, SourceUnavailable
 from gputop.sources.hostprocs import HostProcesses
+from gputop.sources.nvmlmig import NO_MIG_UTILIZATION, MigInstance, list_instances
+from gputop.sources.nvmlvalues import (
+    MIB,
+    NOT_FOUND_MESSAGE,
+    init_failure,
+    number,
+    percent,
+    process_sample,
+    text,
+)
 
 try:
     import pynvml
@@ -36,13 +51,10 @@ except ImportError:  # the bindings are a dependency, but a broken install must 
 
 __all__ = ["NOT_FOUND_MESSAGE", "NvmlSource"]
 
-NOT_FOUND_MESSAGE = (
-    "NVML not found (libnvidia-ml.so.1 could not be loaded: is the NVIDIA driver installed?)"
-)
-_MIB = 1024 * 1024
-_UINT_NA = 0xFFFF_FFFF  # NVML_VALUE_NOT_AVAILABLE for unsigned int fields
-_ULL_NA = 0xFFFF_FFFF_FFFF_FFFF  # ... and for unsigned long long fields
 _UNNAMED = "(unknown GPU)"
+#: How often the MIG instances of a GPU in MIG mode are listed again (they change only when
+#: an administrator reconfigures the GPU).
+MIG_LIST_EVERY_S = 30.0
 
 
 @dataclass(slots=True)
@@ -56,6 +68,9 @@ class _Device:
     memory_total_mib: float | None = None
     power_limit_w: float | None = None
     unsupported: set[str] = field(default_factory=set)
+    mig_mode: bool | None = None
+    instances: list[MigInstance] = field(default_factory=list)
+    instances_at: float = -math.inf  # when the MIG instances were last listed
     lost_reason: str | None = None
     retry_at: float = 0.0
     backoff: Backoff = field(default_factory=lambda: Backoff(base=2.0, factor=2.0, cap=60.0))
@@ -80,14 +95,16 @@ class NvmlSource:
 
     name = "nvml"
 
-    def __init__(self, clock: Clock, *, host: str | None = None) -> None:
+    def __init__(
+        self, clock: Clock, *, host: str | None = None, proc_root: str | None = None
+    ) -> None:
         self._clock = clock
         self.host = host or socket.gethostname()
         self._lock = threading.Lock()
         self._devices: list[_Device] | None = None
         self._driver_version: str | None = None
         self._cuda_version: str | None = None
-        self._host = HostProcesses()
+        self._host = HostProcesses(proc_root)
         self._memory_v2 = pynvml is not None and hasattr(pynvml, "nvmlMemory_v2")
         self._temperature_v = pynvml is not None and hasattr(pynvml, "nvmlDeviceGetTemperatureV")
         self._processes_v3 = True
@@ -103,7 +120,7 @@ class NvmlSource:
             try:
                 pynvml.nvmlInit()
             except pynvml.NVMLError as exc:
-                raise SourceUnavailable(_init_failure(exc)) from None
+                raise SourceUnavailable(init_failure(exc)) from None
             try:
                 count = pynvml.nvmlDeviceGetCount()
             except pynvml.NVMLError as exc:
@@ -114,7 +131,7 @@ class NvmlSource:
                 raise SourceUnavailable("NVML sees no GPU on this machine")
             calls = _Calls()
             driver = self._call(None, calls, "driver", pynvml.nvmlSystemGetDriverVersion)
-            self._driver_version = _text(driver)
+            self._driver_version = text(driver)
             cuda = self._call(None, calls, "cuda", pynvml.nvmlSystemGetCudaDriverVersion)
             self._cuda_version = f"{cuda // 1000}.{cuda % 1000 // 10}" if cuda else None
             now = self._clock.now()
@@ -133,20 +150,21 @@ class NvmlSource:
             extra: dict[str, str] = {}
             answered = False
             for dev in self._devices:
-                gpu, procs, calls = self._sample_device(dev, now)
-                gpus.append(gpu)
+                rows, procs, calls = self._sample_device(dev, now)
+                gpus.extend(rows)
                 processes.extend(procs)
                 errors = calls.errors if calls else {}
                 extra.update({f"gpu{dev.index}.{k}": v for k, v in errors.items()})
                 answered = answered or calls is None or calls.ok > 0 or not errors
             if not answered:  # NVML itself is failing, not one GPU: the monitor retries later
                 raise SourceError(f"NVML: {next(iter(extra.values()))}")
+            detailed = self._host.details(processes)
             return NodeSnapshot(
                 time=now,
                 host=self.host,
                 source=self.name,
-                gpus=tuple(gpus),
-                processes=self._host.details(processes),
+                gpus=gpus_with_jobs(gpus, detailed),
+                processes=detailed,
                 driver_version=self._driver_version,
                 cuda_version=self._cuda_version,
                 extra=extra,
@@ -163,7 +181,12 @@ class NvmlSource:
     # ---- the one wrapper around NVML calls ----------------------------------------------
 
     def _call(
-        self, dev: _Device | None, calls: _Calls, name: str, fn: Callable[..., Any], *args: Any
+        self,
+        dev: _Device | MigInstance | None,
+        calls: _Calls,
+        name: str,
+        fn: Callable[..., Any],
+        *args: Any,
     ) -> Any:
         """Call NVML once; any error becomes None for this field (see the module docstring)."""
         if calls.lost is not None or (dev is not None and name in dev.unsupported):
@@ -198,12 +221,13 @@ class NvmlSource:
         if h is None:
             self._mark_lost(dev, calls.lost or calls.errors.get("handle") or "no handle", now)
             return False
-        dev.uuid = _text(call("uuid", pynvml.nvmlDeviceGetUUID, h)) or dev.uuid
-        dev.name = _text(call("name", pynvml.nvmlDeviceGetName, h)) or dev.name
+        dev.uuid = text(call("uuid", pynvml.nvmlDeviceGetUUID, h)) or dev.uuid
+        dev.name = text(call("name", pynvml.nvmlDeviceGetName, h)) or dev.name
         memory = call("memory", self._memory, h)
-        dev.memory_total_mib = _number(getattr(memory, "total", None), 1 / _MIB)
+        dev.memory_total_mib = number(getattr(memory, "total", None), 1 / MIB)
         limit = call("power_limit", pynvml.nvmlDeviceGetEnforcedPowerLimit, h)
-        dev.power_limit_w = _number(limit, 1e-3)
+        dev.power_limit_w = number(limit, 1e-3)
+        self._list_instances(dev, h, call, now)
         if calls.gone:
             self._mark_lost(dev, calls.lost or "Unknown Error", now)
             return False
@@ -212,15 +236,28 @@ class NvmlSource:
         dev.backoff.reset()
         return True
 
+    def _list_instances(
+        self, dev: _Device, handle: Any, call: Callable[..., Any], now: float
+    ) -> None:
+        """MIG mode, and the GPU instances when it is on (again every MIG_LIST_EVERY_S)."""
+        mode = call("mig_mode", pynvml.nvmlDeviceGetMigMode, handle)
+        dev.mig_mode = None if mode is None else bool(mode[0])
+        dev.instances = list_instances(handle, call, text) if dev.mig_mode else []
+        dev.instances_at = now
+        for inst in dev.instances:
+            memory = call("mig_memory", self._memory, inst.handle)
+            inst.memory_total_mib = number(getattr(memory, "total", None), 1 / MIB)
+
     def _sample_device(
         self, dev: _Device, now: float
-    ) -> tuple[GpuSample, list[ProcessSample], _Calls | None]:
-        """Read one GPU; the calls made are returned (None when it was not asked at all)."""
+    ) -> tuple[list[GpuSample], list[ProcessSample], _Calls | None]:
+        """Read one GPU (and its MIG instances); the calls made are returned (None when it
+        was not asked at all)."""
         if dev.lost_reason is not None:
             if now < dev.retry_at:
-                return self._lost_sample(dev, now), [], None
+                return [self._lost_sample(dev, now)], [], None
             if dev.handle is None and not self._attach(dev, now):  # lost while opening
-                return self._lost_sample(dev, now), [], None
+                return [self._lost_sample(dev, now)], [], None
         calls = _Calls()
         call = functools.partial(self._call, dev, calls)
         h = dev.handle
@@ -231,41 +268,69 @@ class NvmlSource:
         sm = call("sm_clock", pynvml.nvmlDeviceGetClockInfo, h, pynvml.NVML_CLOCK_SM)
         mem = call("mem_clock", pynvml.nvmlDeviceGetClockInfo, h, pynvml.NVML_CLOCK_MEM)
         fan = call("fan", pynvml.nvmlDeviceGetFanSpeed, h)
-        procs = call("processes", self._compute_processes, h)
+        if dev.mig_mode is not None and now - dev.instances_at >= MIG_LIST_EVERY_S:
+            self._list_instances(dev, h, call, now)
+        # in MIG mode the processes are read per instance, where they run
+        procs = None if dev.instances else call("processes", self._compute_processes, h)
+        instances = [self._sample_instance(dev, inst, calls, now) for inst in dev.instances]
         if calls.gone:
             self._mark_lost(dev, calls.lost or calls.errors.get("memory") or "Unknown Error", now)
-            return self._lost_sample(dev, now), [], None
+            return [self._lost_sample(dev, now)], [], None
         if dev.lost_reason is not None:  # it answered again
             dev.lost_reason = None
             dev.backoff.reset()
         gpu = self._gpu(
             dev,
             now,
-            memory_used_mib=_number(getattr(memory, "used", None), 1 / _MIB),
-            utilization_gpu_pct=_percent(getattr(util, "gpu", None)),
-            utilization_memory_pct=_percent(getattr(util, "memory", None)),
-            temperature_c=_number(temperature),
-            power_w=_number(power, 1e-3),
-            sm_clock_mhz=_number(sm),
-            mem_clock_mhz=_number(mem),
-            fan_pct=_percent(fan),
+            memory_used_mib=number(getattr(memory, "used", None), 1 / MIB),
+            utilization_gpu_pct=percent(getattr(util, "gpu", None)),
+            utilization_memory_pct=percent(getattr(util, "memory", None)),
+            temperature_c=number(temperature),
+            power_w=number(power, 1e-3),
+            sm_clock_mhz=number(sm),
+            mem_clock_mhz=number(mem),
+            fan_pct=percent(fan),
+            mig_mode=dev.mig_mode,
+        )
+        processes = [process_sample(dev.index, dev.uuid, p) for p in procs or ()]
+        for _, inst_procs in instances:
+            processes.extend(inst_procs)
+        return [gpu, *(row for row, _ in instances)], processes, calls
+
+    def _sample_instance(
+        self, dev: _Device, inst: MigInstance, calls: _Calls, now: float
+    ) -> tuple[GpuSample, list[ProcessSample]]:
+        """One MIG instance: its memory, its utilization where NVML gives it, its processes."""
+        call = functools.partial(self._call, inst, calls)
+        memory = call("mig_memory", self._memory, inst.handle)
+        util = call("utilization", pynvml.nvmlDeviceGetUtilizationRates, inst.handle)
+        procs = call("mig_processes", self._compute_processes, inst.handle)
+        no_util = "utilization" in inst.unsupported  # not an error: NVML has none to give
+        unavailable = (("utilization_gpu_pct", NO_MIG_UTILIZATION),) if no_util else ()
+        row = GpuSample(
+            index=dev.index,
+            uuid=inst.uuid,
+            name=dev.name,
+            host=self.host,
+            source=self.name,
+            time=now,
+            memory_used_mib=number(getattr(memory, "used", None), 1 / MIB),
+            memory_total_mib=inst.memory_total_mib,
+            utilization_gpu_pct=percent(getattr(util, "gpu", None)),
+            utilization_memory_pct=percent(getattr(util, "memory", None)),
+            mig=MigInfo(inst.gi, inst.ci, inst.profile, dev.uuid, unavailable),
         )
         processes = [
-            ProcessSample(
-                gpu_index=dev.index,
-                gpu_uuid=dev.uuid,
-                pid=int(p.pid),
-                gpu_memory_mib=_number(p.usedGpuMemory, 1 / _MIB),
-            )
-            for p in procs or ()
+            process_sample(dev.index, inst.uuid, p, gpu_instance=inst.gi) for p in procs or ()
         ]
-        return gpu, processes, calls
+        return row, processes
 
     def _mark_lost(self, dev: _Device, reason: str, now: float) -> None:
         dev.lost_reason = reason
         dev.retry_at = now + dev.backoff.next_delay()
 
     def _lost_sample(self, dev: _Device, now: float) -> GpuSample:
+        # its MIG instances are not listed while it is lost: they are read through it
         return self._gpu(dev, now, state="lost", reason=dev.lost_reason)
 
     def _gpu(self, dev: _Device, now: float, **readings: Any) -> GpuSample:
@@ -309,40 +374,6 @@ class NvmlSource:
         return pynvml.nvmlDeviceGetComputeRunningProcesses_v2(handle)
 
 
-def _init_failure(exc: Exception) -> str:
-    """One line saying why NVML cannot start here."""
-    if isinstance(exc, pynvml.NVMLError_LibraryNotFound):
-        return NOT_FOUND_MESSAGE
-    if isinstance(exc, pynvml.NVMLError_DriverNotLoaded):
-        return "NVIDIA driver not loaded (NVML: Driver Not Loaded)"
-    if isinstance(exc, pynvml.NVMLError_LibRmVersionMismatch):
-        return "NVML and the NVIDIA kernel driver differ in version (reload the driver)"
-    if isinstance(exc, pynvml.NVMLError_NoPermission):
-        return "NVML: no permission to open the GPUs"
-    return f"NVML could not start ({exc})"
-
-
 def _shutdown() -> None:
     with contextlib.suppress(pynvml.NVMLError):  # nothing left to release
         pynvml.nvmlShutdown()
-
-
-def _text(value: Any) -> str | None:
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", errors="replace")
-    return value or None
-
-
-def _number(value: Any, scale: float = 1.0) -> float | None:
-    """A finite float, or None for missing values and NVML's not-available sentinels."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, int) and value in (_UINT_NA, _ULL_NA):
-        return None
-    result = float(value) * scale
-    return result if math.isfinite(result) else None
-
-
-def _percent(value: Any) -> float | None:
-    result = _number(value)
-    return result if result is not None and 0.0 <= result <= 100.0 else None

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import psutil
 
+from gputop.core.jobs import job_words
 from gputop.core.models import ProcessSample
 
 __all__ = [
@@ -34,10 +35,13 @@ class ActionError(Exception):
 
 
 def describe_process(proc: ProcessSample) -> str:
-    """`pid 1234 (alice) python -m serve` for dialogs and messages."""
+    """`pid 1234 (alice) in pod inference/t2v-worker-1: python -m serve` for dialogs and
+    messages: the process and the job it belongs to (before its command, which can be long)."""
     user = f" ({proc.user})" if proc.user else ""
-    command = f" {proc.command}" if proc.command else ""
-    return f"pid {proc.pid}{user}{command}"
+    jobs = [j for j in proc.jobs if j.kind != "user"]  # its user is named already
+    job = f" in {job_words(jobs[0])}" if jobs else ""
+    command = f"{':' if job else ''} {proc.command}" if proc.command else ""
+    return f"pid {proc.pid}{user}{job}{command}"
 
 
 #: The kernel's flag for its own threads, in /proc/<pid>/stat.

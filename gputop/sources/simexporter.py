@@ -4,20 +4,34 @@ ports by `gputop sim-exporter`, see `gputop.commands.sim_exporter`).
 A Prometheus scraping them sees the demo workload (hot GPU, memory creep, stuck job, slow
 inference) as it would see real GPUs. Names and labels are dcgm-exporter's; alert rules rely
 on them, so they must not change.
+
+Options add what dcgm-exporter publishes in other setups:
+- `mig=N`: the first N GPUs of each node are in MIG mode, split into a 3g.40gb and two
+  1g.10gb GPU instances. As dcgm-exporter does, each instance is its own series (the GPU's
+  `gpu` and `UUID`, plus `GPU_I_PROFILE` and `GPU_I_ID`) with its own memory and engine
+  activity; device-level fields (temperature, power, clocks) repeat the GPU's value on every
+  instance, and utilization, which DCGM has not per instance, is left out.
+- `slurm=N`: the last N GPUs of each node run a Slurm job (`hpc_job`, dcgm-exporter's HPC
+  mapping) instead of a Kubernetes pod.
+- `vllm=True`: each node also serves a vLLM server's metrics (see `simvllm`).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from gputop.core.models import GpuSample
 from gputop.sources.demo import LATENCY_BUCKETS, DemoNode
+from gputop.sources.simvllm import VllmSim
 
 __all__ = [
     "HISTOGRAM",
     "MAX_GPUS",
     "MAX_NODES",
+    "SimNode",
     "make_nodes",
     "openmetrics_history",
     "render_metrics",
@@ -28,6 +42,18 @@ _TOTAL_MIB = 81920.0
 MAX_NODES, MAX_GPUS = 1024, 64  # what one simulation may hold
 
 Sample = tuple[str, str, float]  # (metric name, rendered labels, value)
+
+#: Gauges DCGM reads for the whole GPU: every instance's series repeats the GPU's value.
+_DEVICE_LEVEL = frozenset(
+    {
+        "DCGM_FI_DEV_SM_CLOCK",
+        "DCGM_FI_DEV_MEM_CLOCK",
+        "DCGM_FI_DEV_GPU_TEMP",
+        "DCGM_FI_DEV_POWER_USAGE",
+    }
+)
+#: Gauges DCGM has no value of per GPU instance: left out of an instance's series.
+_NOT_PER_INSTANCE = frozenset({"DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_DEV_MEM_COPY_UTIL"})
 
 # (name, help, value of one GPU) in dcgm-exporter's default order and wording
 _GAUGES: tuple[tuple[str, str, Callable[[Any], float | None]], ...] = (
@@ -59,12 +85,51 @@ _GAUGES: tuple[tuple[str, str, Callable[[Any], float | None]], ...] = (
 )
 
 
+@dataclass
+class SimNode(DemoNode):
+    """A demo node as the exporter serves it: with GPUs in MIG mode (the first `mig`), GPUs
+    running a Slurm job (the last `slurm`), and a vLLM server (`vllm`)."""
+
+    slurm: int = 0
+    vllm: bool = False
+    number: int = 0  # the node's place in the fleet (its Slurm job ids)
+    serving: VllmSim | None = field(init=False, default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.vllm:
+            self.serving = VllmSim(self.start, seed=self.seed, scenario=self.scenario)
+
+    def advance_to(self, t: float) -> None:
+        super().advance_to(t)
+        if self.serving is not None:
+            self.serving.advance_to(t)
+
+
 def make_nodes(
-    nodes: int, gpus: int, *, scenario: str = "mixed", seed: int = 7, start: float
-) -> list[DemoNode]:
+    nodes: int,
+    gpus: int,
+    *,
+    scenario: str = "mixed",
+    seed: int = 7,
+    start: float,
+    mig: int = 0,
+    slurm: int = 0,
+    vllm: bool = False,
+) -> list[SimNode]:
     """The simulated nodes sim-node-00, sim-node-01, ...; each its own seed, same start."""
     return [
-        DemoNode(start, seed=seed + i, gpus=gpus, scenario=scenario, host=f"sim-node-{i:02d}")
+        SimNode(
+            start,
+            seed=seed + i,
+            gpus=gpus,
+            scenario=scenario,
+            host=f"sim-node-{i:02d}",
+            mig=mig,
+            slurm=slurm,
+            vllm=vllm,
+            number=i,
+        )
         for i in range(nodes)
     ]
 
@@ -88,28 +153,58 @@ def _fmt(value: float) -> str:
     return repr(float(value))
 
 
+def _gpu_labels(node: DemoNode, g: GpuSample) -> str:
+    """dcgm-exporter's labels, in its order: identity, MIG instance, host, then the job
+    (a pod, or with its HPC mapping a Slurm job)."""
+    host, mig = node.host, g.mig
+    uuid = g.uuid if mig is None else mig.parent_uuid  # dcgm-exporter: the GPU's UUID
+    labels = {"gpu": str(g.index), "UUID": uuid, "device": f"nvidia{g.index}"}
+    labels["modelName"] = g.name
+    if mig is not None:
+        labels["GPU_I_PROFILE"], labels["GPU_I_ID"] = mig.profile or "", str(mig.gi)
+    labels["Hostname"] = host
+    slurm = node.slurm if isinstance(node, SimNode) else 0
+    if g.index >= node.gpus - slurm:
+        number = node.number if isinstance(node, SimNode) else 0
+        labels["hpc_job"] = str(4242 + 100 * number + g.index)
+    else:
+        labels["container"] = "worker"
+        labels["namespace"] = "t2v"
+        suffix = f"-mig{mig.gi}" if mig is not None else ""
+        labels["pod"] = f"t2v-serve-{host}-{g.index}{suffix}"
+    return _labels(**labels)
+
+
+def _gauge_rows(node: DemoNode) -> list[tuple[GpuSample, GpuSample, str, bool]]:
+    """(reading, its GPU, labels, is a MIG instance) per series of the GPU gauges: a GPU in
+    MIG mode has no series of its own, each of its instances one."""
+    rows: list[tuple[GpuSample, GpuSample, str, bool]] = []
+    whole: GpuSample | None = None
+    for g in node.gpu_samples(source="sim-exporter"):
+        if g.mig is None:
+            whole = g
+            if not g.mig_mode:
+                rows.append((g, g, _gpu_labels(node, g), False))
+            continue
+        assert whole is not None, "a GPU instance follows its GPU"
+        # DCGM has each instance's engine activity, which NVML does not give
+        util = node.busy_pct(g.index) * node.mig_share(g.mig.gi)
+        rows.append((replace(g, utilization_gpu_pct=util), whole, _gpu_labels(node, g), True))
+    return rows
+
+
 def _families(node: DemoNode) -> list[tuple[str, str, str, list[Sample]]]:
     """(family, help, type, samples) of one node at its current time."""
     host = node.host
     gpus = node.gpu_samples(source="sim-exporter")
-    gpu_labels = [
-        _labels(
-            gpu=str(g.index),
-            UUID=g.uuid,
-            device=f"nvidia{g.index}",
-            modelName=g.name,
-            Hostname=host,
-            container="worker",
-            namespace="t2v",
-            pod=f"t2v-serve-{host}-{g.index}",
-        )
-        for g in gpus
-    ]
+    rows = _gauge_rows(node)
     out: list[tuple[str, str, str, list[Sample]]] = []
     for name, help_text, read in _GAUGES:
         samples: list[Sample] = []
-        for g, labels in zip(gpus, gpu_labels, strict=True):
-            value = read(g)
+        for own, whole, labels, instance in rows:
+            if instance and name in _NOT_PER_INSTANCE:
+                continue
+            value = read(whole if instance and name in _DEVICE_LEVEL else own)
             if value is not None:
                 samples.append((name, labels, float(value)))
         out.append((name, help_text, "gauge", samples))
@@ -141,6 +236,11 @@ def _families(node: DemoNode) -> list[tuple[str, str, str, list[Sample]]]:
             [("t2v_queue_depth", _labels(Hostname=host), depth)],
         )
     )
+    serving = node.serving if isinstance(node, SimNode) else None
+    if serving is not None:
+        for family, help_text, kind, vllm_samples in serving.families():
+            rendered = [(n, _labels(**lab), v) for n, lab, v in vllm_samples]
+            out.append((family, help_text, kind, rendered))
     return out
 
 

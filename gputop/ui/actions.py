@@ -16,6 +16,7 @@ from typing import Any
 from textual.app import App
 from textual.screen import Screen
 
+from gputop.core.models import GpuSample
 from gputop.monitor import Monitor
 from gputop.rules.model import RuleStatus
 
@@ -32,6 +33,7 @@ PAGES = {
     "alerts": ("gputop.ui.screens.alerts", "AlertsScreen"),
     "silence": ("gputop.ui.screens.silence", "SilenceScreen"),
     "help": ("gputop.ui.screens.help", "HelpScreen"),
+    "backtest": ("gputop.ui.screens.backtest", "BacktestScreen"),
 }
 
 
@@ -75,7 +77,22 @@ class Actions(App[int]):
         self.open_page("detail", key, again=True)
 
     def action_processes(self) -> None:
-        self.open_page("processes", again=True)
+        from gputop.ui.screens.base import GpuTopScreen
+
+        screen = self.screen
+        self.open_processes(screen.processes_gpu() if isinstance(screen, GpuTopScreen) else None)
+
+    def open_processes(self, gpu: GpuSample | None = None) -> None:
+        """The processes table: of every GPU, or of one GPU (or MIG instance)."""
+        self.open_page("processes", gpu, again=True)
+
+    def open_backtest(self, names: list[str], range_s: float, about: str) -> None:
+        """Replay these rules over the last `range_s` in a screen of its own (a worker)."""
+        if not names:
+            self.notify("no rule to backtest here", severity="warning")
+            return
+        cls: Callable[..., Screen[Any]] = page_class("backtest")
+        self.push_screen(cls(names=names, range_s=range_s, about=about))
 
     def action_retry(self) -> None:
         """Try every failing source now; the next poll (within a second) asks it."""

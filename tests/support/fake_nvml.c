@@ -22,6 +22,10 @@
  *   FAKE_NVML_TIME=T            freeze the clock at T (seconds since the epoch); default: now
  *   FAKE_NVML_SPEED=X           the clock runs X times as fast as real time from the first
  *                               nvmlInit (default 1), so values move a lot in a short test
+ *   FAKE_NVML_MIG=I:P,P;J:P     GPUs in MIG mode and their GPU instances, by profile, e.g.
+ *                               "0:3g.40gb,1g.10gb,1g.10gb" (profiles 1g.10gb, 2g.20gb,
+ *                               3g.40gb, 4g.40gb, 7g.80gb; at most 7 per GPU). The other GPUs
+ *                               answer MIG mode disabled.
  *
  * Values at time t (seconds since the epoch) for GPU i, integers rounded half away from zero:
  *   util(i,t)     = round(50 + 45 sin(2 pi t / 60 + 0.9 i))                 %, GPU busy
@@ -37,6 +41,18 @@
  *   processes     = p0: a pid that cannot exist (pid_max + 1 + 8 i), used_mib - 512 (n - 1) MiB;
  *                   p1: the calling process (getpid()), or FAKE_NVML_PID, 512 MiB;
  *                   pk, k >= 2: pid_max + 1 + 8 i + k, 512 MiB
+ *
+ * A GPU in MIG mode: its MIG device s (s = 0, 1, ... in the order given) is GPU instance
+ * gi(s) (the first free id of its profile: 7g 0; 3g 1-2; 4g 5; 2g 3-6; 1g 7-13), compute
+ * instance 0, named "NVIDIA A100-SXM4-80GB MIG <profile>", uuid MIG-<the GPU's uuid digits
+ * with s as the last hex digit>. Its memory:
+ *   mig_total(s)  = 9856 MiB per slice of 1g/2g, 40192 MiB for 3g/4g, 80896 MiB for 7g
+ *   mig_used(i,s,t) = round(mig_total(s) * (0.3 + 0.25 (1 + sin(2 pi t / 300 + 1.3 i + 0.7 s))))
+ *   utilization, temperature, power, clocks, fan: NOT_SUPPORTED on a MIG device (as NVML)
+ *   processes     = one per instance, pid pid_max + 1 + 512 + 64 i + 8 s, mig_used - 256 MiB,
+ *                   with its GPU and compute instance ids
+ * The parent in MIG mode: used = the sum of its instances' used; utilization NOT_SUPPORTED;
+ * its processes are all its instances' (with their instance ids), as NVML lists them.
  */
 #define _GNU_SOURCE
 #include <math.h>
@@ -78,12 +94,20 @@ enum {
 #define TOTAL_MIB 81920ULL
 #define PROC_SMALL_MIB 512ULL
 
+#define MAX_MIG 7
+
 struct nvmlDevice_st {
-    unsigned index;
+    unsigned index;  /* a MIG device: its parent's index */
     char uuid[48];
     char serial[20];
     char bus_id[32];
     unsigned bus;
+    int is_mig;
+    unsigned slot, gi;           /* a MIG device: its slot and GPU instance id */
+    unsigned long long mig_total; /* a MIG device: MiB */
+    unsigned slices;
+    char profile[16];
+    unsigned mig_count;          /* a GPU in MIG mode: its MIG devices */
 };
 typedef struct nvmlDevice_st *nvmlDevice_t;
 
@@ -113,6 +137,7 @@ typedef struct {
 #define TEMPERATURE_V1 0x0100000Cu
 
 static struct nvmlDevice_st gpus[MAX_GPUS];
+static struct nvmlDevice_st migs[MAX_GPUS][MAX_MIG];
 static unsigned gpu_count = 8;
 static unsigned not_supported = F_FAN;
 static int lost_gpu = -1;
@@ -173,6 +198,51 @@ static void make_uuid(unsigned i, char *out, size_t size) {
              b & 0xFFFFFFFFFFFFULL);
 }
 
+static const struct { const char *name; unsigned slices, first_gi, last_gi; unsigned long long mib; }
+    mig_profiles[] = {
+        {"1g.10gb", 1, 7, 13, 9856ULL},   {"2g.20gb", 2, 3, 6, 19712ULL},
+        {"3g.40gb", 3, 1, 2, 40192ULL},   {"4g.40gb", 4, 5, 5, 40192ULL},
+        {"7g.80gb", 7, 0, 0, 80896ULL},
+    };
+
+/* "0:3g.40gb,1g.10gb;2:7g.80gb" */
+static void setup_mig(const char *v) {
+    while (*v) {
+        char *end;
+        long i = strtol(v, &end, 10);
+        if (end == v || *end != ':' || i < 0 || i >= MAX_GPUS) return;
+        struct nvmlDevice_st *parent = &gpus[i];
+        v = end + 1;
+        while (*v && *v != ';') {
+            size_t len = strcspn(v, ",;");
+            for (size_t p = 0; p < sizeof mig_profiles / sizeof mig_profiles[0]; p++) {
+                if (strlen(mig_profiles[p].name) != len || strncmp(mig_profiles[p].name, v, len))
+                    continue;
+                if (parent->mig_count >= MAX_MIG) break;
+                unsigned gi = mig_profiles[p].first_gi, taken = 1;
+                while (taken && gi <= mig_profiles[p].last_gi) {
+                    taken = 0;
+                    for (unsigned s = 0; s < parent->mig_count; s++)
+                        if (migs[i][s].gi == gi) taken = 1;
+                    if (taken) gi++;
+                }
+                if (taken) break; /* no placement left for this profile */
+                struct nvmlDevice_st *m = &migs[i][parent->mig_count];
+                *m = *parent;
+                m->is_mig = 1;
+                m->slot = parent->mig_count++;
+                m->gi = gi;
+                m->slices = mig_profiles[p].slices;
+                m->mig_total = mig_profiles[p].mib;
+                snprintf(m->profile, sizeof m->profile, "%s", mig_profiles[p].name);
+                snprintf(m->uuid, sizeof m->uuid, "MIG-%.35s%x", parent->uuid + 4, m->slot);
+            }
+            v += len + (v[len] == ',');
+        }
+        if (*v == ';') v++;
+    }
+}
+
 static void setup(void) {
     static const unsigned dgx_buses[8] = {0x07, 0x0F, 0x47, 0x4E, 0x87, 0x90, 0xB7, 0xBD};
     const char *v;
@@ -216,6 +286,7 @@ static void setup(void) {
         snprintf(d->serial, sizeof d->serial, "1563221%06u", 4100 + i);
         snprintf(d->bus_id, sizeof d->bus_id, "00000000:%02X:00.0", d->bus);
     }
+    if ((v = getenv("FAKE_NVML_MIG")) && *v) setup_mig(v);
 }
 
 /* ---- the simulated readings ------------------------------------------------------------- */
@@ -227,6 +298,22 @@ static unsigned util_at(unsigned i, double t) {
 static unsigned long long used_mib_at(unsigned i, double t) {
     return 28900ULL + 1500ULL * i +
            (unsigned long long)lround(15000.0 + 15000.0 * sin(2.0 * M_PI * t / 300.0 + 1.3 * i));
+}
+
+static unsigned long long mig_used_at(const struct nvmlDevice_st *m, double t) {
+    double share = 0.3 + 0.25 * (1.0 + sin(2.0 * M_PI * t / 300.0 + 1.3 * m->index + 0.7 * m->slot));
+    return (unsigned long long)lround((double)m->mig_total * share);
+}
+
+static unsigned long long parent_used_at(unsigned i, double t) {
+    if (!gpus[i].mig_count) return used_mib_at(i, t);
+    unsigned long long sum = 0;
+    for (unsigned s = 0; s < gpus[i].mig_count; s++) sum += mig_used_at(&migs[i][s], t);
+    return sum;
+}
+
+static unsigned mig_pid(const struct nvmlDevice_st *m) {
+    return (unsigned)(fake_pid_base + 512ULL + 64ULL * m->index + 8ULL * m->slot);
 }
 
 static unsigned proc_pid(unsigned i, unsigned k) {
@@ -252,9 +339,14 @@ static int is_lost(unsigned index) {
     return lost_gpu >= 0 && (unsigned)lost_gpu == index && mono_now() - init_mono >= lost_after;
 }
 
+static int is_mig_handle(nvmlDevice_t d) {
+    return d >= &migs[0][0] && d < &migs[0][0] + MAX_GPUS * MAX_MIG && d->is_mig &&
+           d->index < gpu_count && d->slot < gpus[d->index].mig_count;
+}
+
 static nvmlReturn_t check(nvmlDevice_t d) {
     if (!initialized()) return NVML_ERROR_UNINITIALIZED;
-    if (d < gpus || d >= gpus + gpu_count) return NVML_ERROR_INVALID_ARGUMENT;
+    if ((d < gpus || d >= gpus + gpu_count) && !is_mig_handle(d)) return NVML_ERROR_INVALID_ARGUMENT;
     if (is_lost(d->index)) return NVML_ERROR_GPU_IS_LOST;
     return NVML_SUCCESS;
 }
@@ -267,6 +359,11 @@ static nvmlReturn_t check(nvmlDevice_t d) {
 #define SUPPORTED(bit)                                              \
     do {                                                            \
         if (not_supported & (bit)) return NVML_ERROR_NOT_SUPPORTED; \
+    } while (0)
+/* A reading NVML has only for the whole GPU, not per MIG device. */
+#define NOT_ON_MIG(d)                                         \
+    do {                                                      \
+        if ((d)->is_mig) return NVML_ERROR_NOT_SUPPORTED;     \
     } while (0)
 #define NONNULL(p)                                             \
     do {                                                       \
@@ -381,6 +478,11 @@ nvmlReturn_t nvmlDeviceGetIndex(nvmlDevice_t d, unsigned *index) {
 }
 nvmlReturn_t nvmlDeviceGetName(nvmlDevice_t d, char *name, unsigned length) {
     CHECK(d);
+    if (d->is_mig) {
+        char mig_name[64];
+        snprintf(mig_name, sizeof mig_name, "NVIDIA A100-SXM4-80GB MIG %s", d->profile);
+        return copy_string(name, length, mig_name);
+    }
     return copy_string(name, length, "NVIDIA A100-SXM4-80GB");
 }
 nvmlReturn_t nvmlDeviceGetUUID(nvmlDevice_t d, char *uuid, unsigned length) {
@@ -412,14 +514,20 @@ nvmlReturn_t nvmlDeviceGetCudaComputeCapability(nvmlDevice_t d, int *major, int 
 
 /* ---- memory, utilization, temperature -------------------------------------------------------- */
 
+static void memory_of(nvmlDevice_t d, unsigned long long *total, unsigned long long *used) {
+    double t = sim_now();
+    *total = d->is_mig ? d->mig_total : TOTAL_MIB;
+    *used = d->is_mig ? mig_used_at(d, t) : parent_used_at(d->index, t);
+}
 nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t d, nvmlMemory_t *memory) {
     CHECK(d);
     SUPPORTED(F_MEMORY);
     NONNULL(memory);
-    unsigned long long used = used_mib_at(d->index, sim_now());
-    memory->total = TOTAL_MIB * MIB;
+    unsigned long long total, used;
+    memory_of(d, &total, &used);
+    memory->total = total * MIB;
     memory->used = used * MIB;
-    memory->free = (TOTAL_MIB - used) * MIB;
+    memory->free = (total - used) * MIB;
     return NVML_SUCCESS;
 }
 nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t d, nvmlMemory_v2_t *memory) {
@@ -427,11 +535,12 @@ nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t d, nvmlMemory_v2_t *memory)
     SUPPORTED(F_MEMORY);
     NONNULL(memory);
     if (memory->version != MEMORY_V2) return NVML_ERROR_ARGUMENT_VERSION_MISMATCH;
-    unsigned long long used = used_mib_at(d->index, sim_now());
-    memory->total = TOTAL_MIB * MIB;
+    unsigned long long total, used;
+    memory_of(d, &total, &used);
+    memory->total = total * MIB;
     memory->reserved = 0;
     memory->used = used * MIB;
-    memory->free = (TOTAL_MIB - used) * MIB;
+    memory->free = (total - used) * MIB;
     return NVML_SUCCESS;
 }
 nvmlReturn_t nvmlDeviceGetBAR1MemoryInfo(nvmlDevice_t d, nvmlBAR1Memory_t *bar1) {
@@ -445,6 +554,8 @@ nvmlReturn_t nvmlDeviceGetBAR1MemoryInfo(nvmlDevice_t d, nvmlBAR1Memory_t *bar1)
 nvmlReturn_t nvmlDeviceGetUtilizationRates(nvmlDevice_t d, nvmlUtilization_t *util) {
     CHECK(d);
     SUPPORTED(F_UTILIZATION);
+    NOT_ON_MIG(d);
+    if (gpus[d->index].mig_count) return NVML_ERROR_NOT_SUPPORTED; /* in MIG mode */
     NONNULL(util);
     util->gpu = util_at(d->index, sim_now());
     util->memory = util->gpu * 45 / 100;
@@ -463,12 +574,13 @@ nvmlReturn_t nvmlDeviceGetEncoderUtilization(nvmlDevice_t d, unsigned *u, unsign
 nvmlReturn_t nvmlDeviceGetDecoderUtilization(nvmlDevice_t d, unsigned *u, unsigned *p) {
     return codec_util(d, u, p);
 }
-static unsigned temperature_of(nvmlDevice_t d) {
+static unsigned temperature_of(nvmlDevice_t d) {  /* a whole GPU */
     return 35 + util_at(d->index, sim_now()) * 35 / 100 + d->index;
 }
 nvmlReturn_t nvmlDeviceGetTemperature(nvmlDevice_t d, int sensor, unsigned *temp) {
     CHECK(d);
     SUPPORTED(F_TEMPERATURE);
+    NOT_ON_MIG(d);
     NONNULL(temp);
     if (sensor != 0) return NVML_ERROR_INVALID_ARGUMENT;
     *temp = temperature_of(d);
@@ -477,6 +589,7 @@ nvmlReturn_t nvmlDeviceGetTemperature(nvmlDevice_t d, int sensor, unsigned *temp
 nvmlReturn_t nvmlDeviceGetTemperatureV(nvmlDevice_t d, nvmlTemperature_v1_t *temp) {
     CHECK(d);
     SUPPORTED(F_TEMPERATURE);
+    NOT_ON_MIG(d);
     NONNULL(temp);
     if (temp->version != TEMPERATURE_V1) return NVML_ERROR_ARGUMENT_VERSION_MISMATCH;
     if (temp->sensorType != 0) return NVML_ERROR_INVALID_ARGUMENT;
@@ -495,6 +608,7 @@ nvmlReturn_t nvmlDeviceGetPcieThroughput(nvmlDevice_t d, int counter, unsigned *
 nvmlReturn_t nvmlDeviceGetPowerUsage(nvmlDevice_t d, unsigned *milliwatts) {
     CHECK(d);
     SUPPORTED(F_POWER);
+    NOT_ON_MIG(d);
     NONNULL(milliwatts);
     *milliwatts = 62000 + 3000 * util_at(d->index, sim_now()) + 1000 * d->index;
     return NVML_SUCCESS;
@@ -502,6 +616,7 @@ nvmlReturn_t nvmlDeviceGetPowerUsage(nvmlDevice_t d, unsigned *milliwatts) {
 static nvmlReturn_t power_limit(nvmlDevice_t d, unsigned *milliwatts) {
     CHECK(d);
     SUPPORTED(F_POWER_LIMIT);
+    NOT_ON_MIG(d);
     NONNULL(milliwatts);
     *milliwatts = 400000;
     return NVML_SUCCESS;
@@ -518,6 +633,7 @@ nvmlReturn_t nvmlDeviceGetPowerManagementDefaultLimit(nvmlDevice_t d, unsigned *
 static nvmlReturn_t clock_of(nvmlDevice_t d, int type, unsigned *mhz) {
     CHECK(d);
     SUPPORTED(F_CLOCKS);
+    NOT_ON_MIG(d);
     NONNULL(mhz);
     switch (type) {
     case 0: /* graphics */
@@ -536,6 +652,7 @@ nvmlReturn_t nvmlDeviceGetMaxClockInfo(nvmlDevice_t d, int type, unsigned *mhz) 
 nvmlReturn_t nvmlDeviceGetFanSpeed(nvmlDevice_t d, unsigned *percent) {
     CHECK(d);
     SUPPORTED(F_FAN);
+    NOT_ON_MIG(d);
     NONNULL(percent);
     *percent = 30 + util_at(d->index, sim_now()) / 4;
     return NVML_SUCCESS;
@@ -552,7 +669,7 @@ nvmlReturn_t nvmlDeviceGetNumFans(nvmlDevice_t d, unsigned *count) {
     return NVML_SUCCESS;
 }
 
-/* ---- modes and states: a datacenter GPU with MIG off ---------------------------------------- */
+/* ---- modes and states: a datacenter GPU, MIG off unless FAKE_NVML_MIG says so ------------- */
 
 static nvmlReturn_t constant(nvmlDevice_t d, int *out, int value) {
     CHECK(d);
@@ -566,22 +683,67 @@ nvmlReturn_t nvmlDeviceGetDisplayMode(nvmlDevice_t d, int *m) { return constant(
 nvmlReturn_t nvmlDeviceGetDisplayActive(nvmlDevice_t d, int *m) { return constant(d, m, 0); }
 nvmlReturn_t nvmlDeviceGetComputeMode(nvmlDevice_t d, int *m) { return constant(d, m, 0); }
 nvmlReturn_t nvmlDeviceIsMigDeviceHandle(nvmlDevice_t d, unsigned *m) {
-    return constant(d, (int *)m, 0);
+    return constant(d, (int *)m, d->is_mig);
 }
 nvmlReturn_t nvmlDeviceGetMaxMigDeviceCount(nvmlDevice_t d, unsigned *n) {
-    return constant(d, (int *)n, 7);
+    CHECK(d);
+    NONNULL(n);
+    if (d->is_mig) return NVML_ERROR_INVALID_ARGUMENT;
+    *n = MAX_MIG;
+    return NVML_SUCCESS;
 }
 nvmlReturn_t nvmlDeviceGetMigMode(nvmlDevice_t d, unsigned *current, unsigned *pending) {
     CHECK(d);
     NONNULL(current && pending);
-    *current = *pending = 0;
+    if (d->is_mig) return NVML_ERROR_INVALID_ARGUMENT;
+    *current = *pending = d->mig_count > 0;
     return NVML_SUCCESS;
 }
 nvmlReturn_t nvmlDeviceGetMigDeviceHandleByIndex(nvmlDevice_t d, unsigned i, nvmlDevice_t *mig) {
-    (void)i;
-    (void)mig;
     CHECK(d);
-    return NVML_ERROR_NOT_FOUND;
+    NONNULL(mig);
+    if (d->is_mig) return NVML_ERROR_INVALID_ARGUMENT;
+    if (!d->mig_count) return NVML_ERROR_INVALID_ARGUMENT; /* MIG mode off */
+    if (i >= d->mig_count) return NVML_ERROR_NOT_FOUND;
+    *mig = &migs[d->index][i];
+    return NVML_SUCCESS;
+}
+nvmlReturn_t nvmlDeviceGetDeviceHandleFromMigDeviceHandle(nvmlDevice_t d, nvmlDevice_t *parent) {
+    CHECK(d);
+    NONNULL(parent);
+    if (!d->is_mig) return NVML_ERROR_INVALID_ARGUMENT;
+    *parent = &gpus[d->index];
+    return NVML_SUCCESS;
+}
+nvmlReturn_t nvmlDeviceGetGpuInstanceId(nvmlDevice_t d, unsigned *id) {
+    CHECK(d);
+    NONNULL(id);
+    if (!d->is_mig) return NVML_ERROR_INVALID_ARGUMENT;
+    *id = d->gi;
+    return NVML_SUCCESS;
+}
+nvmlReturn_t nvmlDeviceGetComputeInstanceId(nvmlDevice_t d, unsigned *id) {
+    CHECK(d);
+    NONNULL(id);
+    if (!d->is_mig) return NVML_ERROR_INVALID_ARGUMENT;
+    *id = 0;
+    return NVML_SUCCESS;
+}
+typedef struct {
+    unsigned multiprocessorCount, sharedCopyEngineCount, sharedDecoderCount, sharedEncoderCount,
+        sharedJpegCount, sharedOfaCount, gpuInstanceSliceCount, computeInstanceSliceCount;
+    unsigned long long memorySizeMB;
+} nvmlDeviceAttributes_t;
+nvmlReturn_t nvmlDeviceGetAttributes_v2(nvmlDevice_t d, nvmlDeviceAttributes_t *a) {
+    CHECK(d);
+    NONNULL(a);
+    unsigned slices = d->is_mig ? d->slices : 7;
+    memset(a, 0, sizeof *a);
+    a->multiprocessorCount = 14 * slices;
+    a->gpuInstanceSliceCount = slices;
+    a->computeInstanceSliceCount = slices;
+    a->memorySizeMB = d->is_mig ? d->mig_total : TOTAL_MIB;
+    return NVML_SUCCESS;
 }
 nvmlReturn_t nvmlDeviceGetTotalEccErrors(nvmlDevice_t d, int type, int counter,
                                          unsigned long long *count) {
@@ -609,10 +771,12 @@ nvmlReturn_t nvmlDeviceGetFieldValues(nvmlDevice_t d, int count, void *values) {
 /* ---- processes ------------------------------------------------------------------------------ */
 
 /* The two-call protocol: *count too small (or a NULL array) answers INSUFFICIENT_SIZE. */
+static nvmlReturn_t list_mig_processes(nvmlDevice_t d, unsigned *count, void *out, size_t stride);
 static nvmlReturn_t list_processes(nvmlDevice_t d, unsigned *count, void *out, size_t stride) {
     CHECK(d);
     SUPPORTED(F_PROCESSES);
     NONNULL(count);
+    if (d->is_mig || gpus[d->index].mig_count) return list_mig_processes(d, count, out, stride);
     unsigned n = procs_per_gpu;
     if (n == 0) {
         *count = 0;
@@ -628,6 +792,24 @@ static nvmlReturn_t list_processes(nvmlDevice_t d, unsigned *count, void *out, s
                                   0xFFFFFFFFu, 0xFFFFFFFFu};
         memcpy((char *)out + k * stride, &info,
                stride < sizeof info ? stride : sizeof info);
+    }
+    *count = n;
+    return NVML_SUCCESS;
+}
+
+/* A MIG device: its one process; a GPU in MIG mode: every instance's, with their ids. */
+static nvmlReturn_t list_mig_processes(nvmlDevice_t d, unsigned *count, void *out, size_t stride) {
+    const struct nvmlDevice_st *first = d->is_mig ? d : &migs[d->index][0];
+    unsigned n = d->is_mig ? 1 : gpus[d->index].mig_count;
+    if (!out || *count < n) {
+        *count = n;
+        return NVML_ERROR_INSUFFICIENT_SIZE;
+    }
+    double t = sim_now();
+    for (unsigned k = 0; k < n; k++) {
+        const struct nvmlDevice_st *m = first + k;
+        nvmlProcessInfo_t info = {mig_pid(m), (mig_used_at(m, t) - 256ULL) * MIB, m->gi, 0};
+        memcpy((char *)out + k * stride, &info, stride < sizeof info ? stride : sizeof info);
     }
     *count = n;
     return NVML_SUCCESS;
@@ -660,6 +842,7 @@ nvmlReturn_t nvmlDeviceGetProcessUtilization(nvmlDevice_t d, nvmlProcessUtilizat
     (void)last_seen_us;
     CHECK(d);
     SUPPORTED(F_PROCESSES);
+    NOT_ON_MIG(d);
     NONNULL(count);
     unsigned n = procs_per_gpu;
     if (n == 0) return NVML_ERROR_NOT_FOUND;

@@ -16,7 +16,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,12 +85,18 @@ class FakeNvml:
         return env
 
     def run(
-        self, argv: Sequence[str], *, timeout: float = 60.0, **settings: Any
+        self,
+        argv: Sequence[str],
+        *,
+        timeout: float = 60.0,
+        extra_env: Mapping[str, str] | None = None,
+        **settings: Any,
     ) -> subprocess.CompletedProcess[str]:
-        """Run a program against the stand-in; output is captured as text."""
+        """Run a program against the stand-in (with `extra_env` set too); output is captured
+        as text."""
         return subprocess.run(
             list(argv),
-            env=self.env(**settings),
+            env={**self.env(**settings), **(extra_env or {})},
             cwd=ROOT,
             capture_output=True,
             text=True,

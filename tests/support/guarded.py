@@ -23,7 +23,7 @@ import pytest
 from gputop.core.models import NodeSnapshot, ProcessSample
 from gputop.monitor import Monitor
 from gputop.sources.alertmanager import AlertmanagerClient, AlertmanagerSource
-from gputop.sources.demo import DemoSource
+from gputop.sources.demosource import DemoSource
 from tests.support.ui import build_monitor
 
 __all__ = [

@@ -1,12 +1,14 @@
 """A hostile Prometheus and Alertmanager on one loopback port: well-formed answers whose every
 string is an attack on the terminal, and, on demand, answers that attack the parser.
 
-Every label value, rule name, annotation, receiver, silence comment and creator carries
-`HOSTILE`: an OSC 52 that would set the clipboard, an OSC 0 that would set the window title,
-Rich/Textual markup that would restyle the screen, run an action on click, or raise (`[/]`), a
-C1 CSI byte and a bidi override. `answer(path, ...)` replaces what one path returns (an error
-body, a nested JSON bomb, a redirect); `/moved/<path>` answers as `<path>` (a redirect's
-target at home); `requests` records what was asked, with the headers.
+Every label value (the jobs on the GPUs: a pod with its namespace and container, a Slurm job;
+a MIG instance's profile; an inference server's model), rule name, annotation, receiver,
+silence comment and creator carries `HOSTILE`: an OSC 52 that would set the clipboard, an
+OSC 0 that would set the window title, Rich/Textual markup that would restyle the screen, run
+an action on click, or raise (`[/]`), a C1 CSI byte and a bidi override. `answer(path, ...)`
+replaces what one path returns (an error body, a nested JSON bomb, a redirect);
+`/moved/<path>` answers as `<path>` (a redirect's target at home); `requests` records what was
+asked, with the headers.
 
 In tests: `with HostileServer(clock=...) as server: server.url`. By hand (a terminal to try
 gputop against): `python -m tests.support.hostile_server --port 9099`.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import threading
 import time
 import uuid
@@ -59,6 +62,13 @@ def hostile(tag: str) -> str:
 
 
 RULE = hostile("GPUHot")
+#: The metric names of a vLLM server, as Prometheus lists them.
+VLLM_NAMES = (
+    "vllm:num_requests_running",
+    "vllm:num_requests_waiting",
+    "vllm:kv_cache_usage_perc",
+    "vllm:time_to_first_token_seconds_count",
+)
 
 
 def nested_json(depth: int = 200_000) -> bytes:
@@ -126,15 +136,22 @@ class HostileServer:
     # ---- Prometheus ---------------------------------------------------------------------
 
     def gpu_labels(self, i: int) -> dict[str, str]:
-        return {
+        """GPU 0 (and every even one) runs a pod; GPU 1 (every odd one) is a MIG instance
+        (GPU instance 3) running a Slurm job, as dcgm-exporter's HPC mapping labels it."""
+        labels = {
             "__name__": "DCGM_FI_DEV_GPU_TEMP",
             "gpu": str(i),
             "UUID": f"GPU-hostile-{i}",
             "Hostname": hostile(f"node{i}"),
             "modelName": hostile("model"),
-            "pod": hostile("pod"),
-            "namespace": hostile("ns"),
         }
+        if i % 2:
+            labels |= {"GPU_I_ID": "3", "GPU_I_PROFILE": hostile("profile")}
+            labels["hpc_job"] = hostile("slurmjob")
+        else:
+            labels |= {"pod": hostile("pod"), "namespace": hostile("ns")}
+            labels["container"] = hostile("container")
+        return labels
 
     def series(self, query: str, start: float, end: float, step: float) -> list[dict[str, Any]]:
         points = []
@@ -142,17 +159,35 @@ class HostileServer:
         while t <= end and len(points) < 11_000:
             points.append([t, "85"])
             t += step
+        if "vllm:" in query:  # an inference server's panel: a series per number of its model
+            return [
+                {"metric": {"model_name": hostile("llm"), "gputop_stat": stat}, "values": points}
+                for stat in re.findall(r'"gputop_stat", "(\w+)"', query)
+            ]
         if "DCGM_FI" not in query:  # the latency panel: one series without labels
+            return [{"metric": {}, "values": points}]
+        return [{"metric": self.gpu_labels(i), "values": points} for i in range(self.gpus)]
+
+    def raw(self, query: str) -> list[dict[str, Any]]:
+        """A range selector's raw samples (how the scrape interval is read): one a second."""
+        now = self.clock()
+        points = [[now - k, "1"] for k in (2, 1, 0)]
+        if "vllm:" in query:
+            return [{"metric": {"model_name": hostile("llm")}, "values": points}]
+        if "DCGM_FI" not in query:
             return [{"metric": {}, "values": points}]
         return [{"metric": self.gpu_labels(i), "values": points} for i in range(self.gpus)]
 
     def instant(self, query: str) -> list[dict[str, Any]]:
         now = self.clock()
         if "vector(time())" in query:  # the freshness probe
-            return [
-                {"metric": {"gputop_probe": name}, "value": [now, value]}
-                for name, value in (("now", str(now)), ("gpu", str(now)), ("latency", str(now)))
+            groups = [
+                "now",
+                "gpu",
+                "latency",
+                *re.findall(r'"gputop_probe", "(serving_\w+)"', query),
             ]
+            return [{"metric": {"gputop_probe": name}, "value": [now, str(now)]} for name in groups]
         return [{"metric": self.gpu_labels(i), "value": [now, "91"]} for i in range(self.gpus)]
 
     def rules(self) -> dict[str, Any]:
@@ -265,7 +300,9 @@ class HostileServer:
         data: Any
         if path == "/-/ready":
             return Answer(body=b"ready", content_type="text/plain")
-        if path == "/api/v1/query":
+        if path == "/api/v1/query" and query.get("query", "").endswith("s]"):
+            data = {"resultType": "matrix", "result": self.raw(query["query"])}
+        elif path == "/api/v1/query":
             data = {"resultType": "vector", "result": self.instant(query.get("query", ""))}
         elif path == "/api/v1/query_range":
             start, end = float(query["start"]), float(query["end"])
@@ -278,6 +315,8 @@ class HostileServer:
             data = self.rules()
         elif path == "/api/v1/alerts":
             data = {"alerts": [a for r in self.rules()["groups"][0]["rules"] for a in r["alerts"]]}
+        elif path == "/api/v1/label/__name__/values":  # a vLLM server is found
+            data = [*VLLM_NAMES, hostile("metric")]
         elif path == "/api/v1/metadata":
             data = {"DCGM_FI_DEV_GPU_TEMP": [{"type": "gauge", "help": hostile("help")}]}
         elif path == "/api/v1/status/buildinfo":

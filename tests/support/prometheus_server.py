@@ -106,12 +106,17 @@ def start_sim_exporter(
     seed: int = 7,
     start: float | None = None,
     timeout: float = 20.0,
+    mig: int = 0,
+    slurm: int = 0,
+    vllm: bool = False,
 ) -> SimExporterProcess:
-    """Start the exporter on free loopback ports; returns once every node is listening."""
+    """Start the exporter on free loopback ports; returns once every node is listening.
+    `mig`, `slurm`, `vllm`: its options of the same names."""
     start = math.floor(time.time() - 600) if start is None else start
     cmd = [sys.executable, "-m", "gputop.commands.sim_exporter", "--nodes", str(nodes)]
     cmd += ["--gpus", str(gpus), "--port", "0", "--scenario", scenario, "--seed", str(seed)]
-    cmd += ["--start", repr(float(start))]
+    cmd += ["--start", repr(float(start)), "--mig", str(mig), "--slurm", str(slurm)]
+    cmd += ["--vllm"] if vllm else []
     proc = subprocess.Popen(
         cmd, cwd=_REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
@@ -343,6 +348,9 @@ def start_stack(
     scrape_s: float = 1.0,
     wait_up: bool = True,
     history_until: float | None = None,
+    mig: int = 0,
+    slurm: int = 0,
+    vllm: bool = False,
 ) -> PromStack:
     """Exporter + engine scraping it every `scrape_s`; `history_s` seconds of the same
     simulation are back-filled at the same spacing, so range panels and rate() windows have
@@ -350,7 +358,8 @@ def start_stack(
     `proxy_rules=False`: VictoriaMetrics does not answer `/api/v1/rules` for vmalert.
     `wait_up=False`: return once the engine answers, before its targets' first scrape (which
     can be a whole slow interval away). `history_until`: the back-fill ends then, and the
-    exporter is stopped before the engine starts (an exporter that died then).
+    exporter is stopped before the engine starts (an exporter that died then). `mig`,
+    `slurm`, `vllm`: the exporter's options (MIG instances, Slurm jobs, a vLLM server).
 
     The simulation starts 600 s before the engine's view of now (VictoriaMetrics' is 30 s
     late), so a scenario's events are where the rule tests expect them; VictoriaMetrics gets
@@ -362,12 +371,24 @@ def start_stack(
     now = math.floor(time.time())
     until = now if history_until is None else min(now, math.floor(history_until))
     start = now - max(600.0 + lag, now - until + history_s + 1)  # before the first back-fill
-    exporter = start_sim_exporter(nodes=nodes, gpus=gpus, scenario=scenario, seed=seed, start=start)
+    exporter = start_sim_exporter(
+        nodes=nodes,
+        gpus=gpus,
+        scenario=scenario,
+        seed=seed,
+        start=start,
+        mig=mig,
+        slurm=slurm,
+        vllm=vllm,
+    )
     labels = [{"instance": t, "job": JOB} for t in exporter.targets]
 
     def history(end: float) -> str:
         """The same simulation, as the same series a scrape makes, up to `end`."""
-        sims = make_nodes(nodes, gpus, scenario=scenario, seed=seed, start=start)
+        sims = make_nodes(
+            nodes, gpus, scenario=scenario, seed=seed, start=start, mig=mig, slurm=slurm,
+            vllm=vllm,
+        )  # fmt: skip
         first = end - math.floor(history_s / scrape_s) * scrape_s  # the last one at `end`
         return openmetrics_history(sims, first, end, scrape_s, target_labels=labels)
 

@@ -17,17 +17,20 @@ from typing import Any
 from rich.console import Console
 
 from gputop.core.clock import FakeClock
-from gputop.core.models import GpuSample, NodeSnapshot
+from gputop.core.models import GpuSample, NodeSnapshot, ServingSample, SourceState, SourceStatus
+from gputop.core.store import serving_key
 from gputop.monitor import Monitor
 from gputop.rules.builtin import builtin_rules
 from gputop.rules.engine import RulesEngine
-from gputop.sources.demo import DemoSource
+from gputop.sources.demosource import DemoSource
+from gputop.sources.simvllm import VllmSim
 from gputop.ui.app import GpuTopApp
 
 __all__ = [
     "SEED",
     "START",
     "FaultySource",
+    "ServingRemote",
     "advance",
     "build_app",
     "build_monitor",
@@ -102,13 +105,17 @@ def build_monitor(
     missing: Mapping[int, Iterable[str]] | None = None,
     scenario: str = "mixed",
     rules: bool = True,
+    mig: int = 0,
+    serving: bool = False,
 ) -> Monitor:
     """A monitor on the demo node with `warmup_s` of history and one fresh reading.
 
-    With `rules`, the built-in rule pack is evaluated locally, as `gputop --demo` does.
+    With `rules`, the built-in rule pack is evaluated locally, as `gputop --demo` does; with
+    `mig`, the node's first GPUs are in MIG mode; with `serving`, a stand-in Prometheus shows
+    a simulated vLLM server (`ServingRemote`).
     """
     clock = FakeClock(start)
-    demo = DemoSource(clock, seed=seed, scenario=scenario, warmup_s=warmup_s)
+    demo = DemoSource(clock, seed=seed, scenario=scenario, warmup_s=warmup_s, mig=mig)
     local = FaultySource(demo, lost=lost, missing=missing) if (lost or missing) else demo
     monitor = Monitor(clock=clock, local=local, host=demo.node.host)
     if rules:
@@ -116,6 +123,8 @@ def build_monitor(
     monitor.open()
     monitor.warm_start(warmup_s, 1.0)
     monitor.poll()
+    if serving:
+        monitor.remote = ServingRemote(monitor)
     return monitor
 
 
@@ -163,3 +172,92 @@ def screen_lines(app: GpuTopApp) -> list[str]:
     update = app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
     console.print(update)
     return console.export_text(styles=False).splitlines()
+
+
+class ServingRemote:
+    """A stand-in for Prometheus that shows one simulated vLLM server (`simvllm`): its panels'
+    history at a 5 s step, with quantiles worked out as `histogram_quantile` does, so the
+    serving panel reads the same in every frame."""
+
+    name = "prometheus"
+
+    def __init__(self, monitor: Monitor, *, history_s: float = 2100.0, step_s: float = 5.0):
+        self._monitor = monitor
+        self.serving_stale: SourceState | None = None
+        now = monitor.clock.now()
+        sim = VllmSim(now - history_s - 300.0, seed=SEED)
+        past: list[tuple[float, list[list[int]], float, float, float]] = []
+        key = serving_key("vLLM", sim.model)
+        latest: dict[str, float | None] = {}
+        t = now - history_s - 300.0
+        while t <= now:
+            sim.advance_to(t)
+            counts = [list(h.counts) for h in (sim.ttft, sim.tpot, sim.e2e)]
+            past.append((t, counts, float(sim.generation_tokens), sim.kv_usage, 0.0))
+            window = [p for p in past if p[0] >= t - 300.0]
+            if t >= now - history_s and len(window) > 1:
+                latest = self._numbers(sim, window, len(sim._running), len(sim._queue))
+                for metric, value in latest.items():
+                    monitor.store.merge(key, metric, [(t, value)])
+            t += step_s
+        self._sample = ServingSample("vLLM", sim.model, now, **latest)
+
+    @staticmethod
+    def _numbers(
+        sim: VllmSim, window: list[tuple[float, list[list[int]], float, float, float]],
+        running: int, waiting: int,
+    ) -> dict[str, float | None]:  # fmt: skip
+        first, last = window[0], window[-1]
+        out: dict[str, float | None] = {}
+        for i, (panel, hist) in enumerate(
+            (("ttft", sim.ttft), ("tpot", sim.tpot), ("e2e", sim.e2e))
+        ):
+            delta = [b - a for a, b in zip(first[1][i], last[1][i], strict=True)]
+            for stat, q in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99)):
+                out[f"{panel}_{stat}_s"] = _quantile(q, hist.bounds, delta)
+        out["running"], out["waiting"] = float(running), float(waiting)
+        out["kv_cache_pct"] = 100.0 * last[3]
+        out["tokens_per_s"] = (last[2] - first[2]) / max(1.0, last[0] - first[0])
+        return out
+
+    @property
+    def state(self) -> SourceState:
+        return SourceState(SourceStatus.OK, last_ok=self._monitor.clock.now())
+
+    def serving_state(self) -> SourceState:
+        """The server's own freshness: `serving_stale` when a test sets it, else fresh."""
+        return self.serving_stale or self.state
+
+    async def refresh(self) -> None:
+        return None
+
+    def retry_now(self) -> None:
+        return None
+
+    def gpus(self) -> tuple[GpuSample, ...]:
+        return ()
+
+    def latency(self) -> None:
+        return None
+
+    def labels(self, key: str) -> dict[str, str]:
+        return {}
+
+    def serving(self) -> tuple[ServingSample, ...]:
+        return (self._sample,)
+
+
+def _quantile(q: float, bounds: tuple[float, ...], counts: list[int]) -> float | None:
+    """`histogram_quantile` of one window's bucket counts (the last bucket is +Inf)."""
+    total = sum(counts)
+    if total <= 0:
+        return None
+    rank, seen = q * total, 0
+    for i, count in enumerate(counts):
+        if seen + count >= rank and count:
+            if i == len(bounds):
+                return bounds[-1]
+            lower = bounds[i - 1] if i else 0.0
+            return lower + (bounds[i] - lower) * (rank - seen) / count
+        seen += count
+    return bounds[-1]

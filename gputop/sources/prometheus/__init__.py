@@ -6,7 +6,9 @@
   what a rule's status is belongs to `gputop.rules.prometheus`.
 - `queries`: the PromQL gputop asks (panels, the freshness probe); `freshness`: each scrape
   target's spacing and staleness, read from the probe.
-- `feed`: PrometheusSource, the range panels of the whole fleet, fed into the store.
+- `feed`: PrometheusSource, the range panels of the whole fleet, fed into the store (`merge`:
+  what is written where; `gpus`: the GPUs and MIG instances seen; `servers`: the inference
+  servers found, by `serving`'s engine table and PromQL).
 
 The names below are loaded on first use, so importing one wire type does not import httpx.
 """

@@ -128,15 +128,21 @@ class PrometheusClient:
         return parse_matrix(await self._get("api/v1/query", {"query": expr}))
 
     async def query_range(
-        self, expr: str, start: float, end: float, step: float
+        self, expr: str, start: float, end: float, step: float, *, exact: bool = False
     ) -> tuple[PromSeries, ...]:
-        """A range query: points at start, start+step, ... up to end (inclusive)."""
+        """A range query: points at start, start+step, ... up to end (inclusive).
+
+        `exact`: at those very instants. VictoriaMetrics otherwise moves a query of 50 points
+        or more onto multiples of `step` (for its cache), answering for other instants than
+        those asked; `nocache=1` stops that, and Prometheus ignores it."""
         params = {
             "query": expr,
             "start": _fmt_time(start),
             "end": _fmt_time(end),
             "step": _fmt_time(step),
         }
+        if exact:
+            params["nocache"] = "1"
         return await self._api("api/v1/query_range", params, parse_matrix)
 
     async def rules(
@@ -162,12 +168,31 @@ class PrometheusClient:
                 and (wanted is None or r.name in wanted)
             )
             if rules:
-                out.append(PromRuleGroup(group.name, group.file, group.interval_s, rules))
+                out.append(
+                    PromRuleGroup(
+                        group.name, group.file, group.interval_s, rules, group.last_evaluation
+                    )
+                )
         return tuple(out)
 
     async def alerts(self) -> tuple[PromAlert, ...]:
         """Every active (pending or firing) alert."""
         return await self._api("api/v1/alerts", {}, parse_alerts)
+
+    async def label_values(
+        self, label: str, *, match: str | None = None, start: float | None = None
+    ) -> tuple[str, ...]:
+        """The values a label has (`__name__`: metric names), of the series `match` selects
+        (one selector), seen since `start`."""
+        params: dict[str, str] = {}
+        if match is not None:
+            params["match[]"] = match
+        if start is not None:
+            params["start"] = _fmt_time(start)
+        data = await self._get(f"api/v1/label/{label}/values", params)
+        if not isinstance(data, list):
+            raise PromMalformed("label values are not a list")
+        return tuple(str(v) for v in data if isinstance(v, str))
 
     async def metadata(self) -> dict[str, str]:
         """Metric name → type ("counter", "gauge", "histogram", ...) as the targets declare
@@ -177,6 +202,14 @@ class PrometheusClient:
     async def buildinfo(self) -> dict[str, str]:
         """Version, revision, ... of the server (not every compatible server has it)."""
         return await self._api("api/v1/status/buildinfo", {}, _buildinfo)
+
+    async def page(self, path: str) -> str:
+        """A page of the server outside the JSON API (runtime information, VictoriaMetrics'
+        `/metrics`) as text; an answer that is not 2xx raises PromHTTPError."""
+        status, body, _ = await self._request(path, {})
+        if not 200 <= status < 300:
+            raise PromHTTPError(status, self._http_reason(status, _body_text(body)))
+        return body.decode("utf-8", "replace")
 
     async def ready(self) -> bool:
         """True when the server answers and is ready to serve queries."""

@@ -1,8 +1,8 @@
 """Range panels from Prometheus: GPU metrics of the whole fleet and inference latency.
 
-Every refresh first asks one small instant query, the probe (see `promqueries`): the engine's
+Every refresh first asks one small instant query, the probe (see `queries`): the engine's
 own now and, per scrape target, the time of the newest raw sample behind each group of panels.
-Freshness comes from that, not from HTTP success (see `promfresh`): an engine that answers 200
+Freshness comes from that, not from HTTP success (see `freshness`): an engine that answers 200
 with nothing new is STALE, one that shows data late is shown as behind, and a node that misses
 its own scrapes while the others go on has its GPUs lost. Each target's scrape interval is read
 once from its raw samples, then followed from the probe. The first fetch asks for the visible
@@ -11,6 +11,11 @@ seconds aligned to the epoch, ask only what is new and a short overlap. There is
 query per metric for all GPUs, so queries per refresh grow with panels, never with GPUs.
 After the first fetch the GPU queries return only the labels that name a GPU; the others
 (model, pod, namespace) come from one instant query when a new GPU shows up, and once a minute.
+MIG instances are rows of their own (see `gpus`); what is written where, `merge`. Inference
+servers (vLLM, SGLang, TGI, Triton) are looked for by their metric names once a minute (see
+`servers`); each one found adds its group of panels, one query per panel for all its models,
+with the freshness of its own targets (`serving_state`): the source's state and its GPUs'
+stay those of the GPU and latency groups.
 """
 
 from __future__ import annotations
@@ -22,14 +27,20 @@ from collections.abc import Callable, Mapping
 
 from gputop.core.backoff import source_backoff
 from gputop.core.clock import Clock
-from gputop.core.models import GpuSample, LatencySample, SourceState, SourceStatus
+from gputop.core.models import (
+    GpuSample,
+    LatencySample,
+    ServingSample,
+    SourceState,
+    SourceStatus,
+)
 from gputop.core.store import MetricStore
 from gputop.core.units import format_duration
 from gputop.sources.base import SourceError
 from gputop.sources.prometheus.api import PromSeries
 from gputop.sources.prometheus.client import PrometheusClient
-from gputop.sources.prometheus.errors import PromUnreachable
-from gputop.sources.prometheus.freshness import LEARN_WINDOWS_S, Feed, read_probe
+from gputop.sources.prometheus.errors import PromError, PromUnreachable
+from gputop.sources.prometheus.freshness import Feed, learn_intervals, read_probe
 from gputop.sources.prometheus.merge import StoreWriter
 from gputop.sources.prometheus.queries import (
     LABELS_EVERY_S,
@@ -37,11 +48,16 @@ from gputop.sources.prometheus.queries import (
     gpu_queries,
     latency_queries,
     probe_query,
-    raw_query,
+    raw_metrics,
     slim_query,
 )
+from gputop.sources.prometheus.servers import Servers
+from gputop.sources.prometheus.serving import raw_metric, serving_queries
 
 __all__ = ["PrometheusSource"]
+
+#: The groups the source's own freshness is judged by (an inference server's has its own).
+_CORE_GROUPS = ("gpu", "latency")
 
 
 class PrometheusSource:
@@ -83,13 +99,14 @@ class PrometheusSource:
             "gpu": gpu_queries(selector),
             "latency": latency_queries(latency_histogram, selector),
         }
-        self._feeds = {
-            group: Feed(refresh_s=float(refresh_s), configured=stale_after_s)
-            for group in self._groups
-        }
+        self._refresh_s, self._stale_after_s = float(refresh_s), stale_after_s
+        self._feeds = {group: self._new_feed() for group in self._groups}
         self._histogram, self._selector = latency_histogram, selector
         self._lag_s: float | None = None  # the engine's now behind ours, at the last probe
-        self._probe = probe_query(latency_histogram, selector)
+        self._raws = raw_metrics(latency_histogram)  # group -> the raw metric of its freshness
+        self._probe = probe_query(self._raws, selector)
+        self._servers = Servers()
+        self._probed: set[str] = set()  # the groups a probe has been answered about
         self._slim = {m: slim_query(q) for m, q in self._groups["gpu"].items()}
         self._label_query = self._groups["gpu"]["memory_used_mib"]
         self._labels_at = -math.inf  # when the full labels of every GPU were last fetched
@@ -117,7 +134,7 @@ class PrometheusSource:
         """How long the newest sample may stand still before the source is STALE: as
         configured, else 3 scrape intervals (learned from the data; the slowest target's),
         or 3 refreshes, never under 15 s."""
-        return max(f.stale_after_s for f in self._feeds.values())
+        return max(f.stale_after_s for f in self._core_feeds())
 
     @property
     def interval_s(self) -> float | None:
@@ -127,7 +144,7 @@ class PrometheusSource:
     @property
     def newest(self) -> float | None:
         """The time of the newest raw sample seen behind any panel (None: none yet)."""
-        return max((f.newest for f in self._feeds.values() if f.newest is not None), default=None)
+        return max((f.newest for f in self._core_feeds() if f.newest is not None), default=None)
 
     @property
     def state(self) -> SourceState:
@@ -136,7 +153,7 @@ class PrometheusSource:
         state, newest = self._state, self.newest
         interval = self.interval_s
         if state.status is SourceStatus.OK:
-            moved = [f for f in self._feeds.values() if f.moved]
+            moved = [f for f in self._core_feeds() if f.moved]
             now = self._clock.now()
             if moved and all(f.stale(now) for f in moved):
                 return SourceState(
@@ -161,6 +178,12 @@ class PrometheusSource:
                 state, status=SourceStatus.STALE, reason=reason, newest=feed.newest
             )
         return dataclasses.replace(state, newest=feed.newest)
+
+    def serving_state(self) -> SourceState | None:
+        """The inference servers' panels' own freshness, judged as the latency panel's is,
+        from their own targets' scrape spacing: STALE when none of the servers found has had
+        a new sample for its allowance while the source answers (None: none found)."""
+        return self._servers.state(self.state, self._feeds, self._probed, self._clock.now())
 
     def retry_now(self) -> None:
         """After a failure: fetch at the next `refresh`, without waiting for the backoff."""
@@ -187,66 +210,36 @@ class PrometheusSource:
             self._busy = False
 
     def gpus(self) -> tuple[GpuSample, ...]:
-        """The latest reading of every GPU seen within the range, fleet order (host, index).
+        """The latest reading of every GPU (and MIG instance) seen within the range, in fleet
+        order (host, index).
 
         A GPU is lost when its node (scrape target) misses its scrapes while others go on,
         or when its own series stop while its node's go on (it fell off the bus)."""
-        now = self._clock.now()
-        feed = self._feeds["gpu"]
-        seen = [g for g in self._writer.gpus.values() if g.time >= now - self._range_s]
-        newest = max((g.time for g in seen), default=now)
-        out: list[GpuSample] = []
-        for g in sorted(seen, key=lambda g: (g.host, g.index, g.key)):
-            values = {m: v for m, (_, v) in g.latest.items()}
-            used, free = values.get("memory_used_mib"), values.get("memory_free_mib")
-            target = feed.targets.get(g.instance)
-            missing = feed.missing(g.instance, now)
-            if missing is not None:
-                silent = now - missing
-            elif target is not None and target.newest is not None:
-                # the GPU alone: silent while its node's samples go on (since they resumed)
-                interval = target.interval_s or 0.0
-                allowed = max(3 * self._step, 3 * interval, 60.0)
-                silent = min(target.newest, feed.asked or -math.inf) - max(g.time, target.resumed)
-                silent = silent if silent > allowed else 0.0
-            else:  # no probe of its node: against the fleet's newest point
-                silent = newest - g.time
-                silent = silent if silent > max(3 * self._step, 60.0) else 0.0
-            lost = missing is not None or silent > 0
-            out.append(
-                GpuSample(
-                    index=g.index,
-                    uuid=g.uuid,
-                    name=g.name,
-                    host=g.host,
-                    source=self.name,
-                    time=g.time,
-                    state="lost" if lost else "ok",
-                    reason=f"no data from Prometheus for {silent:.0f} s" if lost else None,
-                    memory_used_mib=used,
-                    memory_total_mib=None if used is None or free is None else used + free,
-                    utilization_gpu_pct=values.get("utilization_gpu_pct"),
-                    utilization_memory_pct=values.get("utilization_memory_pct"),
-                    temperature_c=values.get("temperature_c"),
-                    power_w=values.get("power_w"),
-                    sm_clock_mhz=values.get("sm_clock_mhz"),
-                    mem_clock_mhz=values.get("mem_clock_mhz"),
-                )
-            )
-        return tuple(out)
+        now, feed = self._clock.now(), self._feeds["gpu"]
+        return self._writer.gpus.samples(now, self._range_s, self._step, feed, self.name)
+
+    @property
+    def jobs_version(self) -> int:
+        """Changes whenever a GPU appears or the jobs on one change (for caches of them)."""
+        return self._writer.gpus.jobs_version
 
     def labels(self, key: str) -> Mapping[str, str]:
         """All labels of a GPU's series (pod, namespace, instance, ...); empty if unknown."""
-        g = self._writer.gpus.get(key)
-        return dict(g.labels) if g else {}
+        return self._writer.gpus.labels(key)
+
+    def serving(self) -> tuple[ServingSample, ...]:
+        """The newest numbers of each model of each inference server found, by engine and
+        model."""
+        return self._servers.samples()
 
     def latency(self) -> LatencySample | None:
         """The newest latency point; None until the histogram has been seen."""
-        if not self._writer.latency:
+        latency = self._writer.latency
+        if not latency:
             return None
-        values = {m: v for m, (_, v) in self._writer.latency.items()}
+        values = {m: v for m, (_, v) in latency.items()}
         return LatencySample(
-            time=max(t for t, _ in self._writer.latency.values()),
+            time=max(t for t, _ in latency.values()),
             p50_s=values.get("p50_s"),
             p95_s=values.get("p95_s"),
             p99_s=values.get("p99_s"),
@@ -258,43 +251,68 @@ class PrometheusSource:
     async def _ask_probe(self, now: float) -> tuple[float, dict[str, float]]:
         """The engine's now and, per group, its newest raw sample time; each target's scrape
         interval is read from its raw samples when it is not known yet."""
+        asked = tuple(self._raws)
         probe = read_probe(await self._client.query(self._probe), self._feeds)
+        self._probed.update(asked)
         engine_now = now if probe.engine_now is None else probe.engine_now
         self._lag_s = max(0.0, now - engine_now)
         newest: dict[str, float] = {}
-        for group, feed in self._feeds.items():
+        feeds = list(self._feeds.items())  # inference servers may be found meanwhile
+        for group, feed in feeds:
             targets = probe.newest.get(group, {})
             feed.observe(now, engine_now, targets)
             if targets:
                 newest[group] = max(targets.values())
-        for group, feed in self._feeds.items():
-            await self._learn(group, feed, now)
+        for group, feed in feeds:
+            if group not in self._servers.found:
+                await self._learn(group, feed, now)
+                continue
+            try:
+                await self._learn(group, feed, now)
+            except PromError:  # costs an inference server's freshness, not the GPUs' panels
+                for instance in feed.to_learn(now):
+                    feed.learn_later(instance, now)
         return engine_now, newest
 
     async def _learn(self, group: str, feed: Feed, now: float) -> None:
-        """Read the raw samples of the targets whose interval is unknown, in windows that
-        grow until each holds a few (one small query per window, fast scrapes answered by
-        the first)."""
-        wanted = feed.to_learn(now)
-        for i, window_s in enumerate(LEARN_WINDOWS_S):
-            if not wanted:
-                return
-            query = raw_query(group, self._histogram, self._selector, window_s, wanted)
-            times: dict[str, list[float]] = {}
-            for series in await self._client.raw_samples(query):
-                instance = series.labels.get("instance", "")
-                ts = [t for t, v in series.points if v is not None]
-                held = times.get(instance, [])
-                if ts and (not held or (ts[-1], len(ts)) > (held[-1], len(held))):
-                    times[instance] = ts  # the target's series with the newest samples
-            least = 2 if i == len(LEARN_WINDOWS_S) - 1 else 3
-            wanted = [w for w in wanted if not feed.learned(w, times.get(w, ()), least=least)]
-        for instance in wanted:
-            feed.learn_later(instance, now)
+        raw = self._raws.get  # an inference server's group may be gone meanwhile
+        await learn_intervals(self._client, feed, lambda: raw(group), self._selector, now)
+
+    def _new_feed(self) -> Feed:
+        return Feed(refresh_s=self._refresh_s, configured=self._stale_after_s)
+
+    def _core_feeds(self) -> list[Feed]:
+        return [self._feeds[group] for group in _CORE_GROUPS]
+
+    async def _find_servers(self, now: float) -> None:
+        """Look for inference servers by their metric names; each one found gets its group
+        of panels (and its probe part). A failure here costs the serving panels only."""
+        found = await self._servers.look(self._client, now)
+        if found is None:
+            return
+        for group in self._servers.found.keys() - found.keys():
+            del self._groups[group], self._feeds[group], self._raws[group]
+        for group, detected in found.items():
+            if group not in self._groups:
+                self._groups[group] = serving_queries(detected, self._selector)
+                self._feeds[group] = self._new_feed()
+                self._raws[group] = raw_metric(detected)
+        self._servers.found = found
+        self._probe = probe_query(self._raws, self._selector)
 
     async def _fetch(self, now: float) -> None:
         """Probe, then run the due range queries. Raises the first failure after merging."""
-        engine_now, newest = await self._ask_probe(now)
+        if self._servers.due(now):  # beside the probe, never delaying it
+            probe, found = await asyncio.gather(
+                self._ask_probe(now), self._find_servers(now), return_exceptions=True
+            )
+            if isinstance(probe, BaseException):  # raised once both have ended
+                raise probe
+            if isinstance(found, BaseException):
+                raise found
+            engine_now, newest = probe
+        else:
+            engine_now, newest = await self._ask_probe(now)
         calls: list[tuple[str, str, str, tuple[float, float]]] = []
         for group, queries in self._groups.items():
             feed = self._feeds[group]
@@ -310,7 +328,7 @@ class PrometheusSource:
         if not calls:
             return
         relabel = self._feeds["gpu"].asked is not None and (
-            self._writer.labels_due or now - self._labels_at >= LABELS_EVERY_S
+            self._writer.gpus.new_seen or now - self._labels_at >= LABELS_EVERY_S
         )
         ranges, labels = await asyncio.gather(
             asyncio.gather(
@@ -341,6 +359,8 @@ class PrometheusSource:
                 received = self._writer.merge_gpus(done[group], local, full=full)
                 if full:
                     self._labels_at = now
+            elif group in self._servers.found:
+                received = self._servers.merge(group, done[group], local, self._writer)
             else:
                 received = self._writer.merge_latency(done[group], local)
             self._feeds[group].answered(window[1], received)
@@ -355,8 +375,8 @@ class PrometheusSource:
     async def _relabel(self, now: float) -> None:
         """Fetch the full labels of every GPU once (an instant query of one metric)."""
         for sample in await self._client.query(self._label_query):
-            self._writer.gpu_for(sample.labels, full=True)
-        self._labels_at, self._writer.labels_due = now, False
+            self._writer.gpus.for_labels(sample.labels, full=True)
+        self._labels_at, self._writer.gpus.new_seen = now, False
 
     def _fail(self, now: float, exc: SourceError) -> None:
         self._retry_at = now + self._backoff.next_delay()

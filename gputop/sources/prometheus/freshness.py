@@ -34,10 +34,15 @@ from __future__ import annotations
 import itertools
 import math
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from gputop.sources.prometheus.api import PromSample
+from gputop.sources.prometheus.queries import raw_query
+
+if TYPE_CHECKING:
+    from gputop.sources.prometheus.client import PrometheusClient
 from gputop.sources.prometheus.queries import PROBE_LABEL
 
 __all__ = [
@@ -48,6 +53,7 @@ __all__ = [
     "Feed",
     "Probe",
     "Target",
+    "learn_intervals",
     "read_probe",
     "stale_after",
 ]
@@ -264,3 +270,34 @@ class Feed:
         self.asked = end
         if received is not None and (self.cursor is None or received > self.cursor):
             self.cursor = received
+
+
+async def learn_intervals(
+    client: PrometheusClient,
+    feed: Feed,
+    metric: Callable[[], str | None],
+    selector: str,
+    now: float,
+) -> None:
+    """Read the raw samples of the feed's targets whose interval is unknown, in windows that
+    grow until each holds a few (one small query per window, fast scrapes answered by the
+    first); `metric`: the group's raw metric, None once the group is gone."""
+    wanted = feed.to_learn(now)
+    for i, window_s in enumerate(LEARN_WINDOWS_S):
+        if not wanted:
+            return
+        raw = metric()
+        if raw is None:
+            return
+        query = raw_query(raw, selector, window_s, wanted)
+        times: dict[str, list[float]] = {}
+        for series in await client.raw_samples(query):
+            instance = series.labels.get("instance", "")
+            ts = [t for t, v in series.points if v is not None]
+            held = times.get(instance, [])
+            if ts and (not held or (ts[-1], len(ts)) > (held[-1], len(held))):
+                times[instance] = ts  # the target's series with the newest samples
+        least = 2 if i == len(LEARN_WINDOWS_S) - 1 else 3
+        wanted = [w for w in wanted if not feed.learned(w, times.get(w, ()), least=least)]
+    for instance in wanted:
+        feed.learn_later(instance, now)

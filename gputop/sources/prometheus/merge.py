@@ -1,41 +1,22 @@
 """Writing Prometheus' answers into the store: one GPU and metric at a time, never over the
-live data of the local source, and what is known of each GPU seen (identity, labels, latest
-points) and of the latency, for the readings the feed hands out.
+live data of the local source, and what is known of each GPU seen (`gpus`: identity, labels,
+jobs, latest points) and of the latency, for the readings the feed hands out.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 
-from gputop.core.labels import node_of
 from gputop.core.store import LATENCY_KEY, SERIES_FIELDS, MetricStore
 from gputop.sources.prometheus.api import PromSeries
+from gputop.sources.prometheus.gpus import GpuTable
 from gputop.sources.prometheus.queries import LATENCY_METRICS
 
-__all__ = ["FleetGpu", "Point", "StoreWriter"]
+__all__ = ["Point", "StoreWriter", "held_points", "later"]
 
 Point = tuple[float, float | None]
 _MEMORY = frozenset({"memory_used_mib", "memory_free_mib"})
-
-
-@dataclass(slots=True)
-class FleetGpu:
-    """What is known of one GPU seen in Prometheus: identity, labels, latest points."""
-
-    key: str
-    uuid: str
-    host: str
-    index: int
-    instance: str = ""  # the scrape target it comes from
-    name: str = ""
-    labels: dict[str, str] = field(default_factory=dict)
-    latest: dict[str, Point] = field(default_factory=dict)
-
-    @property
-    def time(self) -> float:
-        return max((t for t, _ in self.latest.values()), default=-math.inf)
 
 
 class StoreWriter:
@@ -47,9 +28,8 @@ class StoreWriter:
         self._store = store
         self._capacity = capacity  # points kept per series
         self._local_keys = local_keys
-        self.gpus: dict[str, FleetGpu] = {}
+        self.gpus = GpuTable()
         self.latency: dict[str, Point] = {}
-        self.labels_due = False  # a GPU appeared in a slim answer: fetch its labels
         self._merged_last: dict[str, float] = {}  # entity -> newest time this source wrote
         self._local_since: dict[str, float] = {}  # entity -> first time the local source holds
 
@@ -98,9 +78,10 @@ class StoreWriter:
         for metric in list(results):
             by_gpu: dict[str, list[PromSeries]] = {}
             for series in results.pop(metric):
-                by_gpu.setdefault(self.gpu_for(series.labels, full=full).key, []).append(series)
+                key = self.gpus.route(series.labels, metric, full=full)
+                by_gpu.setdefault(key, []).append(series)
             for key, same in by_gpu.items():
-                received = _later(received, self.merge_gpu(key, metric, _held(same), local))
+                received = later(received, self.merge_gpu(key, metric, held_points(same), local))
             if metric in wanted:
                 memory[metric] = by_gpu
                 if memory.keys() == wanted:
@@ -113,7 +94,7 @@ class StoreWriter:
     ) -> None:
         used, free = memory.get("memory_used_mib", {}), memory.get("memory_free_mib", {})
         for key, used_series in used.items():
-            used_held, free_held = _held(used_series), _held(free.get(key, []))
+            used_held, free_held = held_points(used_series), held_points(free.get(key, []))
             pct = {t: _pct(u, free_held[t]) for t, u in used_held.items() if t in free_held}
             self.merge_gpu(key, "memory_used_pct", pct, local)
 
@@ -125,9 +106,7 @@ class StoreWriter:
             return None
         self.write(key, metric, held.items(), local)
         newest = max(held)
-        gpu = self.gpus[key]
-        if newest >= gpu.latest.get(metric, (-math.inf, None))[0]:
-            gpu.latest[metric] = (newest, held[newest])
+        self.gpus.note(key, metric, newest, held[newest])
         return newest
 
     def merge_latency(
@@ -149,27 +128,8 @@ class StoreWriter:
                 self.latency[metric] = (newest, held[newest])
         return received
 
-    def gpu_for(self, labels: Mapping[str, str], *, full: bool) -> FleetGpu:
-        """The GPU of a series; `full` labels (not only identity) also update name and labels."""
-        uuid = labels.get("UUID") or labels.get("uuid") or ""
-        host = node_of(labels) or ""
-        try:
-            index = int(labels.get("gpu", ""))
-        except ValueError:
-            index = -1
-        key = uuid or f"{host}/{index}"  # the same identity as GpuSample.key
-        gpu = self.gpus.get(key)
-        if gpu is None:
-            gpu = self.gpus[key] = FleetGpu(key, uuid, host, index)
-            self.labels_due = self.labels_due or not full
-        gpu.instance = labels.get("instance", gpu.instance)
-        if full:
-            gpu.name = labels.get("modelName") or gpu.name
-            gpu.labels = {k: v for k, v in labels.items() if k != "__name__"}
-        return gpu
 
-
-def _held(same: list[PromSeries]) -> dict[float, float | None]:
+def held_points(same: list[PromSeries]) -> dict[float, float | None]:
     """One GPU's points of one metric; a duplicate series (the GPU twice) fills only gaps."""
     held: dict[float, float | None] = {}
     for series in same:
@@ -180,7 +140,7 @@ def _held(same: list[PromSeries]) -> dict[float, float | None]:
     return held
 
 
-def _later(a: float | None, b: float | None) -> float | None:
+def later(a: float | None, b: float | None) -> float | None:
     """The later of two times, either of which may be unknown."""
     if a is None:
         return b

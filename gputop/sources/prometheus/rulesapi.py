@@ -80,6 +80,7 @@ class PromRuleGroup:
     file: str
     interval_s: float
     rules: tuple[PromRule, ...] = field(default_factory=tuple)
+    last_evaluation: float | None = None  # the group's last evaluation slot, when reported
 
 
 _RFC3339 = re.compile(
@@ -203,6 +204,7 @@ def parse_rule_groups(data: Any) -> tuple[PromRuleGroup, ...]:
                 file=file,
                 interval_s=interval,
                 rules=tuple(_rule(r, name, file, interval) for r in raw["rules"]),
+                last_evaluation=parse_timestamp(raw.get("lastEvaluation")),
             )
         )
     return tuple(groups)

@@ -18,6 +18,7 @@ from gputop.ui.widgets.stale_banner import StaleBanner
 if TYPE_CHECKING:
     from textual import getters
 
+    from gputop.core.models import GpuSample
     from gputop.ui.app import GpuTopApp
 
 __all__ = ["GpuTopScreen"]
@@ -57,3 +58,7 @@ class GpuTopScreen(Screen[None]):
         """In a kiosk, where nothing scrolls by key: show the next part of this page that did
         not fit and say True, or go back to its start and say False (the cycle moves on)."""
         return False
+
+    def processes_gpu(self) -> GpuSample | None:
+        """The GPU whose processes `p` shows here (None: every GPU's)."""
+        return None

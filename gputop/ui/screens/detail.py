@@ -1,5 +1,6 @@
-"""One GPU, large: its identity, current readings, its rules, four history charts and its
-processes.
+"""One GPU, large: its identity and who is on it (its jobs), current readings, its rules, four
+history charts and its processes. A MIG instance is shown as its own GPU: its profile, GI and
+CI, its memory; what NVML gives only for the whole GPU is named as such.
 
 The rules touching this GPU are listed with their state, value against threshold and countdown,
 and the header box takes the colour of the worst of them. A rule threshold is drawn on its
@@ -7,15 +8,17 @@ metric's chart only when the metric can reach it; one off the chart's scale (a 0
 compared with 95, on a 0–100 % chart) is listed as off-scale with the reason instead, and the
 chart keeps the metric's own range.
 
-The charts are `plotext` plots over a selectable range. They are rebuilt only while this
-screen is shown, and only when time has moved by a chart step (at least one second).
+The charts are `plotext` plots over a selectable range (`widgets.metric_chart`). They are
+rebuilt only while this screen is shown, and only when time has moved by a chart step (at
+least one second). Below
+each curve, red bars mark when the GPU's rules on that metric would have been firing, from a
+backtest over the chart's range run in a worker (`ui.firing_history`); `b` opens that
+backtest in full.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
-import statistics
 from collections.abc import Callable, Sequence
 from typing import ClassVar
 
@@ -24,29 +27,25 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Vertical
 from textual.widgets import Static
-from textual_plotext import PlotextPlot
 
-from gputop.core.models import GPU_METRICS, GpuSample, Metric, NodeSnapshot, ProcessSample
-from gputop.core.series import RingSeries
-from gputop.core.units import format_duration, format_since, format_value
+from gputop.core.jobs import job_words
+from gputop.core.models import GPU_METRICS, GpuSample, Job, NodeSnapshot, ProcessSample
+from gputop.core.units import format_since, format_value
 from gputop.core.untrusted import visible
 from gputop.rules.model import RuleStatus
 from gputop.rules.text import STATE_LABELS, rule_detail
+from gputop.ui.firing_history import FiringHistory
 from gputop.ui.safetext import plain, plain_lines
 from gputop.ui.screens.base import GpuTopScreen
-from gputop.ui.views.processes import COLUMNS, process_cells, sort_processes
+from gputop.ui.views.backtest import chart_windows, rule_metrics
+from gputop.ui.views.processes import COLUMNS, on_gpu, process_cells, sort_processes
 from gputop.ui.views.readings import spark_bounds
 from gputop.ui.views.rules import gpu_statuses
 from gputop.ui.widgets.key_bar import KeyBar
+from gputop.ui.widgets.metric_chart import MIN_STEP_S, MetricChart, chart_segments, series_points
 from gputop.ui.widgets.status_bar import StatusBar
 
-__all__ = [
-    "RANGES",
-    "DetailScreen",
-    "MetricChart",
-    "chart_segments",
-    "time_ticks",
-]
+__all__ = ["RANGES", "DetailScreen"]
 
 #: Selectable chart ranges: (label, seconds), on keys 1..4.
 RANGES: tuple[tuple[str, float], ...] = (
@@ -56,7 +55,6 @@ RANGES: tuple[tuple[str, float], ...] = (
     ("1h", 3600.0),
 )
 DEFAULT_RANGE = 1
-MIN_STEP_S = 1.0  # charts are rebuilt at most once per this much time
 PROCESS_ROWS = 4
 #: Rule lines in the header box: fewer on short terminals, where the charts need the room.
 RULE_LINES = (3, 6)
@@ -68,101 +66,6 @@ STATE_STYLES = {
     "unknown": "dim",
     "ok": "green",
 }
-Segment = tuple[list[float], list[float]]
-
-
-def chart_segments(points: Sequence[tuple[float, float | None]], gap_s: float) -> list[Segment]:
-    """Split (t, value) points into drawable runs: a missing value or a jump past `gap_s`
-    ends a run, so a gap is drawn as a gap and never as a line through zero."""
-    segments: list[Segment] = []
-    xs: list[float] = []
-    ys: list[float] = []
-    last_t: float | None = None
-    for t, v in points:
-        broken = v is None or (last_t is not None and t - last_t > gap_s)
-        if broken and xs:
-            segments.append((xs, ys))
-            xs, ys = [], []
-        if v is None or not math.isfinite(v):
-            last_t = None
-            continue
-        xs.append(t)
-        ys.append(v)
-        last_t = t
-    if xs:
-        segments.append((xs, ys))
-    return segments
-
-
-def series_points(
-    series: RingSeries | None, now: float, range_s: float, max_points: int
-) -> tuple[list[tuple[float, float | None]], float]:
-    """Points of the last `range_s` (raw, or bucket means when there are too many),
-    and the longest step between two points that still counts as continuous."""
-    if series is None:
-        return [], range_s
-    raw = series.window(now - range_s, now)
-    if len(raw) <= max_points:
-        steps = [b[0] - a[0] for a, b in itertools.pairwise(raw)]
-        step = statistics.median(steps) if steps else MIN_STEP_S
-        return raw, 2.5 * max(step, 1e-9)
-    width = range_s / max_points
-    # closed buckets only, like the sparklines: the one still filling would move every tick
-    buckets = series.downsample(now - width, width, max_points)
-    # empty buckets are left out: a lone empty bucket is jitter, a run of them is a gap
-    points = [((b.start + b.end) / 2, b.mean) for b in buckets if not b.empty]
-    return points, 2.5 * width
-
-
-def time_ticks(range_s: float) -> tuple[list[float], list[str]]:
-    """Ticks of a time axis in seconds relative to now: "-5m" ... "now"."""
-    step = {60.0: 15.0, 300.0: 60.0, 900.0: 300.0, 3600.0: 900.0}.get(range_s, range_s / 4)
-    count = round(range_s / step)
-    ticks = [-range_s + i * step for i in range(count + 1)]
-    labels = ["now" if t == 0 else "-" + format_duration(-t) for t in ticks]
-    return ticks, labels
-
-
-class MetricChart(PlotextPlot):
-    """One metric of one GPU over time, with rule thresholds as horizontal lines."""
-
-    def __init__(self, metric: Metric, *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        # terminal default colours for axes and text: readable on any theme, and under NO_COLOR
-        self.set_reactive(PlotextPlot.theme, "clear")
-        self.metric = metric
-        self.segments: list[Segment] = []
-        self.thresholds: list[tuple[str, float]] = []
-
-    def draw(
-        self,
-        segments: list[Segment],
-        range_label: str,
-        range_s: float,
-        bounds: tuple[float, float],
-        thresholds: list[tuple[str, float]],
-    ) -> None:
-        self.segments, self.thresholds = segments, thresholds
-        plt = self.plt
-        plt.clear_figure()
-        plt.title(f"{self.metric.title} · last {range_label}")
-        lo, hi = bounds
-        values = [y for _, ys in segments for y in ys] + [v for _, v in thresholds]
-        hi = max([hi, *values]) if values else hi
-        plt.xlim(-range_s, 0)
-        plt.ylim(lo, hi)
-        ticks, labels = time_ticks(range_s)
-        plt.xticks(ticks, labels)
-        color = self.metric.colour
-        for xs, ys in segments:
-            plt.plot(xs, ys, marker="braille", color=color)
-        for name, value in thresholds:
-            plt.horizontal_line(value, color="red")
-            # plotext output is read back as ANSI: a rule name must hold no escape
-            plt.text(visible(name), -range_s, value, color="red", alignment="left")
-        self.refresh()
-
-
 #: The range keys share one footer item: "1234 Range".
 _RANGE_KEYS = Binding.Group("Range", compact=True)
 
@@ -174,6 +77,7 @@ class DetailScreen(GpuTopScreen):
             Binding(str(i + 1), f"range({i})", f"Last {label}", group=_RANGE_KEYS)
             for i, (label, _) in enumerate(RANGES)
         ),
+        Binding("b", "backtest", "Backtest", tooltip="Backtest this GPU's rules"),
         Binding("escape,backspace", "back", "Back"),
     ]
 
@@ -183,6 +87,8 @@ class DetailScreen(GpuTopScreen):
         self.range_index = DEFAULT_RANGE
         self.gpu: GpuSample | None = None
         self._drawn: tuple[object, ...] | None = None
+        self._history = FiringHistory()
+        self._rule_metrics: dict[str, str | None] = {}
 
     @property
     def range_label(self) -> str:
@@ -191,13 +97,14 @@ class DetailScreen(GpuTopScreen):
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
         with Vertical(id="identity"):
-            yield Static("", id="ident")
+            yield Static("", id="ident", markup=False)
+            yield Static("", id="who", markup=False)
             yield Static("", id="values")
             yield Static("", id="gpu-rules")
         with Grid(id="charts"):
             for metric in GPU_METRICS:
                 yield MetricChart(metric, id=f"chart-{metric.key.replace('_', '-')}")
-        yield Static("", id="procs")
+        yield Static("", id="procs", markup=False)  # commands and jobs: outside text
         yield KeyBar()
 
     def on_mount(self) -> None:
@@ -233,6 +140,10 @@ class DetailScreen(GpuTopScreen):
         self._show_rules(gpu, now)
         self._show_processes(gpu, monitor.processes(), now)
         self._redraw_charts(gpu, now)
+        if self._history.due(RANGES[self.range_index][1], now):
+            self.run_worker(
+                self._refresh_history(gpu), exclusive=True, group="firing", exit_on_error=False
+            )
 
     def _update(self, selector: str, lines: str | Sequence[str], layout: bool = False) -> None:
         """Show a line, or lines, holding outside words (names, reasons, commands) as text."""
@@ -246,12 +157,24 @@ class DetailScreen(GpuTopScreen):
     ) -> None:
         box = self.query_one("#identity")
         name = gpu.name.replace("NVIDIA ", "")
-        title = plain(f"GPU {gpu.index} · {name} · last {self.range_label}")
+        mig = gpu.mig
+        if mig is not None:
+            name = f"MIG {mig.profile or '?'} of {name}"
+        elif gpu.mig_mode:
+            name += " · MIG mode"
+        title = plain(f"{gpu.label} · {name} · last {self.range_label}")
         box.border_title = title
         self.sub_title = title.plain
         driver = snap.driver_version if snap is not None else None
         ident = f"UUID {gpu.uuid or 'n/a'}   host {gpu.host}   source {gpu.source}"
+        if mig is not None:
+            ci = "" if mig.ci is None else f"   CI {mig.ci}"
+            ident = f"GI {mig.gi}{ci}   GPU {gpu.index} {mig.parent_uuid}   " + ident
         self._update("#ident", ident + (f"   driver {driver}" if driver else ""))
+        who = self.query_one("#who", Static)
+        words = plain(_jobs_words(gpu.jobs), "dim" if not gpu.jobs else "")
+        if who.content != words:
+            who.update(words)
         values = self.query_one("#values", Static)
         lost = gpu.state == "lost" or gone
         values.set_class(lost, "-lost")
@@ -268,6 +191,7 @@ class DetailScreen(GpuTopScreen):
         """The rules touching this GPU, worst first, and thresholds off their chart's scale;
         the header box takes the worst state's colour."""
         statuses = gpu_statuses(self.app.shown_statuses(), gpu)
+        self._rule_metrics = rule_metrics(statuses)
         worst = statuses[0].state if statuses else "ok"
         box = self.query_one("#identity")
         box.set_class(worst == "firing", "-firing")
@@ -300,13 +224,10 @@ class DetailScreen(GpuTopScreen):
         box = self.query_one("#procs", Static)
         if box.has_class("-hidden"):
             return
-        mine = [
-            p
-            for p in procs
-            if p.gpu_uuid == gpu.uuid or (not p.gpu_uuid and p.gpu_index == gpu.index)
-        ]
+        here = gpu.source != "prometheus" or gpu.host == self.app.monitor.host
+        mine = [p for p in procs if here and on_gpu(p, gpu)]
         mine = sort_processes(mine, "mem", True)
-        box.border_title = f"Processes on GPU {gpu.index} · {len(mine)}"
+        box.border_title = f"Processes on {gpu.label} · {len(mine)}"
         if not mine:
             self._update("#procs", "no processes", layout=True)
             return
@@ -340,13 +261,29 @@ class DetailScreen(GpuTopScreen):
             points, gap = series_points(store.get(self.key, metric.key), now, range_s, max_points)
             segments = [([t - now for t in xs], ys) for xs, ys in chart_segments(points, gap)]
             bounds = spark_bounds(metric, gpu)
-            chart.draw(segments, label, range_s, bounds, thresholds(metric.key))
+            firing = [
+                (max(a - now, -range_s), min(b - now, 0.0))
+                for a, b in chart_windows(self._history.windows, self._rule_metrics, metric.key)
+                if b >= now - range_s
+            ]
+            chart.draw(segments, label, range_s, bounds, thresholds(metric.key), firing)
 
     def _thresholds(self) -> Callable[[str], list[tuple[str, float]]]:
         source = self.app.thresholds
         return lambda metric: list(source(self.key, metric))
 
     # ---- actions -------------------------------------------------------------------
+
+    async def _refresh_history(self, gpu: GpuSample) -> None:
+        names = set(self._rule_metrics)
+        monitor = self.app.monitor
+        if await self._history.refresh(monitor, gpu, names, RANGES[self.range_index][1]):
+            self._redraw_charts(gpu, monitor.clock.now(), force=True)
+
+    def action_backtest(self) -> None:
+        gpu = self.gpu
+        about = f"GPU {gpu.index} @ {gpu.host}" if gpu is not None else self.key
+        self.app.open_backtest(list(self._rule_metrics), RANGES[self.range_index][1], about)
 
     def action_range(self, index: int) -> None:
         self.range_index = index
@@ -366,12 +303,31 @@ def _rule_text(status: RuleStatus, now: float) -> Text:
     return text
 
 
+def _jobs_words(jobs: Sequence[Job]) -> str:
+    """Who is on the GPU, each job with what is known of it."""
+    if not jobs:
+        return "no job known on this GPU"
+    parts = []
+    for job in jobs:
+        extra = [f"container {job.container}"] if job.container else []
+        extra += [f"uid {job.uid}"] if job.uid and job.kind == "pod" else []
+        parts.append(job_words(job) + (f" ({', '.join(extra)})" if extra else ""))
+    return "Jobs: " + " · ".join(parts)
+
+
 def _values_text(gpu: GpuSample) -> list[str]:
     """Current readings in two lines; what the GPU does not report reads n/a."""
     mem = (
         f"{format_value(gpu.memory_used_pct, '%')} "
         f"({_gib(gpu.memory_used_mib)} of {_gib(gpu.memory_total_mib)})"
     )
+    if gpu.mig is not None:  # a MIG instance: its memory; the rest is its GPU's
+        why = dict(gpu.mig.unavailable).get("utilization_gpu_pct")
+        util = format_value(gpu.utilization_gpu_pct, "%") + (f" ({why})" if why else "")
+        return [
+            f"MEM {mem}   UTIL {util}",
+            f"TEMP, POWER, CLOCKS: NVML and DCGM read them for the whole GPU {gpu.index}",
+        ]
     first = [
         f"MEM {mem}",
         f"TEMP {format_value(gpu.temperature_c, '°C')}",

@@ -3,8 +3,9 @@
 Nodes are ordered by their worst value of the sort metric and GPUs within a node likewise
 (`n`: by name and index), so the first GPU line is the fleet's worst. A cursor picks a GPU,
 Enter opens its detail; the glyph before a GPU is the worst rule touching it (● firing,
-◐ pending, ○ near), explained in the help. The sort keys are offered only when there is
-something to sort. The table draws only
+◐ pending, ○ near), explained in the help. The JOB column names who is on each GPU (its pod
+or Slurm job, from dcgm-exporter's labels); a MIG instance is a line of its own under its
+GPU. The sort keys are offered only when there is something to sort. The table draws only
 the lines in view; after each refresh it compares every visible line with what it drew and
 repaints only the lines that changed, cut just after their last changed cell.
 """
@@ -18,6 +19,7 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 
+from gputop.core.jobs import jobs_text
 from gputop.core.models import GpuSample
 from gputop.core.untrusted import visible
 from gputop.sources.base import RemoteSource
@@ -135,9 +137,12 @@ class FleetScreen(GpuTopScreen):
             why = state.reason if not state.ok and state.reason else "no DCGM metrics seen yet"
             return ((visible(f"Fleet · waiting for Prometheus: {why}"), "note"),)
         lost = sum(1 for g in gpus if g.state == "lost")
+        instances = sum(1 for g in gpus if g.mig is not None)  # rows, but not GPUs
+        mig = f" ({instances} MIG instance{'s' if instances != 1 else ''})" if instances else ""
+        whole = len(gpus) - instances
         fields: list[Field] = [
             ("Fleet", "title"),
-            (f" · {len(gpus)} GPUs on {nodes} node{'s' if nodes != 1 else ''}", "muted"),
+            (f" · {whole} GPUs{mig} on {nodes} node{'s' if nodes != 1 else ''}", "muted"),
             (f" · sort {sort.label}", "title"),
         ]
         if lost:
@@ -152,7 +157,7 @@ class FleetScreen(GpuTopScreen):
         changed = False
         for gpu in gpus:
             if stale or gpu.key not in self._pods:
-                pod = pod_text(remote.labels(gpu.key))
+                pod = jobs_text(gpu.jobs) or pod_text(remote.labels(gpu.key))
                 changed = changed or pod != self._pods.get(gpu.key)
                 self._pods[gpu.key] = pod
         return changed

@@ -43,6 +43,7 @@ LEGEND: list[tuple[str, str]] = [
     ("LOST", "a GPU off the bus, since when; its rules read unknown"),
     ("STALE", "a failing source: its last known data, and how old"),
     ("3✖", "a GPU line whose source is failing: its last known numbers"),
+    ("▂", "on a detail chart: when a rule would have fired"),
 ]
 #: Columns of sections from this terminal width on.
 TWO_COLUMNS_W = 100

@@ -2,11 +2,13 @@
 
 The rules panel always has room for every firing and pending row (see `overview_view`): the
 GPU list becomes compact lines, then scrolls, to make it. GPUs of several nodes are grouped
-under a heading per node. Tab moves between the GPUs and the rules panel.
+under a heading per node. Tab moves between the GPUs and the rules panel; there, Enter opens
+the detail of a rule's GPU and `p` its processes (who is on it).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 from textual import events, work
@@ -16,8 +18,8 @@ from textual.containers import Container
 from textual.widget import Widget
 from textual.widgets import Static
 
-from gputop.core.models import GPU_METRICS, GpuSample
-from gputop.core.store import LATENCY_KEY
+from gputop.core.models import GPU_METRICS, GpuSample, ServingSample
+from gputop.core.store import LATENCY_KEY, serving_key
 from gputop.ui.kiosk import stale_banner_lines
 from gputop.ui.screens.base import GpuTopScreen
 from gputop.ui.views.overview import (
@@ -26,6 +28,7 @@ from gputop.ui.views.overview import (
     chrome_height,
     node_groups,
     overview_layout,
+    serving_height,
 )
 from gputop.ui.views.readings import (
     NumberLevels,
@@ -42,6 +45,7 @@ from gputop.ui.widgets.gpu_panel import COMPACT_COLUMNS, GpuPanel, readings_head
 from gputop.ui.widgets.key_bar import KeyBar
 from gputop.ui.widgets.latency_panel import LatencyPanel
 from gputop.ui.widgets.rules_panel import RulesPanel
+from gputop.ui.widgets.serving_panel import ServingPanel, serving_row
 from gputop.ui.widgets.status_bar import StatusBar
 
 __all__ = ["OverviewScreen"]
@@ -62,6 +66,7 @@ class OverviewScreen(GpuTopScreen):
         Binding("down,j", "move(0, 1)", "↓", show=False),
         Binding("enter", "detail", "Detail"),
         Binding("s", "silence", "Silence", tooltip="Silence a firing, pending or near rule"),
+        Binding("b", "backtest", "Backtest", show=False),  # the rule under the panel's cursor
         Binding(
             "tab,shift+tab",
             "switch_focus",
@@ -80,6 +85,7 @@ class OverviewScreen(GpuTopScreen):
         self._last_gpu: GpuPanel | None = None
         self._moving_to: GpuPanel | None = None
         self._resumed = False
+        self._serving_sparks: dict[str, tuple[float | None, ...]] = {}
 
     def compose(self) -> ComposeResult:
         gpus = self.app.monitor.overview_gpus()
@@ -96,6 +102,7 @@ class OverviewScreen(GpuTopScreen):
             yield from self._gpu_widgets(gpus, levels)
         with Container(id="lower"):
             yield LatencyPanel(id="latency")
+            yield ServingPanel(id="serving")
             yield RulesPanel(id="rules")
         yield KeyBar()
 
@@ -153,7 +160,10 @@ class OverviewScreen(GpuTopScreen):
         sizes = [len(members) for _, members in node_groups(gpus)]
         banner = len(stale_banner_lines(app.monitor)) if app.kiosk else 0
         chrome = chrome_height(kiosk=app.kiosk, banner_lines=banner)
-        return overview_layout(app.size.width, app.size.height, sizes, need, chrome=chrome)
+        models = len(app.monitor.serving())
+        return overview_layout(
+            app.size.width, app.size.height, sizes, need, chrome=chrome, models=models
+        )
 
     def _relayout(self) -> None:
         layout = self._choose(self.app.monitor.overview_gpus())
@@ -171,6 +181,9 @@ class OverviewScreen(GpuTopScreen):
         columns.styles.grid_columns = COMPACT_COLUMNS
         grid.styles.grid_size_columns = layout.cols
         self.query_one(LatencyPanel).display = layout.latency
+        serving = self.query_one(ServingPanel)
+        serving.display = layout.serving > 0
+        serving.styles.height = max(1, serving_height(layout.serving))
         self.query_one("#lower").set_class(layout.beside, "-beside")
         for panel in self.query(GpuPanel):
             panel.compact = layout.compact
@@ -216,7 +229,23 @@ class OverviewScreen(GpuTopScreen):
             latency.set_note(latency_note(monitor))
         else:
             latency.update_latency(sample)
+        self._refresh_serving(monitor.serving())
         app.refresh_rules(self.query_one(RulesPanel))
+
+    def _refresh_serving(self, samples: tuple[ServingSample, ...]) -> None:
+        """The inference servers' models, worst time to first token first, and how fresh."""
+        if not self._layout.serving:
+            return
+        engines = ", ".join(dict.fromkeys(s.engine for s in samples))
+        order = sorted(samples, key=lambda s: -(s.ttft_p95_s or 0.0))
+        rows = []
+        for sample in order:
+            key = serving_key(sample.engine, sample.model)
+            rows.append(serving_row(sample, self._serving_sparks.get(key, ()), key))
+        panel = self.query_one(ServingPanel)
+        monitor = self.app.monitor
+        panel.set_stale(stale_note(monitor.serving_state(), monitor.clock.now()))
+        panel.set_rows(f"Serving · {engines} · TTFT P95", rows, self._layout.serving)
 
     def _sticky_marks(self, marks: dict[str, str], now: float) -> dict[str, str]:
         """A card keeps a near/pending mark for MARK_HOLD_S after the rule lets go, so a value
@@ -261,7 +290,9 @@ class OverviewScreen(GpuTopScreen):
         latency = self.query_one(LatencyPanel)
         lat_spec = SparkSpec.at_least(window, latency.spark_columns(), MIN_CELL_S)
         warns = tuple(levels.spark_warn(m.key) for m in GPU_METRICS)
-        state = (spec.epoch(now), columns, lat_spec.columns, monitor.store.merges, warns)
+        serving = monitor.serving()
+        models = tuple(serving_key(s.engine, s.model) for s in serving)
+        state = (spec.epoch(now), columns, lat_spec.columns, monitor.store.merges, warns, models)
         if state == self._spark_state:
             return
         self._spark_state = state
@@ -274,6 +305,12 @@ class OverviewScreen(GpuTopScreen):
                 levels,
             )
         latency.update_spark(closed_buckets(monitor.store, LATENCY_KEY, "p95_s", lat_spec, now))
+        # the same buckets as the P95 panel's: one time axis
+        self._serving_sparks = {
+            key: closed_buckets(monitor.store, key, "ttft_p95_s", lat_spec, now) for key in models
+        }
+        if serving:
+            self._refresh_serving(serving)
 
     # ---- navigation ----------------------------------------------------------------
 
@@ -324,15 +361,31 @@ class OverviewScreen(GpuTopScreen):
         # the rule row under the rules panel's cursor
         self.app.silence_rule(self.query_one(RulesPanel).selected)
 
+    def action_backtest(self) -> None:
+        status = self.query_one(RulesPanel).selected
+        names = [status.name] if status is not None else []
+        self.app.open_backtest(names, self.app.window_s, status.name if status else "")
+
     def on_gpu_panel_selected(self, message: GpuPanel.Selected) -> None:
         self.app.open_detail(message.key)
 
     def on_rules_panel_selected(self, message: RulesPanel.Selected) -> None:
         """Enter on a rule row: the detail of the GPU it is about, if any."""
-        labels = message.status.labels
-        gpu = next((g for g in self.app.monitor.gpus() if status_matches_gpu(labels, g)), None)
-        if labels and gpu is not None:
+        gpu = self._rule_gpu(message.status.labels)
+        if gpu is not None:
             self.app.open_detail(gpu.key)
+
+    def processes_gpu(self) -> GpuSample | None:
+        """`p` with the cursor on a rule row: the processes of the rule's GPU."""
+        rules = self.query_one(RulesPanel)
+        status = rules.selected if rules.has_focus else None
+        return self._rule_gpu(status.labels) if status is not None else None
+
+    def _rule_gpu(self, labels: Mapping[str, str]) -> GpuSample | None:
+        """The GPU (or MIG instance) a rule's series is about."""
+        if not labels:
+            return None
+        return next((g for g in self.app.monitor.gpus() if status_matches_gpu(labels, g)), None)
 
 
 def _panel_id(gpu: GpuSample) -> str:

@@ -1,5 +1,9 @@
 """The processes on the GPUs: a sortable table, filterable by GPU, kept current in place;
-`k` sends SIGTERM to the selected one after a confirmation (`K`: SIGKILL, asked twice)."""
+`k` sends SIGTERM to the selected one after a confirmation (`K`: SIGKILL, asked twice). Each
+process names its job (pod, Slurm job, container or user), and so does every signal sent.
+
+Opened for one GPU (`p` on a rule row, whose GPU it is), it lists that GPU's processes (a
+MIG instance's own) and names who is on it; `f` or a digit goes back to the GPU filters."""
 
 from __future__ import annotations
 
@@ -12,12 +16,20 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
 
-from gputop.core.models import ProcessSample
+from gputop.core.jobs import jobs_text
+from gputop.core.models import GpuSample, ProcessSample
 from gputop.sources.signals import ActionError, confirm_process, describe_process
 from gputop.ui.confirm import ConfirmScreen
 from gputop.ui.safetext import plain
 from gputop.ui.screens.base import GpuTopScreen
-from gputop.ui.views.processes import COLUMNS, SORTS, process_cells, sort_processes
+from gputop.ui.views.processes import (
+    COLUMNS,
+    SORTS,
+    gpu_text,
+    on_gpu,
+    process_cells,
+    sort_processes,
+)
 from gputop.ui.widgets.key_bar import KeyBar
 from gputop.ui.widgets.status_bar import StatusBar
 
@@ -49,11 +61,12 @@ class ProcessesScreen(GpuTopScreen):
         Binding("escape", "back", "Back"),
     ]
 
-    def __init__(self) -> None:
+    def __init__(self, gpu: GpuSample | None = None) -> None:
         super().__init__()
         self.sort_key = "gpu"
         self.descending = False
         self.gpu_filter: int | None = None
+        self.gpu = gpu  # only this GPU's (or MIG instance's) processes
         self._rows: list[_Row] = []
 
     def compose(self) -> ComposeResult:
@@ -80,7 +93,11 @@ class ProcessesScreen(GpuTopScreen):
         now = monitor.clock.now()
         app.update_status(self.query_one(StatusBar))
         procs = monitor.processes()
-        if self.gpu_filter is not None:
+        gpu = self.gpu
+        if gpu is not None:
+            local = gpu.host == monitor.host or gpu.source != "prometheus"
+            procs = tuple(p for p in procs if local and on_gpu(p, gpu))
+        elif self.gpu_filter is not None:
             procs = tuple(p for p in procs if p.gpu_index == self.gpu_filter)
         rows = [
             _Row(f"{p.gpu_index}:{p.pid}", process_cells(p, now))
@@ -125,9 +142,17 @@ class ProcessesScreen(GpuTopScreen):
         heading, _ = SORTS[self.sort_key]
         arrow = "↓" if self.descending else "↑"
         where = "all GPUs" if self.gpu_filter is None else f"GPU {self.gpu_filter}"
+        gpu = self.gpu
+        if gpu is not None:
+            who = jobs_text(gpu.jobs)
+            host = f" @ {gpu.host}" if gpu.source == "prometheus" else ""
+            where = f"{gpu.label}{host}" + (f" → {who}" if who else "")
         title = f"Processes · {where} · sort {heading} {arrow} · {shown} of {total}"
-        self.query_one(DataTable).border_title = title
-        self.sub_title = title
+        if gpu is not None and gpu.source == "prometheus" and gpu.host != self.app.monitor.host:
+            title += " · read on its own node only"  # NVML here sees this node's processes
+        shown_title = plain(title)  # a job's name, a host: outside text
+        self.query_one(DataTable).border_title = shown_title
+        self.sub_title = shown_title.plain
 
     @property
     def row_keys(self) -> list[str]:
@@ -150,12 +175,14 @@ class ProcessesScreen(GpuTopScreen):
 
     def action_cycle_filter(self) -> None:
         """all -> GPU 0 -> GPU 1 -> ... -> all."""
+        self.gpu = None
         order: list[int | None] = [None, *self._gpu_indices()]
         at = order.index(self.gpu_filter) if self.gpu_filter in order else 0
         self.gpu_filter = order[(at + 1) % len(order)]
         self.refresh_view()
 
     def action_filter(self, index: int) -> None:
+        self.gpu = None
         if index == self.gpu_filter:
             self.gpu_filter = None
         elif index in self._gpu_indices():
@@ -211,7 +238,7 @@ class ProcessesScreen(GpuTopScreen):
                 app.push_screen(ConfirmScreen(f"Really SIGKILL {who}?", again, yes="SIGKILL"), send)
 
         question = f"Send {sig.name} to {who}?"
-        gpu = f"on GPU {proc.gpu_index}"
+        gpu = f"on GPU {gpu_text(proc)}"
         if sig is signal.SIGKILL:
             app.push_screen(ConfirmScreen(question, gpu, yes="Go on"), first)
         else:

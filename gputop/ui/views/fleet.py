@@ -10,6 +10,7 @@ import math
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from gputop.core.jobs import jobs_from_labels, jobs_text
 from gputop.core.models import GPU_METRICS, METRICS, TEMPERATURE, GpuSample
 from gputop.core.store import MetricStore
 from gputop.core.units import format_duration, format_value
@@ -112,10 +113,8 @@ FleetRow = NodeRow | GpuRow
 
 
 def pod_text(labels: Mapping[str, str]) -> str:
-    """namespace/pod when DCGM reports the Kubernetes pod, else ""."""
-    pod = labels.get("pod") or labels.get("exported_pod") or ""
-    namespace = labels.get("namespace") or labels.get("exported_namespace") or ""
-    return f"{namespace}/{pod}" if pod and namespace else pod
+    """The job DCGM reports on a GPU: namespace/pod, `job <id>` (HPC mapping), else ""."""
+    return jobs_text(jobs_from_labels(labels))
 
 
 def _value(gpu: GpuSample, metric: str) -> float | None:
@@ -148,14 +147,36 @@ def fleet_rows(
     groups.sort(key=lambda g: (g[0] is None, -(g[0] or 0), g[1]))
     rows: list[FleetRow] = []
     for _, host, members in groups:
+        members = _instances_under_gpus(members)
         hot = [g for g in members if _value(g, "temperature_c") is not None]
         hottest = max(hot, key=lambda g: g.temperature_c or 0.0, default=None)
         lost = sum(1 for g in members if g.state == "lost")
-        rows.append(NodeRow(host, len(members), hottest, lost))
+        whole = sum(1 for g in members if g.mig is None)  # MIG instances are not GPUs
+        rows.append(NodeRow(host, whole, hottest, lost))
         for gpu in members:
             key = gpu.key
             rows.append(GpuRow(gpu, (pods or {}).get(key, ""), (marks or {}).get(key)))
     return rows
+
+
+def _instances_under_gpus(members: list[GpuSample]) -> list[GpuSample]:
+    """Each MIG instance right after its GPU, in GPU instance order, wherever the sort put it."""
+    instances: dict[tuple[int, str], list[GpuSample]] = {}
+    for g in members:
+        if g.mig is not None:
+            instances.setdefault((g.index, g.mig.parent_uuid), []).append(g)
+    if not instances:
+        return members
+    out: list[GpuSample] = []
+    for g in members:
+        if g.mig is not None:
+            continue
+        out.append(g)
+        mine = instances.pop((g.index, g.uuid), [])
+        out.extend(sorted(mine, key=lambda i: i.mig.gi if i.mig else 0))
+    for orphans in instances.values():  # their GPU is not listed: they still are
+        out.extend(orphans)
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +207,7 @@ def _cell(text: str, width: int) -> str:
 def heading_line(layout: FleetLayout, sort: Sort, window_s: float) -> Line:
     texts = ["   ", _cell("NODE", layout.node_w), "GPU ", _cell("MODEL", MODEL_W)]
     if layout.pod_w:
-        texts.append(_cell("POD", layout.pod_w))
+        texts.append(_cell("JOB", layout.pod_w))
     for metric in GPU_METRICS:
         texts.append(metric.label.rjust(metric.width) + " ")
     chart = f"{sort.heading} · last {format_duration(window_s)}"
@@ -218,11 +239,16 @@ def gpu_line(
 ) -> Line:
     gpu = row.gpu
     glyph, mark_cls = _MARKS.get(row.mark or "", (" ", "muted"))
+    if gpu.mig is not None:  # under its GPU: "  ╰ GI 7 1g.10gb"
+        index, model = "  ╰ ", f"GI {gpu.mig.gi} {gpu.mig.profile or ''}".rstrip()
+    else:
+        index = f"{gpu.index:>3} " if gpu.index >= 0 else "  ? "
+        model = gpu.name.replace("NVIDIA ", "")
     fields: list[Field] = [
         (f"{glyph} ", mark_cls),
         (_cell(gpu.host, layout.node_w), "muted"),
-        (f"{gpu.index:>3} " if gpu.index >= 0 else "  ? ", "value"),
-        (_cell(gpu.name.replace("NVIDIA ", ""), MODEL_W), "model"),
+        (index, "value"),
+        (_cell(model, MODEL_W), "model"),
     ]
     if layout.pod_w:
         fields.append((_cell(row.pod, layout.pod_w), "muted"))

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from gputop.core.models import ProcessSample
+from gputop.core.jobs import jobs_text
+from gputop.core.models import GpuSample, ProcessSample
 from gputop.core.units import format_duration, format_mib, format_value
 from gputop.core.untrusted import visible
 
-__all__ = ["COLUMNS", "SORTS", "process_cells", "sort_processes"]
+__all__ = ["COLUMNS", "SORTS", "gpu_text", "on_gpu", "process_cells", "sort_processes"]
 
 #: (column key, heading, right-aligned)
 COLUMNS: tuple[tuple[str, str, bool], ...] = (
@@ -18,6 +19,7 @@ COLUMNS: tuple[tuple[str, str, bool], ...] = (
     ("mem", "GPU MEM", True),
     ("cpu", "CPU %", True),
     ("elapsed", "ELAPSED", True),
+    ("job", "JOB", False),
     ("command", "COMMAND", False),
 )
 #: sort key -> (heading, descending first): big numbers first for memory and CPU.
@@ -34,13 +36,33 @@ def process_cells(proc: ProcessSample, now: float) -> tuple[str, ...]:
     name and command line are theirs to choose: their controls are made visible."""
     elapsed = "n/a" if proc.started is None else format_duration(max(0.0, now - proc.started))
     return (
-        str(proc.gpu_index),
+        gpu_text(proc),
         str(proc.pid),
         visible(proc.user or "n/a"),
         format_mib(proc.gpu_memory_mib),
         format_value(proc.cpu_pct, "", 1),
         elapsed,
+        visible(jobs_text(proc.jobs) or "n/a"),
         visible(proc.command or "n/a"),
+    )
+
+
+def gpu_text(proc: ProcessSample) -> str:
+    """The GPU a process runs on: "3", or "0 GI 7" in a MIG instance."""
+    gi = proc.gpu_instance
+    return str(proc.gpu_index) if gi is None else f"{proc.gpu_index} GI {gi}"
+
+
+def on_gpu(proc: ProcessSample, gpu: GpuSample) -> bool:
+    """Whether a process runs on this GPU: a MIG instance's own, or any of a GPU's."""
+    if gpu.mig is not None:
+        return proc.gpu_uuid == gpu.uuid or (
+            proc.gpu_index == gpu.index and proc.gpu_instance == gpu.mig.gi
+        )
+    return (
+        proc.gpu_uuid == gpu.uuid
+        or (not proc.gpu_uuid and proc.gpu_index == gpu.index)
+        or (proc.gpu_instance is not None and proc.gpu_index == gpu.index)
     )
 
 

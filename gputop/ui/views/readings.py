@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from gputop.core.catalogue import lookup
-from gputop.core.labels import matches_gpu
+from gputop.core.labels import matches_sample
 from gputop.core.models import METRICS, GpuSample, Metric, SourceState, SourceStatus
 from gputop.core.store import MetricStore
 from gputop.core.units import format_age, format_clock, format_duration, format_value
@@ -196,7 +196,7 @@ def rule_metric(query: str | None, *, instant: bool = False) -> tuple[str, float
 
 def status_matches_gpu(labels: Mapping[str, str], gpu: GpuSample) -> bool:
     """Whether a rule's series is about this GPU (by UUID, else by index and host)."""
-    return matches_gpu(labels, uuid=gpu.uuid, index=gpu.index, host=gpu.host)
+    return matches_sample(labels, gpu)
 
 
 _MARK_RANK = {"firing": 3, "pending": 2, "near": 1}
@@ -207,7 +207,8 @@ def gpu_marks(statuses: Sequence[RuleStatus], gpus: Sequence[GpuSample]) -> dict
     by_uuid: dict[str, list[GpuSample]] = {}
     by_index: dict[str, list[GpuSample]] = {}
     for gpu in gpus:
-        by_uuid.setdefault(gpu.uuid, []).append(gpu)
+        # a MIG instance's series carry its parent's UUID
+        by_uuid.setdefault(gpu.uuid if gpu.mig is None else gpu.mig.parent_uuid, []).append(gpu)
         by_index.setdefault(str(gpu.index), []).append(gpu)
     marks: dict[str, str] = {}
     for st in statuses:

@@ -30,6 +30,7 @@ from gputop.rules.text import (
     fate_text,
     rule_detail,
     rule_detail_short,
+    rule_job,
     rule_title,
 )
 from gputop.ui.views.readings import rule_metric, status_matches_gpu
@@ -86,6 +87,7 @@ class RuleRow:
     short: str = ""
     key: Hashable = None
     status: RuleStatus | None = field(default=None, compare=False)
+    job: str = ""  # who is on its GPU, at the end of `title` after " → "
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,9 +185,12 @@ def rule_row(
     """A rule's row. What Alertmanager did with its alert: where it was routed, after the
     series; why it will not page (silenced, inhibited, missing), instead of the detail; and
     while Alertmanager cannot be read, that its fate is not known now, instead of the detail.
-    Its words hold rule names, labels and reasons from outside: their controls are made
-    visible."""
+    The job on its GPU follows the series (" → inference/t2v-worker-1"). Its words hold rule
+    names, labels, job names and reasons from outside: their controls are made visible."""
     title, detail, short = visible(rule_title(status)), visible(rule_detail(status, now)), ""
+    job = visible(rule_job(status))
+    if job:
+        title = f"{title} → {job}"
     at = time.time() if now is None else now
     fate, am = visible(fate_text(status, at)), status.alertmanager
     name = visible(status.name)
@@ -195,7 +200,7 @@ def rule_row(
         if fate:
             detail, short = fate, visible(fate_stale_text(status, at, short=True))
     elif fate and am is not None and am.state == "active":
-        title = f"{title}  {fate}"
+        title, job = f"{title}  {fate}", ""  # the job is no longer at the end
     elif fate:
         detail = short = fate
     if status.state == "unknown":  # an unknown rule's reason can be long: the wide column
@@ -213,6 +218,7 @@ def rule_row(
         short or visible(rule_detail_short(status, now)),
         status.key,
         status,
+        job,
     )
 
 

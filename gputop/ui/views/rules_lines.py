@@ -7,8 +7,9 @@ value's sparkline, the detail (value against threshold, countdown). The widths f
 - the rule and series get what they need first: the rule name is never cut while blank
   columns remain; if something must go, the sparkline goes first, then the detail shrinks to
   its short form ("88 vs > 85 in 1m30s") and then to the value against its threshold alone,
-  which is never cut, and only then is the rule name cut, in its middle (the GPU and node
-  stay);
+  which is never cut, then the job on the GPU ("→ inference/t2v-worker-1", a near or ok
+  row's before a firing or pending row's) is cut in its middle, down to 7 cells, then left
+  out, and only then is the rule name cut, in its middle (the GPU and node stay);
 - an unknown row's reason runs over the whole width after its state;
 - the detail column's width moves in steps, so a countdown that loses a digit does not move
   every column (which would repaint the whole panel).
@@ -54,6 +55,12 @@ SPARK_MAX = 16
 SPARK_MIN = 6
 _TITLE_MIN = 12
 _DETAIL_STEP = 6
+#: What the job keeps while the detail has its room...
+_JOB_MIN = 12
+#: ... and the least of it worth showing (three characters of each end, "t2v…678"):
+#: narrower, it goes, before the rule name is cut.
+_JOB_SHORTEST = 7
+_ARROW = " → "
 _ORDER = ("firing", "pending", "near", "unknown", "ok")
 
 
@@ -99,9 +106,14 @@ class RuleColumns:
         detail_need = min(longest + _DETAIL_STEP - 1, -(-longest // _DETAIL_STEP) * _DETAIL_STEP)
         # what the detail keeps before the rule name is cut: the value against its threshold
         keep = min(short_need, max((len(_compared(r)) for r in shown), default=0))
-        title_w = min(title_need, max(avail - (keep + 1 if keep else 0), _TITLE_MIN), avail)
+        # a job beyond its minimum gives way to the detail (a countdown); a near or ok row's
+        # job gives way first, before a firing or pending row's
+        core_need = max((_core_len(r) for r in shown), default=0)
+        title_w = min(core_need, max(avail - (keep + 1 if keep else 0), _TITLE_MIN), avail)
         rest = max(0, avail - title_w - 1)
         detail_w = min(detail_need, rest)
+        grow = min(max(0, title_need - title_w), rest - detail_w)  # before the sparkline
+        title_w, rest = title_w + grow, rest - grow
         room = rest - detail_w - 1
         spark_w = min(SPARK_MAX, room) if room >= SPARK_MIN else 0
         used = title_w + 1 + (spark_w + 1 if spark_w else 0) + detail_w
@@ -110,16 +122,42 @@ class RuleColumns:
 
 
 def fit_title(row: RuleRow, width: int) -> str:
-    """The rule and series in `width` cells: the rule name is cut (in its middle) first."""
+    """The rule and series in `width` cells: the job on its GPU gives way first (its
+    namespace, then its middle, then all of it below `_JOB_SHORTEST` cells), then the rule
+    name is cut (in its middle); the GPU and node stay."""
     title = row.title
     if len(title) <= width:
         return title
+    if row.job and title.endswith(_ARROW + row.job):  # the job gives way first, then goes
+        title = title[: len(title) - len(row.job) - len(_ARROW)]
+        room = width - len(title) - len(_ARROW)
+        if room >= _JOB_SHORTEST:
+            return title + _ARROW + _fit_job(row.job, room)
+        if len(title) <= width:
+            return title
     name = row.name if row.name and title.startswith(row.name) else ""
     series = title[len(name) :]
     room = width - len(series)
     if name and room >= 6:
         return shorten_middle(name, room) + series
     return shorten_middle(title, width)
+
+
+def _core_len(row: RuleRow) -> int:
+    """The cells of a row's title the columns make room for before its detail's countdown:
+    a firing or pending row's with its job at up to `_JOB_MIN`, any other row's without it."""
+    if not row.job:
+        return len(row.title)
+    if row.state in ("firing", "pending"):
+        return len(row.title) - max(0, len(row.job) - _JOB_MIN)
+    return len(row.title) - len(row.job) - len(_ARROW)
+
+
+def _fit_job(job: str, width: int) -> str:
+    """A job in `width` cells: a pod without its namespace first, then cut in its middle."""
+    if len(job) > width and "/" in job:
+        job = job.split("/", 1)[1]
+    return shorten_middle(job, width)
 
 
 def _compared(row: RuleRow) -> str:

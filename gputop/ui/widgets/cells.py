@@ -163,8 +163,9 @@ class ReadingLine(Widget):
 class IndexCell(Widget):
     """The GPU index at the start of a compact line: "▶" and the index in reverse video when
     the GPU is selected, so the selection reads without colour and whatever its alert colour;
-    then the glyph of the worst rule touching it ("▶● 3▕"). While the GPU's source fails, the
-    bar after the index is a "✖": the numbers beside it are its last known ones."""
+    then the glyph of the worst rule touching it ("▶● 3▕"). A MIG instance shows its GPU
+    instance id under its GPU ("╰7"). While the GPU's source fails, the bar after the index
+    is a "✖": the numbers beside it are its last known ones."""
 
     COMPONENT_CLASSES = {
         "index-cell--selected",
@@ -180,9 +181,10 @@ class IndexCell(Widget):
     IndexCell > .index-cell--near { color: $warning; }
     """
 
-    def __init__(self, index: int) -> None:
+    def __init__(self, index: int, gi: int | None = None) -> None:
         super().__init__()
         self.index = index
+        self.gi = gi
         self.selected = False
         self.stale = False
         self.mark: str | None = None
@@ -212,6 +214,8 @@ class IndexCell(Widget):
         if mark in MARK_GLYPHS:
             alert += self.get_component_rich_style(f"index-cell--{mark}", partial=True)
         index = f"{self.index:>2}" if self.index >= 0 else " ?"
+        if self.gi is not None:
+            index = f"╰{self.gi}" if self.gi < 10 else f"{self.gi:>2}"
         failing = base + self.get_component_rich_style("index-cell--firing", partial=True)
         segments = [
             Segment("▶" if self.selected else " ", chosen if self.selected else base),

@@ -7,7 +7,8 @@ buckets closes.
 The selected GPU is marked "▶" with its index in reverse video (in the card's title, or at the
 start of the compact line): alert colours take the border, the selection never depends on one.
 The worst rule touching the GPU shows as a glyph beside its index too (● firing, ◐ pending,
-○ near), so it reads without colour.
+○ near), so it reads without colour. A card's title names who is on the GPU (its pod, Slurm
+job or user); a MIG instance is a panel of its own ("GPU 0 GI 7 · MIG 1g.10gb"), after its GPU.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from gputop.core.jobs import jobs_text
 from gputop.core.models import GPU_METRICS, GpuSample
 from gputop.core.units import format_since
 from gputop.core.untrusted import visible
@@ -107,7 +109,7 @@ class GpuPanel(Widget, can_focus=True):
         self._sparks = {m.key: SparkCell(m.label) for m in GPU_METRICS}
         self.set_reactive(GpuPanel.compact, compact)
         self.set_class(compact, "-compact")
-        self._index = IndexCell(gpu.index)
+        self._index = IndexCell(gpu.index, None if gpu.mig is None else gpu.mig.gi)
         self._mark: str | None = None
         self._note = ""
         self._set_title(selected=False)
@@ -115,14 +117,21 @@ class GpuPanel(Widget, can_focus=True):
     def _set_title(self, *, selected: bool) -> None:
         gpu = self.gpu
         short = gpu.name.replace("NVIDIA ", "")
+        if gpu.mig is not None:
+            short = f"MIG {gpu.mig.profile or '?'}"
+        elif gpu.mig_mode:
+            short += " · MIG"
         host = f" · {gpu.host}" if gpu.source == "prometheus" else ""
         title = Text()
         if selected:
             title.append("▶ ", style="bold")
         if self._mark:
             title.append(f"{MARK_GLYPHS[self._mark]} ", style="bold")
-        title.append(f"GPU {gpu.index}", style="bold reverse" if selected else "")
-        title.append(visible(f" · {short}{host}"))
+        title.append(gpu.label, style="bold reverse" if selected else "")
+        title.append(visible(f" · {short}{host}"))  # a name, a host are outside text
+        who = jobs_text(gpu.jobs)
+        if who:
+            title.append(visible(f" · {who}"))
         self.border_title = title
 
     def set_mark(self, mark: str | None) -> None:
@@ -178,7 +187,10 @@ class GpuPanel(Widget, can_focus=True):
 
         A lost GPU shows since when it is lost (`lost_since`, at `now`) and why."""
         was_lost = self.gpu.state == "lost"
+        jobs_moved = gpu.jobs != self.gpu.jobs
         self.gpu = gpu
+        if jobs_moved:
+            self._set_title(selected=self.has_focus)
         lost = gpu.state == "lost"
         if lost != was_lost or force:
             self.set_class(lost, "-lost")

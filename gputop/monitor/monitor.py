@@ -1,20 +1,8 @@
-"""The monitor: owns the sources, the store and the rules, and is driven the same way by
-`--once`, the dashboard and the tests.
-
-The local source (NVML or the demo node) is read with `read_local()`, which blocks and may run
-on a worker thread; its result is applied with `ingest()` on the owner's thread, so the store
-is only ever written from one thread. Remote sources (Prometheus, Alertmanager) are async
-(`refresh_remote()`).
-
-A failing source is retried with `core.backoff.source_backoff` (1 s doubling to 8 s), so one
-that comes back is seen within seconds; `retry_now()` skips the wait. GPUs that fall off the
-bus are remembered with the time they were first seen lost (`lost_since`). The UI acts only
-through it: `silence()`, `expire()` (Alertmanager) and `signal()` (a GPU process).
-"""
+"""The Monitor class: the sources, the store and the rules it owns, read and refreshed (see
+`gputop.monitor`)."""
 
 from __future__ import annotations
 
-import signal
 import socket
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -28,10 +16,13 @@ from gputop.core.models import (
     LostSince,
     NodeSnapshot,
     ProcessSample,
+    ServingSample,
     SourceState,
     SourceStatus,
 )
 from gputop.core.store import MetricStore
+from gputop.monitor.actions import MonitorActions
+from gputop.monitor.jobs import StatusJobs
 from gputop.rules.model import RuleStatus, sort_statuses
 from gputop.sources.base import (
     LocalFailure,
@@ -43,10 +34,10 @@ from gputop.sources.base import (
 )
 
 if TYPE_CHECKING:
+    from gputop.rules.backtest.setup import Setup
     from gputop.rules.engine import RulesEngine
     from gputop.rules.fate import FatedStatuses
     from gputop.sources.alertmanager import AlertmanagerSource
-    from gputop.sources.amtypes import Matcher
     from gputop.sources.prometheus.client import PrometheusClient
 
 __all__ = [
@@ -61,7 +52,7 @@ OVERVIEW_MAX = 16
 LOCAL_SOURCES = ("nvml", "demo")
 
 
-class Monitor:
+class Monitor(MonitorActions):
     def __init__(
         self,
         *,
@@ -97,6 +88,7 @@ class Monitor:
             for name in (*LOCAL_SOURCES, "prometheus", "alertmanager")
         }
         self._fated: FatedStatuses | None = None  # rule_statuses() with fates, kept
+        self._jobs = StatusJobs()  # rule_statuses() with the jobs on their GPUs, kept
 
     # ---- local source ---------------------------------------------------------------
 
@@ -188,6 +180,13 @@ class Monitor:
             statuses = engines[0].statuses
         else:
             statuses = sort_statuses(s for e in engines for s in e.statuses)
+        statuses = self._jobs.of(
+            statuses,
+            self.clock.now(),
+            version=getattr(self.remote, "jobs_version", None),
+            remote=self._remote_gpus,
+            local=self.latest.gpus if self.latest else (),
+        )
         return self._with_fates(statuses)
 
     def _with_fates(self, statuses: list[RuleStatus]) -> list[RuleStatus]:
@@ -255,37 +254,6 @@ class Monitor:
         for engine in (self.rules, self.local_rules):
             if engine is not None:
                 engine.retry_now()
-
-    # ---- actions: the only way the UI changes something outside gputop ----------------
-
-    async def silence(
-        self, matchers: Sequence[Matcher], seconds: float, *, created_by: str, comment: str
-    ) -> str:
-        """Silence `matchers` in Alertmanager from now on, for `seconds`; the silence's id.
-        Raises AmError (also when no Alertmanager is configured)."""
-        am = self._am()
-        now = self.clock.now()
-        return await am.create_silence(
-            matchers, starts_at=now, ends_at=now + seconds, created_by=created_by, comment=comment
-        )
-
-    async def expire(self, silence_id: str) -> None:
-        """Expire a silence in Alertmanager now. Raises AmError."""
-        await self._am().expire_silence(silence_id)
-
-    def signal(self, proc: ProcessSample, sig: signal.Signals) -> str:
-        """Send `sig` to a listed GPU process once it is confirmed to be the one listed and
-        still on its GPU; what was done. Raises ActionError saying why not."""
-        from gputop.sources.signals import signal_process
-
-        return signal_process(proc, sig, self.processes_now())
-
-    def _am(self) -> AlertmanagerSource:
-        if self.alertmanager is None:
-            from gputop.sources.amtypes import AmError
-
-            raise AmError("no Alertmanager configured")
-        return self.alertmanager
 
     # ---- lost GPUs ------------------------------------------------------------------
 
@@ -388,12 +356,38 @@ class Monitor:
             return own()
         return None if source is None else self.state(source)
 
+    def serving(self) -> tuple[ServingSample, ...]:
+        """Every model of every inference server Prometheus shows (vLLM, SGLang, ...)."""
+        # a remote source may know the inference servers behind its GPUs
+        read: Callable[[], Sequence[ServingSample]] | None = getattr(self.remote, "serving", None)
+        return tuple(read()) if read is not None else ()
+
+    def serving_state(self) -> SourceState | None:
+        """How fresh the inference servers' numbers are, from their own targets' samples
+        (None: no server found)."""
+        own: Callable[[], SourceState | None] | None = getattr(self.remote, "serving_state", None)
+        return own() if own is not None else None
+
     def latency(self) -> LatencySample | None:
         if self.remote is not None:
             remote_latency = self.remote.latency()
             if remote_latency is not None:
                 return remote_latency
         return self.latest.latency if self.latest else None
+
+    def backtest_setup(self, start: float, end: float) -> Setup:
+        """The rules on screen and the history to replay them over (`rules.backtest`)."""
+        from gputop.rules.backtest.setup import dashboard_setup
+
+        return dashboard_setup(
+            self.rules,
+            self.local_rules,
+            self.client,
+            self.store,
+            self.gpus(),
+            start=start,
+            end=end,
+        )
 
     def close(self) -> None:
         if self.local is not None:
