@@ -355,7 +355,7 @@ async def test_a_rule_files_hostile_rule_name_in_its_backtest_shows_as_text(
     async with app.run_test(headless=False, size=(120, 40), tooltips=True) as pilot:
         await _settle(app, pilot)
         text = _check(app, "overview with a rule file's rule")
-        assert "PENDING Hot␛]52;c;ZWNoby…x9b31m\\u202eLIVE · GPU 0" in text, text  # cut to fit
+        assert f"PENDING {HOT_SHOWN} · GPU 0 @ demo-node" in text, text
         assert "rules␛]0;t␇.yml" in text, text  # the rules panel names the file
         await pilot.press("tab")
         await _backtest(pilot, app)

@@ -128,7 +128,8 @@ def test_values_move_and_identity_stays(fake_nvml: FakeNvml) -> None:
     for i in range(4):
         seen = [s["gpus"][i] for s in samples]
         assert len({(g["uuid"], g["name"], g["index"]) for g in seen}) == 1
-        assert seen[0]["memory_used_mib"] != seen[-1]["memory_used_mib"]
+        # The readings move (the first and last may fall either side of a peak, so compare all).
+        assert len({g["memory_used_mib"] for g in seen}) > 1, seen
         for g in seen:
             assert g["memory_total_mib"] == 81920
             assert 28900 <= g["memory_used_mib"] <= 81920
