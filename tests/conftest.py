@@ -5,4 +5,6 @@ pytest_plugins = [
     "tests.support.prometheus_server",
     "tests.support.alertmanager_server",
     "tests.support.guarded",
+    "tests.support.cli",
+    "tests.support.snapshots",
 ]

@@ -4,7 +4,6 @@ SIGTERM sent from the processes table to a process the stand-in NVML lists on a 
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -16,7 +15,7 @@ import pytest
 
 from tests.support.fake_nvml import FakeNvml
 from tests.support.prometheus_server import PromStack
-from tests.test_e2e_pty import PtyRun
+from tests.support.pty_run import PtyRun
 
 pytestmark = pytest.mark.e2e
 
@@ -29,14 +28,6 @@ def runs() -> Iterator[list[PtyRun]]:
     yield started
     for run in started:
         run.close()
-
-
-@pytest.fixture
-def isolated_env(tmp_path: Path) -> dict[str, str]:
-    """The environment without the machine's config file or GPUTOP_* settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GPUTOP_")}
-    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
-    return env
 
 
 def wait_screen(run: PtyRun, check: Callable[[str], bool], what: str, timeout: float) -> str:

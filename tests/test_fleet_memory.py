@@ -16,7 +16,7 @@ import pytest
 
 from gputop.core.clock import FakeClock
 from gputop.sources.promtypes import PromSeries, parse_matrix
-from tests.test_promfeed import T0, FakeProm, make
+from tests.support.fake_prometheus import T0, FakeProm, make
 
 
 def test_range_series_keep_sixteen_bytes_a_point() -> None:

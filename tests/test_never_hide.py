@@ -6,7 +6,6 @@ focus and scrolls; the selection reads without colour. Snapshots pin each frame.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 
@@ -24,18 +23,13 @@ from tests.support.rulestates import (
     fleet_firing,
     panel_text,
 )
-from tests.support.ui import fixed_utc, screen_lines
+from tests.support.ui import screen_lines
 
 SIZES = [(80, 24), (100, 30), (120, 40)]
 size_ids = [f"{w}x{h}" for w, h in SIZES]
 
 
-@pytest.fixture(autouse=True)
-def _stable_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.delenv("NO_COLOR", raising=False)
-    monkeypatch.delenv("GPUTOP_THEME", raising=False)
-    with fixed_utc():
-        yield
+pytestmark = pytest.mark.usefixtures("stable_environment")
 
 
 @pytest.mark.parametrize("size", SIZES, ids=size_ids)

@@ -6,7 +6,6 @@ squashing the chart; the fleet has a cursor and Enter opens a GPU; footers show 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 
@@ -21,14 +20,9 @@ from gputop.ui.screens.overview import OverviewScreen
 from gputop.ui.widgets.fleet_table import FleetTable
 from gputop.ui.widgets.key_bar import KeyBar, KeyItem, fit_keys
 from tests.support.rulestates import FixedRules, build_fleet_app, build_states_app
-from tests.support.ui import START, build_monitor, fixed_utc, screen_lines
+from tests.support.ui import START, build_monitor, screen_lines
 
-
-@pytest.fixture(autouse=True)
-def _stable_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.delenv("NO_COLOR", raising=False)
-    with fixed_utc():
-        yield
+pytestmark = pytest.mark.usefixtures("stable_environment")
 
 
 # ---- the detail screen ----------------------------------------------------------------------

@@ -4,21 +4,13 @@ Alertmanager that answers the same every time."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from gputop.ui.app import GpuTopApp
 from tests.support.guarded import FakeAlertmanager, with_alertmanager
-from tests.support.ui import build_monitor, fixed_utc
+from tests.support.ui import build_monitor
 
-
-@pytest.fixture(autouse=True)
-def _stable_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.delenv("NO_COLOR", raising=False)
-    monkeypatch.delenv("GPUTOP_THEME", raising=False)
-    with fixed_utc():
-        yield
+pytestmark = pytest.mark.usefixtures("stable_environment")
 
 
 def app_with_alertmanager(*, down: bool = False, **options: bool) -> GpuTopApp:
