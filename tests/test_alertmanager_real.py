@@ -36,7 +36,7 @@ from tests.support.alertmanager_server import AlertmanagerServer
 from tests.support.prometheus_server import PromStack
 from tests.support.ui import screen_lines
 
-pytestmark = [pytest.mark.prometheus, pytest.mark.usefixtures("isolated_env")]
+pytestmark = [pytest.mark.prometheus, pytest.mark.servers, pytest.mark.usefixtures("isolated_env")]
 
 RULES = Path(__file__).parent / "data" / "rules-alertmanager.yml"
 REPO = Path(__file__).resolve().parents[1]

@@ -42,6 +42,7 @@ def wait_screen(run: PtyRun, check: Callable[[str], bool], what: str, timeout: f
     raise AssertionError(f"{what} not on screen within {timeout:.0f} s:\n" + "\n".join(run.lines()))
 
 
+@pytest.mark.prometheus
 def test_kiosk_stale_banner_through_an_outage_and_only_the_chord_quits(
     prometheus_factory: Callable[..., PromStack], isolated_env: dict[str, str], runs: list[PtyRun]
 ) -> None:
@@ -75,6 +76,7 @@ def test_kiosk_stale_banner_through_an_outage_and_only_the_chord_quits(
     assert b"Traceback" not in run.output
 
 
+@pytest.mark.prometheus
 def test_a_kiosk_starts_with_every_source_down_and_keeps_trying(
     prometheus_factory: Callable[..., PromStack],
     no_nvml: FakeNvml,

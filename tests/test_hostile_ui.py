@@ -162,6 +162,7 @@ async def _settle(app: GpuTopApp, pilot: Pilot[int], seconds: int = 1) -> None:
         await pilot.pause()
 
 
+@pytest.mark.slow
 async def test_every_screen_and_dialog_shows_hostile_text_as_text(
     server: HostileServer,
 ) -> None:

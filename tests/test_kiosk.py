@@ -11,6 +11,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from gputop.cli import _attach_prometheus, _attach_rules
 from gputop.config import load_config
 from gputop.core.clock import FakeClock
@@ -178,6 +180,7 @@ async def _kiosk_on(url: str, clock: FakeClock) -> Monitor:
     return monitor
 
 
+@pytest.mark.prometheus
 async def test_stale_banner_within_two_intervals_and_gone_after_recovery(
     prometheus_factory: Callable[..., PromStack],
 ) -> None:

@@ -15,6 +15,7 @@ import time
 import pyte
 
 from tests.support.cli import ROOT
+from tests.support.lanes import require_marker
 
 __all__ = ["PtyRun"]
 
@@ -25,6 +26,7 @@ class PtyRun:
     def __init__(
         self, args: list[str], cols: int, rows: int, env: dict[str, str] | None = None
     ) -> None:
+        require_marker("e2e", "the program in a pseudo-terminal")
         self.screen = pyte.Screen(cols, rows)
         self.stream = pyte.ByteStream(self.screen)
         self.output = bytearray()
