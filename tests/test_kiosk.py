@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from gputop.cli import _attach_prometheus, _attach_rules
+from gputop.cli import _attach_prometheus, _attach_rules, main
 from gputop.config import load_config
 from gputop.core.clock import FakeClock
 from gputop.core.models import SourceState, SourceStatus
@@ -47,11 +47,36 @@ async def test_kiosk_pages_cycle_by_themselves() -> None:
         assert len(app.screen_stack) == 1  # nothing piles up
 
 
-async def test_without_kiosk_the_page_stays() -> None:
-    app = GpuTopApp(build_monitor(), poll=False)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause(1.0)
-        assert isinstance(app.screen, OverviewScreen)
+def _pages_seen(argv: list[str], seconds: float, monkeypatch: pytest.MonkeyPatch) -> list[type]:
+    """The screens `gputop ARGV` shows, in turn, over `seconds`: the app the command line
+    builds, run headless in place of the terminal."""
+    seen: list[type] = []
+
+    async def watch(app: GpuTopApp) -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            for _ in range(round(seconds / 0.1)):
+                await pilot.pause(0.1)
+                if not seen or seen[-1] is not type(app.screen):
+                    seen.append(type(app.screen))
+
+    def run_headless(app: GpuTopApp, **_: object) -> int:
+        asyncio.run(watch(app))
+        return 0
+
+    monkeypatch.setattr(GpuTopApp, "run", run_headless)
+    assert main(argv) == 0
+    return seen
+
+
+@pytest.mark.usefixtures("isolated_env")
+def test_without_kiosk_the_page_stays(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a page period is configured, but only a kiosk turns its pages: none in 2.5 periods
+    config = tmp_path / "config.toml"
+    config.write_text("[ui]\nkiosk_page_seconds = 1\n")
+    pages = _pages_seen(["--demo", "--config", str(config)], 2.5, monkeypatch)
+    assert pages == [OverviewScreen]
+    kiosk = _pages_seen(["--demo", "--kiosk", "--config", str(config)], 1.5, monkeypatch)
+    assert kiosk == [OverviewScreen, ProcessesScreen]  # a kiosk's turn, watched the same way
 
 
 async def test_only_pages_with_something_to_show_are_in_the_cycle() -> None:

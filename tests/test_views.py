@@ -181,25 +181,45 @@ def test_the_header_counts_lost_gpus_and_says_when_a_failing_source_is_tried_aga
 
 
 def test_the_overview_gives_way_to_the_rules_it_must_show():
-    from gputop.ui.overview_view import MIN_RULE_ROWS, RuleRoom, chrome_height, overview_layout
+    from gputop.ui.overview_view import (
+        MIN_GPU_LINES,
+        MIN_RULE_ROWS,
+        RuleRoom,
+        chrome_height,
+        overview_layout,
+    )
 
     # 8 GPUs at 120x40: cards beside a few rule lines, compact lines beside many
     assert not overview_layout(120, 40, [8], 2).compact
     many = overview_layout(120, 40, [8], 12)
     assert many.compact and many.gpu_h == 8
-    # 16 GPUs on 2 nodes at 80x24: a heading per node, the list scrolls to leave the room
+    # What stands around the compact GPU list at 80x24, top to bottom: the header, the list's
+    # column heading, the list, the latency panel, the rules panel (its rows inside a border),
+    # the footer. The list takes what the others leave, and scrolls when it holds more.
+    header = footer = column_heading = 1
+    latency_panel = 4  # 2 lines inside a border that carries its title
+    rules_border = 2
+    # 16 GPUs on 2 nodes: a heading per node; the list scrolls so the 4 rule rows fit
     small = overview_layout(80, 24, [8, 8], 4)
     assert small.compact and small.headings and small.latency
-    assert 1 + 1 + small.gpu_h + 4 + 2 + 4 + 1 == 24
-    # more firing rows than the screen holds without the latency panel: it goes first
+    around = header + column_heading + latency_panel + rules_border + 4 + footer
+    assert small.gpu_h == 24 - around == 11 < 16 + 2  # every GPU and node heading: it scrolls
+    # more firing rows than the screen holds beside the latency panel: the panel goes first
     crowded = overview_layout(80, 24, [8, 8], 14)
-    assert not crowded.latency and 1 + 1 + crowded.gpu_h + 2 + 14 + 1 == 24
+    left = 24 - (header + column_heading + latency_panel + rules_border + 14 + footer)
+    assert left < MIN_GPU_LINES
+    assert not crowded.latency
+    assert crowded.gpu_h == 24 - (header + column_heading + rules_border + 14 + footer) == 5
     assert overview_layout(80, 24, [8], 0) == overview_layout(80, 24, [8], MIN_RULE_ROWS)
-    # a kiosk has no footer, but its STALE banner (2 lines + padding) takes 4 when shown
-    assert chrome_height(kiosk=False, banner_lines=2) == 2
-    assert chrome_height(kiosk=True, banner_lines=0) == 1
+    # a kiosk has no footer; its STALE banner, when shown, takes its lines and a blank line
+    # either side
+    assert chrome_height(kiosk=False, banner_lines=2) == header + footer
+    assert chrome_height(kiosk=True, banner_lines=0) == header
+    banner = 1 + 2 + 1  # a blank line, its 2 lines, a blank line
     kiosk = overview_layout(80, 24, [8], 6, chrome=chrome_height(kiosk=True, banner_lines=2))
-    assert 1 + 1 + kiosk.gpu_h + 4 + 2 + 6 + 4 == 24  # the GPU list scrolls, not the rules
+    # the GPU list scrolls, not the rules: all 6 rows stay
+    around = header + banner + column_heading + latency_panel + rules_border + 6
+    assert kiosk.gpu_h == 24 - around == 6 < 8
 
     room = RuleRoom(hold_s=60.0)
     assert room.update(5, 0.0) == 5
