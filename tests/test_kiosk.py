@@ -47,14 +47,17 @@ async def test_kiosk_pages_cycle_by_themselves() -> None:
         assert len(app.screen_stack) == 1  # nothing piles up
 
 
-def _pages_seen(argv: list[str], seconds: float, monkeypatch: pytest.MonkeyPatch) -> list[type]:
-    """The screens `gputop ARGV` shows, in turn, over `seconds`: the app the command line
-    builds, run headless in place of the terminal."""
+def _pages_seen(
+    argv: list[str], seconds: float, monkeypatch: pytest.MonkeyPatch, *, until: int | None = None
+) -> list[type]:
+    """The screens `gputop ARGV` shows, in turn, over `seconds` (or until `until` are seen):
+    the app the command line builds, run headless in place of the terminal."""
     seen: list[type] = []
 
     async def watch(app: GpuTopApp) -> None:
         async with app.run_test(size=(120, 40)) as pilot:
-            for _ in range(round(seconds / 0.1)):
+            end = time.monotonic() + seconds
+            while time.monotonic() < end and (until is None or len(seen) < until):
                 await pilot.pause(0.1)
                 if not seen or seen[-1] is not type(app.screen):
                     seen.append(type(app.screen))
@@ -75,8 +78,9 @@ def test_without_kiosk_the_page_stays(tmp_path: Path, monkeypatch: pytest.Monkey
     config.write_text("[ui]\nkiosk_page_seconds = 1\n")
     pages = _pages_seen(["--demo", "--config", str(config)], 2.5, monkeypatch)
     assert pages == [OverviewScreen]
-    kiosk = _pages_seen(["--demo", "--kiosk", "--config", str(config)], 1.5, monkeypatch)
-    assert kiosk == [OverviewScreen, ProcessesScreen]  # a kiosk's turn, watched the same way
+    # the kiosk the same command line builds, watched the same way, turns its page
+    kiosk = _pages_seen(["--demo", "--kiosk", "--config", str(config)], 10, monkeypatch, until=2)
+    assert kiosk == [OverviewScreen, ProcessesScreen]
 
 
 async def test_only_pages_with_something_to_show_are_in_the_cycle() -> None:
