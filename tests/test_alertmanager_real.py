@@ -113,7 +113,9 @@ def fate(monitor: Monitor, name: str, gpu: str | None = None) -> str | None:
 # ---- fates --------------------------------------------------------------------------------
 
 
-async def test_rows_say_where_each_alert_went_and_a_silence_made_in_alertmanager(chain: Chain):
+async def test_rows_say_where_each_alert_went_and_a_silence_made_in_alertmanager(
+    chain: Chain,
+) -> None:
     monitor = monitor_for(chain.stack.url, chain.alertmanager.url)
     try:
         await refresh_until(monitor, lambda: fate(monitor, HOT, "3") == "active", "routed")

@@ -35,7 +35,7 @@ async def test_kiosk_pages_cycle_by_themselves() -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         assert app.kiosk_pages() == ["overview", "processes"]  # no Prometheus: no fleet page
         assert isinstance(app.screen, OverviewScreen)
-        seen = []
+        seen: list[type] = []
         for _ in range(30):
             await pilot.pause(0.1)
             kind = type(app.screen)
@@ -188,7 +188,9 @@ async def test_a_kiosk_pages_through_gpus_that_do_not_fit_before_moving_on() -> 
         assert indexes() == first  # from the top again
 
 
-def test_the_banner_names_each_failing_source_in_use_with_a_fixed_time(monkeypatch) -> None:
+def test_the_banner_names_each_failing_source_in_use_with_a_fixed_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
     monitor = build_monitor()

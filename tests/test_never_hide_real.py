@@ -23,6 +23,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from textual.pilot import Pilot
 
 from gputop.ui.app import GpuTopApp
 from tests.support.cli import cli_monitor
@@ -70,7 +71,9 @@ def _alert_states(url: str) -> set[str]:
     }
 
 
-async def _until(pilot, app: GpuTopApp, check: Callable[[str], bool], seconds: float) -> str:  # type: ignore[no-untyped-def]
+async def _until(
+    pilot: Pilot[int], app: GpuTopApp, check: Callable[[str], bool], seconds: float
+) -> str:
     """Let the dashboard poll until `check(screen text)` holds; the text."""
     deadline = time.monotonic() + seconds
     while True:
@@ -176,7 +179,9 @@ async def test_prometheus_killed_keeps_the_last_states_and_returns_within_15s(
             await _until(pilot, app, lambda t: bool(FIRING.search(t)), 30)
             fleet.engine.kill()
             down = re.compile(r"✖ prometheus: unreachable.*retry in \d+s")
-            text = await _until(pilot, app, lambda t: "STALE since" in t and down.search(t), 20)
+            text = await _until(
+                pilot, app, lambda t: "STALE since" in t and bool(down.search(t)), 20
+            )
             assert FIRING.search(text) and PENDING.search(text), text  # the last known truth
             assert "r Retry now" in screen_lines(app)[-1]
             await asyncio.sleep(12)  # down long enough for the backoff to reach its cap

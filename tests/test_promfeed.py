@@ -240,8 +240,9 @@ async def test_unreachable_first_is_unavailable_then_error() -> None:
     fake.fail_with = httpx.ConnectError("[Errno 111] Connection refused")
     clock.advance(15)
     await source.refresh()
-    assert source.state.status is SourceStatus.ERROR
-    assert source.state.reason == "unreachable"
+    errored = source.state  # a new state: the one asserted above is gone
+    assert errored.status is SourceStatus.ERROR
+    assert errored.reason == "unreachable"
     assert len(source.gpus()) == 8
 
 
@@ -355,7 +356,8 @@ async def test_after_an_exporter_restart_the_node_scraped_last_is_not_lost() -> 
         clock.advance(1)
         await source.refresh()
         assert _lost(source) == set(), k
-        assert source.state.status is SourceStatus.OK
+        back = source.state  # a new state each refresh
+        assert back.status is SourceStatus.OK
 
 
 async def test_labels_come_whole_first_then_for_new_gpus_and_every_minute() -> None:

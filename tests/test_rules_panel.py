@@ -20,6 +20,7 @@ from gputop.rules.model import RuleStatus, sort_statuses
 from gputop.ui.app import GpuTopApp
 from gputop.ui.rules_view import RULES_SHOWN_S
 from gputop.ui.widgets.rules_panel import RulesPanel
+from tests.support.snapshots import SnapCompare
 from tests.support.ui import START, screen_lines
 
 SIZE = (120, 16)
@@ -181,5 +182,5 @@ async def test_an_outage_keeps_the_last_states_marked_stale_with_their_age() -> 
         )
 
 
-def test_rules_panel_snapshot(snap_compare) -> None:
+def test_rules_panel_snapshot(snap_compare: SnapCompare) -> None:
     assert snap_compare(build_rules_app(), terminal_size=SIZE)

@@ -8,38 +8,39 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.snapshots import SnapCompare
 from tests.support.ui import build_app
 
 pytestmark = pytest.mark.usefixtures("stable_environment")
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 60)], ids=lambda s: f"{s[0]}x{s[1]}")
-def test_overview(snap_compare, size: tuple[int, int]) -> None:
+def test_overview(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
     assert snap_compare(build_app(), terminal_size=size)
 
 
-def test_overview_with_a_lost_gpu(snap_compare) -> None:
+def test_overview_with_a_lost_gpu(snap_compare: SnapCompare) -> None:
     assert snap_compare(build_app(lost=[2]), terminal_size=(120, 40))
 
 
-def test_overview_no_color(snap_compare, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_overview_no_color(snap_compare: SnapCompare, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NO_COLOR", "1")
     assert snap_compare(build_app(), terminal_size=(120, 40))
 
 
-def test_detail(snap_compare) -> None:
+def test_detail(snap_compare: SnapCompare) -> None:
     # GPU 3 runs hot in the demo's first episode: the second card of the second row
     keys = ["down", "right", "enter"]
     assert snap_compare(build_app(), press=keys, terminal_size=(120, 40))
 
 
-def test_detail_last_hour_80x24(snap_compare) -> None:
+def test_detail_last_hour_80x24(snap_compare: SnapCompare) -> None:
     assert snap_compare(build_app(), press=["enter", "4"], terminal_size=(80, 24))
 
 
-def test_processes(snap_compare) -> None:
+def test_processes(snap_compare: SnapCompare) -> None:
     assert snap_compare(build_app(), press=["p", "m"], terminal_size=(120, 40))
 
 
-def test_help(snap_compare) -> None:
+def test_help(snap_compare: SnapCompare) -> None:
     assert snap_compare(build_app(), press=["question_mark"], terminal_size=(120, 40))

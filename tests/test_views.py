@@ -49,7 +49,7 @@ def loaded(*rules: RuleDef) -> list[RuleStatus]:
     return [unknown_status(rule, "not evaluated") for rule in rules]
 
 
-def test_the_builtin_rules_colour_memory_and_temperature_but_not_a_busy_gpu():
+def test_the_builtin_rules_colour_memory_and_temperature_but_not_a_busy_gpu() -> None:
     levels = NumberLevels(loaded(*builtin_rules()))
     assert levels.level(MEMORY, GPU) == 1  # 87.5 % is within 10 % of > 90
     assert levels.level(TEMPERATURE, GPU) == 1  # 80 °C is within 10 % of > 85
@@ -61,7 +61,7 @@ def test_the_builtin_rules_colour_memory_and_temperature_but_not_a_busy_gpu():
     assert levels.spark_warn(UTILIZATION.key) is None
 
 
-def test_a_users_own_rule_colours_the_number_it_alerts_on():
+def test_a_users_own_rule_colours_the_number_it_alerts_on() -> None:
     mine = RuleDef("Warm", "DCGM_FI_DEV_GPU_TEMP > 75", severity="warning", margin=0.05)
     hot = RuleDef("UtilHigh", "DCGM_FI_DEV_GPU_UTIL >= 95", severity="critical")
     levels = NumberLevels(loaded(mine, hot))
@@ -73,12 +73,12 @@ def test_a_users_own_rule_colours_the_number_it_alerts_on():
     assert NumberLevels(loaded(mine)) == NumberLevels(loaded(mine))  # equal thresholds, equal
 
 
-def test_a_ratio_rule_is_scaled_onto_the_percent_reading():
+def test_a_ratio_rule_is_scaled_onto_the_percent_reading() -> None:
     busy = RuleDef("Busy", "DCGM_FI_PROF_GR_ENGINE_ACTIVE > 0.9", severity="warning")
     assert NumberLevels(loaded(busy)).level(UTILIZATION, GPU) == 2
 
 
-def test_power_without_a_rule_is_measured_against_the_gpus_own_limit():
+def test_power_without_a_rule_is_measured_against_the_gpus_own_limit() -> None:
     levels = NumberLevels()
     assert levels.level(POWER, GPU) == 1  # 390 of 400 W
     assert levels.level(POWER, dataclasses.replace(GPU, power_w=401.0)) == 2
@@ -86,7 +86,7 @@ def test_power_without_a_rule_is_measured_against_the_gpus_own_limit():
     assert levels.level(POWER, dataclasses.replace(GPU, power_w=None)) == 0
 
 
-def test_every_view_of_a_metric_comes_from_its_one_table():
+def test_every_view_of_a_metric_comes_from_its_one_table() -> None:
     assert [m.label for m in GPU_METRICS] == ["MEM", "TEMP", "UTIL", "PWR"]
     assert readings_heading() == " MEM  TEMP UTIL   PWR"
     assert COMPACT_COLUMNS == "5 22 1fr 1fr 1fr 1fr"  # "▶● 3▕", the readings, 4 sparklines
@@ -98,7 +98,7 @@ def status(name: str, state: str, **kw: object) -> RuleStatus:
     return RuleStatus(name=name, state=state, **kw)  # type: ignore[arg-type]
 
 
-def test_shown_rules_change_state_at_once_and_values_every_period():
+def test_shown_rules_change_state_at_once_and_values_every_period() -> None:
     shown = ShownRules(period_s=5.0)
     first = [status("A", "near", value=1.0)]
     assert shown.update(first, 0.0) is first
@@ -110,7 +110,7 @@ def test_shown_rules_change_state_at_once_and_values_every_period():
     assert shown.update(later, 7.0) is later
 
 
-def test_rules_panel_view_words_rows_worst_first_or_says_why_there_are_none():
+def test_rules_panel_view_words_rows_worst_first_or_says_why_there_are_none() -> None:
     clock = FakeClock(0.0)
     assert rules_panel_view(None, [], {}, remote=False).note == "no rules"
     engine = RulesEngine([RuleDef("A", "x > 1")], clock=clock, origin="mine.yml")
@@ -133,7 +133,7 @@ def test_rules_panel_view_words_rows_worst_first_or_says_why_there_are_none():
     assert rules_panel_view(engine, statuses, sparks, remote=True).subtitle.endswith("Prometheus")
 
 
-def test_thresholds_are_the_rules_on_that_metric_and_that_gpu():
+def test_thresholds_are_the_rules_on_that_metric_and_that_gpu() -> None:
     statuses = [
         status("Hot", "ok", query="DCGM_FI_DEV_GPU_TEMP", op=">", threshold=85.0),
         status("Hot0", "ok", query="DCGM_FI_DEV_GPU_TEMP", threshold=80.0, labels={"gpu": "0"}),
@@ -141,11 +141,12 @@ def test_thresholds_are_the_rules_on_that_metric_and_that_gpu():
         status("Busy", "ok", query="DCGM_FI_PROF_GR_ENGINE_ACTIVE", threshold=0.95),
     ]
     assert thresholds(statuses, GPU, "temperature_c") == [("Hot0", 80.0), ("Hot", 85.0)]
-    assert thresholds(statuses, GPU, "utilization_gpu_pct") == [("Busy", pytest.approx(95.0))]
+    ((busy, at),) = thresholds(statuses, GPU, "utilization_gpu_pct")
+    assert busy == "Busy" and at == pytest.approx(95.0)
     assert thresholds(statuses, GPU, "power_w") == []
 
 
-def test_status_parts_name_each_source_its_state_and_age():
+def test_status_parts_name_each_source_its_state_and_age() -> None:
     clock = FakeClock(100.0)
     monitor = Monitor(clock=clock, local=None, host="desk")
     monitor._set("nvml", SourceState(SourceStatus.UNAVAILABLE, "NVML not found"))
@@ -159,7 +160,7 @@ def test_status_parts_name_each_source_its_state_and_age():
     assert ("✖ prometheus: timeout, stale 30s", "status-bar--bad") in status_parts(monitor, 100.0)
 
 
-def test_the_header_counts_lost_gpus_and_says_when_a_failing_source_is_tried_again():
+def test_the_header_counts_lost_gpus_and_says_when_a_failing_source_is_tried_again() -> None:
     clock = FakeClock(100.0)
     lost = dataclasses.replace(GPU, state="lost", reason="GPU is lost")
 
@@ -180,7 +181,7 @@ def test_the_header_counts_lost_gpus_and_says_when_a_failing_source_is_tried_aga
     assert parts[-1] == ("✖ 1 GPU lost", "status-bar--bad")
 
 
-def test_the_overview_gives_way_to_the_rules_it_must_show():
+def test_the_overview_gives_way_to_the_rules_it_must_show() -> None:
     from gputop.ui.overview_view import (
         MIN_GPU_LINES,
         MIN_RULE_ROWS,

@@ -13,6 +13,7 @@ The worst rule touching the GPU shows as a glyph beside its index too (● firin
 from __future__ import annotations
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.message import Message
 from textual.reactive import reactive
@@ -211,7 +212,7 @@ class GpuPanel(Widget, can_focus=True):
             self.set_class(bool(note), "-stale")
             self._index.set_stale(bool(note))
 
-    def on_key(self, event) -> None:
+    def on_key(self, event: events.Key) -> None:
         if event.key == "enter":
             event.stop()
             self.post_message(self.Selected(self.key))
