@@ -360,4 +360,4 @@ def test_a_status_naming_its_pod_is_not_copied_and_an_aggregated_one_gets_its_gp
     first, second = monitor.rule_statuses()
     assert first is own and [j.name for j in own.who] == ["mine"]  # its labels say who
     assert second is not aggregated and [j.name for j in second.who] == ["t2v-worker-3"]
-    assert second.as_json()["jobs"][0]["namespace"] == "inference"
+    assert json.loads(json.dumps(second.as_json()))["jobs"][0]["namespace"] == "inference"

@@ -313,7 +313,7 @@ class AlertmanagerSource:
 def _silence_id(answer: Any) -> str:
     if not isinstance(answer, Mapping) or not isinstance(answer.get("silenceID"), str):
         raise AmMalformed("no silenceID in the answer")
-    return answer["silenceID"]
+    return str(answer["silenceID"])
 
 
 def _none(answer: Any) -> None:

@@ -97,7 +97,7 @@ def _kernel_thread(live: psutil.Process) -> bool:
     except (OSError, ValueError, IndexError):
         pass
     try:
-        return live.pid == 2 or live.ppid() == 2
+        return live.pid == 2 or int(live.ppid()) == 2
     except psutil.Error:
         return False
 

@@ -14,6 +14,7 @@ job or user); a MIG instance is a panel of its own ("GPU 0 GI 7 · MIG 1g.10gb")
 from __future__ import annotations
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.message import Message
 from textual.reactive import reactive
@@ -223,7 +224,7 @@ class GpuPanel(Widget, can_focus=True):
             self.set_class(bool(note), "-stale")
             self._index.set_stale(bool(note))
 
-    def on_key(self, event) -> None:
+    def on_key(self, event: events.Key) -> None:
         if event.key == "enter":
             event.stop()
             self.post_message(self.Selected(self.key))

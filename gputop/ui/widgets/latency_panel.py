@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.segment import Segment
+from rich.style import Style
 from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
@@ -96,7 +97,7 @@ class LatencyPanel(Widget):
         base = self.rich_style
         width = self.content_size.width
 
-        def style(name: str):
+        def style(name: str) -> Style:
             return base + self.get_component_rich_style(name, partial=True)
 
         if y == 0:
