@@ -30,7 +30,9 @@ def st(state: str, reason: str | None = None) -> RuleStatus:
         ([], False, 0),
     ],
 )
-def test_check_status_follows_the_monitoring_plugin_convention(states, failing, expected):
+def test_check_status_follows_the_monitoring_plugin_convention(
+    states: list[RuleStatus], failing: bool, expected: int
+) -> None:
     assert check_status(states, sources_failing=failing) == expected
 
 
@@ -38,7 +40,7 @@ def _groups(*intervals: float) -> tuple[PromRuleGroup, ...]:
     return tuple(PromRuleGroup(f"g{i}", "rules.yml", s) for i, s in enumerate(intervals))
 
 
-def test_rules_are_asked_at_prometheus_evaluation_interval_between_1_and_5_seconds():
+def test_rules_are_asked_at_prometheus_evaluation_interval_between_1_and_5_seconds() -> None:
     assert _refresh_period(_groups(1, 30)) == 1.0
     assert _refresh_period(_groups(60)) == 5.0
     assert _refresh_period(_groups(0.2)) == 1.0
@@ -46,13 +48,13 @@ def test_rules_are_asked_at_prometheus_evaluation_interval_between_1_and_5_secon
     assert _refresh_period(_groups(0)) == 5.0  # a server that reports no interval
 
 
-def test_per_rule_margins_from_the_config_are_fractions():
+def test_per_rule_margins_from_the_config_are_fractions() -> None:
     rules = [RuleDef("A", "x > 1"), RuleDef("B", "y > 2", margin=0.2)]
     out = with_margins(rules, {"A": 5.0})
     assert [r.margin for r in out] == [0.05, 0.2]
 
 
-def test_stale_note_names_the_reason_and_since_when(monkeypatch):
+def test_stale_note_names_the_reason_and_since_when(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TZ", "UTC")
     import time
 
@@ -65,24 +67,25 @@ def test_stale_note_names_the_reason_and_since_when(monkeypatch):
     assert note == "stale since 01:01:02: HTTP 401 unauthorized"
 
 
-def test_remote_history_is_held_in_series_of_its_own_capacity():
+def test_remote_history_is_held_in_series_of_its_own_capacity() -> None:
     store = MetricStore(capacity=3600)
     store.merge("GPU-a", "temperature_c", [(float(t), 50.0) for t in range(500)], capacity=100)
-    assert store.get("GPU-a", "temperature_c").capacity == 100
-    assert len(store.get("GPU-a", "temperature_c")) == 100
+    held = store.get("GPU-a", "temperature_c")
+    assert held is not None and held.capacity == 100 and len(held) == 100
     store.merge("GPU-a", "temperature_c", [(600.0, 51.0)], capacity=999)  # exists: unchanged
-    assert store.get("GPU-a", "temperature_c").capacity == 100
+    again = store.get("GPU-a", "temperature_c")
+    assert again is not None and again.capacity == 100
     assert store.series("GPU-b", "power_w").capacity == 3600
 
 
-def test_a_sparkline_cell_spans_at_least_its_minimum():
+def test_a_sparkline_cell_spans_at_least_its_minimum() -> None:
     from gputop.ui.views.readings import SparkSpec
 
     assert SparkSpec.at_least(600.0, 43, 20.0).width_s == 20.0  # wide: more history
     assert SparkSpec.at_least(600.0, 20, 20.0).width_s == 30.0  # narrow: the window rules
 
 
-def test_rules_are_asked_again_just_after_their_next_evaluation():
+def test_rules_are_asked_again_just_after_their_next_evaluation() -> None:
     from gputop.rules.engine import _next_read
     from gputop.sources.prometheus.rulesapi import PromRule
 

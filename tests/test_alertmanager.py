@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -39,6 +41,8 @@ from gputop.sources.amtypes import (
 )
 
 TOKEN = "s3cr3t-am-token"
+
+Handler = Callable[[httpx.Request], httpx.Response]
 
 
 # ---- matchers -----------------------------------------------------------------------------
@@ -113,7 +117,8 @@ def test_alerts_and_silences_parse_and_bad_shapes_are_malformed() -> None:
     )
     assert [s.id for s in silences] == ["new", "old"]  # newest first
     assert silences[0].matchers == (Matcher("a", "b", is_regex=True, is_equal=False),)
-    for bad in ({"alerts": []}, [{"status": {"state": "odd"}}], [{"receivers": "x"}]):
+    odd: list[object] = [{"alerts": []}, [{"status": {"state": "odd"}}], [{"receivers": "x"}]]
+    for bad in odd:
         with pytest.raises(AmMalformed):
             parse_alerts(bad)
     with pytest.raises(AmMalformed, match="not RFC 3339"):
@@ -130,7 +135,7 @@ def test_group_wait_comes_from_the_routing_tree_with_alertmanagers_default() -> 
 # ---- the client: typed errors, no secret anywhere ----------------------------------------
 
 
-def _client(handler, **kwargs) -> AlertmanagerClient:
+def _client(handler: Handler, **kwargs: Any) -> AlertmanagerClient:
     return AlertmanagerClient(
         "http://am.test:9093/prefix",
         headers={"Authorization": f"Bearer {TOKEN}"},
@@ -139,7 +144,7 @@ def _client(handler, **kwargs) -> AlertmanagerClient:
     )
 
 
-def _raise(exc: Exception):
+def _raise(exc: Exception) -> Handler:
     def handler(request: httpx.Request) -> httpx.Response:
         raise exc
 
@@ -162,7 +167,9 @@ def _raise(exc: Exception):
         (lambda r: httpx.Response(200, json={"alerts": []}), AmMalformed, "not a list"),
     ],
 )
-async def test_every_failure_is_one_typed_line_without_the_token(handler, error, reason) -> None:
+async def test_every_failure_is_one_typed_line_without_the_token(
+    handler: Handler, error: type[AmError], reason: str
+) -> None:
     client = _client(handler)
     with pytest.raises(error) as caught:
         await client.view(0.0)
@@ -260,11 +267,11 @@ NOW = 1767268800.0  # 12:00 UTC
 HOT = {"gpu": "3", "Hostname": "n1", "UUID": "GPU-3", "instance": "10.0.0.1:9400"}
 
 
-def _status(state: str = "firing", **kw) -> RuleStatus:
+def _status(state: str = "firing", **kw: Any) -> RuleStatus:
     return RuleStatus("GPUHot", state, labels=kw.pop("labels", HOT), **kw)  # type: ignore[arg-type]
 
 
-def _alert(state: str = "active", **kw) -> AmAlert:
+def _alert(state: str = "active", **kw: Any) -> AmAlert:
     labels = {"alertname": "GPUHot", "severity": "critical", "replica": "a", **HOT}
     return AmAlert(labels=labels, fingerprint="fp-hot", state=state, **kw)  # type: ignore[arg-type]
 
@@ -274,14 +281,14 @@ SILENCE = AmSilence(
 )
 
 
-def test_an_alert_routed_names_its_receivers(monkeypatch) -> None:
+def test_an_alert_routed_names_its_receivers(monkeypatch: pytest.MonkeyPatch) -> None:
     view = AmView(NOW, alerts=(_alert(receivers=("dingtalk-relay",)),))
     st = _status(alertmanager=fate_of(_status(), view, now=NOW))
     assert st.alertmanager is not None and st.alertmanager.state == "active"
     assert fate_text(st, NOW) == "→ dingtalk-relay"
 
 
-def test_a_silenced_alert_says_by_whom_until_when(monkeypatch) -> None:
+def test_a_silenced_alert_says_by_whom_until_when(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TZ", "UTC")
     import time
 
@@ -374,7 +381,7 @@ async def test_a_silence_id_that_is_not_a_uuid_is_never_sent() -> None:
 
 
 def test_while_alertmanager_fails_every_row_it_touches_says_its_fate_is_unknown_and_how_old(
-    monkeypatch,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Not a live `→ receiver`: the last known fate, as of the last good poll, at every width
     (the rules panel's short form included)."""

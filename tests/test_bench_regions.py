@@ -21,7 +21,9 @@ from tests.support.ui import build_monitor, screen_lines
     ],
     ids=["cards", "compact"],
 )
-async def test_every_row_of_the_overview_has_a_region(size, gpu_rows) -> None:
+async def test_every_row_of_the_overview_has_a_region(
+    size: tuple[int, int], gpu_rows: set[str]
+) -> None:
     app = GpuTopApp(build_monitor(), poll=False)
     async with app.run_test(size=size) as pilot:
         await pilot.pause()

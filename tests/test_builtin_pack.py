@@ -28,7 +28,7 @@ def _promtool() -> str:
     return found
 
 
-def test_promtool_accepts_the_pack():
+def test_promtool_accepts_the_pack() -> None:
     proc = subprocess.run(
         [_promtool(), "check", "rules", str(builtin_path())],
         capture_output=True,
@@ -40,7 +40,7 @@ def test_promtool_accepts_the_pack():
     assert "SUCCESS: 5 rules found" in proc.stdout
 
 
-def test_pack_path_and_rules():
+def test_pack_path_and_rules() -> None:
     path, rules = builtin_pack()
     assert path.is_file() and path.name == "builtin.yml"
     assert [r.name for r in rules] == [
@@ -58,14 +58,16 @@ def test_pack_path_and_rules():
     assert builtin_rules() == rules
 
 
-def test_the_article_mistakes_are_corrected():
+def test_the_article_mistakes_are_corrected() -> None:
     rules = {r.name: r for r in builtin_rules()}
     memory = rules["GPUHighMemoryUsage"].analysis
     assert "DCGM_FI_DEV_MEM_COPY_UTIL" not in memory.metrics
     assert memory.metrics == ("DCGM_FI_DEV_FB_USED", "DCGM_FI_DEV_FB_FREE")
+    assert memory.comparison is not None
     assert (memory.comparison.op, memory.comparison.threshold) == (">", 90.0)
     assert rules["GPUHighMemoryUsage"].for_s == 120.0
     busy = rules["GPUBusy"].analysis.comparison
+    assert busy is not None
     assert (busy.unit_metric, busy.op, busy.threshold) == (
         "DCGM_FI_PROF_GR_ENGINE_ACTIVE",
         ">",
@@ -73,6 +75,7 @@ def test_the_article_mistakes_are_corrected():
     )
     assert rules["GPUBusy"].for_s == 300.0
     temp = rules["GPUTemperatureHigh"]
+    assert temp.analysis.comparison is not None
     assert (temp.analysis.comparison.threshold, temp.for_s) == (85.0, 60.0)
     slow = rules["T2VInferenceSlow"]
     assert slow.expr == (
@@ -82,22 +85,23 @@ def test_the_article_mistakes_are_corrected():
     assert slow.for_s == 300.0
 
 
-def test_stuck_job_rule_needs_busy_and_no_completion():
+def test_stuck_job_rule_needs_busy_and_no_completion() -> None:
     stuck = {r.name: r for r in builtin_rules()}["GPUStuckJob"]
     analysis = stuck.analysis
     assert analysis.gated  # the comparison is filtered by "no job completed"
+    assert analysis.comparison is not None
     assert analysis.comparison.unit_metric == "DCGM_FI_DEV_GPU_UTIL"
     assert (analysis.comparison.op, analysis.comparison.threshold) == (">", 85.0)
     assert "t2v_jobs_completed_total" in analysis.metrics
     assert "min_over_time(DCGM_FI_DEV_GPU_UTIL[10m])" in stuck.expr  # busy for 10 minutes
 
 
-def test_group_interval_keeps_the_one_minute_rule_lint_clean():
+def test_group_interval_keeps_the_one_minute_rule_lint_clean() -> None:
     entries = read_rule_file(builtin_path()).entries
     assert {e.group_interval_s for e in entries} == {30.0}
 
 
-def test_pack_runs_locally_on_the_hot_demo_node():
+def test_pack_runs_locally_on_the_hot_demo_node() -> None:
     clock = FakeClock()
     source = DemoSource(clock, scenario="hot-gpu")
     store = MetricStore()

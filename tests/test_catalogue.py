@@ -73,7 +73,7 @@ OPTIONAL_FIELDS = [
 ]
 
 
-def test_every_field_of_the_counter_sets_is_catalogued_with_its_default():
+def test_every_field_of_the_counter_sets_is_catalogued_with_its_default() -> None:
     assert [f for f in DEFAULT_FIELDS if not (f in CATALOGUE and CATALOGUE[f].default_export)] == []
     assert [f for f in OPTIONAL_FIELDS if f not in CATALOGUE or CATALOGUE[f].default_export] == []
     assert "DCGM_FI_DRIVER_VERSION" in LABEL_FIELDS
@@ -92,12 +92,14 @@ def test_every_field_of_the_counter_sets_is_catalogued_with_its_default():
         ("DCGM_FI_DEV_UNCORRECTABLE_REMAPPED_ROWS", "count", "counter"),
     ],
 )
-def test_units_and_kinds_as_dcgm_and_dcgm_exporter_give_them(name, unit, kind):
+def test_units_and_kinds_as_dcgm_and_dcgm_exporter_give_them(
+    name: str, unit: str, kind: str
+) -> None:
     info = lookup(name)
     assert info is not None and (info.unit, info.kind) == (unit, kind)
 
 
-def test_renamed_fields_and_old_names():
+def test_renamed_fields_and_old_names() -> None:
     throttle = lookup("DCGM_FI_DEV_CLOCK_THROTTLE_REASONS")
     events = lookup("DCGM_FI_DEV_CLOCKS_EVENT_REASONS")
     assert throttle is not None and events is not None
@@ -111,7 +113,7 @@ def test_renamed_fields_and_old_names():
     assert OLD_NAMES["dcgm_gpu_utilization"] == "DCGM_FI_DEV_GPU_UTIL"
 
 
-def test_the_namespace_is_dcgm_exporters_and_the_latency_histograms():
+def test_the_namespace_is_dcgm_exporters_and_the_latency_histograms() -> None:
     assert in_namespace("DCGM_FI_DEV_NOPE") and in_namespace("dcgm_nope")
     assert in_namespace("t2v_inference_duration_seconds_bucket")
     assert in_namespace("svc_latency_seconds_count", histogram="svc_latency_seconds")
@@ -121,7 +123,7 @@ def test_the_namespace_is_dcgm_exporters_and_the_latency_histograms():
     assert suggest("node_load1") is None
 
 
-def test_the_configured_histogram_is_known():
+def test_the_configured_histogram_is_known() -> None:
     info = lookup("svc_latency_seconds_bucket", histogram="svc_latency_seconds")
     assert info is not None and (info.kind, info.unit) == ("histogram", "s")
     assert lookup("svc_latency_seconds_bucket") is None

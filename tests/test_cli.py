@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
@@ -21,7 +22,7 @@ def gputop(*args: str, env: dict[str, str] | None = None) -> subprocess.Complete
     )
 
 
-def test_once_demo_json_has_8_complete_gpus():
+def test_once_demo_json_has_8_complete_gpus() -> None:
     out = gputop("--once", "--demo", "--json")
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
@@ -56,7 +57,7 @@ def test_once_demo_json_has_8_complete_gpus():
     assert doc["time"].endswith("+00:00")
 
 
-def test_once_text_is_a_table():
+def test_once_text_is_a_table() -> None:
     out = gputop("--once", "--demo")
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
@@ -77,7 +78,7 @@ def test_once_text_is_a_table():
         (["--demo", "--alertmanager", "http://u:pw@am"], "--alertmanager: URL must not carry"),
     ],
 )
-def test_bad_flags_are_one_line_exit_2(args, needle):
+def test_bad_flags_are_one_line_exit_2(args: list[str], needle: str) -> None:
     out = gputop(*args)
     assert out.returncode == 2
     assert needle in out.stderr
@@ -85,7 +86,7 @@ def test_bad_flags_are_one_line_exit_2(args, needle):
     assert "Traceback" not in out.stderr
 
 
-def test_once_evaluates_recording_rules_and_names_files_without_alerts(tmp_path):
+def test_once_evaluates_recording_rules_and_names_files_without_alerts(tmp_path: Path) -> None:
     records = tmp_path / "records.yml"
     records.write_text(
         "groups:\n- name: r\n  rules:\n  - record: gpu:fb_used:ratio\n"

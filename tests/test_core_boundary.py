@@ -26,14 +26,14 @@ def _modules_after_import(module: str, *, full: bool = False) -> set[str]:
     return set(json.loads(out.stdout))
 
 
-def test_core_imports_no_ui_or_io_library():
+def test_core_imports_no_ui_or_io_library() -> None:
     loaded = _modules_after_import("gputop.core")
     assert "gputop" in loaded
     assert not loaded & set(HEAVY), f"gputop.core pulled in {sorted(loaded & set(HEAVY))}"
 
 
 @pytest.mark.parametrize("module", ["gputop.sources", "gputop.monitor", "gputop.snapshot"])
-def test_sources_and_monitor_import_no_ui(module):
+def test_sources_and_monitor_import_no_ui(module: str) -> None:
     # rich may arrive through httpx (its command-line extra); the UI framework must not
     loaded = _modules_after_import(module) if module == "gputop.sources" else None
     if loaded is None:
@@ -46,13 +46,13 @@ def test_sources_and_monitor_import_no_ui(module):
     assert "textual" not in loaded
 
 
-def test_promql_imports_no_ui_or_io_library():
+def test_promql_imports_no_ui_or_io_library() -> None:
     loaded = _modules_after_import("gputop.promql")
     assert "promql_parser" in loaded
     assert not loaded & set(HEAVY), f"gputop.promql pulled in {sorted(loaded & set(HEAVY))}"
 
 
-def test_rules_import_no_ui():
+def test_rules_import_no_ui() -> None:
     loaded = _modules_after_import("gputop.rules")
     assert "gputop" in loaded
     assert "textual" not in loaded
@@ -68,14 +68,14 @@ ABOVE = {
 
 
 @pytest.mark.parametrize("layer", sorted(ABOVE))
-def test_a_layer_loads_nothing_above_it(layer):
+def test_a_layer_loads_nothing_above_it(layer: str) -> None:
     loaded = _modules_after_import(layer, full=True)
     assert layer in loaded
     above = sorted(m for m in loaded if m.startswith(ABOVE[layer]))
     assert not above, f"{layer} loaded {above}"
 
 
-def test_the_screens_load_neither_the_app_nor_each_other():
+def test_the_screens_load_neither_the_app_nor_each_other() -> None:
     pages = ("alerts", "detail", "fleet", "help", "overview", "processes", "silence")
     for page in pages:
         module = f"gputop.ui.screens.{page}"

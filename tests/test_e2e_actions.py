@@ -5,7 +5,6 @@ Slurm job the process's cgroup (in a fake proc root) puts it in."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -17,7 +16,7 @@ import pytest
 
 from tests.support.fake_nvml import FakeNvml
 from tests.support.prometheus_server import PromStack
-from tests.test_e2e_pty import PtyRun
+from tests.support.pty_run import PtyRun
 
 pytestmark = pytest.mark.e2e
 
@@ -32,14 +31,6 @@ def runs() -> Iterator[list[PtyRun]]:
         run.close()
 
 
-@pytest.fixture
-def isolated_env(tmp_path: Path) -> dict[str, str]:
-    """The environment without the machine's config file or GPUTOP_* settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GPUTOP_")}
-    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
-    return env
-
-
 def wait_screen(run: PtyRun, check: Callable[[str], bool], what: str, timeout: float) -> str:
     """Pump the program's output until the screen passes `check`; fail saying what is there."""
     deadline = time.monotonic() + timeout
@@ -52,6 +43,7 @@ def wait_screen(run: PtyRun, check: Callable[[str], bool], what: str, timeout: f
     raise AssertionError(f"{what} not on screen within {timeout:.0f} s:\n" + "\n".join(run.lines()))
 
 
+@pytest.mark.prometheus
 def test_kiosk_stale_banner_through_an_outage_and_only_the_chord_quits(
     prometheus_factory: Callable[..., PromStack], isolated_env: dict[str, str], runs: list[PtyRun]
 ) -> None:
@@ -85,6 +77,7 @@ def test_kiosk_stale_banner_through_an_outage_and_only_the_chord_quits(
     assert b"Traceback" not in run.output
 
 
+@pytest.mark.prometheus
 def test_a_kiosk_starts_with_every_source_down_and_keeps_trying(
     prometheus_factory: Callable[..., PromStack],
     no_nvml: FakeNvml,

@@ -17,7 +17,7 @@ import pytest
 from tests.support.cli import isolated
 from tests.support.fake_nvml import FakeNvml
 from tests.support.hostile_server import HOSTILE, HostileServer
-from tests.test_e2e_pty import PtyRun
+from tests.support.pty_run import PtyRun
 
 pytestmark = pytest.mark.e2e
 

@@ -23,6 +23,8 @@ from pathlib import Path
 import pyte
 import pytest
 
+from tests.support.lanes import require_marker
+
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,6 +34,7 @@ class Resizable:
     """`python -m gputop --demo` in a pty whose size the test changes."""
 
     def __init__(self, cols: int, rows: int) -> None:
+        require_marker("e2e", "the program in a pseudo-terminal")
         self.screen = pyte.Screen(cols, rows)
         self.stream = pyte.ByteStream(self.screen)
         self.output = bytearray()

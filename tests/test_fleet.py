@@ -10,9 +10,11 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from textual.geometry import Region
+from textual.pilot import Pilot
 
 import gputop.ui.views.fleet as fleet_module
 from gputop.core.clock import FakeClock, RealClock
@@ -34,7 +36,7 @@ from gputop.ui.views.fleet import (
     pod_text,
 )
 from gputop.ui.views.readings import SparkSpec
-from gputop.ui.widgets.fleet_table import FleetTable, changed_until
+from gputop.ui.widgets.fleet_table import FleetTable, Line, changed_until
 from tests.support.prometheus_server import ENGINES, PromStack
 from tests.support.ui import START, build_app, screen_lines
 
@@ -124,7 +126,7 @@ def _gpu_lines(app: GpuTopApp) -> list[str]:
     return [line for line in screen_lines(app) if re.search(r"node-[ab]\s+\d+ H100", line)]
 
 
-async def _open(pilot, app: GpuTopApp) -> FleetScreen:  # type: ignore[no-untyped-def]
+async def _open(pilot: Pilot[int], app: GpuTopApp) -> FleetScreen:
     await pilot.pause()
     await pilot.press("f")
     await pilot.pause()
@@ -254,7 +256,7 @@ async def test_an_unchanged_order_repaints_only_the_changed_cells() -> None:
         regions: list[Region] = []
         original = table.refresh
 
-        def spy(*args: Region, **kwargs: object):  # type: ignore[no-untyped-def]
+        def spy(*args: Region, **kwargs: Any) -> FleetTable:
             regions.extend(args if args else [Region(0, 0, 0, 0)])
             return original(*args, **kwargs)
 
@@ -307,7 +309,7 @@ async def test_a_fleet_of_256_gpus_scrolls_and_words_only_what_is_in_view(
     worded: list[str] = []
     original = fleet_module.gpu_line
 
-    def counting(row, *args):  # type: ignore[no-untyped-def]
+    def counting(row: GpuRow, *args: Any) -> Line:
         worded.append(row.gpu.key)
         return original(row, *args)
 

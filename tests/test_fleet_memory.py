@@ -16,7 +16,7 @@ import pytest
 
 from gputop.core.clock import FakeClock
 from gputop.sources.prometheus.api import PromSeries, parse_matrix
-from tests.test_promfeed import T0, FakeProm, make
+from tests.support.fake_prometheus import T0, FakeProm, make
 
 
 def test_range_series_keep_sixteen_bytes_a_point() -> None:
@@ -55,6 +55,7 @@ def test_a_gpu_reported_twice_fills_only_gaps_and_memory_percent_follows() -> No
     assert list(store.series("GPU-a", "temperature_c").items())[-1] == (T0 + 5, 51.0)
 
 
+@pytest.mark.slow
 async def test_a_fleets_first_fetch_costs_little_above_what_the_store_keeps() -> None:
     fake, clock = FakeProm(hosts=32, gpus=8), FakeClock(T0)
     source, store = make(fake, clock, range_s=900, columns=180)  # 5 s steps, as the dashboard

@@ -9,118 +9,19 @@ costs minutes of waiting for scrapes, not CPU); VictoriaMetrics has the same in
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import math
-import os
 import re
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
-from gputop.cli import build_parser
-from gputop.commands import build_monitor, settings_from_args
 from gputop.core.models import SourceStatus
-from gputop.monitor import Monitor
-from gputop.ui.views.readings import status_parts
+from tests.support.freshness import SLACK_S, Watch, live_scrapes, once, raw_times, watch
 from tests.support.prometheus_server import BACKFILL_LEAD_S, PromStack
 
 pytestmark = pytest.mark.prometheus
-
-#: After the allowance runs out, STALE shows within this (a refresh, a probe, a slow CPU).
-SLACK_S = 4.0
-
-
-@pytest.fixture
-def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """No config file or GPUTOP_* variable of the machine running the tests reaches gputop;
-    the environment for a `gputop` subprocess."""
-    for name in list(os.environ):
-        if name.startswith("GPUTOP_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    return dict(os.environ)
-
-
-@contextlib.contextmanager
-def cli_monitor(url: str) -> Iterator[Monitor]:
-    """The monitor `gputop --prometheus URL` builds."""
-    args = build_parser().parse_args(["--prometheus", url])
-    monitor = build_monitor(settings_from_args(args))
-    try:
-        yield monitor
-    finally:
-        monitor.close()
-
-
-@dataclass
-class Look:
-    """What the dashboard said at one refresh."""
-
-    at: float  # local time
-    status: SourceStatus
-    header: str
-    age_s: float | None  # of the newest sample
-    lost: int
-
-
-@dataclass
-class Watch:
-    """One scenario: its stack, and every look the dashboard took at it."""
-
-    name: str
-    stack: PromStack
-    looks: list[Look] = field(default_factory=list)
-
-    def failing(self) -> list[Look]:
-        return [k for k in self.looks if k.status is not SourceStatus.OK or k.lost]
-
-    def story(self) -> str:
-        return f"{self.name}:\n" + "\n".join(
-            f"  {k.at:.1f} {k.status.value} age={k.age_s} lost={k.lost} | {k.header}"
-            for k in self.looks[-12:]
-        )
-
-
-async def watch(w: Watch, done: Callable[[Watch], bool], seconds: float) -> None:
-    """Refresh the monitor `gputop --prometheus` builds every second, as the dashboard does,
-    noting what the header says, until `done` or `seconds` have passed."""
-    deadline = time.monotonic() + seconds
-    with cli_monitor(w.stack.url) as monitor:
-        try:
-            while time.monotonic() < deadline:
-                await monitor.refresh_remote()
-                now = monitor.clock.now()
-                state = monitor.state("prometheus")
-                header = "  ".join(text for text, _ in status_parts(monitor, now))
-                look = Look(now, state.status, header, state.age_s(now), monitor.lost_count())
-                w.looks.append(look)
-                if done(w):
-                    return
-                await asyncio.sleep(1.0 - now % 1.0)
-        finally:
-            await monitor.aclose()
-
-
-def raw_times(stack: PromStack) -> dict[str, list[float]]:
-    """Each target's raw sample times of the last 10 minutes, as the engine holds them."""
-    series = stack.engine.query('DCGM_FI_DEV_FB_USED{gpu="0"}[10m]')
-    return {s["metric"]["instance"]: [float(t) for t, _ in s["values"]] for s in series}
-
-
-def once(stack: PromStack, env: dict[str, str], *flags: str) -> subprocess.CompletedProcess[str]:
-    argv = [sys.executable, "-m", "gputop", "--prometheus", stack.url, "--once", *flags]
-    return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60)
-
-
-def live_scrapes(stack: PromStack, since: float) -> int:
-    """The fewest live scrapes (after `since`) any target has had."""
-    return min((sum(t > since for t in ts) for ts in raw_times(stack).values()), default=0)
 
 
 async def test_60s_and_15s_scrapes_are_never_stale_while_they_arrive_and_stale_after_3(

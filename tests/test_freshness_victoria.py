@@ -1,7 +1,7 @@
 """Freshness against a real VictoriaMetrics, which shows its data 30 s late, scraping every
 60 s and every 15 s: while scrapes arrive the header says `30s behind` and never STALE; when
 the exporter stops, STALE comes 3 intervals after the newest sample it shows. (Prometheus:
-`test_freshness_real`, whose helpers this uses.)"""
+`test_freshness_real`; the helpers of both are in `tests/support/freshness.py`.)"""
 
 from __future__ import annotations
 
@@ -13,18 +13,8 @@ from collections.abc import Callable
 import pytest
 
 from gputop.core.models import SourceStatus
+from tests.support.freshness import SLACK_S, Watch, live_scrapes, once, raw_times, watch
 from tests.support.prometheus_server import PromStack
-from tests.test_freshness_real import (
-    SLACK_S,
-    Watch,
-    isolated_env,
-    live_scrapes,
-    once,
-    raw_times,
-    watch,
-)
-
-__all__ = ["isolated_env"]  # the fixture, shared
 
 pytestmark = pytest.mark.prometheus
 

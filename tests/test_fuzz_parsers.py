@@ -42,7 +42,7 @@ NOW = 1_767_268_800.0
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 #: Values that break parsers: wrong types, overflowing and odd numbers, markup and controls.
-_ODD = st.sampled_from(
+_ODD: st.SearchStrategy[Any] = st.sampled_from(
     [
         None,
         True,
@@ -160,12 +160,15 @@ _PROM_CALLS: dict[str, Callable[[PrometheusClient], Any]] = {
 }
 
 
+def _answer(name: str) -> Callable[[Any], tuple[str, int, bytes]]:
+    """What `name` answers with the document: 200 and its JSON."""
+    return lambda doc: (name, 200, _body(doc))
+
+
 def _prom_answers() -> st.SearchStrategy[tuple[str, int, bytes]]:
     documents = st.one_of(
         *(
-            mutated({"status": "success", "data": doc}).map(
-                lambda d, name=name: (name, 200, _body(d))
-            )
+            mutated({"status": "success", "data": doc}).map(_answer(name))
             for name, doc in _PROM_DOCS.items()
         )
     )
@@ -292,12 +295,7 @@ _YAML_BOMB = (
 
 
 def _am_answers() -> st.SearchStrategy[tuple[str, int, bytes]]:
-    documents = st.one_of(
-        *(
-            mutated(doc).map(lambda d, name=name: (name, 200, _body(d)))
-            for name, doc in _AM_DOCS.items()
-        )
-    )
+    documents = st.one_of(*(mutated(doc).map(_answer(name)) for name, doc in _AM_DOCS.items()))
     bomb = st.just(("status", 200, _body({"config": {"original": _YAML_BOMB}})))
     raw = st.tuples(st.sampled_from(list(_AM_DOCS)), st.sampled_from([200, 400, 500]), _RAW)
     return documents | raw | bomb

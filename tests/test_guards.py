@@ -59,6 +59,7 @@ def _open(app: GpuTopApp, screen: type) -> None:
         app.push_screen(screen())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["kiosk", "read-only"])
 async def test_every_key_of_every_screen_changes_nothing(
     mode: str, child: ListedProcess, kills: list[tuple[int, int]]
@@ -103,6 +104,7 @@ async def test_every_key_of_every_screen_changes_nothing(
     assert app.return_code == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["kiosk", "read-only"])
 async def test_no_click_anywhere_on_any_screen_changes_anything(
     mode: str,

@@ -11,6 +11,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
+from gputop.cli import main
 from gputop.commands.build import attach_prometheus, attach_rules
 from gputop.config import load_config
 from gputop.core.clock import FakeClock
@@ -29,27 +32,54 @@ RULES = Path(__file__).parent / "data" / "rules-fast.yml"
 
 
 async def test_kiosk_pages_cycle_by_themselves() -> None:
-    app = GpuTopApp(build_monitor(), poll=False, kiosk=True, kiosk_page_s=0.4)
+    app = GpuTopApp(build_monitor(), poll=False, kiosk=True, kiosk_page_s=1.0)
     async with app.run_test(size=(120, 40)) as pilot:
         assert app.kiosk_pages() == ["overview", "processes"]  # no Prometheus: no fleet page
         assert isinstance(app.screen, OverviewScreen)
-        seen = []
-        for _ in range(30):
-            await pilot.pause(0.1)
-            kind = type(app.screen)
-            if not seen or seen[-1] is not kind:
-                seen.append(kind)
-            if len(seen) >= 3:
-                break
+        seen: list[type] = [OverviewScreen]
+        end = time.monotonic() + 10  # two turns, however slow the machine
+        while len(seen) < 3 and time.monotonic() < end:
+            await pilot.pause(0.05)
+            if seen[-1] is not type(app.screen):
+                seen.append(type(app.screen))
         assert seen == [OverviewScreen, ProcessesScreen, OverviewScreen]
         assert len(app.screen_stack) == 1  # nothing piles up
 
 
-async def test_without_kiosk_the_page_stays() -> None:
-    app = GpuTopApp(build_monitor(), poll=False)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause(1.0)
-        assert isinstance(app.screen, OverviewScreen)
+def _pages_seen(
+    argv: list[str], seconds: float, monkeypatch: pytest.MonkeyPatch, *, until: int | None = None
+) -> list[type]:
+    """The screens `gputop ARGV` shows, in turn, over `seconds` (or until `until` are seen):
+    the app the command line builds, run headless in place of the terminal."""
+    seen: list[type] = []
+
+    async def watch(app: GpuTopApp) -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            end = time.monotonic() + seconds
+            while time.monotonic() < end and (until is None or len(seen) < until):
+                await pilot.pause(0.1)
+                if not seen or seen[-1] is not type(app.screen):
+                    seen.append(type(app.screen))
+
+    def run_headless(app: GpuTopApp, **_: object) -> int:
+        asyncio.run(watch(app))
+        return 0
+
+    monkeypatch.setattr(GpuTopApp, "run", run_headless)
+    assert main(argv) == 0
+    return seen
+
+
+@pytest.mark.usefixtures("isolated_env")
+def test_without_kiosk_the_page_stays(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a page period is configured, but only a kiosk turns its pages: none in 2.5 periods
+    config = tmp_path / "config.toml"
+    config.write_text("[ui]\nkiosk_page_seconds = 1\n")
+    pages = _pages_seen(["--demo", "--config", str(config)], 2.5, monkeypatch)
+    assert pages == [OverviewScreen]
+    # the kiosk the same command line builds, watched the same way, turns its page
+    kiosk = _pages_seen(["--demo", "--kiosk", "--config", str(config)], 10, monkeypatch, until=2)
+    assert kiosk == [OverviewScreen, ProcessesScreen]
 
 
 async def test_only_pages_with_something_to_show_are_in_the_cycle() -> None:
@@ -157,7 +187,9 @@ async def test_a_kiosk_pages_through_gpus_that_do_not_fit_before_moving_on() -> 
         assert indexes() == first  # from the top again
 
 
-def test_the_banner_names_each_failing_source_in_use_with_a_fixed_time(monkeypatch) -> None:
+def test_the_banner_names_each_failing_source_in_use_with_a_fixed_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
     monitor = build_monitor()
@@ -178,6 +210,7 @@ async def _kiosk_on(url: str, clock: FakeClock) -> Monitor:
     return monitor
 
 
+@pytest.mark.prometheus
 async def test_stale_banner_within_two_intervals_and_gone_after_recovery(
     prometheus_factory: Callable[..., PromStack],
 ) -> None:

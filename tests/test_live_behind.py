@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+from textual.pilot import Pilot
+
 from gputop.ui.app import GpuTopApp
 from gputop.ui.confirm import ConfirmScreen
 from gputop.ui.screens.help import HelpScreen
@@ -20,7 +22,7 @@ def readings(app: GpuTopApp) -> list[str]:
     return [ln for ln in screen_lines(app) if re.search(r"\d+%.*\d+°C", ln)]
 
 
-async def _moves_on(app: GpuTopApp, pilot, seconds: int = 6) -> None:  # type: ignore[no-untyped-def]
+async def _moves_on(app: GpuTopApp, pilot: Pilot[int], seconds: int = 6) -> None:
     """Readings come in: the clock under whatever is open says their time, values change."""
     before = (CLOCK.search(screen_lines(app)[0]), readings(app))
     for _ in range(seconds):

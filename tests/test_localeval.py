@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from gputop.core.clock import FakeClock
@@ -26,7 +28,9 @@ class Node:
     def sample(self, **per_gpu: list[float] | float) -> list[GpuSample]:
         samples = []
         for i in range(self.count):
-            fields = {k: (v[i] if isinstance(v, list) else v) for k, v in per_gpu.items()}
+            fields: dict[str, Any] = {
+                k: (v[i] if isinstance(v, list) else v) for k, v in per_gpu.items()
+            }
             fields.setdefault("memory_total_mib", 81920.0)
             samples.append(
                 GpuSample(
@@ -63,7 +67,7 @@ def _by_gpu(statuses: list[RuleStatus]) -> dict[str, RuleStatus]:
 HOT = RuleDef("Hot", "DCGM_FI_DEV_GPU_TEMP > 85", for_s=60.0, severity="critical")
 
 
-def test_pending_then_firing_exactly_at_for():
+def test_pending_then_firing_exactly_at_for() -> None:
     node = Node()
     ev = node.evaluator(HOT)
     seen = []
@@ -82,7 +86,7 @@ def test_pending_then_firing_exactly_at_for():
     ]
 
 
-def test_pending_resets_when_the_condition_clears():
+def test_pending_resets_when_the_condition_clears() -> None:
     node = Node()
     ev = node.evaluator(HOT)
     for temp in (90.0, 90.0, 70.0, 90.0):
@@ -93,7 +97,7 @@ def test_pending_resets_when_the_condition_clears():
     assert statuses["0"].fires_in_s == 60.0  # a fresh activeAt, not the first one
 
 
-def test_states_move_only_at_the_groups_interval_like_prometheus():
+def test_states_move_only_at_the_groups_interval_like_prometheus() -> None:
     """A one-second dip between two evaluations of a 30 s group does not reset pending; the
     value shown is the one the state was evaluated on, so the two never contradict each other
     (a PENDING row showing 90 against > 95, once)."""
@@ -101,7 +105,7 @@ def test_states_move_only_at_the_groups_interval_like_prometheus():
     node = Node(gpus=1)
     node.clock.set(1_767_268_800.0)  # on the 30 s grid
     ev = node.evaluator(rule)
-    seen = []
+    seen: list[tuple[int, str, float | None]] = []
     for t in range(0, 91):
         util = 90.0 if t in (10, 41, 42) else 98.0  # dips between evaluations at 0, 30, 60, 90
         node.sample(utilization_gpu_pct=util)
@@ -112,7 +116,7 @@ def test_states_move_only_at_the_groups_interval_like_prometheus():
     assert {states[t] for t in range(0, 60)} == {"pending"}  # never reset by the dips
     assert states[60] == "firing" and states[90] == "firing"
     assert seen[10][2] == 98.0  # the dip at 10 s was not evaluated: its value is not shown
-    assert all(value > 95.0 for _, state, value in seen if state in ("pending", "firing"))
+    assert all((value or 0) > 95.0 for _, state, value in seen if state in ("pending", "firing"))
     # the same dip at an evaluation resets it, as in Prometheus
     node.sample(utilization_gpu_pct=90.0)
     node.clock.advance(29)
@@ -121,7 +125,7 @@ def test_states_move_only_at_the_groups_interval_like_prometheus():
     assert status.state in ("near", "ok")
 
 
-def test_keep_firing_for_then_resolves():
+def test_keep_firing_for_then_resolves() -> None:
     rule = RuleDef("Hot", "DCGM_FI_DEV_GPU_TEMP > 85", for_s=0.0, keep_firing_for_s=60.0)
     node = Node(gpus=1)
     ev = node.evaluator(rule)
@@ -141,7 +145,7 @@ def test_keep_firing_for_then_resolves():
     ]
 
 
-def test_condition_back_during_keep_firing_restarts_the_keep_window():
+def test_condition_back_during_keep_firing_restarts_the_keep_window() -> None:
     rule = RuleDef("Hot", "DCGM_FI_DEV_GPU_TEMP > 85", keep_firing_for_s=30.0)
     node = Node(gpus=1)
     ev = node.evaluator(rule)
@@ -153,7 +157,7 @@ def test_condition_back_during_keep_firing_restarts_the_keep_window():
     assert states == ["firing", "firing", "firing", "firing", "firing", "ok"]
 
 
-def test_firing_resolves_when_the_condition_clears():
+def test_firing_resolves_when_the_condition_clears() -> None:
     node = Node(gpus=1)
     ev = node.evaluator(RuleDef("Hot", "DCGM_FI_DEV_GPU_TEMP > 85"))
     node.sample(temperature_c=95.0)
@@ -181,7 +185,7 @@ def test_firing_resolves_when_the_condition_clears():
         ),
     ],
 )
-def test_outside_the_subset_is_unknown_with_its_reason(expr, what):
+def test_outside_the_subset_is_unknown_with_its_reason(expr: str, what: str) -> None:
     node = Node()
     node.sample(temperature_c=50.0, utilization_gpu_pct=10.0)
     ev = node.evaluator(RuleDef("R", expr), HOT)
@@ -189,13 +193,13 @@ def test_outside_the_subset_is_unknown_with_its_reason(expr, what):
     mine = [s for s in statuses if s.name == "R"]
     assert len(mine) == 1  # reported, never dropped
     assert mine[0].state == "unknown"
-    assert mine[0].reason.startswith(NEEDS_PROMETHEUS)
-    assert what in mine[0].reason
+    assert (mine[0].reason or "").startswith(NEEDS_PROMETHEUS)
+    assert what in (mine[0].reason or "")
     assert "R" in ev.unsupported()
     assert {s.name for s in statuses} == {"R", "Hot"}
 
 
-def test_selectors_and_label_matchers():
+def test_selectors_and_label_matchers() -> None:
     node = Node(gpus=3)
     node.sample(temperature_c=[70.0, 80.0, 90.0])
     assert node.query('DCGM_FI_DEV_GPU_TEMP{gpu="1"}') == {"1": 80.0}
@@ -205,7 +209,7 @@ def test_selectors_and_label_matchers():
     assert node.query('DCGM_FI_DEV_GPU_TEMP{Hostname="node-a", device="nvidia2"}') == {"2": 90.0}
 
 
-def test_arithmetic_matching_and_derived_metrics():
+def test_arithmetic_matching_and_derived_metrics() -> None:
     node = Node(gpus=2)
     node.sample(memory_used_mib=[40960.0, 77824.0], utilization_gpu_pct=[97.0, 10.0])
     mem = node.query("DCGM_FI_DEV_FB_USED / (DCGM_FI_DEV_FB_USED + DCGM_FI_DEV_FB_FREE) * 100")
@@ -216,7 +220,7 @@ def test_arithmetic_matching_and_derived_metrics():
     assert node.query("90 < DCGM_FI_DEV_GPU_UTIL") == {"0": 97.0}  # the vector's value is kept
 
 
-def test_set_operations_by_gpu():
+def test_set_operations_by_gpu() -> None:
     node = Node(gpus=3)
     node.sample(utilization_gpu_pct=[95.0, 95.0, 20.0], temperature_c=[80.0, 40.0, 80.0])
     util_high = "DCGM_FI_DEV_GPU_UTIL > 85"
@@ -229,7 +233,7 @@ def test_set_operations_by_gpu():
     }
 
 
-def test_over_time_uses_local_history():
+def test_over_time_uses_local_history() -> None:
     node = Node(gpus=1)
     for temp in (60.0, 70.0, 80.0, 90.0):
         node.sample(temperature_c=temp)
@@ -240,7 +244,7 @@ def test_over_time_uses_local_history():
     assert node.query("avg_over_time(DCGM_FI_DEV_GPU_TEMP[10m])") == {"0": 80.0}
 
 
-def test_aggregation_by_host():
+def test_aggregation_by_host() -> None:
     node = Node(gpus=3)
     node.sample(temperature_c=[70.0, 80.0, 90.0])
     ctx = EvalContext(node.clock.now(), node.store, gpu_labels(node.latest))
@@ -256,18 +260,18 @@ P95 = RuleDef(
 )
 
 
-def test_latency_quantile_from_local_latency():
+def test_latency_quantile_from_local_latency() -> None:
     node = Node(gpus=1)
     node.sample(temperature_c=50.0)
     ev = node.evaluator(P95)
     no_latency = ev.evaluate(node.store, node.latest)[0]
-    assert no_latency.state == "unknown" and "needs Prometheus" in no_latency.reason
+    assert no_latency.state == "unknown" and "needs Prometheus" in (no_latency.reason or "")
     node.store.add_latency(LatencySample(node.clock.now(), 200.0, 310.0, 400.0, 1.5))
     slow = ev.evaluate(node.store, node.latest)[0]
     assert (slow.state, slow.value, slow.fires_in_s) == ("pending", 310.0, 300.0)
 
 
-def test_near_by_trend_from_store_history():
+def test_near_by_trend_from_store_history() -> None:
     node = Node(gpus=1)
     for i in range(37):  # 0..180 s: 60 -> 78 °C, 0.1 °C/s
         node.clock.advance(5 if i else 0)
@@ -279,14 +283,14 @@ def test_near_by_trend_from_store_history():
     assert len(status.history) >= 15  # seeded from the store on the first evaluation
 
 
-def test_no_local_data_is_unknown():
+def test_no_local_data_is_unknown() -> None:
     node = Node(gpus=1)
     ev = node.evaluator(HOT)
     status = ev.evaluate(node.store, [])[0]
-    assert status.state == "unknown" and "no local data" in status.reason
+    assert status.state == "unknown" and "no local data" in (status.reason or "")
 
 
-def test_a_scaled_metric_at_the_threshold_does_not_cross_it_by_rounding():
+def test_a_scaled_metric_at_the_threshold_does_not_cross_it_by_rounding() -> None:
     # GR_ENGINE_ACTIVE is utilization / 100 locally: 95 % must read 0.95, which is not > 0.95
     from gputop.promql.localdata import _scaled
 
@@ -295,7 +299,7 @@ def test_a_scaled_metric_at_the_threshold_does_not_cross_it_by_rounding():
     assert _scaled(96.0, 0.01) > 0.95
 
 
-def test_every_dcgm_field_nvml_reads_is_evaluated_locally():
+def test_every_dcgm_field_nvml_reads_is_evaluated_locally() -> None:
     node = Node(gpus=2)
     node.sample(
         memory_used_mib=[40960.0, 8192.0],
@@ -316,16 +320,17 @@ def test_every_dcgm_field_nvml_reads_is_evaluated_locally():
     ]
 
 
-def test_a_reading_only_metric_over_time_needs_prometheus():
+def test_a_reading_only_metric_over_time_needs_prometheus() -> None:
     node = Node()
     node.sample(temperature_c=50.0)
     ev = node.evaluator(RuleDef("R", "avg_over_time(DCGM_FI_DEV_FB_TOTAL[5m]) < 1000"))
     status = ev.evaluate(node.store, node.latest)[0]
-    assert status.state == "unknown" and status.reason.startswith(NEEDS_PROMETHEUS)
-    assert "only the current reading of DCGM_FI_DEV_FB_TOTAL is kept locally" in status.reason
+    reason = status.reason or ""
+    assert status.state == "unknown" and reason.startswith(NEEDS_PROMETHEUS)
+    assert "only the current reading of DCGM_FI_DEV_FB_TOTAL is kept locally" in reason
 
 
-def test_alerts_on_recorded_series_work_locally():
+def test_alerts_on_recorded_series_work_locally() -> None:
     node = Node(gpus=2)
     records = (
         RecordDef("gpu:fb_used:ratio", "DCGM_FI_DEV_FB_USED / DCGM_FI_DEV_FB_TOTAL"),
@@ -342,7 +347,7 @@ def test_alerts_on_recorded_series_work_locally():
     states = []
     for used in (81000.0, 81000.0, 81000.0, 40000.0):
         node.sample(memory_used_mib=[used, 1000.0])
-        by_rule = {}
+        by_rule: dict[str, list[str]] = {}
         for status in ev.evaluate(node.store, node.latest):
             by_rule.setdefault(status.name, []).append(status.state)
         states.append(by_rule)
@@ -354,7 +359,7 @@ def test_alerts_on_recorded_series_work_locally():
     assert ev.unsupported() == {}
 
 
-def test_an_alert_on_a_record_that_needs_prometheus_says_which():
+def test_an_alert_on_a_record_that_needs_prometheus_says_which() -> None:
     node = Node()
     node.sample(temperature_c=50.0)
     records = (RecordDef("job:load:sum", "sum(node_load1)"),)

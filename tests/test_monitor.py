@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 
 from gputop.core.clock import FakeClock
-from gputop.core.models import GpuSample, NodeSnapshot, SourceStatus
+from gputop.core.models import GpuSample, NodeSnapshot, SourceState, SourceStatus
 from gputop.monitor import Monitor
 from gputop.sources.base import SourceError, SourceUnavailable
 from gputop.sources.demosource import DemoSource
@@ -36,7 +36,7 @@ class FlakySource:
         return NodeSnapshot(now, "h", "nvml", gpus=(gpu,))
 
 
-def test_readings_land_in_the_store_and_the_state_is_ok():
+def test_readings_land_in_the_store_and_the_state_is_ok() -> None:
     clock = FakeClock()
     mon = Monitor(clock=clock, local=DemoSource(clock))
     mon.open()
@@ -49,10 +49,11 @@ def test_readings_land_in_the_store_and_the_state_is_ok():
     assert mon.state("nvml").status is SourceStatus.OFF
     assert len(mon.gpus()) == 8
     key = mon.gpus()[0].key
-    assert len(mon.store.get(key, "temperature_c")) == 5
+    temperatures = mon.store.get(key, "temperature_c")
+    assert temperatures is not None and len(temperatures) == 5
 
 
-def test_a_failing_source_is_marked_with_its_reason_and_retried_with_backoff():
+def test_a_failing_source_is_marked_with_its_reason_and_retried_with_backoff() -> None:
     clock = FakeClock()
     src = FlakySource(clock)
     mon = Monitor(clock=clock, local=src)
@@ -81,7 +82,7 @@ def test_a_failing_source_is_marked_with_its_reason_and_retried_with_backoff():
     assert mon.gpus()[0].temperature_c is not None
 
 
-def test_an_unavailable_source_is_marked_and_dropped():
+def test_an_unavailable_source_is_marked_and_dropped() -> None:
     class Missing(FlakySource):
         def open(self) -> None:
             raise SourceUnavailable("NVML not found")
@@ -96,14 +97,15 @@ def test_an_unavailable_source_is_marked_and_dropped():
     assert mon.gpus() == []
 
 
-def test_warm_start_fills_history_from_a_replayable_source():
+def test_warm_start_fills_history_from_a_replayable_source() -> None:
     clock = FakeClock()
     mon = Monitor(clock=clock, local=DemoSource(clock, warmup_s=600))
     mon.open()
     mon.warm_start(300, 1.0)
     key = mon.gpus()[0].key
     series = mon.store.get(key, "utilization_gpu_pct")
-    assert len(series) == 300
+    assert series is not None and len(series) == 300
+    assert series.first_time is not None and series.last_time is not None
     assert series.last_time - series.first_time == 299
 
 
@@ -116,14 +118,27 @@ class FleetOnly:
             for i in range(40)
         )
 
-    def gpus(self):
+    def gpus(self) -> tuple[GpuSample, ...]:
         return self._gpus
 
-    def latency(self):
+    def latency(self) -> None:
         return None
 
+    @property
+    def state(self) -> SourceState:
+        return SourceState(SourceStatus.OK)
 
-def test_with_no_local_gpu_the_overview_shows_the_first_of_the_fleet_and_json_all():
+    async def refresh(self) -> None:
+        return None
+
+    def retry_now(self) -> None:
+        return None
+
+    def labels(self, key: str) -> dict[str, str]:
+        return {}
+
+
+def test_with_no_local_gpu_the_overview_shows_the_first_of_the_fleet_and_json_all() -> None:
     from gputop.monitor import OVERVIEW_MAX
 
     mon = Monitor(clock=FakeClock(), local=None, remote=FleetOnly())
@@ -145,7 +160,7 @@ class LateDriver(FlakySource):
             raise SourceUnavailable("NVIDIA driver not loaded")
 
 
-def test_a_kiosk_keeps_trying_a_source_that_cannot_open_yet():
+def test_a_kiosk_keeps_trying_a_source_that_cannot_open_yet() -> None:
     clock = FakeClock()
     src = LateDriver(clock, opens_failing=3)
     mon = Monitor(clock=clock, local=src)

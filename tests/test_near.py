@@ -10,7 +10,14 @@ import random
 import pytest
 
 from gputop.promql.analysis import Comparison
-from gputop.rules.near import CROSSED, NEAR_EXIT_MARGINS, TREND_POINTS, assess, trend_eta
+from gputop.rules.near import (
+    CROSSED,
+    NEAR_EXIT_MARGINS,
+    TREND_POINTS,
+    Verdict,
+    assess,
+    trend_eta,
+)
 
 NOW = 1_767_225_600.0
 GT90 = Comparison("mem{}", ">", 90.0)
@@ -23,7 +30,9 @@ def series(*values: float, step: float = 15.0, end: float = NOW) -> list[tuple[f
     return [(end - (n - 1 - i) * step, v) for i, v in enumerate(values)]
 
 
-def near(comparison: Comparison, points: list[tuple[float, float]], **kw: float) -> tuple:
+def near(
+    comparison: Comparison, points: list[tuple[float, float]], **kw: float
+) -> tuple[Verdict, float | None, str | None]:
     kw.setdefault("margin", 0.10)
     kw.setdefault("for_s", 600.0)
     return assess(comparison, points, now=kw.pop("now", points[-1][0]), **kw)  # type: ignore[arg-type]

@@ -26,10 +26,8 @@ from gputop.monitor import Monitor
 from gputop.promql.analysis import compare
 from gputop.rules.model import RuleStatus
 from gputop.rules.near import CROSSED
+from tests.support.cli import cli_monitor
 from tests.support.prometheus_server import PromStack
-from tests.test_freshness_real import cli_monitor, isolated_env
-
-__all__ = ["isolated_env"]  # the fixture, shared
 
 pytestmark = pytest.mark.prometheus
 

@@ -6,9 +6,9 @@ focus and scrolls; the selection reads without colour. Snapshots pin each frame.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
+from textual.message import Message
 
 from gputop.rules.text import STATE_LABELS
 from gputop.ui.screens.detail import DetailScreen
@@ -24,18 +24,14 @@ from tests.support.rulestates import (
     fleet_firing,
     panel_text,
 )
-from tests.support.ui import fixed_utc, screen_lines
+from tests.support.snapshots import SnapCompare
+from tests.support.ui import screen_lines
 
 SIZES = [(80, 24), (100, 30), (120, 40)]
 size_ids = [f"{w}x{h}" for w, h in SIZES]
 
 
-@pytest.fixture(autouse=True)
-def _stable_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.delenv("NO_COLOR", raising=False)
-    monkeypatch.delenv("GPUTOP_THEME", raising=False)
-    with fixed_utc():
-        yield
+pytestmark = pytest.mark.usefixtures("stable_environment")
 
 
 @pytest.mark.parametrize("size", SIZES, ids=size_ids)
@@ -78,7 +74,7 @@ async def test_the_rules_panel_takes_focus_scrolls_and_keeps_its_cursor_on_its_r
         panel = app.screen.query_one(RulesPanel)
         original = panel.post_message
 
-        def spy(message):  # type: ignore[no-untyped-def]
+        def spy(message: Message) -> bool:
             if isinstance(message, RulesPanel.Highlighted):
                 highlighted.append(message.status)
             return original(message)
@@ -143,18 +139,22 @@ async def test_the_selection_is_marked_in_cards_and_lines_whatever_the_alert_col
 
 
 @pytest.mark.parametrize("size", SIZES, ids=size_ids)
-def test_overview_with_rules_in_every_state_snapshot(snap_compare, size: tuple[int, int]) -> None:
+def test_overview_with_rules_in_every_state_snapshot(
+    snap_compare: SnapCompare, size: tuple[int, int]
+) -> None:
     assert snap_compare(build_states_app(), terminal_size=size)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=size_ids)
 def test_overview_of_sixteen_gpus_on_two_nodes_snapshot(
-    snap_compare, size: tuple[int, int]
+    snap_compare: SnapCompare, size: tuple[int, int]
 ) -> None:
     assert snap_compare(build_fleet_app(), terminal_size=size)
 
 
-def test_no_color_snapshot_reads_states_and_selection(snap_compare, monkeypatch) -> None:
+def test_no_color_snapshot_reads_states_and_selection(
+    snap_compare: SnapCompare, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Without colour: ● FIRING in reverse video, ◐ PENDING bold, ○ NEAR plain, and the
     cursor (▶, the rule in reverse video) on a NEAR row."""
     monkeypatch.setenv("NO_COLOR", "1")

@@ -13,7 +13,6 @@ within 15 s of Prometheus answering. A lost GPU: its card, its rule rows, the he
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import re
 import subprocess
@@ -24,16 +23,15 @@ from pathlib import Path
 
 import httpx
 import pytest
+from textual.pilot import Pilot
 
-from gputop.cli import build_parser
-from gputop.commands import build_monitor, settings_from_args
-from gputop.monitor import Monitor
 from gputop.ui.app import GpuTopApp
+from tests.support.cli import cli_monitor
 from tests.support.fake_nvml import FakeNvml
 from tests.support.prometheus_server import PromStack
+from tests.support.pty_run import PtyRun
 from tests.support.rulestates import assert_active_rows_shown
 from tests.support.ui import screen_lines
-from tests.test_e2e_pty import PtyRun
 
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).resolve().parents[1]
@@ -55,15 +53,6 @@ def fleet(module_prometheus_factory: Callable[..., PromStack]) -> PromStack:
 
 
 @pytest.fixture
-def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No config file or GPUTOP_* variable of the machine running the tests reaches gputop."""
-    for name in list(os.environ):
-        if name.startswith("GPUTOP_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-
-
-@pytest.fixture
 def pty_runs() -> Iterator[list[PtyRun]]:
     runs: list[PtyRun] = []
     yield runs
@@ -82,18 +71,9 @@ def _alert_states(url: str) -> set[str]:
     }
 
 
-@contextlib.contextmanager
-def cli_monitor(url: str) -> Iterator[Monitor]:
-    """The monitor `gputop --prometheus URL` builds."""
-    args = build_parser().parse_args(["--prometheus", url])
-    monitor = build_monitor(settings_from_args(args))
-    try:
-        yield monitor
-    finally:
-        monitor.close()
-
-
-async def _until(pilot, app: GpuTopApp, check: Callable[[str], bool], seconds: float) -> str:  # type: ignore[no-untyped-def]
+async def _until(
+    pilot: Pilot[int], app: GpuTopApp, check: Callable[[str], bool], seconds: float
+) -> str:
     """Let the dashboard poll until `check(screen text)` holds; the text."""
     deadline = time.monotonic() + seconds
     while True:
@@ -135,7 +115,7 @@ def _quit(run: PtyRun) -> None:
 @pytest.mark.prometheus
 @pytest.mark.parametrize("size", SIZES, ids=size_ids)
 async def test_firing_row_with_gpu_and_node_at_every_size(
-    fleet: PromStack, isolated_env: None, size: tuple[int, int]
+    fleet: PromStack, isolated_env: dict[str, str], size: tuple[int, int]
 ) -> None:
     with cli_monitor(fleet.url) as monitor:
         app = GpuTopApp(monitor, interval=1.0)
@@ -154,7 +134,7 @@ async def test_firing_row_with_gpu_and_node_at_every_size(
 @pytest.mark.e2e
 @pytest.mark.parametrize("size", SIZES, ids=size_ids)
 def test_firing_row_in_a_pseudo_terminal_at_every_size(
-    fleet: PromStack, isolated_env: None, pty_runs: list[PtyRun], size: tuple[int, int]
+    fleet: PromStack, isolated_env: dict[str, str], pty_runs: list[PtyRun], size: tuple[int, int]
 ) -> None:
     cols, rows = size
     run = PtyRun(["--prometheus", fleet.url], cols=cols, rows=rows)
@@ -170,7 +150,7 @@ def test_firing_row_in_a_pseudo_terminal_at_every_size(
 @pytest.mark.e2e
 @pytest.mark.parametrize("size", SIZES, ids=size_ids)
 def test_demo_with_four_rules_in_each_state_in_a_pseudo_terminal(
-    isolated_env: None, pty_runs: list[PtyRun], size: tuple[int, int]
+    isolated_env: dict[str, str], pty_runs: list[PtyRun], size: tuple[int, int]
 ) -> None:
     cols, rows = size
     run = PtyRun(["--demo", "--rules", str(DATA / "rules-states.yml")], cols=cols, rows=rows)
@@ -191,7 +171,7 @@ def test_demo_with_four_rules_in_each_state_in_a_pseudo_terminal(
 
 @pytest.mark.prometheus
 async def test_prometheus_killed_keeps_the_last_states_and_returns_within_15s(
-    fleet: PromStack, isolated_env: None
+    fleet: PromStack, isolated_env: dict[str, str]
 ) -> None:
     with cli_monitor(fleet.url) as monitor:
         app = GpuTopApp(monitor, interval=1.0)
@@ -199,7 +179,9 @@ async def test_prometheus_killed_keeps_the_last_states_and_returns_within_15s(
             await _until(pilot, app, lambda t: bool(FIRING.search(t)), 30)
             fleet.engine.kill()
             down = re.compile(r"✖ prometheus: unreachable.*retry in \d+s")
-            text = await _until(pilot, app, lambda t: "STALE since" in t and down.search(t), 20)
+            text = await _until(
+                pilot, app, lambda t: "STALE since" in t and bool(down.search(t)), 20
+            )
             assert FIRING.search(text) and PENDING.search(text), text  # the last known truth
             assert "r Retry now" in screen_lines(app)[-1]
             await asyncio.sleep(12)  # down long enough for the backoff to reach its cap
@@ -224,7 +206,7 @@ async def test_prometheus_killed_keeps_the_last_states_and_returns_within_15s(
 @pytest.mark.e2e
 def test_a_lost_gpu_end_to_end(
     fake_nvml: FakeNvml,
-    isolated_env: None,
+    isolated_env: dict[str, str],
     pty_runs: list[PtyRun],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -81,7 +81,8 @@ def read(fake: FakeNvml, proc_root: Path, **settings: Any) -> dict[str, Any]:
         **settings,
     )
     assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
 
 
 def test_each_gpu_instance_is_its_own_row_with_its_own_memory(
@@ -121,7 +122,7 @@ def test_processes_are_placed_on_their_instance_with_their_jobs(
     out = read(fake_nvml, proc_root)
     by_pid = {p["pid"]: p for p in out["processes"]}
     gpus = {(g["index"], (g["mig"] or {}).get("gi")): g for g in out["gpus"]}
-    want = {
+    want: dict[tuple[int, int], tuple[str, dict[str, Any]]] = {
         (0, 0): ("pod", {"uid": POD_UID, "container": CONTAINER[:12], "name": None}),
         (0, 1): ("slurm", {"name": "4242"}),
         (0, 2): ("container", {"name": "ab" * 6, "uid": "ab" * 32}),

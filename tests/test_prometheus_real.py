@@ -111,7 +111,8 @@ async def test_prefill_then_only_newer_points(
     # and the freshness probe, each group's raw samples once (its scrape interval), and the
     # look for inference servers (once a minute)
     assert len(first) == 12 and len(transport.requests) == 16
-    assert source.interval_s == 1.0
+    # the scrapes' own spacing: a busy engine stamps them a few milliseconds late or early
+    assert source.interval_s == pytest.approx(1.0, abs=0.05)
     (end,) = {e for _, _, e, _ in first}
     assert end <= answered_at - fleet.engine.lag_s  # never past what the engine shows
     assert {st for *_, st in first} == {1.0}

@@ -82,7 +82,7 @@ SHAPES: list[tuple[str, tuple[str, str, float, bool, bool] | None]] = [
 
 
 @pytest.mark.parametrize(("expr", "expected"), SHAPES, ids=[s[0][:60] for s in SHAPES])
-def test_shapes(expr, expected):
+def test_shapes(expr: str, expected: tuple[str, str, float, bool, bool] | None) -> None:
     analysis = analyse(expr)
     if expected is None:
         assert analysis.comparison is None
@@ -96,7 +96,7 @@ def test_shapes(expr, expected):
     parse(c.query)  # the compared query is itself valid PromQL, ready to be asked
 
 
-def test_both_sides_of_and_when_both_compare():
+def test_both_sides_of_and_when_both_compare() -> None:
     analysis = analyse(
         "DCGM_FI_DEV_GPU_UTIL > 85 and on(UUID) increase(t2v_jobs_completed_total[10m]) == 0"
     )
@@ -106,12 +106,12 @@ def test_both_sides_of_and_when_both_compare():
     ]
 
 
-def test_unless_right_side_is_not_a_comparison_of_the_rule():
+def test_unless_right_side_is_not_a_comparison_of_the_rule() -> None:
     analysis = analyse("DCGM_FI_DEV_GPU_UTIL > 85 unless DCGM_FI_DEV_GPU_TEMP < 30")
     assert [c.threshold for c in analysis.comparisons] == [85.0]
 
 
-def test_metrics_and_matchers():
+def test_metrics_and_matchers() -> None:
     analysis = analyse(
         'avg_over_time(DCGM_FI_DEV_GPU_TEMP{gpu="0", modelName=~"NVIDIA A100.*"}[5m]) > 80 '
         'and on(UUID) DCGM_FI_DEV_GPU_UTIL{Hostname!="a", UUID!~"GPU-1.*"} > 50 '
@@ -128,7 +128,7 @@ def test_metrics_and_matchers():
     assert analysis.selectors[1].range_s is None
 
 
-def test_name_matcher_counts_as_the_metric():
+def test_name_matcher_counts_as_the_metric() -> None:
     analysis = analyse('{__name__="up", job="dcgm"} == 0')
     assert analysis.metrics == ("up",)
     assert analysis.matchers == (LabelMatcher("job", "=", "dcgm"),)
@@ -145,8 +145,9 @@ def test_name_matcher_counts_as_the_metric():
         ("rate(DCGM_FI_PROF_GR_ENGINE_ACTIVE[5m]) > 95", None),
     ],
 )
-def test_unit_metric_only_when_the_unit_is_kept(expr, unit_metric):
-    assert analyse(expr).comparison.unit_metric == unit_metric
+def test_unit_metric_only_when_the_unit_is_kept(expr: str, unit_metric: str | None) -> None:
+    comparison = analyse(expr).comparison
+    assert comparison is not None and comparison.unit_metric == unit_metric
 
 
 @pytest.mark.parametrize(
@@ -158,12 +159,12 @@ def test_unit_metric_only_when_the_unit_is_kept(expr, unit_metric):
         ("", "empty expression"),
     ],
 )
-def test_syntax_errors_carry_the_parser_message(expr, message):
+def test_syntax_errors_carry_the_parser_message(expr: str, message: str) -> None:
     with pytest.raises(PromQLSyntaxError, match=message):
         analyse(expr)
 
 
-def test_comparison_holds_and_renders():
+def test_comparison_holds_and_renders() -> None:
     c = Comparison("x{}", ">=", 0.95)
     assert c.holds(0.95) and c.holds(1.0) and not c.holds(0.9)
     assert str(c) == "x{} >= 0.95"
@@ -177,7 +178,7 @@ def test_comparison_holds_and_renders():
     threshold=st.integers(-1000, 1000),
     value=st.integers(-1000, 1000),
 )
-def test_reversed_comparison_means_the_same(op, threshold, value):
+def test_reversed_comparison_means_the_same(op: str, threshold: int, value: int) -> None:
     # `t op x` is rewritten as `x op' t`: it must hold for exactly the same values.
     c = analyse(f"{threshold} {op} DCGM_FI_DEV_GPU_TEMP").comparison
     assert c is not None and c.threshold == threshold

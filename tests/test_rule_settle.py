@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from typing import NoReturn
 
 from gputop.core.backoff import RETRY_CAP_S
 from gputop.core.clock import FakeClock
@@ -80,7 +81,7 @@ def test_a_pending_countdown_only_decreases_and_has_no_tilde() -> None:
 class FailingClient:
     """A Prometheus client whose rules endpoint cannot be reached."""
 
-    async def rules(self):  # type: ignore[no-untyped-def]
+    async def rules(self) -> NoReturn:
         raise SourceError("unreachable: connection refused")
 
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,7 +22,9 @@ _ENV = ("GPUTOP_CONFIG", "GPUTOP_PROFILE", "GPUTOP_PROMETHEUS_URL", "GPUTOP_PROM
 
 
 @pytest.fixture(autouse=True)
-def no_user_config(tmp_path_factory, monkeypatch):
+def no_user_config(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The check reads the config like gputop does: never the user's own here."""
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg")))
     for name in _ENV:
@@ -34,7 +37,7 @@ def _lines_of(path: str, needle: str) -> int:
     return next(i for i, line in enumerate(lines, 1) if needle in line)
 
 
-def test_article_rules_report_both_mistakes(capsys):
+def test_article_rules_report_both_mistakes(capsys: pytest.CaptureFixture[str]) -> None:
     code = main([ARTICLE])
     out = capsys.readouterr().out.splitlines()
     assert code == 1
@@ -52,7 +55,9 @@ def test_article_rules_report_both_mistakes(capsys):
     assert out[-1] == "1 file, 4 rules: 0 errors, 2 warnings"
 
 
-def test_article_for_1m_against_a_known_evaluation_interval(capsys):
+def test_article_for_1m_against_a_known_evaluation_interval(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     temp_for = _lines_of(ARTICLE, "for: 1m")
     main([ARTICLE])  # no interval known: no guess
     assert f"{ARTICLE}:{temp_for}:" not in capsys.readouterr().out
@@ -65,12 +70,14 @@ def test_article_for_1m_against_a_known_evaluation_interval(capsys):
         assert f"{ARTICLE}:{temp_for}:" not in capsys.readouterr().out
 
 
-def test_builtin_pack_is_clean(capsys):
+def test_builtin_pack_is_clean(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([str(builtin_path())]) == 0
     assert capsys.readouterr().out == "1 file, 5 rules: 0 errors, 0 warnings\n"
 
 
-def test_syntax_error_exits_2_with_file_line_col(tmp_path, capsys):
+def test_syntax_error_exits_2_with_file_line_col(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = tmp_path / "bad.yml"
     bad.write_text(
         "groups:\n- name: g\n  rules:\n  - alert: Broken\n    expr: DCGM_FI_DEV_GPU_TEMP >\n",
@@ -82,7 +89,7 @@ def test_syntax_error_exits_2_with_file_line_col(tmp_path, capsys):
     assert out[-1] == "2 files, 4 rules: 1 error, 2 warnings"
 
 
-def test_missing_file_is_an_error(tmp_path, capsys):
+def test_missing_file_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main([str(tmp_path / "nope.yml")]) == 2
     assert (
         capsys.readouterr().out.splitlines()[0]
@@ -90,7 +97,7 @@ def test_missing_file_is_an_error(tmp_path, capsys):
     )
 
 
-def _check(tmp_path: Path, rules: str, **kw: float) -> list[str]:
+def _check(tmp_path: Path, rules: str, **kw: Any) -> list[str]:
     path = tmp_path / "r.yml"
     body = textwrap.indent(textwrap.dedent(rules), "      ")
     path.write_text(f"groups:\n  - name: g\n    rules:\n{body}", encoding="utf-8")
@@ -149,7 +156,7 @@ def _check(tmp_path: Path, rules: str, **kw: float) -> list[str]:
         ),
     ],
 )
-def test_warnings(tmp_path, rule, expected):
+def test_warnings(tmp_path: Path, rule: str, expected: str) -> None:
     found = _check(tmp_path, rule)
     assert len(found) == 1 and expected in found[0], found
     assert ": warning: " in found[0]
@@ -179,11 +186,11 @@ def test_warnings(tmp_path, rule, expected):
         "- alert: A\n  expr: DCGM_FI_DEV_FB_USED / 1024 > 70\n",
     ],
 )
-def test_no_false_alarms(tmp_path, rule):
+def test_no_false_alarms(tmp_path: Path, rule: str) -> None:
     assert _check(tmp_path, rule) == []
 
 
-def test_group_interval_decides_the_for_warning(tmp_path):
+def test_group_interval_decides_the_for_warning(tmp_path: Path) -> None:
     rule = "- alert: A\n  expr: DCGM_FI_DEV_GPU_TEMP > 85\n  for: 1m\n"
     assert _check(tmp_path, rule) == []  # no interval known
     assert _check(tmp_path, rule, eval_interval_s=60.0) == []  # equal: upstream does it
@@ -202,13 +209,15 @@ def test_group_interval_decides_the_for_warning(tmp_path):
     assert "(5m, the group's interval)" in findings[0].message
 
 
-def test_a_for_not_a_multiple_of_the_interval_is_no_mistake(tmp_path):
+def test_a_for_not_a_multiple_of_the_interval_is_no_mistake(tmp_path: Path) -> None:
     # Prometheus rounds it up: for: 15s at 10 s fires at the third evaluation, as meant
     rule = "- alert: A\n  expr: DCGM_FI_DEV_GPU_TEMP > 85\n  for: 15s\n"
     assert _check(tmp_path, rule, eval_interval_s=10.0) == []
 
 
-def test_verbose_notes_a_for_the_rule_manager_rounds_up_without_counting_it(tmp_path, capsys):
+def test_verbose_notes_a_for_the_rule_manager_rounds_up_without_counting_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "r.yml"
     path.write_text(
         "groups:\n  - name: g\n    rules:\n"
@@ -248,7 +257,9 @@ def test_verbose_notes_a_for_the_rule_manager_rounds_up_without_counting_it(tmp_
         ("30s", 60.0, "warning"),  # shorter: a mistake, not a note
     ],
 )
-def test_the_note_counts_the_evaluations(tmp_path, for_, interval, expected):
+def test_the_note_counts_the_evaluations(
+    tmp_path: Path, for_: str, interval: float, expected: str | None
+) -> None:
     rule = f"- alert: A\n  expr: DCGM_FI_DEV_GPU_TEMP > 85\n  for: {for_}\n"
     path = _file(tmp_path, rule)
     found = check_files([path], eval_interval_s=interval, verbose=True).findings
@@ -261,7 +272,7 @@ def test_the_note_counts_the_evaluations(tmp_path, for_, interval, expected):
         assert check_files([path], eval_interval_s=interval).findings == []
 
 
-def test_module_entry_point(tmp_path):
+def test_module_entry_point(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in _ENV}
     env["XDG_CONFIG_HOME"] = str(tmp_path)
     proc = subprocess.run(
@@ -283,7 +294,9 @@ def _file(tmp_path: Path, rules: str, name: str = "r.yml") -> str:
     return str(path)
 
 
-def test_checks_are_turned_off_by_flag_config_and_comment(tmp_path, capsys):
+def test_checks_are_turned_off_by_flag_config_and_comment(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = _file(
         tmp_path,
         """\
@@ -315,7 +328,9 @@ def test_checks_are_turned_off_by_flag_config_and_comment(tmp_path, capsys):
     assert capsys.readouterr().out.count("[for-interval]") == 1
 
 
-def test_bad_flags_and_config_are_one_line_exit_2(tmp_path, capsys):
+def test_bad_flags_and_config_are_one_line_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = _file(tmp_path, "- alert: A\n  expr: up == 0\n")
     with pytest.raises(SystemExit) as exit_info:
         main(["--disable", "nope", path])
@@ -329,7 +344,9 @@ def test_bad_flags_and_config_are_one_line_exit_2(tmp_path, capsys):
     assert err.count("\n") == 1 and f"{config}:2: [rules] disabled_checks: no check" in err
 
 
-def test_without_an_interval_known_no_interval_is_assumed(tmp_path, capsys):
+def test_without_an_interval_known_no_interval_is_assumed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = _file(tmp_path, "- alert: A\n  expr: up == 0\n  for: 30s\n")
     assert main([path]) == 0
     assert main(["--eval-interval", "1m", path]) == 1
@@ -338,7 +355,9 @@ def test_without_an_interval_known_no_interval_is_assumed(tmp_path, capsys):
     )
 
 
-def test_a_file_of_recording_rules_says_it_has_no_alerts(tmp_path, capsys):
+def test_a_file_of_recording_rules_says_it_has_no_alerts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = _file(tmp_path, "- record: job:up:sum\n  expr: sum(up)\n")
     assert main([path, ARTICLE]) == 1
     assert capsys.readouterr().out.splitlines()[-1] == (
@@ -346,7 +365,7 @@ def test_a_file_of_recording_rules_says_it_has_no_alerts(tmp_path, capsys):
     )
 
 
-def test_a_second_document_is_a_warning(tmp_path, capsys):
+def test_a_second_document_is_a_warning(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "two.yml"
     path.write_text(
         "groups: [{name: a, rules: [{alert: A, expr: up == 0}]}]\n---\n"
@@ -359,7 +378,9 @@ def test_a_second_document_is_a_warning(tmp_path, capsys):
     assert first.endswith("[ignored-document]")
 
 
-def test_an_unreachable_server_is_one_line_and_exit_2(tmp_path, capsys):
+def test_an_unreachable_server_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from tests.support.prometheus_server import free_port
 
     url = f"http://127.0.0.1:{free_port()}"
@@ -373,7 +394,7 @@ def test_an_unreachable_server_is_one_line_and_exit_2(tmp_path, capsys):
     assert main(["--config", str(config), "--offline", ARTICLE]) == 1
 
 
-def test_rules_check_through_the_gputop_command(capsys):
+def test_rules_check_through_the_gputop_command(capsys: pytest.CaptureFixture[str]) -> None:
     from gputop.cli import main as gputop
 
     assert gputop(["rules", "check", "--format", "github", ARTICLE]) == 1
@@ -392,7 +413,7 @@ def test_rules_check_through_the_gputop_command(capsys):
         ("gpu_fb_used_percent", "DCGM_FI_DEV_FB_USED / DCGM_FI_DEV_FB_FREE", "multiply by 100"),
     ],
 )
-def test_unit_suffix_mismatches(tmp_path, name, expr, expected):
+def test_unit_suffix_mismatches(tmp_path: Path, name: str, expr: str, expected: str) -> None:
     found = _check(
         tmp_path,
         f"- record: {name}\n  expr: {expr}\n",
@@ -424,11 +445,13 @@ def test_unit_suffix_mismatches(tmp_path, name, expr, expected):
         ("job:energy_joules:sum", "sum(DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION) / 1000"),
     ],
 )
-def test_units_that_match_their_suffix(tmp_path, name, expr):
+def test_units_that_match_their_suffix(tmp_path: Path, name: str, expr: str) -> None:
     assert _check(tmp_path, f"- record: {name}\n  expr: {expr}\n") == []
 
 
-def test_a_server_that_fails_every_query_is_said_not_skipped(capsys):
+def test_a_server_that_fails_every_query_is_said_not_skipped(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     import http.server
     import threading
 
@@ -456,7 +479,7 @@ def test_a_server_that_fails_every_query_is_said_not_skipped(capsys):
     assert f"{url}: error: 4 selectors not checked against Prometheus: HTTP 503" in out[-2]
 
 
-def test_each_impossible_comparison_at_its_own_selector(tmp_path):
+def test_each_impossible_comparison_at_its_own_selector(tmp_path: Path) -> None:
     rules = (
         "- alert: A\n  expr: |\n"
         "    max(DCGM_FI_PROF_GR_ENGINE_ACTIVE) > 95\n"

@@ -30,7 +30,9 @@ _ENV = ("GPUTOP_CONFIG", "GPUTOP_PROFILE", "GPUTOP_PROMETHEUS_URL", "GPUTOP_PROM
 
 
 @pytest.fixture(autouse=True)
-def no_user_config(tmp_path_factory, monkeypatch):
+def no_user_config(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg")))
     for name in _ENV:
         monkeypatch.delenv(name, raising=False)
@@ -57,14 +59,16 @@ def expected_findings(path: Path) -> list[tuple[int, int, str]]:
 
 
 @pytest.mark.parametrize("name", ORDINARY)
-def test_ordinary_rule_files_print_only_the_summary(name, capsys):
+def test_ordinary_rule_files_print_only_the_summary(
+    name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = str(CORPUS / name)
     assert main([path]) == 0
     out = capsys.readouterr().out.splitlines()
     assert len(out) == 1 and out[0].endswith(": 0 errors, 0 warnings"), out
 
 
-def test_no_unknown_metric_outside_the_catalogue_namespaces():
+def test_no_unknown_metric_outside_the_catalogue_namespaces() -> None:
     report = check_files(sorted(str(p) for p in CORPUS.glob("*.y*ml")))
     unknown = [f for f in report.findings if f.check in ("unknown-metric", "not-a-metric")]
     named = [re.search(r"\b(DCGM_\w+|dcgm_\w+|t2v_\w+)", f.message) for f in unknown]
@@ -75,7 +79,7 @@ def test_no_unknown_metric_outside_the_catalogue_namespaces():
     }
 
 
-def test_each_mistake_once_at_its_token():
+def test_each_mistake_once_at_its_token() -> None:
     expected = expected_findings(MISTAKES)
     report = check_files([str(MISTAKES)])
     found = sorted((f.line, f.col, f.check) for f in report.findings)
@@ -84,13 +88,13 @@ def test_each_mistake_once_at_its_token():
     assert report.errors == 0 and report.warnings == len(expected)
 
 
-def test_the_mistakes_file_exercises_every_rule_check():
+def test_the_mistakes_file_exercises_every_rule_check() -> None:
     checks = {check for _, _, check in expected_findings(MISTAKES)}
     # the others need a server, a second document, or a bad comment: tested on their own
     assert checks == set(CHECKS) - {"no-series", "ignored-document", "disable-comment"}
 
 
-def test_the_mistakes_the_issue_names_are_found(tmp_path):
+def test_the_mistakes_the_issue_names_are_found(tmp_path: Path) -> None:
     rules = tmp_path / "issue.yml"
     rules.write_text(
         "groups:\n- name: g\n  rules:\n"
@@ -118,7 +122,7 @@ def test_the_mistakes_the_issue_names_are_found(tmp_path):
     assert "the code of the last XID error, not a count" in messages[9, "rate-of-gauge"]
 
 
-def test_a_prometheus_rule_is_read_from_its_spec_with_positions_in_the_file():
+def test_a_prometheus_rule_is_read_from_its_spec_with_positions_in_the_file() -> None:
     report = check_files([str(CORPUS / "gpu-prometheusrule.yaml")], disabled=())
     assert report.rules == 11 and report.findings == []
     from gputop.rules.files import read_rule_file
@@ -150,19 +154,19 @@ def _promtool_ok(path: Path, tmp_path: Path) -> bool:
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in CORPUS.glob("*.y*ml")))
-def test_promtool_agrees_on_syntax(name, tmp_path):
+def test_promtool_agrees_on_syntax(name: str, tmp_path: Path) -> None:
     require_prometheus()
     path = CORPUS / name
     ours = check_files([str(path)])
     assert _promtool_ok(path, tmp_path) == (ours.errors == 0), [str(f) for f in ours.findings]
 
 
-def test_the_corpus_holds_files_both_tools_refuse():
+def test_the_corpus_holds_files_both_tools_refuse() -> None:
     broken = [p for p in CORPUS.glob("*.y*ml") if check_files([str(p)]).errors]
     assert {p.name for p in broken} == {"broken.yml", "broken-prometheusrule.yaml"}
 
 
-def test_github_annotations_for_every_finding(capsys):
+def test_github_annotations_for_every_finding(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--format", "github", str(MISTAKES)]) == 1
     out = capsys.readouterr().out.splitlines()
     annotations = [line for line in out if line.startswith("::")]
@@ -173,7 +177,7 @@ def test_github_annotations_for_every_finding(capsys):
     assert out[-1].startswith("1 file, 25 rules: 0 errors, ")
 
 
-def test_json_lists_every_finding(capsys):
+def test_json_lists_every_finding(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--format", "json", str(MISTAKES), str(CORPUS / "node-exporter.yml")]) == 1
     doc = json.loads(capsys.readouterr().out)
     assert doc["files"] == 2 and doc["errors"] == 0
@@ -182,7 +186,7 @@ def test_json_lists_every_finding(capsys):
     assert all(f["rule"] and f["check"] in CHECKS for f in doc["findings"])
 
 
-def test_the_readme_lists_every_check_with_severity_example_and_how_to_turn_it_off():
+def test_the_readme_lists_every_check_with_severity_example_and_how_to_turn_it_off() -> None:
     readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
     rows = {}
     for line in readme.splitlines():

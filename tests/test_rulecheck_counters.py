@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from gputop.commands.rules_check import main
-from gputop.rules.counters import CountersError, find_counters, read_counters
-from gputop.rules.lint import check_files
+from gputop.rules.counters import Counters, CountersError, find_counters, read_counters
+from gputop.rules.lint import Report, check_files
 
 _ENV = ("GPUTOP_CONFIG", "GPUTOP_PROFILE", "GPUTOP_PROMETHEUS_URL", "GPUTOP_PROMETHEUS_TOKEN")
 RULES = """\
@@ -39,7 +39,9 @@ DCGM_FI_DRIVER_VERSION,        label, Driver Version
 
 
 @pytest.fixture(autouse=True)
-def no_user_config(tmp_path_factory, monkeypatch):
+def no_user_config(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg")))
     for name in _ENV:
         monkeypatch.delenv(name, raising=False)
@@ -58,11 +60,11 @@ def _project(root: Path, *, csv_in: str | None = "deploy", git: bool = True) -> 
     return rules
 
 
-def _checks(report) -> list[tuple[int, str]]:
+def _checks(report: Report) -> list[tuple[int, str]]:
     return [(f.line, f.check) for f in report.findings]
 
 
-def test_without_a_counters_file_the_default_install_and_how_to_declare_one(tmp_path):
+def test_without_a_counters_file_the_default_install_and_how_to_declare_one(tmp_path: Path) -> None:
     rules = _project(tmp_path, csv_in=None)
     report = check_files([str(rules)])
     assert _checks(report) == [(5, "default-export"), (7, "default-export"), (9, "rate-of-gauge")]
@@ -72,7 +74,9 @@ def test_without_a_counters_file_the_default_install_and_how_to_declare_one(tmp_
     assert report.counters == [] and "dcgm-exporter fields" not in report.summary()
 
 
-def test_the_counters_file_named_replaces_the_default_install(tmp_path, capsys):
+def test_the_counters_file_named_replaces_the_default_install(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     rules = _project(tmp_path, csv_in="elsewhere")
     csv = tmp_path / "elsewhere" / "dcgm-metrics.csv"
     assert main(["--counters", str(csv), str(rules)]) == 1
@@ -82,7 +86,7 @@ def test_the_counters_file_named_replaces_the_default_install(tmp_path, capsys):
     assert out[-1].endswith(f"; dcgm-exporter fields as in {csv}")
 
 
-def test_a_field_the_file_does_not_list_is_named_with_the_file(tmp_path):
+def test_a_field_the_file_does_not_list_is_named_with_the_file(tmp_path: Path) -> None:
     rules = _project(tmp_path, csv_in=None)
     csv = tmp_path / "c.csv"
     csv.write_text("DCGM_FI_DEV_FB_USED, gauge, used\nDCGM_FI_DEV_GPU_UTIL, gauge, util\n")
@@ -95,13 +99,13 @@ def test_a_field_the_file_does_not_list_is_named_with_the_file(tmp_path):
     assert "add `DCGM_FI_DEV_FB_TOTAL, gauge, framebuffer memory in all` to it" in fb_total.message
 
 
-def _counters(*paths: Path):
+def _counters(*paths: Path) -> Counters:
     from gputop.rules.lint import read_counters_files
 
     return read_counters_files(paths)
 
 
-def test_the_declared_type_is_the_one_the_type_checks_use(tmp_path):
+def test_the_declared_type_is_the_one_the_type_checks_use(tmp_path: Path) -> None:
     rules = _project(tmp_path, csv_in=None)
     csv = tmp_path / "c.csv"
     csv.write_text(
@@ -115,14 +119,16 @@ def test_the_declared_type_is_the_one_the_type_checks_use(tmp_path):
 
 
 @pytest.mark.parametrize("where", ["rules/gpu", "rules", "."])
-def test_a_counters_file_beside_the_rules_or_above_them_is_found_and_named(tmp_path, where):
+def test_a_counters_file_beside_the_rules_or_above_them_is_found_and_named(
+    tmp_path: Path, where: str
+) -> None:
     rules = _project(tmp_path, csv_in=where)
     report = check_files([str(rules)])
     assert _checks(report) == [(9, "rate-of-gauge")]
     assert report.counters == [str((tmp_path / where / "dcgm-metrics.csv").resolve())]
 
 
-def test_the_search_stops_at_the_repository_and_skips_other_csvs(tmp_path):
+def test_the_search_stops_at_the_repository_and_skips_other_csvs(tmp_path: Path) -> None:
     outside = tmp_path / "dcgm-metrics.csv"
     outside.write_text(COUNTERS, encoding="utf-8")
     rules = _project(tmp_path / "repo", csv_in=None)
@@ -138,7 +144,9 @@ def test_the_search_stops_at_the_repository_and_skips_other_csvs(tmp_path):
     assert check_files([str(loose / "r.yml")], find=False).counters == []
 
 
-def test_the_config_names_the_counters_file(tmp_path, capsys):
+def test_the_config_names_the_counters_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     rules = _project(tmp_path, csv_in="elsewhere")
     config = tmp_path / "gputop.toml"
     config.write_text('[rules]\ncounters = ["elsewhere/dcgm-metrics.csv"]\n', encoding="utf-8")
@@ -160,7 +168,9 @@ def test_the_config_names_the_counters_file(tmp_path, capsys):
         ("# only comments\n", ": no fields: not a dcgm-exporter counters file"),
     ],
 )
-def test_a_bad_counters_file_is_one_line_and_exit_2(tmp_path, capsys, text, error):
+def test_a_bad_counters_file_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, error: str
+) -> None:
     rules = _project(tmp_path, csv_in=None)
     bad = tmp_path / "bad.csv"
     bad.write_text(text, encoding="utf-8")
@@ -173,7 +183,9 @@ def test_a_bad_counters_file_is_one_line_and_exit_2(tmp_path, capsys, text, erro
     assert captured.err.startswith(f"gputop rules check: --counters: {bad}{error}")
 
 
-def test_a_missing_counters_file_is_one_line_and_exit_2(tmp_path, capsys):
+def test_a_missing_counters_file_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     rules = _project(tmp_path, csv_in=None)
     assert main(["--counters", str(tmp_path / "nope.csv"), str(rules)]) == 2
     err = capsys.readouterr().err

@@ -23,12 +23,12 @@ NAMES = [
 ]
 
 
-def test_the_list_is_the_whole_header():
+def test_the_list_is_the_whole_header() -> None:
     assert len(NAMES) == len(set(NAMES)) == 966
     assert {"DCGM_FI_DEV_ROW_REMAP_PENDING", "DCGM_FI_DEV_GPU_TEMP_CELSIUS"} <= set(NAMES)
 
 
-def test_every_field_of_the_header_is_known():
+def test_every_field_of_the_header_is_known() -> None:
     assert [name for name in NAMES if dcgm_field(name) is None] == []
     fields = {name: dcgm_field(name) for name in NAMES}
     numeric = [name for name, field in fields.items() if field is not None and field.numeric]
@@ -36,7 +36,7 @@ def test_every_field_of_the_header_is_known():
     assert [name for name in numeric if lookup(name) is None] == []
 
 
-def test_a_deprecated_name_is_the_field_of_its_current_one():
+def test_a_deprecated_name_is_the_field_of_its_current_one() -> None:
     old, new = dcgm_field("DCGM_FI_DEV_GPU_TEMP"), dcgm_field("DCGM_FI_DEV_GPU_TEMP_CELSIUS")
     assert old is new and old is not None and old.id == 150 and old.unit == "°C"
     temp = lookup("DCGM_FI_DEV_GPU_TEMP_CELSIUS")
@@ -44,14 +44,14 @@ def test_a_deprecated_name_is_the_field_of_its_current_one():
     assert temp.equivalent == "DCGM_FI_DEV_GPU_TEMP"  # the name a default install exports
 
 
-def test_the_field_the_catalogue_lacked_is_known_and_not_mistaken():
+def test_the_field_the_catalogue_lacked_is_known_and_not_mistaken() -> None:
     field = dcgm_field("DCGM_FI_DEV_ROW_REMAP_PENDING")
     assert field is not None and field.id == 396
     assert lookup("DCGM_FI_DEV_ROW_REMAP_PENDING") is not None
     assert suggest("DCGM_FI_DEV_ROW_REMAP_PENDNG") == "DCGM_FI_DEV_ROW_REMAP_PENDING"
 
 
-def test_rules_check_on_every_field_gives_no_unknown_metric(tmp_path):
+def test_rules_check_on_every_field_gives_no_unknown_metric(tmp_path: Path) -> None:
     rules = tmp_path / "every-field.yml"
     body = "".join(
         f"      - alert: F{i}\n        expr: {name} > 0\n" for i, name in enumerate(NAMES)
@@ -67,7 +67,7 @@ def test_rules_check_on_every_field_gives_no_unknown_metric(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["DCGM_FI_DEV_GPU_TEMP", "DCGM_FI_DEV_FB_USED"])
-def test_the_dashboard_never_reads_the_generated_table(name):
+def test_the_dashboard_never_reads_the_generated_table(name: str) -> None:
     code = (
         "import sys; from gputop.core.catalogue import lookup; "
         f"lookup({name!r}); lookup('node_load1'); import gputop.ui.views.readings; "

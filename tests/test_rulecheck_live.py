@@ -26,6 +26,9 @@ from tests.support.prometheus_server import (
 
 pytestmark = pytest.mark.prometheus
 
+#: Prometheus scraping the sim exporter and an application's exporter, and the node's name.
+Server = tuple[PrometheusServer, str]
+
 _APP_METRICS = b"""\
 # HELP app_inflight_requests Requests being served now.
 # TYPE app_inflight_requests gauge
@@ -64,7 +67,7 @@ class _AppExporter(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[PrometheusServer, str]]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """Prometheus scraping the sim exporter (one node) and the app exporter; and the node."""
     require_prometheus()
     port = free_port()
@@ -136,7 +139,7 @@ groups:
     return path
 
 
-def test_selectors_without_series_and_types_from_the_server(server, tmp_path):
+def test_selectors_without_series_and_types_from_the_server(server: Server, tmp_path: Path) -> None:
     prometheus, host = server
     uuid1 = prometheus.query('DCGM_FI_DEV_GPU_TEMP{gpu="1"}')[0]["metric"]["UUID"]
     path = _rules(tmp_path, host, uuid1)
@@ -163,7 +166,9 @@ def test_selectors_without_series_and_types_from_the_server(server, tmp_path):
     assert report.prometheus == url and report.exit_code == 1
 
 
-def test_without_the_server_the_same_file_has_no_type_or_series_findings(server, tmp_path):
+def test_without_the_server_the_same_file_has_no_type_or_series_findings(
+    server: Server, tmp_path: Path
+) -> None:
     _, host = server
     path = _rules(tmp_path, host, "GPU-x")
     checks = {(f.line, f.check) for f in check_files([str(path)]).findings}
@@ -171,7 +176,12 @@ def test_without_the_server_the_same_file_has_no_type_or_series_findings(server,
     assert checks == {(23, "default-export")}
 
 
-def test_the_cli_names_the_server_and_exits_1(server, tmp_path, capsys, monkeypatch):
+def test_the_cli_names_the_server_and_exits_1(
+    server: Server,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     monkeypatch.delenv("GPUTOP_PROMETHEUS_URL", raising=False)
     monkeypatch.delenv("GPUTOP_CONFIG", raising=False)
@@ -184,7 +194,7 @@ def test_the_cli_names_the_server_and_exits_1(server, tmp_path, capsys, monkeypa
     )
 
 
-async def test_one_query_per_distinct_selector(server):
+async def test_one_query_per_distinct_selector(server: Server) -> None:
     from gputop.promql.analysis import analyse
     from gputop.rules.live import check_live
     from gputop.sources.prometheus import PrometheusClient
@@ -203,7 +213,9 @@ async def test_one_query_per_distinct_selector(server):
     assert result.present == {"DCGM_FI_DEV_GPU_TEMP", "app_errors_total"}
 
 
-def test_a_server_type_counts_only_for_names_it_has_series_of(server, tmp_path):
+def test_a_server_type_counts_only_for_names_it_has_series_of(
+    server: Server, tmp_path: Path
+) -> None:
     prometheus, _ = server
     path = tmp_path / "types.yml"
     path.write_text(
@@ -220,7 +232,7 @@ def test_a_server_type_counts_only_for_names_it_has_series_of(server, tmp_path):
     assert found == {(5, "default-export"), (5, "rate-of-gauge")}, report.findings
 
 
-def test_one_finding_per_name_against_a_server(server, tmp_path):
+def test_one_finding_per_name_against_a_server(server: Server, tmp_path: Path) -> None:
     prometheus, _ = server
     path = tmp_path / "names.yml"
     path.write_text(
@@ -233,7 +245,7 @@ def test_one_finding_per_name_against_a_server(server, tmp_path):
     assert [(f.line, f.check) for f in report.findings] == [(6, "unknown-metric")]
 
 
-def test_the_interval_the_server_evaluates_a_group_at(server, tmp_path):
+def test_the_interval_the_server_evaluates_a_group_at(server: Server, tmp_path: Path) -> None:
     prometheus, _ = server
     path = tmp_path / "groups.yml"
     path.write_text(
@@ -252,7 +264,7 @@ def test_the_interval_the_server_evaluates_a_group_at(server, tmp_path):
     assert [f.check for f in offline.findings] == []  # 1m is longer than 30 s
 
 
-def test_what_is_not_checked_by_the_deadline_is_said(server, tmp_path):
+def test_what_is_not_checked_by_the_deadline_is_said(server: Server, tmp_path: Path) -> None:
     prometheus, host = server
     path = _rules(tmp_path, host, "GPU-x")
     report = check_files([str(path)], prometheus=prometheus.url, deadline_s=1e-9)

@@ -85,7 +85,7 @@ def _rule_files(project: dict[str, Any]) -> list[dict[str, Any]]:
 
 @needs_corpus
 @pytest.mark.parametrize("project", PROJECTS, ids=lambda p: p["repository"])
-def test_every_finding_is_one_judged_true(project, tmp_path):
+def test_every_finding_is_one_judged_true(project: dict[str, Any], tmp_path: Path) -> None:
     assert CORPUS is not None
     kwargs = _context(project, CORPUS, tmp_path)
     for entry in _rule_files(project):
@@ -102,14 +102,14 @@ def test_every_finding_is_one_judged_true(project, tmp_path):
 
 
 @needs_corpus
-def test_the_counters_files_of_the_context_are_the_versions_named():
+def test_the_counters_files_of_the_context_are_the_versions_named() -> None:
     assert CORPUS is not None
     for project in PROJECTS:
         for name, digest in project.get("context", {}).get("counters_sha256", {}).items():
             assert hashlib.sha256((CORPUS / name).read_bytes()).hexdigest() == digest, name
 
 
-def test_the_judgements_span_at_least_15_repositories_each_with_its_source():
+def test_the_judgements_span_at_least_15_repositories_each_with_its_source() -> None:
     with_rules = [p for p in PROJECTS if _rule_files(p)]
     assert len({p["repository"] for p in with_rules}) >= 15
     for project in PROJECTS:
@@ -120,7 +120,7 @@ def test_the_judgements_span_at_least_15_repositories_each_with_its_source():
             assert re.fullmatch(r"[0-9a-f]{64}", entry["sha256"])
 
 
-def test_every_context_and_every_finding_says_why():
+def test_every_context_and_every_finding_says_why() -> None:
     for project in PROJECTS:
         context = project.get("context", {})
         for key in ("counters", "exports", "eval_interval"):
@@ -132,6 +132,6 @@ def test_every_context_and_every_finding_says_why():
                 assert finding["rule"] and len(finding["why"]) > 20, finding
 
 
-def test_the_judged_findings_hold_true_findings_of_the_new_checks_and_the_old():
+def test_the_judged_findings_hold_true_findings_of_the_new_checks_and_the_old() -> None:
     checks = {f["check"] for p in PROJECTS for e in _rule_files(p) for f in e.get("findings", [])}
     assert {"default-export", "unit-suffix", "rate-time-unit"} <= checks

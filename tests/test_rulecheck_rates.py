@@ -27,7 +27,7 @@ def _found(tmp_path: Path, rules: str, name: str = "r.yml") -> list[Finding]:
     return [f for f in report.findings if f.check == "rate-time-unit"]
 
 
-def test_a_rate_over_1h_compared_as_if_per_hour_is_found_at_its_metric(tmp_path):
+def test_a_rate_over_1h_compared_as_if_per_hour_is_found_at_its_metric(tmp_path: Path) -> None:
     found = _found(
         tmp_path,
         """\
@@ -199,7 +199,9 @@ _MISTAKES = [
 
 
 @pytest.mark.parametrize(("wrong", "right", "expected"), _MISTAKES)
-def test_each_mistake_is_found_and_the_rule_written_right_is_not(tmp_path, wrong, right, expected):
+def test_each_mistake_is_found_and_the_rule_written_right_is_not(
+    tmp_path: Path, wrong: str, right: str, expected: str
+) -> None:
     found = _found(tmp_path, wrong, "wrong.yml")
     assert len(found) == 1, [str(f) for f in found]
     assert expected in found[0].message
@@ -283,12 +285,14 @@ _SILENT = [
 
 
 @pytest.mark.parametrize(("found", "silent"), _SILENT)
-def test_silent_where_the_words_do_not_say_another_unit(tmp_path, found, silent):
+def test_silent_where_the_words_do_not_say_another_unit(
+    tmp_path: Path, found: str, silent: str
+) -> None:
     assert len(_found(tmp_path, found, "found.yml")) == 1
     assert _found(tmp_path, silent, "silent.yml") == []
 
 
-def test_turned_off_by_name_everywhere_and_by_comment(tmp_path):
+def test_turned_off_by_name_everywhere_and_by_comment(tmp_path: Path) -> None:
     rule = "- alert: A\n  expr: rate(app_errors_total[1h]) > 1  # 1 error per hour\n"
     path = _file(tmp_path, rule)
     assert [f.check for f in check_files([path]).findings] == ["rate-time-unit"]
@@ -297,7 +301,7 @@ def test_turned_off_by_name_everywhere_and_by_comment(tmp_path):
     assert check_files([path]).findings == []
 
 
-def test_a_comment_above_a_rule_is_that_rule_s_not_the_one_before(tmp_path):
+def test_a_comment_above_a_rule_is_that_rule_s_not_the_one_before(tmp_path: Path) -> None:
     path = _file(
         tmp_path,
         """\

@@ -22,7 +22,7 @@ def _checks(tmp_path: Path, rules: str) -> list[str]:
     return [check for _, _, check, _ in _findings(tmp_path, rules)]
 
 
-def test_the_mistakes_the_issue_names_are_found(tmp_path):
+def test_the_mistakes_the_issue_names_are_found(tmp_path: Path) -> None:
     found = _findings(
         tmp_path,
         """\
@@ -111,7 +111,7 @@ def test_the_mistakes_the_issue_names_are_found(tmp_path):
         ("- alert: A\n  expr: 100 - DCGM_FI_DEV_GPU_UTIL < -5\n", "can never hold"),
     ],
 )
-def test_each_new_check_finds(tmp_path, rule, expected):
+def test_each_new_check_finds(tmp_path: Path, rule: str, expected: str) -> None:
     found = [(c, m) for _, _, c, m in _findings(tmp_path, rule) if c != "default-export"]
     assert len(found) == 1 and expected in found[0][1], found
 
@@ -157,11 +157,11 @@ def test_each_new_check_finds(tmp_path, rule, expected):
         "- alert: A\n  expr: 100 - DCGM_FI_DEV_GPU_UTIL > 95\n",
     ],
 )
-def test_the_new_checks_stay_silent_on_right_rules(tmp_path, rule):
+def test_the_new_checks_stay_silent_on_right_rules(tmp_path: Path, rule: str) -> None:
     assert [c for c in _checks(tmp_path, rule) if c != "default-export"] == []
 
 
-def test_each_new_check_is_turned_off_by_name(tmp_path):
+def test_each_new_check_is_turned_off_by_name(tmp_path: Path) -> None:
     rules = """\
         - alert: A  # gputop: disable=constant-scale
           expr: DCGM_FI_DEV_FB_FREE < 1024*1024*1024

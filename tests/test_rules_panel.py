@@ -10,7 +10,6 @@ reason. A fixed clock and UTC keep the frame the same everywhere (update the sna
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 
 import pytest
 
@@ -21,18 +20,14 @@ from gputop.rules.model import RuleStatus, sort_statuses
 from gputop.ui.app import GpuTopApp
 from gputop.ui.views.rules import RULES_SHOWN_S
 from gputop.ui.widgets.rules_panel import RulesPanel
-from tests.support.ui import START, fixed_utc, screen_lines
+from tests.support.snapshots import SnapCompare
+from tests.support.ui import START, screen_lines
 
 SIZE = (120, 16)
 HOST = {"Hostname": "gpu-node-07"}
 
 
-@pytest.fixture(autouse=True)
-def _stable_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.delenv("NO_COLOR", raising=False)
-    monkeypatch.delenv("GPUTOP_THEME", raising=False)
-    with fixed_utc():
-        yield
+pytestmark = pytest.mark.usefixtures("stable_environment")
 
 
 def one_of_each() -> list[RuleStatus]:
@@ -187,5 +182,5 @@ async def test_an_outage_keeps_the_last_states_marked_stale_with_their_age() -> 
         )
 
 
-def test_rules_panel_snapshot(snap_compare) -> None:
+def test_rules_panel_snapshot(snap_compare: SnapCompare) -> None:
     assert snap_compare(build_rules_app(), terminal_size=SIZE)

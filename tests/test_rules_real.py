@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import itertools
 import json
-import os
 import re
 import subprocess
 import sys
@@ -29,14 +28,13 @@ import httpx
 import pytest
 import yaml
 
-from gputop.cli import build_parser
-from gputop.commands import build_monitor, settings_from_args
 from gputop.core.labels import LabelKey, label_key
 from gputop.monitor import Monitor
 from gputop.rules.model import RuleStatus
 from gputop.ui.app import GpuTopApp
 from gputop.ui.views.rules import RuleRow
 from gputop.ui.widgets.rules_panel import RulesPanel
+from tests.support.cli import cli_monitor
 from tests.support.prometheus_server import ENGINES, PromStack, engine_stack
 from tests.support.ui import screen_lines
 
@@ -100,16 +98,6 @@ def server(
     options = {"scenario": "hot-gpu", "seed": SEED, "rule_files": [path]}
     with engine_stack(request.param, workdir / "stack", **options) as stack:
         yield RulesServer(stack, path)
-
-
-@pytest.fixture
-def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """No config file or GPUTOP_* variable of the machine running the tests reaches gputop."""
-    for name in list(os.environ):
-        if name.startswith("GPUTOP_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    return dict(os.environ)
 
 
 # ---- helpers ---------------------------------------------------------------------------
@@ -189,17 +177,6 @@ def hot_gpu_alerts(alerts: Mapping[AlertKey, str]) -> list[str]:
 
 def hot_gpu_status(statuses: list[RuleStatus]) -> RuleStatus | None:
     return next((s for s in statuses if s.name == HOT and s.labels.get("gpu") == HOT_GPU), None)
-
-
-@contextlib.contextmanager
-def cli_monitor(url: str) -> Iterator[Monitor]:
-    """The monitor `gputop --prometheus URL` builds (no demo node; NVML only if present)."""
-    args = build_parser().parse_args(["--prometheus", url])
-    monitor = build_monitor(settings_from_args(args))
-    try:
-        yield monitor
-    finally:
-        monitor.close()
 
 
 async def refreshed(monitor: Monitor) -> tuple[float, list[RuleStatus]]:

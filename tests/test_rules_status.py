@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import httpx
 import pytest
@@ -37,7 +38,7 @@ TEMP = RuleDef("GPUTemperatureHigh", "DCGM_FI_DEV_GPU_TEMP > 85", for_s=60.0, se
 GT90 = Comparison("x{}", ">", 90.0)
 
 
-def test_ordering_worst_first():
+def test_ordering_worst_first() -> None:
     expected = [
         RuleStatus("A", "firing", severity="critical"),
         RuleStatus("B", "firing", severity="warning"),
@@ -53,7 +54,7 @@ def test_ordering_worst_first():
     assert [s.name for s in sort_statuses(shuffled)] == list("ABCDEFGH")
 
 
-def test_pending_counts_down_to_firing():
+def test_pending_counts_down_to_firing() -> None:
     status = series_status(TEMP, "pending", now=NOW, value=90.0, active_at=NOW - 45.0)
     assert status.state == "pending"
     assert status.fires_in_s == pytest.approx(15.0)
@@ -61,7 +62,7 @@ def test_pending_counts_down_to_firing():
     assert late.fires_in_s == 0.0  # due: it fires at the next evaluation
 
 
-def test_firing_keeps_its_threshold_and_value():
+def test_firing_keeps_its_threshold_and_value() -> None:
     status = series_status(TEMP, "firing", now=NOW, value=91.0, labels={"gpu": "3"})
     assert (status.state, status.value, status.op, status.threshold) == ("firing", 91.0, ">", 85.0)
     assert status.labels == {"gpu": "3"}
@@ -81,15 +82,15 @@ def test_firing_keeps_its_threshold_and_value():
         ("!=", 5.0, 5.0, "ok"),  # equal: holds only by moving away
     ],
 )
-def test_near_by_margin(op, threshold, value, state):
+def test_near_by_margin(op: str, threshold: float, value: float, state: str) -> None:
     got, eta, reason = assess(Comparison("x{}", op, threshold), [(NOW, value)], margin=0.1, now=NOW)
     assert got == state
     assert eta is None
     if state == "near":
-        assert "within 10%" in reason
+        assert "within 10%" in (reason or "")
 
 
-def test_margin_is_configurable_globally_and_per_rule():
+def test_margin_is_configurable_globally_and_per_rule() -> None:
     rule = RuleDef("Mem", "x > 90")
     assert series_status(rule, "inactive", now=NOW, value=85.0).state == "near"
     assert series_status(rule, "inactive", now=NOW, value=85.0, margin=0.02).state == "ok"
@@ -99,14 +100,14 @@ def test_margin_is_configurable_globally_and_per_rule():
     assert series_status(wide, "inactive", now=NOW, value=50.0).state == "near"
 
 
-def test_crossed_but_inactive():
+def test_crossed_but_inactive() -> None:
     # crossed after the rule's own evaluation: it goes pending at the next one, so near
     assert assess(GT90, [(NOW, 95.0)], margin=0.1, now=NOW)[0] == "near"
     # The and/unless side does not hold: nothing is about to fire.
     assert assess(GT90, [(NOW, 95.0)], margin=0.1, now=NOW, gated=True)[0] == "ok"
 
 
-def test_missing_value_is_unknown_and_no_threshold_is_ok():
+def test_missing_value_is_unknown_and_no_threshold_is_ok() -> None:
     assert assess(GT90, [(NOW, float("nan"))], margin=0.1, now=NOW)[0] == "unknown"
     assert assess(GT90, [], margin=0.1, now=NOW)[0] == "unknown"
     no_threshold = RuleDef("Absent", "absent(up)")
@@ -114,7 +115,7 @@ def test_missing_value_is_unknown_and_no_threshold_is_ok():
     assert (status.state, status.reason) == ("ok", "no threshold to compare")
 
 
-def test_parse_margin():
+def test_parse_margin() -> None:
     assert parse_margin("5%") == pytest.approx(0.05)
     assert parse_margin("0.2") == pytest.approx(0.2)
     with pytest.raises(ValueError):
@@ -123,7 +124,7 @@ def test_parse_margin():
         parse_margin("lots")
 
 
-def test_value_history_spacing_and_pruning():
+def test_value_history_spacing_and_pruning() -> None:
     history = ValueHistory(capacity=10, spacing_s=5.0, max_age_s=60.0)
     for t in range(0, 30):
         history.record("k", NOW + t, float(t))
@@ -137,7 +138,9 @@ def test_value_history_spacing_and_pruning():
 # ---- the Prometheus path ------------------------------------------------------------------
 
 
-def _api(alerts: list[dict], *, health: str = "ok", last_error: str = "") -> dict:
+def _api(
+    alerts: list[dict[str, Any]], *, health: str = "ok", last_error: str = ""
+) -> dict[str, Any]:
     """An /api/v1/rules answer as Prometheus 2.x returns it."""
     return {
         "status": "success",
@@ -173,7 +176,7 @@ def _api(alerts: list[dict], *, health: str = "ok", last_error: str = "") -> dic
     }
 
 
-def _alert(gpu: str, state: str, active_at: str, value: str) -> dict:
+def _alert(gpu: str, state: str, active_at: str, value: str) -> dict[str, Any]:
     return {
         "labels": {
             "alertname": "GPUTemperatureHigh",
@@ -188,7 +191,7 @@ def _alert(gpu: str, state: str, active_at: str, value: str) -> dict:
     }
 
 
-def _temps(values: dict[str, float]) -> dict:
+def _temps(values: dict[str, float]) -> dict[str, Any]:
     return {
         "DCGM_FI_DEV_GPU_TEMP{}": {
             (("UUID", f"GPU-{g}"), ("__name__", "DCGM_FI_DEV_GPU_TEMP"), ("gpu", g)): v
@@ -197,7 +200,7 @@ def _temps(values: dict[str, float]) -> dict:
     }
 
 
-def test_prometheus_states_plus_margin():
+def test_prometheus_states_plus_margin() -> None:
     data = _api(
         [
             _alert("3", "firing", "2025-12-31T23:50:00Z", "9.1e+01"),
@@ -219,7 +222,7 @@ def test_prometheus_states_plus_margin():
     assert all(s.origin == "/etc/prometheus/gpu.yml" for s in got)
 
 
-def test_prometheus_over_threshold_without_alert_is_never_firing():
+def test_prometheus_over_threshold_without_alert_is_never_firing() -> None:
     # Prometheus has not (yet) made an alert of it: we must not claim it fires.
     got = statuses_from_prometheus(_api([]), _temps({"0": 95.0}), now=NOW)
     assert [s.state for s in got] == ["near"]
@@ -233,7 +236,7 @@ def test_prometheus_over_threshold_without_alert_is_never_firing():
         min_size=1,
     )
 )
-def test_prometheus_state_always_agrees(series):
+def test_prometheus_state_always_agrees(series: dict[str, tuple[float, str]]) -> None:
     alerts = [
         _alert(g, state, "2025-12-31T23:59:30Z", str(v))
         for g, (v, state) in series.items()
@@ -251,7 +254,7 @@ def test_prometheus_state_always_agrees(series):
             assert status.state in ("near", "ok")
 
 
-def test_prometheus_errors_are_unknown_with_reason():
+def test_prometheus_errors_are_unknown_with_reason() -> None:
     failed = statuses_from_prometheus(
         _api([], health="err", last_error="many-to-many matching not allowed"), {}, now=NOW
     )
@@ -263,17 +266,17 @@ def test_prometheus_errors_are_unknown_with_reason():
     )
     assert [(s.state, s.reason) for s in query_failed] == [("unknown", "query failed: timeout")]
     empty = statuses_from_prometheus(_api([]), {"DCGM_FI_DEV_GPU_TEMP{}": {}}, now=NOW)
-    assert empty[0].state == "unknown" and "no data" in empty[0].reason
+    assert empty[0].state == "unknown" and "no data" in (empty[0].reason or "")
 
 
-def test_prometheus_alert_shown_even_when_its_series_is_not_in_the_values():
+def test_prometheus_alert_shown_even_when_its_series_is_not_in_the_values() -> None:
     data = _api([_alert("5", "firing", "2025-12-31T23:50:00Z", "90")])
     got = statuses_from_prometheus(data, _temps({"0": 40.0}), now=NOW)
     assert {(s.labels["gpu"], s.state) for s in got} == {("5", "firing"), ("0", "ok")}
     assert next(s for s in got if s.state == "firing").value == 90.0
 
 
-def _ruler_alert(gpu: str, state: str, **added: str) -> dict:
+def _ruler_alert(gpu: str, state: str, **added: str) -> dict[str, Any]:
     alert = _alert(gpu, state, "2025-12-31T23:59:30Z", "90")
     alert["labels"].update(added)
     return alert
@@ -286,7 +289,7 @@ def _ruler_alert(gpu: str, state: str, **added: str) -> dict:
         {"cluster": "eu-1", "replica": "ruler-0"},  # Thanos Ruler / Mimir external labels
     ],
 )
-def test_a_ruler_that_adds_labels_still_gives_one_row_per_series(added: dict) -> None:
+def test_a_ruler_that_adds_labels_still_gives_one_row_per_series(added: dict[str, str]) -> None:
     data = _api([_ruler_alert("3", "firing", **added), _ruler_alert("1", "pending", **added)])
     got = statuses_from_prometheus(data, _temps({"0": 50.0, "1": 87.0, "3": 91.0}), now=NOW)
     assert sorted((s.labels["gpu"], s.state) for s in got) == [
@@ -325,11 +328,15 @@ def test_two_alerts_for_one_series_are_one_row_the_worse() -> None:
     assert [(s.labels["gpu"], s.state) for s in got] == [("3", "firing")]
 
 
-def test_prometheus_series_gives_trend_and_history_the_sparkline():
+def test_prometheus_series_gives_trend_and_history_the_sparkline() -> None:
     history = ValueHistory(spacing_s=5.0)
     data = _api([])
     got: list[RuleStatus] = []
-    key = (("UUID", "GPU-0"), ("__name__", "DCGM_FI_DEV_GPU_TEMP"), ("gpu", "0"))
+    key: tuple[tuple[str, str], ...] = (
+        ("UUID", "GPU-0"),
+        ("__name__", "DCGM_FI_DEV_GPU_TEMP"),
+        ("gpu", "0"),
+    )
     for i in range(40):  # 60 -> 79.5 over 195 s: 0.1 °C/s, read at each evaluation
         end = NOW + 5 * i
         series = [(end - 5 * k, 60.0 + 0.5 * (i - k)) for k in range(5, -1, -1)]
@@ -341,7 +348,7 @@ def test_prometheus_series_gives_trend_and_history_the_sparkline():
     assert got[0].history[-1] == 79.5 and len(got[0].history) == 45
 
 
-def test_api_helpers():
+def test_api_helpers() -> None:
     assert parse_timestamp("2026-01-01T00:00:00Z") == NOW
     assert parse_timestamp("2026-01-01T01:00:00.5+01:00") == NOW + 0.5
     assert parse_timestamp("0001-01-01T00:00:00Z") is None
@@ -358,7 +365,7 @@ def test_api_helpers():
     assert rule_def(rules[0]).for_s == 60.0 and rule_def(rules[0]).group == "gpu"
 
 
-async def test_rules_from_a_separate_ruler_and_a_note_when_there_are_none():
+async def test_rules_from_a_separate_ruler_and_a_note_when_there_are_none() -> None:
     asked: list[str] = []
 
     def engine(request: httpx.Request) -> httpx.Response:  # VictoriaMetrics without vmalert

@@ -6,7 +6,6 @@ squashing the chart; the fleet has a cursor and Enter opens a GPU; footers show 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 
@@ -21,15 +20,15 @@ from gputop.ui.views.rules import chart_thresholds
 from gputop.ui.widgets.fleet_table import FleetTable
 from gputop.ui.widgets.key_bar import KeyBar, KeyItem, fit_keys
 from gputop.ui.widgets.metric_chart import MetricChart
-from tests.support.rulestates import FixedRules, build_fleet_app, build_states_app
-from tests.support.ui import START, build_monitor, fixed_utc, screen_lines
+from tests.support.rulestates import (
+    FixedRules,
+    StandInFleet,
+    build_fleet_app,
+    build_states_app,
+)
+from tests.support.ui import START, build_monitor, screen_lines
 
-
-@pytest.fixture(autouse=True)
-def _stable_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.delenv("NO_COLOR", raising=False)
-    with fixed_utc():
-        yield
+pytestmark = pytest.mark.usefixtures("stable_environment")
 
 
 # ---- the detail screen ----------------------------------------------------------------------
@@ -197,18 +196,21 @@ async def test_the_help_fits_wide_terminals_and_says_when_it_scrolls() -> None:
 # ---- r: retry now -----------------------------------------------------------------------------
 
 
-async def test_r_is_offered_while_a_source_fails_and_retries_at_once() -> None:
+async def test_r_is_offered_while_a_source_fails_and_retries_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     app = build_fleet_app()
     monitor = app.monitor
     remote = monitor.remote
+    assert isinstance(remote, StandInFleet)
     retried: list[bool] = []
-    remote.retry_now = lambda: retried.append(True)  # type: ignore[union-attr]
+    monkeypatch.setattr(remote, "retry_now", lambda: retried.append(True))
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         assert "r Retry now" not in screen_lines(app)[-1]
         failing = SourceState(SourceStatus.ERROR, "unreachable: connection refused",
                               last_ok=START - 20, retry_at=START + 6)  # fmt: skip
-        remote.state = failing  # type: ignore[union-attr]
+        remote.state = failing
         monitor._set("prometheus", failing)
         app.refresh_screen()
         await pilot.pause()

@@ -207,11 +207,11 @@ async def test_no_configured_header_or_credential_follows_a_redirect_elsewhere(
     assert _credentials_seen(elsewhere, "/api/v1/query") == [{}]
 
     _redirect(server, "/api/v2/alerts", f"{elsewhere.url}/api/v2/alerts")
-    client = AlertmanagerClient(server.url, headers=headers)
+    alertmanager = AlertmanagerClient(server.url, headers=headers)
     try:
-        await client.view(0.0)
+        await alertmanager.view(0.0)
     finally:
-        await client.aclose()
+        await alertmanager.aclose()
     assert _credentials_seen(elsewhere, "/api/v2/alerts") == [{}]
 
 

@@ -16,7 +16,9 @@ gaps = st.floats(min_value=0.001, max_value=120.0)
 
 @settings(max_examples=200, deadline=None)
 @given(capacity=st.integers(1, 64), points=st.lists(st.tuples(gaps, values), max_size=400))
-def test_memory_stays_within_bound_for_any_number_of_appends(capacity, points):
+def test_memory_stays_within_bound_for_any_number_of_appends(
+    capacity: int, points: list[tuple[float, float | None]]
+) -> None:
     s = RingSeries(capacity)
     buffer_bytes = (s._t.buffer_info()[1], s._v.buffer_info()[1])
     t = 0.0
@@ -38,7 +40,9 @@ def test_memory_stays_within_bound_for_any_number_of_appends(capacity, points):
     width=st.floats(min_value=0.5, max_value=60.0),
     points=st.lists(st.tuples(gaps, values), max_size=300),
 )
-def test_downsample_returns_n_buckets_in_time_order_and_never_nan(columns, width, points):
+def test_downsample_returns_n_buckets_in_time_order_and_never_nan(
+    columns: int, width: float, points: list[tuple[float, float | None]]
+) -> None:
     s = RingSeries(256)
     t = 1_000.0
     for gap, v in points:
@@ -53,6 +57,7 @@ def test_downsample_returns_n_buckets_in_time_order_and_never_nan(columns, width
         for agg in (b.min, b.max, b.mean, b.last):
             assert agg is None or math.isfinite(agg)
         if b.count:
+            assert b.min is not None and b.mean is not None and b.max is not None
             assert b.min <= b.mean + 1e-9 and b.mean <= b.max + 1e-9
         else:
             assert (b.min, b.max, b.mean, b.last) == (None, None, None, None)
@@ -60,7 +65,7 @@ def test_downsample_returns_n_buckets_in_time_order_and_never_nan(columns, width
         assert v is None or math.isfinite(v)
 
 
-def test_missing_values_are_kept_as_missing_not_zero():
+def test_missing_values_are_kept_as_missing_not_zero() -> None:
     s = RingSeries(10)
     s.append(1.0, 5.0)
     s.append(2.0, None)
@@ -70,14 +75,14 @@ def test_missing_values_are_kept_as_missing_not_zero():
     assert s.last() == 7.0
 
 
-def test_buckets_are_aligned_so_they_shift_only_when_one_closes():
+def test_buckets_are_aligned_so_they_shift_only_when_one_closes() -> None:
     assert bucket_edges(125.0, 10.0, 3) == [100.0, 110.0, 120.0, 130.0]
     # any time inside the same bucket gives the same edges
     assert bucket_edges(129.9, 10.0, 3) == bucket_edges(120.0, 10.0, 3)
     assert bucket_edges(130.0, 10.0, 3)[0] == 110.0
 
 
-def test_downsample_aggregates_per_bucket():
+def test_downsample_aggregates_per_bucket() -> None:
     s = RingSeries(100)
     for t, v in [(100, 1.0), (104, 3.0), (111, None), (115, 10.0), (119, 20.0)]:
         s.append(float(t), v)
@@ -87,7 +92,7 @@ def test_downsample_aggregates_per_bucket():
     assert third.empty
 
 
-def test_window_selects_by_time():
+def test_window_selects_by_time() -> None:
     s = RingSeries(5)
     for t in range(10):
         s.append(float(t), float(t))
@@ -95,7 +100,7 @@ def test_window_selects_by_time():
     assert s.first_time == 5.0  # oldest points were dropped at capacity
 
 
-def test_append_older_point_is_dropped_and_same_time_replaces():
+def test_append_older_point_is_dropped_and_same_time_replaces() -> None:
     s = RingSeries(4)
     assert s.append(10.0, 1.0)
     assert not s.append(5.0, 2.0)
@@ -103,7 +108,7 @@ def test_append_older_point_is_dropped_and_same_time_replaces():
     assert list(s.items()) == [(10.0, 3.0)]
 
 
-def test_merge_backfills_older_points_in_order_within_capacity():
+def test_merge_backfills_older_points_in_order_within_capacity() -> None:
     s = RingSeries(5)
     s.append(10.0, 10.0)
     s.append(11.0, 11.0)
@@ -114,7 +119,7 @@ def test_merge_backfills_older_points_in_order_within_capacity():
     assert len(s) == 5 and s.first_time == 9.0
 
 
-def test_merge_of_an_overlap_rewrites_only_what_changed():
+def test_merge_of_an_overlap_rewrites_only_what_changed() -> None:
     s = RingSeries(6)
     for t in range(10, 16):
         s.append(float(t), float(t))
@@ -128,6 +133,6 @@ def test_merge_of_an_overlap_rewrites_only_what_changed():
     assert s.window(12.0, 13.0) == [(12.0, 12.0), (12.5, 1.0), (13.0, 13.0)]
 
 
-def test_capacity_must_be_positive():
+def test_capacity_must_be_positive() -> None:
     with pytest.raises(ValueError):
         RingSeries(0)

@@ -18,11 +18,10 @@ import pytest
 from gputop.core.clock import FakeClock
 from gputop.core.models import SourceStatus
 from gputop.sources.prometheus.feed import PrometheusSource
+from tests.support.cli import cli_monitor
+from tests.support.fake_prometheus import T0, FakeProm, make
+from tests.support.freshness import SLACK_S, once
 from tests.support.prometheus_server import PromStack
-from tests.test_freshness_real import SLACK_S, cli_monitor, isolated_env, once
-from tests.test_promfeed import T0, FakeProm, make
-
-__all__ = ["isolated_env"]  # the fixture, shared
 
 VLLM = "vllm-0:8000"
 _NAMES = ["vllm:num_requests_running", "vllm:time_to_first_token_seconds_count"]
@@ -111,7 +110,7 @@ async def test_the_serving_panels_turn_stale_after_their_own_targets_spacing() -
         if state.status is SourceStatus.STALE:
             stale_at = clock.now()
             break
-    assert stale_at is not None
+    assert stale_at is not None and state is not None
     # 3 of its 10 s intervals after its last sample was seen, never sooner
     assert last + 30 <= stale_at <= last + 32, stale_at - last
     assert state.reason == "no new inference-server samples for over 30s"

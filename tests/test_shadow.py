@@ -279,6 +279,7 @@ def _paints(draw: st.DrawFn) -> list[list[str]]:
     return frames
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(_paints(), st.integers(24, 32))
 def test_any_paint_shows_the_same_through_the_shadow(frames: list[list[str]], cols: int) -> None:

@@ -89,6 +89,7 @@ def _check(driver: TeeDriver, step: str) -> None:
         )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sync", [False, True], ids=["plain", "synchronised"])
 async def test_shadowed_terminal_shows_what_textual_meant(sync: bool) -> None:
     app = build_app()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from textual.widgets import DataTable
 
@@ -111,11 +112,11 @@ async def test_detail_charts_redraw_only_when_shown_and_time_moved() -> None:
         assert isinstance(screen, DetailScreen)
         draws = 0
 
-        def counting(original):
-            def draw(*args, **kwargs):
+        def counting(original: Callable[..., None]) -> Callable[..., None]:
+            def draw(*args: object, **kwargs: object) -> None:
                 nonlocal draws
                 draws += 1
-                return original(*args, **kwargs)
+                original(*args, **kwargs)
 
             return draw
 

@@ -4,55 +4,53 @@ Alertmanager that answers the same every time."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from textual.pilot import Pilot
 
 from gputop.ui.app import GpuTopApp
 from tests.support.guarded import FakeAlertmanager, with_alertmanager
-from tests.support.ui import build_monitor, fixed_utc
+from tests.support.snapshots import SnapCompare
+from tests.support.ui import build_monitor
+
+pytestmark = pytest.mark.usefixtures("stable_environment")
 
 
-@pytest.fixture(autouse=True)
-def _stable_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.delenv("NO_COLOR", raising=False)
-    monkeypatch.delenv("GPUTOP_THEME", raising=False)
-    with fixed_utc():
-        yield
-
-
-def app_with_alertmanager(*, down: bool = False, **options: bool) -> GpuTopApp:
+def app_with_alertmanager(*, down: bool = False, **options: Any) -> GpuTopApp:
     monitor = with_alertmanager(build_monitor(), FakeAlertmanager(down=down))
     return GpuTopApp(monitor, poll=False, **options)
 
 
-async def _read_alertmanager(pilot) -> None:
-    await pilot.app.monitor.refresh_alertmanager()
-    pilot.app.refresh_screen()
+async def _read_alertmanager(pilot: Pilot[int]) -> None:
+    app = pilot.app
+    assert isinstance(app, GpuTopApp)
+    await app.monitor.refresh_alertmanager()
+    app.refresh_screen()
     await pilot.pause()
 
 
 @pytest.mark.parametrize("size", [(120, 40), (80, 24)], ids=lambda s: f"{s[0]}x{s[1]}")
-def test_kiosk(snap_compare, size: tuple[int, int]) -> None:
+def test_kiosk(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
     # at 80x24 Alertmanager is down: the STALE banner says so
     app = app_with_alertmanager(down=size == (80, 24), kiosk=True)
     assert snap_compare(app, terminal_size=size, run_before=_read_alertmanager)
 
 
-def test_read_only_badge(snap_compare) -> None:
+def test_read_only_badge(snap_compare: SnapCompare) -> None:
     app = GpuTopApp(build_monitor(), poll=False, read_only=True)
     assert snap_compare(app, terminal_size=(120, 40))
 
 
-def test_alerts_screen(snap_compare) -> None:
+def test_alerts_screen(snap_compare: SnapCompare) -> None:
     app = app_with_alertmanager()
     assert snap_compare(app, press=["a"], terminal_size=(120, 40), run_before=_read_alertmanager)
 
 
-def test_silence_dialog(snap_compare, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_silence_dialog(snap_compare: SnapCompare, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("gputop.ui.screens.silence.created_by", lambda: "alice@ops")
 
-    async def open_dialog(pilot) -> None:
+    async def open_dialog(pilot: Pilot[int]) -> None:
         await _read_alertmanager(pilot)
         await pilot.press("s")  # the first firing, pending or near row
         await pilot.pause()

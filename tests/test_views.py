@@ -49,7 +49,7 @@ def loaded(*rules: RuleDef) -> list[RuleStatus]:
     return [unknown_status(rule, "not evaluated") for rule in rules]
 
 
-def test_the_builtin_rules_colour_memory_and_temperature_but_not_a_busy_gpu():
+def test_the_builtin_rules_colour_memory_and_temperature_but_not_a_busy_gpu() -> None:
     levels = NumberLevels(loaded(*builtin_rules()))
     assert levels.level(MEMORY, GPU) == 1  # 87.5 % is within 10 % of > 90
     assert levels.level(TEMPERATURE, GPU) == 1  # 80 °C is within 10 % of > 85
@@ -61,7 +61,7 @@ def test_the_builtin_rules_colour_memory_and_temperature_but_not_a_busy_gpu():
     assert levels.spark_warn(UTILIZATION.key) is None
 
 
-def test_a_users_own_rule_colours_the_number_it_alerts_on():
+def test_a_users_own_rule_colours_the_number_it_alerts_on() -> None:
     mine = RuleDef("Warm", "DCGM_FI_DEV_GPU_TEMP > 75", severity="warning", margin=0.05)
     hot = RuleDef("UtilHigh", "DCGM_FI_DEV_GPU_UTIL >= 95", severity="critical")
     levels = NumberLevels(loaded(mine, hot))
@@ -73,12 +73,12 @@ def test_a_users_own_rule_colours_the_number_it_alerts_on():
     assert NumberLevels(loaded(mine)) == NumberLevels(loaded(mine))  # equal thresholds, equal
 
 
-def test_a_ratio_rule_is_scaled_onto_the_percent_reading():
+def test_a_ratio_rule_is_scaled_onto_the_percent_reading() -> None:
     busy = RuleDef("Busy", "DCGM_FI_PROF_GR_ENGINE_ACTIVE > 0.9", severity="warning")
     assert NumberLevels(loaded(busy)).level(UTILIZATION, GPU) == 2
 
 
-def test_power_without_a_rule_is_measured_against_the_gpus_own_limit():
+def test_power_without_a_rule_is_measured_against_the_gpus_own_limit() -> None:
     levels = NumberLevels()
     assert levels.level(POWER, GPU) == 1  # 390 of 400 W
     assert levels.level(POWER, dataclasses.replace(GPU, power_w=401.0)) == 2
@@ -86,7 +86,7 @@ def test_power_without_a_rule_is_measured_against_the_gpus_own_limit():
     assert levels.level(POWER, dataclasses.replace(GPU, power_w=None)) == 0
 
 
-def test_every_view_of_a_metric_comes_from_its_one_table():
+def test_every_view_of_a_metric_comes_from_its_one_table() -> None:
     assert [m.label for m in GPU_METRICS] == ["MEM", "TEMP", "UTIL", "PWR"]
     assert readings_heading() == " MEM  TEMP UTIL   PWR"
     assert COMPACT_COLUMNS == "5 22 1fr 1fr 1fr 1fr"  # "▶● 3▕", the readings, 4 sparklines
@@ -98,7 +98,7 @@ def status(name: str, state: str, **kw: object) -> RuleStatus:
     return RuleStatus(name=name, state=state, **kw)  # type: ignore[arg-type]
 
 
-def test_shown_rules_change_state_at_once_and_values_every_period():
+def test_shown_rules_change_state_at_once_and_values_every_period() -> None:
     shown = ShownRules(period_s=5.0)
     first = [status("A", "near", value=1.0)]
     assert shown.update(first, 0.0) is first
@@ -110,7 +110,7 @@ def test_shown_rules_change_state_at_once_and_values_every_period():
     assert shown.update(later, 7.0) is later
 
 
-def test_rules_panel_view_words_rows_worst_first_or_says_why_there_are_none():
+def test_rules_panel_view_words_rows_worst_first_or_says_why_there_are_none() -> None:
     clock = FakeClock(0.0)
     assert rules_panel_view(None, [], {}, remote=False).note == "no rules"
     engine = RulesEngine([RuleDef("A", "x > 1")], clock=clock, origin="mine.yml")
@@ -133,7 +133,7 @@ def test_rules_panel_view_words_rows_worst_first_or_says_why_there_are_none():
     assert rules_panel_view(engine, statuses, sparks, remote=True).subtitle.endswith("Prometheus")
 
 
-def test_thresholds_are_the_rules_on_that_metric_and_that_gpu():
+def test_thresholds_are_the_rules_on_that_metric_and_that_gpu() -> None:
     statuses = [
         status("Hot", "ok", query="DCGM_FI_DEV_GPU_TEMP", op=">", threshold=85.0),
         status("Hot0", "ok", query="DCGM_FI_DEV_GPU_TEMP", threshold=80.0, labels={"gpu": "0"}),
@@ -141,11 +141,12 @@ def test_thresholds_are_the_rules_on_that_metric_and_that_gpu():
         status("Busy", "ok", query="DCGM_FI_PROF_GR_ENGINE_ACTIVE", threshold=0.95),
     ]
     assert thresholds(statuses, GPU, "temperature_c") == [("Hot0", 80.0), ("Hot", 85.0)]
-    assert thresholds(statuses, GPU, "utilization_gpu_pct") == [("Busy", pytest.approx(95.0))]
+    ((busy, at),) = thresholds(statuses, GPU, "utilization_gpu_pct")
+    assert busy == "Busy" and at == pytest.approx(95.0)
     assert thresholds(statuses, GPU, "power_w") == []
 
 
-def test_status_parts_name_each_source_its_state_and_age():
+def test_status_parts_name_each_source_its_state_and_age() -> None:
     clock = FakeClock(100.0)
     monitor = Monitor(clock=clock, local=None, host="desk")
     monitor._set("nvml", SourceState(SourceStatus.UNAVAILABLE, "NVML not found"))
@@ -159,7 +160,7 @@ def test_status_parts_name_each_source_its_state_and_age():
     assert ("✖ prometheus: timeout, stale 30s", "status-bar--bad") in status_parts(monitor, 100.0)
 
 
-def test_the_header_counts_lost_gpus_and_says_when_a_failing_source_is_tried_again():
+def test_the_header_counts_lost_gpus_and_says_when_a_failing_source_is_tried_again() -> None:
     clock = FakeClock(100.0)
     lost = dataclasses.replace(GPU, state="lost", reason="GPU is lost")
 
@@ -180,26 +181,46 @@ def test_the_header_counts_lost_gpus_and_says_when_a_failing_source_is_tried_aga
     assert parts[-1] == ("✖ 1 GPU lost", "status-bar--bad")
 
 
-def test_the_overview_gives_way_to_the_rules_it_must_show():
-    from gputop.ui.views.overview import MIN_RULE_ROWS, RuleRoom, chrome_height, overview_layout
+def test_the_overview_gives_way_to_the_rules_it_must_show() -> None:
+    from gputop.ui.views.overview import (
+        MIN_GPU_LINES,
+        MIN_RULE_ROWS,
+        RuleRoom,
+        chrome_height,
+        overview_layout,
+    )
 
     # 8 GPUs at 120x40: cards beside a few rule lines, compact lines beside many
     assert not overview_layout(120, 40, [8], 2).compact
     many = overview_layout(120, 40, [8], 12)
     assert many.compact and many.gpu_h == 8
-    # 16 GPUs on 2 nodes at 80x24: a heading per node, the list scrolls to leave the room
+    # What stands around the compact GPU list at 80x24, top to bottom: the header, the list's
+    # column heading, the list, the latency panel, the rules panel (its rows inside a border),
+    # the footer. The list takes what the others leave, and scrolls when it holds more.
+    header = footer = column_heading = 1
+    latency_panel = 4  # 2 lines inside a border that carries its title
+    rules_border = 2
+    # 16 GPUs on 2 nodes: a heading per node; the list scrolls so the 4 rule rows fit
     small = overview_layout(80, 24, [8, 8], 4)
     assert small.compact and small.headings and small.latency
-    assert 1 + 1 + small.gpu_h + 4 + 2 + 4 + 1 == 24
-    # more firing rows than the screen holds without the latency panel: it goes first
+    around = header + column_heading + latency_panel + rules_border + 4 + footer
+    assert small.gpu_h == 24 - around == 11 < 16 + 2  # every GPU and node heading: it scrolls
+    # more firing rows than the screen holds beside the latency panel: the panel goes first
     crowded = overview_layout(80, 24, [8, 8], 14)
-    assert not crowded.latency and 1 + 1 + crowded.gpu_h + 2 + 14 + 1 == 24
+    left = 24 - (header + column_heading + latency_panel + rules_border + 14 + footer)
+    assert left < MIN_GPU_LINES
+    assert not crowded.latency
+    assert crowded.gpu_h == 24 - (header + column_heading + rules_border + 14 + footer) == 5
     assert overview_layout(80, 24, [8], 0) == overview_layout(80, 24, [8], MIN_RULE_ROWS)
-    # a kiosk has no footer, but its STALE banner (2 lines + padding) takes 4 when shown
-    assert chrome_height(kiosk=False, banner_lines=2) == 2
-    assert chrome_height(kiosk=True, banner_lines=0) == 1
+    # a kiosk has no footer; its STALE banner, when shown, takes its lines and a blank line
+    # either side
+    assert chrome_height(kiosk=False, banner_lines=2) == header + footer
+    assert chrome_height(kiosk=True, banner_lines=0) == header
+    banner = 1 + 2 + 1  # a blank line, its 2 lines, a blank line
     kiosk = overview_layout(80, 24, [8], 6, chrome=chrome_height(kiosk=True, banner_lines=2))
-    assert 1 + 1 + kiosk.gpu_h + 4 + 2 + 6 + 4 == 24  # the GPU list scrolls, not the rules
+    # the GPU list scrolls, not the rules: all 6 rows stay
+    around = header + banner + column_heading + latency_panel + rules_border + 6
+    assert kiosk.gpu_h == 24 - around == 6 < 8
 
     room = RuleRoom(hold_s=60.0)
     assert room.update(5, 0.0) == 5

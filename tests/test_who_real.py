@@ -29,11 +29,9 @@ from gputop.sources.simvllm import MODEL
 from gputop.ui.app import GpuTopApp
 from gputop.ui.widgets.rules_panel import RulesPanel
 from gputop.ui.widgets.serving_panel import ServingPanel
+from tests.support.cli import cli_monitor
 from tests.support.prometheus_server import PromStack
 from tests.support.ui import screen_lines
-from tests.test_freshness_real import cli_monitor, isolated_env
-
-__all__ = ["isolated_env"]  # the fixture, shared
 
 pytestmark = pytest.mark.prometheus
 

@@ -66,10 +66,14 @@ def test_a_rule_row_names_its_job() -> None:
     slurm = rule_row(firing(jobs=(Job("slurm", name="4242"),)), (), now=1100.0)
     assert slurm.title.endswith("→ job 4242")
     assert rule_row(firing(jobs=()), (), now=1100.0).title.endswith("@ gpu-node-1")
-    # where the alert went comes after the job, and the job is no longer the end of the title
+    # where the alert went comes after the job; where narrow, the job gives way, not the GPU
     routed = replace(firing(), alertmanager=AlertFate("active", receivers=("pager",)))
     row = rule_row(routed, (), now=1100.0)
-    assert row.title.endswith("→ inference/t2v-worker-1  → pager") and row.job == ""
+    assert row.title.endswith("→ inference/t2v-worker-1  → pager")
+    assert row.job == "inference/t2v-worker-1"
+    core = "GPUTemperatureHigh · GPU 1 @ gpu-node-1"
+    assert fit_title(row, len(core) + 10 + 9) == core + " → t2v…r-1  → pager"
+    assert fit_title(row, len(core) + 9) == core + "  → pager"
 
 
 @pytest.mark.parametrize("width", [76, 96, 116])  # the panel's content at 80, 100, 120 columns
@@ -356,4 +360,4 @@ def test_a_status_naming_its_pod_is_not_copied_and_an_aggregated_one_gets_its_gp
     first, second = monitor.rule_statuses()
     assert first is own and [j.name for j in own.who] == ["mine"]  # its labels say who
     assert second is not aggregated and [j.name for j in second.who] == ["t2v-worker-3"]
-    assert second.as_json()["jobs"][0]["namespace"] == "inference"
+    assert json.loads(json.dumps(second.as_json()))["jobs"][0]["namespace"] == "inference"

@@ -202,7 +202,8 @@ def _run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         if progress is not None:
             progress.close()
     write_report(report, stdout, args.format, max_fires=args.max_fires)
-    return report.exit_code(args.max_fires)
+    code: int = report.exit_code(args.max_fires)
+    return code
 
 
 def _range(args: argparse.Namespace, now: float) -> tuple[float, float]:

@@ -94,7 +94,7 @@ class AlertmanagerServer:
                 "--cluster.listen-address=",
                 "--log.level=warn",
             ]
-            self.proc = spawn(cmd, cwd=self.workdir, log=self.log_path)
+            self.proc = spawn(cmd, cwd=self.workdir, log=self.log_path, marker="servers")
             if wait_ready(self.url, self.proc, timeout, self.log_path):
                 return
             time.sleep(0.5)  # its port was taken meanwhile: another one

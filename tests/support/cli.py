@@ -1,13 +1,25 @@
-"""The real program run once from the command line, away from the user's own config."""
+"""The real program run once from the command line, away from the user's own config.
+
+`isolated_env` (a fixture) does the same for the test's own process, where monitors are built
+in-process, and gives the environment for a `gputop` subprocess; `cli_monitor` is the monitor
+`gputop --prometheus URL` builds, in-process."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["ROOT", "isolated", "run_gputop"]
+import pytest
+
+from gputop.cli import build_parser
+from gputop.commands import build_monitor, settings_from_args
+from gputop.monitor import Monitor
+
+__all__ = ["ROOT", "cli_monitor", "isolated", "isolated_env", "run_gputop"]
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,3 +41,25 @@ def run_gputop(tmp_path: Path, *args: str, timeout: float = 60) -> subprocess.Co
         cwd=ROOT,
         env=isolated(tmp_path),
     )
+
+
+@pytest.fixture
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """No config file or GPUTOP_* variable of the machine running the tests reaches gputop;
+    the environment for a `gputop` subprocess."""
+    for name in list(os.environ):
+        if name.startswith("GPUTOP_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    return dict(os.environ)
+
+
+@contextlib.contextmanager
+def cli_monitor(url: str) -> Iterator[Monitor]:
+    """The monitor `gputop --prometheus URL` builds (no demo node; NVML only if present)."""
+    args = build_parser().parse_args(["--prometheus", url])
+    monitor = build_monitor(settings_from_args(args))
+    try:
+        yield monitor
+    finally:
+        monitor.close()

@@ -154,7 +154,7 @@ class HostileServer:
         return labels
 
     def series(self, query: str, start: float, end: float, step: float) -> list[dict[str, Any]]:
-        points = []
+        points: list[list[float | str]] = []
         t = start
         while t <= end and len(points) < 11_000:
             points.append([t, "85"])

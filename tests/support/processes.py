@@ -16,6 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.lanes import require_marker
+
 __all__ = ["free_port", "log_tail", "require_binaries", "spawn", "stop_process", "wait_ready"]
 
 
@@ -48,8 +50,9 @@ def stop_process(proc: subprocess.Popen[Any] | None, grace: float = 10.0) -> Non
         proc.wait(grace)
 
 
-def spawn(cmd: Sequence[str], *, cwd: Path, log: Path) -> subprocess.Popen[bytes]:
-    """Start a server with its output appended to `log`."""
+def spawn(cmd: Sequence[str], *, cwd: Path, log: Path, marker: str) -> subprocess.Popen[bytes]:
+    """Start a server with its output appended to `log`, from a test marked `marker`."""
+    require_marker(marker, Path(cmd[0]).name)
     with log.open("ab") as out:
         return subprocess.Popen(list(cmd), cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
 

@@ -216,7 +216,7 @@ class PrometheusServer:
                 # second, not a minute
                 *(["--rules.alert.resend-delay=1s"] if self.alertmanagers else []),
             ]
-            self.proc = spawn(cmd, cwd=self.workdir, log=self.log_path)
+            self.proc = spawn(cmd, cwd=self.workdir, log=self.log_path, marker="prometheus")
             if wait_ready(self.url, self.proc, timeout, self.log_path):
                 if wait_up:
                     self.wait_targets_up(timeout)

@@ -179,7 +179,7 @@ def build_fleet_app() -> GpuTopApp:
                            severity="critical", value=value,
                            labels={"gpu": str(gpu.index), "Hostname": gpu.host}, **temp)  # type: ignore[arg-type]
             )  # fmt: skip
-    monitor = Monitor(clock=clock, local=None, remote=fleet, host="desk")  # type: ignore[arg-type]
+    monitor = Monitor(clock=clock, local=None, remote=fleet, host="desk")
     monitor.rules = FixedRules(statuses, clock, "Prometheus")
     for gpu in fleet.gpus():  # ten minutes of temperature history
         points = [(START - 600 + s, 40.0 + (s % 60) / 2) for s in range(0, 600, 5)]

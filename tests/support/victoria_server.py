@@ -162,7 +162,7 @@ class VictoriaMetricsServer:
             ]
             if self.rule_files and self.proxy_rules:
                 cmd.append(f"-vmalert.proxyURL={self.vmalert_url}")
-            self.proc = spawn(cmd, cwd=self.workdir, log=self.log_path)
+            self.proc = spawn(cmd, cwd=self.workdir, log=self.log_path, marker="prometheus")
             if wait_ready(self.url, self.proc, timeout, self.log_path):
                 break
             time.sleep(0.5)  # it exited at once, e.g. its port was taken meanwhile
@@ -187,7 +187,7 @@ class VictoriaMetricsServer:
             "-loggerLevel=WARN",
         ]
         log = self.workdir / "vmalert.log"
-        self.vmalert = spawn(cmd, cwd=self.workdir, log=log)
+        self.vmalert = spawn(cmd, cwd=self.workdir, log=log, marker="prometheus")
         if not wait_ready(self.vmalert_url, self.vmalert, timeout, log):
             raise RuntimeError(f"vmalert did not start: {log_tail(log)}")
 

@@ -87,7 +87,7 @@ class RuleRow:
     short: str = ""
     key: Hashable = None
     status: RuleStatus | None = field(default=None, compare=False)
-    job: str = ""  # who is on its GPU, at the end of `title` after " → "
+    job: str = ""  # who is on its GPU, in `title` after the series and " → "
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,7 +200,7 @@ def rule_row(
         if fate:
             detail, short = fate, visible(fate_stale_text(status, at, short=True))
     elif fate and am is not None and am.state == "active":
-        title, job = f"{title}  {fate}", ""  # the job is no longer at the end
+        title = f"{title}  {fate}"  # where it went, after the job
     elif fate:
         detail = short = fate
     if status.state == "unknown":  # an unknown rule's reason can be long: the wide column

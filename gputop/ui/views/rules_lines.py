@@ -128,11 +128,13 @@ def fit_title(row: RuleRow, width: int) -> str:
     title = row.title
     if len(title) <= width:
         return title
-    if row.job and title.endswith(_ARROW + row.job):  # the job gives way first, then goes
-        title = title[: len(title) - len(row.job) - len(_ARROW)]
-        room = width - len(title) - len(_ARROW)
+    at = title.find(_ARROW + row.job) if row.job else -1
+    if at >= 0:  # the job gives way first, then goes (where the alert went may follow it)
+        head, tail = title[:at], title[at + len(_ARROW) + len(row.job) :]
+        room = width - len(head) - len(_ARROW) - len(tail)
         if room >= _JOB_SHORTEST:
-            return title + _ARROW + _fit_job(row.job, room)
+            return head + _ARROW + _fit_job(row.job, room) + tail
+        title = head + tail
         if len(title) <= width:
             return title
     name = row.name if row.name and title.startswith(row.name) else ""
