@@ -92,6 +92,7 @@ class HostileServer:
         self.firing = True  # False: no rule fires, no alert is active (a check can say 3)
         self.answers: dict[str, Answer] = {}
         self.requests: list[Seen] = []
+        self.keep_requests = True  # what was asked, in `requests`
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
         self._httpd.daemon_threads = True
@@ -318,8 +319,9 @@ def _handler(server: HostileServer) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             if length:
                 self.rfile.read(length)
-            with server._lock:
-                server.requests.append(Seen(self.command, parts.path, dict(self.headers)))
+            if server.keep_requests:
+                with server._lock:
+                    server.requests.append(Seen(self.command, parts.path, dict(self.headers)))
             answer = server.respond(self.command, parts.path, query)
             self.send_response(answer.status)
             self.send_header("Content-Type", answer.content_type)
