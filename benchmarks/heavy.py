@@ -46,7 +46,7 @@ EXIT_CHORD = (b"\x18", b"\x03")
 SETTLE_S = 0.5
 RIGHT, LEFT = b"\x1b[C", b"\x1b[D"
 _CLOCK = re.compile(r"^\s*(\d\d):(\d\d):(\d\d)\b")
-_CARD = re.compile(r"▶ GPU (\d+)\b")
+_CARD = re.compile(r"▶ (?:[●◐○] )?GPU (\d+)\b")
 _LINE = re.compile(r"^▶[ ●◐○✖]? *(\d+)[▕✖]", re.M)
 
 
@@ -128,9 +128,7 @@ class HeavyProbe:
             self._sent = None
         if t < self._next_key_at or lines is None:
             return b""
-        now = selected(lines)
-        if now is None:
-            return b""
+        now = selected(lines) or 0  # none selected yet: an arrow selects GPU 1
         key, want = (RIGHT, now + 1) if now == 0 else (LEFT, now - 1)
         self._sent = (t, want)
         self._next_key_at = t + 1.0

@@ -13,9 +13,10 @@ bus are remembered with the time they were first seen lost (`lost_since`).
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -95,6 +96,8 @@ class Monitor:
         self._closed = False  # the local source is still to be opened (see `open`)
         self._lost_since: dict[str, float] = {}  # GPU key -> when it was first seen lost
         self._lock = threading.Lock()
+        self.interval = 1.0  # the dashboard's refresh interval (Prometheus' panels)
+        self._late_from: dict[str, float] = {}  # refresh running -> when it should be done
         self._states: dict[str, SourceState] = {
             name: SourceState(SourceStatus.OFF)
             for name in (*LOCAL_SOURCES, "prometheus", "alertmanager")
@@ -229,30 +232,74 @@ class Monitor:
     # ---- remote sources -------------------------------------------------------------
 
     async def refresh_remote(self) -> None:
-        remote = self.remote
-        if remote is not None:
-            await remote.refresh()
-            self._set("prometheus", remote.state)
-            local = self.local_keys()
-            self._note_lost([g for g in remote.gpus() if g.key not in local], self.clock.now())
-            known = {g.key for g in self.gpus()}
-            for key in [k for k in self._lost_since if k not in known]:
-                del self._lost_since[key]  # out of Prometheus' range: no longer listed at all
-            if self.rules is not None and self.client is not None:
-                lost = self.lost_gpus() if self._lost_since else []
-                await self.rules.refresh_prometheus(
-                    self.client,
-                    lost,
-                    rules_client=self.rules_client,
-                    lag_s=remote.state.lag_s or 0.0,
-                )
+        """Prometheus' panels, then its rules, then Alertmanager (the dashboard runs each
+        on its own, so a slow one holds up none of the others)."""
+        await self.refresh_panels()
+        await self.refresh_rules()
         await self.refresh_alertmanager()
+
+    async def refresh_panels(self) -> None:
+        """Prometheus' range panels (and the GPUs it sees)."""
+        remote = self.remote
+        if remote is None:
+            return
+        now = self.clock.now()
+        with self._running("panels", now, self.interval):
+            await remote.refresh()
+        self._set("prometheus", remote.state)
+        local = self.local_keys()
+        self._note_lost([g for g in remote.gpus() if g.key not in local], self.clock.now())
+        known = {g.key for g in self.gpus()}
+        for key in [k for k in self._lost_since if k not in known]:
+            del self._lost_since[key]  # out of Prometheus' range: no longer listed at all
+
+    async def refresh_rules(self) -> None:
+        """Prometheus' rules and their states, when due (the engine paces itself)."""
+        remote = self.remote
+        if remote is None or self.rules is None or self.client is None:
+            return
+        engine = self.rules
+        now = self.clock.now()
+        if now < engine.due:
+            return
+        lost = self.lost_gpus() if self._lost_since else []
+        with self._running("rules", max(now, engine.due), engine.period_s):
+            await engine.refresh_prometheus(
+                self.client,
+                lost,
+                rules_client=self.rules_client,
+                lag_s=remote.state.lag_s or 0.0,
+            )
 
     async def refresh_alertmanager(self) -> None:
         """Poll Alertmanager when due (it paces itself); now, after a silence changed."""
-        if self.alertmanager is not None:
-            await self.alertmanager.refresh()
-            self._set("alertmanager", self.alertmanager.state)
+        am = self.alertmanager
+        if am is not None:
+            now = self.clock.now()
+            if now >= am.due:
+                with self._running("alertmanager", max(now, am.due), am.period_s):
+                    await am.refresh()
+            self._set("alertmanager", am.state)
+
+    @contextlib.contextmanager
+    def _running(self, name: str, due: float, allowance: float) -> Iterator[None]:
+        """A refresh in progress, due at `due` and expected done `allowance` after it."""
+        self._late_from[name] = due + allowance
+        try:
+            yield
+        finally:
+            del self._late_from[name]
+
+    def own_lag_s(self) -> float:
+        """How late gputop itself is with its refreshes (the data's own lag is the source's,
+        see `state`): Prometheus' panels answered last more than an interval ago while they
+        answer, or a refresh running now past the time it should have been done."""
+        now = self.clock.now()
+        late = [now - t for t in self._late_from.values()]
+        state = self._states["prometheus"]
+        if state.ok and state.last_ok is not None:
+            late.append(now - state.last_ok - self.interval)
+        return max(0.0, *late) if late else 0.0
 
     def retry_now(self) -> None:
         """Try every failing source (and Prometheus' rules) at the next poll, not after the

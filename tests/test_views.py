@@ -110,6 +110,15 @@ def test_shown_rules_change_state_at_once_and_values_every_period():
     assert shown.update(later, 7.0) is later
 
 
+def test_shown_rules_show_the_first_evaluation_at_once():
+    shown = ShownRules(period_s=5.0)
+    assert shown.update([], 0.0) == []  # the first frame, before the rules are evaluated
+    first = [status("A", "ok", value=1.0), status("B", "ok", value=2.0)]
+    assert shown.update(first, 0.5) is first
+    fewer = [status("A", "ok", value=1.0)]
+    assert shown.update(fewer, 1.0) is fewer  # a row gone: at once too
+
+
 def test_rules_panel_view_words_rows_worst_first_or_says_why_there_are_none():
     clock = FakeClock(0.0)
     assert rules_panel_view(None, [], {}, remote=False).note == "no rules"
@@ -154,6 +163,11 @@ def test_status_parts_name_each_source_its_state_and_age():
     assert parts[0] == ("gputop", "status-bar--title")
     assert parts[1] == ("desk", "status-bar--off")
     assert ("✖ nvml: NVML not found", "status-bar--bad") in parts
+    # the engine answered fresh data, 30 s ago: gputop's own lag, not the engine's
+    assert ("● prometheus now", "status-bar--ok") in parts
+    assert ("✖ gputop 30s late", "status-bar--bad") in parts
+    monitor._set("prometheus", SourceState(SourceStatus.OK, None, last_ok=70.0, newest=40.0))
+    parts = status_parts(monitor, clock.now())
     assert ("● prometheus 30s behind", "status-bar--ok") in parts
     monitor._set("prometheus", SourceState(SourceStatus.ERROR, "timeout", last_ok=70.0))
     assert ("✖ prometheus: timeout, stale 30s", "status-bar--bad") in status_parts(monitor, 100.0)

@@ -46,8 +46,9 @@ __all__ = ["GpuTopApp", "GpuTopScreen", "run_dashboard"]
 
 #: How long quitting waits for a request on its way before closing the clients regardless.
 _STOP_WAIT_S = 5.0
-#: The workers that talk through the monitor's clients: the polling, silencing, expiring.
-_CLIENT_GROUPS = frozenset({"remote", "silence", "expire"})
+#: The workers that talk through the monitor's clients: the polling (Prometheus' panels,
+#: its rules, Alertmanager, each on its own), silencing, expiring.
+_CLIENT_GROUPS = frozenset({"remote", "rules", "alertmanager", "silence", "expire"})
 
 
 class GpuTopApp(App[int]):
@@ -95,6 +96,7 @@ class GpuTopApp(App[int]):
         self.theme = theme
         self.monitor = monitor
         self.interval = interval
+        monitor.interval = interval
         self.window_s = window_s
         self._poll = poll
         self._notify_firing = notify_firing
@@ -149,8 +151,14 @@ class GpuTopApp(App[int]):
             monitor = self.monitor
             if monitor.local is not None or monitor.remote is None:
                 self.poll_local()
-            if monitor.remote is not None or monitor.alertmanager is not None:
-                self.run_worker(self._poll_remote(), exclusive=True, group="remote")
+            # each remote refresh on its own: a slow one (thousands of rules, a huge
+            # Alertmanager status) holds up neither the others nor the screen
+            if monitor.remote is not None:
+                self.run_worker(self._poll_panels(), exclusive=True, group="remote")
+                self.run_worker(self._poll_rules(), exclusive=True, group="rules")
+            if monitor.alertmanager is not None:
+                self.run_worker(self._poll_alertmanager(), exclusive=True, group="alertmanager")
+        self._tick_clock()
         _settle_gc()
 
     async def on_unmount(self) -> None:
@@ -236,17 +244,50 @@ class GpuTopApp(App[int]):
         self.monitor.ingest(result)
         self.refresh_screen()
 
-    async def _poll_remote(self) -> None:
-        """Refresh Prometheus (and Alertmanager) once per interval; the next refresh starts
-        when the last ends."""
+    async def _poll_panels(self) -> None:
+        """Refresh Prometheus' panels once per interval; the next refresh starts when the last
+        ends."""
         fleet_checked = False
         while not self._stop.is_set():
-            await self.monitor.refresh_remote()
+            await self.monitor.refresh_panels()
             if not fleet_checked and self.monitor.state("prometheus").ok:
                 fleet_checked = True
                 self._open_fleet_if_no_local_gpus()
             self.refresh_screen()
             await asyncio.sleep(self._delay())
+
+    async def _poll_rules(self) -> None:
+        """Read Prometheus' rules when due (the engine paces itself), apart from the panels."""
+        while not self._stop.is_set():
+            due = self.monitor.rules.due if self.monitor.rules is not None else 0.0
+            await self.monitor.refresh_rules()
+            if self.monitor.rules is not None and self.monitor.rules.due != due:
+                self.refresh_screen()  # read (or failed): something new to show
+            await asyncio.sleep(self._delay())
+
+    async def _poll_alertmanager(self) -> None:
+        """Poll Alertmanager when due (it paces itself), apart from Prometheus."""
+        while not self._stop.is_set():
+            am = self.monitor.alertmanager
+            version = am.version if am is not None else 0
+            await self.monitor.refresh_alertmanager()
+            if am is not None and (am.version != version or not am.state.ok):
+                self.refresh_screen()
+            await asyncio.sleep(self._delay())
+
+    def _tick_clock(self) -> None:
+        """The header's clock, every second whatever the sources do (a reading may repaint
+        it first: then this costs nothing)."""
+        if self._stop.is_set():
+            return
+        with contextlib.suppress(NoMatches):
+            screen = self._shown_screen()
+            if screen is not None:
+                bar = screen.query_one(StatusBar)
+                if bar.clock != self._clock_text(self.monitor.clock.now()):
+                    self.update_status(bar)
+        now = time.time()
+        self.set_timer(1.0 - now % 1.0 + 0.001, self._tick_clock)
 
     def _open_fleet_if_no_local_gpus(self) -> None:
         """A fleet larger than the overview shows, and no GPU here: start on the fleet."""
@@ -280,13 +321,21 @@ class GpuTopApp(App[int]):
 
     # ---- views the screens ask for -----------------------------------------------
 
+    def _shown_screen(self) -> GpuTopScreen | None:
+        """The dashboard screen shown, or under a dialog the one it covers."""
+        return next((s for s in reversed(self.screen_stack) if isinstance(s, GpuTopScreen)), None)
+
+    @staticmethod
+    def _clock_text(now: float) -> str:
+        return time.strftime("%H:%M:%S", time.localtime(now))
+
     def update_status(self, bar: StatusBar) -> None:
         """The header of every screen: the clock, then the sources' states."""
         now = self.monitor.clock.now()
         parts = status_parts(self.monitor, now)
         if self.read_only:
             parts.insert(1, ("READ-ONLY", "status-bar--badge"))
-        bar.set_parts(parts, time.strftime("%H:%M:%S", time.localtime(now)))
+        bar.set_parts(parts, self._clock_text(now))
 
     def shown_statuses(self) -> list[RuleStatus]:
         """The rule statuses on screen (see `ShownRules`)."""

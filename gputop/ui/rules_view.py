@@ -100,7 +100,8 @@ class RulesPanelView:
 
 
 class ShownRules:
-    """The statuses on screen, paced: states at once, values every `period_s`."""
+    """The statuses on screen, paced: states (and rows that come or go) at once, values every
+    `period_s`."""
 
     def __init__(self, period_s: float = RULES_SHOWN_S) -> None:
         self.period_s = period_s
@@ -115,7 +116,9 @@ class ShownRules:
             for st in statuses
             if st.state in _ACTIVE or (st.alertmanager and st.alertmanager != _NO_FATE)
         ]
-        if states != self._states or now - self._at >= self.period_s:
+        # rows that come or go (the first evaluation's) show at once, like states
+        rows = len(statuses) != len(self._shown)
+        if rows or states != self._states or now - self._at >= self.period_s:
             self._shown, self._states, self._at = statuses, states, now
         return self._shown
 

@@ -270,7 +270,7 @@ def status_parts(monitor: Monitor, now: float) -> list[tuple[str, str]]:
     parts.append((" ".join([snap.host if snap else monitor.host, *versions]), "status-bar--off"))
     for name, state in monitor.states().items():
         stands_in = name != "prometheus" and monitor.remote is not None
-        part = source_part(name, state, now, stands_in=stands_in)
+        part = source_part(name, state, now, stands_in=stands_in, remote=name == "prometheus")
         if part is None:
             continue
         text, cls = part
@@ -280,6 +280,9 @@ def status_parts(monitor: Monitor, now: float) -> list[tuple[str, str]]:
     engine = monitor.rules
     if engine is not None and engine.error is not None and monitor.state("prometheus").ok:
         parts.append((f"✖ rules: {engine.error}{_retry(engine.retry_at, now)}", _BAD))
+    own = monitor.own_lag_s()
+    if own >= _LAG_SHOWN_S:  # gputop itself behind with a refresh: not the engine's doing
+        parts.append((f"✖ gputop {_lag_words(own)} late", _BAD))
     lost = monitor.lost_count()
     if lost:
         parts.append((f"✖ {lost} GPU{'s' if lost != 1 else ''} lost", _BAD))
@@ -303,7 +306,7 @@ _LAG_STEP_S = 5.0
 
 
 def source_part(
-    name: str, state: SourceState, now: float, *, stands_in: bool = False
+    name: str, state: SourceState, now: float, *, stands_in: bool = False, remote: bool = False
 ) -> tuple[str, str] | None:
     """How the header words one source: (text, status-bar class); None when it is off.
 
@@ -311,6 +314,7 @@ def source_part(
     `● prometheus 30s behind` (an engine that shows data late, like VictoriaMetrics),
     `✖ prometheus STALE, newest 45s ago` (it answers, nothing new), `✖ prometheus:
     unreachable, stale 2m`. `stands_in`: another source covers for this unavailable one.
+    `remote`: an engine gputop asks, whose freshness is judged as of its last answer.
     """
     status = state.status.value
     if status == "off":
@@ -318,7 +322,11 @@ def source_part(
     newest = state.newest if state.newest is not None else state.last_ok
     age = None if newest is None else max(0.0, now - newest)
     if state.ok:
-        return f"● {name} {_freshness(age, state.interval_s, state.lag_s)}", "status-bar--ok"
+        # a remote engine's lag is its own as of its last answer: gputop's own lag in asking
+        # is a part of its own (see `status_parts`), never blamed on the engine
+        asked = state.last_ok if remote and state.last_ok is not None else now
+        behind = None if newest is None else max(0.0, min(now, asked) - newest)
+        return f"● {name} {_freshness(behind, state.interval_s, state.lag_s)}", "status-bar--ok"
     if status == "unavailable" and stands_in:
         return f"✖ {name} unavailable", "status-bar--off"
     if status == "stale":
@@ -337,8 +345,11 @@ def _freshness(age: float | None, interval_s: float | None, lag_s: float | None 
     behind = max(lag_s or 0.0, age - (interval_s or 0.0))
     if behind < _LAG_SHOWN_S:
         return "now"
-    if behind < 120:
-        return (
-            f"{format_duration(max(_LAG_STEP_S, round(behind / _LAG_STEP_S) * _LAG_STEP_S))} behind"
-        )
-    return f"{format_duration(behind // 60 * 60)} behind"
+    return f"{_lag_words(behind)} behind"
+
+
+def _lag_words(seconds: float) -> str:
+    """A lag in steps of 5 s below two minutes, of a minute above: it repaints rarely."""
+    if seconds < 120:
+        return format_duration(max(_LAG_STEP_S, round(seconds / _LAG_STEP_S) * _LAG_STEP_S))
+    return format_duration(seconds // 60 * 60)

@@ -87,6 +87,7 @@ class HeavyServer(HostileServer):
         self.group_size = max(1, group_size)
         self.interval_s = interval_s
         self.delay_s = delay_s
+        self.started = clock()
         self.keep_requests = False  # a long run asks tens of thousands of queries
         self._rules_doc: tuple[float, dict[str, Any]] = (-1.0, {})
         self._rules_lock = threading.Lock()
@@ -209,7 +210,7 @@ class HeavyServer(HostileServer):
                     "labels": alert_labels,
                     "annotations": {"summary": f"GPU {gpu} is hot"},
                     "state": state,
-                    "activeAt": _rfc3339(evaluated - 600),
+                    "activeAt": _rfc3339(self.started - 600 - k % 60),
                     "value": str(self.value(gpu, evaluated)),
                 }
             )

@@ -43,6 +43,11 @@ class StatusBar(Widget):
         self._clock = ""
         self._fitted: tuple[int, list[tuple[str, str]]] = (-1, [])  # for a width
 
+    @property
+    def clock(self) -> str:
+        """The clock as drawn now."""
+        return self._clock
+
     def set_parts(self, parts: list[tuple[str, str]], clock: str) -> None:
         """The parts after the clock, as (text, component class); their text holds sources'
         reasons and the host's name, so it is shown with its controls visible."""
