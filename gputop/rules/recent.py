@@ -25,7 +25,6 @@ from gputop.core.labels import LabelKey, label_key
 from gputop.rules.near import TREND_POINTS
 from gputop.rules.prometheus import Point, QueryError, QueryValues
 from gputop.sources.base import SourceError
-from gputop.sources.prometheus import PromAPIError, PromHTTPError
 
 if TYPE_CHECKING:
     from gputop.sources.prometheus import PrometheusClient
@@ -126,6 +125,8 @@ async def read_recent(
     rate_per_s: float = RATE_PER_S,
 ) -> dict[str, QueryValues]:
     """Each compared query's recent series (see `recent_values`), or its QueryError."""
+    from gputop.sources.prometheus import PromAPIError, PromHTTPError  # with Prometheus only
+
     pace = _Pace(concurrency, rate_per_s)
     out: dict[str, QueryValues] = {}
 

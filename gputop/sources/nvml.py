@@ -21,14 +21,15 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
-
-import psutil
+from typing import TYPE_CHECKING, Any
 
 from gputop.core.backoff import Backoff
 from gputop.core.clock import Clock
 from gputop.core.models import GpuSample, NodeSnapshot, ProcessSample
 from gputop.sources.base import SourceError, SourceUnavailable
+
+if TYPE_CHECKING:
+    import psutil
 
 try:
     import pynvml
@@ -103,6 +104,13 @@ class NvmlSource:
         self._memory_v2 = pynvml is not None and hasattr(pynvml, "nvmlMemory_v2")
         self._temperature_v = pynvml is not None and hasattr(pynvml, "nvmlDeviceGetTemperatureV")
         self._processes_v3 = True
+        self._skip_host_details = False
+
+    def defer_host_details(self) -> None:
+        """Leave the host's details of the processes (user, command, CPU, start time: psutil)
+        out of the next sample: a dashboard's first frame shows none of them, and its next
+        reading, on a worker thread, brings them."""
+        self._skip_host_details = True
 
     # ---- LocalSource ------------------------------------------------------------------
 
@@ -158,7 +166,7 @@ class NvmlSource:
                 host=self.host,
                 source=self.name,
                 gpus=tuple(gpus),
-                processes=self._with_host_details(processes),
+                processes=self._host_details(processes),
                 driver_version=self._driver_version,
                 cuda_version=self._cuda_version,
                 extra=extra,
@@ -322,6 +330,12 @@ class NvmlSource:
 
     # ---- host-side process details ------------------------------------------------------
 
+    def _host_details(self, processes: list[ProcessSample]) -> tuple[ProcessSample, ...]:
+        if self._skip_host_details:
+            self._skip_host_details = False
+            return tuple(processes)
+        return self._with_host_details(processes)
+
     def _with_host_details(self, processes: list[ProcessSample]) -> tuple[ProcessSample, ...]:
         """Add user, command, CPU and start time from psutil; one lookup per pid per sample."""
         pids = {p.pid for p in processes}
@@ -346,6 +360,8 @@ class NvmlSource:
             info = self._host_processes[pid] = _describe(pid)
         if info.process is None:
             return None
+        import psutil  # loaded with the first process seen
+
         try:
             value = info.process.cpu_percent(interval=None)
         except psutil.Error:  # exited (or was hidden) since the last sample
@@ -356,6 +372,8 @@ class NvmlSource:
 
 
 def _describe(pid: int) -> _HostProcess:
+    import psutil  # loaded with the first process seen
+
     try:
         process = psutil.Process(pid)
         with process.oneshot():
@@ -369,6 +387,8 @@ def _describe(pid: int) -> _HostProcess:
 
 
 def _quietly(fn: Callable[[], Any]) -> Any:
+    import psutil
+
     try:
         return fn() or None
     except (psutil.AccessDenied, psutil.ZombieProcess, KeyError):

@@ -20,11 +20,14 @@ import signal
 import socket
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import psutil
 from textual.binding import Binding, BindingType
 
 from gputop.core.models import ProcessSample
+
+if TYPE_CHECKING:
+    import psutil
 
 __all__ = [
     "GUARDED_ACTIONS",
@@ -88,6 +91,8 @@ def kernel_thread_stat(stat: str) -> bool:
 
 def _kernel_thread(live: psutil.Process) -> bool:
     """Whether the process is a kernel thread (kthreadd, pid 2, and its children)."""
+    import psutil
+
     try:
         return kernel_thread_stat(Path(f"/proc/{live.pid}/stat").read_text())
     except (OSError, ValueError, IndexError):
@@ -108,6 +113,8 @@ def confirm_process(proc: ProcessSample, current: Sequence[ProcessSample] | None
     """The live process behind a listed one, if it may be signalled: not pid 0 or 1, not a
     kernel thread, started when listed, and (`current`: the GPUs' processes read again just
     now; None when they could not be read) still on its GPU. Raises ActionError saying why."""
+    import psutil  # loaded with the first action on a process
+
     pid = proc.pid
     if pid <= 1:
         what = "the init process" if pid == 1 else "not a process"
@@ -143,6 +150,8 @@ def signal_process(
 ) -> str:
     """Send `sig` to the listed process once confirmed (see `confirm_process`, `current` the
     GPUs' processes read just now); returns what was done, raises ActionError."""
+    import psutil
+
     live = confirm_process(proc, current)
     try:
         live.send_signal(sig)  # psutil refuses, too, a pid reused since it was confirmed

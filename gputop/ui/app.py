@@ -33,7 +33,7 @@ from gputop.rules.text import series_name
 from gputop.ui import rules_view
 from gputop.ui.actions import READ_ONLY_MESSAGE, guarded_keys, is_guarded
 from gputop.ui.kiosk import ExitChord, kiosk_pages, stale_banner_lines
-from gputop.ui.rules_view import RowCache, RulesPanelView, RuleSparks, ShownRules, rules_panel_view
+from gputop.ui.rules_view import RowCache, RuleSparks, ShownRules, rules_panel_view
 from gputop.ui.view import DEFAULT_WINDOW_S, NumberLevels, status_parts
 from gputop.ui.widgets.rules_panel import RulesPanel
 from gputop.ui.widgets.stale_banner import StaleBanner
@@ -87,7 +87,6 @@ class GpuTopApp(App[int]):
         read_only: bool = False,
         kiosk: bool = False,
         handle_signals: bool = False,
-        load_rules: Callable[[], None] | None = None,
         warnings: tuple[str, ...] = (),
     ) -> None:
         theme = os.environ.get("GPUTOP_THEME", "ansi-dark")
@@ -112,7 +111,6 @@ class GpuTopApp(App[int]):
         self._rule_rows = RowCache()
         self._levels: tuple[list[RuleStatus] | None, NumberLevels] = (None, NumberLevels())
         self._failing = False
-        self._load_rules = load_rules  # the first frame needs no rules: they load just after it
         self._warnings = warnings  # also written to stderr, which the dashboard covers
         self._stop = threading.Event()
 
@@ -139,14 +137,9 @@ class GpuTopApp(App[int]):
             self.set_interval(self._kiosk_page_s, self.next_kiosk_page)
 
     def _after_first_frame(self) -> None:
-        """What the first frame does without (the rules, the polling), then the collector."""
+        """What the first frame does without (the polling), then the collector."""
         for warning in self._warnings:
             self.notify(warning, severity="warning", timeout=15)
-        load, self._load_rules = self._load_rules, None
-        if load is not None:
-            load()
-            self.monitor.evaluate_rules()
-            self.refresh_screen()
         if self._poll:  # the first reading is on screen: the next is one interval away
             monitor = self.monitor
             if monitor.local is not None or monitor.remote is None:
@@ -353,9 +346,6 @@ class GpuTopApp(App[int]):
         monitor = self.monitor
         self._notify_new_firing(monitor.rule_statuses())
         statuses = self.shown_statuses()
-        if monitor.rules is None and self._load_rules is not None:
-            panel.set_view(RulesPanelView(note="loading rules…"))  # right after the first frame
-            return
         now = monitor.clock.now()
         sparks = self._rule_sparks.get(statuses, now)
         panel.set_view(
@@ -539,14 +529,13 @@ def run_dashboard(
     notify: bool = False,
     kiosk_page_s: float | None = None,
     read_only: bool = False,
-    load_rules: Callable[[], None] | None = None,
     warnings: tuple[str, ...] = (),
 ) -> int:
     """Run the dashboard until the user quits (or a signal ends it); returns the exit status.
 
-    With `kiosk_page_s` it is a kiosk: pages cycle, and only the exit chord quits.
-    `load_rules` attaches the rules to the monitor: it runs right after the first frame, which
-    shows without them."""
+    With `kiosk_page_s` it is a kiosk: pages cycle, and only the exit chord quits. The first
+    reading is taken, and the local rules evaluated on it, before the app starts: its first
+    frame is complete, painted once."""
     if no_color:
         os.environ["NO_COLOR"] = "1"
     app = GpuTopApp(
@@ -557,10 +546,12 @@ def run_dashboard(
         read_only=read_only,
         kiosk=kiosk_page_s is not None,
         handle_signals=True,
-        load_rules=load_rules,
         warnings=warnings,
     )
     monitor.warm_start(app.window_s, interval)
-    monitor.poll()  # the first frame shows real numbers, not placeholders
+    defer = getattr(monitor.local, "defer_host_details", None)
+    if defer is not None:
+        defer()  # no process details on the overview: the next reading (a thread's) has them
+    monitor.poll()  # the first frame shows real numbers and the rules on them, not placeholders
     app.run()
     return app.return_code or 0
