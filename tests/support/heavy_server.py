@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from tests.support.hostile_server import Answer, HostileServer
+from tests.support.hostile_server import Answer, HostileServer, serve_until_interrupted
 
 __all__ = ["HeavyServer", "big_config"]
 
@@ -303,12 +303,7 @@ def main() -> None:
         port=args.port,
     )
     with server:
-        print(f"heavy Prometheus and Alertmanager at {server.url}", flush=True)
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
+        serve_until_interrupted(server, "heavy")
 
 
 if __name__ == "__main__":

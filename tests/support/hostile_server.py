@@ -352,12 +352,17 @@ def main() -> None:
             body = f"upstream error [/api/v1/query_range] {hostile('error')}".encode()
             for path in ("/api/v1/", "/api/v2/"):
                 server.answer(path, Answer(500, body, "text/plain"))
-        print(f"hostile Prometheus and Alertmanager at {server.url}", flush=True)
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
+        serve_until_interrupted(server, "hostile")
+
+
+def serve_until_interrupted(server: HostileServer, what: str) -> None:
+    """Say where the (entered) server listens, and serve until ^C."""
+    print(f"{what} Prometheus and Alertmanager at {server.url}", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
 
 
 if __name__ == "__main__":
