@@ -104,13 +104,6 @@ class NvmlSource:
         self._memory_v2 = pynvml is not None and hasattr(pynvml, "nvmlMemory_v2")
         self._temperature_v = pynvml is not None and hasattr(pynvml, "nvmlDeviceGetTemperatureV")
         self._processes_v3 = True
-        self._skip_host_details = False
-
-    def defer_host_details(self) -> None:
-        """Leave the host's details of the processes (user, command, CPU, start time: psutil)
-        out of the next sample: a dashboard's first frame shows none of them, and its next
-        reading, on a worker thread, brings them."""
-        self._skip_host_details = True
 
     # ---- LocalSource ------------------------------------------------------------------
 
@@ -166,7 +159,7 @@ class NvmlSource:
                 host=self.host,
                 source=self.name,
                 gpus=tuple(gpus),
-                processes=self._host_details(processes),
+                processes=self._with_host_details(processes),
                 driver_version=self._driver_version,
                 cuda_version=self._cuda_version,
                 extra=extra,
@@ -329,12 +322,6 @@ class NvmlSource:
         return pynvml.nvmlDeviceGetComputeRunningProcesses_v2(handle)
 
     # ---- host-side process details ------------------------------------------------------
-
-    def _host_details(self, processes: list[ProcessSample]) -> tuple[ProcessSample, ...]:
-        if self._skip_host_details:
-            self._skip_host_details = False
-            return tuple(processes)
-        return self._with_host_details(processes)
 
     def _with_host_details(self, processes: list[ProcessSample]) -> tuple[ProcessSample, ...]:
         """Add user, command, CPU and start time from psutil; one lookup per pid per sample."""

@@ -549,9 +549,6 @@ def run_dashboard(
         warnings=warnings,
     )
     monitor.warm_start(app.window_s, interval)
-    defer = getattr(monitor.local, "defer_host_details", None)
-    if defer is not None:
-        defer()  # no process details on the overview: the next reading (a thread's) has them
     monitor.poll()  # the first frame shows real numbers and the rules on them, not placeholders
     app.run()
     return app.return_code or 0
