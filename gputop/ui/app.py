@@ -13,9 +13,8 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from textual import events, getters, work
 from textual.app import App
@@ -53,14 +52,13 @@ _CLIENT_GROUPS = frozenset({"remote", "rules", "alertmanager", "silence", "expir
 
 class GpuTopApp(App[int]):
     TITLE = "gputop"
-    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: tests subclass the app
+    # absolute: tests subclass the app. The overview's stylesheet is the app's: parsed once with
+    # it (a screen's own stylesheet, loaded when the screen is, has every rule parsed again)
+    CSS_PATH = [
+        Path(__file__).with_name("app.tcss"),
+        Path(__file__).parent / "screens" / "overview.tcss",
+    ]
     ENABLE_COMMAND_PALETTE = False
-    # the overview is the first screen and the only full paint at start; as a mode, its own
-    # stylesheet is loaded with it (Textual skips it for `get_default_screen`)
-    MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {
-        "overview": lambda: _overview_screen()
-    }
-    DEFAULT_MODE = "overview"
     BINDINGS = [
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help", key_display="?"),
@@ -113,6 +111,10 @@ class GpuTopApp(App[int]):
         self._failing = False
         self._warnings = warnings  # also written to stderr, which the dashboard covers
         self._stop = threading.Event()
+
+    def get_default_screen(self) -> Screen[Any]:
+        """The overview: the first screen and the only full paint at start."""
+        return _overview_screen()
 
     def get_driver_class(self) -> type[Driver]:
         """Textual's own driver, but on Linux one that sends only the cells that changed."""
