@@ -40,6 +40,7 @@ from gputop.ui.widgets.cells import (
     readings_strip,
     spark_strip,
 )
+from gputop.ui.widgets.partstyles import PartStyles
 
 __all__ = ["COMPACT_COLUMNS", "GpuPanel", "readings_heading"]
 
@@ -118,6 +119,7 @@ class GpuPanel(Widget, can_focus=True):
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
+        self._part_styles = PartStyles(self)  # before any class is set: a restyle forgets them
         super().__init__(id=id, classes=classes)
         self.gpu = gpu
         self.key = gpu.key
@@ -283,8 +285,9 @@ class GpuPanel(Widget, can_focus=True):
 
     # ---- drawing ----------------------------------------------------------------------
 
-    def _part(self, name: str) -> Style:
-        return self.get_component_rich_style(name, partial=True)
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._part_styles.forget()
 
     def render_line(self, y: int) -> Strip:
         base = self.rich_style
@@ -298,7 +301,7 @@ class GpuPanel(Widget, can_focus=True):
         return Strip.blank(width, base)
 
     def _readings(self, base: Style, width: int) -> Strip:
-        styles = [base + self._part(c) for c in _LEVELS]
+        styles = [self._part_styles(c, base) for c in _LEVELS]
         labels = self._labels()
         return readings_strip(
             self._fields, labels, READING_WIDTHS, self._banner, styles, base, width
@@ -308,9 +311,9 @@ class GpuPanel(Widget, can_focus=True):
         metric = GPU_METRICS[i]
         values, bounds, warn = self._sparks[metric.key]
         styles = (
-            base + self._part("spark-cell--label"),
-            base + self._part("spark-cell--bar"),
-            base + self._part("spark-cell--warn"),
+            self._part_styles("spark-cell--label", base),
+            self._part_styles("spark-cell--bar", base),
+            self._part_styles("spark-cell--warn", base),
         )
         name = metric.label if label else None
         return spark_strip(name, SPARK_LABEL_WIDTH, values, bounds, warn, styles, base, width)
@@ -318,10 +321,12 @@ class GpuPanel(Widget, can_focus=True):
     def _compact_line(self, y: int, base: Style, width: int) -> Strip:
         if y != 0:
             return Strip.blank(width, base)
-        index_base = base + self._part("index-cell--stale" if self._note else "index-cell--base")
+        index_base = self._part_styles(
+            "index-cell--stale" if self._note else "index-cell--base", base
+        )
         alert = index_base
         if self._mark in MARK_GLYPHS:
-            alert += self._part(f"index-cell--{self._mark}")
+            alert = self._part_styles(f"index-cell--{self._mark}", index_base)
         cells: list[tuple[int, Strip]] = [
             (
                 0,
@@ -331,9 +336,9 @@ class GpuPanel(Widget, can_focus=True):
                     mark=self._mark,
                     stale=bool(self._note),
                     base=index_base,
-                    chosen=index_base + self._part("index-cell--selected"),
+                    chosen=self._part_styles("index-cell--selected", index_base),
                     alert=alert,
-                    failing=index_base + self._part("index-cell--firing"),
+                    failing=self._part_styles("index-cell--firing", index_base),
                 ),
             )
         ]

@@ -35,6 +35,7 @@ from gputop.ui.rules_lines import Line, RuleColumns, counted, row_line, window
 from gputop.ui.rules_view import RuleRow, RulesPanelView
 from gputop.ui.safetext import plain
 from gputop.ui.widgets.fleet_table import changed_until
+from gputop.ui.widgets.partstyles import PartStyles
 
 __all__ = ["RulesPanel"]
 
@@ -102,6 +103,7 @@ class RulesPanel(Widget, can_focus=True):
         self._columns: RuleColumns | None = None
         self._shape: tuple[object, ...] = ()
         self._subtitle = ""
+        self._part_styles = PartStyles(self)
 
     # ---- public ----------------------------------------------------------------------
 
@@ -210,6 +212,10 @@ class RulesPanel(Widget, can_focus=True):
         self._top = 0  # back to the worst rows: firing and pending first, whatever was scrolled
         self.call_later(self._update_lines)
 
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._part_styles.forget()
+
     def render_line(self, y: int) -> Strip:
         base = self.rich_style
         width = self.content_size.width
@@ -221,7 +227,7 @@ class RulesPanel(Widget, can_focus=True):
             return Strip.blank(width, base)
         segments: list[Segment] = []
         for text, name in self._drawn[y]:
-            style = base + self.get_component_rich_style(f"rules-panel--{name}", partial=True)
+            style = self._part_styles(f"rules-panel--{name}", base)
             if segments and segments[-1].style == style:  # one run per style: fewer codes
                 segments[-1] = Segment(segments[-1].text + text, style)
             else:
