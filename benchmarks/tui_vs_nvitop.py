@@ -90,6 +90,7 @@ def programs(
     *,
     with_raw: bool = False,
     baselines: Sequence[tuple[str, Path]] = (),
+    with_floor: bool = False,
 ) -> dict[str, Program]:
     """The programs of a round, by name."""
     gputop = [sys.executable, "-m", "gputop", "--interval", str(interval)]
@@ -101,6 +102,9 @@ def programs(
     out["nvitop"] = Program(nvitop, _nvitop_ready(gpus), _nvitop_ready(gpus), {}, str(ROOT))
     if with_raw:
         out["gputop-raw"] = Program(gputop, frame, complete, {"GPUTOP_SHADOW": "off"}, str(ROOT))
+    if with_floor:  # the least a Textual app costs to show the same (benchmarks/textual_floor.py)
+        floor = [sys.executable, "-m", "benchmarks.textual_floor", "--interval", str(interval)]
+        out["floor"] = Program(floor, frame, complete, {}, str(ROOT))
     return out
 
 
@@ -139,6 +143,11 @@ def main(argv: list[str] | None = None) -> int:
         help="also run gputop from this source tree (a checkout of main), in the same rounds",
     )
     parser.add_argument(
+        "--with-floor",
+        action="store_true",
+        help="also run a minimal Textual app showing the same (benchmarks/textual_floor.py)",
+    )
+    parser.add_argument(
         "--heavy", action="store_true", help="then the heavy-server runs (benchmarks/heavy.py)"
     )
     parser.add_argument("--heavy-only", action="store_true", help="only the heavy-server runs")
@@ -164,7 +173,13 @@ def main(argv: list[str] | None = None) -> int:
     compileall.compile_dir(ROOT / "gputop", quiet=1)
     for _, tree in args.baseline:
         compileall.compile_dir(tree / "gputop", quiet=1)
-    table = programs(args.interval, gpus, with_raw=args.with_raw, baselines=args.baseline)
+    table = programs(
+        args.interval,
+        gpus,
+        with_raw=args.with_raw,
+        baselines=args.baseline,
+        with_floor=args.with_floor,
+    )
     runs: dict[str, list[RunResult]] = {}
     for r in range(0 if args.heavy_only else args.rounds):
         for name, prog in table.items():
