@@ -36,6 +36,7 @@ from gputop.sources.base import LocalSource, RemoteSource, SourceError, SourceUn
 
 if TYPE_CHECKING:
     from gputop.rules.engine import RulesEngine
+    from gputop.rules.fate import Fates
     from gputop.sources.alertmanager import AlertmanagerSource
     from gputop.sources.prometheus import PrometheusClient
 
@@ -103,9 +104,7 @@ class Monitor:
             for name in (*LOCAL_SOURCES, "prometheus", "alertmanager")
         }
         # rule_statuses() with fates: the same list until its inputs change
-        self._fated_from: list[RuleStatus] | None = None
-        self._fated_key: tuple[int, int] = (-1, -1)  # (Alertmanager's version, second)
-        self._fated: list[RuleStatus] = []
+        self._fates: Fates | None = None
 
     # ---- local source ---------------------------------------------------------------
 
@@ -203,16 +202,18 @@ class Monitor:
         am = self.alertmanager
         if am is None:
             return statuses
-        from gputop.rules.fate import with_fates
+        if self._fates is None:
+            from gputop.rules.fate import Fates
 
-        now = self.clock.now()
-        key = (am.version, int(now))
-        if self._fated_from is not statuses or self._fated_key != key:
-            self._fated = with_fates(
-                statuses, am.view, now=now, fresh=am.state.ok, margin_s=am.missing_margin_s
-            )
-            self._fated_from, self._fated_key = statuses, key
-        return self._fated
+            self._fates = Fates()
+        return self._fates.get(
+            statuses,
+            am.view,
+            version=am.version,
+            now=self.clock.now(),
+            fresh=am.state.ok,
+            margin_s=am.missing_margin_s,
+        )
 
     def ingest_many(self, snapshots: Iterable[NodeSnapshot]) -> None:
         """Replay past readings into the history; rules start evaluating from now."""

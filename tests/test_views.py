@@ -7,6 +7,8 @@ import asyncio
 import dataclasses
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gputop.core.clock import FakeClock
 from gputop.core.models import (
@@ -25,7 +27,7 @@ from gputop.rules.builtin import builtin_rules
 from gputop.rules.engine import RulesEngine
 from gputop.rules.model import RuleDef, RuleStatus, unknown_status
 from gputop.ui.rules_view import RuleSparks, ShownRules, rules_panel_view, thresholds
-from gputop.ui.view import NumberLevels, status_parts
+from gputop.ui.view import Limit, LimitBounds, NumberLevels, status_parts
 from gputop.ui.widgets.gpu_panel import COMPACT_COLUMNS, readings_heading
 
 GPU = GpuSample(
@@ -221,3 +223,22 @@ def test_the_overview_gives_way_to_the_rules_it_must_show():
     assert room.update(7, 40.0) == 7  # grows at once
     assert room.update(2, 99.0) == 7
     assert room.update(2, 100.0) == 2  # a minute without the need
+
+
+_LIMITS = st.lists(
+    st.builds(
+        Limit,
+        rule=st.just("R"),
+        op=st.sampled_from([">", ">=", "<", "<=", "==", "!="]),
+        threshold=st.floats(-1000, 1000, allow_nan=False),
+        margin=st.floats(0, 1),
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+@given(_LIMITS, st.one_of(st.floats(-2000, 2000), st.just(float("nan"))))
+def test_levels_against_many_limits_are_the_worst_of_each(limits: list[Limit], value: float):
+    # a metric compared by thousands of rules: a few numbers, not a loop, say the same
+    assert LimitBounds(limits).level(value) == max(limit.level(value) for limit in limits)

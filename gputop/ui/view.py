@@ -24,6 +24,7 @@ from gputop.rules.model import DEFAULT_MARGIN, RuleStatus
 __all__ = [
     "DEFAULT_WINDOW_S",
     "Limit",
+    "LimitBounds",
     "NumberLevels",
     "SparkSpec",
     "closed_buckets",
@@ -117,6 +118,35 @@ class Limit:
         return 0
 
 
+class LimitBounds:
+    """The level of a value against many limits at once (thousands of rules on one metric):
+    the worst of `Limit.level` over them, from a few numbers rather than a loop."""
+
+    def __init__(self, limits: Sequence[Limit]) -> None:
+        inf = math.inf
+
+        def lowest(op: str) -> float:
+            return min((x.threshold for x in limits if x.op == op), default=inf)
+
+        def highest(op: str) -> float:
+            return max((x.threshold for x in limits if x.op == op), default=-inf)
+
+        self.gt, self.ge, self.lt, self.le = lowest(">"), lowest(">="), highest("<"), highest("<=")
+        rising = [x.threshold - x.margin * abs(x.threshold) for x in limits if x.op in (">", ">=")]
+        falling = [x.threshold + x.margin * abs(x.threshold) for x in limits if x.op in ("<", "<=")]
+        self.rising_near = min(rising, default=inf)
+        self.falling_near = max(falling, default=-inf)
+        self.others = [x for x in limits if x.op not in (">", ">=", "<", "<=")]
+
+    def level(self, value: float) -> int:
+        if value > self.gt or value >= self.ge or value < self.lt or value <= self.le:
+            return 2
+        other = max((x.level(value) for x in self.others), default=0)
+        if other == 2:
+            return 2
+        return 1 if value >= self.rising_near or value <= self.falling_near or other else 0
+
+
 class NumberLevels:
     """0 normal, 1 near a threshold, 2 over it, for each GPU metric: from the thresholds of
     the rules loaded that compare a metric's instantaneous value (`x > 85`, a ratio of two
@@ -138,6 +168,7 @@ class NumberLevels:
             m: tuple(v.values()) for m, v in limits.items()
         }
         self._identity = tuple(sorted(self.limits.items()))
+        self._bounds = {m: LimitBounds(v) for m, v in self.limits.items()}
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, NumberLevels) and self._identity == other._identity
@@ -149,9 +180,9 @@ class NumberLevels:
         value = gpu.metric(metric.key)
         if value is None:
             return 0
-        limits = self.limits.get(metric.key)
-        if limits:
-            return max(limit.level(value) for limit in limits)
+        bounds = self._bounds.get(metric.key)
+        if bounds is not None:
+            return bounds.level(value)
         if metric.key == "power_w" and gpu.power_limit_w:
             limit = gpu.power_limit_w
             return 2 if value >= limit else 1 if value >= _POWER_LIMIT_WARN * limit else 0
@@ -163,7 +194,7 @@ class NumberLevels:
         return min(rising, default=None)
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=8192)  # a big server's rule set, each worked out once
 def rule_metric(query: str | None, *, instant: bool = False) -> tuple[str, float] | None:
     """(store metric, scale) a rule's compared query is measured in, for threshold lines.
 
