@@ -261,7 +261,7 @@ class AlertmanagerSource:
         # a firing alert absent this long after group_wait is "NOT IN ALERTMANAGER"
         self.missing_margin_s = missing_margin_s
         self.view: AmView | None = None
-        self.version = 0  # bumped on every new view
+        self.version = 0  # bumped when a poll reads something new
         self._state = SourceState(SourceStatus.UNAVAILABLE, "not asked yet")
         self._backoff = source_backoff()
         self._next_at = 0.0
@@ -298,8 +298,9 @@ class AlertmanagerSource:
             return
         self._backoff.reset()
         self._next_at = now + self.period_s
+        if not _same_content(view, self.view):
+            self.version += 1  # what the rows say of Alertmanager may change
         self.view = view
-        self.version += 1
         # alerts as of now, asked every period: "now" in the header until a poll is overdue
         self._state = SourceState(SourceStatus.OK, None, now, newest=now, interval_s=self.period_s)
 
@@ -330,6 +331,16 @@ class AlertmanagerSource:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+def _same_content(view: AmView, held: AmView | None) -> bool:
+    """Whether two polls read the same alerts, silences, groups and group_wait."""
+    return held is not None and (
+        view.alerts,
+        view.silences,
+        view.groups,
+        view.group_wait_s,
+    ) == (held.alerts, held.silences, held.groups, held.group_wait_s)
 
 
 def _silence_id(answer: Any) -> str:

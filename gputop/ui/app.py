@@ -13,6 +13,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +25,7 @@ from textual.driver import Driver
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
-from gputop.core.models import GPU_METRICS
+from gputop.core.models import GPU_METRICS, GpuSample
 from gputop.core.untrusted import visible
 from gputop.monitor import OVERVIEW_MAX, LocalReading, Monitor
 from gputop.rules.model import RuleStatus
@@ -33,7 +34,7 @@ from gputop.ui import rules_view
 from gputop.ui.actions import READ_ONLY_MESSAGE, guarded_keys, is_guarded
 from gputop.ui.kiosk import ExitChord, kiosk_pages, stale_banner_lines
 from gputop.ui.rules_view import RowCache, RuleSparks, ShownRules, rules_panel_view
-from gputop.ui.view import DEFAULT_WINDOW_S, NumberLevels, status_parts
+from gputop.ui.view import DEFAULT_WINDOW_S, NumberLevels, gpu_marks, status_parts
 from gputop.ui.widgets.rules_panel import RulesPanel
 from gputop.ui.widgets.stale_banner import StaleBanner
 from gputop.ui.widgets.status_bar import StatusBar
@@ -108,6 +109,11 @@ class GpuTopApp(App[int]):
         self._rule_sparks = RuleSparks()
         self._rule_rows = RowCache()
         self._levels: tuple[list[RuleStatus] | None, NumberLevels] = (None, NumberLevels())
+        self._marks: tuple[list[RuleStatus] | None, tuple[str, ...], dict[str, str]] = (
+            None,
+            (),
+            {},
+        )
         self._failing = False
         self._warnings = warnings  # also written to stderr, which the dashboard covers
         self._stop = threading.Event()
@@ -342,6 +348,15 @@ class GpuTopApp(App[int]):
         if self._levels[0] is not statuses:
             self._levels = (statuses, NumberLevels(statuses))
         return self._levels[1]
+
+    def gpu_marks(self, gpus: Sequence[GpuSample]) -> dict[str, str]:
+        """GPU key -> the worst rule state on screen touching it (worked out when the rules
+        on screen or the GPUs change: thousands of rule series are many to go through)."""
+        statuses = self.shown_statuses()
+        keys = tuple(g.key for g in gpus)
+        if self._marks[0] is not statuses or self._marks[1] != keys:
+            self._marks = (statuses, keys, gpu_marks(statuses, gpus))
+        return dict(self._marks[2])
 
     def refresh_rules(self, panel: RulesPanel) -> None:
         """Fill the rules panel and ring the bell for rules that start firing."""

@@ -108,8 +108,12 @@ class ShownRules:
         self._shown: list[RuleStatus] = []
         self._states: list[tuple[str, Mapping[str, str], State, AlertFate | None]] = []
         self._at = -float("inf")
+        self._given: list[RuleStatus] | None = None  # the last statuses compared
 
     def update(self, statuses: list[RuleStatus], now: float) -> list[RuleStatus]:
+        if statuses is self._given and now - self._at < self.period_s:
+            return self._shown  # asked again within a tick: nothing new to compare
+        self._given = statuses
         # an alert's fate in Alertmanager (silenced, missing, ...) also shows at once
         states = [
             (st.name, st.labels, st.state, st.alertmanager)

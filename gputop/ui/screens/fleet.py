@@ -27,7 +27,7 @@ from gputop.sources.base import RemoteSource
 from gputop.sources.promqueries import LABELS_EVERY_S
 from gputop.ui.app import GpuTopScreen
 from gputop.ui.spark import spark_runs
-from gputop.ui.view import NumberLevels, SparkSpec, closed_buckets, gpu_marks, spark_bounds
+from gputop.ui.view import NumberLevels, SparkSpec, closed_buckets, spark_bounds
 from gputop.ui.widgets.fleet_table import Field, FleetLines, FleetTable, Line
 from gputop.ui.widgets.key_bar import KeyBar
 from gputop.ui.widgets.status_bar import StatusBar
@@ -339,7 +339,7 @@ class FleetScreen(GpuTopScreen):
             self._has_gpus = bool(gpus)
             self.refresh_bindings()
         pods_changed = self._refresh_pods(remote, gpus, now)
-        marks = gpu_marks(app.shown_statuses(), gpus)
+        marks = app.gpu_marks(gpus)
         levels = app.number_levels()
         sort = SORTS[self.sort_key]
         given = (gpus, marks, self.sort_key)

@@ -32,7 +32,6 @@ from gputop.ui.view import (
     NumberLevels,
     SparkSpec,
     closed_buckets,
-    gpu_marks,
     latency_note,
     stale_note,
     status_matches_gpu,
@@ -92,7 +91,7 @@ class OverviewScreen(GpuTopScreen):
         grid = Container(id="gpus")
         lower = Container(id="lower")
         latency = LatencyPanel(id="latency")
-        marks = self._sticky_marks(gpu_marks(app.shown_statuses(), gpus), app.monitor.clock.now())
+        marks = self._sticky_marks(app.gpu_marks(gpus), app.monitor.clock.now())
         panels = self._gpu_widgets(gpus, levels, marks)
         self._lay_out(columns, grid, lower, latency, [p for p in panels if isinstance(p, GpuPanel)])
         with columns:
@@ -227,7 +226,7 @@ class OverviewScreen(GpuTopScreen):
             self._replace_panels(gpus)  # GPUs appeared (Prometheus found them) or went away
             return
         self._relayout()
-        marks = self._sticky_marks(gpu_marks(app.shown_statuses(), gpus), now)
+        marks = self._sticky_marks(app.gpu_marks(gpus), now)
         levels = app.number_levels()
         notes = {name: stale_note(state, now) for name, state in monitor.states().items()}
         for panel, gpu in zip(panels, gpus, strict=True):
