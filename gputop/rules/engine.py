@@ -222,7 +222,8 @@ _AFTER_EVALUATION_S = 0.5
 def _next_read(groups: Sequence[PromRuleGroup], now: float) -> float:
     """When to ask the rules again: within `_refresh_period`, and just after the soonest
     evaluation due, so what is shown is never an evaluation behind (a one-shot run reads the
-    newest one too)."""
+    newest one too). A big rule set, whose groups evaluate at all moments, is read no more
+    often than every `_MAX_REFRESH_S`: each read is thousands of rules to parse and word."""
     due = [
         rule.last_evaluation + group.interval_s + _AFTER_EVALUATION_S
         for group in groups
@@ -230,7 +231,8 @@ def _next_read(groups: Sequence[PromRuleGroup], now: float) -> float:
         for rule in group.rules
         if rule.last_evaluation is not None
     ]
-    return max(now + 1.0, min(now + _refresh_period(groups), min(due, default=math.inf)))
+    soonest = _MAX_REFRESH_S if len(due) > _MANY else 1.0
+    return max(now + soonest, min(now + _refresh_period(groups), min(due, default=math.inf)))
 
 
 #: Prometheus' rules are read at least this often.
