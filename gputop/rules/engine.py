@@ -165,13 +165,14 @@ class RulesEngine:
         try:
             # thousands of rules take a while to word: off the event loop (the history is
             # only ever touched here, one refresh at a time)
+            series = sum(len(v) for v in values.values() if not isinstance(v, QueryError))
             statuses = await _off_loop(
                 self._settled,
                 alerting,
                 values,
                 now=now,
                 lost=lost,
-                big=len(alerting) > _MANY,
+                big=len(alerting) + series > _MANY,
             )
         except Exception as exc:  # rules no evaluation expects: Prometheus' answer is at fault
             self.error = f"rules that cannot be shown ({type(exc).__name__})"
@@ -200,7 +201,7 @@ class RulesEngine:
         return sort_statuses(self._keeper.settle(statuses, lost))
 
 
-#: More rules than this are worked on off the event loop.
+#: More rules (or rule series) than this are worked on off the event loop.
 _MANY = 200
 
 

@@ -46,6 +46,8 @@ __all__ = ["GpuTopApp", "GpuTopScreen", "run_dashboard"]
 
 #: How long quitting waits for a request on its way before closing the clients regardless.
 _STOP_WAIT_S = 5.0
+#: Remote refreshes that end this close together are shown by one refresh of the screen.
+_REFRESH_GATHER_S = 0.2
 #: The workers that talk through the monitor's clients: the polling (Prometheus' panels,
 #: its rules, Alertmanager, each on its own), silencing, expiring.
 _CLIENT_GROUPS = frozenset({"remote", "rules", "alertmanager", "silence", "expire"})
@@ -117,6 +119,7 @@ class GpuTopApp(App[int]):
         self._failing = False
         self._warnings = warnings  # also written to stderr, which the dashboard covers
         self._stop = threading.Event()
+        self._refresh_due = False  # a refresh of the screen is on its way (_refresh_soon)
 
     def get_default_screen(self) -> Screen[Any]:
         """The overview: the first screen and the only full paint at start."""
@@ -153,10 +156,10 @@ class GpuTopApp(App[int]):
             if monitor.local is not None or monitor.remote is None:
                 self.poll_local()
             # each remote refresh on its own: a slow one (thousands of rules, a huge
-            # Alertmanager status) holds up neither the others nor the screen
+            # Alertmanager status) holds up neither the others nor the screen (the rules
+            # start after the panels' first, biggest fetch: not both at their peak at once)
             if monitor.remote is not None:
                 self.run_worker(self._poll_panels(), exclusive=True, group="remote")
-                self.run_worker(self._poll_rules(), exclusive=True, group="rules")
             if monitor.alertmanager is not None:
                 self.run_worker(self._poll_alertmanager(), exclusive=True, group="alertmanager")
         self._tick_clock()
@@ -248,13 +251,16 @@ class GpuTopApp(App[int]):
     async def _poll_panels(self) -> None:
         """Refresh Prometheus' panels once per interval; the next refresh starts when the last
         ends."""
-        fleet_checked = False
+        fleet_checked = rules_started = False
         while not self._stop.is_set():
             await self.monitor.refresh_panels()
+            if not rules_started:
+                rules_started = True
+                self.run_worker(self._poll_rules(), exclusive=True, group="rules")
             if not fleet_checked and self.monitor.state("prometheus").ok:
                 fleet_checked = True
                 self._open_fleet_if_no_local_gpus()
-            self.refresh_screen()
+            self._refresh_soon()
             await asyncio.sleep(self._delay())
 
     async def _poll_rules(self) -> None:
@@ -263,7 +269,7 @@ class GpuTopApp(App[int]):
             due = self.monitor.rules.due if self.monitor.rules is not None else 0.0
             await self.monitor.refresh_rules()
             if self.monitor.rules is not None and self.monitor.rules.due != due:
-                self.refresh_screen()  # read (or failed): something new to show
+                self._refresh_soon()  # read (or failed): something new to show
             await asyncio.sleep(self._delay())
 
     async def _poll_alertmanager(self) -> None:
@@ -273,8 +279,19 @@ class GpuTopApp(App[int]):
             version = am.version if am is not None else 0
             await self.monitor.refresh_alertmanager()
             if am is not None and (am.version != version or not am.state.ok):
-                self.refresh_screen()
+                self._refresh_soon()
             await asyncio.sleep(self._delay())
+
+    def _refresh_soon(self) -> None:
+        """Show what a remote refresh brought, in a moment: once for all that came meanwhile
+        (the panels, the rules and Alertmanager each refresh on their own)."""
+        if not self._refresh_due:
+            self._refresh_due = True
+            self.set_timer(_REFRESH_GATHER_S, self._refresh_gathered)
+
+    def _refresh_gathered(self) -> None:
+        self._refresh_due = False
+        self.refresh_screen()
 
     def _tick_clock(self) -> None:
         """The header's clock, every second whatever the sources do (a reading may repaint

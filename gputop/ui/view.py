@@ -312,7 +312,7 @@ def status_parts(monitor: Monitor, now: float) -> list[tuple[str, str]]:
     if engine is not None and engine.error is not None and monitor.state("prometheus").ok:
         parts.append((f"✖ rules: {engine.error}{_retry(engine.retry_at, now)}", _BAD))
     own = monitor.own_lag_s()
-    if own >= _LAG_SHOWN_S:  # gputop itself behind with a refresh: not the engine's doing
+    if own >= _OWN_LAG_SHOWN_S:  # gputop itself behind with a refresh: not the engine's doing
         parts.append((f"✖ gputop {_lag_words(own)} late", _BAD))
     lost = monitor.lost_count()
     if lost:
@@ -332,6 +332,8 @@ def _retry(retry_at: float | None, now: float) -> str:
 
 #: Lags shorter than this read "now" in the header.
 _LAG_SHOWN_S = 2.0
+#: gputop's own lag shows from this long: a big fleet's first fetch takes a few seconds.
+_OWN_LAG_SHOWN_S = 5.0
 #: A lag is shown in steps of this many seconds below two minutes, so it repaints rarely.
 _LAG_STEP_S = 5.0
 
