@@ -24,6 +24,8 @@ LAZY = (
     "yaml",  # rule files; the built-in pack comes from its JSON mirror
     "gputop.rules.files",
     "httpx",  # Prometheus and Alertmanager
+    "gputop.rules.prometheus",  # Prometheus' rules
+    "gputop.sources.promtypes",
     "plotext",  # the detail charts
     "textual_plotext",
     "psutil",  # the host's view of the GPUs' processes: with the first one

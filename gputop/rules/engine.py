@@ -39,20 +39,11 @@ from gputop.rules.model import (
     ValueHistory,
     sort_statuses,
 )
-from gputop.rules.prometheus import (
-    PromRule,
-    PromRuleGroup,
-    QueryError,
-    QueryValues,
-    alerting_rules,
-    compared_windows,
-    statuses_from_prometheus,
-)
-from gputop.rules.recent import read_recent
 from gputop.rules.settle import StatusKeeper
 from gputop.sources.base import SourceError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # Prometheus' rules: loaded with the first read of them
+    from gputop.rules.prometheus import PromRule, PromRuleGroup, QueryValues
     from gputop.sources.prometheus import PrometheusClient
 
 __all__ = ["NO_RULES_NOTE", "RulesEngine", "check_status", "with_margins"]
@@ -135,6 +126,9 @@ class RulesEngine:
 
         On failure the last statuses stay (see `error`, `last_ok`); `lost` are the GPUs lost
         now, whose rows stay listed; `lag_s`: how late the engine shows its data."""
+        from gputop.rules.prometheus import QueryError, alerting_rules, compared_windows
+        from gputop.rules.recent import read_recent
+
         now = self.clock.now()
         if now < self._retry_at:
             return
@@ -195,6 +189,8 @@ class RulesEngine:
         now: float,
         lost: Sequence[GpuSample],
     ) -> list[RuleStatus]:
+        from gputop.rules.prometheus import statuses_from_prometheus
+
         statuses = statuses_from_prometheus(
             alerting, values, now=now, margin=self.margin, history=self._history
         )
