@@ -142,7 +142,9 @@ def run_in_pty(
                 if proc.poll() is not None:
                     exited = time.monotonic() - started
                     break
-                cpu_total, peak = _cpu_seconds(proc.pid), _peak_rss_mb(proc.pid)
+                # kept as it goes: once it has exited (a zombie) there is no memory to read
+                cpu_total = max(cpu_total, _cpu_seconds(proc.pid))
+                peak = max(peak, _peak_rss_mb(proc.pid))
                 if on_screen is not None:
                     _type(master, on_screen(time.monotonic() - started, None))
                 continue
@@ -168,7 +170,8 @@ def run_in_pty(
                 if on_screen is not None:
                     _type(master, on_screen(at, lines))
         if exited is None:
-            cpu_total, peak = _cpu_seconds(proc.pid), _peak_rss_mb(proc.pid)
+            cpu_total = max(cpu_total, _cpu_seconds(proc.pid))
+            peak = max(peak, _peak_rss_mb(proc.pid))
     finally:
         _stop(proc, master, quit_keys)
     elapsed = min(seconds, time.monotonic() - started)
