@@ -26,6 +26,7 @@ LAZY = (
     "httpx",  # Prometheus and Alertmanager
     "gputop.rules.prometheus",  # Prometheus' rules
     "gputop.sources.promtypes",
+    "gputop.rules.recent",
     "plotext",  # the detail charts
     "textual_plotext",
     "psutil",  # the host's view of the GPUs' processes: with the first one
