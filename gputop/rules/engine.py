@@ -219,8 +219,10 @@ _AFTER_EVALUATION_S = 0.5
 def _next_read(groups: Sequence[PromRuleGroup], now: float) -> float:
     """When to ask the rules again: within `_refresh_period`, and just after the soonest
     evaluation due, so what is shown is never an evaluation behind (a one-shot run reads the
-    newest one too). A big rule set, whose groups evaluate at all moments, is read no more
-    often than every `_MAX_REFRESH_S`: each read is thousands of rules to parse and word."""
+    newest one too). A big rule set, whose groups evaluate at all moments, is read once per
+    its shortest evaluation interval (at least every `_MAX_BIG_REFRESH_S`): each read is
+    thousands of rules to parse and word, and a pending row's countdown moves on screen
+    between reads anyway."""
     due = [
         rule.last_evaluation + group.interval_s + _AFTER_EVALUATION_S
         for group in groups
@@ -228,12 +230,17 @@ def _next_read(groups: Sequence[PromRuleGroup], now: float) -> float:
         for rule in group.rules
         if rule.last_evaluation is not None
     ]
-    soonest = _MAX_REFRESH_S if len(due) > _MANY else 1.0
-    return max(now + soonest, min(now + _refresh_period(groups), min(due, default=math.inf)))
+    if len(due) > _MANY:
+        intervals = [g.interval_s for g in groups if g.interval_s > 0]
+        shortest = min(intervals, default=_MAX_REFRESH_S)
+        return now + min(_MAX_BIG_REFRESH_S, max(_MAX_REFRESH_S, shortest))
+    return max(now + 1.0, min(now + _refresh_period(groups), min(due, default=math.inf)))
 
 
 #: Prometheus' rules are read at least this often.
 _MAX_REFRESH_S = 5.0
+#: A big rule set's at least this often.
+_MAX_BIG_REFRESH_S = 60.0
 
 
 def _refresh_period(groups: Sequence[PromRuleGroup]) -> float:
