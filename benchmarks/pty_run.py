@@ -1,12 +1,15 @@
 """Run a terminal program in a pseudo-terminal and measure what it costs.
 
 Measures, per run: CPU seconds of the process (whole run and steady state after a warm-up),
-bytes it writes to the terminal (whole run and steady state), the time until a complete
-first frame is on the emulated screen, and peak resident memory.
+bytes it writes to the terminal (whole run and steady state), the time to its first byte, to a
+first frame and to a complete screen on the emulated screen, peak resident memory, and when
+it exited by itself. An `on_screen` callback sees the screen after every write (and about
+every 50 ms without one) and may type keys: a benchmark's probe of input latency or the clock.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import select
@@ -22,9 +25,11 @@ import pyte
 
 from benchmarks.regions import RowBytes
 
-__all__ = ["RunResult", "run_in_pty"]
+__all__ = ["OnScreen", "RunResult", "run_in_pty"]
 
 _TICKS = os.sysconf("SC_CLK_TCK")
+#: (seconds since start, the screen's lines or None) -> bytes to type into the program.
+OnScreen = Callable[[float, "list[str] | None"], bytes]
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,9 @@ class RunResult:
     final_screen: str
     row_bytes_steady: tuple[int, ...] = ()  # steady-state bytes charged to each screen row
     unplaced_bytes_steady: int = 0  # steady-state bytes written with the cursor's row unknown
+    first_byte_s: float | None = None  # the first byte the program wrote to the terminal
+    complete_s: float | None = None  # the first screen `screen_complete` accepts
+    exited_s: float | None = None  # when the program ended by itself (before `seconds`)
 
     @property
     def cpu_pct_total(self) -> float:
@@ -80,10 +88,18 @@ def run_in_pty(
     seconds: float = 30.0,
     warmup: float = 5.0,
     frame_complete: Callable[[str], bool],
+    screen_complete: Callable[[str], bool] | None = None,
     quit_keys: bytes = b"q",
     keys: Sequence[tuple[float, bytes]] = (),
+    on_screen: OnScreen | None = None,
+    cwd: str | None = None,
 ) -> RunResult:
-    """Run `argv` for `seconds`; `keys` are (seconds after start, bytes) typed into it."""
+    """Run `argv` for `seconds`; `keys` are (seconds after start, bytes) typed into it.
+
+    `frame_complete` says when the first frame is on screen, `screen_complete` (default: the
+    same) when the screen is complete; `on_screen(t, lines)` is called with the seconds since
+    start and the screen's lines after each write, and with None for the lines when nothing
+    came for a while; what it returns is typed into the program."""
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
     screen = pyte.Screen(cols, rows)
@@ -98,12 +114,18 @@ def run_in_pty(
         env=dict(env),
         start_new_session=True,
         close_fds=True,
+        cwd=cwd,
     )
     os.close(slave)
     total = steady = 0
     pending = sorted(keys)
     first_frame: float | None = None
+    first_byte: float | None = None
+    complete: float | None = None
+    exited: float | None = None
+    complete_check = screen_complete or frame_complete
     cpu_at_warmup: float | None = None
+    cpu_total = peak = 0.0
     try:
         while True:
             now = time.monotonic() - started
@@ -118,20 +140,38 @@ def run_in_pty(
             ready, _, _ = select.select([master], [], [], 0.05)
             if not ready:
                 if proc.poll() is not None:
+                    exited = time.monotonic() - started
                     break
+                # kept as it goes: once it has exited (a zombie) there is no memory to read
+                cpu_total = max(cpu_total, _cpu_seconds(proc.pid))
+                peak = max(peak, _peak_rss_mb(proc.pid))
+                if on_screen is not None:
+                    _type(master, on_screen(time.monotonic() - started, None))
                 continue
             try:
                 data = os.read(master, 65536)
             except OSError:
+                exited = time.monotonic() - started
                 break
+            at = time.monotonic() - started
+            if first_byte is None:
+                first_byte = at
             total += len(data)
             steady += len(data)
             stream.feed(data)
             rows_bytes.feed(data)
-            if first_frame is None and frame_complete("\n".join(screen.display)):
-                first_frame = time.monotonic() - started
-        cpu_total = _cpu_seconds(proc.pid)
-        peak = _peak_rss_mb(proc.pid)
+            if first_frame is None or complete is None or on_screen is not None:
+                lines = list(screen.display)
+                text = "\n".join(lines)
+                if first_frame is None and frame_complete(text):
+                    first_frame = at
+                if complete is None and complete_check(text):
+                    complete = at
+                if on_screen is not None:
+                    _type(master, on_screen(at, lines))
+        if exited is None:
+            cpu_total = max(cpu_total, _cpu_seconds(proc.pid))
+            peak = max(peak, _peak_rss_mb(proc.pid))
     finally:
         _stop(proc, master, quit_keys)
     elapsed = min(seconds, time.monotonic() - started)
@@ -148,7 +188,16 @@ def run_in_pty(
         final_screen="\n".join(screen.display),
         row_bytes_steady=tuple(rows_bytes.counts) if cpu_at_warmup is not None else (),
         unplaced_bytes_steady=rows_bytes.other if cpu_at_warmup is not None else 0,
+        first_byte_s=first_byte,
+        complete_s=complete,
+        exited_s=exited,
     )
+
+
+def _type(master: int, keys: bytes) -> None:
+    if keys:
+        with contextlib.suppress(OSError):
+            os.write(master, keys)
 
 
 def _stop(proc: subprocess.Popen[bytes], master: int, quit_keys: bytes) -> None:

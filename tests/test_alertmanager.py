@@ -16,7 +16,7 @@ import pytest
 
 from gputop.core.clock import FakeClock
 from gputop.core.models import SourceStatus
-from gputop.rules.fate import fate_of, silence_labels
+from gputop.rules.fate import Fates, fate_of, silence_labels, with_fates
 from gputop.rules.model import RuleStatus
 from gputop.rules.text import fate_text
 from gputop.sources.alertmanager import (
@@ -257,7 +257,8 @@ async def test_the_source_keeps_its_last_view_through_an_outage_and_backs_off() 
     down = False
     clock.advance(1.0)
     await source.refresh()
-    assert source.state.ok and source.version == 2
+    # back, with the same answer: fresh again, and nothing new for the rows to work out
+    assert source.state.ok and source.view is not view and source.version == 1
     await source.aclose()
 
 
@@ -329,6 +330,28 @@ def test_missing_only_after_group_wait_and_margin_and_only_from_a_working_poll()
     assert fate_of(moved, other_gpu, now=NOW, margin_s=5.0).state == "missing"
     missing = _status(alertmanager=fate_of(firing, view, now=NOW, margin_s=5.0))
     assert fate_text(missing, NOW) == "NOT IN ALERTMANAGER"
+
+
+def test_kept_fates_follow_the_time_and_the_view_as_worked_out_afresh() -> None:
+    # thousands of rows keep their fates between polls; a firing alert Alertmanager does not
+    # hold still turns "missing" on time, and a new view or new statuses count at once
+    view = AmView(NOW, group_wait_s=30.0)
+    statuses = [
+        _status(active_at=NOW - 100.0, for_s=60.0),  # firing for 40 s: missing after 120 s
+        _status("pending", active_at=NOW - 10.0, for_s=60.0),
+        _status("ok", labels={**HOT, "gpu": "5"}),
+    ]
+    fates = Fates()
+    for at in (NOW, NOW + 50.0, NOW + 81.0, NOW + 82.5):
+        kept = fates.get(statuses, view, version=1, now=at, fresh=True)
+        afresh = with_fates(statuses, view, now=at, fresh=True)
+        assert kept == afresh, at
+    assert kept[0].alertmanager is not None and kept[0].alertmanager.state == "missing"
+    routed = AmView(NOW, alerts=(_alert(receivers=("pager",)),), group_wait_s=30.0)
+    kept = fates.get(statuses, routed, version=2, now=NOW + 83.0, fresh=True)
+    assert kept[0].alertmanager is not None and kept[0].alertmanager.receivers == ("pager",)
+    failing = fates.get(statuses, routed, version=2, now=NOW + 84.0, fresh=False)
+    assert all(st.alertmanager is not None and st.alertmanager.failing for st in failing)
 
 
 def test_a_silence_of_a_row_matches_its_alertname_and_gpu_identity() -> None:

@@ -11,7 +11,7 @@ import pytest
 from gputop.core.clock import FakeClock
 from gputop.core.store import MetricStore
 from gputop.rules.builtin import BUILTIN_GROUP, builtin_pack, builtin_path, builtin_rules
-from gputop.rules.files import read_rule_file
+from gputop.rules.files import load_rules, read_rule_file
 from gputop.rules.local import NEEDS_PROMETHEUS, LocalEvaluator
 from gputop.sources.demosource import DemoSource
 
@@ -26,6 +26,11 @@ def _promtool() -> str:
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
     return found
+
+
+def test_the_json_mirror_the_dashboard_loads_is_the_yaml_pack() -> None:
+    # builtin.json is written from builtin.yml by scripts/builtin_rules_json.py
+    assert builtin_rules() == load_rules([builtin_path()])
 
 
 def test_promtool_accepts_the_pack() -> None:

@@ -7,6 +7,8 @@ import asyncio
 import dataclasses
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gputop.core.clock import FakeClock
 from gputop.core.models import (
@@ -24,7 +26,7 @@ from gputop.monitor import Monitor
 from gputop.rules.builtin import builtin_rules
 from gputop.rules.engine import RulesEngine
 from gputop.rules.model import RuleDef, RuleStatus, unknown_status
-from gputop.ui.views.readings import NumberLevels, status_parts
+from gputop.ui.views.readings import Limit, LimitBounds, NumberLevels, status_parts
 from gputop.ui.views.rules import RuleSparks, ShownRules, rules_panel_view, thresholds
 from gputop.ui.widgets.gpu_panel import COMPACT_COLUMNS, readings_heading
 
@@ -110,6 +112,15 @@ def test_shown_rules_change_state_at_once_and_values_every_period() -> None:
     assert shown.update(later, 7.0) is later
 
 
+def test_shown_rules_show_the_first_evaluation_at_once() -> None:
+    shown = ShownRules(period_s=5.0)
+    assert shown.update([], 0.0) == []  # the first frame, before the rules are evaluated
+    first = [status("A", "ok", value=1.0), status("B", "ok", value=2.0)]
+    assert shown.update(first, 0.5) is first
+    fewer = [status("A", "ok", value=1.0)]
+    assert shown.update(fewer, 1.0) is fewer  # a row gone: at once too
+
+
 def test_rules_panel_view_words_rows_worst_first_or_says_why_there_are_none() -> None:
     clock = FakeClock(0.0)
     assert rules_panel_view(None, [], {}, remote=False).note == "no rules"
@@ -155,6 +166,11 @@ def test_status_parts_name_each_source_its_state_and_age() -> None:
     assert parts[0] == ("gputop", "status-bar--title")
     assert parts[1] == ("desk", "status-bar--off")
     assert ("✖ nvml: NVML not found", "status-bar--bad") in parts
+    # the engine answered fresh data, 30 s ago: gputop's own lag, not the engine's
+    assert ("● prometheus now", "status-bar--ok") in parts
+    assert ("✖ gputop 30s late", "status-bar--bad") in parts
+    monitor._set("prometheus", SourceState(SourceStatus.OK, None, last_ok=70.0, newest=40.0))
+    parts = status_parts(monitor, clock.now())
     assert ("● prometheus 30s behind", "status-bar--ok") in parts
     monitor._set("prometheus", SourceState(SourceStatus.ERROR, "timeout", last_ok=70.0))
     assert ("✖ prometheus: timeout, stale 30s", "status-bar--bad") in status_parts(monitor, 100.0)
@@ -228,3 +244,22 @@ def test_the_overview_gives_way_to_the_rules_it_must_show() -> None:
     assert room.update(7, 40.0) == 7  # grows at once
     assert room.update(2, 99.0) == 7
     assert room.update(2, 100.0) == 2  # a minute without the need
+
+
+_LIMITS = st.lists(
+    st.builds(
+        Limit,
+        rule=st.just("R"),
+        op=st.sampled_from([">", ">=", "<", "<=", "==", "!="]),
+        threshold=st.floats(-1000, 1000, allow_nan=False),
+        margin=st.floats(0, 1),
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+@given(_LIMITS, st.one_of(st.floats(-2000, 2000), st.just(float("nan"))))
+def test_levels_against_many_limits_are_the_worst_of_each(limits: list[Limit], value: float):
+    # a metric compared by thousands of rules: a few numbers, not a loop, say the same
+    assert LimitBounds(limits).level(value) == max(limit.level(value) for limit in limits)

@@ -16,6 +16,7 @@ from gputop.monitor import Monitor
 
 if TYPE_CHECKING:
     from gputop.config import Config
+    from gputop.rules.entries import RuleSet
     from gputop.sources.base import LocalSource
 
 __all__ = [
@@ -71,12 +72,10 @@ def build_monitor(
     settings: Settings,
     *,
     keep_trying: bool = False,
-    defer_rules: bool = False,
 ) -> Monitor:
-    """The monitor with every configured source and its rules. `keep_trying`: a local source
-    that cannot be opened yet is retried (a kiosk with nothing else to show) rather than
-    dropped; `defer_rules`: rules that cannot fail to load (the built-in pack, Prometheus'
-    own) are left for `attach_rules` after the first frame."""
+    """The monitor with every configured source and its rules (a rule file can be wrong: that
+    is said before the UI starts). `keep_trying`: a local source that cannot be opened yet is
+    retried (a kiosk with nothing else to show) rather than dropped."""
     config = settings.config
     clock = RealClock()
     local: LocalSource
@@ -93,9 +92,9 @@ def build_monitor(
 
         local = NvmlSource(clock)
     monitor = Monitor(clock=clock, local=local)
+    monitor.interval = config.ui.interval
     monitor.open(keep_trying=keep_trying and config.prometheus is None)
-    if not defer_rules or config.rules.files:
-        attach_rules(monitor, config)  # a rule file can be wrong: said before the UI starts
+    attach_rules(monitor, config)  # evaluated with the first reading: the first frame shows them
     if config.prometheus is not None:
         attach_prometheus(monitor, config)
     if config.alertmanager is not None:
@@ -108,22 +107,25 @@ def attach_rules(monitor: Monitor, config: Config) -> None:
 
     from gputop.rules.builtin import builtin_rules
     from gputop.rules.engine import RulesEngine, with_margins
-    from gputop.rules.files import RuleFileError, RuleSet, load_rule_set
     from gputop.rules.model import RuleDef
 
     settings = config.rules
     margin = settings.margin_pct / 100.0
     margins = dict(settings.margins)
-    try:
-        loaded = load_rule_set(settings.files) if settings.files else RuleSet()
-    except RuleFileError as exc:
-        raise UsageError(str(exc)) from None
+    loaded: RuleSet | None = None
+    if settings.files:  # the YAML reader, only for rule files
+        from gputop.rules.files import RuleFileError, load_rule_set
+
+        try:
+            loaded = load_rule_set(settings.files)
+        except RuleFileError as exc:
+            raise UsageError(str(exc)) from None
     origin = ", ".join(p.name for p in settings.files) if settings.files else "built-in rules"
-    if loaded.without_alerts:
+    if loaded is not None and loaded.without_alerts:
         origin += (
             f" (no alerting rules in {', '.join(Path(p).name for p in loaded.without_alerts)})"
         )
-    alerts = with_margins(loaded.alerts, margins)
+    alerts = with_margins(loaded.alerts if loaded is not None else (), margins)
 
     def local(rules: list[RuleDef]) -> RulesEngine:
         return RulesEngine(
@@ -131,8 +133,8 @@ def attach_rules(monitor: Monitor, config: Config) -> None:
             clock=monitor.clock,
             margin=margin,
             origin=origin,
-            records=loaded.records,
-            notes=loaded.notes,
+            records=loaded.records if loaded is not None else (),
+            notes=loaded.notes if loaded is not None else (),
         )
 
     if config.prometheus is not None:

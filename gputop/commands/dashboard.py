@@ -9,9 +9,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable
 
-from gputop.commands.build import attach_rules, build_monitor, settings_from_args
+from gputop.commands.build import build_monitor, settings_from_args
 from gputop.commands.usage import EXIT_UNKNOWN, TRY_DEMO, UsageError
 from gputop.core.untrusted import visible
 from gputop.monitor import Monitor
@@ -28,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     config = settings.config
     kiosk = config.ui.kiosk and not args.once
-    monitor = build_monitor(settings, keep_trying=kiosk, defer_rules=not args.once)
+    monitor = build_monitor(settings, keep_trying=kiosk)
     try:
         if monitor.local is None and monitor.remote is None:
             reason = monitor.state("nvml").reason or "NVML not available"
@@ -42,7 +41,6 @@ def run(args: argparse.Namespace) -> int:
             return run_once(monitor, args)
         return run_dashboard(
             monitor,
-            load_rules=None if monitor.rules else lambda: attach_rules(monitor, config),
             interval=config.ui.interval,
             no_color=config.ui.no_color,
             notify=args.notify and not kiosk,
@@ -62,14 +60,11 @@ def run_dashboard(
     notify: bool = False,
     kiosk_page_s: float | None = None,
     read_only: bool = False,
-    load_rules: Callable[[], None] | None = None,
     warnings: tuple[str, ...] = (),
 ) -> int:
     """Run the dashboard until the user quits (or a signal ends it); returns the exit status.
 
-    With `kiosk_page_s` it is a kiosk: pages cycle, and only the exit chord quits.
-    `load_rules` attaches the rules to the monitor: it runs right after the first frame, which
-    shows without them."""
+    With `kiosk_page_s` it is a kiosk: pages cycle, and only the exit chord quits."""
     if no_color:
         os.environ["NO_COLOR"] = "1"
     from gputop.ui.app import GpuTopApp
@@ -82,7 +77,6 @@ def run_dashboard(
         read_only=read_only,
         kiosk=kiosk_page_s is not None,
         handle_signals=True,
-        load_rules=load_rules,
         warnings=warnings,
     )
     monitor.warm_start(app.window_s, interval)

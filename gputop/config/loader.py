@@ -7,13 +7,13 @@ in the file is checked, not only the chosen one, so a typo never waits for its d
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import platformdirs
 
@@ -25,10 +25,11 @@ from gputop.config.settings import Config
 from gputop.config.tomllines import KeyLines
 from gputop.sources.files import FileRefused, read_limited
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
+if TYPE_CHECKING:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on Python 3.10 only
+        import tomli as tomllib
 
 __all__ = [
     "DEFAULT_FLAG_NAMES",
@@ -143,6 +144,10 @@ def _open_document(
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise ConfigError("not UTF-8 text", source=str(path), line=line) from None
+    if sys.version_info >= (3, 11):  # read only when there is a file
+        import tomllib
+    else:  # pragma: no cover - exercised on Python 3.10 only
+        import tomli as tomllib
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -225,12 +230,16 @@ def _unknown_section(section: str, body: object, prefix: Key) -> str:
         where = f"[{'.'.join(prefix)}]" if prefix else "the top level"
         return f"unknown key '{section}' at {where}{hint}"
     names = list(SCHEMA) if prefix else [*SCHEMA, "profiles"]
+    import difflib  # only to word an error
+
     match = difflib.get_close_matches(section, names, n=1, cutoff=0.6)
     hint = f" (did you mean [{'.'.join((*prefix, match[0]))}]?)" if match else ""
     return f"unknown section [{'.'.join((*prefix, section))}]{hint}"
 
 
 def _did_you_mean(key: str, known: Mapping[str, object]) -> str:
+    import difflib  # only to word an error
+
     match = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
     return f" (did you mean '{match[0]}'?)" if match else ""
 

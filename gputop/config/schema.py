@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import difflib
 import math
 import os
 import re
-import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -238,6 +236,8 @@ def check_names(value: object, ctx: ParseContext) -> tuple[str, ...]:
     for item in value:
         name = string(item, ctx).strip()
         if name not in CHECKS:
+            import difflib  # only to word an error
+
             close = difflib.get_close_matches(name, list(CHECKS), n=1)
             hint = f"did you mean '{close[0]}'? " if close else ""
             raise Invalid(f"no check is named '{name}' ({hint}checks: {', '.join(CHECKS)})")
@@ -311,6 +311,8 @@ def existing_file(value: object) -> None:
 
 def ca_bundle(value: object) -> None:
     existing_file(value)
+    import ssl  # only with a CA file configured
+
     try:
         ssl.create_default_context(cafile=str(value))
     except (ssl.SSLError, OSError):

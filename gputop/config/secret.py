@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 from pathlib import Path
 
 from gputop.config.errors import Origin
@@ -32,6 +31,8 @@ class Secret:
         if not isinstance(other, Secret):
             return NotImplemented
         # Constant-time, so comparing configs cannot become a timing oracle.
+        import hmac  # only when secrets are compared
+
         return hmac.compare_digest(self._value.encode(), other._value.encode())
 
     def __hash__(self) -> int:

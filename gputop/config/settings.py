@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import ssl
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gputop.config.secret import Secret
+
+if TYPE_CHECKING:
+    import ssl
 
 __all__ = [
     "DEFAULT_LATENCY_HISTOGRAM",
@@ -59,6 +61,8 @@ class _HttpAccess:
         if self.insecure:
             return False
         if self.ca_file is not None:
+            import ssl  # only with a CA file configured
+
             return ssl.create_default_context(cafile=str(self.ca_file))
         return True
 

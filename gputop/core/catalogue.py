@@ -15,7 +15,6 @@ pays for it.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import functools
 
 from gputop.core.dcgm_fields import DCGM_METRICS, LABEL_FIELDS, NOT_METRICS, OLD_NAMES, RENAMED
@@ -182,6 +181,8 @@ def in_namespace(name: str, *, histogram: str = DEFAULT_HISTOGRAM) -> bool:
     if name.startswith(("DCGM_", "dcgm_", histogram)):
         return True
     family = [histogram + s for s in HISTOGRAM_SUFFIXES]
+    import difflib  # only for a name not in the catalogue
+
     return bool(difflib.get_close_matches(name, family, n=1, cutoff=0.9))  # a slip of its name
 
 
@@ -194,5 +195,7 @@ def suggest(name: str, *, histogram: str = DEFAULT_HISTOGRAM) -> str | None:
     upper = {n.upper(): n for n in names}
     if name.upper() in upper and upper[name.upper()] != name:
         return upper[name.upper()]  # a case slip: dcgm_fi_dev_gpu_temp
+    import difflib  # only for a name not in the catalogue
+
     found = difflib.get_close_matches(name.upper(), list(upper), n=1, cutoff=0.75)
     return upper[found[0]] if found else None

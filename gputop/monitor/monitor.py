@@ -5,24 +5,24 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from gputop.core.backoff import source_backoff
 from gputop.core.clock import Clock
 from gputop.core.models import (
     GpuSample,
-    LatencySample,
     LostSince,
     NodeSnapshot,
     ProcessSample,
-    ServingSample,
     SourceState,
     SourceStatus,
 )
 from gputop.core.store import MetricStore
 from gputop.monitor.actions import MonitorActions
 from gputop.monitor.jobs import StatusJobs
+from gputop.monitor.lateness import Lateness
+from gputop.monitor.serving import ServingReadings
 from gputop.rules.model import RuleStatus, sort_statuses
 from gputop.sources.base import (
     LocalFailure,
@@ -36,7 +36,7 @@ from gputop.sources.base import (
 if TYPE_CHECKING:
     from gputop.rules.backtest.setup import Setup
     from gputop.rules.engine import RulesEngine
-    from gputop.rules.fate import FatedStatuses
+    from gputop.rules.fate import Fates
     from gputop.sources.alertmanager import AlertmanagerSource
     from gputop.sources.prometheus.client import PrometheusClient
 
@@ -52,7 +52,7 @@ OVERVIEW_MAX = 16
 LOCAL_SOURCES = ("nvml", "demo")
 
 
-class Monitor(MonitorActions):
+class Monitor(MonitorActions, ServingReadings):
     def __init__(
         self,
         *,
@@ -83,11 +83,13 @@ class Monitor(MonitorActions):
         self._closed = False  # the local source is still to be opened (see `open`)
         self._lost_since = LostSince()
         self._lock = threading.Lock()
+        self.interval = 1.0  # the dashboard's refresh interval (Prometheus' panels)
+        self._lateness = Lateness()  # gputop's own, apart from the data's
         self._states: dict[str, SourceState] = {
             name: SourceState(SourceStatus.OFF)
             for name in (*LOCAL_SOURCES, "prometheus", "alertmanager")
         }
-        self._fated: FatedStatuses | None = None  # rule_statuses() with fates, kept
+        self._fates: Fates | None = None  # rule_statuses() with fates, kept
         self._jobs = StatusJobs()  # rule_statuses() with the jobs on their GPUs, kept
 
     # ---- local source ---------------------------------------------------------------
@@ -192,11 +194,19 @@ class Monitor(MonitorActions):
     def _with_fates(self, statuses: list[RuleStatus]) -> list[RuleStatus]:
         if self.alertmanager is None:
             return statuses
-        if self._fated is None:
-            from gputop.rules.fate import FatedStatuses
+        if self._fates is None:
+            from gputop.rules.fate import Fates
 
-            self._fated = FatedStatuses()
-        return self._fated.of(statuses, self.alertmanager, self.clock.now())
+            self._fates = Fates()
+        am = self.alertmanager
+        return self._fates.get(
+            statuses,
+            am.view,
+            version=am.version,
+            now=self.clock.now(),
+            fresh=am.state.ok,
+            margin_s=am.missing_margin_s,
+        )
 
     def ingest_many(self, snapshots: Iterable[NodeSnapshot]) -> None:
         """Replay past readings into the history; rules start evaluating from now."""
@@ -216,32 +226,60 @@ class Monitor(MonitorActions):
     # ---- remote sources -------------------------------------------------------------
 
     async def refresh_remote(self) -> None:
-        remote = self.remote
-        if remote is not None:
-            await remote.refresh()
-            self._set("prometheus", remote.state)
-            local = self.local_keys()
-            self._lost_since.note(
-                [g for g in remote.gpus() if g.key not in local], self.clock.now()
-            )
-            known = {g.key for g in self.gpus()}
-            for key in [k for k in self._lost_since if k not in known]:
-                del self._lost_since[key]  # out of Prometheus' range: no longer listed at all
-            if self.rules is not None and self.client is not None:
-                lost = self.lost_gpus() if self._lost_since else []
-                await self.rules.refresh_prometheus(
-                    self.client,
-                    lost,
-                    rules_client=self.rules_client,
-                    lag_s=remote.state.lag_s or 0.0,
-                )
+        """Prometheus' panels, then its rules, then Alertmanager (the dashboard runs each
+        on its own, so a slow one holds up none of the others)."""
+        await self.refresh_panels()
+        await self.refresh_rules()
         await self.refresh_alertmanager()
+
+    async def refresh_panels(self) -> None:
+        """Prometheus' range panels (and the GPUs it sees)."""
+        remote = self.remote
+        if remote is None:
+            return
+        now = self.clock.now()
+        with self._lateness.running("panels", now, self.interval):
+            await remote.refresh()
+        self._set("prometheus", remote.state)
+        local = self.local_keys()
+        self._lost_since.note([g for g in remote.gpus() if g.key not in local], self.clock.now())
+        known = {g.key for g in self.gpus()}
+        for key in [k for k in self._lost_since if k not in known]:
+            del self._lost_since[key]  # out of Prometheus' range: no longer listed at all
+
+    async def refresh_rules(self) -> None:
+        """Prometheus' rules and their states, when due (the engine paces itself)."""
+        remote = self.remote
+        if remote is None or self.rules is None or self.client is None:
+            return
+        engine = self.rules
+        now = self.clock.now()
+        if now < engine.due:
+            return
+        lost = self.lost_gpus() if self._lost_since else []
+        with self._lateness.running("rules", max(now, engine.due), engine.period_s):
+            await engine.refresh_prometheus(
+                self.client,
+                lost,
+                rules_client=self.rules_client,
+                lag_s=remote.state.lag_s or 0.0,
+            )
 
     async def refresh_alertmanager(self) -> None:
         """Poll Alertmanager when due (it paces itself); now, after a silence changed."""
-        if self.alertmanager is not None:
-            await self.alertmanager.refresh()
-            self._set("alertmanager", self.alertmanager.state)
+        am = self.alertmanager
+        if am is not None:
+            now = self.clock.now()
+            if now >= am.due:
+                with self._lateness.running("alertmanager", max(now, am.due), am.period_s):
+                    await am.refresh()
+            self._set("alertmanager", am.state)
+
+    def own_lag_s(self) -> float:
+        """How late gputop itself is with its refreshes (the data's own lag is the source's,
+        see `state`): a refresh running past its time, or Prometheus' panels' last answer
+        more than an interval ago while they answer."""
+        return self._lateness.lag_s(self.clock.now(), self._states["prometheus"], self.interval)
 
     def retry_now(self) -> None:
         """Try every failing source (and Prometheus' rules) at the next poll, not after the
@@ -335,45 +373,6 @@ class Monitor(MonitorActions):
                 return source.sample().processes
             except SourceError:
                 return None
-
-    def latency_source(self) -> str | None:
-        """Which source the latency comes from: Prometheus when it has some, else local."""
-        if self.remote is not None and self.remote.latency() is not None:
-            return "prometheus"
-        if self.latest is not None and self.latest.latency is not None:
-            return self.local_name
-        return "prometheus" if self.remote is not None else None
-
-    def latency_state(self) -> SourceState | None:
-        """How fresh the latency panel is: Prometheus' histogram's own freshness, or the local
-        source's state; None with no latency source."""
-        source = self.latency_source()
-        # a remote source may know its latency's freshness apart from its GPUs'
-        own: Callable[[], SourceState] | None = (
-            getattr(self.remote, "latency_state", None) if source == "prometheus" else None
-        )
-        if own is not None:
-            return own()
-        return None if source is None else self.state(source)
-
-    def serving(self) -> tuple[ServingSample, ...]:
-        """Every model of every inference server Prometheus shows (vLLM, SGLang, ...)."""
-        # a remote source may know the inference servers behind its GPUs
-        read: Callable[[], Sequence[ServingSample]] | None = getattr(self.remote, "serving", None)
-        return tuple(read()) if read is not None else ()
-
-    def serving_state(self) -> SourceState | None:
-        """How fresh the inference servers' numbers are, from their own targets' samples
-        (None: no server found)."""
-        own: Callable[[], SourceState | None] | None = getattr(self.remote, "serving_state", None)
-        return own() if own is not None else None
-
-    def latency(self) -> LatencySample | None:
-        if self.remote is not None:
-            remote_latency = self.remote.latency()
-            if remote_latency is not None:
-                return remote_latency
-        return self.latest.latency if self.latest else None
 
     def backtest_setup(self, start: float, end: float) -> Setup:
         """The rules on screen and the history to replay them over (`rules.backtest`)."""

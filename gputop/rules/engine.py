@@ -1,9 +1,11 @@
 """The rules engine: the statuses of every alerting rule, from Prometheus or evaluated locally.
 
 - With Prometheus: its own rules and their states (`/api/v1/rules`), with near judged from
-  one range query per rule's compared side (never one per series): its last few values at the
-  rule's own evaluations, the last the one the rule was evaluated on. A range already read for
-  the same evaluation is not asked again.
+  the range of each rule's compared side (never one query per series): its last few values at
+  the rule's own evaluations, the last the one the rule was evaluated on; the compared sides of
+  a group are asked together, a few requests at a time (`gputop.rules.recent`). A range already
+  read for the same evaluation is not asked again; thousands of rules are worked on off the
+  event loop.
 - Without it: rule files (or the built-in pack) evaluated from the local history, with
   Prometheus' `for` and `keep_firing_for` semantics, their recording rules first.
 
@@ -18,14 +20,14 @@ file holds no alerting rules (so nothing from it can ever show).
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import math
-from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from gputop.core.backoff import source_backoff
 from gputop.core.clock import Clock
-from gputop.core.labels import LabelKey, label_key
 from gputop.core.models import GpuSample
 from gputop.core.store import MetricStore
 from gputop.rules.local import LocalEvaluator
@@ -37,30 +39,22 @@ from gputop.rules.model import (
     ValueHistory,
     sort_statuses,
 )
-from gputop.rules.near import TREND_POINTS
-from gputop.rules.prometheus import (
-    Point,
-    QueryError,
-    QueryValues,
-    alerting_rules,
-    compared_windows,
-    statuses_from_prometheus,
-)
 from gputop.rules.settle import StatusKeeper
 from gputop.sources.base import SourceError
-from gputop.sources.prometheus.rulesapi import PromRuleGroup
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # Prometheus' rules: loaded with the first read of them
+    from gputop.rules.prometheus import QueryValues
     from gputop.sources.prometheus.client import PrometheusClient
+    from gputop.sources.prometheus.rulesapi import PromRule, PromRuleGroup
 
 __all__ = [
     "NO_RULES_NOTE",
-    "RECENT_EVALUATIONS",
     "RulesEngine",
     "check_status",
-    "recent_points",
     "with_margins",
 ]
+
+T = TypeVar("T")
 
 #: What the rules panel says when the rules API lists no alerting rule (short: it is one line).
 NO_RULES_NOTE = "no alerting rules: for VictoriaMetrics add vmalert"
@@ -113,6 +107,16 @@ class RulesEngine:
         """Ask Prometheus at the next refresh, without waiting for the backoff."""
         self._retry_at = 0.0
 
+    @property
+    def due(self) -> float:
+        """When Prometheus' rules are to be read next (after a failure: the backoff's)."""
+        return self._retry_at
+
+    @property
+    def period_s(self) -> float:
+        """How long one read of Prometheus' rules may take before it is late."""
+        return _MAX_REFRESH_S
+
     def evaluate_local(self, store: MetricStore, gpus: Sequence[GpuSample]) -> None:
         lost = [g for g in gpus if g.state == "lost"]
         self.statuses = sort_statuses(self._keeper.settle(self.local.evaluate(store, gpus), lost))
@@ -126,37 +130,51 @@ class RulesEngine:
         lag_s: float = 0.0,
     ) -> None:
         """Prometheus' rules and states (from `rules_client` when the ruler is elsewhere, e.g.
-        vmalert not proxied by VictoriaMetrics), plus one instant query per compared side.
+        vmalert not proxied by VictoriaMetrics), plus the recent range of each compared side.
 
         On failure the last statuses stay (see `error`, `last_ok`); `lost` are the GPUs lost
         now, whose rows stay listed; `lag_s`: how late the engine shows its data."""
+        from gputop.rules.prometheus import QueryError, alerting_rules, compared_windows
+        from gputop.rules.recent import read_recent
+
         now = self.clock.now()
         if now < self._retry_at:
             return
         try:
             groups = await (rules_client or client).rules()
+            alerting = await _off_loop(alerting_rules, groups, big=_many(groups))
+            windows = await _off_loop(
+                compared_windows, alerting, now=now, lag_s=lag_s, big=len(alerting) > _MANY
+            )
             values: dict[str, QueryValues] = {}
-            windows = compared_windows(alerting_rules(groups), now=now, lag_s=lag_s)
+            unread: dict[str, tuple[float, float]] = {}
             for query, window in windows.items():
                 held = self._read.get(query)
                 if held is not None and held[0] == window:
                     values[query] = held[1]  # the same evaluation: nothing new to read
-                    continue
-                values[query] = await _recent(client, query, *window)
-                if not isinstance(values[query], QueryError):
-                    self._read[query] = (window, values[query])
+                else:
+                    unread[query] = window
+            # many rules' queries in few requests, a few at a time (see `rules.recent`)
+            for query, found in (await read_recent(client, unread)).items():
+                values[query] = found
+                if not isinstance(found, QueryError):
+                    self._read[query] = (unread[query], found)
             self._read = {q: r for q, r in self._read.items() if q in windows}
         except SourceError as exc:
             self.error = exc.reason
             self._retry_at = now + self._backoff.next_delay()
             return
         try:
-            statuses = statuses_from_prometheus(
-                groups,
+            # thousands of rules take a while to word: off the event loop (the history is
+            # only ever touched here, one refresh at a time)
+            series = sum(len(v) for v in values.values() if not isinstance(v, QueryError))
+            statuses = await _off_loop(
+                self._settled,
+                alerting,
                 values,
                 now=now,
-                margin=self.margin,
-                history=self._history,
+                lost=lost,
+                big=len(alerting) + series > _MANY,
             )
         except Exception as exc:  # rules no evaluation expects: Prometheus' answer is at fault
             self.error = f"rules that cannot be shown ({type(exc).__name__})"
@@ -169,38 +187,38 @@ class RulesEngine:
         self.last_ok = now
         self.origin = "Prometheus"
         # VictoriaMetrics answers /api/v1/rules empty unless vmalert is behind it
-        self.note = None if alerting_rules(groups) else NO_RULES_NOTE
-        self.statuses = sort_statuses(self._keeper.settle(statuses, lost))
+        self.note = None if alerting else NO_RULES_NOTE
+        self.statuses = statuses
+
+    def _settled(
+        self,
+        alerting: list[PromRule],
+        values: Mapping[str, QueryValues],
+        *,
+        now: float,
+        lost: Sequence[GpuSample],
+    ) -> list[RuleStatus]:
+        from gputop.rules.prometheus import statuses_from_prometheus
+
+        statuses = statuses_from_prometheus(
+            alerting, values, now=now, margin=self.margin, history=self._history
+        )
+        return sort_statuses(self._keeper.settle(statuses, lost))
 
 
-#: How many of a rule's latest evaluations its compared value is read at: the recent series
-#: its near is judged from (`rules.near`), the last of them the one evaluated.
-RECENT_EVALUATIONS = TREND_POINTS + 1
+#: More rules (or rule series) than this are worked on off the event loop.
+_MANY = 200
 
 
-async def _recent(client: PrometheusClient, query: str, end: float, step: float) -> QueryValues:
-    """The values of a compared query at its rule's last `RECENT_EVALUATIONS` evaluations, per
-    series; only the series present at the last of them (the one evaluated)."""
-    try:
-        answer = await client.query_range(query, end - (RECENT_EVALUATIONS - 1) * step, end, step)
-    except SourceError as exc:
-        return QueryError(exc.reason)
-    out: dict[LabelKey, list[Point]] = {}
-    for series in answer:
-        points = recent_points(series.points, end, step)
-        if points is not None:
-            out[label_key(series.labels, drop=())] = points
-    return out
+def _many(groups: Sequence[PromRuleGroup]) -> bool:
+    return sum(len(g.rules) for g in groups) > _MANY
 
 
-def recent_points(
-    points: Iterable[tuple[float, float | None]], end: float, step: float
-) -> list[Point] | None:
-    """One series of a compared query over its rule's last evaluations (ending at `end`, `step`
-    apart) as near reads it: its values, when it has one at the last evaluation (within a
-    step: an engine may align a range to its step), else None. A backtest reads it alike."""
-    kept = [(t, v) for t, v in points if v is not None]
-    return kept if kept and kept[-1][0] >= end - step else None
+async def _off_loop(func: Callable[..., T], *args: Any, big: bool, **kwargs: Any) -> T:
+    """`func(*args, **kwargs)`, on a worker thread when the work is `big`."""
+    if not big:
+        return func(*args, **kwargs)
+    return await asyncio.to_thread(func, *args, **kwargs)
 
 
 #: Prometheus' evaluation of a group takes a moment: its result is asked this long after.
@@ -210,7 +228,10 @@ _AFTER_EVALUATION_S = 0.5
 def _next_read(groups: Sequence[PromRuleGroup], now: float) -> float:
     """When to ask the rules again: within `_refresh_period`, and just after the soonest
     evaluation due, so what is shown is never an evaluation behind (a one-shot run reads the
-    newest one too)."""
+    newest one too). A big rule set, whose groups evaluate at all moments, is read once per
+    its shortest evaluation interval (at least every `_MAX_BIG_REFRESH_S`): each read is
+    thousands of rules to parse and word, and a pending row's countdown moves on screen
+    between reads anyway."""
     due = [
         rule.last_evaluation + group.interval_s + _AFTER_EVALUATION_S
         for group in groups
@@ -218,14 +239,24 @@ def _next_read(groups: Sequence[PromRuleGroup], now: float) -> float:
         for rule in group.rules
         if rule.last_evaluation is not None
     ]
+    if len(due) > _MANY:
+        intervals = [g.interval_s for g in groups if g.interval_s > 0]
+        shortest = min(intervals, default=_MAX_REFRESH_S)
+        return now + min(_MAX_BIG_REFRESH_S, max(_MAX_REFRESH_S, shortest))
     return max(now + 1.0, min(now + _refresh_period(groups), min(due, default=math.inf)))
+
+
+#: Prometheus' rules are read at least this often.
+_MAX_REFRESH_S = 5.0
+#: A big rule set's at least this often.
+_MAX_BIG_REFRESH_S = 60.0
 
 
 def _refresh_period(groups: Sequence[PromRuleGroup]) -> float:
     """Prometheus changes rule states only at its evaluation interval: ask no more often
     (at most every 5 s, so a countdown on screen keeps moving)."""
     intervals = [g.interval_s for g in groups if g.interval_s > 0]
-    return min(5.0, max(1.0, min(intervals, default=5.0)))
+    return min(_MAX_REFRESH_S, max(1.0, min(intervals, default=_MAX_REFRESH_S)))
 
 
 def check_status(

@@ -17,15 +17,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING
 
 from gputop.rules.model import AlertFate, RuleStatus
 from gputop.sources.amtypes import MISSING_MARGIN_S, AmAlert, AmSilence, AmView
 
-if TYPE_CHECKING:
-    from gputop.sources.alertmanager import AlertmanagerSource
-
-__all__ = ["FatedStatuses", "fate_of", "silence_labels", "with_fates"]
+__all__ = ["Fates", "fate_of", "silence_labels", "with_fates"]
 
 #: The labels that say which GPU a series is about, for a silence's matchers.
 _GPU_IDENTITY = ("Hostname", "hostname", "instance", "gpu", "UUID")
@@ -58,24 +54,48 @@ def fate_of(
     margin_s: float = MISSING_MARGIN_S,
 ) -> AlertFate:
     """The fate of one status's alert in `view`; `fresh`: the view is from a working poll."""
-    labels = _series_labels(status)
-    alerts = [a for a in view.alerts if a.name == status.name and _covers(a, labels)]
-    if not alerts:
-        silences = _silences(view.active_silences(), labels)
-        if status.state == "firing" and fresh and status.source == "prometheus":
-            since = status.firing_since
-            if since is not None and now - since > view.group_wait_s + margin_s:
-                return AlertFate("missing", silences)
-        return AlertFate(None, silences)
-    receivers = _unique(r for a in alerts for r in a.receivers)
-    if any(a.state != "suppressed" for a in alerts):
-        return AlertFate("active", receivers=receivers)
-    silenced = {sid for a in alerts for sid in a.silenced_by}
-    silences = tuple(
-        (s.id, s.created_by, s.ends_at) for s in view.silences if s.id in silenced
-    ) or tuple((sid, "", None) for sid in sorted(silenced))
-    inhibitors = _unique(view.alert_name(fp) for a in alerts for fp in a.inhibited_by)
-    return AlertFate("suppressed", silences, inhibitors, receivers)
+    return _Lookup(view).fate(status, now=now, fresh=fresh, margin_s=margin_s)
+
+
+class _Lookup:
+    """A view's alerts by name and its active silences, for many statuses' fates."""
+
+    def __init__(self, view: AmView) -> None:
+        self.view = view
+        self.by_name: dict[str, list[AmAlert]] = {}
+        for alert in view.alerts:
+            self.by_name.setdefault(alert.name, []).append(alert)
+        self.silences = view.active_silences()
+
+    def fate(self, status: RuleStatus, *, now: float, fresh: bool, margin_s: float) -> AlertFate:
+        view = self.view
+        labels = _series_labels(status)
+        alerts = [a for a in self.by_name.get(status.name, ()) if _covers(a, labels)]
+        if not alerts:
+            silences = _silences(self.silences, labels)
+            if _may_go_missing(status, fresh):
+                since = status.firing_since
+                if since is not None and now - since > view.group_wait_s + margin_s:
+                    return AlertFate("missing", silences)
+            return AlertFate(None, silences) if silences else _NONE
+        receivers = _unique(r for a in alerts for r in a.receivers)
+        if any(a.state != "suppressed" for a in alerts):
+            return AlertFate("active", receivers=receivers)
+        silenced = {sid for a in alerts for sid in a.silenced_by}
+        silences = tuple(
+            (s.id, s.created_by, s.ends_at) for s in view.silences if s.id in silenced
+        ) or tuple((sid, "", None) for sid in sorted(silenced))
+        inhibitors = _unique(view.alert_name(fp) for a in alerts for fp in a.inhibited_by)
+        return AlertFate("suppressed", silences, inhibitors, receivers)
+
+
+_NONE = AlertFate()
+
+
+def _may_go_missing(status: RuleStatus, fresh: bool) -> bool:
+    """Whether the status's fate can turn "missing" as time passes (a firing alert that
+    Alertmanager does not hold, from a working poll)."""
+    return status.state == "firing" and fresh and status.source == "prometheus"
 
 
 def _silences(
@@ -98,35 +118,71 @@ def with_fates(
 ) -> list[RuleStatus]:
     """The statuses with their fates; with no view yet, each fate is unknown (state None);
     `fresh` False (Alertmanager failing): the last known fates, marked failing."""
-    failing = not fresh
-    if view is None:
-        empty = AlertFate(failing=failing)
-        return [dataclasses.replace(st, alertmanager=empty) for st in statuses]
-    out = []
-    for st in statuses:
-        fate = fate_of(st, view, now=now, fresh=fresh, margin_s=margin_s)
-        if failing:
-            fate = dataclasses.replace(fate, failing=True, stale_since=view.time)
-        out.append(dataclasses.replace(st, alertmanager=fate))
-    return out
+    return Fates().get(statuses, view, version=0, now=now, fresh=fresh, margin_s=margin_s)
 
 
-class FatedStatuses:
-    """Rule statuses with their fates, the same list until its inputs change: the statuses,
-    Alertmanager's view (its version) or the second (what "missing" is measured in)."""
+class Fates:
+    """`with_fates`, kept: worked out again for every status when the statuses or
+    Alertmanager's view change, and between those each second only for the statuses whose
+    fate can change with the time alone (a firing alert Alertmanager does not hold goes
+    "missing" after `group_wait`). Thousands of rule series then cost little per tick."""
 
     def __init__(self) -> None:
-        self._from: list[RuleStatus] | None = None
-        self._key: tuple[int, int] = (-1, -1)  # (Alertmanager's version, second)
-        self._fated: list[RuleStatus] = []
+        self._from: Sequence[RuleStatus] | None = None
+        self._key: tuple[int, bool, float] | None = None
+        self._second = -1
+        self._out: list[RuleStatus] = []
+        self._timed: list[int] = []  # indices whose fate can change with the time
+        self._lookup: _Lookup | None = None
 
-    def of(
-        self, statuses: list[RuleStatus], am: AlertmanagerSource, now: float
+    def get(
+        self,
+        statuses: Sequence[RuleStatus],
+        view: AmView | None,
+        *,
+        version: int,
+        now: float,
+        fresh: bool,
+        margin_s: float = MISSING_MARGIN_S,
     ) -> list[RuleStatus]:
-        key = (am.version, int(now))
-        if self._from is not statuses or self._key != key:
-            self._fated = with_fates(
-                statuses, am.view, now=now, fresh=am.state.ok, margin_s=am.missing_margin_s
-            )
-            self._from, self._key = statuses, key
-        return self._fated
+        """The statuses with their fates in `view` (whose `version` changes with it)."""
+        key = (version, fresh, margin_s)
+        second = int(now)
+        if statuses is not self._from or key != self._key:
+            self._from, self._key, self._second = statuses, key, second
+            self._out, self._timed = self._all(statuses, view, now, fresh, margin_s)
+        elif second != self._second and self._timed and self._lookup is not None:
+            self._second = second
+            out = list(self._out)
+            for i in self._timed:
+                fate = self._lookup.fate(statuses[i], now=now, fresh=fresh, margin_s=margin_s)
+                if fate != out[i].alertmanager:
+                    out[i] = dataclasses.replace(statuses[i], alertmanager=fate)
+            if out != self._out:
+                self._out = out
+        return self._out
+
+    def _all(
+        self,
+        statuses: Sequence[RuleStatus],
+        view: AmView | None,
+        now: float,
+        fresh: bool,
+        margin_s: float,
+    ) -> tuple[list[RuleStatus], list[int]]:
+        failing = not fresh
+        if view is None:
+            self._lookup = None
+            empty = AlertFate(failing=failing)
+            return [dataclasses.replace(st, alertmanager=empty) for st in statuses], []
+        lookup = self._lookup = _Lookup(view)
+        out: list[RuleStatus] = []
+        timed: list[int] = []
+        for i, st in enumerate(statuses):
+            fate = lookup.fate(st, now=now, fresh=fresh, margin_s=margin_s)
+            if failing:
+                fate = dataclasses.replace(fate, failing=True, stale_since=view.time)
+            elif fate.state is None and _may_go_missing(st, fresh):
+                timed.append(i)
+            out.append(dataclasses.replace(st, alertmanager=fate))
+        return out, timed

@@ -222,7 +222,7 @@ def sort_statuses(statuses: Iterable[RuleStatus]) -> list[RuleStatus]:
     return sorted(statuses, key=RuleStatus.sort_key)
 
 
-@lru_cache(maxsize=512)
+@lru_cache(maxsize=8192)  # a big server's rule set, each parsed once
 def analysis_of(expr: str) -> Analysis:
     return analyse(expr)
 

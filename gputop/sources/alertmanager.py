@@ -42,12 +42,13 @@ from gputop.sources.amtypes import (
     MISSING_MARGIN_S,
     AmError,
     AmMalformed,
+    AmStatus,
     AmView,
     Matcher,
     parse_alerts,
-    parse_group_wait,
     parse_groups,
     parse_silences,
+    parse_status,
 )
 from gputop.sources.httpapi import (
     HTTPStatusError,
@@ -58,6 +59,7 @@ from gputop.sources.httpapi import (
     status_phrase,
     transport_detail,
 )
+from gputop.sources.offloop import ParseTimeout, parse_off_loop
 from gputop.sources.outside import UNEXPECTED, Credentials, load_json
 
 __all__ = [
@@ -128,9 +130,14 @@ class AlertmanagerClient:
         silences = await self._api("GET", "api/v2/silences", parse_silences)
         return AmView(now, alerts, silences, groups, group_wait_s)
 
+    async def status(self) -> AmStatus:
+        """The version, the cluster's state and the routing tree's `group_wait` (the
+        configuration text itself, megabytes maybe, is dropped once read)."""
+        return await self._api("GET", "api/v2/status", parse_status)
+
     async def group_wait(self) -> float:
         """The routing tree's `group_wait`, in seconds."""
-        return await self._api("GET", "api/v2/status", parse_group_wait)
+        return (await self.status()).group_wait_s
 
     async def create_silence(
         self,
@@ -160,9 +167,13 @@ class AlertmanagerClient:
         self, method: str, path: str, parse: Callable[[Any], T], body: object = None
     ) -> T:
         """One request and the parse of its answer: the result, or an AmError whose reason
-        holds no configured secret, whatever the server sends."""
+        holds no configured secret, whatever the server sends. A big answer is decoded and
+        parsed on a worker thread (see `gputop.sources.offloop`)."""
         try:
-            return parse(await self._request(method, path, body))
+            raw = await self._request(method, path, body)
+            return await parse_off_loop(lambda: parse(_decode(raw)), len(raw))
+        except ParseTimeout:
+            raise AmTimeout() from None
         except AmError as exc:
             raise self._credentials.scrubbed(exc) from None
         except UNEXPECTED as exc:
@@ -171,7 +182,8 @@ class AlertmanagerClient:
 
     # ---- transport ----------------------------------------------------------------------
 
-    async def _request(self, method: str, path: str, body: object = None) -> Any:
+    async def _request(self, method: str, path: str, body: object = None) -> bytes:
+        """The body of a 2xx answer; any other answer or failure as an AmError."""
         try:
             status, raw = await asyncio.wait_for(self._send(method, path, body), self._timeout)
         except (asyncio.TimeoutError, httpx.TimeoutException):
@@ -187,14 +199,7 @@ class AlertmanagerClient:
             message = self._credentials.scrub(_message(raw))
             text = f"HTTP {status} {message or status_phrase(status)}".rstrip()
             raise AmHTTPError(status, text)
-        if not raw.strip():
-            return None
-        try:
-            return load_json(raw)
-        except ValueError as exc:
-            if "nested too deep" in str(exc):
-                raise AmMalformed("JSON nested too deep") from None
-            raise AmMalformed("not JSON: is this Alertmanager's address?") from None
+        return raw
 
     async def _send(self, method: str, path: str, body: object) -> tuple[int, bytes]:
         request = self._http.build_request(method, path, json=body)
@@ -210,6 +215,18 @@ class AlertmanagerClient:
             return response.status_code, b"".join(chunks)
         finally:
             await response.aclose()
+
+
+def _decode(raw: bytes) -> Any:
+    """A 2xx answer's JSON (None for an empty body)."""
+    if not raw.strip():
+        return None
+    try:
+        return load_json(raw)
+    except ValueError as exc:
+        if "nested too deep" in str(exc):
+            raise AmMalformed("JSON nested too deep") from None
+        raise AmMalformed("not JSON: is this Alertmanager's address?") from None
 
 
 def _message(raw: bytes) -> str:
@@ -250,16 +267,21 @@ class AlertmanagerSource:
         # a firing alert absent this long after group_wait is "NOT IN ALERTMANAGER"
         self.missing_margin_s = missing_margin_s
         self.view: AmView | None = None
-        self.version = 0  # bumped on every new view
+        self.version = 0  # bumped when a poll reads something new
         self._state = SourceState(SourceStatus.UNAVAILABLE, "not asked yet")
         self._backoff = source_backoff()
         self._next_at = 0.0
-        self._group_wait_s: float | None = None
+        self.status: AmStatus | None = None  # version, cluster state, group_wait
         self._status_at = -_STATUS_PERIOD_S
 
     @property
     def state(self) -> SourceState:
         return self._state
+
+    @property
+    def due(self) -> float:
+        """When the next poll is due."""
+        return self._next_at
 
     def refresh_soon(self) -> None:
         """Ask again at the next `refresh` (after gputop changed something)."""
@@ -270,10 +292,10 @@ class AlertmanagerSource:
         if now < self._next_at:
             return
         try:
-            if self._group_wait_s is None or now - self._status_at >= _STATUS_PERIOD_S:
-                self._group_wait_s = await self.client.group_wait()
+            if self.status is None or now - self._status_at >= _STATUS_PERIOD_S:
+                self.status = await self.client.status()
                 self._status_at = now
-            view = await self.client.view(now, self._group_wait_s)
+            view = await self.client.view(now, self.status.group_wait_s)
         except AmError as exc:
             self._next_at = now + self._backoff.next_delay()
             self._state = SourceState(
@@ -282,8 +304,9 @@ class AlertmanagerSource:
             return
         self._backoff.reset()
         self._next_at = now + self.period_s
+        if not _same_content(view, self.view):
+            self.version += 1  # what the rows say of Alertmanager may change
         self.view = view
-        self.version += 1
         # alerts as of now, asked every period: "now" in the header until a poll is overdue
         self._state = SourceState(SourceStatus.OK, None, now, newest=now, interval_s=self.period_s)
 
@@ -314,6 +337,16 @@ class AlertmanagerSource:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+def _same_content(view: AmView, held: AmView | None) -> bool:
+    """Whether two polls read the same alerts, silences, groups and group_wait."""
+    return held is not None and (
+        view.alerts,
+        view.silences,
+        view.groups,
+        view.group_wait_s,
+    ) == (held.alerts, held.silences, held.groups, held.group_wait_s)
 
 
 def _silence_id(answer: Any) -> str:

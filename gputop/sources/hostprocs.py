@@ -9,12 +9,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
-
-import psutil
+from typing import TYPE_CHECKING, Any
 
 from gputop.core.models import Job, ProcessSample
 from gputop.sources.procjobs import ProcJobs
+
+if TYPE_CHECKING:
+    import psutil
 
 __all__ = ["HostProcesses"]
 
@@ -67,6 +68,8 @@ class HostProcesses:
             info.jobs = self._jobs.jobs(pid, info.user)
         if info.process is None:
             return None
+        import psutil  # loaded with the first process seen
+
         try:
             value = info.process.cpu_percent(interval=None)
         except psutil.Error:  # exited (or was hidden) since the last sample
@@ -77,6 +80,8 @@ class HostProcesses:
 
 
 def _describe(pid: int) -> _HostProcess:
+    import psutil  # loaded with the first process seen
+
     try:
         process = psutil.Process(pid)
         with process.oneshot():
@@ -90,6 +95,8 @@ def _describe(pid: int) -> _HostProcess:
 
 
 def _quietly(fn: Callable[[], Any]) -> Any:
+    import psutil
+
     try:
         return fn() or None
     except (psutil.AccessDenied, psutil.ZombieProcess, KeyError):

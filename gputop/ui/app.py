@@ -10,16 +10,15 @@ import gc
 import os
 import signal
 import threading
-import time
-from collections.abc import Callable
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from textual.binding import Binding
 from textual.driver import Driver
 from textual.screen import Screen
 
-from gputop.core.models import GPU_METRICS
+from gputop.core.models import GPU_METRICS, GpuSample
 from gputop.monitor import Monitor
 from gputop.rules.model import RuleStatus
 from gputop.rules.text import series_name
@@ -27,24 +26,22 @@ from gputop.ui.actions import page_class
 from gputop.ui.kiosk import ExitChord
 from gputop.ui.polling import Polling
 from gputop.ui.views import rules as rules_view
-from gputop.ui.views.readings import DEFAULT_WINDOW_S, NumberLevels, status_parts
-from gputop.ui.views.rules import RowCache, RulesPanelView, RuleSparks, ShownRules, rules_panel_view
+from gputop.ui.views.readings import DEFAULT_WINDOW_S, NumberLevels, gpu_marks
+from gputop.ui.views.rules import RowCache, RuleSparks, ShownRules, rules_panel_view
 from gputop.ui.widgets.rules_panel import RulesPanel
-from gputop.ui.widgets.status_bar import StatusBar
 
 __all__ = ["GpuTopApp"]
 
 
 class GpuTopApp(Polling):
     TITLE = "gputop"
-    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: tests subclass the app
+    # absolute: tests subclass the app. The overview's stylesheet is the app's: parsed once with
+    # it (a screen's own stylesheet, loaded when the screen is, has every rule parsed again)
+    CSS_PATH = [
+        Path(__file__).with_name("app.tcss"),
+        Path(__file__).parent / "screens" / "overview.tcss",
+    ]
     ENABLE_COMMAND_PALETTE = False
-    # the overview is the first screen and the only full paint at start; as a mode, its own
-    # stylesheet is loaded with it (Textual skips it for `get_default_screen`)
-    MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {
-        "overview": lambda: page_class("overview")()
-    }
-    DEFAULT_MODE = "overview"
     BINDINGS = [
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help", key_display="?"),
@@ -71,7 +68,6 @@ class GpuTopApp(Polling):
         read_only: bool = False,
         kiosk: bool = False,
         handle_signals: bool = False,
-        load_rules: Callable[[], None] | None = None,
         warnings: tuple[str, ...] = (),
     ) -> None:
         theme = os.environ.get("GPUTOP_THEME", "ansi-dark")
@@ -80,6 +76,7 @@ class GpuTopApp(Polling):
         self.theme = theme
         self.monitor = monitor
         self.interval = interval
+        monitor.interval = interval
         self.window_s = window_s
         self._poll = poll
         self._notify_firing = notify_firing
@@ -94,10 +91,19 @@ class GpuTopApp(Polling):
         self._rule_sparks = RuleSparks()
         self._rule_rows = RowCache()
         self._levels: tuple[list[RuleStatus] | None, NumberLevels] = (None, NumberLevels())
+        self._marks: tuple[list[RuleStatus] | None, tuple[str, ...], dict[str, str]] = (
+            None,
+            (),
+            {},
+        )
         self.failing = False
-        self._load_rules = load_rules  # the first frame needs no rules: they load just after it
         self._warnings = warnings  # also written to stderr, which the dashboard covers
         self.stopping = threading.Event()
+        self.refresh_due = False  # a refresh of the screen is on its way (`refresh_soon`)
+
+    def get_default_screen(self) -> Screen[Any]:
+        """The overview: the first screen and the only full paint at start."""
+        return page_class("overview")()
 
     def get_driver_class(self) -> type[Driver]:
         """Textual's own driver, but on Linux one that sends only the cells that changed."""
@@ -122,16 +128,12 @@ class GpuTopApp(Polling):
             self.set_interval(self._kiosk_page_s, self.next_kiosk_page)
 
     def _after_first_frame(self) -> None:
-        """What the first frame does without (the rules, the polling), then the collector."""
+        """What the first frame does without (the polling), then the collector."""
         for warning in self._warnings:
             self.notify(warning, severity="warning", timeout=15)
-        load, self._load_rules = self._load_rules, None
-        if load is not None:
-            load()
-            self.monitor.evaluate_rules()
-            self.refresh_screen()
         if self._poll:
             self.start_polling()
+        self.tick_clock()
         _settle_gc()
 
     async def on_unmount(self) -> None:
@@ -144,14 +146,6 @@ class GpuTopApp(Polling):
 
     # ---- views the screens ask for -----------------------------------------------
 
-    def update_status(self, bar: StatusBar) -> None:
-        """The header of every screen: the clock, then the sources' states."""
-        now = self.monitor.clock.now()
-        parts = status_parts(self.monitor, now)
-        if self.read_only:
-            parts.insert(1, ("READ-ONLY", "status-bar--badge"))
-        bar.set_parts(parts, time.strftime("%H:%M:%S", time.localtime(now)))
-
     def shown_statuses(self) -> list[RuleStatus]:
         """The rule statuses on screen (see `ShownRules`)."""
         return self._shown.update(self.monitor.rule_statuses(), self.monitor.clock.now())
@@ -163,14 +157,20 @@ class GpuTopApp(Polling):
             self._levels = (statuses, NumberLevels(statuses))
         return self._levels[1]
 
+    def gpu_marks(self, gpus: Sequence[GpuSample]) -> dict[str, str]:
+        """GPU key -> the worst rule state on screen touching it (worked out when the rules
+        on screen or the GPUs change: thousands of rule series are many to go through)."""
+        statuses = self.shown_statuses()
+        keys = tuple(g.key for g in gpus)
+        if self._marks[0] is not statuses or self._marks[1] != keys:
+            self._marks = (statuses, keys, gpu_marks(statuses, gpus))
+        return dict(self._marks[2])
+
     def refresh_rules(self, panel: RulesPanel) -> None:
         """Fill the rules panel and ring the bell for rules that start firing."""
         monitor = self.monitor
         self._notify_new_firing(monitor.rule_statuses())
         statuses = self.shown_statuses()
-        if monitor.rules is None and self._load_rules is not None:
-            panel.set_view(RulesPanelView(note="loading rules…"))  # right after the first frame
-            return
         now = monitor.clock.now()
         sparks = self._rule_sparks.get(statuses, now)
         panel.set_view(

@@ -102,6 +102,7 @@ class HostileServer:
         self.firing = True  # False: no rule fires, no alert is active (a check can say 3)
         self.answers: dict[str, Answer] = {}
         self.requests: list[Seen] = []
+        self.keep_requests = True  # what was asked, in `requests`
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
         self._httpd.daemon_threads = True
@@ -357,8 +358,9 @@ def _handler(server: HostileServer) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             if length:
                 self.rfile.read(length)
-            with server._lock:
-                server.requests.append(Seen(self.command, parts.path, dict(self.headers)))
+            if server.keep_requests:
+                with server._lock:
+                    server.requests.append(Seen(self.command, parts.path, dict(self.headers)))
             answer = server.respond(self.command, parts.path, query)
             self.send_response(answer.status)
             self.send_header("Content-Type", answer.content_type)
@@ -389,12 +391,17 @@ def main() -> None:
             body = f"upstream error [/api/v1/query_range] {hostile('error')}".encode()
             for path in ("/api/v1/", "/api/v2/"):
                 server.answer(path, Answer(500, body, "text/plain"))
-        print(f"hostile Prometheus and Alertmanager at {server.url}", flush=True)
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
+        serve_until_interrupted(server, "hostile")
+
+
+def serve_until_interrupted(server: HostileServer, what: str) -> None:
+    """Say where the (entered) server listens, and serve until ^C."""
+    print(f"{what} Prometheus and Alertmanager at {server.url}", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
 
 
 if __name__ == "__main__":

@@ -7,8 +7,8 @@ with the inputs the dashboard gives it, so whatever the near logic becomes, the 
 scores it as it is; nothing here decides what is near:
 
 - against an engine (Prometheus, VictoriaMetrics), as the dashboard reads Prometheus' own
-  rules (`rules.engine`): the compared values at the rule's last `RECENT_EVALUATIONS`
-  evaluations, those the series has a value at;
+  rules (`rules.engine`, `rules.recent`): the compared values at the rule's last
+  `RECENT_EVALUATIONS` evaluations, those the series has a value at;
 - against this node's own history (a dashboard without Prometheus), as the local evaluator
   keeps them (`rules.local`): the compared value of every evaluation in a `ValueHistory`.
 
@@ -32,9 +32,9 @@ from collections.abc import Iterable
 from gputop.core.labels import LabelKey
 from gputop.promql.analysis import Analysis
 from gputop.rules.backtest.machine import INACTIVE
-from gputop.rules.engine import RECENT_EVALUATIONS, recent_points
 from gputop.rules.model import RuleDef, ValueHistory
 from gputop.rules.near import TREND_MIN_HORIZON_S, assess
+from gputop.rules.recent import RECENT_EVALUATIONS, recent_points
 
 __all__ = ["NearReplay", "horizon_s"]
 

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import httpx
 
 from gputop.sources.httpapi import api_url, ssl_verify, status_phrase, transport_detail
+from gputop.sources.offloop import ParseTimeout, parse_off_loop
 from gputop.sources.outside import UNEXPECTED, Credentials, load_json
 from gputop.sources.prometheus.api import (
     PromSample,
@@ -50,6 +51,10 @@ _MIB = 1024 * 1024
 _MAX_ERROR_CHARS = 200
 _QUERY_PATHS = ("api/v1/query", "api/v1/query_range")
 T = TypeVar("T")
+
+
+class _NotJSON(Exception):
+    """An answer that is not JSON (worded by `PrometheusClient._not_json`)."""
 
 
 class PrometheusClient:
@@ -125,7 +130,7 @@ class PrometheusClient:
 
     async def raw_samples(self, expr: str) -> tuple[PromSeries, ...]:
         """An instant query of a range selector (`metric{...}[5m]`): the raw samples."""
-        return parse_matrix(await self._get("api/v1/query", {"query": expr}))
+        return await self._api("api/v1/query", {"query": expr}, parse_matrix)
 
     async def query_range(
         self, expr: str, start: float, end: float, step: float, *, exact: bool = False
@@ -226,17 +231,28 @@ class PrometheusClient:
 
     async def _api(self, path: str, params: Mapping[str, str], parse: Callable[[Any], T]) -> T:
         """GET an API path and parse its data: whatever the server sends, the result or a
-        PromError whose reason holds no configured secret."""
+        PromError whose reason holds no configured secret. A big answer is decoded and
+        parsed on a worker thread (see `gputop.sources.offloop`)."""
         try:
-            return parse(await self._get(path, params))
+            status, body, kind = await self._request(path, params)
+            try:
+                return await parse_off_loop(
+                    lambda: parse(self._data(path, status, body)), len(body)
+                )
+            except _NotJSON:
+                raise await self._not_json(path, status, body, kind) from None
+        except ParseTimeout:
+            self.stats.errors += 1
+            raise self._credentials.scrubbed(PromTimeout()) from None
         except PromError as exc:
             raise self._credentials.scrubbed(exc) from None
         except UNEXPECTED as exc:
             malformed = PromMalformed(f"unexpected {type(exc).__name__}")
             raise self._credentials.scrubbed(malformed) from None
 
-    async def _get(self, path: str, params: Mapping[str, str]) -> Any:
-        status, body, kind = await self._request(path, params)
+    def _data(self, path: str, status: int, body: bytes) -> Any:
+        """The `data` of an API answer (any thread); `_NotJSON` for a body that is not JSON,
+        which `_not_json` words."""
         if status in (401, 403):
             hint = "check the bearer token" if self._credentials.any else "no bearer token given"
             raise PromHTTPError(status, f"HTTP {status} unauthorized: {hint}")
@@ -245,13 +261,7 @@ class PrometheusClient:
         except ValueError as exc:
             if 200 <= status < 300 and "nested too deep" in str(exc):
                 raise PromMalformed("JSON nested too deep") from None
-            if path in _QUERY_PATHS and (200 <= status < 300 or status in (400, 404, 405)):
-                wrong = await self._wrong_endpoint(body, kind)
-                if wrong is not None:
-                    raise wrong from None
-            if 200 <= status < 300:
-                raise PromMalformed("not JSON") from None
-            raise PromHTTPError(status, self._http_reason(status, _body_text(body))) from None
+            raise _NotJSON() from None
         if isinstance(doc, Mapping) and doc.get("status") == "error":
             said = self._credentials.scrub(_said(doc.get("error")))
             raise PromAPIError(_said(doc.get("errorType")) or "error", said)
@@ -261,6 +271,16 @@ class PrometheusClient:
         if not isinstance(doc, Mapping) or doc.get("status") != "success" or "data" not in doc:
             raise PromMalformed('no {"status": "success", "data": ...}')
         return doc["data"]
+
+    async def _not_json(self, path: str, status: int, body: bytes, kind: str) -> PromError:
+        """The error for an answer that is not JSON: a wrong endpoint, or what it says."""
+        if path in _QUERY_PATHS and (200 <= status < 300 or status in (400, 404, 405)):
+            wrong = await self._wrong_endpoint(body, kind)
+            if wrong is not None:
+                return wrong
+        if 200 <= status < 300:
+            return PromMalformed("not JSON")
+        return PromHTTPError(status, self._http_reason(status, _body_text(body)))
 
     def _http_reason(self, status: int, said: str) -> str:
         """The reason shown: `HTTP 400 Bad Request: <the server's words, trimmed, no secrets>`."""

@@ -38,9 +38,6 @@ from gputop.ui.views.fleet import (
     heading_line,
     pod_text,
 )
-from gputop.ui.views.readings import (
-    gpu_marks,
-)
 from gputop.ui.widgets.fleet_table import Field, FleetLines, FleetTable, Line
 from gputop.ui.widgets.key_bar import KeyBar
 from gputop.ui.widgets.status_bar import StatusBar
@@ -111,7 +108,7 @@ class FleetScreen(GpuTopScreen):
             self._has_gpus = bool(gpus)
             self.refresh_bindings()
         pods_changed = self._refresh_pods(remote, gpus, now)
-        marks = gpu_marks(app.shown_statuses(), gpus)
+        marks = app.gpu_marks(gpus)
         levels = app.number_levels()
         sort = SORTS[self.sort_key]
         given = (gpus, marks, self.sort_key)

@@ -34,7 +34,6 @@ from gputop.ui.views.readings import (
     NumberLevels,
     SparkSpec,
     closed_buckets,
-    gpu_marks,
     latency_note,
     stale_note,
     status_matches_gpu,
@@ -57,7 +56,7 @@ MIN_CELL_S = 20.0
 
 
 class OverviewScreen(GpuTopScreen):
-    CSS_PATH = "overview.tcss"
+    # overview.tcss is part of the app's stylesheet (see GpuTopApp.CSS_PATH)
     AUTO_FOCUS = ""  # the first GPU is focused on mount, without scrolling its heading away
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("left,h", "move(-1, 0)", "←", show=False),
@@ -88,21 +87,31 @@ class OverviewScreen(GpuTopScreen):
         self._serving_sparks: dict[str, tuple[float | None, ...]] = {}
 
     def compose(self) -> ComposeResult:
-        gpus = self.app.monitor.overview_gpus()
-        levels = self.app.number_levels()
+        app = self.app
+        gpus = app.monitor.overview_gpus()
+        levels = app.number_levels()
         self._layout = self._choose(gpus)
         yield StatusBar(id="status")
-        compact = "-compact" if self._layout.compact else None
-        with Container(id="columns", classes=compact):
+        # laid out and marked before they mount: the first frame is the only paint at start
+        columns = Container(id="columns")
+        grid = Container(id="gpus")
+        lower = Container(id="lower")
+        latency = LatencyPanel(id="latency")
+        serving = ServingPanel(id="serving")
+        marks = self._sticky_marks(app.gpu_marks(gpus), app.monitor.clock.now())
+        panels = self._gpu_widgets(gpus, levels, marks)
+        gpu_panels = [p for p in panels if isinstance(p, GpuPanel)]
+        self._lay_out(columns, grid, lower, latency, serving, gpu_panels)
+        with columns:
             yield Static("GPU")
             yield Static(readings_heading())
             for metric in GPU_METRICS:
                 yield Static(metric.label)
-        with Container(id="gpus", classes=compact):
-            yield from self._gpu_widgets(gpus, levels)
-        with Container(id="lower"):
-            yield LatencyPanel(id="latency")
-            yield ServingPanel(id="serving")
+        with grid:
+            yield from panels
+        with lower:
+            yield latency
+            yield serving
             yield RulesPanel(id="rules")
         yield KeyBar()
 
@@ -114,16 +123,19 @@ class OverviewScreen(GpuTopScreen):
             event.refresh_styles = False
         super()._on_screen_resume(event)
 
-    def _gpu_widgets(self, gpus: list[GpuSample], levels: NumberLevels) -> list[Widget]:
+    def _gpu_widgets(
+        self, gpus: list[GpuSample], levels: NumberLevels, marks: dict[str, str] | None = None
+    ) -> list[Widget]:
         compact = self._layout.compact
         groups = node_groups(gpus)
         widgets: list[Widget] = []
         for host, members in groups:
             if len(groups) > 1:
                 widgets.append(NodeHeading(host, len(members)))
-            widgets.extend(
-                GpuPanel(g, levels=levels, compact=compact, id=_panel_id(g)) for g in members
-            )
+            for g in members:
+                panel = GpuPanel(g, levels=levels, compact=compact, id=_panel_id(g))
+                panel.set_mark((marks or {}).get(g.key))
+                widgets.append(panel)
         return widgets
 
     def on_mount(self) -> None:
@@ -172,25 +184,41 @@ class OverviewScreen(GpuTopScreen):
             self._apply_layout()
 
     def _apply_layout(self) -> None:
-        layout = self._layout
-        grid = self.query_one("#gpus")
-        grid.set_class(layout.compact, "-compact")
-        grid.styles.max_height = layout.gpu_h
-        columns = self.query_one("#columns")
-        columns.set_class(layout.compact, "-compact")
-        columns.styles.grid_columns = COMPACT_COLUMNS
-        grid.styles.grid_size_columns = layout.cols
-        self.query_one(LatencyPanel).display = layout.latency
-        serving = self.query_one(ServingPanel)
-        serving.display = layout.serving > 0
-        serving.styles.height = max(1, serving_height(layout.serving))
-        self.query_one("#lower").set_class(layout.beside, "-beside")
-        for panel in self.query(GpuPanel):
-            panel.compact = layout.compact
+        self._lay_out(
+            self.query_one("#columns"),
+            self.query_one("#gpus"),
+            self.query_one("#lower"),
+            self.query_one(LatencyPanel),
+            self.query_one(ServingPanel),
+            list(self.query(GpuPanel)),
+        )
         self._spark_state = None
         focused = self.focused
         if isinstance(focused, GpuPanel):
             self.call_after_refresh(self._show_panel, focused)
+
+    def _lay_out(
+        self,
+        columns: Widget,
+        grid: Widget,
+        lower: Widget,
+        latency: LatencyPanel,
+        serving: ServingPanel,
+        panels: list[GpuPanel],
+    ) -> None:
+        """Set the layout's classes and styles (on widgets mounted or about to be)."""
+        layout = self._layout
+        grid.set_class(layout.compact, "-compact")
+        grid.styles.max_height = layout.gpu_h
+        columns.set_class(layout.compact, "-compact")
+        columns.styles.grid_columns = COMPACT_COLUMNS
+        grid.styles.grid_size_columns = layout.cols
+        latency.display = layout.latency
+        serving.display = layout.serving > 0
+        serving.styles.height = max(1, serving_height(layout.serving))
+        lower.set_class(layout.beside, "-beside")
+        for panel in panels:
+            panel.compact = layout.compact
 
     def _show_panel(self, panel: GpuPanel) -> None:
         """Scroll the GPU list to a panel, with its node's heading when it is the first."""
@@ -214,7 +242,7 @@ class OverviewScreen(GpuTopScreen):
             self._replace_panels(gpus)  # GPUs appeared (Prometheus found them) or went away
             return
         self._relayout()
-        marks = self._sticky_marks(gpu_marks(app.shown_statuses(), gpus), now)
+        marks = self._sticky_marks(app.gpu_marks(gpus), now)
         levels = app.number_levels()
         notes = {name: stale_note(state, now) for name, state in monitor.states().items()}
         for panel, gpu in zip(panels, gpus, strict=True):

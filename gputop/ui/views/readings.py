@@ -8,6 +8,7 @@ the rules actually loaded (`NumberLevels`), never from a copy of their threshold
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -24,8 +25,10 @@ from gputop.rules.model import DEFAULT_MARGIN, RuleStatus
 __all__ = [
     "DEFAULT_WINDOW_S",
     "Limit",
+    "LimitBounds",
     "NumberLevels",
     "SparkSpec",
+    "clock_text",
     "closed_buckets",
     "gpu_marks",
     "latency_note",
@@ -117,6 +120,35 @@ class Limit:
         return 0
 
 
+class LimitBounds:
+    """The level of a value against many limits at once (thousands of rules on one metric):
+    the worst of `Limit.level` over them, from a few numbers rather than a loop."""
+
+    def __init__(self, limits: Sequence[Limit]) -> None:
+        inf = math.inf
+
+        def lowest(op: str) -> float:
+            return min((x.threshold for x in limits if x.op == op), default=inf)
+
+        def highest(op: str) -> float:
+            return max((x.threshold for x in limits if x.op == op), default=-inf)
+
+        self.gt, self.ge, self.lt, self.le = lowest(">"), lowest(">="), highest("<"), highest("<=")
+        rising = [x.threshold - x.margin * abs(x.threshold) for x in limits if x.op in (">", ">=")]
+        falling = [x.threshold + x.margin * abs(x.threshold) for x in limits if x.op in ("<", "<=")]
+        self.rising_near = min(rising, default=inf)
+        self.falling_near = max(falling, default=-inf)
+        self.others = [x for x in limits if x.op not in (">", ">=", "<", "<=")]
+
+    def level(self, value: float) -> int:
+        if value > self.gt or value >= self.ge or value < self.lt or value <= self.le:
+            return 2
+        other = max((x.level(value) for x in self.others), default=0)
+        if other == 2:
+            return 2
+        return 1 if value >= self.rising_near or value <= self.falling_near or other else 0
+
+
 class NumberLevels:
     """0 normal, 1 near a threshold, 2 over it, for each GPU metric: from the thresholds of
     the rules loaded that compare a metric's instantaneous value (`x > 85`, a ratio of two
@@ -138,6 +170,7 @@ class NumberLevels:
             m: tuple(v.values()) for m, v in limits.items()
         }
         self._identity = tuple(sorted(self.limits.items()))
+        self._bounds = {m: LimitBounds(v) for m, v in self.limits.items()}
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, NumberLevels) and self._identity == other._identity
@@ -149,9 +182,9 @@ class NumberLevels:
         value = gpu.metric(metric.key)
         if value is None:
             return 0
-        limits = self.limits.get(metric.key)
-        if limits:
-            return max(limit.level(value) for limit in limits)
+        bounds = self._bounds.get(metric.key)
+        if bounds is not None:
+            return bounds.level(value)
         if metric.key == "power_w" and gpu.power_limit_w:
             limit = gpu.power_limit_w
             return 2 if value >= limit else 1 if value >= _POWER_LIMIT_WARN * limit else 0
@@ -163,7 +196,7 @@ class NumberLevels:
         return min(rising, default=None)
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=8192)  # a big server's rule set, each worked out once
 def rule_metric(query: str | None, *, instant: bool = False) -> tuple[str, float] | None:
     """(store metric, scale) a rule's compared query is measured in, for threshold lines.
 
@@ -258,6 +291,11 @@ def latency_note(monitor: Monitor) -> str:
     return f"no latency data: Prometheus has no series of {monitor.latency_histogram}_bucket"
 
 
+def clock_text(now: float) -> str:
+    """The header's clock: local time, to the second."""
+    return time.strftime("%H:%M:%S", time.localtime(now))
+
+
 def status_parts(monitor: Monitor, now: float) -> list[tuple[str, str]]:
     """The header after the clock: host, driver and CUDA, then each source's state and age,
     as (text, status-bar component class) parts."""
@@ -271,7 +309,7 @@ def status_parts(monitor: Monitor, now: float) -> list[tuple[str, str]]:
     parts.append((" ".join([snap.host if snap else monitor.host, *versions]), "status-bar--off"))
     for name, state in monitor.states().items():
         stands_in = name != "prometheus" and monitor.remote is not None
-        part = source_part(name, state, now, stands_in=stands_in)
+        part = source_part(name, state, now, stands_in=stands_in, remote=name == "prometheus")
         if part is None:
             continue
         text, cls = part
@@ -281,6 +319,9 @@ def status_parts(monitor: Monitor, now: float) -> list[tuple[str, str]]:
     engine = monitor.rules
     if engine is not None and engine.error is not None and monitor.state("prometheus").ok:
         parts.append((f"✖ rules: {engine.error}{_retry(engine.retry_at, now)}", _BAD))
+    own = monitor.own_lag_s()
+    if own >= _OWN_LAG_SHOWN_S:  # gputop itself behind with a refresh: not the engine's doing
+        parts.append((f"✖ gputop {_lag_words(own)} late", _BAD))
     lost = monitor.lost_count()
     if lost:
         parts.append((f"✖ {lost} GPU{'s' if lost != 1 else ''} lost", _BAD))
@@ -299,12 +340,14 @@ def _retry(retry_at: float | None, now: float) -> str:
 
 #: Lags shorter than this read "now" in the header.
 _LAG_SHOWN_S = 2.0
+#: gputop's own lag shows from this long: a big fleet's first fetch takes a few seconds.
+_OWN_LAG_SHOWN_S = 5.0
 #: A lag is shown in steps of this many seconds below two minutes, so it repaints rarely.
 _LAG_STEP_S = 5.0
 
 
 def source_part(
-    name: str, state: SourceState, now: float, *, stands_in: bool = False
+    name: str, state: SourceState, now: float, *, stands_in: bool = False, remote: bool = False
 ) -> tuple[str, str] | None:
     """How the header words one source: (text, status-bar class); None when it is off.
 
@@ -312,6 +355,7 @@ def source_part(
     `● prometheus 30s behind` (an engine that shows data late, like VictoriaMetrics),
     `✖ prometheus STALE, newest 45s ago` (it answers, nothing new), `✖ prometheus:
     unreachable, stale 2m`. `stands_in`: another source covers for this unavailable one.
+    `remote`: an engine gputop asks, whose freshness is judged as of its last answer.
     """
     status = state.status.value
     if status == "off":
@@ -319,7 +363,11 @@ def source_part(
     newest = state.newest if state.newest is not None else state.last_ok
     age = None if newest is None else max(0.0, now - newest)
     if state.ok:
-        return f"● {name} {_freshness(age, state.interval_s, state.lag_s)}", "status-bar--ok"
+        # a remote engine's lag is its own as of its last answer: gputop's own lag in asking
+        # is a part of its own (see `status_parts`), never blamed on the engine
+        asked = state.last_ok if remote and state.last_ok is not None else now
+        behind = None if newest is None else max(0.0, min(now, asked) - newest)
+        return f"● {name} {_freshness(behind, state.interval_s, state.lag_s)}", "status-bar--ok"
     if status == "unavailable" and stands_in:
         return f"✖ {name} unavailable", "status-bar--off"
     if status == "stale":
@@ -338,8 +386,11 @@ def _freshness(age: float | None, interval_s: float | None, lag_s: float | None 
     behind = max(lag_s or 0.0, age - (interval_s or 0.0))
     if behind < _LAG_SHOWN_S:
         return "now"
-    if behind < 120:
-        return (
-            f"{format_duration(max(_LAG_STEP_S, round(behind / _LAG_STEP_S) * _LAG_STEP_S))} behind"
-        )
-    return f"{format_duration(behind // 60 * 60)} behind"
+    return f"{_lag_words(behind)} behind"
+
+
+def _lag_words(seconds: float) -> str:
+    """A lag in steps of 5 s below two minutes, of a minute above: it repaints rarely."""
+    if seconds < 120:
+        return format_duration(max(_LAG_STEP_S, round(seconds / _LAG_STEP_S) * _LAG_STEP_S))
+    return format_duration(seconds // 60 * 60)

@@ -18,7 +18,7 @@ import math
 import time
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, overload
 
 from gputop.core.labels import node_of
 from gputop.core.models import METRICS, GpuSample
@@ -95,29 +95,36 @@ class RulesPanelView:
     """The rules panel's content: its rows and subtitle, or a note instead of rows; `stale`
     is the line above the rows when they are the last known states of a failing source."""
 
-    rows: tuple[RuleRow, ...] = ()
+    rows: Sequence[RuleRow] = ()
     subtitle: str = ""
     note: str | None = None
     stale: str | None = None
 
 
 class ShownRules:
-    """The statuses on screen, paced: states at once, values every `period_s`."""
+    """The statuses on screen, paced: states (and rows that come or go) at once, values every
+    `period_s`."""
 
     def __init__(self, period_s: float = RULES_SHOWN_S) -> None:
         self.period_s = period_s
         self._shown: list[RuleStatus] = []
         self._states: list[tuple[str, Mapping[str, str], State, AlertFate | None]] = []
         self._at = -float("inf")
+        self._given: list[RuleStatus] | None = None  # the last statuses compared
 
     def update(self, statuses: list[RuleStatus], now: float) -> list[RuleStatus]:
+        if statuses is self._given and now - self._at < self.period_s:
+            return self._shown  # asked again within a tick: nothing new to compare
+        self._given = statuses
         # an alert's fate in Alertmanager (silenced, missing, ...) also shows at once
         states = [
             (st.name, st.labels, st.state, st.alertmanager)
             for st in statuses
             if st.state in _ACTIVE or (st.alertmanager and st.alertmanager != _NO_FATE)
         ]
-        if states != self._states or now - self._at >= self.period_s:
+        # rows that come or go (the first evaluation's) show at once, like states
+        rows = len(statuses) != len(self._shown)
+        if rows or states != self._states or now - self._at >= self.period_s:
             self._shown, self._states, self._at = statuses, states, now
         return self._shown
 
@@ -223,42 +230,115 @@ def rule_row(
 
 
 class RowCache:
-    """The worded rows of the last statuses: sorted and worded again only when the statuses
-    (or their sparklines) change; between changes only pending rows are, for their
-    countdowns: every second in the last minute before firing, else every `COUNTDOWN_S` (the
-    countdown then moves in steps of that, always down; a row repainted each second for a
-    countdown minutes away would cost terminal bytes for nothing). A fleet of hundreds of rule
-    series then costs little per tick."""
+    """The worded rows of the last statuses, in panel order: sorted again only when the
+    statuses (or their sparklines) change, and each row worded when it is first looked at
+    (a rule set of thousands words the rows on screen, not the thousands). Between changes
+    only pending rows are worded again, for their countdowns: every second in the last minute
+    before firing, else every `COUNTDOWN_S` (the countdown then moves in steps of that,
+    always down; a row repainted each second for a countdown minutes away would cost terminal
+    bytes for nothing)."""
 
     def __init__(self) -> None:
         self._given: tuple[object, object] | None = None
-        self._rows: list[RuleRow] = []
-        self._pending: dict[int, float] = {}  # row -> when its countdown was worded
+        self._ordered: list[RuleStatus] = []
+        self._sparks: dict[Hashable, tuple[float, ...]] = {}
+        self._worded: dict[int, tuple[RuleRow, float]] = {}  # row -> (row, when worded)
+        self._keys: list[object] | None = None  # each row's key, once asked
+        self._counts: dict[str, int] = {}
 
     def rows(
         self,
         statuses: Sequence[RuleStatus],
         sparks: dict[Hashable, tuple[float, ...]],
         now: float | None,
-    ) -> tuple[RuleRow, ...]:
+    ) -> WordedRows:
         if self._given is None or self._given[0] is not statuses or self._given[1] is not sparks:
             self._given = (statuses, sparks)
-            ordered = panel_order(statuses)
-            self._rows = [rule_row(st, sparks.get(st.key, ()), now) for st in ordered]
-            at = -math.inf if now is None else now
-            self._pending = {i: at for i, st in enumerate(ordered) if st.state == "pending"}
-        elif now is not None:
-            for i, worded in self._pending.items():
-                row = self._rows[i]
-                status = row.status
-                if status is None:
-                    continue
-                fires_at = status.fires_at
-                soon = fires_at is not None and fires_at - now < 60.0
-                if soon or now - worded >= COUNTDOWN_S:
-                    self._rows[i] = rule_row(status, row.history, now)
-                    self._pending[i] = now
-        return tuple(self._rows)
+            self._ordered = panel_order(statuses)
+            self._sparks = sparks
+            self._worded = {}
+            self._keys = None
+            self._counts = {}
+            for st in statuses:
+                self._counts[st.state] = self._counts.get(st.state, 0) + 1
+        return WordedRows(self, now)
+
+    def counts(self) -> dict[str, int]:
+        """How many rows of each state."""
+        return self._counts
+
+    def keys(self) -> list[object]:
+        """Each row's key (its rule and series), in order."""
+        if self._keys is None:
+            self._keys = [st.key for st in self._ordered]
+        return self._keys
+
+    def _row(self, i: int, now: float | None) -> RuleRow:
+        held = self._worded.get(i)
+        status = self._ordered[i]
+        if held is not None:
+            row, worded = held
+            if status.state != "pending" or now is None:
+                return row
+            fires_at = status.fires_at
+            soon = fires_at is not None and fires_at - now < 60.0
+            if not soon and now - worded < COUNTDOWN_S:
+                return row
+        row = rule_row(status, self._sparks.get(status.key, ()), now)
+        self._worded[i] = (row, -math.inf if now is None else now)
+        return row
+
+
+class WordedRows(Sequence[RuleRow]):
+    """The rules panel's rows, in panel order, each worded when first looked at (see
+    `RowCache`); their states and keys without wording any."""
+
+    def __init__(self, cache: RowCache, now: float | None) -> None:
+        self._cache = cache
+        self._now = now
+
+    def __len__(self) -> int:
+        return len(self._cache._ordered)
+
+    @overload
+    def __getitem__(self, i: int) -> RuleRow: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[RuleRow]: ...
+
+    def __getitem__(self, i: int | slice) -> RuleRow | list[RuleRow]:
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        return self._cache._row(i, self._now)
+
+    @property
+    def states(self) -> list[str]:
+        """Each row's state, in order."""
+        return [st.state for st in self._cache._ordered]
+
+    def index(self, key: object, start: int = 0, stop: int | None = None) -> int:
+        """The row about `key` (a status's key); ValueError when there is none."""
+        keys = self._cache.keys()
+        return keys.index(key, start, len(keys) if stop is None else stop)
+
+
+def row_states(rows: Sequence[RuleRow]) -> list[str]:
+    """Each row's state (without wording rows that are worded when looked at)."""
+    return rows.states if isinstance(rows, WordedRows) else [r.state for r in rows]
+
+
+def row_index(rows: Sequence[RuleRow], key: object) -> int | None:
+    """The row about `key`, None when there is none."""
+    if isinstance(rows, WordedRows):
+        try:
+            return rows.index(key)
+        except ValueError:
+            return None
+    return next((i for i, r in enumerate(rows) if r.key == key), None)
 
 
 def stale_line(engine: RulesEngine, now: float) -> str | None:
@@ -292,9 +372,10 @@ def rules_panel_view(
             return RulesPanelView(note=engine.note)
         waiting = engine.rules or remote
         return RulesPanelView(note="waiting for the first evaluation" if waiting else "no rules")
-    rows = (cache or RowCache()).rows(statuses, sparks, now)
+    cache = cache or RowCache()
+    rows = cache.rows(statuses, sparks, now)
     # near comes and goes with noisy values: the border (a whole repaint) counts only these
-    counts = {state: sum(1 for st in statuses if st.state == state) for state in _ACTIVE[::-1]}
+    counts = {state: cache.counts().get(state, 0) for state in _ACTIVE[::-1]}
     summary = " ".join(f"{n} {state}" for state, n in counts.items() if n) or "none firing"
     where = "Prometheus" if remote else engine.origin
     stale = stale_line(engine, now) if now is not None else None

@@ -207,11 +207,12 @@ def row_line(row: RuleRow, cols: RuleColumns, *, selected: bool = False) -> Line
     return tuple(fields)
 
 
-def counted(rows: Sequence[RuleRow]) -> str:
-    """How many rows of each state: "2 near, 5 ok" (worst first)."""
+def counted(rows: Sequence[RuleRow] | Sequence[str]) -> str:
+    """How many rows (or row states) of each state: "2 near, 5 ok" (worst first)."""
     counts = {state: 0 for state in _ORDER}
     for row in rows:
-        counts[row.state] = counts.get(row.state, 0) + 1
+        state = row if isinstance(row, str) else row.state
+        counts[state] = counts.get(state, 0) + 1
     return ", ".join(f"{n} {state}" for state, n in counts.items() if n)
 
 

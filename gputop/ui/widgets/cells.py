@@ -1,32 +1,42 @@
-"""The smallest units of repaint: a sparkline cell and a line of current readings.
+"""The smallest units of repaint, drawn as lines: a GPU's readings, a sparkline, its index.
 
-Textual repaints a dirty line of a widget from the widget's left edge, and every line it
-repaints costs a cursor move and style codes. So the numbers that change every tick share one
-line in their own widget, and a sparkline (which changes once per time bucket) lives in
-another. Both draw with the line API as runs of one style.
+A GPU panel (gputop/ui/widgets/gpu_panel.py) is one widget that draws these with the line
+API and repaints each alone: the numbers, which change every tick, share one line (a repaint
+is cut just after the last field that changed); a sparkline repaints only when one of its time
+buckets closes. Each is a run of segments of one style where it can be (a code per run, not
+per cell). One widget per panel rather than one per cell: Textual renders every widget under
+a repainted region, and styles, mounts and lays out each at start, so cells as widgets cost
+the first frame and every tick more than the cells themselves.
 
-Their component classes are declared on the panel that holds them (`PART_CLASSES`, styled in
-the panel's CSS): Textual styles every component class of every widget as a node of its own,
-twice at start-up, so one set per panel rather than one per cell is a good part of what the
-first frame costs.
+Their styles are component classes of the panel (`PART_CLASSES`, styled in its CSS).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.segment import Segment
 from rich.style import Style
-from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
 from gputop.core.untrusted import visible
 from gputop.ui.spark import spark_runs
 
-__all__ = ["MARK_GLYPHS", "PART_CLASSES", "IndexCell", "NodeHeading", "ReadingLine", "SparkCell"]
+__all__ = [
+    "INDEX_WIDTH",
+    "MARK_GLYPHS",
+    "PART_CLASSES",
+    "NodeHeading",
+    "field_spans",
+    "index_strip",
+    "readings_strip",
+    "spark_strip",
+]
 
 #: The worst rule state touching a GPU, readable without colour (as on the fleet screen).
 MARK_GLYPHS = {"firing": "●", "pending": "◐", "near": "○"}
-#: Component classes of the cells, to be declared (and styled) by the panel holding them.
+#: Component classes of the cells, declared (and styled) by the panel holding them.
 PART_CLASSES = {
     "spark-cell--label",
     "spark-cell--bar",
@@ -34,200 +44,106 @@ PART_CLASSES = {
     "reading-line--normal",
     "reading-line--warn",
     "reading-line--crit",
+    "index-cell--base",
+    "index-cell--stale",
+    "index-cell--selected",
+    "index-cell--firing",
+    "index-cell--pending",
+    "index-cell--near",
 }
+#: Cells of a compact line's index: "▶● 3▕".
+INDEX_WIDTH = 5
 
 
-def _part_style(cell: Widget, name: str) -> Style:
-    """A cell's component style, declared on the panel that holds it."""
-    panel = cell.parent
-    assert isinstance(panel, Widget), "a cell is drawn inside its panel"
-    return panel.get_component_rich_style(name, partial=True)
+def field_spans(labels: Sequence[str], widths: Sequence[int]) -> list[tuple[int, int]]:
+    """(x, width) of each reading: its label and its value, a blank between fields."""
+    spans, x = [], 0
+    for label, width in zip(labels, widths, strict=True):
+        w = len(label) + width
+        spans.append((x, w))
+        x += w + 1
+    return spans
 
 
-class SparkCell(Widget):
-    """An optional label, then one glyph per closed time bucket; gaps stay blank."""
-
-    DEFAULT_CSS = "SparkCell { height: 1; width: 1fr; }"
-
-    def __init__(self, label: str, *, label_width: int = 5, classes: str | None = None) -> None:
-        super().__init__(classes=classes)
-        self.label = label
-        self.label_width = label_width
-        self.show_label = True
-        self._values: tuple[float | None, ...] = ()
-        self._bounds = (0.0, 1.0)
-        self._warn: float | None = None
-
-    def columns(self) -> int:
-        label = self.label_width if self.show_label else 0
-        return max(0, self.content_size.width - label)
-
-    def set_show_label(self, show: bool) -> None:
-        if show != self.show_label:
-            self.show_label = show
-            self.refresh()
-
-    def set_values(
-        self, values: tuple[float | None, ...], lo: float, hi: float, warn: float | None = None
-    ) -> None:
-        if (values, (lo, hi), warn) != (self._values, self._bounds, self._warn):
-            self._values, self._bounds, self._warn = values, (lo, hi), warn
-            self.refresh()
-
-    def render_line(self, y: int) -> Strip:
-        base = self.rich_style
-        width = self.content_size.width
-        segs: list[Segment] = []
-        if self.show_label:
-            style = base + _part_style(self, "spark-cell--label")
-            segs.append(Segment(self.label.ljust(self.label_width)[: self.label_width], style))
-        cols = self.columns()
-        values = self._values[-cols:] if cols else ()
-        if len(values) < cols:
-            segs.append(Segment(" " * (cols - len(values)), base))
-        bar = base + _part_style(self, "spark-cell--bar")
-        warn = base + _part_style(self, "spark-cell--warn")
-        lo, hi = self._bounds
-        for text, level in spark_runs(values, lo, hi, self._warn):
-            segs.append(Segment(text, warn if level == 1 else bar))
-        return Strip(segs).crop(0, width)
+def readings_strip(
+    fields: Sequence[tuple[str, int]],
+    labels: Sequence[str],
+    widths: Sequence[int],
+    banner: str,
+    styles: Sequence[Style],
+    base: Style,
+    width: int,
+) -> Strip:
+    """All of a GPU's current numbers on one line, fixed-width fields so a change never moves
+    its neighbours; a field at warning (1) or critical (2) level gets `styles[level]`, the rest
+    share one run. A `banner` (a lost GPU) takes the line instead, in the critical style."""
+    if banner:
+        return Strip([Segment(banner, styles[2])]).crop(0, width).extend_cell_length(width, base)
+    runs: list[tuple[str, int]] = []
+    for (text, level), label, w in zip(fields, labels, widths, strict=True):
+        cell = f"{label}{text.rjust(w)[-w:]} "
+        if runs and runs[-1][1] == level:
+            runs[-1] = (runs[-1][0] + cell, level)
+        else:
+            runs.append((cell, level))
+    segs = [Segment(text, styles[level]) for text, level in runs]
+    return Strip(segs).crop(0, width).extend_cell_length(width, base)
 
 
-class ReadingLine(Widget):
-    """All of a GPU's current numbers on one line: one chop to repaint, one style run.
-
-    Fields have fixed widths so a change never moves its neighbours; a repaint is cropped
-    just after the last field that changed. A field at warning or critical level gets its
-    own style; the rest share one.
-    """
-
-    DEFAULT_CSS = "ReadingLine { height: 1; width: 1fr; }"
-    _LEVELS = ("reading-line--normal", "reading-line--warn", "reading-line--crit")
-
-    def __init__(self, widths: tuple[int, ...], *, labels: tuple[str, ...] = ()) -> None:
-        super().__init__()
-        self.widths = widths
-        self.labels = labels or ("",) * len(widths)
-        self._fields: list[tuple[str, int]] = [("", 0)] * len(widths)
-        self._banner = ""
-
-    def set_labels(self, labels: tuple[str, ...]) -> None:
-        if labels != self.labels:
-            self.labels = labels
-            self.refresh()
-
-    def set_banner(self, text: str) -> None:
-        """Show one critical message (a lost GPU) instead of the readings; "" to go back."""
-        text = visible(text)  # its reason is a source's words
-        if text != self._banner:
-            self._banner = text
-            self.refresh()
-
-    def _spans(self) -> list[tuple[int, int]]:
-        spans, x = [], 0
-        for label, width in zip(self.labels, self.widths, strict=True):
-            w = len(label) + width
-            spans.append((x, w))
-            x += w + 1
-        return spans
-
-    def set_fields(self, fields: list[tuple[str, int]]) -> None:
-        changed = [i for i, f in enumerate(fields) if f != self._fields[i]]
-        if not changed:
-            return
-        self._fields = list(fields)
-        x, w = self._spans()[changed[-1]]
-        self.refresh(Region(0, 0, x + w, 1))
-
-    def render_line(self, y: int) -> Strip:
-        width = self.content_size.width
-        base = self.rich_style
-        styles = [base + _part_style(self, c) for c in self._LEVELS]
-        if self._banner:
-            return (
-                Strip([Segment(self._banner, styles[2])])
-                .crop(0, width)
-                .extend_cell_length(width, base)
-            )
-        runs: list[tuple[str, int]] = []
-        for (text, level), label, w in zip(self._fields, self.labels, self.widths, strict=True):
-            cell = f"{label}{text.rjust(w)[-w:]} "
-            if runs and runs[-1][1] == level:
-                runs[-1] = (runs[-1][0] + cell, level)
-            else:
-                runs.append((cell, level))
-        segs = [Segment(text, styles[level]) for text, level in runs]
-        return Strip(segs).crop(0, width).extend_cell_length(width, base)
+def spark_strip(
+    label: str | None,
+    label_width: int,
+    values: Sequence[float | None],
+    bounds: tuple[float, float],
+    warn: float | None,
+    styles: tuple[Style, Style, Style],
+    base: Style,
+    width: int,
+) -> Strip:
+    """An optional label, then one glyph per closed time bucket, the newest at the right;
+    gaps stay blank. `styles`: the label's, a bar's, a bar's at or over `warn`."""
+    label_style, bar, warning = styles
+    segs: list[Segment] = []
+    cols = width
+    if label is not None:
+        segs.append(Segment(label.ljust(label_width)[:label_width], label_style))
+        cols = max(0, width - label_width)
+    shown = values[-cols:] if cols else ()
+    if len(shown) < cols:
+        segs.append(Segment(" " * (cols - len(shown)), base))
+    lo, hi = bounds
+    for text, level in spark_runs(shown, lo, hi, warn):
+        segs.append(Segment(text, warning if level == 1 else bar))
+    return Strip(segs).crop(0, width)
 
 
-class IndexCell(Widget):
-    """The GPU index at the start of a compact line: "▶" and the index in reverse video when
+def index_strip(
+    index: int,
+    *,
+    gi: int | None = None,
+    selected: bool,
+    mark: str | None,
+    stale: bool,
+    base: Style,
+    chosen: Style,
+    alert: Style,
+    failing: Style,
+) -> Strip:
+    """The GPU index at the start of a compact line: "▶" and the index in `chosen` style when
     the GPU is selected, so the selection reads without colour and whatever its alert colour;
     then the glyph of the worst rule touching it ("▶● 3▕"). A MIG instance shows its GPU
     instance id under its GPU ("╰7"). While the GPU's source fails, the bar after the index
     is a "✖": the numbers beside it are its last known ones."""
-
-    COMPONENT_CLASSES = {
-        "index-cell--selected",
-        "index-cell--firing",
-        "index-cell--pending",
-        "index-cell--near",
-    }
-    DEFAULT_CSS = """
-    IndexCell { height: 1; width: 5; color: $text-muted; }
-    IndexCell > .index-cell--selected { color: $text; text-style: bold reverse; }
-    IndexCell > .index-cell--firing { color: $error; text-style: bold; }
-    IndexCell > .index-cell--pending { color: $warning; text-style: bold; }
-    IndexCell > .index-cell--near { color: $warning; }
-    """
-
-    def __init__(self, index: int, gi: int | None = None) -> None:
-        super().__init__()
-        self.index = index
-        self.gi = gi
-        self.selected = False
-        self.stale = False
-        self.mark: str | None = None
-
-    def set_stale(self, stale: bool) -> None:
-        if stale != self.stale:
-            self.stale = stale
-            self.refresh()
-
-    def set_mark(self, mark: str | None) -> None:
-        """The worst rule state touching the GPU: firing, pending, near, or None."""
-        if mark != self.mark:
-            self.mark = mark
-            self.refresh()
-
-    def set_selected(self, selected: bool) -> None:
-        if selected != self.selected:
-            self.selected = selected
-            self.refresh()
-
-    def render_line(self, y: int) -> Strip:
-        base = self.rich_style
-        chosen = base + self.get_component_rich_style("index-cell--selected", partial=True)
-        mark = self.mark
-        glyph = MARK_GLYPHS.get(mark or "", " ")
-        alert = base
-        if mark in MARK_GLYPHS:
-            alert += self.get_component_rich_style(f"index-cell--{mark}", partial=True)
-        index = f"{self.index:>2}" if self.index >= 0 else " ?"
-        if self.gi is not None:
-            index = f"╰{self.gi}" if self.gi < 10 else f"{self.gi:>2}"
-        failing = base + self.get_component_rich_style("index-cell--firing", partial=True)
-        segments = [
-            Segment("▶" if self.selected else " ", chosen if self.selected else base),
-            Segment(glyph, alert),
-            Segment(index, chosen if self.selected else base),
-            Segment("✖", failing) if self.stale else Segment("▕", base),
-        ]
-        return (
-            Strip(segments)
-            .crop(0, self.content_size.width)
-            .extend_cell_length(self.content_size.width, base)
-        )
+    number = f"{index:>2}" if index >= 0 else " ?"
+    if gi is not None:
+        number = f"╰{gi}" if gi < 10 else f"{gi:>2}"
+    segments = [
+        Segment("▶" if selected else " ", chosen if selected else base),
+        Segment(MARK_GLYPHS.get(mark or "", " "), alert),
+        Segment(number, chosen if selected else base),
+        Segment("✖", failing) if stale else Segment("▕", base),
+    ]
+    return Strip(segments).crop(0, INDEX_WIDTH).extend_cell_length(INDEX_WIDTH, base)
 
 
 class NodeHeading(Widget):

@@ -1,8 +1,10 @@
 """One GPU: its current numbers and four sparklines, as a card or as one compact line.
 
-The panel is a grid of small cells (gputop/ui/widgets/cells.py): the numbers, which change
-every tick, share one line in one widget; each sparkline repaints only when one of its time
-buckets closes.
+The panel is one widget that draws its cells with the line API (gputop/ui/widgets/cells.py)
+and repaints each alone: the numbers, which change every tick, share one line, repainted up
+to the last field that changed; each sparkline repaints only when one of its time buckets
+closes. A compact line is laid out as a grid of the index, the readings and one sparkline per
+metric (`COMPACT_COLUMNS`, resolved as Textual resolves a grid's columns).
 
 The selected GPU is marked "▶" with its index in reverse video (in the card's title, or at the
 start of the compact line): alert colours take the border, the selection never depends on one.
@@ -13,11 +15,17 @@ job or user); a MIG instance is a panel of its own ("GPU 0 GI 7 · MIG 1g.10gb")
 
 from __future__ import annotations
 
+from functools import lru_cache
+
+from rich.style import Style
 from rich.text import Text
 from textual import events
-from textual.app import ComposeResult
+from textual._resolve import resolve
+from textual.css.scalar import Scalar
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
+from textual.strip import Strip
 from textual.widget import Widget
 
 from gputop.core.jobs import jobs_text
@@ -26,7 +34,16 @@ from gputop.core.units import format_since
 from gputop.core.untrusted import visible
 from gputop.ui.safetext import plain
 from gputop.ui.views.readings import NumberLevels, metric_text, spark_bounds
-from gputop.ui.widgets.cells import MARK_GLYPHS, PART_CLASSES, IndexCell, ReadingLine, SparkCell
+from gputop.ui.widgets.cells import (
+    INDEX_WIDTH,
+    MARK_GLYPHS,
+    PART_CLASSES,
+    field_spans,
+    index_strip,
+    readings_strip,
+    spark_strip,
+)
+from gputop.ui.widgets.partstyles import PartStyles
 
 __all__ = ["COMPACT_COLUMNS", "GpuPanel", "readings_heading"]
 
@@ -35,7 +52,12 @@ READING_WIDTHS = tuple(m.width for m in GPU_METRICS)
 CARD_LABELS = tuple(f"{m.label} " for m in GPU_METRICS)
 COMPACT_LABELS = ("",) * len(GPU_METRICS)
 #: Grid columns of a compact line: index, the readings, then one sparkline per metric.
-COMPACT_COLUMNS = f"5 {sum(w + 1 for w in READING_WIDTHS)} " + " ".join(["1fr"] * len(GPU_METRICS))
+COMPACT_COLUMNS = f"{INDEX_WIDTH} {sum(w + 1 for w in READING_WIDTHS)} " + " ".join(
+    ["1fr"] * len(GPU_METRICS)
+)
+#: A sparkline's label on a card ("MEM  ").
+SPARK_LABEL_WIDTH = 5
+_LEVELS = ("reading-line--normal", "reading-line--warn", "reading-line--crit")
 
 
 def readings_heading() -> str:
@@ -43,42 +65,43 @@ def readings_heading() -> str:
     return " ".join(m.label.rjust(m.width) for m in GPU_METRICS)
 
 
+@lru_cache(maxsize=32)
+def compact_cells(width: int) -> tuple[tuple[int, int], ...]:
+    """(x, width) of each cell of a compact line `width` wide: the index, the readings, one
+    sparkline per metric, a blank column between them (as the grid of the overview's column
+    headings lays them out)."""
+    scalars = [Scalar.parse(token) for token in COMPACT_COLUMNS.split()]
+    size = Size(width, 1)
+    return tuple((x, max(0, w)) for x, w in resolve(scalars, width, 1, size, size))
+
+
 class GpuPanel(Widget, can_focus=True):
-    COMPONENT_CLASSES = PART_CLASSES  # its cells' parts: one set per panel, not per cell
-    DEFAULT_CSS = f"""
-    GpuPanel {{
-        layout: grid;
-        grid-size: 1;
-        grid-rows: 1;
+    COMPONENT_CLASSES = PART_CLASSES  # its cells' parts
+    DEFAULT_CSS = """
+    GpuPanel {
         height: 7;
         border: round $panel-lighten-2;
         border-title-color: $text;
         padding: 0 1;
-    }}
-    GpuPanel:focus {{ border: round $accent; }}
-    GpuPanel.-alert {{ border: round $warning; }}
-    GpuPanel.-firing {{ border: round $error; }}
-    GpuPanel.-stale {{ border: round $error; border-subtitle-color: $error; }}
-    GpuPanel.-compact.-stale > IndexCell {{ color: $error; text-style: bold; }}
-    GpuPanel > IndexCell {{ display: none; }}
-    GpuPanel.-lost > SparkCell {{ display: none; }}
-    GpuPanel.-compact {{
-        grid-size: 6;
-        grid-columns: {COMPACT_COLUMNS};
-        grid-gutter: 0 1;
-        height: 1;
-        border: none;
-        padding: 0;
-    }}
-    GpuPanel.-compact > IndexCell {{ display: block; }}
-    GpuPanel.-compact.-lost > ReadingLine {{ column-span: 5; }}
-    GpuPanel.-compact:focus {{ background: $boost; }}
-    GpuPanel > .spark-cell--label {{ color: $text-muted; }}
-    GpuPanel > .spark-cell--bar {{ color: $success; }}
-    GpuPanel > .spark-cell--warn {{ color: $warning; }}
-    GpuPanel > .reading-line--normal {{ text-style: bold; }}
-    GpuPanel > .reading-line--warn {{ color: $warning; text-style: bold; }}
-    GpuPanel > .reading-line--crit {{ color: $error; text-style: bold reverse; }}
+    }
+    GpuPanel:focus { border: round $accent; }
+    GpuPanel.-alert { border: round $warning; }
+    GpuPanel.-firing { border: round $error; }
+    GpuPanel.-stale { border: round $error; border-subtitle-color: $error; }
+    GpuPanel.-compact { height: 1; border: none; padding: 0; }
+    GpuPanel.-compact:focus { background: $boost; }
+    GpuPanel > .spark-cell--label { color: $text-muted; }
+    GpuPanel > .spark-cell--bar { color: $success; }
+    GpuPanel > .spark-cell--warn { color: $warning; }
+    GpuPanel > .reading-line--normal { text-style: bold; }
+    GpuPanel > .reading-line--warn { color: $warning; text-style: bold; }
+    GpuPanel > .reading-line--crit { color: $error; text-style: bold reverse; }
+    GpuPanel > .index-cell--base { color: $text-muted; }
+    GpuPanel > .index-cell--stale { color: $error; text-style: bold; }
+    GpuPanel > .index-cell--selected { color: $text; text-style: bold reverse; }
+    GpuPanel > .index-cell--firing { color: $error; text-style: bold; }
+    GpuPanel > .index-cell--pending { color: $warning; text-style: bold; }
+    GpuPanel > .index-cell--near { color: $warning; }
     """
 
     compact: reactive[bool] = reactive(False)
@@ -99,17 +122,19 @@ class GpuPanel(Widget, can_focus=True):
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
+        self._part_styles = PartStyles(self)  # before any class is set: a restyle forgets them
         super().__init__(id=id, classes=classes)
         self.gpu = gpu
         self.key = gpu.key
         self._levels = levels or NumberLevels()
-        self._readings = ReadingLine(
-            READING_WIDTHS, labels=COMPACT_LABELS if compact else CARD_LABELS
-        )
-        self._sparks = {m.key: SparkCell(m.label) for m in GPU_METRICS}
+        self._fields: list[tuple[str, int]] = [("", 0)] * len(GPU_METRICS)
+        self._banner = ""
+        # per metric: the closed buckets shown, the bounds, the warning level
+        self._sparks: dict[str, tuple[tuple[float | None, ...], tuple[float, float], float | None]]
+        self._sparks = {m.key: ((), (0.0, 1.0), None) for m in GPU_METRICS}
         self.set_reactive(GpuPanel.compact, compact)
         self.set_class(compact, "-compact")
-        self._index = IndexCell(gpu.index, None if gpu.mig is None else gpu.mig.gi)
+        self._selected = False
         self._mark: str | None = None
         self._note = ""
         self._set_title(selected=False)
@@ -143,36 +168,59 @@ class GpuPanel(Widget, can_focus=True):
         self.set_class(mark in ("near", "pending"), "-alert")
         self.set_class(mark == "firing", "-firing")
         self._set_title(selected=self.has_focus)
-        self._index.set_mark(mark)
+        self._refresh_index()
 
     def on_focus(self) -> None:
         self._set_title(selected=True)
-        self._index.set_selected(True)
+        self._selected = True
+        self._refresh_index()
 
     def on_blur(self) -> None:
         self._set_title(selected=False)
-        self._index.set_selected(False)
-
-    def compose(self) -> ComposeResult:
-        yield self._index
-        yield self._readings
-        for m in GPU_METRICS:
-            spark = self._sparks[m.key]
-            spark.show_label = not self.compact
-            yield spark
+        self._selected = False
+        self._refresh_index()
 
     def on_mount(self) -> None:
         self.update_gpu(self.gpu, self._levels, force=True)
 
     def watch_compact(self, compact: bool) -> None:
         self.set_class(compact, "-compact")
-        self._readings.set_labels(COMPACT_LABELS if compact else CARD_LABELS)
-        for spark in self._sparks.values():
-            spark.set_show_label(not compact)
+        self.refresh()
+
+    # ---- geometry ---------------------------------------------------------------------
+
+    @property
+    def _lost(self) -> bool:
+        return self.gpu.state == "lost"
+
+    def _labels(self) -> tuple[str, ...]:
+        return COMPACT_LABELS if self.compact else CARD_LABELS
+
+    def _readings_cell(self, width: int) -> tuple[int, int]:
+        """(x, width) of the readings on the panel's line 0."""
+        if not self.compact:
+            return 0, width
+        cells = compact_cells(width)
+        if self._lost:  # the banner takes the sparklines' room too
+            return cells[1][0], cells[-1][0] + cells[-1][1] - cells[1][0]
+        return cells[1]
+
+    def _spark_cell(self, i: int, width: int) -> tuple[int, int, int]:
+        """(x, y, width) of the i-th sparkline."""
+        if not self.compact:
+            return 0, 1 + i, width
+        x, w = compact_cells(width)[2 + i]
+        return x, 0, w
 
     def spark_columns(self) -> int:
-        """How many buckets a sparkline of this panel shows at its current size."""
-        return self._sparks[GPU_METRICS[0].key].columns()
+        """How many buckets the widest sparkline of this panel shows at its current size (a
+        compact line's may differ by one: each shows the newest that fit)."""
+        width = self.content_size.width
+        if not self.compact:
+            return max(0, width - SPARK_LABEL_WIDTH)
+        return max(self._spark_cell(i, width)[2] for i in range(len(GPU_METRICS)))
+
+    # ---- updates ----------------------------------------------------------------------
 
     def update_gpu(
         self,
@@ -186,34 +234,54 @@ class GpuPanel(Widget, can_focus=True):
         """A new reading: the numbers line repaints up to the last field that changed.
 
         A lost GPU shows since when it is lost (`lost_since`, at `now`) and why."""
-        was_lost = self.gpu.state == "lost"
+        was_lost = self._lost
         jobs_moved = gpu.jobs != self.gpu.jobs
         self.gpu = gpu
         if jobs_moved:
             self._set_title(selected=self.has_focus)
-        lost = gpu.state == "lost"
+        lost = self._lost
         if lost != was_lost or force:
             self.set_class(lost, "-lost")
+            if lost != was_lost:
+                self.refresh()  # the sparklines go or come back
         if lost:
             since = ""
             if lost_since is not None and now is not None:
                 since = f" since {format_since(lost_since, now)}"
-            self._readings.set_banner(f"LOST{since} — {gpu.reason or 'the GPU is lost'}")
+            self._set_banner(f"LOST{since} — {gpu.reason or 'the GPU is lost'}")
             return
         if was_lost or force:
-            self._readings.set_banner("")
-        self._readings.set_fields(
-            [(metric_text(m, gpu), levels.level(m, gpu)) for m in GPU_METRICS]
-        )
+            self._set_banner("")
+        fields = [(metric_text(m, gpu), levels.level(m, gpu)) for m in GPU_METRICS]
+        changed = [i for i, f in enumerate(fields) if f != self._fields[i]]
+        if not changed:
+            return
+        self._fields = fields
+        x, w = field_spans(self._labels(), READING_WIDTHS)[changed[-1]]
+        at, room = self._readings_cell(self.content_size.width)
+        self.refresh(Region(at, 0, min(room, x + w), 1))
+
+    def _set_banner(self, text: str) -> None:
+        """Show one critical message (a lost GPU) instead of the readings; "" to go back."""
+        text = visible(text)  # its reason is a source's words
+        if text != self._banner:
+            self._banner = text
+            at, room = self._readings_cell(self.content_size.width)
+            self.refresh(Region(at, 0, room, 1))
 
     def update_sparks(
         self, sparks: dict[str, tuple[float | None, ...]], levels: NumberLevels
     ) -> None:
-        for m in GPU_METRICS:
+        width = self.content_size.width
+        for i, m in enumerate(GPU_METRICS):
             values = sparks.get(m.key)
-            if values is not None:
-                lo, hi = spark_bounds(m, self.gpu)
-                self._sparks[m.key].set_values(values, lo, hi, levels.spark_warn(m.key))
+            if values is None:
+                continue
+            shown = (values, spark_bounds(m, self.gpu), levels.spark_warn(m.key))
+            if shown != self._sparks[m.key]:
+                self._sparks[m.key] = shown
+                x, y, w = self._spark_cell(i, width)
+                self.refresh(Region(x, y, w, 1))
 
     def set_stale(self, note: str) -> None:
         """Say why the numbers are not fresh (the source failing); "" when they are: on a
@@ -222,7 +290,87 @@ class GpuPanel(Widget, can_focus=True):
             self._note = note
             self.border_subtitle = plain(note) if note else None
             self.set_class(bool(note), "-stale")
-            self._index.set_stale(bool(note))
+            self._refresh_index()
+
+    def _refresh_index(self) -> None:
+        if self.compact:
+            self.refresh(Region(0, 0, INDEX_WIDTH, 1))
+
+    # ---- drawing ----------------------------------------------------------------------
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._part_styles.forget()
+
+    def render_line(self, y: int) -> Strip:
+        base = self.rich_style
+        width = self.content_size.width
+        if self.compact:
+            return self._compact_line(y, base, width)
+        if y == 0:
+            return self._readings(base, width)
+        if 1 <= y <= len(GPU_METRICS) and not self._lost:
+            return self._spark(y - 1, base, width, label=True)
+        return Strip.blank(width, base)
+
+    def _readings(self, base: Style, width: int) -> Strip:
+        styles = [self._part_styles(c, base) for c in _LEVELS]
+        labels = self._labels()
+        return readings_strip(
+            self._fields, labels, READING_WIDTHS, self._banner, styles, base, width
+        )
+
+    def _spark(self, i: int, base: Style, width: int, *, label: bool) -> Strip:
+        metric = GPU_METRICS[i]
+        values, bounds, warn = self._sparks[metric.key]
+        styles = (
+            self._part_styles("spark-cell--label", base),
+            self._part_styles("spark-cell--bar", base),
+            self._part_styles("spark-cell--warn", base),
+        )
+        name = metric.label if label else None
+        return spark_strip(name, SPARK_LABEL_WIDTH, values, bounds, warn, styles, base, width)
+
+    def _compact_line(self, y: int, base: Style, width: int) -> Strip:
+        if y != 0:
+            return Strip.blank(width, base)
+        index_base = self._part_styles(
+            "index-cell--stale" if self._note else "index-cell--base", base
+        )
+        alert = index_base
+        if self._mark in MARK_GLYPHS:
+            alert = self._part_styles(f"index-cell--{self._mark}", index_base)
+        cells: list[tuple[int, Strip]] = [
+            (
+                0,
+                index_strip(
+                    self.gpu.index,
+                    gi=None if self.gpu.mig is None else self.gpu.mig.gi,
+                    selected=self._selected,
+                    mark=self._mark,
+                    stale=bool(self._note),
+                    base=index_base,
+                    chosen=self._part_styles("index-cell--selected", index_base),
+                    alert=alert,
+                    failing=self._part_styles("index-cell--firing", index_base),
+                ),
+            )
+        ]
+        at, room = self._readings_cell(width)
+        cells.append((at, self._readings(base, room)))
+        if not self._lost:
+            for i in range(len(GPU_METRICS)):
+                x, _, w = self._spark_cell(i, width)
+                cells.append((x, self._spark(i, base, w, label=False)))
+        strips: list[Strip] = []
+        gutter = Style(bgcolor=base.bgcolor)  # between the grid's cells: the background only
+        x = 0
+        for at, strip in cells:
+            if at > x:
+                strips.append(Strip.blank(at - x, gutter))
+            strips.append(strip)
+            x = at + strip.cell_length
+        return Strip.join(strips).crop(0, width).extend_cell_length(width, base)
 
     def on_key(self, event: events.Key) -> None:
         if event.key == "enter":

@@ -13,6 +13,7 @@ from gputop.core.units import format_value
 from gputop.core.untrusted import visible
 from gputop.ui.safetext import plain
 from gputop.ui.spark import spark_runs
+from gputop.ui.widgets.partstyles import PartStyles
 
 __all__ = ["LatencyPanel"]
 
@@ -49,6 +50,7 @@ class LatencyPanel(Widget):
         self._stats = ""
         self._note = "waiting for the first completed job"
         self._stale = ""
+        self._part_styles = PartStyles(self)
 
     def spark_columns(self) -> int:
         return max(1, self.content_size.width - LABEL_W - VALUE_W - 1)
@@ -93,12 +95,16 @@ class LatencyPanel(Widget):
             self._spark = values
             self.refresh(Region(LABEL_W, 0, self.spark_columns(), 1))
 
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._part_styles.forget()
+
     def render_line(self, y: int) -> Strip:
         base = self.rich_style
         width = self.content_size.width
 
         def style(name: str) -> Style:
-            return base + self.get_component_rich_style(name, partial=True)
+            return self._part_styles(name, base)
 
         if y == 0:
             cols = self.spark_columns()

@@ -21,7 +21,7 @@ while the panel has focus. Without focus the panel shows its first rows, the wor
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 
 from rich.segment import Segment
 from textual.binding import Binding
@@ -32,9 +32,10 @@ from textual.widget import Widget
 
 from gputop.rules.model import RuleStatus
 from gputop.ui.safetext import plain
-from gputop.ui.views.rules import RuleRow, RulesPanelView
+from gputop.ui.views.rules import RuleRow, RulesPanelView, row_index, row_states
 from gputop.ui.views.rules_lines import Line, RuleColumns, counted, row_line, window
 from gputop.ui.widgets.fleet_table import changed_until
+from gputop.ui.widgets.partstyles import PartStyles
 
 __all__ = ["RulesPanel"]
 
@@ -102,11 +103,12 @@ class RulesPanel(Widget, can_focus=True):
         self._columns: RuleColumns | None = None
         self._shape: tuple[object, ...] = ()
         self._subtitle = ""
+        self._part_styles = PartStyles(self)
 
     # ---- public ----------------------------------------------------------------------
 
     @property
-    def rows(self) -> tuple[RuleRow, ...]:
+    def rows(self) -> Sequence[RuleRow]:
         return self._view.rows
 
     @property
@@ -127,7 +129,7 @@ class RulesPanel(Widget, can_focus=True):
             self._subtitle = view.subtitle
             self.border_subtitle = plain(view.subtitle) if view.subtitle else None
         if view.rows and self._cursor_key is not None:
-            index = next((i for i, r in enumerate(view.rows) if r.key == self._cursor_key), None)
+            index = row_index(view.rows, self._cursor_key)
             if index is None:  # its rule is gone: the cursor stays where it was
                 self._cursor = min(self._cursor, len(view.rows) - 1)
             else:
@@ -146,11 +148,12 @@ class RulesPanel(Widget, can_focus=True):
         if view.stale:
             lines.append(((view.stale, "stale"),))
         rows = view.rows
+        states = row_states(rows)  # thousands of rows: only those on screen are worded
         cursor = self._cursor if self.has_focus else None
         room = max(1, height - len(lines))
         # firing and pending rows (first in order) stay at the top whatever is scrolled: the
         # window moves over the rest, when there is room for them and a line more
-        pinned = sum(1 for r in rows if r.state in _ACTIVE)
+        pinned = sum(1 for state in states if state in _ACTIVE)
         if not (len(rows) > room and pinned < len(rows) and pinned < room):
             pinned = 0
         below_cursor = None if cursor is None or cursor < pinned else cursor - pinned
@@ -159,19 +162,19 @@ class RulesPanel(Widget, can_focus=True):
         shown = window(len(rows) - pinned, room - pinned, self._top, below_cursor)
         self._top = shown.top
         start = pinned + shown.top
-        visible = rows[:pinned] + rows[start : start + shown.count]
+        visible = (*rows[:pinned], *rows[start : start + shown.count])
         cols = self._columns
         if cols is None or cols.width != width or self._rows_changed(visible):
             cols = self._columns = RuleColumns.fit(width, visible)
         for i in range(pinned):
             lines.append(row_line(rows[i], cols, selected=cursor == i))
         if shown.above:
-            above = rows[pinned:start]
+            above = states[pinned:start]
             lines.append(((f"↑ {len(above)} above: {counted(above)}", "more"),))
         for i in range(start, start + shown.count):
             lines.append(row_line(rows[i], cols, selected=cursor == i))
         if shown.below:
-            below = rows[start + shown.count :]
+            below = states[start + shown.count :]
             hint = "" if self.has_focus or not self.can_focus else " · Tab to scroll"
             lines.append(((f"+{len(below)} more: {counted(below)}{hint}", "more"),))
         return lines
@@ -210,6 +213,10 @@ class RulesPanel(Widget, can_focus=True):
         self._top = 0  # back to the worst rows: firing and pending first, whatever was scrolled
         self.call_later(self._update_lines)
 
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._part_styles.forget()
+
     def render_line(self, y: int) -> Strip:
         base = self.rich_style
         width = self.content_size.width
@@ -221,7 +228,7 @@ class RulesPanel(Widget, can_focus=True):
             return Strip.blank(width, base)
         segments: list[Segment] = []
         for text, name in self._drawn[y]:
-            style = base + self.get_component_rich_style(f"rules-panel--{name}", partial=True)
+            style = self._part_styles(f"rules-panel--{name}", base)
             if segments and segments[-1].style == style:  # one run per style: fewer codes
                 segments[-1] = Segment(segments[-1].text + text, style)
             else:

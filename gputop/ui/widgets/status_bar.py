@@ -15,6 +15,7 @@ from textual.widget import Widget
 
 from gputop.core.untrusted import visible
 from gputop.ui.views.header import fit_header
+from gputop.ui.widgets.partstyles import PartStyles
 
 __all__ = ["StatusBar"]
 
@@ -42,6 +43,12 @@ class StatusBar(Widget):
         self._parts: list[tuple[str, str]] = []
         self._clock = ""
         self._fitted: tuple[int, list[tuple[str, str]]] = (-1, [])  # for a width
+        self._part_styles = PartStyles(self)  # the clock repaints every second
+
+    @property
+    def clock(self) -> str:
+        """The clock as drawn now."""
+        return self._clock
 
     def set_parts(self, parts: list[tuple[str, str]], clock: str) -> None:
         """The parts after the clock, as (text, component class); their text holds sources'
@@ -56,6 +63,10 @@ class StatusBar(Widget):
             self._clock = clock
             self.refresh(Region(0, 0, len(clock) + 2, 1))
 
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._part_styles.forget()
+
     def render_line(self, y: int) -> Strip:
         base = self.rich_style
         width = self.content_size.width
@@ -64,6 +75,5 @@ class StatusBar(Widget):
         if self._fitted[0] != room:
             self._fitted = (room, fit_header(self._parts, room))
         for text, cls in self._fitted[1]:
-            style = base + self.get_component_rich_style(cls, partial=True)
-            segments.append(Segment(f" {text} ", style))
+            segments.append(Segment(f" {text} ", self._part_styles(cls, base)))
         return Strip(segments).crop(0, width).extend_cell_length(width, base)
