@@ -69,6 +69,13 @@ def test_the_interval_is_the_median_of_the_newest_spacings() -> None:
     assert target.interval_s == 1.0  # ... moves the median nothing
     target.observe(T0 + 2, T0 + 2, T0 - 37)  # a second: the interval has changed
     assert target.interval_s == 20.0
+    # two spacings known, one of them short (the first live scrape after a back-fill):
+    # the longer counts, so the next sample is not overdue before its time
+    after_backfill = Target()
+    assert after_backfill.learned([T0 - 60, T0])
+    after_backfill.observe(T0, T0, T0)
+    after_backfill.observe(T0 + 12, T0 + 12, T0 + 12)
+    assert after_backfill.interval_s == 60.0
 
 
 def test_a_group_is_stale_after_3_intervals_of_its_slowest_target_and_never_before_15s() -> None:

@@ -9,13 +9,15 @@ import re
 
 import pytest
 
+from gputop.core.models import Job
 from gputop.rules.model import RuleStatus
-from gputop.ui.views.rules import RowCache, panel_order, rows_needed, rule_row
+from gputop.ui.views.rules import RowCache, RuleRow, panel_order, rows_needed, rule_row
 from gputop.ui.views.rules_lines import (
     CURSOR_W,
     STATE_W,
     RuleColumns,
     counted,
+    fit_detail,
     fit_title,
     row_line,
     shorten_middle,
@@ -142,3 +144,31 @@ def test_row_cache_rewords_only_pending_rows_as_time_passes() -> None:
     # in the last minute, every second, and never up
     shown = [cache.rows(statuses, sparks, t)[1].detail for t in (1061.0, 1062.0, 1063.0)]
     assert [d.rsplit(" ", 1)[1] for d in shown] == ["59s", "58s", "57s"]
+
+
+def test_a_firing_rows_pod_takes_the_blank_its_own_shorter_detail_leaves() -> None:
+    pod = Job("pod", name="t2v-serve-sim-node-00-3", namespace="t2v")
+    firing = st("JobsGpuHotByGpu", "firing", value=89.0, threshold=80.0, active_at=1000.0,
+                for_s=60.0, jobs=(pod,))  # fmt: skip
+    near = st("GPUTemperatureHigh", "near", gpu="5", eta_s=95.0, history=(1.0,) * 20)
+    rows = [rule_row(s, s.history, now=1100.0) for s in (firing, near)]
+    # widths where the near row's longer detail sizes the column and no sparkline fits
+    lent = 0  # widths where the firing row's title fits only with its own detail's blank
+    for width in range(70, 140):
+        cols = RuleColumns.fit(width, rows)
+        if cols.spark_w:
+            break
+        fire, other = (text(row_line(r, cols)) for r in rows)
+        assert len(fire) <= width and len(other) <= width, (width, fire, other)
+        detail = fit_detail_of(rows[0], cols)
+        assert fire.endswith(" " + detail), (width, fire)  # the detail is never cut for it
+        if len(rows[0].title) <= cols.title_w + cols.detail_w - len(detail):
+            assert rows[0].title in fire, (width, fire)  # "→ t2v/t2v-serve-sim-node-00-3"
+            lent += len(rows[0].title) > cols.title_w
+        else:
+            assert "GPU 3 @ sim-node-01 → " in fire, (width, fire)
+    assert lent, "no width needed the blank of the firing row's own detail"
+
+
+def fit_detail_of(row: RuleRow, cols: RuleColumns) -> str:
+    return fit_detail(row, cols.detail_w, short=cols.short)

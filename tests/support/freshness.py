@@ -32,6 +32,8 @@ class Look:
     header: str
     age_s: float | None  # of the newest sample
     lost: int
+    interval_s: float | None = None  # the scrape interval the monitor has learned
+    lag_s: float | None = None  # how late it finds the engine's data
 
 
 @dataclass
@@ -47,7 +49,8 @@ class Watch:
 
     def story(self) -> str:
         return f"{self.name}:\n" + "\n".join(
-            f"  {k.at:.1f} {k.status.value} age={k.age_s} lost={k.lost} | {k.header}"
+            f"  {k.at:.1f} {k.status.value} age={_s(k.age_s)} interval={_s(k.interval_s)} "
+            f"lag={_s(k.lag_s)} lost={k.lost} | {k.header}"
             for k in self.looks[-12:]
         )
 
@@ -63,13 +66,20 @@ async def watch(w: Watch, done: Callable[[Watch], bool], seconds: float) -> None
                 now = monitor.clock.now()
                 state = monitor.state("prometheus")
                 header = "  ".join(text for text, _ in status_parts(monitor, now))
-                look = Look(now, state.status, header, state.age_s(now), monitor.lost_count())
+                look = Look(
+                    now, state.status, header, state.age_s(now), monitor.lost_count(),
+                    state.interval_s, state.lag_s,
+                )  # fmt: skip
                 w.looks.append(look)
                 if done(w):
                     return
                 await asyncio.sleep(1.0 - now % 1.0)
         finally:
             await monitor.aclose()
+
+
+def _s(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds:.1f}"
 
 
 def raw_times(stack: PromStack) -> dict[str, list[float]]:

@@ -115,8 +115,10 @@ class Target:
 
     @property
     def interval_s(self) -> float | None:
-        """Seconds between its samples: the median of the newest spacings; None: unknown."""
-        return statistics.median(self.spacings) if self.spacings else None
+        """Seconds between its samples: the median of the newest spacings, the longer of the
+        middle two when there are two (a short one after a restart or a back-fill must not
+        make the next sample look overdue); None: unknown."""
+        return statistics.median_high(self.spacings) if self.spacings else None
 
     def observe(self, now: float, engine_now: float, newest: float) -> bool:
         """Note the newest sample time (True when it moved); at first sight, trust the
