@@ -9,9 +9,9 @@ value's sparkline, the detail (value against threshold, countdown). The widths f
   its short form ("88 vs > 85 in 1m30s") and then to the value against its threshold alone,
   which is never cut, then the job on the GPU ("→ inference/t2v-worker-1", a near or ok
   row's before a firing or pending row's) is cut in its middle, down to 7 cells, then left
-  out, and only then is the rule name cut, in its middle (the GPU and node stay); a row
-  whose title would be cut takes first the blank its own shorter detail leaves (where no
-  sparkline column sits between them);
+  out, and only then is the rule name cut, in its middle (the GPU and node stay); a firing or
+  pending row whose title would be cut takes first the blank its own shorter detail leaves
+  (where no sparkline column sits between them);
 - an unknown row's reason runs over the whole width after its state;
 - the detail column's width moves in steps, so a countdown that loses a digit does not move
   every column (which would repaint the whole panel).
@@ -203,9 +203,10 @@ def row_line(row: RuleRow, cols: RuleColumns, *, selected: bool = False) -> Line
         return tuple(fields)
     detail = fit_detail(row, cols.detail_w, short=cols.short)
     title_w = cols.title_w
-    if len(row.title) > title_w and not cols.spark_w:
-        # a title that would be cut takes the blank its own detail leaves (another row's
-        # longer detail sized the column): this row's detail moves right, its words stay
+    if len(row.title) > title_w and not cols.spark_w and row.state in ("firing", "pending"):
+        # a firing or pending row's title that would be cut takes the blank its own detail
+        # leaves (another row's longer detail sized the column): who is on its GPU matters
+        # most there; its detail moves right, its words stay
         title_w += min(len(row.title) - title_w, max(0, cols.detail_w - len(detail)))
     fields.append((fit_title(row, title_w).ljust(title_w), title_style))
     fields.append((" ", "detail"))
