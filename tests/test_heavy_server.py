@@ -21,7 +21,7 @@ import pytest
 
 from tests.support.fake_nvml import FakeNvml
 from tests.support.heavy_server import HeavyServer
-from tests.test_e2e_pty import PtyRun
+from tests.support.pty_run import PtyRun
 
 pytestmark = pytest.mark.e2e
 

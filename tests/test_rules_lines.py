@@ -153,7 +153,7 @@ def test_a_firing_rows_pod_takes_the_blank_its_own_shorter_detail_leaves() -> No
     near = st("GPUTemperatureHigh", "near", gpu="5", eta_s=95.0, history=(1.0,) * 20)
     rows = [rule_row(s, s.history, now=1100.0) for s in (firing, near)]
     # widths where the near row's longer detail sizes the column and no sparkline fits
-    lent = 0  # widths where the firing row's title fits only with its own detail's blank
+    lent = 0  # widths where the firing row's pod is whole only with its own detail's blank
     for width in range(70, 140):
         cols = RuleColumns.fit(width, rows)
         if cols.spark_w:
@@ -162,11 +162,14 @@ def test_a_firing_rows_pod_takes_the_blank_its_own_shorter_detail_leaves() -> No
         assert len(fire) <= width and len(other) <= width, (width, fire, other)
         detail = fit_detail_of(rows[0], cols)
         assert fire.endswith(" " + detail), (width, fire)  # the detail is never cut for it
-        if len(rows[0].title) <= cols.title_w + cols.detail_w - len(detail):
-            assert rows[0].title in fire, (width, fire)  # "→ t2v/t2v-serve-sim-node-00-3"
-            lent += len(rows[0].title) > cols.title_w
-        else:
-            assert "GPU 3 @ sim-node-01 → " in fire, (width, fire)
+        assert "GPU 3 @ sim-node-01 → " in fire, (width, fire)
+        blank = cols.detail_w - len(detail)
+        own = fit_title(rows[0], cols.title_w)
+        if "…" not in fit_title(rows[0], cols.title_w + blank):
+            assert "t2v-serve-sim-node-00-3" in fire, (width, fire)  # whole, never "t2v-…-3"
+            lent += "…" in own
+        if "…" not in own:  # nothing to lend for: the columns stay as they are
+            assert f"{own} " in fire and fire.index(own) + len(own) <= 12 + cols.title_w
     assert lent, "no width needed the blank of the firing row's own detail"
 
 

@@ -25,7 +25,8 @@ LAZY = (
     "gputop.rules.files",
     "httpx",  # Prometheus and Alertmanager
     "gputop.rules.prometheus",  # Prometheus' rules
-    "gputop.sources.promtypes",
+    "gputop.sources.prometheus.api",
+    "gputop.sources.prometheus.rulesapi",
     "gputop.rules.recent",
     "plotext",  # the detail charts
     "textual_plotext",
@@ -43,9 +44,9 @@ def test_the_first_frame_loads_only_what_it_needs(fake_nvml: FakeNvml, tmp_path:
     code = (
         "import json, sys\n"
         "from gputop import cli\n"
+        "from gputop.commands.build import build_monitor, settings_from_args\n"
         "args = cli.build_parser().parse_args([])\n"
-        "config = cli._load_config(args)\n"
-        "monitor = cli._build_monitor(args, config)\n"
+        "monitor = build_monitor(settings_from_args(args))\n"
         "import gputop.ui.app, gputop.ui.screens.overview\n"
         "monitor.poll()\n"
         "assert monitor.rules.statuses and monitor.latest.gpus\n"

@@ -260,6 +260,8 @@ _LIMITS = st.lists(
 
 
 @given(_LIMITS, st.one_of(st.floats(-2000, 2000), st.just(float("nan"))))
-def test_levels_against_many_limits_are_the_worst_of_each(limits: list[Limit], value: float):
+def test_levels_against_many_limits_are_the_worst_of_each(
+    limits: list[Limit], value: float
+) -> None:
     # a metric compared by thousands of rules: a few numbers, not a loop, say the same
     assert LimitBounds(limits).level(value) == max(limit.level(value) for limit in limits)

@@ -194,10 +194,7 @@ class PrometheusClient:
             params["match[]"] = match
         if start is not None:
             params["start"] = _fmt_time(start)
-        data = await self._get(f"api/v1/label/{label}/values", params)
-        if not isinstance(data, list):
-            raise PromMalformed("label values are not a list")
-        return tuple(str(v) for v in data if isinstance(v, str))
+        return await self._api(f"api/v1/label/{label}/values", params, _label_values)
 
     async def metadata(self) -> dict[str, str]:
         """Metric name → type ("counter", "gauge", "histogram", ...) as the targets declare
@@ -417,3 +414,9 @@ def _fmt_time(t: float) -> str:
 
 def _size(n: int) -> str:
     return f"{n // _MIB} MiB" if n >= _MIB and n % _MIB == 0 else f"{n} bytes"
+
+
+def _label_values(data: Any) -> tuple[str, ...]:
+    if not isinstance(data, list):
+        raise PromMalformed("label values are not a list")
+    return tuple(str(v) for v in data if isinstance(v, str))

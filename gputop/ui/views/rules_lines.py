@@ -10,8 +10,8 @@ value's sparkline, the detail (value against threshold, countdown). The widths f
   which is never cut, then the job on the GPU ("→ inference/t2v-worker-1", a near or ok
   row's before a firing or pending row's) is cut in its middle, down to 7 cells, then left
   out, and only then is the rule name cut, in its middle (the GPU and node stay); a firing or
-  pending row whose title would be cut takes first the blank its own shorter detail leaves
-  (where no sparkline column sits between them);
+  pending row whose title would be cut in its middle takes first what it needs of the blank
+  its own shorter detail leaves (where no sparkline column sits between them);
 - an unknown row's reason runs over the whole width after its state;
 - the detail column's width moves in steps, so a countdown that loses a digit does not move
   every column (which would repaint the whole panel).
@@ -64,6 +64,8 @@ _JOB_MIN = 12
 _JOB_SHORTEST = 7
 _ARROW = " → "
 _ORDER = ("firing", "pending", "near", "unknown", "ok")
+#: The rows whose cut title may take the blank their own detail leaves.
+LENDING = frozenset({"firing", "pending"})
 
 
 def shorten_middle(text: str, width: int) -> str:
@@ -203,17 +205,28 @@ def row_line(row: RuleRow, cols: RuleColumns, *, selected: bool = False) -> Line
         return tuple(fields)
     detail = fit_detail(row, cols.detail_w, short=cols.short)
     title_w = cols.title_w
-    if len(row.title) > title_w and not cols.spark_w and row.state in ("firing", "pending"):
-        # a firing or pending row's title that would be cut takes the blank its own detail
-        # leaves (another row's longer detail sized the column): who is on its GPU matters
-        # most there; its detail moves right, its words stay
-        title_w += min(len(row.title) - title_w, max(0, cols.detail_w - len(detail)))
-    fields.append((fit_title(row, title_w).ljust(title_w), title_style))
+    title = fit_title(row, title_w)
+    blank = cols.detail_w - len(detail)
+    if _elided(title, row) and blank > 0 and not cols.spark_w and row.state in LENDING:
+        # a firing or pending row's title cut in its middle takes what it needs of the blank
+        # its own detail leaves (another row's longer detail sized the column) to show its
+        # pod whole: who is on its GPU matters most there; only then its detail moves right
+        for wider in range(title_w + 1, title_w + blank + 1):
+            more = fit_title(row, wider)
+            if not _elided(more, row):
+                title, title_w = more, wider
+                break
+    fields.append((title.ljust(title_w), title_style))
     fields.append((" ", "detail"))
     if cols.spark_w:
         fields.append((_spark(row, cols.spark_w) + " ", "spark"))
     fields.append((detail, "detail"))
     return tuple(fields)
+
+
+def _elided(title: str, row: RuleRow) -> bool:
+    """Whether a fitted title lost characters from its middle (not only the job's namespace)."""
+    return title.count("…") > row.title.count("…")
 
 
 def counted(rows: Sequence[RuleRow] | Sequence[str]) -> str:
