@@ -26,6 +26,7 @@ from gputop.sources.alertmanager import (
     AmTimeout,
     AmUnreachable,
 )
+from gputop.sources.amstatus import parse_group_wait
 from gputop.sources.amtypes import (
     AmAlert,
     AmError,
@@ -35,7 +36,6 @@ from gputop.sources.amtypes import (
     Matcher,
     format_matchers,
     parse_alerts,
-    parse_group_wait,
     parse_matchers,
     parse_silences,
 )

@@ -16,7 +16,7 @@ from gputop.ui.screens.detail import DetailScreen
 from gputop.ui.screens.fleet import FleetScreen
 from gputop.ui.screens.help import HelpScreen
 from gputop.ui.screens.overview import OverviewScreen
-from gputop.ui.views.rules import chart_thresholds
+from gputop.ui.views.thresholds import chart_thresholds
 from gputop.ui.widgets.fleet_table import FleetTable
 from gputop.ui.widgets.key_bar import KeyBar, KeyItem, fit_keys
 from gputop.ui.widgets.metric_chart import MetricChart

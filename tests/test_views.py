@@ -27,7 +27,8 @@ from gputop.rules.builtin import builtin_rules
 from gputop.rules.engine import RulesEngine
 from gputop.rules.model import RuleDef, RuleStatus, unknown_status
 from gputop.ui.views.readings import Limit, LimitBounds, NumberLevels, status_parts
-from gputop.ui.views.rules import RuleSparks, ShownRules, rules_panel_view, thresholds
+from gputop.ui.views.rules import RuleSparks, ShownRules, rules_panel_view
+from gputop.ui.views.thresholds import thresholds
 from gputop.ui.widgets.gpu_panel import COMPACT_COLUMNS, readings_heading
 
 GPU = GpuSample(

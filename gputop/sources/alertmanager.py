@@ -37,18 +37,17 @@ import httpx
 from gputop.core.backoff import source_backoff
 from gputop.core.clock import Clock
 from gputop.core.models import SourceState, SourceStatus
+from gputop.sources.amstatus import AmStatus, parse_status
 from gputop.sources.amtypes import (
     DEFAULT_GROUP_WAIT_S,
     MISSING_MARGIN_S,
     AmError,
     AmMalformed,
-    AmStatus,
     AmView,
     Matcher,
     parse_alerts,
     parse_groups,
     parse_silences,
-    parse_status,
 )
 from gputop.sources.httpapi import (
     HTTPStatusError,

@@ -25,9 +25,10 @@ from gputop.rules.text import series_name
 from gputop.ui.actions import page_class
 from gputop.ui.kiosk import ExitChord
 from gputop.ui.polling import Polling
-from gputop.ui.views import rules as rules_view
 from gputop.ui.views.readings import DEFAULT_WINDOW_S, NumberLevels, gpu_marks
 from gputop.ui.views.rules import RowCache, RuleSparks, ShownRules, rules_panel_view
+from gputop.ui.views.thresholds import chart_thresholds
+from gputop.ui.views.thresholds import thresholds as chart_lines
 from gputop.ui.widgets.rules_panel import RulesPanel
 
 __all__ = ["GpuTopApp"]
@@ -201,7 +202,7 @@ class GpuTopApp(Polling):
     def thresholds(self, gpu_key: str, metric_key: str) -> list[tuple[str, float]]:
         """(rule, threshold) lines to draw on a GPU's metric chart."""
         gpu = next((g for g in self.monitor.gpus() if g.key == gpu_key), None)
-        return rules_view.thresholds(self.monitor.rule_statuses(), gpu, metric_key)
+        return chart_lines(self.monitor.rule_statuses(), gpu, metric_key)
 
     def off_scale(self, gpu_key: str) -> list[str]:
         """Why some rule thresholds on a GPU's charts are not drawn (off the chart's scale)."""
@@ -210,7 +211,7 @@ class GpuTopApp(Polling):
         return [
             note
             for metric in GPU_METRICS
-            for note in rules_view.chart_thresholds(statuses, gpu, metric.key).off_scale
+            for note in chart_thresholds(statuses, gpu, metric.key).off_scale
         ]
 
 

@@ -19,8 +19,11 @@ __all__ = [
     "PromSample",
     "PromSeries",
     "PromStats",
+    "parse_buildinfo",
+    "parse_label_values",
     "parse_labels",
     "parse_matrix",
+    "parse_metadata",
     "parse_value",
     "parse_vector",
 ]
@@ -161,3 +164,32 @@ def parse_matrix(data: Any) -> tuple[PromSeries, ...]:
             vals.append(math.nan if v is None else v)
         out.append(PromSeries(parse_labels(item.get("metric")), times, vals))
     return tuple(out)
+
+
+def parse_metadata(data: Any) -> dict[str, str]:
+    """GET /api/v1/metadata: each metric's type, when its targets agree on one."""
+    if not isinstance(data, Mapping):
+        raise PromMalformed("metadata is not an object")
+    out: dict[str, str] = {}
+    for name, entries in data.items():
+        if not isinstance(entries, list):
+            continue
+        declared = [e.get("type") for e in entries if isinstance(e, Mapping)]
+        kinds: set[str] = {k for k in declared if isinstance(k, str) and k and k != "unknown"}
+        if len(kinds) == 1:
+            out[str(name)] = kinds.pop()
+    return out
+
+
+def parse_buildinfo(data: Any) -> dict[str, str]:
+    """GET /api/v1/status/buildinfo: its string fields (version, revision, ...)."""
+    if not isinstance(data, Mapping):
+        raise PromMalformed("build info is not an object")
+    return {str(k): v for k, v in data.items() if isinstance(v, str)}
+
+
+def parse_label_values(data: Any) -> tuple[str, ...]:
+    """GET /api/v1/label/<name>/values: the values, strings only."""
+    if not isinstance(data, list):
+        raise PromMalformed("label values are not a list")
+    return tuple(str(v) for v in data if isinstance(v, str))

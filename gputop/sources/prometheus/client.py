@@ -26,7 +26,10 @@ from gputop.sources.prometheus.api import (
     PromSample,
     PromSeries,
     PromStats,
+    parse_buildinfo,
+    parse_label_values,
     parse_matrix,
+    parse_metadata,
     parse_vector,
 )
 from gputop.sources.prometheus.errors import (
@@ -194,16 +197,16 @@ class PrometheusClient:
             params["match[]"] = match
         if start is not None:
             params["start"] = _fmt_time(start)
-        return await self._api(f"api/v1/label/{label}/values", params, _label_values)
+        return await self._api(f"api/v1/label/{label}/values", params, parse_label_values)
 
     async def metadata(self) -> dict[str, str]:
         """Metric name → type ("counter", "gauge", "histogram", ...) as the targets declare
         it; names whose targets disagree, or say "unknown", are left out."""
-        return await self._api("api/v1/metadata", {}, _metadata)
+        return await self._api("api/v1/metadata", {}, parse_metadata)
 
     async def buildinfo(self) -> dict[str, str]:
         """Version, revision, ... of the server (not every compatible server has it)."""
-        return await self._api("api/v1/status/buildinfo", {}, _buildinfo)
+        return await self._api("api/v1/status/buildinfo", {}, parse_buildinfo)
 
     async def page(self, path: str) -> str:
         """A page of the server outside the JSON API (runtime information, VictoriaMetrics'
@@ -387,26 +390,6 @@ def _said(value: object) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _metadata(data: Any) -> dict[str, str]:
-    if not isinstance(data, Mapping):
-        raise PromMalformed("metadata is not an object")
-    out: dict[str, str] = {}
-    for name, entries in data.items():
-        if not isinstance(entries, list):
-            continue
-        declared = [e.get("type") for e in entries if isinstance(e, Mapping)]
-        kinds: set[str] = {k for k in declared if isinstance(k, str) and k and k != "unknown"}
-        if len(kinds) == 1:
-            out[str(name)] = kinds.pop()
-    return out
-
-
-def _buildinfo(data: Any) -> dict[str, str]:
-    if not isinstance(data, Mapping):
-        raise PromMalformed("build info is not an object")
-    return {str(k): v for k, v in data.items() if isinstance(v, str)}
-
-
 def _fmt_time(t: float) -> str:
     text = f"{t:.3f}".rstrip("0").rstrip(".")
     return text or "0"
@@ -414,9 +397,3 @@ def _fmt_time(t: float) -> str:
 
 def _size(n: int) -> str:
     return f"{n // _MIB} MiB" if n >= _MIB and n % _MIB == 0 else f"{n} bytes"
-
-
-def _label_values(data: Any) -> tuple[str, ...]:
-    if not isinstance(data, list):
-        raise PromMalformed("label values are not a list")
-    return tuple(str(v) for v in data if isinstance(v, str))

@@ -22,13 +22,13 @@ from gputop.core.models import GPU_METRICS, GpuSample, ServingSample
 from gputop.core.store import LATENCY_KEY, serving_key
 from gputop.ui.kiosk import stale_banner_lines
 from gputop.ui.screens.base import GpuTopScreen
+from gputop.ui.screens.overview_layout import lay_out, show_panel
 from gputop.ui.views.overview import (
     OverviewLayout,
     RuleRoom,
     chrome_height,
     node_groups,
     overview_layout,
-    serving_height,
 )
 from gputop.ui.views.readings import (
     NumberLevels,
@@ -40,7 +40,7 @@ from gputop.ui.views.readings import (
 )
 from gputop.ui.views.rules import rows_needed
 from gputop.ui.widgets.cells import NodeHeading
-from gputop.ui.widgets.gpu_panel import COMPACT_COLUMNS, GpuPanel, readings_heading
+from gputop.ui.widgets.gpu_panel import GpuPanel, readings_heading
 from gputop.ui.widgets.key_bar import KeyBar
 from gputop.ui.widgets.latency_panel import LatencyPanel
 from gputop.ui.widgets.rules_panel import RulesPanel
@@ -101,7 +101,7 @@ class OverviewScreen(GpuTopScreen):
         marks = self._sticky_marks(app.gpu_marks(gpus), app.monitor.clock.now())
         panels = self._gpu_widgets(gpus, levels, marks)
         gpu_panels = [p for p in panels if isinstance(p, GpuPanel)]
-        self._lay_out(columns, grid, lower, latency, serving, gpu_panels)
+        lay_out(self._layout, columns, grid, lower, latency, serving, gpu_panels)
         with columns:
             yield Static("GPU")
             yield Static(readings_heading())
@@ -184,7 +184,8 @@ class OverviewScreen(GpuTopScreen):
             self._apply_layout()
 
     def _apply_layout(self) -> None:
-        self._lay_out(
+        lay_out(
+            self._layout,
             self.query_one("#columns"),
             self.query_one("#gpus"),
             self.query_one("#lower"),
@@ -195,38 +196,7 @@ class OverviewScreen(GpuTopScreen):
         self._spark_state = None
         focused = self.focused
         if isinstance(focused, GpuPanel):
-            self.call_after_refresh(self._show_panel, focused)
-
-    def _lay_out(
-        self,
-        columns: Widget,
-        grid: Widget,
-        lower: Widget,
-        latency: LatencyPanel,
-        serving: ServingPanel,
-        panels: list[GpuPanel],
-    ) -> None:
-        """Set the layout's classes and styles (on widgets mounted or about to be)."""
-        layout = self._layout
-        grid.set_class(layout.compact, "-compact")
-        grid.styles.max_height = layout.gpu_h
-        columns.set_class(layout.compact, "-compact")
-        columns.styles.grid_columns = COMPACT_COLUMNS
-        grid.styles.grid_size_columns = layout.cols
-        latency.display = layout.latency
-        serving.display = layout.serving > 0
-        serving.styles.height = max(1, serving_height(layout.serving))
-        lower.set_class(layout.beside, "-beside")
-        for panel in panels:
-            panel.compact = layout.compact
-
-    def _show_panel(self, panel: GpuPanel) -> None:
-        """Scroll the GPU list to a panel, with its node's heading when it is the first."""
-        siblings = list(panel.parent.children) if panel.parent is not None else []
-        at = siblings.index(panel) if panel in siblings else -1
-        if at > 0 and isinstance(siblings[at - 1], NodeHeading):
-            siblings[at - 1].scroll_visible(animate=False)
-        panel.scroll_visible(animate=False)
+            self.call_after_refresh(show_panel, focused)
 
     # ---- data ----------------------------------------------------------------------
 
@@ -305,7 +275,7 @@ class OverviewScreen(GpuTopScreen):
             # the selection stays on its GPU, or starts on the first: never lost
             again = next((p for p in panels if p.key == selected), panels[0])
             again.focus(scroll_visible=False)
-            self.call_after_refresh(self._show_panel, again)
+            self.call_after_refresh(show_panel, again)
         self.call_after_refresh(self.refresh_view)
 
     def _refresh_sparks(self, panels: list[GpuPanel], now: float, levels: NumberLevels) -> None:
@@ -354,7 +324,7 @@ class OverviewScreen(GpuTopScreen):
         if 0 <= j < len(panels):
             self._moving_to = panels[j]
             panels[j].focus(scroll_visible=False)
-            self._show_panel(panels[j])
+            show_panel(panels[j])
             self.call_after_refresh(self._moved)
 
     def _moved(self) -> None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, overload
 
 from gputop.core.labels import node_of
-from gputop.core.models import METRICS, GpuSample
+from gputop.core.models import GpuSample
 from gputop.core.units import format_duration, format_since
 from gputop.core.untrusted import visible
 from gputop.rules.model import AlertFate, RuleStatus, State
@@ -33,7 +33,7 @@ from gputop.rules.text import (
     rule_job,
     rule_title,
 )
-from gputop.ui.views.readings import rule_metric, status_matches_gpu
+from gputop.ui.views.readings import status_matches_gpu
 
 if TYPE_CHECKING:
     from gputop.rules.engine import RulesEngine  # the engine pulls the evaluator in
@@ -42,21 +42,18 @@ __all__ = [
     "COUNTDOWN_S",
     "RULES_SHOWN_S",
     "RULE_SPARK_BUCKET_S",
-    "ChartThresholds",
     "RowCache",
     "RuleRow",
     "RuleSparks",
     "RulesPanelView",
     "ShownRules",
     "bucket_means",
-    "chart_thresholds",
     "gpu_statuses",
     "panel_order",
     "rows_needed",
     "rule_row",
     "rules_panel_view",
     "stale_line",
-    "thresholds",
 ]
 
 #: How often rule values (not states) refresh on screen.
@@ -393,52 +390,9 @@ def rows_needed(
     return active + ((3 if scrolling else 1) if rest else 0) + (1 if stale else 0)
 
 
-# ---- rules of one GPU, and their thresholds on its charts ---------------------------------------
+# ---- rules of one GPU (their thresholds on its charts: `views.thresholds`) --------------------
 
 
 def gpu_statuses(statuses: Sequence[RuleStatus], gpu: GpuSample) -> list[RuleStatus]:
     """The statuses of rules about this GPU, worst first."""
     return panel_order([st for st in statuses if st.labels and status_matches_gpu(st.labels, gpu)])
-
-
-@dataclass(frozen=True, slots=True)
-class ChartThresholds:
-    """Rule thresholds on one chart: the lines drawn, and those that cannot be."""
-
-    lines: tuple[tuple[str, float], ...] = ()
-    off_scale: tuple[str, ...] = ()
-
-
-def chart_thresholds(
-    statuses: Sequence[RuleStatus], gpu: GpuSample | None, metric_key: str
-) -> ChartThresholds:
-    """Thresholds of the rules on `metric_key` (and on this GPU), lowest first. One the metric
-    can never reach (a ratio rule compared with a percentage) is not drawn, which would squash
-    the chart flat, but listed as off-scale with the reason."""
-    metric = METRICS.get(metric_key)
-    lines: dict[str, float] = {}
-    off: dict[str, str] = {}
-    for st in statuses:
-        mapped = rule_metric(st.query)
-        if mapped is None or st.threshold is None or mapped[0] != metric_key:
-            continue
-        if st.labels and gpu is not None and not status_matches_gpu(st.labels, gpu):
-            continue
-        value = st.threshold / mapped[1]
-        if metric is not None and metric.hi is not None and not metric.lo <= value <= metric.hi:
-            op = f"{st.op} " if st.op else ""
-            off[st.name] = visible(
-                f"{st.name} {op}{st.threshold:g}: off-scale, {value:g}{metric.unit} on a "
-                f"{metric.lo:g}–{metric.hi:g}{metric.unit} chart (can never be reached)"
-            )
-            continue
-        lines[visible(st.name)] = value
-    ordered = sorted(lines.items(), key=lambda item: item[1])
-    return ChartThresholds(tuple(ordered), tuple(off.values()))
-
-
-def thresholds(
-    statuses: Sequence[RuleStatus], gpu: GpuSample | None, metric_key: str
-) -> list[tuple[str, float]]:
-    """(rule, threshold) lines to draw on a GPU's chart of `metric_key`, lowest first."""
-    return list(chart_thresholds(statuses, gpu, metric_key).lines)
