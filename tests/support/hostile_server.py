@@ -368,7 +368,10 @@ def _handler(server: HostileServer) -> type[BaseHTTPRequestHandler]:
             for name, value in answer.headers.items():
                 self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(answer.body)
+            try:
+                self.wfile.write(answer.body)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True  # the client gave up on a big or slow answer
 
         do_GET = do_POST = do_DELETE = _serve
 
