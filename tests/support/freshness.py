@@ -48,7 +48,15 @@ class Watch:
         return [k for k in self.looks if k.status is not SourceStatus.OK or k.lost]
 
     def story(self) -> str:
-        return f"{self.name}:\n" + "\n".join(
+        """The last looks, and the newest raw sample times each target has in the engine."""
+        try:
+            raw = "\n".join(
+                f"  raw {target}: {', '.join(f'{t:.1f}' for t in times[-6:])}"
+                for target, times in sorted(raw_times(self.stack).items())
+            )
+        except Exception as exc:  # the engine may be gone by now: the looks still tell
+            raw = f"  raw: not read ({type(exc).__name__})"
+        return f"{self.name}:\n{raw}\n" + "\n".join(
             f"  {k.at:.1f} {k.status.value} age={_s(k.age_s)} interval={_s(k.interval_s)} "
             f"lag={_s(k.lag_s)} lost={k.lost} | {k.header}"
             for k in self.looks[-12:]
