@@ -333,6 +333,33 @@ class PromStack:
 BACKFILL_LEAD_S = 5.0
 
 
+def _until_searchable(
+    server: VictoriaMetricsServer, end: float, window_s: float, step_s: float, timeout: float = 60.0
+) -> None:
+    """Until VictoriaMetrics answers a range over the back-filled data in full: on a busy
+    machine it can answer such a range short or empty for a while after the series can be
+    found, which gputop would rightly read as GPUs that went silent. The tests then ask what
+    gputop sees of history any long-running engine has."""
+    deadline = time.monotonic() + timeout
+    want = math.floor(window_s / step_s) - 1
+    while True:
+        last = min(end, time.time() - server.lag_s)  # what it shows at all yet
+        params = {
+            "query": "DCGM_FI_DEV_GPU_TEMP",
+            "start": repr(last - window_s),
+            "end": repr(last),
+            "step": f"{step_s:g}",
+            "nocache": "1",
+        }
+        with contextlib.suppress(httpx.HTTPError, KeyError, ValueError, TypeError):
+            answer = httpx.get(f"{server.url}/api/v1/query_range", params=params, timeout=10.0)
+            result = answer.json()["data"]["result"]
+            if result and all(len(r["values"]) >= want for r in result):
+                return
+        assert time.monotonic() < deadline, "the back-filled history never came in full"
+        time.sleep(0.5)
+
+
 def start_stack(
     workdir: Path,
     *,
@@ -407,6 +434,7 @@ def start_stack(
             if history_s > 0:
                 end = scraping_from - 0.5 if history_until is None else history_until
                 server.backfill(history(math.floor(end)))
+                _until_searchable(server, math.floor(end), min(history_s, 300.0), scrape_s)
         else:
             end = math.floor(time.time() + BACKFILL_LEAD_S if history_until is None else until)
             server = start_prometheus(
