@@ -94,20 +94,15 @@ def run(*argv: str) -> tuple[int, str, str]:
     return status, out.getvalue(), err.getvalue()
 
 
-def backtest(engine: tuple[PrometheusServer, float], rules: Path, *extra: str) -> tuple[int, Any]:
+def against(engine: tuple[PrometheusServer, float], rules: Path, *extra: str) -> list[str]:
+    """The arguments of a backtest of `rules` over the engine's 40 minutes of history."""
     server, first = engine
-    status, out, err = run(
-        str(rules),
-        "--prometheus",
-        server.url,
-        "--start",
-        str(first + 600),
-        "--end",
-        str(first + 3000),
-        "--format",
-        "json",
-        *extra,
-    )
+    window = ["--start", str(first + 600), "--end", str(first + 3000)]
+    return [str(rules), "--prometheus", server.url, *window, *extra]
+
+
+def backtest(engine: tuple[PrometheusServer, float], rules: Path, *extra: str) -> tuple[int, Any]:
+    status, out, err = run(*against(engine, rules, "--format", "json", *extra))
     assert err == "", err
     return status, json.loads(out)
 
@@ -288,36 +283,21 @@ def test_target_suggests_the_loosest_threshold_and_shortest_for_within_the_rate(
 
 
 def test_max_fires_exits_1_and_github_annotates_the_rule(engine: Any, rules: Path) -> None:
-    server, first = engine
-    window = ["--start", str(first + 600), "--end", str(first + 3000)]
-    status, out, err = run(
-        str(rules), "--prometheus", server.url, *window, "--max-fires", "3", "--format", "github"
-    )
+    status, out, err = run(*against(engine, rules, "--max-fires", "3", "--format", "github"))
     assert status == 1, err
     lines = out.splitlines()
     ramp_line = next(line for line in lines if "RampHigh" in line)
     assert ramp_line.startswith(f"::warning file={rules},line=5,col=1,title=backtest::")
     assert "RampHigh would have fired 4 times in 40m (--max-fires 3)" in ramp_line
     assert not any("FlatHigh" in line for line in lines)  # in progress before the range
-    status, _, _ = run(str(rules), "--prometheus", server.url, *window, "--max-fires", "1000")
+    status, _, _ = run(*against(engine, rules, "--max-fires", "1000"))
     assert status == 0
 
 
 def test_text_report_has_a_table_per_rule_and_control_characters_made_visible(
     engine: Any, rules: Path
 ) -> None:
-    server, first = engine
-    status, out, _ = run(
-        str(rules),
-        "--prometheus",
-        server.url,
-        "--start",
-        str(first + 600),
-        "--end",
-        str(first + 3000),
-        "--threshold",
-        "RampHigh=95",
-    )
+    status, out, _ = run(*against(engine, rules, "--threshold", "RampHigh=95"))
     assert status == 0
     assert "\x1b" not in out and "Bad␛]0;titleName" in out
     block = out.split("RampHigh", 1)[1].split("\n\n", 1)[0]

@@ -134,10 +134,6 @@ class AlertmanagerClient:
         configuration text itself, megabytes maybe, is dropped once read)."""
         return await self._api("GET", "api/v2/status", parse_status)
 
-    async def group_wait(self) -> float:
-        """The routing tree's `group_wait`, in seconds."""
-        return (await self.status()).group_wait_s
-
     async def create_silence(
         self,
         matchers: Sequence[Matcher],

@@ -26,7 +26,6 @@ from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.strip import Strip
-from textual.widget import Widget
 
 from gputop.core.jobs import jobs_text
 from gputop.core.models import GPU_METRICS, GpuSample
@@ -43,7 +42,7 @@ from gputop.ui.widgets.cells import (
     readings_strip,
     spark_strip,
 )
-from gputop.ui.widgets.partstyles import PartStyles
+from gputop.ui.widgets.partstyles import PartStyled
 
 __all__ = ["COMPACT_COLUMNS", "GpuPanel", "readings_heading"]
 
@@ -75,7 +74,7 @@ def compact_cells(width: int) -> tuple[tuple[int, int], ...]:
     return tuple((x, max(0, w)) for x, w in resolve(scalars, width, 1, size, size))
 
 
-class GpuPanel(Widget, can_focus=True):
+class GpuPanel(PartStyled, can_focus=True):
     COMPONENT_CLASSES = PART_CLASSES  # its cells' parts
     DEFAULT_CSS = """
     GpuPanel {
@@ -122,7 +121,6 @@ class GpuPanel(Widget, can_focus=True):
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
-        self._part_styles = PartStyles(self)  # before any class is set: a restyle forgets them
         super().__init__(id=id, classes=classes)
         self.gpu = gpu
         self.key = gpu.key
@@ -297,10 +295,6 @@ class GpuPanel(Widget, can_focus=True):
             self.refresh(Region(0, 0, INDEX_WIDTH, 1))
 
     # ---- drawing ----------------------------------------------------------------------
-
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._part_styles.forget()
 
     def render_line(self, y: int) -> Strip:
         base = self.rich_style

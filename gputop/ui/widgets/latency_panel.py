@@ -6,14 +6,13 @@ from rich.segment import Segment
 from rich.style import Style
 from textual.geometry import Region
 from textual.strip import Strip
-from textual.widget import Widget
 
 from gputop.core.models import LatencySample
 from gputop.core.units import format_value
 from gputop.core.untrusted import visible
 from gputop.ui.safetext import plain
 from gputop.ui.spark import spark_runs
-from gputop.ui.widgets.partstyles import PartStyles
+from gputop.ui.widgets.partstyles import PartStyled
 
 __all__ = ["LatencyPanel"]
 
@@ -21,7 +20,7 @@ LABEL_W = 5
 VALUE_W = 7
 
 
-class LatencyPanel(Widget):
+class LatencyPanel(PartStyled):
     COMPONENT_CLASSES = {
         "latency-panel--label",
         "latency-panel--spark",
@@ -50,7 +49,6 @@ class LatencyPanel(Widget):
         self._stats = ""
         self._note = "waiting for the first completed job"
         self._stale = ""
-        self._part_styles = PartStyles(self)
 
     def spark_columns(self) -> int:
         return max(1, self.content_size.width - LABEL_W - VALUE_W - 1)
@@ -94,10 +92,6 @@ class LatencyPanel(Widget):
         if values != self._spark:
             self._spark = values
             self.refresh(Region(LABEL_W, 0, self.spark_columns(), 1))
-
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._part_styles.forget()
 
     def render_line(self, y: int) -> Strip:
         base = self.rich_style

@@ -28,14 +28,13 @@ from textual.binding import Binding
 from textual.geometry import Region
 from textual.message import Message
 from textual.strip import Strip
-from textual.widget import Widget
 
 from gputop.rules.model import RuleStatus
 from gputop.ui.safetext import plain
 from gputop.ui.views.rules import RuleRow, RulesPanelView, row_index, row_states
 from gputop.ui.views.rules_lines import Line, RuleColumns, counted, row_line, window
 from gputop.ui.widgets.fleet_table import changed_until
-from gputop.ui.widgets.partstyles import PartStyles
+from gputop.ui.widgets.partstyles import PartStyled
 
 __all__ = ["RulesPanel"]
 
@@ -59,7 +58,7 @@ _STYLES: dict[str, str] = {
 }
 
 
-class RulesPanel(Widget, can_focus=True):
+class RulesPanel(PartStyled, can_focus=True):
     COMPONENT_CLASSES = {f"rules-panel--{name}" for name in _STYLES}
     DEFAULT_CSS = """
     RulesPanel {
@@ -103,7 +102,6 @@ class RulesPanel(Widget, can_focus=True):
         self._columns: RuleColumns | None = None
         self._shape: tuple[object, ...] = ()
         self._subtitle = ""
-        self._part_styles = PartStyles(self)
 
     # ---- public ----------------------------------------------------------------------
 
@@ -212,10 +210,6 @@ class RulesPanel(Widget, can_focus=True):
     def on_blur(self) -> None:
         self._top = 0  # back to the worst rows: firing and pending first, whatever was scrolled
         self.call_later(self._update_lines)
-
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._part_styles.forget()
 
     def render_line(self, y: int) -> Strip:
         base = self.rich_style

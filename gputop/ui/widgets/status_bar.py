@@ -11,16 +11,15 @@ from __future__ import annotations
 from rich.segment import Segment
 from textual.geometry import Region
 from textual.strip import Strip
-from textual.widget import Widget
 
 from gputop.core.untrusted import visible
 from gputop.ui.views.header import fit_header
-from gputop.ui.widgets.partstyles import PartStyles
+from gputop.ui.widgets.partstyles import PartStyled
 
 __all__ = ["StatusBar"]
 
 
-class StatusBar(Widget):
+class StatusBar(PartStyled):
     COMPONENT_CLASSES = {
         "status-bar--title",
         "status-bar--ok",
@@ -43,7 +42,6 @@ class StatusBar(Widget):
         self._parts: list[tuple[str, str]] = []
         self._clock = ""
         self._fitted: tuple[int, list[tuple[str, str]]] = (-1, [])  # for a width
-        self._part_styles = PartStyles(self)  # the clock repaints every second
 
     @property
     def clock(self) -> str:
@@ -62,10 +60,6 @@ class StatusBar(Widget):
         elif clock != self._clock:
             self._clock = clock
             self.refresh(Region(0, 0, len(clock) + 2, 1))
-
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._part_styles.forget()
 
     def render_line(self, y: int) -> Strip:
         base = self.rich_style
