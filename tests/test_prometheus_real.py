@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import os
@@ -82,7 +83,31 @@ def fleet(
     rules.write_text(RULES)
     options = {"nodes": 2, "gpus": 8, "history_s": 600, "rule_files": [rules]}
     with engine_stack(request.param, workdir / "stack", **options) as stack:
-        yield stack  # VictoriaMetrics' back-fill answers in full by now (`start_stack`)
+        _until_history_is_searchable(stack)
+        yield stack
+
+
+def _until_history_is_searchable(stack: PromStack, timeout: float = 60.0) -> None:
+    """Until the engine answers the last five minutes of every GPU's temperature in full: on
+    a busy machine VictoriaMetrics can answer a range over back-filled data empty for a while
+    after the series themselves can be found. The tests then ask what gputop sees of it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        end = time.time() - stack.engine.lag_s
+        params = {
+            "query": "DCGM_FI_DEV_GPU_TEMP",
+            "start": repr(end - 300),
+            "end": repr(end),
+            "step": "1",
+            "nocache": "1",
+        }
+        with contextlib.suppress(httpx.HTTPError, KeyError, ValueError):
+            answer = httpx.get(f"{stack.url}/api/v1/query_range", params=params, timeout=10.0)
+            result = answer.json()["data"]["result"]
+            if len(result) == 16 and all(len(r["values"]) >= 295 for r in result):
+                return
+        assert time.monotonic() < deadline, "the back-filled temperatures never came in full"
+        time.sleep(0.5)
 
 
 @pytest.fixture
