@@ -78,6 +78,19 @@ def test_the_interval_is_the_median_of_the_newest_spacings() -> None:
     assert after_backfill.interval_s == 60.0
 
 
+def test_a_spacing_the_raw_samples_told_is_not_counted_again_when_the_probe_shows_it() -> None:
+    # VictoriaMetrics: the probe still shows the last back-filled sample while the raw samples
+    # already hold the first live scrape, 3 s after it
+    target = Target()
+    target.observe(T0, T0 - 30, T0 - 36)
+    assert target.learned([T0 - 156, T0 - 96, T0 - 36, T0 - 33])
+    target.observe(T0 + 3, T0 - 27, T0 - 33)  # the probe catches up: nothing new to count
+    assert target.spacings == [60.0, 60.0, 3.0] and target.interval_s == 60.0
+    assert target.stale_after(1.0) == 180.0  # not 15 s: the next scrape is not overdue
+    target.observe(T0 + 63, T0 + 33, T0 + 27)  # the next live scrape, 60 s later
+    assert target.spacings == [60.0, 3.0, 60.0] and target.interval_s == 60.0
+
+
 def test_a_group_is_stale_after_3_intervals_of_its_slowest_target_and_never_before_15s() -> None:
     feed = Feed(refresh_s=1.0)
     feed.observe(T0, T0, {"a:1": T0, "b:1": T0})

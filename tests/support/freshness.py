@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from gputop.core.models import SourceStatus
+from gputop.monitor.monitor import Monitor
 from gputop.ui.views.readings import status_parts
 from tests.support.cli import cli_monitor
 from tests.support.prometheus_server import PromStack
@@ -34,6 +35,7 @@ class Look:
     lost: int
     interval_s: float | None = None  # the scrape interval the monitor has learned
     lag_s: float | None = None  # how late it finds the engine's data
+    targets: str = ""  # each GPU target as the monitor judges it: newest, moved, spacings
 
 
 @dataclass
@@ -59,6 +61,7 @@ class Watch:
         return f"{self.name}:\n{raw}\n" + "\n".join(
             f"  {k.at:.1f} {k.status.value} age={_s(k.age_s)} interval={_s(k.interval_s)} "
             f"lag={_s(k.lag_s)} lost={k.lost} | {k.header}"
+            + (f"\n      {k.targets}" if k.targets else "")
             for k in self.looks[-12:]
         )
 
@@ -76,7 +79,7 @@ async def watch(w: Watch, done: Callable[[Watch], bool], seconds: float) -> None
                 header = "  ".join(text for text, _ in status_parts(monitor, now))
                 look = Look(
                     now, state.status, header, state.age_s(now), monitor.lost_count(),
-                    state.interval_s, state.lag_s,
+                    state.interval_s, state.lag_s, _targets(monitor, now),
                 )  # fmt: skip
                 w.looks.append(look)
                 if done(w):
@@ -84,6 +87,24 @@ async def watch(w: Watch, done: Callable[[Watch], bool], seconds: float) -> None
                 await asyncio.sleep(1.0 - now % 1.0)
         finally:
             await monitor.aclose()
+
+
+def _targets(monitor: Monitor, now: float) -> str:
+    """The GPU group's targets as the monitor judges them (read from its feed)."""
+    feeds = getattr(monitor.remote, "_feeds", {})
+    feed = feeds.get("gpu")
+    if feed is None:
+        return ""
+    return "  ".join(
+        f"{instance}: newest={_s(t.newest)} moved={_s(_ago(t.advanced_at, now))}s ago "
+        f"spacings={[round(x, 1) for x in t.spacings]} allowance={feed.allowance(t):.0f} "
+        f"missing={_s(feed.missing(instance, now))}"
+        for instance, t in sorted(feed.targets.items())
+    )
+
+
+def _ago(then: float | None, now: float) -> float | None:
+    return None if then is None else now - then
 
 
 def _s(seconds: float | None) -> str:

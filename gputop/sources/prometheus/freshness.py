@@ -112,6 +112,7 @@ class Target:
     spacings: list[float] = field(default_factory=list)  # the newest ones, oldest first
     learn_at: float = -math.inf  # when to read its raw samples (while no interval is known)
     resumed: float = -math.inf  # the first sample time after its last gap of over 3 intervals
+    spaced_to: float = -math.inf  # the newest sample time whose spacing is counted
 
     @property
     def interval_s(self) -> float | None:
@@ -128,18 +129,24 @@ class Target:
             return True
         if newest <= self.newest:
             return False
-        if newest - self.newest > stale_after(self.interval_s, 0.0):
-            self.resumed = newest  # back after a gap: its series start again from here
-        self._spaced(newest - self.newest)
+        last = max(self.newest, self.spaced_to)  # the raw samples may have told it already
+        if newest > last:
+            if newest - last > stale_after(self.interval_s, 0.0):
+                self.resumed = newest  # back after a gap: its series start again from here
+            self._spaced(newest - last)
+            self.spaced_to = newest
         self.newest, self.advanced_at = newest, now
         return True
 
     def learned(self, times: Sequence[float]) -> bool:
-        """Take the spacings of raw sample times (ascending); False when too few to say."""
+        """Take the spacings of raw sample times (ascending); False when too few to say. The
+        raw samples may reach past the newest the probe has shown (VictoriaMetrics hides its
+        last 30 s from one, not the other): those spacings are not counted again later."""
         spacings = [b - a for a, b in itertools.pairwise(times) if b > a]
         if not spacings:
             return False
         self.spacings = spacings[-_SPACINGS:]
+        self.spaced_to = times[-1]
         return True
 
     def _spaced(self, spacing: float) -> None:
