@@ -14,20 +14,25 @@ values = st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True, wid
 gaps = st.floats(min_value=0.001, max_value=120.0)
 
 
+def _buffers(s: RingSeries) -> tuple[int, int]:
+    return (s._t.buffer_info()[1], s._v.buffer_info()[1])
+
+
 @settings(max_examples=200, deadline=None)
-@given(capacity=st.integers(1, 64), points=st.lists(st.tuples(gaps, values), max_size=400))
+@given(capacity=st.integers(1, 300), points=st.lists(st.tuples(gaps, values), max_size=400))
 def test_memory_stays_within_bound_for_any_number_of_appends(
     capacity: int, points: list[tuple[float, float | None]]
 ) -> None:
     s = RingSeries(capacity)
-    buffer_bytes = (s._t.buffer_info()[1], s._v.buffer_info()[1])
     t = 0.0
     for gap, v in points:
         t += gap
         s.append(t, v)
+        # the buffers grow with the points held (doubling from 64), never past the capacity
+        size = _buffers(s)[0]
+        assert _buffers(s) == (size, size) and size <= capacity
+        assert size <= max(64, 2 * len(s)), (size, len(s))
     assert len(s) == min(capacity, len(points))
-    # the backing arrays never grow
-    assert (s._t.buffer_info()[1], s._v.buffer_info()[1]) == buffer_bytes == (capacity, capacity)
     times = [p[0] for p in s.items()]
     assert times == sorted(times)
     if points:
@@ -131,6 +136,41 @@ def test_merge_of_an_overlap_rewrites_only_what_changed() -> None:
     assert s.merge([(14.0, None)]) == 0  # missing stays missing: no change
     assert s.merge([(12.5, 1.0)]) == 1 and s.first_time == 12.0  # at capacity the oldest go
     assert s.window(12.0, 13.0) == [(12.0, 12.0), (12.5, 1.0), (13.0, 13.0)]
+
+
+def _clean(v: float | None) -> float | None:
+    return None if v is None or not math.isfinite(v) else v
+
+
+#: (append?, points): an append of the first point, or a merge of them all
+_ops = st.lists(
+    st.tuples(st.booleans(), st.lists(st.tuples(st.integers(0, 400), values), min_size=1)),
+    max_size=60,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(capacity=st.integers(1, 200), ops=_ops)
+def test_growing_buffers_hold_what_a_fixed_ring_would(
+    capacity: int, ops: list[tuple[bool, list[tuple[int, float | None]]]]
+) -> None:
+    """Appends and merges, wrapping and growing in any order: the newest `capacity` points,
+    in time order, the later value of a timestamp given twice (a reference model)."""
+    s, model = RingSeries(capacity), dict[float, float | None]()
+    for append, points in ops:
+        if append:
+            t, v = points[0]
+            if not model or t >= max(model):
+                model[float(t)] = _clean(v)
+            s.append(float(t), v)
+        else:
+            batch = sorted(points, key=lambda p: p[0])
+            for t, v in batch:
+                model[float(t)] = _clean(v)
+            s.merge([(float(t), v) for t, v in batch])
+        for old in sorted(model)[: max(0, len(model) - capacity)]:
+            del model[old]
+        assert list(s.items()) == sorted(model.items()), (capacity, append, points)
 
 
 def test_capacity_must_be_positive() -> None:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 __all__ = ["Bucket", "RingSeries", "bucket_edges"]
 
 _NAN = float("nan")
+#: Points a series' buffers hold before they first grow.
+_FIRST_SIZE = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,20 +52,23 @@ def bucket_edges(end: float, width_s: float, columns: int) -> list[float]:
 
 
 class RingSeries:
-    """Timestamps and values in two parallel ring buffers of fixed capacity.
+    """Timestamps and values in two parallel ring buffers of a bounded capacity.
 
     Timestamps are kept in non-decreasing order: `append` of an older point is dropped,
-    `merge` inserts a batch (e.g. a Prometheus back-fill) in order.
+    `merge` inserts a batch (e.g. a Prometheus back-fill) in order. The buffers grow (by
+    doubling) as points come, up to `capacity`: a series that holds a few minutes of an
+    hour's capacity costs memory for those minutes only.
     """
 
-    __slots__ = ("_cap", "_len", "_start", "_t", "_v")
+    __slots__ = ("_cap", "_len", "_size", "_start", "_t", "_v")
 
     def __init__(self, capacity: int) -> None:
         if capacity <= 0:
             raise ValueError("capacity must be positive")
         self._cap = capacity
-        self._t = array("d", bytes(8 * capacity))
-        self._v = array("d", bytes(8 * capacity))
+        self._size = min(capacity, _FIRST_SIZE)  # the buffers' length now
+        self._t = array("d", bytes(8 * self._size))
+        self._v = array("d", bytes(8 * self._size))
         self._start = 0
         self._len = 0
 
@@ -75,14 +80,23 @@ class RingSeries:
         return self._len
 
     def _phys(self, i: int) -> int:
-        return (self._start + i) % self._cap
+        return (self._start + i) % self._size
 
     def _time_at(self, i: int) -> float:
-        return self._t[(self._start + i) % self._cap]
+        return self._t[(self._start + i) % self._size]
 
     def _value_at(self, i: int) -> float | None:
-        v = self._v[(self._start + i) % self._cap]
+        v = self._v[(self._start + i) % self._size]
         return None if v != v else v
+
+    def _grow(self) -> None:
+        """Full buffers below capacity: up to twice as long. The ring only turns (`_start`
+        moves) once they are at capacity, so the points lie in order from index 0 here."""
+        size = min(self._cap, 2 * self._size)
+        more = bytes(8 * (size - self._size))
+        self._t.frombytes(more)
+        self._v.frombytes(more)
+        self._size = size
 
     @property
     def first_time(self) -> float | None:
@@ -103,12 +117,14 @@ class RingSeries:
                 self._v[self._phys(self._len - 1)] = _clean(value)
                 return True
             return False
-        if self._len < self._cap:
+        if self._len == self._size < self._cap:
+            self._grow()
+        if self._len < self._size:
             p = self._phys(self._len)
             self._len += 1
         else:
             p = self._start
-            self._start = (self._start + 1) % self._cap
+            self._start = (self._start + 1) % self._size
         self._t[p] = t
         self._v[p] = _clean(value)
         return True
@@ -134,7 +150,7 @@ class RingSeries:
                 self.append(t, v)
             return len(newer)
         first, lo = batch[0][0], self._len
-        while lo > 0 and self._t[(self._start + lo - 1) % self._cap] >= first:
+        while lo > 0 and self._t[(self._start + lo - 1) % self._size] >= first:
             lo -= 1  # from the end: an overlap reaches back only a few points
         tail = {self._time_at(i): self._v[self._phys(i)] for i in range(lo, self._len)}
         changed = 0
@@ -167,10 +183,10 @@ class RingSeries:
         # whole slices of the two arrays, not an index computation per point: the rules'
         # value histories are read whole at every evaluation
         end = self._start + self._len
-        if end <= self._cap:
+        if end <= self._size:
             times, values = self._t[self._start : end], self._v[self._start : end]
         else:
-            wrap = end - self._cap
+            wrap = end - self._size
             times = self._t[self._start :] + self._t[:wrap]
             values = self._v[self._start :] + self._v[:wrap]
         return zip(times, (None if v != v else v for v in values), strict=True)
@@ -200,7 +216,7 @@ class RingSeries:
             vmax = -math.inf
             vlast: float | None = None
             while i < n and self._time_at(i) < hi:
-                v = self._v[(self._start + i) % self._cap]
+                v = self._v[(self._start + i) % self._size]
                 if v == v:
                     count += 1
                     total += v
