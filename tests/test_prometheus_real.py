@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import math
 import os
@@ -26,7 +25,7 @@ from gputop.sources.prometheus.feed import PrometheusSource
 from gputop.sources.prometheus.freshness import OVERLAP_STEPS
 from gputop.sources.simexporter import make_nodes
 from gputop.ui.app import GpuTopApp
-from tests.support.prometheus_server import ENGINES, PromStack, engine_stack
+from tests.support.prometheus_server import ENGINES, PromStack, engine_stack, until_searchable
 from tests.support.ui import screen_lines
 from tests.support.victoria_server import VictoriaMetricsServer
 
@@ -83,31 +82,9 @@ def fleet(
     rules.write_text(RULES)
     options = {"nodes": 2, "gpus": 8, "history_s": 600, "rule_files": [rules]}
     with engine_stack(request.param, workdir / "stack", **options) as stack:
-        _until_history_is_searchable(stack)
+        # the last five minutes of every GPU's temperature, all but a few seconds of them
+        until_searchable(stack.engine, math.inf, 300.0, 1.0, series=16, least=295)
         yield stack
-
-
-def _until_history_is_searchable(stack: PromStack, timeout: float = 60.0) -> None:
-    """Until the engine answers the last five minutes of every GPU's temperature in full: on
-    a busy machine VictoriaMetrics can answer a range over back-filled data empty for a while
-    after the series themselves can be found. The tests then ask what gputop sees of it."""
-    deadline = time.monotonic() + timeout
-    while True:
-        end = time.time() - stack.engine.lag_s
-        params = {
-            "query": "DCGM_FI_DEV_GPU_TEMP",
-            "start": repr(end - 300),
-            "end": repr(end),
-            "step": "1",
-            "nocache": "1",
-        }
-        with contextlib.suppress(httpx.HTTPError, KeyError, ValueError):
-            answer = httpx.get(f"{stack.url}/api/v1/query_range", params=params, timeout=10.0)
-            result = answer.json()["data"]["result"]
-            if len(result) == 16 and all(len(r["values"]) >= 295 for r in result):
-                return
-        assert time.monotonic() < deadline, "the back-filled temperatures never came in full"
-        time.sleep(0.5)
 
 
 @pytest.fixture

@@ -57,6 +57,7 @@ __all__ = [
     "start_prometheus",
     "start_sim_exporter",
     "start_stack",
+    "until_searchable",
 ]
 
 #: The engines the real-server tests run against.
@@ -333,15 +334,24 @@ class PromStack:
 BACKFILL_LEAD_S = 5.0
 
 
-def _until_searchable(
-    server: VictoriaMetricsServer, end: float, window_s: float, step_s: float, timeout: float = 60.0
+def until_searchable(
+    server: Engine,
+    end: float,
+    window_s: float,
+    step_s: float,
+    *,
+    series: int | None = None,
+    least: int | None = None,
+    timeout: float = 60.0,
 ) -> None:
-    """Until VictoriaMetrics answers a range over the back-filled data in full: on a busy
-    machine it can answer such a range short or empty for a while after the series can be
-    found, which gputop would rightly read as GPUs that went silent. The tests then ask what
-    gputop sees of history any long-running engine has."""
+    """Until the engine answers a range over the back-filled data in full (GPU temperatures,
+    `window_s` up to `end` or what it shows yet, `least` points a series, default all but
+    one; `series` of them when given): on a busy machine VictoriaMetrics can answer such a
+    range short or empty for a while after the series can be found, which gputop would
+    rightly read as GPUs that went silent. The tests then ask what gputop sees of history any
+    long-running engine has."""
     deadline = time.monotonic() + timeout
-    want = math.floor(window_s / step_s) - 1
+    want = math.floor(window_s / step_s) - 1 if least is None else least
     while True:
         last = min(end, time.time() - server.lag_s)  # what it shows at all yet
         params = {
@@ -354,7 +364,8 @@ def _until_searchable(
         with contextlib.suppress(httpx.HTTPError, KeyError, ValueError, TypeError):
             answer = httpx.get(f"{server.url}/api/v1/query_range", params=params, timeout=10.0)
             result = answer.json()["data"]["result"]
-            if result and all(len(r["values"]) >= want for r in result):
+            counted = series is None or len(result) == series
+            if result and counted and all(len(r["values"]) >= want for r in result):
                 return
         assert time.monotonic() < deadline, "the back-filled history never came in full"
         time.sleep(0.5)
@@ -434,7 +445,7 @@ def start_stack(
             if history_s > 0:
                 end = scraping_from - 0.5 if history_until is None else history_until
                 server.backfill(history(math.floor(end)))
-                _until_searchable(server, math.floor(end), min(history_s, 300.0), scrape_s)
+                until_searchable(server, math.floor(end), min(history_s, 300.0), scrape_s)
         else:
             end = math.floor(time.time() + BACKFILL_LEAD_S if history_until is None else until)
             server = start_prometheus(
