@@ -82,6 +82,24 @@ async def test_the_first_frame_shows_the_rule_rows() -> None:
         assert {row.title.split(" ")[0] for row in panel.rows} >= {"GPUBusy"}
 
 
+async def test_the_overview_resumes_through_textuals_handler_once() -> None:
+    # Textual runs the resume handler of each class in the screen's MRO; the overview's own
+    # must not call Screen's again (a second layout and paint of the first frame)
+    monitor = build_monitor()
+    app = GpuTopApp(monitor, poll=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        overview = app.screen
+        assert overview.stack_updates == 1  # resumed once
+        await pilot.press("question_mark")  # the help screen over it, then back
+        await pilot.pause()
+        assert app.screen is not overview
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is overview
+        assert overview.stack_updates == 3  # suspended once, resumed once
+
+
 def test_a_bad_rule_file_stops_the_dashboard_before_it_starts(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yml"
     bad.write_text("groups:\n  - name: g\n    rules:\n      - alert: X\n        expr: up >\n")

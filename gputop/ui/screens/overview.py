@@ -118,10 +118,11 @@ class OverviewScreen(GpuTopScreen):
     def _on_screen_resume(self, event: events.ScreenResume) -> None:
         # Textual (8.2) restyles every node when the first screen resumes, just after styling
         # each one as it mounted: a second pass that costs the first frame ~15 ms for nothing.
+        # Textual calls `Screen._on_screen_resume` itself after this handler (a handler of each
+        # class in the MRO runs), so it is not called here: twice would lay out and paint twice.
         if not self._resumed:
             self._resumed = True
             event.refresh_styles = False
-        super()._on_screen_resume(event)
 
     def _gpu_widgets(
         self, gpus: list[GpuSample], levels: NumberLevels, marks: dict[str, str] | None = None
